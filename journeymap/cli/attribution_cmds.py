@@ -1,0 +1,1 @@
+"""Commands for attribution_cmds (to be filled in)."""

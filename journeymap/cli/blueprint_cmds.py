@@ -1,0 +1,1 @@
+"""Commands for blueprint_cmds (to be filled in)."""

@@ -1,0 +1,1 @@
+"""Commands for demo_cmds (to be filled in)."""

@@ -1,0 +1,1 @@
+"""Commands for ingest_cmds (to be filled in)."""

@@ -1,0 +1,1 @@
+"""Commands for journeys_cmds (to be filled in)."""

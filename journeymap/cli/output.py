@@ -1,0 +1,92 @@
+"""Output helpers shared by the commands: ``--format table|csv|json`` and errors at the edge."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from journeymap.errors import JourneymapError
+from journeymap.results import Result
+
+FORMATS = ("table", "csv", "json")
+
+console = Console(stderr=False, soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def format_option(default: str = "table", choices: Sequence[str] = FORMATS) -> Callable:
+    """The ``--format`` option every command that prints results has."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
+        help="How to print the results: a table for people, csv or json for scripts.",
+    )
+
+
+def handle_errors(func: Callable) -> Callable:
+    """Turn journeymap errors into one clear line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except JourneymapError as e:
+            err_console.print(f"[bold red]Error:[/] {e}", highlight=False, markup=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _fmt_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    return str(v)
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        table.add_column(str(c))
+    for row in rows:
+        table.add_row(*(_fmt_cell(v) for v in row))
+    console.print(table)
+
+
+def emit(result: Result | dict | list, fmt: str, title: str | None = None) -> None:
+    """Print a result, a dict or a list of dicts in the chosen format."""
+    if fmt == "json":
+        if isinstance(result, Result):
+            click.echo(result.to_json())
+        else:
+            click.echo(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+        return
+    if isinstance(result, Result):
+        tables = result.tables()
+        if fmt == "csv":
+            click.echo(result.to_csv(), nl=False)
+            return
+        for name, (columns, rows) in tables.items():
+            print_table(columns, rows, title=title or name)
+        return
+    records = result if isinstance(result, list) else [result]
+    columns = list(records[0]) if records else []
+    rows = [[r.get(c) for c in columns] for r in records]
+    if fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows(rows)
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        print_table(columns, rows, title=title)

@@ -1,0 +1,1 @@
+"""Commands for voice_cmds (to be filled in)."""

@@ -1,0 +1,141 @@
+"""Typed results: what every computation returns and every renderer reads.
+
+A result is a frozen pydantic model with a registered ``kind`` and a
+``schema_version``. It serialises to JSON and loads back equal; its tables turn
+into pandas DataFrames or CSV. Renderers never see engines or SQL, only results.
+
+Examples
+--------
+>>> class Demo(TableResult):
+...     kind = "demo"
+>>> r = Demo(columns=["a", "b"], rows=[[1, "x"], [2, "y"]])
+>>> Result.from_json(r.to_json()) == r
+True
+>>> r.to_frame().shape
+(2, 2)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from journeymap.errors import InputError
+
+_REGISTRY: dict[str, type[Result]] = {}
+
+
+class Result(BaseModel):
+    """Base of all typed results."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False)
+
+    kind: ClassVar[str] = "result"
+    schema_version: ClassVar[int] = 1
+
+    meta: dict[str, Any] = Field(default_factory=dict)
+    """Settings and provenance: filters, engine, row counts, definitions used."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if kind:
+            _REGISTRY[kind] = cls
+
+    # -- serialisation ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with ``kind`` and ``schema_version``."""
+        body = self.model_dump(mode="json")
+        return {"kind": self.kind, "schema_version": self.schema_version, **_clean(body)}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """Load any registered result from :meth:`to_dict` output."""
+        data = dict(data)
+        kind = data.pop("kind", None)
+        version = data.pop("schema_version", None)
+        target = _REGISTRY.get(kind) if kind else (cls if cls is not Result else None)
+        if target is None:
+            raise InputError(
+                f"Result kind {kind!r} is unknown; known kinds: {', '.join(sorted(_REGISTRY))}."
+            )
+        if version is not None and version > target.schema_version:
+            raise InputError(
+                f"Result {kind!r} has schema_version {version}, newer than this journeymap "
+                f"reads ({target.schema_version}); upgrade journeymap."
+            )
+        return target.model_validate(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        return cls.from_dict(json.loads(text))
+
+    # -- tables ----------------------------------------------------------------------------------
+    def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
+        """Named tables of this result as (columns, rows); empty when it has none."""
+        return {}
+
+    def to_frame(self, name: str | None = None):
+        """One of :meth:`tables` as a pandas DataFrame (the first when ``name`` is None)."""
+        import pandas as pd
+
+        tables = self.tables()
+        if not tables:
+            raise InputError(f"Result {self.kind!r} has no tables to turn into a DataFrame.")
+        key = name or next(iter(tables))
+        if key not in tables:
+            raise InputError(f"Result {self.kind!r} has no table {key!r}; it has: {', '.join(tables)}.")
+        columns, rows = tables[key]
+        return pd.DataFrame(rows, columns=columns)
+
+    def to_csv(self, name: str | None = None) -> str:
+        """One of :meth:`tables` as CSV text."""
+        tables = self.tables()
+        key = name or next(iter(tables))
+        columns, rows = tables[key]
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+        return buf.getvalue()
+
+
+class TableResult(Result):
+    """A result that is one table: ``columns`` and ``rows``."""
+
+    kind: ClassVar[str] = "table"
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
+        return {self.kind: (self.columns, self.rows)}
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by column."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def registered_kinds() -> dict[str, type[Result]]:
+    """Every registered result type, by kind (for round-trip tests)."""
+    return dict(_REGISTRY)
+
+
+def _clean(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) with None, recursively."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value

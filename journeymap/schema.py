@@ -1,0 +1,101 @@
+"""The canonical tables of a journeymap warehouse (DESIGN.md, "Canonical tables").
+
+Timestamps are stored as naive ``timestamp`` values that are UTC by convention:
+every source time zone is converted at ingest. Naive UTC keeps DuckDB and Spark
+from applying a session time zone when they truncate or format times.
+``properties`` and ``raw`` hold JSON text, which every engine can store.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.datatypes as dt
+
+EVENTS = ibis.schema(
+    {
+        "customer_id": dt.string,
+        "ts": dt.timestamp,
+        "touchpoint": dt.string,
+        "channel": dt.string,
+        "session_id": dt.string,
+        "revenue": dt.float64,
+        "properties": dt.string,
+        "event_id": dt.string,
+        "source": dt.string,
+    }
+)
+"""One row per interaction."""
+
+EVENTS_REQUIRED = ("customer_id", "ts", "touchpoint")
+EVENTS_OPTIONAL = ("channel", "session_id", "revenue")
+
+FEEDBACK_KINDS = ("survey", "review", "ticket", "chat", "social", "interview", "other")
+
+FEEDBACK = ibis.schema(
+    {
+        "feedback_id": dt.string,
+        "customer_id": dt.string,
+        "ts": dt.timestamp,
+        "kind": dt.string,
+        "touchpoint": dt.string,
+        "channel": dt.string,
+        "text": dt.string,
+        "rating": dt.float64,
+        "rating_scale": dt.float64,
+        "nps": dt.int16,
+        "csat": dt.int16,
+        "ces": dt.int16,
+        "properties": dt.string,
+        "source": dt.string,
+    }
+)
+"""One row per survey response or comment."""
+
+FEEDBACK_REQUIRED = ("ts",)
+FEEDBACK_OPTIONAL = (
+    "feedback_id", "customer_id", "kind", "touchpoint", "channel", "text",
+    "rating", "rating_scale", "nps", "csat", "ces",
+)
+
+SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+"""Valid inclusive ranges of the survey scores."""
+
+CUSTOMERS_BASE = ibis.schema({"customer_id": dt.string, "source": dt.string})
+"""``customers`` holds these plus one string column per customer attribute."""
+
+QUARANTINE = ibis.schema(
+    {
+        "source": dt.string,
+        "table": dt.string,
+        "row_number": dt.int64,
+        "reason": dt.string,
+        "raw": dt.string,
+        "ingest_id": dt.string,
+    }
+)
+"""Rows that could not be loaded, each with a one-line reason."""
+
+INGEST_LOG = ibis.schema(
+    {
+        "ingest_id": dt.string,
+        "source": dt.string,
+        "table": dt.string,
+        "content_hash": dt.string,
+        "rows_read": dt.int64,
+        "loaded": dt.int64,
+        "quarantined": dt.int64,
+        "duplicate": dt.int64,
+        "started_at": dt.timestamp,
+        "finished_at": dt.timestamp,
+        "mapping": dt.string,
+    }
+)
+"""One row per ingested source: rows_read = loaded + quarantined + duplicate."""
+
+TABLES = {
+    "events": EVENTS,
+    "feedback": FEEDBACK,
+    "customers": CUSTOMERS_BASE,
+    "quarantine": QUARANTINE,
+    "ingest_log": INGEST_LOG,
+}

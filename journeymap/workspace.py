@@ -1,0 +1,274 @@
+"""A journeymap workspace: a folder with ``journeymap.toml``, ``blueprint.yaml``, the warehouse and ``reports/``.
+
+Commands find it by ``-w/--workspace``, the ``JOURNEYMAP_WORKSPACE`` variable, or
+the current folder (and its parents, like git).
+
+Examples
+--------
+>>> import tempfile
+>>> ws = Workspace.init(tempfile.mkdtemp() + "/shop")
+>>> ws.events().count().execute()
+0
+>>> ws.blueprint.stage_names()[:2]
+['awareness', 'consideration']
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+from ibis.backends import BaseBackend
+
+from journeymap import engine, schema
+from journeymap.blueprint import Blueprint, default_blueprint
+from journeymap.errors import InputError, WorkspaceError
+
+CONFIG_FILE = "journeymap.toml"
+BLUEPRINT_FILE = "blueprint.yaml"
+KEY_FILE = ".journeymap-key"
+ENV_VAR = "JOURNEYMAP_WORKSPACE"
+
+_CONFIG_TEMPLATE = """\
+# journeymap workspace settings
+[workspace]
+name = {name!r}
+
+[warehouse]
+# Any Ibis backend URL: duckdb:///file.duckdb (relative to this folder), spark://local[2],
+# postgres://user:password@host/db, ...
+url = {url!r}
+
+[ingest]
+# Replace customer ids with a keyed hash (the key is kept in {key_file}, never in git).
+pseudonymise = {pseudonymise}
+# Time zone of source timestamps that carry none.
+default_tz = "UTC"
+
+[report]
+dir = "reports"
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``journeymap.toml`` says."""
+
+    name: str = "journeymap"
+    url: str = engine.DEFAULT_URL
+    pseudonymise: bool = False
+    default_tz: str = "UTC"
+    report_dir: str = "reports"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> Settings:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{path} cannot be read as TOML ({e}); fix the line it names.") from None
+        ws, wh, ing, rep = (data.get(k, {}) for k in ("workspace", "warehouse", "ingest", "report"))
+        return cls(
+            name=ws.get("name", path.parent.name),
+            url=wh.get("url", engine.DEFAULT_URL),
+            pseudonymise=bool(ing.get("pseudonymise", False)),
+            default_tz=ing.get("default_tz", "UTC"),
+            report_dir=rep.get("dir", "reports"),
+            extra=data,
+        )
+
+    def render(self) -> str:
+        return _CONFIG_TEMPLATE.format(
+            name=self.name,
+            url=self.url,
+            pseudonymise=str(self.pseudonymise).lower(),
+            key_file=KEY_FILE,
+        )
+
+
+class Workspace:
+    """An open workspace: settings, blueprint and a connection to the warehouse."""
+
+    def __init__(self, path: str | Path, settings: Settings | None = None):
+        self.path = Path(path).resolve()
+        self.settings = settings or Settings.read(self.path / CONFIG_FILE)
+        self._con: BaseBackend | None = None
+        self._blueprint: Blueprint | None = None
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r}, url={self.settings.url!r})"
+
+    # -- creation and discovery ------------------------------------------------------------------
+    @classmethod
+    def init(
+        cls,
+        path: str | Path,
+        *,
+        url: str | None = None,
+        name: str | None = None,
+        blueprint: Blueprint | None = None,
+        pseudonymise: bool = False,
+        force: bool = False,
+    ) -> Workspace:
+        """Create a workspace folder with settings, blueprint and an empty warehouse."""
+        path = Path(path)
+        if (path / CONFIG_FILE).exists() and not force:
+            raise WorkspaceError(
+                f"{str(path)!r} is already a journeymap workspace; open it, or pass force=True "
+                "(--force) to overwrite its settings and blueprint."
+            )
+        if path.exists() and not path.is_dir():
+            raise WorkspaceError(f"{str(path)!r} is a file, not a folder; choose another path.")
+        path.mkdir(parents=True, exist_ok=True)
+        settings = Settings(
+            name=name or path.resolve().name, url=url or engine.DEFAULT_URL, pseudonymise=pseudonymise
+        )
+        (path / CONFIG_FILE).write_text(settings.render(), encoding="utf-8")
+        (blueprint or default_blueprint(settings.name)).save(path / BLUEPRINT_FILE)
+        (path / settings.report_dir).mkdir(exist_ok=True)
+        gitignore = path / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text(f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n", encoding="utf-8")
+        ws = cls(path, settings)
+        ws.ensure_tables()
+        return ws
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> Workspace:
+        """Open the workspace at ``path``, ``$JOURNEYMAP_WORKSPACE``, or the current folder or a parent."""
+        if path is None:
+            path = os.environ.get(ENV_VAR) or None
+        if path is not None:
+            p = Path(path)
+            if not (p / CONFIG_FILE).is_file():
+                raise WorkspaceError(
+                    f"{str(p)!r} is not a journeymap workspace (no {CONFIG_FILE}); "
+                    f"create one with: journeymap init {p}"
+                )
+            return cls(p)
+        here = Path.cwd().resolve()
+        for folder in (here, *here.parents):
+            if (folder / CONFIG_FILE).is_file():
+                return cls(folder)
+        raise WorkspaceError(
+            f"No journeymap workspace in {str(here)!r} or its parents; pass -w DIR, set "
+            f"{ENV_VAR}, or create one with: journeymap init DIR"
+        )
+
+    # -- warehouse -------------------------------------------------------------------------------
+    @property
+    def con(self) -> BaseBackend:
+        """The Ibis connection to the warehouse (opened on first use)."""
+        if self._con is None:
+            self._con = engine.connect(self.settings.url, base=self.path)
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None and self._con.name == "duckdb":
+            self._con.disconnect()
+        self._con = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ensure_tables(self) -> None:
+        """Create any missing canonical table, empty."""
+        existing = set(self.con.list_tables())
+        for name, sch in schema.TABLES.items():
+            if name not in existing:
+                self.con.create_table(name, schema=sch)
+
+    def table(self, name: str) -> ibis.Table:
+        if name not in schema.TABLES:
+            raise InputError(f"Table {name!r} is not a journeymap table; use one of {', '.join(schema.TABLES)}.")
+        return self.con.table(name)
+
+    def events(self) -> ibis.Table:
+        """The ``events`` table as an Ibis expression."""
+        return self.table("events")
+
+    def feedback(self) -> ibis.Table:
+        """The ``feedback`` table as an Ibis expression."""
+        return self.table("feedback")
+
+    def customers(self) -> ibis.Table:
+        """The ``customers`` table as an Ibis expression."""
+        return self.table("customers")
+
+    def quarantine(self) -> ibis.Table:
+        """Rows that could not be loaded, with reasons."""
+        return self.table("quarantine")
+
+    def ingest_log(self) -> ibis.Table:
+        """One row per ingested source with read / loaded / quarantined / duplicate."""
+        return self.table("ingest_log")
+
+    # -- blueprint -------------------------------------------------------------------------------
+    @property
+    def blueprint_path(self) -> Path:
+        return self.path / BLUEPRINT_FILE
+
+    @property
+    def blueprint(self) -> Blueprint:
+        """The validated blueprint (read once; :meth:`reload_blueprint` re-reads)."""
+        if self._blueprint is None:
+            self._blueprint = Blueprint.load(self.blueprint_path)
+        return self._blueprint
+
+    def reload_blueprint(self) -> Blueprint:
+        self._blueprint = None
+        return self.blueprint
+
+    def save_blueprint(self, blueprint: Blueprint) -> None:
+        blueprint.save(self.blueprint_path)
+        self._blueprint = blueprint
+
+    @property
+    def report_dir(self) -> Path:
+        return self.path / self.settings.report_dir
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def pseudonym_key(self) -> bytes | None:
+        """The workspace's key for hashing customer ids, made on first use; None when off."""
+        if not self.settings.pseudonymise:
+            return None
+        key_path = self.path / KEY_FILE
+        if not key_path.exists():
+            key_path.write_text(secrets.token_hex(32), encoding="utf-8")
+            key_path.chmod(0o600)
+        return bytes.fromhex(key_path.read_text(encoding="utf-8").strip())
+
+    def ingest(self, table: str, paths: Sequence[str | Path], **options: Any):
+        """Load files into ``events``, ``feedback`` or ``customers``; see :func:`journeymap.ingest.ingest`."""
+        from journeymap.ingest import ingest
+
+        return ingest(
+            self.con,
+            table,
+            [Path(p) for p in paths],
+            blueprint=self.blueprint,
+            pseudonym_key=self.pseudonym_key(),
+            default_tz=self.settings.default_tz,
+            **options,
+        )
+
+    def ingest_events(self, *paths: str | Path, progress: Callable | None = None, **options: Any):
+        """Load event files; returns an :class:`~journeymap.ingest.IngestReport`."""
+        return self.ingest("events", paths, progress=progress, **options)
+
+    def ingest_feedback(self, *paths: str | Path, progress: Callable | None = None, **options: Any):
+        """Load feedback files (surveys, reviews, tickets...)."""
+        return self.ingest("feedback", paths, progress=progress, **options)
+
+    def ingest_customers(self, *paths: str | Path, progress: Callable | None = None, **options: Any):
+        """Load customer attribute files (latest row per customer wins)."""
+        return self.ingest("customers", paths, progress=progress, **options)

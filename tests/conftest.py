@@ -1,0 +1,63 @@
+"""Shared fixtures: a fresh workspace, the shared datasets, and one ``con`` per engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("JOURNEYMAP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def ws(tmp_path):
+    """A fresh, empty workspace on an embedded DuckDB file."""
+    from journeymap.workspace import Workspace
+
+    w = Workspace.init(tmp_path / "ws")
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that use it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"../shared/data is absent ({SHARED_DATA}); these tests need the shared datasets")
+    return SHARED_DATA
+
+
+def _spark_available() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ModuleNotFoundError:
+        return "pyspark is not installed (pip install 'journeymap[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java runtime (Spark needs Java 17)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark_con():
+    reason = _spark_available()
+    if reason:
+        pytest.skip(reason)
+    from journeymap.engine import connect_spark
+
+    return connect_spark("local[2]")
+
+
+@pytest.fixture(scope="session")
+def duckdb_con():
+    from journeymap.engine import connect
+
+    return connect("duckdb://")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def con(request):
+    """One connection per engine: the analytics suite runs on each."""
+    return request.getfixturevalue(f"{request.param}_con")
