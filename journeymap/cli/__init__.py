@@ -55,6 +55,7 @@ def _register() -> None:
         attribution_cmds,
         blueprint_cmds,
         demo_cmds,
+        funnel_cmds,
         ingest_cmds,
         journeys_cmds,
         voice_cmds,

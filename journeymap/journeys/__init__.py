@@ -1,1 +1,33 @@
-"""journeymap.journeys."""
+"""Journey analytics: journeys, touchpoints, transitions, paths, funnels, stages, friction, retention, drivers.
+
+Every function builds Ibis expressions over the canonical ``events`` table and
+reads the one journey definition in :mod:`journeymap.journeys.journeys`.
+"""
+
+from journeymap.journeys.filters import Filters, apply_filters, filter_events, with_dimension
+from journeymap.journeys.journeys import (
+    JOURNEY_COLUMNS,
+    STATUSES,
+    JourneyRules,
+    build_journeys,
+    data_end,
+    journey_table,
+    status_counts,
+)
+from journeymap.journeys.personas import assign_personas, with_personas
+
+__all__ = [
+    "JOURNEY_COLUMNS",
+    "STATUSES",
+    "Filters",
+    "JourneyRules",
+    "apply_filters",
+    "assign_personas",
+    "build_journeys",
+    "data_end",
+    "filter_events",
+    "journey_table",
+    "status_counts",
+    "with_dimension",
+    "with_personas",
+]

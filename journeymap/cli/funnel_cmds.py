@@ -1,0 +1,1 @@
+"""Commands for funnels, stages, friction, retention and drivers (to be filled in)."""

@@ -1,0 +1,201 @@
+"""Journeys: one customer's touches in time order, as DESIGN.md defines them.
+
+A journey ends at a goal (a conversion touchpoint of the blueprint) or after an
+inactivity gap; the next touch starts a new journey. A journey that has not
+converted is *in progress* while its last touch is within the conversion window
+of the data's end, and *dropped* after that. Paths, funnels, friction and
+attribution all read :func:`build_journeys`, so their figures reconcile.
+
+A blueprint without goals and without a gap gives one journey per customer
+(how process-mining logs are read).
+
+Examples
+--------
+>>> import ibis, datetime as dt
+>>> from journeymap.blueprint import Blueprint
+>>> ev = ibis.memtable({
+...     "customer_id": ["a", "a", "a", "b"],
+...     "ts": [dt.datetime(2024, 1, d) for d in (1, 2, 3, 1)],
+...     "touchpoint": ["Ad", "Buy", "Ad", "Ad"],
+...     "event_id": ["1", "2", "3", "4"],
+... })
+>>> bp = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}], "journey": {"conversion_window": "1d"}})
+>>> j = build_journeys(ev, bp).order_by(["customer_id", "ts"]).execute()
+>>> list(zip(j.journey_no, j.step, j.status))
+[(1, 1, 'converted'), (1, 2, 'converted'), (2, 1, 'in_progress'), (1, 1, 'dropped')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from journeymap.blueprint import Blueprint
+from journeymap.errors import InputError
+
+STATUSES = ("converted", "in_progress", "dropped")
+
+JOURNEY_COLUMNS = (
+    "customer_id", "journey_id", "journey_no", "step", "ts", "touchpoint", "channel", "stage",
+    "revenue", "is_goal", "n_touches", "journey_start", "journey_end", "converted",
+    "conversion_value", "status",
+)
+"""Columns of the table :func:`build_journeys` returns (plus any other event columns)."""
+
+
+@dataclass(frozen=True)
+class JourneyRules:
+    """The settings that cut events into journeys (read from a blueprint by default)."""
+
+    goals: tuple[str, ...] = ()
+    inactivity_gap: timedelta | None = timedelta(days=30)
+    conversion_window: timedelta | None = timedelta(days=30)
+
+    @classmethod
+    def from_blueprint(cls, blueprint: Blueprint) -> JourneyRules:
+        return cls(
+            goals=tuple(blueprint.goal_touchpoints()),
+            inactivity_gap=blueprint.journey.inactivity_gap,
+            conversion_window=blueprint.journey.conversion_window,
+        )
+
+
+def data_end(events: ir.Table) -> datetime | None:
+    """The time of the last event (an aggregate; the only thing computed eagerly here)."""
+    value = events.ts.max().execute()
+    if value is None or (hasattr(value, "__class__") and str(value) == "NaT"):
+        return None
+    return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+
+
+def build_journeys(
+    events: ir.Table,
+    blueprint: Blueprint | None = None,
+    *,
+    rules: JourneyRules | None = None,
+    end: datetime | None = None,
+) -> ir.Table:
+    """Cut events into journeys and give each touch its journey, step and status.
+
+    Parameters
+    ----------
+    events
+        A table with at least ``customer_id``, ``ts`` and ``touchpoint`` (the
+        canonical ``events`` table, filtered as the analysis needs).
+    blueprint
+        Goals, inactivity gap, conversion window and stages come from here.
+    rules
+        Overrides the blueprint's journey settings.
+    end
+        The data's end for in-progress status (default: the last event's time).
+
+    Returns
+    -------
+    ibis.Table
+        One row per touch with :data:`JOURNEY_COLUMNS`: ``journey_no`` counts a
+        customer's journeys from 1, ``step`` the touches within a journey from 1,
+        ``status`` is ``converted``, ``in_progress`` or ``dropped``.
+    """
+    blueprint = blueprint or Blueprint(stages=[])
+    rules = rules or JourneyRules.from_blueprint(blueprint)
+    _require(events, ("customer_id", "ts", "touchpoint"))
+    e = _with_optional_columns(events)
+    goals = list(rules.goals)
+    is_goal = e.touchpoint.isin(goals) if goals else ibis.literal(False)
+    e = e.mutate(is_goal=is_goal, _t=e.ts.epoch_seconds())
+
+    order = [e.ts, e.event_id]
+    w = ibis.window(group_by=e.customer_id, order_by=order)
+    prev_t = e._t.lag().over(w)
+    prev_goal = e.is_goal.lag().over(w)
+    starts = prev_t.isnull() | prev_goal.fill_null(False)
+    if rules.inactivity_gap is not None:
+        starts = starts | ((e._t - prev_t) > rules.inactivity_gap.total_seconds())
+    e = e.mutate(_new=starts.cast("int64"))
+    cum = ibis.cumulative_window(group_by=e.customer_id, order_by=[e.ts, e.event_id])
+    e = e.mutate(journey_no=e._new.sum().over(cum))
+
+    jw = ibis.window(group_by=[e.customer_id, e.journey_no])
+    step_w = ibis.window(group_by=[e.customer_id, e.journey_no], order_by=[e.ts, e.event_id])
+    value = ibis.ifelse(e.is_goal, e.revenue.fill_null(0.0), 0.0)
+    e = e.mutate(
+        step=ibis.row_number().over(step_w) + 1,
+        n_touches=e.count().over(jw),
+        journey_start=e.ts.min().over(jw),
+        journey_end=e.ts.max().over(jw),
+        _end_t=e._t.max().over(jw),
+        converted=e.is_goal.any().over(jw),
+        conversion_value=value.sum().over(jw),
+    )
+    end = end if end is not None else data_end(events)
+    if rules.conversion_window is None or end is None:
+        open_ = ibis.literal(False)
+    else:
+        end_t = ibis.literal(end).cast("timestamp").epoch_seconds()
+        open_ = (end_t - e._end_t) <= rules.conversion_window.total_seconds()
+    status = ibis.cases((e.converted, "converted"), (open_, "in_progress"), else_="dropped")
+    e = e.mutate(
+        status=status,
+        journey_id=e.customer_id.cast("string") + ":" + e.journey_no.cast("string"),
+        stage=_stage_expr(e.touchpoint, blueprint),
+    )
+    return e.drop("_t", "_new", "_end_t")
+
+
+def journey_table(journeys: ir.Table) -> ir.Table:
+    """One row per journey: customer, journey id, start, end, touches, status, value.
+
+    >>> import ibis, datetime as dt
+    >>> ev = ibis.memtable({"customer_id": ["a", "a"], "ts": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)],
+    ...                     "touchpoint": ["x", "y"]})
+    >>> journey_table(build_journeys(ev)).execute().n_touches.tolist()
+    [2]
+    """
+    return journeys.group_by(["customer_id", "journey_id", "journey_no"]).agg(
+        journey_start=journeys.journey_start.min(),
+        journey_end=journeys.journey_end.max(),
+        n_touches=journeys.count(),
+        converted=journeys.converted.any(),
+        status=journeys.status.arbitrary(),
+        conversion_value=journeys.conversion_value.max(),
+    )
+
+
+def status_counts(journeys: ir.Table) -> dict[str, int]:
+    """Journeys per status, for reconciling figures across analyses (an aggregate)."""
+    jt = journey_table(journeys)
+    df = jt.group_by("status").agg(n=jt.count()).execute()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({str(s): int(n) for s, n in zip(df["status"], df["n"], strict=True)})
+    return counts
+
+
+def _stage_expr(touchpoint: ir.StringValue, blueprint: Blueprint) -> ir.StringValue:
+    mapping = {t.name: t.stage for t in blueprint.touchpoints if t.stage}
+    if not mapping:
+        return ibis.null("string")
+    return touchpoint.substitute(mapping, else_=ibis.null("string"))
+
+
+def _with_optional_columns(events: ir.Table) -> ir.Table:
+    cols = set(events.columns)
+    extra = {}
+    if "event_id" not in cols:
+        extra["event_id"] = ibis.null("string")
+    if "channel" not in cols:
+        extra["channel"] = ibis.null("string")
+    if "revenue" not in cols:
+        extra["revenue"] = ibis.null("float64")
+    return events.mutate(**extra) if extra else events
+
+
+def _require(table: ir.Table, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"The events table lacks column(s) {', '.join(missing)}; it has: {', '.join(table.columns)}. "
+            "Map them at ingest (--map) or rename them."
+        )
