@@ -1,1 +1,125 @@
-"""journeymap.ingest."""
+"""Ingest: load event, feedback and customer files into the warehouse, nothing lost.
+
+Reads CSV, TSV, Parquet, JSON arrays and NDJSON (each also ``.gz``) with the
+engine, maps columns to the canonical tables (by ``mapping=``, the blueprint's
+``sources:``, or obvious names), converts times to UTC, applies the blueprint's
+touchpoint rules, quarantines every row that cannot load with a reason, drops
+duplicates by content hash, and writes one ``ingest_log`` row per file, all in one
+transaction. For every file, rows read = loaded + quarantined + duplicate.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from journeymap.workspace import Workspace
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "web.csv").write_text("cookie,time,event\\nc1,2024-05-01 10:00,visit\\nc1,bad,visit\\n")
+>>> ws = Workspace.init(d / "ws")
+>>> r = ws.ingest_events(d / "web.csv")
+>>> r.total.rows_read, r.total.loaded, r.total.quarantined
+(2, 1, 1)
+>>> ws.ingest_events(d / "web.csv").total.duplicate
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ibis.backends import BaseBackend
+
+from journeymap import engine
+from journeymap.blueprint import Blueprint
+from journeymap.errors import InputError
+from journeymap.ingest.load import Job, new_ingest_id, run_source
+from journeymap.ingest.mapping import ColumnMapping, parse_map_flags, resolve_mapping
+from journeymap.ingest.readers import FORMATS, check_file, detect_format
+from journeymap.ingest.report import IngestReport, SourceReport
+from journeymap.ingest.timestamps import check_format, check_tz
+
+TABLES = ("events", "feedback", "customers")
+
+__all__ = [
+    "FORMATS", "TABLES", "ColumnMapping", "IngestReport", "SourceReport", "ingest",
+    "parse_map_flags", "resolve_mapping",
+]
+
+
+def ingest(
+    con: BaseBackend,
+    table: str,
+    paths: Sequence[str | Path],
+    *,
+    blueprint: Blueprint | None = None,
+    pseudonym_key: bytes | None = None,
+    default_tz: str = "UTC",
+    mapping: Mapping[str, str] | None = None,
+    ts_format: str | None = None,
+    tz: str | None = None,
+    fmt: str | None = None,
+    progress: Callable[[str, str, float], None] | None = None,
+    kind: str | None = None,
+    **more: Any,
+) -> IngestReport:
+    """Load ``paths`` into ``table`` (``events``, ``feedback`` or ``customers``) in one transaction.
+
+    Parameters
+    ----------
+    con : the warehouse connection (DuckDB; other engines are not supported yet).
+    table : ``events``, ``feedback`` or ``customers``.
+    paths : source files; the format comes from each extension unless ``fmt`` names it.
+    blueprint : touchpoint match rules, channels, ``strict`` and ``sources:`` mappings.
+    pseudonym_key : when given, customer ids are replaced by a keyed hash of themselves.
+    default_tz : time zone of naive source times when ``tz`` is not given.
+    mapping : canonical column -> source column, e.g. ``{"customer_id": "cookie"}``.
+    ts_format : strptime format of the timestamp column, e.g. ``"%d/%m/%Y %H:%M"``.
+    tz : IANA time zone of naive source times (overrides the blueprint and ``default_tz``).
+    fmt : ``csv``, ``tsv``, ``parquet``, ``json`` or ``ndjson``, overriding the extension.
+    progress : called as ``progress(source, phase, fraction)``, phases read/validate/load/done.
+    kind : feedback kind for files without a kind column (default ``other``).
+
+    Returns
+    -------
+    IngestReport
+        Per-file and total rows read, loaded, quarantined and duplicate.
+
+    Examples
+    --------
+    >>> from journeymap.engine import connect
+    >>> from journeymap.workspace import Workspace
+    >>> ingest(connect("duckdb://"), "visits", ["x.csv"])
+    Traceback (most recent call last):
+    ...
+    journeymap.errors.InputError: Table 'visits' cannot be ingested into; use one of: events, feedback, customers.
+    """
+    if more:
+        raise InputError(f"ingest() got unknown option(s) {', '.join(sorted(more))}; see help(journeymap.ingest.ingest).")
+    if table not in TABLES:
+        raise InputError(f"Table {table!r} cannot be ingested into; use one of: {', '.join(TABLES)}.")
+    if not paths:
+        raise InputError("No source files were given; pass at least one file to ingest.")
+    if con.name != "duckdb":
+        raise InputError(
+            f"Ingest into engine {con.name!r} is not supported yet; ingest into a DuckDB workspace, "
+            "or load the canonical tables with the engine's own tools."
+        )
+    if kind is not None and kind not in ("survey", "review", "ticket", "chat", "social", "interview", "other"):
+        raise InputError(f"Feedback kind {kind!r} (kind) is unknown; use survey, review, ticket, chat, social, interview or other.")
+    tz_value = check_tz(tz or default_tz)
+    ts_format = check_format(ts_format) if ts_format else None
+    files = [Path(p) for p in paths]
+    formats = [detect_format(p, fmt) for p in files]
+    for p, f in zip(files, formats, strict=True):
+        check_file(p, f)
+    db = con.con
+    ingest_id = new_ingest_id()
+    reports: list[SourceReport] = []
+    with engine.transaction(con):
+        for n, (p, f) in enumerate(zip(files, formats, strict=True)):
+            job = Job(
+                db=db, table=table, path=p, fmt=f, n=n, blueprint=blueprint, pseudonym_key=pseudonym_key,
+                tz=tz_value, ts_format=ts_format, kind=kind, ingest_id=ingest_id, tz_given=tz is not None,
+            )
+            reports.append(run_source(job, dict(mapping or {}), progress))
+    return IngestReport(sources=reports, ingest_id=ingest_id, meta={"table": table})

@@ -1,0 +1,339 @@
+"""Load: stage a source in the engine, quarantine bad rows, dedupe, and write the canonical table.
+
+Every file of one ingest is written in one transaction: if anything fails, the
+warehouse is exactly as before. Per file the rows go through one staging table:
+
+1. the reader's relation is mapped and validated in one set-based query into a
+   temporary staging table (canonical columns, a reason per bad row, a content hash);
+2. rows with a reason (and lines the reader could not split) go to ``quarantine``;
+3. good rows not already in the table (by ``event_id`` / ``feedback_id``) are
+   inserted; ``customers`` are upserted, the latest row per customer winning;
+4. one ``ingest_log`` row records rows read = loaded + quarantined + duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from journeymap import schema
+from journeymap.blueprint import Blueprint
+from journeymap.ingest.mapping import ColumnMapping, blueprint_source, resolve_mapping
+from journeymap.ingest.readers import SourceRelation, open_source, quote_ident, quote_str
+from journeymap.ingest.report import SourceReport
+from journeymap.ingest.timestamps import check_format, check_tz, ts_sql
+from journeymap.ingest.validate import (
+    bad_number_reason,
+    blank_sql,
+    channel_sql,
+    known_touchpoint_sql,
+    number_sql,
+    quoted_sql,
+    scale_reason,
+    touchpoint_sql,
+)
+
+Progress = Callable[[str, str, float], None]
+
+
+@dataclass
+class Job:
+    """Everything one source needs, shared by the per-table steps."""
+
+    db: object
+    table: str
+    path: Path
+    fmt: str
+    n: int
+    blueprint: Blueprint | None
+    pseudonym_key: bytes | None
+    tz: str
+    ts_format: str | None
+    kind: str | None
+    ingest_id: str
+    tz_given: bool = False
+    rel: SourceRelation | None = None
+    mapping: ColumnMapping | None = None
+
+    @property
+    def stage(self) -> str:
+        return f"jm_stage_{self.n}"
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    def col(self, target: str) -> str | None:
+        """SQL of the source column mapped to ``target``, or None."""
+        name = self.mapping.columns.get(target)
+        return quote_ident(name) if name is not None else None
+
+    def dtype(self, target: str) -> str:
+        return self.rel.types[self.mapping.columns[target]]
+
+
+def run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | None) -> SourceReport:
+    """Ingest one file inside the caller's transaction; return its counts."""
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    t0 = time.perf_counter()
+    tell = progress or (lambda *_: None)
+    tell(job.source, "read", 0.0)
+    job.rel = open_source(job.db, job.path, job.fmt, job.n)
+    src = blueprint_source(job.blueprint, job.table, job.path)
+    job.mapping = resolve_mapping(job.table, job.rel.columns, explicit=explicit, source=src, filename=job.path.name)
+    if not job.tz_given and job.mapping.tz:
+        job.tz = check_tz(job.mapping.tz)
+    if job.ts_format is None and job.mapping.ts_format:
+        job.ts_format = check_format(job.mapping.ts_format)
+    tell(job.source, "validate", 0.2)
+    _stage(job)
+    tell(job.source, "load", 0.6)
+    quarantined = _quarantine(job)
+    good = job.db.execute(f"SELECT count(*) FROM {job.stage} WHERE _jm_reason IS NULL").fetchone()[0]
+    loaded = _load_customers(job) if job.table == "customers" else _insert_new(job)
+    report = SourceReport(
+        source=job.source, table=job.table, rows_read=good + quarantined, loaded=loaded,
+        quarantined=quarantined, duplicate=good - loaded, seconds=time.perf_counter() - t0,
+        format=job.fmt, mapping=job.mapping.columns, guessed=job.mapping.guessed,
+    )
+    _log(job, report, started)
+    _drop(job)
+    tell(job.source, "done", 1.0)
+    return report
+
+
+# -- staging -------------------------------------------------------------------------------------
+def _raw_json(job: Job) -> str:
+    if job.rel.bad:
+        return "CASE WHEN _jm_bad IS NOT NULL THEN to_json(_jm_line) ELSE _jm_line END"
+    fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in job.rel.columns)
+    return f"CAST(to_json(struct_pack({fields})) AS VARCHAR)"
+
+
+def _content_hash(job: Job) -> str:
+    parts = ", ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), chr(0))" for c in job.rel.columns)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def _properties(job: Job) -> str:
+    cols = job.mapping.unmapped
+    if not cols:
+        return "'{}'"
+    fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in cols)
+    return f"CAST(to_json(struct_pack({fields})) AS VARCHAR)"
+
+
+def _text(sql: str | None) -> str:
+    return f"nullif(trim(CAST({sql} AS VARCHAR)), '')" if sql is not None else "NULL"
+
+
+def _customer_id(job: Job) -> str:
+    cid = _text(job.col("customer_id"))
+    if job.pseudonym_key is None:
+        return cid
+    return f"substr(sha256({quote_str(job.pseudonym_key.hex())} || {cid}), 1, 32)"
+
+
+def _reasons(job: Job) -> list[tuple[str, str]]:
+    """(condition, reason SQL) pairs over the inner relation, first match wins."""
+    out: list[tuple[str, str]] = []
+    if job.rel.bad:
+        out.append(("_jm_bad IS NOT NULL", "_jm_bad"))
+    if job.table in ("events", "customers"):
+        out.append((blank_sql(job.col("customer_id")), "'missing customer id'"))
+    if job.table == "customers":
+        return out
+    ts = job.col("ts")
+    out.append((blank_sql(ts), "'missing timestamp'"))
+    out.append(("_jm_ts IS NULL", f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}"))
+    if job.table == "events":
+        out.append((blank_sql(job.col("touchpoint")), "'missing event name'"))
+    for name in ("revenue", "rating", "rating_scale"):
+        if job.col(name) is not None:
+            out.append(bad_number_reason(name, job.col(name), job.dtype(name)))
+    for name in ("nps", "csat", "ces"):
+        if job.table == "feedback" and job.col(name) is not None:
+            out.append(bad_number_reason(name, job.col(name), job.dtype(name)))
+            out.append(scale_reason(name, job.col(name), job.dtype(name)))
+    if job.table == "feedback" and job.col("kind") is not None:
+        kinds = ", ".join(quote_str(k) for k in schema.FEEDBACK_KINDS)
+        out.append((
+            f"(NOT {blank_sql(job.col('kind'))} AND lower(trim({job.col('kind')})) NOT IN ({kinds}))",
+            f"'unknown feedback kind ' || {quoted_sql(job.col('kind'))} || '; use one of {', '.join(schema.FEEDBACK_KINDS)}'",
+        ))
+    if job.blueprint is not None and job.blueprint.strict and job.col("touchpoint") is not None:
+        out.append((
+            f"(_jm_tp IS NOT NULL AND NOT {known_touchpoint_sql('_jm_tp', job.blueprint)})",
+            "'unknown touchpoint ' || '''' || _jm_tp || '''' || ' (the blueprint is strict)'",
+        ))
+    return out
+
+
+def _canonical(job: Job) -> list[str]:
+    """Select items of the staging table's canonical columns, over the inner relation."""
+    def num(name: str) -> str:
+        return number_sql(job.col(name), job.dtype(name)) if job.col(name) is not None else "NULL"
+
+    if job.table == "customers":
+        attrs = [f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(_attr_name(c))}" for c in job.mapping.unmapped]
+        return [f"{_customer_id(job)} AS customer_id", *attrs]
+    common = [
+        f"_jm_ts AS ts",
+        "_jm_tp AS touchpoint",
+        f"{channel_sql('_jm_tp', job.col('channel'), job.blueprint)} AS channel",
+        f"{_properties(job)} AS properties",
+    ]
+    if job.table == "events":
+        return [
+            f"{_customer_id(job)} AS customer_id", *common,
+            f"{_text(job.col('session_id'))} AS session_id",
+            f"{num('revenue')} AS revenue",
+            "_jm_hash AS event_id",
+        ]
+    kind = f"lower({_text(job.col('kind'))})" if job.col("kind") else quote_str(job.kind or "other")
+    scores = [f"CAST({num(s)} AS SMALLINT) AS {s}" for s in ("nps", "csat", "ces")]
+    return [
+        f"coalesce({_text(job.col('feedback_id'))}, _jm_hash) AS feedback_id",
+        f"{_customer_id(job)} AS customer_id", *common,
+        f"{kind} AS kind",
+        f"{_text(job.col('text'))} AS text",
+        f"{num('rating')} AS rating",
+        f"{num('rating_scale')} AS rating_scale",
+        *scores,
+    ]
+
+
+def _attr_name(col: str) -> str:
+    return f"{col}_attribute" if col in ("customer_id", "source") else col
+
+
+def _stage(job: Job) -> None:
+    inner_extra = []
+    if job.table != "customers":
+        inner_extra.append(f"{ts_sql(job.col('ts'), job.dtype('ts'), tz=job.tz, ts_format=job.ts_format)} AS _jm_ts")
+        raw_tp = _text(job.col("touchpoint")) if job.col("touchpoint") else None
+        cols = {c: quote_ident(c) for c in job.rel.columns}
+        inner_extra.append(f"{touchpoint_sql(raw_tp, job.blueprint, cols)} AS _jm_tp")
+        inner_extra.append(f"{_content_hash(job)} AS _jm_hash")
+    inner = f"SELECT *{''.join(', ' + e for e in inner_extra)} FROM ({job.rel.sql})"
+    reasons = _reasons(job)
+    reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r in reasons) + " END" if reasons else "NULL"
+    sql = (
+        f"CREATE TEMP TABLE {job.stage} AS SELECT _jm_row, {', '.join(_canonical(job))}, "
+        f"_jm_reason, CASE WHEN _jm_reason IS NOT NULL THEN {_raw_json(job)} END AS _jm_raw "
+        f"FROM (SELECT *, {reason} AS _jm_reason FROM ({inner}))"
+    )
+    job.db.execute(sql)
+
+
+# -- writing -------------------------------------------------------------------------------------
+def _quarantine(job: Job) -> int:
+    """Write bad rows (and unsplittable lines) to ``quarantine``; return how many."""
+    head = f"{quote_str(job.source)}, {quote_str(job.table)}"
+    row_number = "s._jm_row"
+    rejects = 0
+    if job.rel.rejects and _exists(job.db, job.rel.rejects):
+        rej = job.rel.rejects
+        job.db.execute(
+            f"CREATE TEMP TABLE jm_rejlines_{job.n} AS SELECT line - 1 AS row_number, "
+            f"first(error_type ORDER BY column_idx) AS error_type, first(error_message ORDER BY column_idx) AS msg, "
+            f"first(csv_line) AS raw FROM {rej} GROUP BY line"
+        )
+        rejects = job.db.execute(
+            f"INSERT INTO quarantine SELECT {head}, row_number, "
+            f"'malformed line (' || lower(error_type) || ': ' || msg || ')', to_json(raw), "
+            f"{quote_str(job.ingest_id)} FROM jm_rejlines_{job.n}"
+        ).fetchone()[0]
+        if rejects:
+            # good rows were numbered without the rejected lines; shift them back to file rows
+            job.db.execute(
+                f"CREATE TEMP TABLE jm_shift_{job.n} AS SELECT row_number - j AS before, max(j) AS j FROM "
+                f"(SELECT row_number, row_number() OVER (ORDER BY row_number) AS j FROM jm_rejlines_{job.n}) GROUP BY 1"
+            )
+            row_number = f"s._jm_row + coalesce((SELECT max(j) FROM jm_shift_{job.n} WHERE before < s._jm_row), 0)"
+    bad = job.db.execute(
+        f"INSERT INTO quarantine SELECT {head}, {row_number}, s._jm_reason, s._jm_raw, {quote_str(job.ingest_id)} "
+        f"FROM {job.stage} s WHERE s._jm_reason IS NOT NULL"
+    ).fetchone()[0]
+    return bad + rejects
+
+
+def _insert_new(job: Job) -> int:
+    key = "event_id" if job.table == "events" else "feedback_id"
+    cols = [c for c in (schema.EVENTS if job.table == "events" else schema.FEEDBACK).names if c != "source"]
+    select = ", ".join(cols)
+    return job.db.execute(
+        f"INSERT INTO {job.table} ({select}, source) SELECT {select}, {quote_str(job.source)} FROM "
+        f"(SELECT DISTINCT ON ({key}) {select} FROM {job.stage} WHERE _jm_reason IS NULL) s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {job.table} t WHERE t.{key} = s.{key})"
+    ).fetchone()[0]
+
+
+def _load_customers(job: Job) -> int:
+    """Upsert customers: the latest row per customer wins; unchanged rows count as duplicates."""
+    attrs = [_attr_name(c) for c in job.mapping.unmapped]
+    existing = {r[0] for r in job.db.execute("DESCRIBE customers").fetchall()}
+    for a in attrs:
+        if a not in existing:
+            job.db.execute(f"ALTER TABLE customers ADD COLUMN {quote_ident(a)} VARCHAR")
+    latest = f"jm_latest_{job.n}"
+    job.db.execute(
+        f"CREATE TEMP TABLE {latest} AS SELECT * FROM {job.stage} WHERE _jm_reason IS NULL "
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY _jm_row DESC) = 1"
+    )
+    same = " AND ".join(f"c.{quote_ident(a)} IS NOT DISTINCT FROM l.{quote_ident(a)}" for a in attrs) or "TRUE"
+    job.db.execute(
+        f"DELETE FROM {latest} l WHERE EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = l.customer_id AND {same})"
+    )
+    sets = ", ".join([f"{quote_ident(a)} = l.{quote_ident(a)}" for a in attrs] + [f"source = {quote_str(job.source)}"])
+    updated = job.db.execute(
+        f"UPDATE customers SET {sets} FROM {latest} l WHERE customers.customer_id = l.customer_id"
+    ).fetchone()[0]
+    names = ", ".join(["customer_id", "source", *(quote_ident(a) for a in attrs)])
+    values = ", ".join(["l.customer_id", quote_str(job.source), *(f"l.{quote_ident(a)}" for a in attrs)])
+    inserted = job.db.execute(
+        f"INSERT INTO customers ({names}) SELECT {values} FROM {latest} l "
+        "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = l.customer_id)"
+    ).fetchone()[0]
+    job.db.execute(f"DROP TABLE {latest}")
+    return updated + inserted
+
+
+def _log(job: Job, r: SourceReport, started: datetime) -> None:
+    finished = datetime.now(timezone.utc).replace(tzinfo=None)
+    job.db.execute(
+        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [job.ingest_id, job.source, job.table, file_hash(job.path), r.rows_read, r.loaded, r.quarantined,
+         r.duplicate, started, finished, json.dumps(r.mapping)],
+    )
+
+
+def _exists(db, name: str) -> bool:
+    return bool(db.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
+    ).fetchone()[0])
+
+
+def _drop(job: Job) -> None:
+    for name in (job.stage, f"jm_rejlines_{job.n}", f"jm_shift_{job.n}", job.rel.rejects if job.rel else None):
+        if name:
+            job.db.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of the file's bytes (``ingest_log.content_hash``)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def new_ingest_id() -> str:
+    return uuid.uuid4().hex[:16]

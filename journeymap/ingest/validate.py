@@ -1,0 +1,125 @@
+"""Validation: SQL that gives each row its canonical touchpoint and the reason it cannot load.
+
+A row gets exactly one reason (the first that applies) or none: missing customer
+id, unparseable timestamp, bad number, score out of scale, unknown touchpoint
+(when the blueprint is strict). Reasons are one line and quote the bad value.
+
+Examples
+--------
+>>> from journeymap.blueprint import Blueprint
+>>> bp = Blueprint.model_validate({"touchpoints": [
+...     {"name": "Search ad", "channel": "paid search", "match": [{"event": "ad_click", "where": {"utm_medium": "cpc"}}]},
+...     {"name": "Checkout", "channel": "web"}]})
+>>> print(touchpoint_sql('"event"', bp, {"utm_medium": '"utm_medium"'}))
+CASE WHEN (lower("event") = 'ad_click' AND CAST("utm_medium" AS VARCHAR) IN ('cpc')) THEN 'Search ad' WHEN lower("event") = 'search ad' THEN 'Search ad' WHEN lower("event") = 'checkout' THEN 'Checkout' ELSE "event" END
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from journeymap import schema
+from journeymap.blueprint import Blueprint, MatchRule
+from journeymap.ingest.readers import quote_str
+
+
+def _rule_sql(rule: MatchRule, raw_event: str | None, columns: Mapping[str, str]) -> str | None:
+    parts: list[str] = []
+    if rule.event is not None:
+        if raw_event is None:
+            return None
+        parts.append(f"lower({raw_event}) = {quote_str(rule.event.lower())}")
+    if rule.event_regex is not None:
+        if raw_event is None:
+            return None
+        parts.append(f"regexp_matches({raw_event}, {quote_str(rule.event_regex)})")
+    for col, want in rule.where.items():
+        if col not in columns:
+            return None  # the rule is about a column this source lacks: it cannot match
+        values = want if isinstance(want, list) else [want]
+        literals = ", ".join(quote_str(_literal(v)) for v in values)
+        parts.append(f"CAST({columns[col]} AS VARCHAR) IN ({literals})")
+    return "(" + " AND ".join(parts) + ")"
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def touchpoint_sql(raw_event: str | None, blueprint: Blueprint | None, columns: Mapping[str, str]) -> str:
+    """SQL for the canonical touchpoint of a row.
+
+    ``raw_event`` is SQL for the raw event name (None when the source has none);
+    ``columns`` maps source column names to SQL, for ``where`` conditions. The first
+    touchpoint (blueprint order) whose rule matches wins; else a raw name equal to a
+    touchpoint name (case-insensitive); else the raw name.
+    """
+    whens: list[str] = []
+    for tp in blueprint.touchpoints if blueprint else []:
+        for rule in tp.match:
+            cond = _rule_sql(rule, raw_event, columns)
+            if cond is not None:
+                whens.append(f"WHEN {cond} THEN {quote_str(tp.name)}")
+    if raw_event is not None:
+        for tp in blueprint.touchpoints if blueprint else []:
+            whens.append(f"WHEN lower({raw_event}) = {quote_str(tp.name.lower())} THEN {quote_str(tp.name)}")
+    fallback = raw_event if raw_event is not None else "NULL"
+    if not whens:
+        return fallback
+    return "CASE " + " ".join(whens) + f" ELSE {fallback} END"
+
+
+def known_touchpoint_sql(touchpoint: str, blueprint: Blueprint) -> str:
+    """SQL true when the canonical ``touchpoint`` is one of the blueprint's."""
+    names = ", ".join(quote_str(t) for t in blueprint.touchpoint_names()) or "NULL"
+    return f"{touchpoint} IN ({names})"
+
+
+def channel_sql(touchpoint: str, data_channel: str | None, blueprint: Blueprint | None) -> str:
+    """SQL for the channel: the data's when it has one, else the blueprint touchpoint's."""
+    whens = [
+        f"WHEN {quote_str(t.name)} THEN {quote_str(t.channel)}"
+        for t in (blueprint.touchpoints if blueprint else [])
+        if t.channel
+    ]
+    from_blueprint = f"CASE {touchpoint} " + " ".join(whens) + " END" if whens else "NULL"
+    if data_channel is None:
+        return from_blueprint
+    return f"coalesce(nullif(trim(CAST({data_channel} AS VARCHAR)), ''), {from_blueprint})"
+
+
+def blank_sql(col: str) -> str:
+    """SQL true when a value is missing: NULL or only spaces."""
+    return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')"
+
+
+def number_sql(col: str, dtype: str) -> str:
+    """SQL for a DOUBLE read from ``col`` (NULL when blank or unreadable)."""
+    if dtype.upper() in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT") or dtype.upper().startswith("DECIMAL"):
+        return f"CAST({col} AS DOUBLE)"
+    return f"try_cast(nullif(trim(CAST({col} AS VARCHAR)), '') AS DOUBLE)"
+
+
+def bad_number_reason(name: str, col: str, dtype: str) -> tuple[str, str]:
+    """(condition, reason) for a value that is present but not a number."""
+    cond = f"(NOT {blank_sql(col)} AND ({number_sql(col, dtype)} IS NULL OR isnan({number_sql(col, dtype)}) OR isinf({number_sql(col, dtype)})))"
+    return cond, f"'bad number in {name}: ' || {_quoted(col)}"
+
+
+def scale_reason(name: str, col: str, dtype: str) -> tuple[str, str]:
+    """(condition, reason) for an NPS/CSAT/CES score outside its scale or not a whole number."""
+    lo, hi = schema.SCALES[name]
+    num = number_sql(col, dtype)
+    cond = f"({num} IS NOT NULL AND ({num} < {lo} OR {num} > {hi} OR {num} <> round({num})))"
+    return cond, f"'{name} ' || {_quoted(col)} || ' is outside its scale {lo}-{hi}'"
+
+
+def _quoted(col: str) -> str:
+    return f"'''' || left(CAST({col} AS VARCHAR), 80) || ''''"
+
+
+def quoted_sql(col: str) -> str:
+    """SQL quoting a value for a reason: ``'value'`` (cut at 80 characters)."""
+    return _quoted(col)
