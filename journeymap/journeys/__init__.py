@@ -14,7 +14,18 @@ from journeymap.journeys.journeys import (
     journey_table,
     status_counts,
 )
+from journeymap.journeys.paths import (
+    FlowsResult,
+    PathRules,
+    PathsResult,
+    flows,
+    flows_expr,
+    variants,
+    variants_expr,
+)
 from journeymap.journeys.personas import assign_personas, with_personas
+from journeymap.journeys.touchpoints import TouchpointsResult, touchpoints, touchpoints_expr
+from journeymap.journeys.transitions import TransitionsResult, transitions, transitions_expr
 
 __all__ = [
     "JOURNEY_COLUMNS",
@@ -30,4 +41,18 @@ __all__ = [
     "status_counts",
     "with_dimension",
     "with_personas",
+    # touchpoints, transitions, paths
+    "FlowsResult",
+    "PathRules",
+    "PathsResult",
+    "TouchpointsResult",
+    "TransitionsResult",
+    "flows",
+    "flows_expr",
+    "touchpoints",
+    "touchpoints_expr",
+    "transitions",
+    "transitions_expr",
+    "variants",
+    "variants_expr",
 ]

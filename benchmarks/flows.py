@@ -1,0 +1,239 @@
+"""Benchmark: journeys + transitions + variants + a 4-step funnel + stage funnel, against pm4py.
+
+Generates N events (default 10M, about 2.3M customers) with a Markov chain over
+touchpoints into Parquet, then, each in its own process so peak memory is its own:
+
+- journeymap on DuckDB (2 threads): build journeys, the transitions table, the top
+  variants, a 4-step funnel and the stage funnel, all from the Parquet file;
+- pm4py: format_dataframe + discover_dfg, and get_variants, on the same events.
+
+Prints each timing, the ratio and each side's peak memory (max RSS).
+
+Usage::
+
+    .venv/bin/python benchmarks/flows.py                 # 10M events
+    .venv/bin/python benchmarks/flows.py --events 1000000
+    .venv/bin/python benchmarks/flows.py --events 1000000 --skip-pm4py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TOUCHPOINTS = [
+    "Search ad", "Social ad", "Email", "Home", "Category", "Product", "Reviews", "Compare",
+    "Cart", "Checkout", "Purchase", "Support chat", "Help page", "Store visit", "App open",
+]
+STAGES = {
+    "Search ad": "awareness", "Social ad": "awareness", "Email": "awareness",
+    "Home": "consideration", "Category": "consideration", "Product": "consideration",
+    "Reviews": "consideration", "Compare": "consideration", "Help page": "consideration",
+    "Cart": "purchase", "Checkout": "purchase", "Purchase": "purchase",
+    "Support chat": "service", "Store visit": "service", "App open": "service",
+}
+BLUEPRINT = {
+    "stages": [{"name": s} for s in ("awareness", "consideration", "purchase", "service")],
+    "touchpoints": [{"name": t, "stage": s} for t, s in STAGES.items()],
+    "goals": [{"touchpoint": "Purchase"}],
+    "journey": {"inactivity_gap": "30d", "conversion_window": "30d"},
+}
+FUNNEL = ["Home", "Product", "Cart", "Purchase"]
+EVENTS_PER_CUSTOMER = 4.35
+
+
+def generate(n_events: int, path: Path, seed: int = 7) -> None:
+    """Write ``n_events`` events (customer_id, ts, touchpoint, event_id, revenue) to Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    k = len(TOUCHPOINTS)
+    trans = rng.dirichlet(np.full(k, 0.3), size=k)
+    funnel_idx = [TOUCHPOINTS.index(t) for t in FUNNEL]
+    for a, b in zip(funnel_idx, funnel_idx[1:], strict=False):
+        trans[a, b] += 1.0
+    trans /= trans.sum(axis=1, keepdims=True)
+    cum = trans.cumsum(axis=1)
+    n_customers = int(n_events / EVENTS_PER_CUSTOMER)
+    lengths = rng.geometric(1 / EVENTS_PER_CUSTOMER, size=n_customers)
+    lengths = np.minimum(lengths, 60)
+    scale = n_events / lengths.sum()
+    lengths = np.maximum(1, np.round(lengths * scale).astype(np.int64))
+    total = int(lengths.sum())
+    cust = np.repeat(np.arange(n_customers), lengths)
+    starts = np.cumsum(lengths) - lengths
+    pos = np.arange(total) - np.repeat(starts, lengths)
+    state = np.empty(total, dtype=np.int16)
+    state[starts] = rng.choice([0, 1, 2, 3], size=n_customers, p=[0.35, 0.25, 0.2, 0.2])
+    for step in range(1, int(lengths.max())):
+        idx = np.flatnonzero(pos == step)
+        if idx.size == 0:
+            break
+        u = rng.random(idx.size)
+        prev = state[idx - 1]
+        state[idx] = (u[:, None] > cum[prev]).sum(axis=1).clip(max=k - 1)
+    gaps = rng.exponential(2 * 86400, size=total)
+    gaps[rng.random(total) < 0.03] += 45 * 86400
+    gaps[starts] = rng.uniform(0, 150 * 86400, size=n_customers)
+    t0 = np.datetime64("2024-01-01T00:00:00", "s").astype(np.int64)
+    # cumulative gaps within each customer: cumsum over all, minus the cumsum before the customer
+    cs = np.cumsum(gaps)
+    ts = t0 + (cs - np.repeat(cs[starts] - gaps[starts], lengths)).astype(np.int64)
+    names = np.array(TOUCHPOINTS, dtype=object)
+    tp = names[state]
+    revenue = np.where(tp == "Purchase", 50.0, np.nan)
+    table = pa.table({
+        "customer_id": pa.array(np.char.add("c", cust.astype("U8")).astype(object)),
+        "ts": pa.array(ts.astype("datetime64[s]")).cast(pa.timestamp("us")),
+        "touchpoint": pa.array(tp),
+        "event_id": pa.array(np.char.zfill(np.arange(total).astype("U10"), 10).astype(object)),
+        "revenue": pa.array(revenue, mask=np.isnan(revenue)),
+    })
+    pq.write_table(table, path, row_group_size=1_000_000)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_ours(path: Path) -> dict:
+    """Time journeymap on DuckDB (2 threads), each analysis from the Parquet file."""
+    import ibis
+
+    from journeymap.blueprint import Blueprint
+    from journeymap.journeys import build_journeys, transitions, variants
+
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET threads = 2; SET TimeZone = 'UTC'")
+    events = con.read_parquet(str(path), table_name="events")
+    bp = Blueprint.model_validate(BLUEPRINT)
+    out: dict = {"timings": {}}
+    t_all = time.perf_counter()
+
+    t = time.perf_counter()
+    journeys = build_journeys(events, bp)
+    jcount = con.execute(journeys.filter(journeys.step == 1).count())
+    out["timings"]["journeys (count)"] = time.perf_counter() - t
+    # Materialise journeys once, as an analyst session (or the map) would.
+    t = time.perf_counter()
+    con.raw_sql(f"CREATE TEMP TABLE j AS {con.compile(journeys)}")
+    jt = con.table("j")
+    out["timings"]["journeys (materialise)"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    tr = transitions(jt, con=con)
+    out["timings"]["transitions"] = time.perf_counter() - t
+    t = time.perf_counter()
+    va = variants(jt, top=20, con=con)
+    out["timings"]["variants (top 20)"] = time.perf_counter() - t
+    out["funnel"] = _time_part_b(jt, bp, con, out["timings"])
+    out["timings"]["total"] = time.perf_counter() - t_all
+    out["journeys"] = int(jcount)
+    out["edges"] = len(tr.rows)
+    out["variants"] = va.meta.get("variants")
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def _time_part_b(jt, bp, con, timings: dict) -> str:
+    """Time the 4-step funnel and the stage funnel when part B's modules exist."""
+    try:
+        from journeymap.journeys import funnels, stages
+    except ImportError:
+        return "journeymap.journeys.funnels / stages not available: not timed"
+    try:
+        t = time.perf_counter()
+        funnels.funnel(jt, FUNNEL, con=con)
+        timings["funnel (4 steps)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        stages.stage_funnel(jt, bp, con=con)
+        timings["stage funnel"] = time.perf_counter() - t
+        return "timed"
+    except (AttributeError, TypeError) as e:
+        return f"part B's API differs from what this benchmark calls ({e}); not timed"
+
+
+def run_pm4py(path: Path) -> dict:
+    """Time pm4py's format_dataframe + discover_dfg and get_variants on the same events."""
+    import contextlib
+    import io
+
+    import pandas as pd
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        import pm4py
+    df = pd.read_parquet(path, columns=["customer_id", "ts", "touchpoint"])
+    out: dict = {"timings": {}}
+    t = time.perf_counter()
+    log = pm4py.format_dataframe(df, case_id="customer_id", activity_key="touchpoint", timestamp_key="ts")
+    out["timings"]["format_dataframe"] = time.perf_counter() - t
+    t = time.perf_counter()
+    dfg, _, _ = pm4py.discover_dfg(log)
+    out["timings"]["discover_dfg"] = time.perf_counter() - t
+    t = time.perf_counter()
+    var = pm4py.get_variants(log)
+    out["timings"]["get_variants"] = time.perf_counter() - t
+    out["timings"]["total"] = sum(out["timings"].values())
+    out["edges"] = len(dfg)
+    out["variants"] = len(var)
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def _child(part: str, path: Path) -> dict:
+    cmd = [sys.executable, __file__, "--part", part, "--data", str(path)]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"{part} failed:\n{res.stderr[-4000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=10_000_000, help="events to generate (default 10M)")
+    ap.add_argument("--data", type=Path, help="use this Parquet file instead of generating one")
+    ap.add_argument("--skip-pm4py", action="store_true", help="time journeymap only")
+    ap.add_argument("--part", choices=["ours", "pm4py"], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.part:
+        print(json.dumps(run_ours(args.data) if args.part == "ours" else run_pm4py(args.data)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.data or Path(tmp) / "events.parquet"
+        if args.data is None:
+            t = time.perf_counter()
+            generate(args.events, path)
+            print(f"generated {args.events:,} events in {time.perf_counter() - t:.1f} s -> {path}")
+        ours = _child("ours", path)
+        _report("journeymap (DuckDB, 2 threads)", ours)
+        print(f"  journeys {ours['journeys']:,}, edges {ours['edges']}, variants {ours['variants']:,}; "
+              f"funnels: {ours['funnel']}")
+        if args.skip_pm4py:
+            return
+        theirs = _child("pm4py", path)
+        _report("pm4py", theirs)
+        comparable = ours["timings"]["journeys (materialise)"] + ours["timings"]["transitions"] + \
+            ours["timings"]["variants (top 20)"]
+        print(f"ratio pm4py / journymap, whole set: {theirs['timings']['total'] / ours['timings']['total']:.1f}x; "
+              f"DFG + variants only: {theirs['timings']['total'] / comparable:.1f}x")
+
+
+def _report(title: str, res: dict) -> None:
+    print(f"{title}: peak memory {res['peak_mb']:,.0f} MB")
+    for name, secs in res["timings"].items():
+        print(f"  {name:<24} {secs:8.2f} s")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()

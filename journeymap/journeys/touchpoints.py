@@ -1,0 +1,147 @@
+"""Touchpoints: how much each touchpoint is used and how the journeys that reach it end.
+
+Per touchpoint (and breakdown value):
+
+- ``events``: touches; ``customers``: distinct customers; ``journeys``: journeys that touch it;
+- ``share_of_journeys``: those journeys over all journeys (in the same breakdown group);
+- ``conversions`` and ``conversion_rate``: converted journeys among the journeys that touch it,
+  with a 95% Wilson interval (``rate_low``, ``rate_high``);
+- ``median_step``: the median step at which journeys first reach it (1 = first touch);
+- ``median_time_to_conversion_s``: for converted journeys, the median time from the first
+  touch of it to the journey's goal, in seconds (0 for the goal touchpoint itself);
+- ``repeat_rate``: the share of its journeys that touch it more than once.
+
+Medians are exact (linearly interpolated) on every engine.
+
+Examples
+--------
+>>> import ibis, datetime as dt
+>>> from journeymap.blueprint import Blueprint
+>>> from journeymap.journeys import build_journeys
+>>> ev = ibis.memtable({"customer_id": ["a", "a", "a", "b"],
+...     "ts": [dt.datetime(2024, 1, d) for d in (1, 2, 3, 1)],
+...     "touchpoint": ["Ad", "Ad", "Buy", "Ad"]})
+>>> bp = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}]})
+>>> r = touchpoints(build_journeys(ev, bp))
+>>> ad = r.records()[0]
+>>> ad["touchpoint"], ad["events"], ad["journeys"], ad["conversion_rate"], ad["repeat_rate"]
+('Ad', 3, 2, 0.5, 0.5)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from journeymap.journeys.transitions import _require, frame_rows, run
+from journeymap.results import TableResult
+
+Z95 = 1.959963984540054
+
+TOUCHPOINT_COLUMNS = (
+    "touchpoint", "events", "customers", "journeys", "share_of_journeys", "conversions",
+    "conversion_rate", "rate_low", "rate_high", "median_step", "median_time_to_conversion_s",
+    "repeat_rate",
+)
+
+
+class TouchpointsResult(TableResult):
+    """One row per touchpoint (and breakdown value) with reach, conversion and position figures."""
+
+    kind: ClassVar[str] = "touchpoints"
+
+
+def wilson_interval(successes: ir.NumericValue, n: ir.NumericValue, z: float = Z95):
+    """The Wilson score interval ``(low, high)`` of ``successes / n`` as Ibis expressions.
+
+    >>> import ibis
+    >>> lo, hi = wilson_interval(ibis.literal(5), ibis.literal(10))
+    >>> round(lo.execute(), 4), round(hi.execute(), 4)
+    (0.2366, 0.7634)
+    """
+    n = n.cast("float64")
+    p = successes.cast("float64") / n
+    z2 = z * z
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * ((p * (1 - p) / n + z2 / (4 * n * n)).sqrt()) / denom
+    return centre - half, centre + half
+
+
+def touchpoints_expr(journeys: ir.Table, *, by: str | None = None, node: str = "touchpoint") -> ir.Table:
+    """The touchpoint table as an Ibis expression (nothing is executed); see the module docs."""
+    _require(journeys, [node] + ([by] if by else []))
+    keys = [by] if by else []
+    j = journeys.mutate(_node=journeys[node].cast("string").fill_null("(none)"))
+    per = j.group_by([*keys, "customer_id", "journey_no", "_node"]).agg(
+        n=j.count(),
+        first_step=j.step.min(),
+        first_t=j.ts.min().epoch_seconds(),
+        end_t=j.journey_end.max().epoch_seconds(),
+        converted=j.converted.any(),
+    )
+    to_goal = ibis.ifelse(per.converted, (per.end_t - per.first_t).cast("float64"), ibis.null("float64"))
+    g = per.group_by([*keys, "_node"]).agg(
+        events=per.n.sum(),
+        customers=per.customer_id.nunique(),
+        journeys=per.count(),
+        conversions=per.converted.cast("int64").sum(),
+        median_step=per.first_step.median(),
+        median_time_to_conversion_s=to_goal.median(),
+        repeat_rate=(per.n > 1).cast("float64").mean(),
+    )
+    totals = j.group_by(keys).agg(_total=(j.step == 1).cast("int64").sum()) if keys else None
+    if totals is not None:
+        g = g.inner_join(totals, keys)
+        total = g._total
+    else:
+        total = (j.step == 1).cast("int64").sum().as_scalar()
+    low, high = wilson_interval(g.conversions, g.journeys)
+    g = g.mutate(
+        share_of_journeys=g.journeys.cast("float64") / total,
+        conversion_rate=g.conversions.cast("float64") / g.journeys,
+        rate_low=low,
+        rate_high=high,
+        median_step=g.median_step.cast("float64"),
+    )
+    g = g.rename(touchpoint="_node") if node == "touchpoint" else g.rename(**{node: "_node"})
+    cols = [*keys, node, *TOUCHPOINT_COLUMNS[1:]]
+    return g.select(*cols).order_by([*keys, ibis.desc("journeys"), node])
+
+
+def touchpoints(
+    journeys: ir.Table,
+    *,
+    by: str | None = None,
+    node: str = "touchpoint",
+    con: BaseBackend | None = None,
+) -> TouchpointsResult:
+    """Reach, conversion, position and repetition per touchpoint.
+
+    Parameters
+    ----------
+    journeys
+        The output of :func:`~journeymap.journeys.build_journeys` (filtered as needed).
+    by
+        A journeys column to break the figures down by (e.g. ``dimension`` from
+        :func:`~journeymap.journeys.with_dimension`); shares are within each group.
+    node
+        The column to aggregate by: ``touchpoint`` (default), ``stage`` or ``channel``.
+    con
+        The engine to run on (default: the one the table is bound to).
+
+    Returns
+    -------
+    TouchpointsResult
+        Columns as in the module docs, most-reached first.
+    """
+    df = run(touchpoints_expr(journeys, by=by, node=node), con)
+    return TouchpointsResult(
+        columns=list(df.columns),
+        rows=frame_rows(df),
+        meta={"by": by, "node": node, "interval": "wilson 95%", "time_unit": "seconds",
+              "median_step": "step at which a journey first reaches it"},
+    )
