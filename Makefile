@@ -12,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,spark]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,spark,nlp]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
