@@ -144,8 +144,8 @@ def clean_steps_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: 
                         name=_alias(journeys.touchpoint.cast("string").fill_null("(none)"), rules.aliases))
     w = ibis.window(group_by=[j.customer_id, j.journey_no], order_by=j.step)
     if rules.collapse_repeats:
-        prev = j.name.lag().over(w)
-        j = j.filter(prev.isnull() | (prev != j.name))
+        j = j.mutate(_prev=j.name.lag().over(w))  # a column first: Spark cannot filter on a window
+        j = j.filter(j._prev.isnull() | (j._prev != j.name)).drop("_prev")
         w = ibis.window(group_by=[j.customer_id, j.journey_no], order_by=j.step)
         j = j.mutate(pos=ibis.row_number().over(w) + 1)
     else:
