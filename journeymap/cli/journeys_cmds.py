@@ -107,3 +107,113 @@ def working(label: str) -> Iterator[None]:
     """A spinner on stderr while the engine works (the analyses run as one query each)."""
     with err_console.status(label, spinner="dots"):
         yield
+
+
+# -- commands ------------------------------------------------------------------------------------
+@main.command("touchpoints")
+@filter_options
+@by_option
+@click.option("--node", type=click.Choice(["touchpoint", "stage", "channel"]), default="touchpoint",
+              show_default=True, help="What to aggregate by.")
+@format_option()
+@pass_ctx
+@handle_errors
+def touchpoints_cmd(ctx: Context, start, end, persona, where, by, node, fmt) -> None:
+    """Reach, conversion (with a Wilson interval), position, time to conversion and repeats per touchpoint.
+
+    \b
+    Example:
+      journeymap touchpoints
+      journeymap touchpoints --by persona --start 2024-01-01 --format csv
+      journeymap touchpoints --node stage --where region=north
+    """
+    from journeymap.journeys import touchpoints
+
+    journeys = journeys_for(ctx, start, end, persona, where, by)
+    with working("Computing touchpoints"):
+        result = touchpoints(journeys, by=BY_COLUMN if by else None, node=node)
+    emit(_with_filters(result, start, end, persona, where, by), fmt, title="touchpoints")
+
+
+@main.command("transitions")
+@filter_options
+@by_option
+@click.option("--node", type=click.Choice(["touchpoint", "stage", "channel"]), default="touchpoint",
+              show_default=True, help="What the graph's nodes are.")
+@click.option("--min-count", type=int, default=1, show_default=True, help="Hide edges seen fewer times.")
+@format_option()
+@pass_ctx
+@handle_errors
+def transitions_cmd(ctx: Context, start, end, persona, where, by, node, min_count, fmt) -> None:
+    """The directly-follows graph: START -> touches -> CONVERTED / IN_PROGRESS / DROPPED.
+
+    Each edge has its count (transitions), distinct customers, P(next | this) and
+    the median and 90th-percentile gap in seconds.
+
+    \b
+    Example:
+      journeymap transitions --min-count 10
+      journeymap transitions --node stage --format csv > stages.csv
+      journeymap transitions --persona "Bargain hunter" --start 2024-01-01 --end 2024-04-01
+    """
+    from journeymap.journeys import transitions
+
+    journeys = journeys_for(ctx, start, end, persona, where, by)
+    with working("Computing transitions"):
+        result = transitions(journeys, by=BY_COLUMN if by else None, node=node, min_count=min_count)
+    emit(_with_filters(result, start, end, persona, where, by), fmt, title="transitions")
+
+
+@main.command("paths")
+@filter_options
+@by_option
+@click.option("--from", "from_", metavar="TOUCHPOINT", help="Paths from the first touch of this touchpoint.")
+@click.option("--to", "to", metavar="TOUCHPOINT", help="Paths up to the first touch of this touchpoint.")
+@click.option("--alias", multiple=True, metavar="'REGEX=ALIAS'",
+              help="Rename touchpoints matching REGEX (repeatable; the first match wins).")
+@click.option("--collapse-repeats/--no-collapse-repeats", default=None,
+              help="Drop a touch equal to the one before it [default: off for variants, on for --flows].")
+@click.option("--max-steps", type=int, help="Cut longer paths, marking the cut with '…'.")
+@click.option("--top", type=int, default=20, show_default=True,
+              help="Variants to show (with --flows: nodes per step; the rest are 'Other').")
+@click.option("--flows", "show_flows", is_flag=True, help="Show step-by-step flows for a Sankey instead.")
+@click.option("--steps", type=int, default=5, show_default=True, help="Steps to show with --flows.")
+@click.option("--measure", type=click.Choice(["journeys", "customers"]), default="journeys", show_default=True,
+              help="With --flows: what link widths count (journeys = transitions).")
+@format_option()
+@pass_ctx
+@handle_errors
+def paths_cmd(ctx: Context, start, end, persona, where, by, from_, to, alias, collapse_repeats, max_steps, top,
+              show_flows, steps, measure, fmt) -> None:
+    """Top path variants with journeys, conversions, in progress and dropped; or flows for a Sankey.
+
+    Steps are joined by " > "; with --from and --to the path runs between the two
+    and --max-steps collapses the middle as "…".
+
+    \b
+    Example:
+      journeymap paths --top 10
+      journeymap paths --alias '^Product=Product page' --collapse-repeats --max-steps 6
+      journeymap paths --from Home --to Purchase --format csv
+      journeymap paths --flows --steps 4 --top 6 --format json
+    """
+    from journeymap.journeys import PathRules, flows, variants
+
+    collapse = show_flows if collapse_repeats is None else collapse_repeats
+    rules = PathRules.parse_aliases(alias, collapse_repeats=collapse, max_steps=max_steps, start=from_, end=to)
+    journeys = journeys_for(ctx, start, end, persona, where, by)
+    dim = BY_COLUMN if by else None
+    with working("Computing flows" if show_flows else "Computing path variants"):
+        if show_flows:
+            result = flows(journeys, rules=rules, by=dim, steps=steps, top=top, measure=measure)
+        else:
+            result = variants(journeys, rules=rules, by=dim, top=top)
+    emit(_with_filters(result, start, end, persona, where, by), fmt, title="flows" if show_flows else "paths")
+
+
+def _with_filters(result, start, end, persona, where, by):
+    """The result with the filters and breakdown that produced it in its metadata."""
+    meta = {**result.meta, "filters": filters_for(start, end, persona, where).describe()}
+    if by:
+        meta["by"] = by
+    return result.model_copy(update={"meta": meta})
