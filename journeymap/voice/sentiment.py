@@ -1,0 +1,659 @@
+"""Sentiment of feedback text in -1..1, with a label, behind a backend interface.
+
+Three backends share one interface (:class:`SentimentBackend`: ``score(texts)`` gives
+an array in -1..1, ``classify(texts)`` gives labels):
+
+``"lexicon"`` (default, no download, no torch)
+    A hand-written lexicon and rules for customer-service text: negation, intensifiers,
+    but-clauses, capitals and exclamation marks, emoji and emoticons, and phrase patterns
+    for service failures that plain lexicons miss ("still waiting", "3 hours on hold",
+    "lost my bag", "cancelled again", "no one answers"), and for thanks and praise.
+``"embedding"`` (``nlp`` extra)
+    Zero-shot: cosine similarity of the text's MiniLM embedding to prototype sentences
+    of each class.
+``"trained"`` (``nlp`` extra)
+    Learns from the user: labelled examples (or corrections) stored in the workspace
+    (``labels/sentiment.csv``) train a light logistic head on the embeddings plus the
+    lexicon's features.
+
+Examples
+--------
+>>> b = get_backend("lexicon")
+>>> s = b.score(["Still waiting on hold after 3 hours", "Thanks, the crew was amazing!", "Flight 22 to Boston"])
+>>> [label(x) for x in s]
+['negative', 'positive', 'neutral']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from journeymap.errors import InputError
+from journeymap.voice import lexicon
+
+LABELS = ("negative", "neutral", "positive")
+BACKENDS = ("lexicon", "embedding", "trained")
+NEUTRAL_BAND = (-0.05, 0.3)
+"""Scores strictly inside this band are labelled neutral."""
+
+
+def label(score: float, *, neutral: tuple[float, float] = NEUTRAL_BAND) -> str:
+    """The label of a sentiment score: ``negative``, ``neutral`` or ``positive``.
+
+    >>> label(-0.4), label(0.0), label(0.3)
+    ('negative', 'neutral', 'positive')
+    """
+    if score is None or (isinstance(score, float) and math.isnan(score)):
+        return "neutral"
+    if score <= neutral[0]:
+        return "negative"
+    if score >= neutral[1]:
+        return "positive"
+    return "neutral"
+
+
+def labels(
+    scores: Sequence[float] | np.ndarray, *, neutral: tuple[float, float] = NEUTRAL_BAND
+) -> list[str]:
+    """:func:`label` for many scores.
+
+    >>> labels([-1.0, 0.01, 0.9])
+    ['negative', 'neutral', 'positive']
+    """
+    s = np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0)
+    out = np.where(s <= neutral[0], "negative", np.where(s >= neutral[1], "positive", "neutral"))
+    return out.tolist()
+
+
+@runtime_checkable
+class SentimentBackend(Protocol):
+    """What every sentiment backend offers."""
+
+    name: str
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentiment of each text in -1..1 (float64 array)."""
+        ...
+
+    def classify(self, texts: Sequence[str]) -> list[str]:
+        """The label of each text."""
+        ...
+
+
+# -- the lexicon backend -----------------------------------------------------------------------
+
+_NEGATORS = frozenset(
+    "not no never none nobody nothing neither nor without hardly barely isnt isn't wasnt wasn't "
+    "arent aren't dont don't doesnt doesn't didnt didn't cant can't cannot couldnt couldn't "
+    "wont won't wouldnt wouldn't shouldnt shouldn't havent haven't hasnt hasn't hadnt hadn't "
+    "aint ain't n't".split()
+)
+_BOOSTERS = {
+    "very": 0.3,
+    "so": 0.25,
+    "really": 0.3,
+    "extremely": 0.5,
+    "super": 0.35,
+    "totally": 0.3,
+    "absolutely": 0.4,
+    "incredibly": 0.4,
+    "truly": 0.3,
+    "completely": 0.35,
+    "utterly": 0.45,
+    "seriously": 0.3,
+    "most": 0.25,
+    "such": 0.25,
+    "too": 0.2,
+    "beyond": 0.3,
+    "highly": 0.3,
+    "especially": 0.2,
+    "sooo": 0.4,
+    "soooo": 0.45,
+    "mega": 0.3,
+    "freaking": 0.35,
+    "fucking": 0.45,
+    "damn": 0.3,
+    "ridiculously": 0.45,
+    "insanely": 0.4,
+    "just": 0.0,
+}
+_DAMPERS = {
+    "kinda": -0.3,
+    "kind": -0.2,
+    "slightly": -0.4,
+    "somewhat": -0.3,
+    "bit": -0.3,
+    "little": -0.25,
+    "fairly": -0.2,
+    "pretty": 0.0,
+    "almost": -0.2,
+    "barely": -0.5,
+}
+_COURTESY = frozenset(
+    "thanks thank thx thnx thanx ty cheers appreciate appreciated please welcome".split()
+)
+_CONTRAST = frozenset({"but", "however", "yet", "although", "though", "except", "unfortunately"})
+_SCALE = 15.0  # VADER's normalisation: s / sqrt(s^2 + 15)
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
+_HASHTAG = re.compile(r"#(\w+)")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_REPEAT = re.compile(r"(\w)\1{2,}")
+_NEWLINES = re.compile(r"[\r\n]+")
+
+
+def _fast_patterns() -> list[tuple[re.Pattern, float, bool]]:
+    """The phrase patterns, each with a leading ``\\b`` moved out (checked in Python).
+
+    Python's ``re`` cannot skip ahead to a pattern's possible first letters when it starts
+    with ``\\b``; without it, scanning is several times faster.
+    """
+    out = []
+    for regex, value in lexicon.patterns():
+        src = regex.pattern
+        bounded = src.startswith(r"\b")
+        out.append((re.compile(src[2:] if bounded else src, re.MULTILINE), value, bounded))
+    return out
+
+
+def _token_regex() -> re.Pattern:
+    emo = sorted(lexicon.emoji(), key=len, reverse=True)
+    alts = "|".join(re.escape(e) for e in emo)
+    return re.compile(rf"({alts})|([a-z][a-z'\-]*[a-z]|[a-z])|(\d+)|([!?])|([.;\n]+)")
+
+
+class LexiconSentiment:
+    """Rule-based sentiment for customer-service text; needs no model and no download.
+
+    Parameters
+    ----------
+    neutral : (float, float)
+        Band of scores labelled neutral.
+
+    Examples
+    --------
+    >>> b = LexiconSentiment()
+    >>> round(float(b.score(["I lost my bag again"])[0]), 2) < 0
+    True
+    >>> b.classify(["you guys are amazing, thank you!"])
+    ['positive']
+    """
+
+    name = "lexicon"
+
+    def __init__(self, *, neutral: tuple[float, float] = NEUTRAL_BAND):
+        self.neutral = neutral
+        self._words = lexicon.words()
+        self._prefixes = lexicon.prefixes()
+        self._emoji = lexicon.emoji()
+        self._norm = lexicon.normalisers()
+        self._patterns = _fast_patterns()
+        self._tokens = _token_regex()
+        strong = sorted(
+            (w for w, v in self._words.items() if len(w) >= 4 and abs(v) >= 1.5 and w.isalpha()),
+            key=len,
+            reverse=True,
+        )
+        self._strong = re.compile("|".join(strong))
+        self._compound_cache: dict[str, float] = {}
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentiment of each text in -1..1 (0.0 for empty or missing text)."""
+        return self._batch(texts)[:, 0].copy()
+
+    def classify(self, texts: Sequence[str]) -> list[str]:
+        """The label of each text (see :func:`label`)."""
+        return labels(self.score(texts), neutral=self.neutral)
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """Per text: score, positive sum, negative sum, pattern sum, '?' count, '!' count.
+
+        The trained backend learns on these beside the embeddings.
+        """
+        return self._batch(texts)
+
+    def score_one(self, text: str | None) -> float:
+        """Sentiment of one text in -1..1."""
+        return float(self._batch([text])[0, 0])
+
+    # -- rules -----------------------------------------------------------------------------------
+    def _prepare(self, text: str | None) -> str:
+        if text is None or not isinstance(text, str):
+            return ""
+        text = _URL.sub(" ", text)
+        text = _HANDLE.sub(" ", text)
+        for regex, repl in self._norm:
+            text = regex.sub(repl, text)
+        text = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m.group(1)) + " ", text)
+        text = _NEWLINES.sub(" ", text)
+        return text if len(text.lower()) == len(text) else text.lower()  # keep offsets aligned
+
+    def _batch(self, texts: Sequence[str], chunk: int = 2000) -> np.ndarray:
+        out = np.zeros((len(texts), 6), dtype=np.float64)
+        for start in range(0, len(texts), chunk):
+            out[start : start + chunk] = self._chunk(texts[start : start + chunk])
+        return out
+
+    def _chunk(self, texts: Sequence[str]) -> np.ndarray:
+        """Score texts joined into one string: each regex scans the chunk once."""
+        prepared = [self._prepare(t) for t in texts]
+        orig = "\n".join(prepared)
+        big = orig.lower()
+        starts = np.cumsum([0] + [len(p) + 1 for p in prepared])
+        items: list[list[tuple[int, float, int]]] = [[] for _ in prepared]
+        covered = bytearray(len(big))
+        for regex, value, bounded in self._patterns:
+            for m in regex.finditer(big):
+                s, e = m.span()
+                if (
+                    e == s
+                    or (bounded and s and big[s - 1].isalnum())
+                    or covered.find(1, s, e) != -1
+                ):
+                    continue
+                covered[s:e] = b"\x01" * (e - s)
+                items[int(np.searchsorted(starts, s, side="right")) - 1].append((s, value, 1))
+        per_doc: list[list[re.Match]] = [[] for _ in prepared]
+        doc = 0
+        for m in self._tokens.finditer(big):
+            while m.start() >= starts[doc + 1]:
+                doc += 1
+            per_doc[doc].append(m)
+        rows = [
+            self._score_doc(orig, prepared[d], items[d], per_doc[d], covered)
+            for d in range(len(prepared))
+        ]
+        return np.array(rows, dtype=np.float64).reshape(len(prepared), 6)
+
+    def _score_doc(self, orig, text, items, tokens, covered):
+        if not text.strip():
+            return (0.0,) * 6
+        letters = [c for c in text if c.isalpha()]
+        shouting = bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.6
+        words = [m.group(2) or "" for m in tokens]
+        items = list(items)
+        for i, m in enumerate(tokens):
+            if covered[m.start()]:
+                continue
+            if m.group(1):
+                items.append((m.start(), self._emoji[m.group(1)], 0))
+                continue
+            word = m.group(2)
+            if not word:
+                continue
+            value = self._valence(word)
+            if value == 0.0:
+                continue
+            raw = orig[m.start() : m.end()]
+            if not shouting and len(raw) > 2 and raw.isupper():
+                value *= 1.25
+            kind = 2 if word in _COURTESY else 0
+            items.append((m.start(), self._modify(value, words, i), kind))
+        text_low = text.lower()
+        return self._combine(text_low, items, tokens, words)
+
+    def _valence(self, word: str) -> float:
+        v = self._words.get(word)
+        if v is None:
+            w2 = _REPEAT.sub(r"\1\1", word)
+            v = self._words.get(w2)
+            if v is None:
+                v = self._words.get(_REPEAT.sub(r"\1", word))
+            if v is None:
+                for stem, value in self._prefixes:
+                    if word.startswith(stem):
+                        return value
+                return self._compound(word)
+            if w2 != word:
+                v *= 1.15  # "soooo good", "loooove"
+        return v
+
+    def _compound(self, word: str) -> float:
+        """Valence of a run-together hashtag ("worstcustomerservice"): its strongest word."""
+        if len(word) < 9 or "'" in word:
+            return 0.0
+        found = self._compound_cache.get(word)
+        if found is None:
+            hits = [self._words[m] for m in self._strong.findall(word)]
+            found = max(hits, key=abs) if hits else 0.0
+            if len(self._compound_cache) < 100_000:
+                self._compound_cache[word] = found
+        return found
+
+    def _modify(self, value: float, words: list[str], i: int) -> float:
+        boost = 0.0
+        for back in (1, 2):
+            if i - back >= 0:
+                w = words[i - back]
+                boost += _BOOSTERS.get(w, 0.0) / back + _DAMPERS.get(w, 0.0) / back
+        value *= 1.0 + boost
+        for back in (1, 2, 3):
+            if i - back >= 0 and words[i - back] in _NEGATORS:
+                return -0.6 * value if value > 0 else -0.25 * value
+            if i - back >= 0 and words[i - back] in _CONTRAST:
+                break
+        return value
+
+    def _combine(self, low, items, tokens, words):
+        # but-clauses: what comes after "but" counts more than what comes before it.
+        contrast = [
+            m.start() for m, w in zip(tokens, words, strict=True) if w in ("but", "however")
+        ]
+        if contrast:
+            cut = contrast[-1]
+            items = [(p, v * (0.5 if p < cut else 1.4), f) for p, v, f in items]
+        if sum(v for _, v, _ in items if v < 0) <= -1.5:
+            # a thank-you closing a complaint is politeness, not praise
+            items = [(p, v * 0.3 if k == 2 else v, k) for p, v, k in items]
+        if "?" in low:
+            # customer questions are requests: praise words in them count less
+            items = [(p, v * 0.6 if v > 0 else v, k) for p, v, k in items]
+        pos = sum(v for _, v, _ in items if v > 0)
+        neg = sum(v for _, v, _ in items if v < 0)
+        pat = sum(v for _, v, k in items if k == 1)
+        total = pos + neg
+        bangs = min(low.count("!"), 4)
+        questions = low.count("?")
+        if total:
+            total += math.copysign(0.25 * bangs, total)
+        s = total / math.sqrt(total * total + _SCALE)
+        return (max(-1.0, min(1.0, s)), pos, neg, pat, float(questions), float(bangs))
+
+
+# -- embedding backends (nlp extra) ------------------------------------------------------------
+
+PROTOTYPES = {
+    "negative": [
+        "This is the worst service I have ever had.",
+        "I have been waiting for hours and still no answer.",
+        "My flight was cancelled and nobody helped me.",
+        "You lost my bag and no one will tell me where it is.",
+        "I was on hold for hours, this is unacceptable.",
+        "The staff were rude and unhelpful.",
+        "I want a refund, you charged me twice.",
+        "Delayed again, I missed my connection.",
+        "Very disappointed, never again.",
+        "Your website keeps failing and I can't get through to anyone.",
+    ],
+    "neutral": [
+        "How do I change my booking?",
+        "What time does the flight leave?",
+        "Can I bring my dog on board?",
+        "Please send me the confirmation number.",
+        "Is there wifi on this flight?",
+        "I sent you a direct message with my details.",
+        "Which terminal do you fly from?",
+        "Do you fly to Denver in the summer?",
+        "I am travelling next week with two bags.",
+        "Here is my reference number.",
+    ],
+    "positive": [
+        "Thank you so much, the crew was amazing!",
+        "Great service, you made my day.",
+        "Love flying with you, best airline ever.",
+        "The agent was very helpful and kind, thanks!",
+        "Smooth flight and friendly staff.",
+        "Thanks for the quick response, problem solved.",
+        "Excellent experience, I will fly with you again.",
+        "Kudos to the team at the gate, above and beyond.",
+        "Wonderful trip, everything went perfectly.",
+        "I appreciate your help, you are the best!",
+    ],
+}
+"""Prototype sentences of each class for the zero-shot ``embedding`` backend."""
+
+
+def _embedder(workspace: Any = None, embedder: Any = None):
+    from journeymap.voice import embeddings
+
+    if embedder is not None:
+        return embedder
+    cache = embeddings.workspace_cache_dir(workspace) if workspace is not None else None
+    return embeddings.Embedder(cache_dir=cache)
+
+
+class PrototypeSentiment:
+    """Zero-shot sentiment from MiniLM embeddings: similarity to prototype sentences per class.
+
+    A text's similarity to a class is the mean of its 3 closest prototypes; a softmax over the
+    classes (``temperature``) gives probabilities and the score is P(positive) - P(negative).
+
+    Examples
+    --------
+    >>> PrototypeSentiment().classify(["you lost my bag"])   # doctest: +SKIP
+    ['negative']
+    """
+
+    name = "embedding"
+
+    def __init__(
+        self,
+        *,
+        workspace: Any = None,
+        embedder: Any = None,
+        temperature: float = 0.05,
+        prototypes: dict[str, list[str]] | None = None,
+    ):
+        self.embedder = _embedder(workspace, embedder)
+        self.temperature = temperature
+        self.prototypes = prototypes or PROTOTYPES
+        self._proto = {k: self.embedder.encode(v) for k, v in self.prototypes.items()}
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities per text, columns in :data:`LABELS` order."""
+        emb = self.embedder.encode(list(texts))
+        sims = []
+        for lab in LABELS:
+            s = emb @ self._proto[lab].T
+            k = min(3, s.shape[1])
+            sims.append(np.sort(s, axis=1)[:, -k:].mean(axis=1))
+        z = np.stack(sims, axis=1) / self.temperature
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """P(positive) - P(negative) per text."""
+        p = self.predict_proba(texts)
+        return p[:, 2] - p[:, 0]
+
+    def classify(self, texts: Sequence[str]) -> list[str]:
+        """The most probable class per text."""
+        return [LABELS[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+
+LABEL_FILE = "labels/sentiment.csv"
+"""Where a workspace keeps the sentiment labels users give (relative to the workspace)."""
+
+
+def add_labels(
+    workspace: Any,
+    texts: Sequence[str],
+    values: Sequence[str],
+    *,
+    feedback_ids: Sequence[str | None] | None = None,
+) -> int:
+    """Store labelled examples (or corrections) for the ``trained`` backend; returns how many.
+
+    A later label for the same text replaces an earlier one.
+
+    Examples
+    --------
+    >>> import tempfile, types
+    >>> ws = types.SimpleNamespace(path=tempfile.mkdtemp())
+    >>> add_labels(ws, ["lost my bag", "great crew"], ["negative", "positive"])
+    2
+    >>> read_labels(ws)["label"].tolist()
+    ['negative', 'positive']
+    """
+    import csv
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    if len(texts) != len(values):
+        raise InputError(
+            f"Got {len(texts)} texts but {len(values)} labels; pass one label per text."
+        )
+    for v in values:
+        if v not in LABELS:
+            raise InputError(
+                f"Label {v!r} is not a sentiment label (argument labels); use one of {', '.join(LABELS)}."
+            )
+    ids = list(feedback_ids) if feedback_ids is not None else [None] * len(texts)
+    path = Path(workspace.path) / LABEL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with path.open("a", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(["text", "label", "feedback_id", "added_at"])
+        for t, v, i in zip(texts, values, ids, strict=True):
+            w.writerow([t, v, "" if i is None else i, now])
+    return len(texts)
+
+
+def read_labels(workspace: Any):
+    """The workspace's sentiment labels as a DataFrame (text, label, feedback_id, added_at); last wins."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    path = Path(workspace.path) / LABEL_FILE
+    if not path.exists():
+        return pd.DataFrame(columns=["text", "label", "feedback_id", "added_at"])
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return df.drop_duplicates("text", keep="last").reset_index(drop=True)
+
+
+def _lexicon_features(lex: LexiconSentiment, texts: Sequence[str]) -> np.ndarray:
+    f = lex.features(texts)
+    s = f[:, 0]
+    band = np.stack([s <= lex.neutral[0], s >= lex.neutral[1]], axis=1).astype(float)
+    return np.hstack([f[:, :1], np.tanh(f[:, 1:4] / 4), np.minimum(f[:, 4:6], 3) / 3, band])
+
+
+class TrainedSentiment:
+    """Sentiment learnt from a workspace's own labels: two light heads, averaged.
+
+    One logistic regression on the MiniLM embeddings and one on the lexicon's features
+    (score, positive and negative sums, pattern sum, ``?`` and ``!``), both with balanced
+    class weights; their probabilities are averaged. Labels live in ``labels/sentiment.csv``
+    (see :func:`add_labels`).
+
+    Parameters
+    ----------
+    embedder : Embedder, optional
+    C : float
+        Inverse regularisation of the embedding head.
+
+    Examples
+    --------
+    >>> m = TrainedSentiment().fit(texts, labels)        # doctest: +SKIP
+    >>> m.classify(["still waiting for my refund"])        # doctest: +SKIP
+    ['negative']
+    """
+
+    name = "trained"
+    min_labels = 6
+
+    def __init__(self, *, embedder: Any = None, workspace: Any = None, C: float = 3.0):
+        self.embedder = _embedder(workspace, embedder)
+        self.C = C
+        self._lex = LexiconSentiment()
+
+    @classmethod
+    def from_workspace(cls, workspace: Any, **options: Any) -> TrainedSentiment:
+        """Fit on the labels stored in ``workspace``."""
+        if workspace is None:
+            raise InputError(
+                "The 'trained' sentiment backend needs a workspace (argument workspace) to read labels from; pass one."
+            )
+        df = read_labels(workspace)
+        model = cls(workspace=workspace, **options)
+        return model.fit(df["text"].tolist(), df["label"].tolist())
+
+    def fit(self, texts: Sequence[str], values: Sequence[str]) -> TrainedSentiment:
+        """Learn from labelled texts; returns self."""
+        from sklearn.linear_model import LogisticRegression
+
+        values = list(values)
+        classes = sorted(set(values))
+        if len(values) < self.min_labels or len(classes) < 2:
+            raise InputError(
+                f"The 'trained' sentiment backend has {len(values)} labels in {len(classes)} classes; "
+                f"label at least {self.min_labels} texts in at least 2 classes (journeymap label, or add_labels())."
+            )
+        emb = self.embedder.encode(list(texts))
+        lex = _lexicon_features(self._lex, list(texts))
+        self.emb_head_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(
+            emb, values
+        )
+        self.lex_head_ = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(
+            lex, values
+        )
+        self.classes_ = self.emb_head_.classes_
+        self.n_labels_ = len(values)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities per text, columns in :data:`LABELS` order (0 for a class never labelled)."""
+        if not hasattr(self, "classes_"):
+            from journeymap.errors import NotFittedError
+
+            raise NotFittedError(
+                "This TrainedSentiment is not fitted yet; call fit(texts, labels) first."
+            )
+        texts = list(texts)
+        p = (
+            self.emb_head_.predict_proba(self.embedder.encode(texts))
+            + self.lex_head_.predict_proba(_lexicon_features(self._lex, texts))
+        ) / 2
+        out = np.zeros((len(texts), len(LABELS)))
+        for j, c in enumerate(self.classes_):
+            out[:, LABELS.index(c)] = p[:, j]
+        return out
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """P(positive) - P(negative) per text."""
+        p = self.predict_proba(texts)
+        return p[:, 2] - p[:, 0]
+
+    def classify(self, texts: Sequence[str]) -> list[str]:
+        """The most probable class per text."""
+        return [LABELS[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+
+# -- registry ----------------------------------------------------------------------------------
+
+
+def get_backend(name: str = "lexicon", workspace: Any = None, **options: Any) -> SentimentBackend:
+    """The sentiment backend called ``name``.
+
+    Parameters
+    ----------
+    name : {"lexicon", "embedding", "trained"}
+    workspace : Workspace, optional
+        Where the embedding cache and the labels of the ``trained`` backend live.
+    **options
+        Passed to the backend (e.g. ``embedder=`` for the embedding backends).
+
+    Examples
+    --------
+    >>> get_backend().name
+    'lexicon'
+    """
+    if name == "lexicon":
+        return LexiconSentiment(**options)
+    if name == "embedding":
+        return PrototypeSentiment(workspace=workspace, **options)
+    if name == "trained":
+        return TrainedSentiment.from_workspace(workspace, **options)
+    raise InputError(
+        f"Sentiment backend {name!r} is unknown (argument backend); use one of {', '.join(BACKENDS)}."
+    )
