@@ -1,1 +1,76 @@
-"""Commands for ingest_cmds (to be filled in)."""
+"""``journeymap ingest events|feedback|customers FILE...``: load files into the warehouse."""
+
+from __future__ import annotations
+
+import click
+
+from journeymap.cli import Context, main, pass_ctx
+from journeymap.cli.output import emit, err_console, format_option, handle_errors
+
+_FORMATS = ("csv", "tsv", "parquet", "json", "ndjson")
+
+
+def _progress_bar():
+    """A rich progress bar on stderr, one task per file, and the callback that drives it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[phase]}"), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    )
+    tasks: dict[str, int] = {}
+
+    def callback(source: str, phase: str, fraction: float) -> None:
+        if source not in tasks:
+            tasks[source] = bar.add_task(source.rsplit("/", 1)[-1], total=1.0, phase=phase)
+        bar.update(tasks[source], completed=fraction, phase=phase)
+
+    return bar, callback
+
+
+@main.command("ingest")
+@click.argument("table", type=click.Choice(["events", "feedback", "customers"]))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--map", "maps", multiple=True, metavar="TARGET=COLUMN",
+              help="Map a canonical column to a source column, e.g. --map customer_id=cookie (repeatable).")
+@click.option("--ts-format", help="strptime format of the timestamp column, e.g. '%d/%m/%Y %H:%M'.")
+@click.option("--tz", help="IANA time zone of times without an offset (default: the workspace's default_tz).")
+@click.option("--source-format", type=click.Choice(_FORMATS), help="Read the files as this format instead of guessing from the extension.")
+@click.option("--kind", type=click.Choice(["survey", "review", "ticket", "chat", "social", "interview", "other"]),
+              help="Feedback kind for files without a kind column (feedback only).")
+@format_option(default="table", choices=("table", "json"))
+@pass_ctx
+@handle_errors
+def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str, ...], ts_format: str | None,
+               tz: str | None, source_format: str | None, kind: str | None, fmt: str) -> None:
+    """Load event, feedback or customer files; bad rows go to quarantine with a reason.
+
+    Every file of one call is loaded in one transaction. For each file, rows read =
+    loaded + quarantined + duplicate; re-loading a file adds nothing.
+
+    \b
+    Example:
+      journeymap ingest events web.csv.gz app.parquet --map customer_id=cookie
+      journeymap ingest feedback Tweets.csv --map ts=tweet_created --kind social
+      journeymap ingest customers crm.csv --format json
+      journeymap quarantine --summary
+    """
+    from journeymap.ingest import parse_map_flags
+
+    mapping = parse_map_flags(maps)
+    bar, callback = _progress_bar()
+    with bar:
+        report = ctx.ws.ingest(
+            table, list(files), mapping=mapping, ts_format=ts_format, tz=tz, fmt=source_format,
+            progress=callback, **({"kind": kind} if kind else {}),
+        )
+    if fmt == "json":
+        data = report.to_dict()
+        data["total"] = report.total.model_dump(include={"rows_read", "loaded", "quarantined", "duplicate", "seconds"})
+        emit(data, "json")
+    else:
+        emit(report, fmt, title=f"ingest into {table}")
+        for s in report.sources:
+            if s.guessed:
+                guessed = ", ".join(f"{k}={s.mapping[k]}" for k in s.guessed)
+                err_console.print(f"{s.source}: guessed {guessed}; override with --map TARGET=COLUMN", highlight=False)

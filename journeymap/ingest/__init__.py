@@ -32,7 +32,7 @@ from ibis.backends import BaseBackend
 from journeymap import engine
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
-from journeymap.ingest.load import Job, new_ingest_id, run_source
+from journeymap.ingest.load import Job, drop_temporaries, new_ingest_id, run_source
 from journeymap.ingest.mapping import ColumnMapping, parse_map_flags, resolve_mapping
 from journeymap.ingest.readers import FORMATS, check_file, detect_format
 from journeymap.ingest.report import IngestReport, SourceReport
@@ -115,11 +115,14 @@ def ingest(
     db = con.con
     ingest_id = new_ingest_id()
     reports: list[SourceReport] = []
-    with engine.transaction(con):
-        for n, (p, f) in enumerate(zip(files, formats, strict=True)):
-            job = Job(
-                db=db, table=table, path=p, fmt=f, n=n, blueprint=blueprint, pseudonym_key=pseudonym_key,
-                tz=tz_value, ts_format=ts_format, kind=kind, ingest_id=ingest_id, tz_given=tz is not None,
-            )
-            reports.append(run_source(job, dict(mapping or {}), progress))
+    try:
+        with engine.transaction(con):
+            for n, (p, f) in enumerate(zip(files, formats, strict=True)):
+                job = Job(
+                    db=db, table=table, path=p, fmt=f, n=n, blueprint=blueprint, pseudonym_key=pseudonym_key,
+                    tz=tz_value, ts_format=ts_format, kind=kind, ingest_id=ingest_id, tz_given=tz is not None,
+                )
+                reports.append(run_source(job, dict(mapping or {}), progress))
+    finally:
+        drop_temporaries(db)
     return IngestReport(sources=reports, ingest_id=ingest_id, meta={"table": table})

@@ -224,12 +224,18 @@ def _stage(job: Job) -> None:
     inner = f"SELECT *{''.join(', ' + e for e in inner_extra)} FROM ({job.rel.sql})"
     reasons = _reasons(job)
     reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r in reasons) + " END" if reasons else "NULL"
+    row = "_jm_row" if job.rel.numbered else "NULL::BIGINT AS _jm_row"
     sql = (
-        f"CREATE TEMP TABLE {job.stage} AS SELECT _jm_row, {', '.join(_canonical(job))}, "
+        f"CREATE TEMP TABLE {job.stage} AS SELECT {row}, {', '.join(_canonical(job))}, "
         f"_jm_reason, CASE WHEN _jm_reason IS NOT NULL THEN {_raw_json(job)} END AS _jm_raw "
         f"FROM (SELECT *, {reason} AS _jm_reason FROM ({inner}))"
     )
     job.db.execute(sql)
+    if not job.rel.numbered:  # the staging table keeps file order: its rowid is the row number
+        job.db.execute(
+            f"UPDATE {job.stage} SET _jm_row = rowid - (SELECT min(rowid) FROM {job.stage}) + 1 "
+            "WHERE _jm_reason IS NOT NULL"
+        )
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -265,13 +271,23 @@ def _quarantine(job: Job) -> int:
 
 
 def _insert_new(job: Job) -> int:
+    """Insert good rows whose key is new (first of equal keys); return how many."""
     key = "event_id" if job.table == "events" else "feedback_id"
     cols = [c for c in (schema.EVENTS if job.table == "events" else schema.FEEDBACK).names if c != "source"]
     select = ", ".join(cols)
+    good, distinct = job.db.execute(
+        f"SELECT count(*), count(DISTINCT {key}) FROM {job.stage} WHERE _jm_reason IS NULL"
+    ).fetchone()
+    rows = f"SELECT {select} FROM {job.stage} WHERE _jm_reason IS NULL"
+    if distinct < good:
+        rows = (
+            f"SELECT {select} FROM {job.stage} WHERE rowid IN "
+            f"(SELECT min(rowid) FROM {job.stage} WHERE _jm_reason IS NULL GROUP BY {key})"
+        )
+    has_rows = job.db.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM {job.table} LIMIT 1)").fetchone()[0]
+    where = f" WHERE NOT EXISTS (SELECT 1 FROM {job.table} t WHERE t.{key} = s.{key})" if has_rows else ""
     return job.db.execute(
-        f"INSERT INTO {job.table} ({select}, source) SELECT {select}, {quote_str(job.source)} FROM "
-        f"(SELECT DISTINCT ON ({key}) {select} FROM {job.stage} WHERE _jm_reason IS NULL) s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {job.table} t WHERE t.{key} = s.{key})"
+        f"INSERT INTO {job.table} ({select}, source) SELECT {select}, {quote_str(job.source)} FROM ({rows}) s{where}"
     ).fetchone()[0]
 
 
@@ -285,7 +301,7 @@ def _load_customers(job: Job) -> int:
     latest = f"jm_latest_{job.n}"
     job.db.execute(
         f"CREATE TEMP TABLE {latest} AS SELECT * FROM {job.stage} WHERE _jm_reason IS NULL "
-        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY _jm_row DESC) = 1"
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY rowid DESC) = 1"
     )
     same = " AND ".join(f"c.{quote_ident(a)} IS NOT DISTINCT FROM l.{quote_ident(a)}" for a in attrs) or "TRUE"
     job.db.execute(
@@ -324,6 +340,15 @@ def _drop(job: Job) -> None:
     for name in (job.stage, f"jm_rejlines_{job.n}", f"jm_shift_{job.n}", job.rel.rejects if job.rel else None):
         if name:
             job.db.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def drop_temporaries(db) -> None:
+    """Drop every temporary table an ingest made (after a failure, too)."""
+    names = db.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'jm\\_%' ESCAPE '\\'"
+    ).fetchall()
+    for (name,) in names:
+        db.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
 
 
 def file_hash(path: Path) -> str:

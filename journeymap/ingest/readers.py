@@ -88,13 +88,18 @@ def _head(path: Path) -> bytes:
 
 @dataclass(frozen=True)
 class SourceRelation:
-    """SQL for one source: ``sql`` selects ``_jm_row`` (1-based row number) and the source columns."""
+    """SQL for one source: ``sql`` selects the source columns, in file order.
+
+    When ``numbered``, it also selects ``_jm_row``, the 1-based row number; otherwise
+    the row number is the position in the (order-preserving) staging table.
+    """
 
     sql: str
     columns: list[str]
     types: dict[str, str]
     rejects: str | None = None
     """DuckDB rejects table of lines the CSV reader could not split, if any."""
+    numbered: bool = True
     bad: bool = False
     """Whether ``sql`` also selects ``_jm_bad`` (why a record is unreadable) and ``_jm_line`` (its text)."""
 
@@ -157,23 +162,21 @@ def _open_csv(db, path: Path, delim: str, n: int) -> SourceRelation:
     cols, types = _describe(db, f"SELECT * FROM {reader}")
     if not cols or cols == ["column0"] and types.get("column0") is None:
         raise InputError(f"Source file {str(path)!r} has no header row; add one naming the columns.")
-    sql = f"SELECT row_number() OVER () AS _jm_row, * FROM {reader}"
-    return SourceRelation(sql=sql, columns=cols, types={c: types[c] for c in cols}, rejects=rej)
+    sql = f"SELECT * FROM {reader}"
+    return SourceRelation(sql=sql, columns=cols, types={c: types[c] for c in cols}, rejects=rej, numbered=False)
 
 
 def _open_parquet(db, path: Path) -> SourceRelation:
-    reader = f"read_parquet({quote_str(str(path))}, file_row_number=true)"
+    reader = f"read_parquet({quote_str(str(path))})"
     cols, types = _describe(db, f"SELECT * FROM {reader}")
-    cols = [c for c in cols if c != "file_row_number"]
-    select = ", ".join(quote_ident(c) for c in cols)
-    sql = f"SELECT file_row_number + 1 AS _jm_row, {select} FROM {reader}"
-    return SourceRelation(sql=sql, columns=cols, types={c: types[c] for c in cols})
+    sql = f"SELECT * FROM {reader}"
+    return SourceRelation(sql=sql, columns=cols, types={c: types[c] for c in cols}, numbered=False)
 
 
 def _json_columns(db, objects_sql: str, path: Path) -> list[str]:
     rows = db.execute(
-        f"SELECT k FROM (SELECT unnest(json_keys(j)) AS k, min(_jm_row) AS first FROM ({objects_sql}) "
-        "WHERE json_type(j) = 'OBJECT' GROUP BY k) ORDER BY first, k"
+        f"SELECT k, min(_jm_row) AS first FROM (SELECT unnest(json_keys(j)) AS k, _jm_row FROM ({objects_sql}) "
+        "WHERE json_type(j) = 'OBJECT') GROUP BY k ORDER BY first, k"
     ).fetchall()
     if not rows:
         raise InputError(f"Source file {str(path)!r} holds no JSON objects; each record must be an object.")
@@ -211,7 +214,7 @@ def _open_ndjson(db, path: Path, n: int) -> SourceRelation:
 def _open_json_array(db, path: Path, n: int) -> SourceRelation:
     objects = (
         f"SELECT row_number() OVER () AS _jm_row, json AS j, json::VARCHAR AS _jm_line "
-        f"FROM read_json_objects({quote_str(str(path))}, format='array', compression='auto', maximum_object_size=100000000)"
+        f"FROM read_json_objects({quote_str(str(path))}, format='array', compression='auto_detect', maximum_object_size=100000000)"
     )
     db.execute(f"SELECT count(*) FROM ({objects})").fetchall()  # fail early on a broken file
     return _json_relation(db, objects, path)

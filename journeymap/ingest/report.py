@@ -72,10 +72,10 @@ class IngestReport(Result):
         )
 
     def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
-        columns = ["source", "table", "rows_read", "loaded", "quarantined", "duplicate", "seconds", "guessed"]
+        columns = ["source", "table", "rows_read", "loaded", "quarantined", "duplicate", "seconds"]
         rows = [
-            [s.source, s.table, s.rows_read, s.loaded, s.quarantined, s.duplicate, round(s.seconds, 3),
-             ", ".join(f"{k}={s.mapping[k]}" for k in s.guessed)]
+            [s.source.replace("\\", "/").rsplit("/", 1)[-1], s.table, s.rows_read, s.loaded, s.quarantined,
+             s.duplicate, round(s.seconds, 3)]
             for s in [*self.sources, self.total]
         ]
         return {"ingest": (columns, rows)}

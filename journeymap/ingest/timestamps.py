@@ -30,7 +30,7 @@ OFFSET_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M
 NAIVE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y/%m/%d %H:%M:%S", "%Y%m%d%H%M%S")
 """Naive formats tried last."""
 
-_OFFSET_RE = r"(Z|[+-]\d\d(:?\d\d)?|\s[A-Za-z]{3,5}|\s?UTC)$"
+_OFFSET_RE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?|UTC|GMT)$"
 _EPOCH_RE = r"^\s*-?\d{9,17}(\.\d+)?\s*$"
 
 
@@ -79,18 +79,17 @@ def ts_sql(col: str, dtype: str, *, tz: str = "UTC", ts_format: str | None = Non
         if "%z" in ts_format or "%Z" in ts_format:
             return f"timezone('UTC', try_strptime({text}, {fmt}))"
         return _local(f"try_strptime({text}, {fmt})", tz)
+    naive = f"try_cast({text} AS TIMESTAMP)"
+    aware = f"CAST(try_cast({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
     if tz == "UTC":
-        aware_or_naive = f"CAST(try_cast({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        iso = aware
     else:
-        aware_or_naive = (
-            f"CASE WHEN regexp_matches({text}, '{_OFFSET_RE}') "
-            f"THEN CAST(try_cast({text} AS TIMESTAMPTZ) AS TIMESTAMP) "
-            f"ELSE {_local(f'try_cast({text} AS TIMESTAMP)', tz)} END"
-        )
+        iso = f"CASE WHEN regexp_matches({text}, '{_OFFSET_RE}') THEN {aware} ELSE {_local(naive, tz)} END"
+    # the TIMESTAMPTZ cast is slow when it fails, so it only sees what the TIMESTAMP cast accepts
     return (
         f"CASE WHEN regexp_matches({text}, '{_EPOCH_RE}') THEN {_epoch(f'try_cast({text} AS DOUBLE)')} "
-        f"ELSE coalesce({aware_or_naive}, "
-        f"timezone('UTC', try_strptime({text}, {_list(OFFSET_FORMATS)})), "
+        f"WHEN {naive} IS NOT NULL THEN {iso} "
+        f"ELSE coalesce(timezone('UTC', try_strptime({text}, {_list(OFFSET_FORMATS)})), "
         f"{_local(f'try_strptime({text}, {_list(NAIVE_FORMATS)})', tz)}) END"
     )
 
