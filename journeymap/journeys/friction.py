@@ -1,0 +1,175 @@
+"""Friction: where journeys stall, loop and give up, per touchpoint, with every component shown.
+
+Three signals per touchpoint, each compared with what is expected, on the
+journeys of :func:`~journeymap.journeys.build_journeys`:
+
+- **exits**: touches that are the last touch of a *dropped* journey (journeys
+  still in progress are left out: they have not given up; ``touches`` counts
+  the touches of the other journeys). ``exit_rate`` = exits / touches. The expectation takes position into account: at step ``p``
+  any touch ends a dropped journey with the overall rate ``h(p)`` (steps beyond
+  20 pooled), so ``expected_exits`` is the sum of ``h(p)`` over the touchpoint's
+  touches; ``exit_lift`` = exit_rate / expected_exit_rate.
+- **loops**: journeys that repeat it at once (``A > A``, ``self_loops``) or go
+  back to it (``A > B > A``, ``ping_pongs``); ``loop_rate`` = looping journeys /
+  journeys touching it, against the rate over all touchpoints (``loop_lift``).
+- **slow transitions**: the 90th percentile of the gap into it (from the
+  previous touch) and out of it (to the next), against the typical touchpoint
+  (the median of every touchpoint's p90); ``slow_ratio`` is the larger of the two.
+
+The components are ``log2`` lifts, smoothed by one event so a tiny touchpoint
+cannot top the list by chance: ``exit_component = log2((exits + 1) /
+(expected_exits + 1))``, ``loop_component = log2((loop_journeys + 1) /
+(expected_loops + 1))``, ``slow_component = log2(slow_ratio)``. The
+``friction_score`` is the sum of their positive parts (0 = no worse than
+expected on any signal); rows are ranked by it.
+
+Examples
+--------
+>>> import ibis, datetime as dt
+>>> from journeymap.journeys import JourneyRules, build_journeys
+>>> ev = ibis.memtable({"customer_id": ["a", "a", "a", "b", "b"],
+...     "ts": [dt.datetime(2024, 1, 1, h) for h in (1, 2, 3, 1, 2)],
+...     "touchpoint": ["Home", "Form", "Form", "Home", "Form"]})
+>>> j = build_journeys(ev, rules=JourneyRules(inactivity_gap=None, conversion_window=None))
+>>> friction(j).records()[0]["touchpoint"]
+'Form'
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from journeymap.errors import InputError
+from journeymap.journeys.transitions import frame_rows, run
+from journeymap.results import TableResult
+
+MAX_POSITION = 20
+"""Steps beyond this share one expected exit rate."""
+
+FRICTION_COLUMNS = (
+    "rank", "touchpoint", "friction_score", "exit_component", "loop_component", "slow_component",
+    "touches", "journeys", "exits", "exit_rate", "expected_exit_rate", "exit_lift",
+    "loop_journeys", "self_loops", "ping_pongs", "loop_rate", "expected_loop_rate", "loop_lift",
+    "p90_gap_in_s", "p90_gap_out_s", "typical_p90_gap_in_s", "typical_p90_gap_out_s", "slow_ratio",
+)
+
+
+class FrictionResult(TableResult):
+    """One row per touchpoint, highest friction first."""
+
+    kind: ClassVar[str] = "friction"
+
+
+def friction_expr(journeys: ir.Table, *, node: str = "touchpoint") -> ir.Table:
+    """The friction table as an Ibis expression (nothing is executed); see the module docs."""
+    for c in ["customer_id", "journey_no", "step", "n_touches", "status", "ts", node]:
+        if c not in journeys.columns:
+            raise InputError(f"Column {c!r} is not in the journeys table; pass the output of build_journeys().")
+    j = _touches(journeys, node)
+    exits = _exits(j)
+    loops = _loops(j)
+    gaps = j.group_by("_node").agg(p90_gap_in_s=j._gap_in.quantile(0.9), p90_gap_out_s=j._gap_out.quantile(0.9))
+    gaps = gaps.mutate(typical_p90_gap_in_s=gaps.p90_gap_in_s.median().as_scalar(),
+                       typical_p90_gap_out_s=gaps.p90_gap_out_s.median().as_scalar())
+    out = loops
+    for t in (exits, gaps):
+        t = t.rename(_n2="_node")
+        out = out.left_join(t, out._node == t._n2).drop("_n2")
+    return _score(out, node)
+
+
+def _touches(journeys: ir.Table, node: str) -> ir.Table:
+    j = journeys.mutate(_node=journeys[node].cast("string").fill_null("(none)"), _t=journeys.ts.epoch_seconds())
+    w = ibis.window(group_by=[j.customer_id, j.journey_no], order_by=j.step)
+    return j.mutate(
+        _prev1=j._node.lag(1).over(w), _prev2=j._node.lag(2).over(w),
+        _gap_in=(j._t - j._t.lag(1).over(w)).cast("float64"),
+        _gap_out=(j._t.lead(1).over(w) - j._t).cast("float64"),
+        _exit=((j.step == j.n_touches) & (j.status == "dropped")).cast("int64"),
+        _pos=ibis.least(j.step, MAX_POSITION),
+    )
+
+
+def _exits(j: ir.Table) -> ir.Table:
+    settled = j.filter(j.status != "in_progress")
+    hazard = settled.group_by("_pos").agg(_h=settled._exit.mean())
+    hazard = hazard.rename(_pos2="_pos")
+    s = settled.join(hazard, settled._pos == hazard._pos2)
+    g = s.group_by("_node").agg(touches=s.count(), exits=s._exit.sum(), expected_exits=s._h.sum())
+    return g
+
+
+def _loops(j: ir.Table) -> ir.Table:
+    per = j.group_by(["customer_id", "journey_no", "_node"]).agg(
+        _self=(j._prev1 == j._node).fill_null(False).any(),
+        _pp=((j._prev2 == j._node) & (j._prev1 != j._node)).fill_null(False).any(),
+    )
+    per = per.mutate(_loop=(per._self | per._pp).cast("int64"))
+    g = per.group_by("_node").agg(journeys=per.count(), loop_journeys=per._loop.sum(),
+                                  self_loops=per._self.cast("int64").sum(), ping_pongs=per._pp.cast("int64").sum())
+    rate = (g.loop_journeys.sum().cast("float64") / g.journeys.sum()).as_scalar()
+    return g.mutate(expected_loop_rate=rate)
+
+
+def _score(t: ir.Table, node: str) -> ir.Table:
+    zero = ibis.literal(0.0)
+    t = t.mutate(touches=t.touches.fill_null(0), exits=t.exits.fill_null(0),
+                 expected_exits=t.expected_exits.fill_null(0.0))
+    touches = t.touches.cast("float64")
+    has = t.touches > 0
+    exit_rate = ibis.ifelse(has, t.exits.cast("float64") / touches, ibis.null("float64"))
+    expected_rate = ibis.ifelse(has, t.expected_exits / touches, ibis.null("float64"))
+    journeys = t.journeys.fill_null(0).cast("float64")
+    expected_loops = journeys * t.expected_loop_rate
+    loop_rate = t.loop_journeys.cast("float64") / journeys
+    ratio_in = t.p90_gap_in_s / t.typical_p90_gap_in_s
+    ratio_out = t.p90_gap_out_s / t.typical_p90_gap_out_s
+    slow = ibis.greatest(ratio_in, ratio_out)
+    t = t.mutate(
+        exit_rate=exit_rate, expected_exit_rate=expected_rate,
+        exit_lift=ibis.ifelse(expected_rate > 0, exit_rate / expected_rate, ibis.null("float64")),
+        loop_rate=loop_rate,
+        loop_lift=ibis.ifelse(t.expected_loop_rate > 0, loop_rate / t.expected_loop_rate, ibis.null("float64")),
+        slow_ratio=slow,
+        exit_component=((t.exits + 1).cast("float64") / (t.expected_exits + 1)).log2(),
+        loop_component=((t.loop_journeys.fill_null(0) + 1).cast("float64") / (expected_loops + 1)).log2(),
+        slow_component=ibis.ifelse(slow > 0, slow.log2(), ibis.null("float64")),
+    )
+    score = (ibis.greatest(t.exit_component, zero) + ibis.greatest(t.loop_component, zero)
+             + ibis.greatest(t.slow_component.fill_null(zero), zero))
+    t = t.mutate(friction_score=score)
+    t = t.mutate(rank=ibis.row_number().over(ibis.window(order_by=[ibis.desc(t.friction_score), t._node])) + 1)
+    t = t.rename(**{node: "_node"}) if node != "touchpoint" else t.rename(touchpoint="_node")
+    cols = [node if c == "touchpoint" else c for c in FRICTION_COLUMNS]
+    return t.select(*cols).order_by("rank")
+
+
+def friction(journeys: ir.Table, *, node: str = "touchpoint", con: BaseBackend | None = None) -> FrictionResult:
+    """Exits against expectation, loops and slow transitions per touchpoint, and one friction score.
+
+    Parameters
+    ----------
+    journeys
+        The output of :func:`~journeymap.journeys.build_journeys` (filtered as needed).
+    node
+        ``touchpoint`` (default), ``stage`` or ``channel``.
+    con
+        The engine to run on (default: the one the table is bound to).
+
+    Returns
+    -------
+    FrictionResult
+        Columns :data:`FRICTION_COLUMNS`, ranked by ``friction_score`` (highest first).
+    """
+    df = run(friction_expr(journeys, node=node), con)
+    return FrictionResult(
+        columns=list(df.columns), rows=frame_rows(df),
+        meta={"node": node, "score": "sum of positive log2 lifts: exits, loops, slow transitions",
+              "exits": "last touch of dropped journeys; in-progress journeys left out",
+              "expected_exits": f"overall exit rate at the same step (steps over {MAX_POSITION} pooled)",
+              "slow": "p90 gap into / out of it over the median touchpoint's p90", "gap_unit": "seconds"},
+    )
