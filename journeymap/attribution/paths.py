@@ -1,0 +1,221 @@
+"""Aggregated paths: distinct channel sequences with their conversions, value and non-conversions.
+
+The Markov and Shapley models read paths, not touches. :func:`aggregate_paths`
+builds them in the engine (each path's channels collected in order as a list of
+small integer codes, then grouped by that list: no strings are built), and
+:func:`read_path_file` reads the ChannelAttribution format (``path`` as
+``"a > b > c"``, ``total_conversions``, ``total_conversion_value``,
+``total_null``) so its users can switch. Non-converting paths are kept.
+
+Examples
+--------
+>>> import io
+>>> p = read_path_file(io.StringIO("path,total_conversions,total_conversion_value,total_null\\n"
+...                                "a > b,2,10.0,1\\nb,0,0,3\\n"))
+>>> p.channels, p.sequences(), p.conversions.tolist(), p.nulls.tolist()
+(['a', 'b'], [('a', 'b'), ('b',)], [2.0, 0.0], [1.0, 3.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+
+from journeymap.errors import InputError
+
+PATH_FILE_COLUMNS = ("path", "total_conversions", "total_conversion_value", "total_null")
+"""The columns of a ChannelAttribution path file (value and null are optional)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Paths:
+    """Distinct paths as flat numpy arrays: path ``i`` is ``codes[offsets[i]:offsets[i+1]]``.
+
+    >>> p = Paths.from_sequences([["a", "b"], ["b"]], conversions=[1, 0], nulls=[0, 2])
+    >>> p.n_paths, p.total_conversions, p.lengths().tolist()
+    (2, 1.0, [2, 1])
+    """
+
+    channels: list[str]
+    offsets: np.ndarray
+    codes: np.ndarray
+    conversions: np.ndarray
+    value: np.ndarray
+    nulls: np.ndarray
+
+    @classmethod
+    def from_sequences(cls, sequences: Sequence[Sequence[str]], conversions: Sequence[float],
+                       value: Sequence[float] | None = None, nulls: Sequence[float] | None = None) -> Paths:
+        """Build paths from channel sequences (channels are numbered in sorted order)."""
+        channels = sorted({c for s in sequences for c in s})
+        index = {c: i for i, c in enumerate(channels)}
+        codes = np.array([index[c] for s in sequences for c in s], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum([len(s) for s in sequences])]).astype(np.int64)
+        n = len(sequences)
+        conv = np.asarray(conversions, dtype=float)
+        val = np.zeros(n) if value is None else np.asarray(value, dtype=float)
+        nul = np.zeros(n) if nulls is None else np.asarray(nulls, dtype=float)
+        return cls(channels, offsets, codes, conv, val, nul).merged()
+
+    @property
+    def n_paths(self) -> int:
+        return len(self.conversions)
+
+    @property
+    def total_conversions(self) -> float:
+        return float(self.conversions.sum())
+
+    @property
+    def total_value(self) -> float:
+        return float(self.value.sum())
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def path_index(self) -> np.ndarray:
+        """For every entry of :attr:`codes`, the path it belongs to."""
+        return np.repeat(np.arange(self.n_paths), self.lengths())
+
+    def sequences(self) -> list[tuple[str, ...]]:
+        """The paths as tuples of channel names (for small data and tests)."""
+        names = np.array(self.channels, dtype=object)
+        return [tuple(names[self.codes[a:b]]) for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
+
+    def with_counts(self, conversions: np.ndarray, value: np.ndarray, nulls: np.ndarray) -> Paths:
+        """The same paths with other counts (bootstrap replicates)."""
+        return replace(self, conversions=conversions, value=value, nulls=nulls)
+
+    def relabelled(self, names: Sequence[str]) -> Paths:
+        """The same paths with channel ``i`` renamed ``names[i]`` (codes keep their meaning)."""
+        return replace(self, channels=list(names))
+
+    def collapsed(self) -> Paths:
+        """Immediate repeats removed (``a > a > b`` read as ``a > b``), as ChannelAttribution's Markov reads paths."""
+        if len(self.codes) == 0:
+            return self
+        pidx = self.path_index()
+        keep = np.ones(len(self.codes), dtype=bool)
+        keep[1:] = (self.codes[1:] != self.codes[:-1]) | (pidx[1:] != pidx[:-1])
+        counts = np.bincount(pidx[keep], minlength=self.n_paths)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return replace(self, offsets=offsets, codes=self.codes[keep]).merged()
+
+    def merged(self) -> Paths:
+        """Identical sequences summed into one path; empty paths and paths with no journeys dropped."""
+        lengths = self.lengths()
+        ok = (lengths > 0) & ((self.conversions + self.nulls) > 0)
+        seqs = self._keys()
+        keys, inverse = np.unique(seqs[ok], return_inverse=True) if ok.any() else (seqs[:0], np.zeros(0, int))
+        idx = np.flatnonzero(ok)
+        first = np.full(len(keys), -1)
+        first[inverse[::-1]] = idx[::-1]
+        sums = [np.bincount(inverse, weights=a[ok], minlength=len(keys))
+                for a in (self.conversions, self.value, self.nulls)]
+        starts, ends = self.offsets[first], self.offsets[first + 1]
+        new_len = ends - starts
+        offsets = np.concatenate([[0], np.cumsum(new_len)]).astype(np.int64)
+        take = np.arange(offsets[-1]) + np.repeat(starts - offsets[:-1], new_len)
+        codes = self.codes[take.astype(np.int64)]
+        return Paths(self.channels, offsets, codes, *sums)
+
+    def _keys(self) -> np.ndarray:
+        return np.array([self.codes[a:b].tobytes() for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)],
+                        dtype=object)
+
+
+def aggregate_paths(touches: ir.Table, con=None) -> Paths:
+    """Aggregate the touches of :func:`attribution_touches` into :class:`Paths`, in the engine.
+
+    Channels are coded as integers first, so each path is a short list of
+    integers; only the distinct paths with their sums cross into Python.
+    """
+    from journeymap.engine import execute
+
+    names = execute(touches.select("channel").distinct().order_by("channel"), con)["channel"].tolist()
+    names = [str(c) for c in names if c is not None]
+    code = touches.channel.substitute({c: i for i, c in enumerate(names)}, else_=-1) if names else ibis.literal(-1)
+    t = touches.mutate(_code=code.cast("int32"))
+    per = t.group_by("path_id").agg(
+        seq=t._code.collect(order_by=t.pos), conversions=t.conversions.max(), value=t.value.max(),
+        nulls=t.nulls.max(),
+    )
+    agg = per.group_by("seq").agg(
+        conversions=per.conversions.sum(), value=per.value.sum(), nulls=per.nulls.sum()
+    )
+    return _from_arrow(_to_arrow(agg, con), names)
+
+
+def _to_arrow(expr: ir.Table, con):
+    from journeymap.engine import to_pyarrow
+
+    return to_pyarrow(expr, con)
+
+
+def _from_arrow(table, names: list[str]) -> Paths:
+    import pyarrow as pa
+
+    seq = table.column("seq").combine_chunks()
+    if isinstance(seq, pa.ChunkedArray):
+        seq = seq.combine_chunks() if seq.num_chunks else pa.array([], pa.list_(pa.int32()))
+    offsets = np.asarray(seq.offsets, dtype=np.int64)
+    codes = np.asarray(seq.flatten(), dtype=np.int64)
+    offsets = offsets - offsets[0] if len(offsets) else np.zeros(1, np.int64)
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
+
+    return Paths(names, offsets, codes, col("conversions"), col("value"), col("nulls"))
+
+
+def read_path_file(source: str | Path | IO[str], sep: str = ">") -> Paths:
+    """Read a ChannelAttribution path file (CSV, ``,`` or ``;`` separated) into :class:`Paths`."""
+    frame = _read_frame(source)
+    paths = [[c.strip() for c in str(p).split(sep) if c.strip()] for p in frame["path"]]
+    return Paths.from_sequences(
+        paths, frame["total_conversions"], frame.get("total_conversion_value"), frame.get("total_null")
+    )
+
+
+def path_touches(paths: Paths) -> ir.Table:
+    """The touches of aggregated paths as an Ibis table (``path_id, channel, pos, n, conversions, value, nulls``).
+
+    Each row stands for as many journeys as its path's counts say, so heuristic
+    models run on it exactly as on journeys' touches.
+    """
+    pidx = paths.path_index()
+    pos = np.arange(len(paths.codes)) - paths.offsets[pidx] + 1
+    names = np.array(paths.channels, dtype=object)
+    data = {
+        "path_id": pidx.astype(np.int64), "channel": names[paths.codes] if len(paths.codes) else [],
+        "pos": pos.astype(np.int64), "n": paths.lengths()[pidx].astype(np.int64),
+        "conversions": paths.conversions[pidx], "value": paths.value[pidx], "nulls": paths.nulls[pidx],
+    }
+    import pandas as pd
+
+    frame = pd.DataFrame(data).astype({"channel": "string", "path_id": "int64", "pos": "int64", "n": "int64",
+                                        "conversions": "float64", "value": "float64", "nulls": "float64"})
+    return ibis.memtable(frame)
+
+
+def _read_frame(source: str | Path | IO[str]):
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(source, sep=None, engine="python")
+    except FileNotFoundError:
+        raise InputError(f"Path file {str(source)!r} does not exist; pass an existing CSV to --paths.") from None
+    if "path" not in frame.columns or "total_conversions" not in frame.columns:
+        raise InputError(
+            f"Path file {str(getattr(source, 'name', source))!r} has columns {', '.join(map(str, frame.columns))}; "
+            "it needs at least 'path' and 'total_conversions' (ChannelAttribution format)."
+        )
+    for col in ("total_conversions", "total_conversion_value", "total_null"):
+        if col in frame.columns:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0.0)
+    return frame

@@ -1,0 +1,218 @@
+"""The touches attribution credits: per path (a conversion or a non-converting journey), in order.
+
+Attribution reads the one journey definition (:func:`journeymap.journeys.build_journeys`).
+A *path* is what one conversion is credited over, or one journey that did not
+convert (non-converting paths feed the Markov model and are never dropped):
+
+- ``container="journey"`` (default): one path per journey; a converted journey's
+  path is its touches before the goal within the lookback; a dropped journey's
+  path is its touches within the lookback of its last touch.
+- ``container="customer"``: one path per conversion with every touch of the
+  customer in the lookback before it, across journeys (a touch may help several
+  conversions, as in GA4 and Adobe's person container); a customer whose last
+  journey dropped adds one non-converting path with the touches after their last
+  conversion.
+
+Journeys still *in progress* may yet convert, so they are left out of the
+non-converting paths by default (``include_in_progress=True`` keeps them).
+
+Which touches take part: goal touchpoints never do; by default only marketing
+touchpoints (the blueprint's ``is_marketing``: paid and earned ones, or those marked
+``marketing: true``); ``include_service=True`` adds the others (support calls,
+onboarding). When the blueprint marks no touchpoint as marketing, every non-goal
+touchpoint takes part.
+
+Examples
+--------
+>>> import ibis, datetime as dt
+>>> from journeymap.blueprint import Blueprint
+>>> from journeymap.journeys import build_journeys
+>>> ev = ibis.memtable({"customer_id": ["a", "a", "a"], "touchpoint": ["Ad", "Mail", "Buy"],
+...                     "ts": [dt.datetime(2024, 1, d) for d in (1, 2, 3)], "revenue": [None, None, 9.0]})
+>>> bp = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}]})
+>>> t = attribution_touches(build_journeys(ev, bp), bp).order_by("pos").execute()
+>>> list(zip(t.channel, t.pos, t.n, t.conversions, t.value))
+[('Ad', 1, 2, 1.0, 9.0), ('Mail', 2, 2, 1.0, 9.0)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from journeymap.blueprint import Blueprint, format_duration, parse_duration
+from journeymap.errors import InputError
+
+TOUCH_COLUMNS = ("path_id", "channel", "pos", "n", "ts", "t_before", "conversions", "value", "nulls")
+"""Columns of :func:`attribution_touches`: one row per credited touch."""
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """What a model is given: lookback, container, level, which touchpoints, conversions or value.
+
+    >>> AttributionSettings(lookback="14d").lookback.days
+    14
+    """
+
+    lookback: timedelta | str | None = None
+    """Touches longer than this before the conversion get no credit (None: the blueprint's, 30 days)."""
+    container: Literal["journey", "customer"] = "journey"
+    level: Literal["channel", "touchpoint"] = "channel"
+    include_service: bool = False
+    include_in_progress: bool = False
+    half_life: timedelta | str = timedelta(days=7)
+    direct: tuple[str, ...] = ("direct",)
+    """Channel names (case-insensitive) that last non-direct passes over."""
+
+    def __post_init__(self) -> None:
+        for name in ("lookback", "half_life"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                try:
+                    object.__setattr__(self, name, parse_duration(value))
+                except ValueError as e:
+                    raise InputError(f"{name} {value!r} is not a duration; write e.g. 30d or 12h ({e}).") from None
+        if self.container not in ("journey", "customer"):
+            raise InputError(f"container {self.container!r} is unknown; use 'journey' or 'customer'.")
+        if self.level not in ("channel", "touchpoint"):
+            raise InputError(f"level {self.level!r} is unknown; use 'channel' or 'touchpoint'.")
+        if self.half_life is None or self.half_life.total_seconds() <= 0:
+            raise InputError(f"half_life {self.half_life!r} must be a positive duration such as 7d.")
+
+    def resolved(self, blueprint: Blueprint | None) -> AttributionSettings:
+        """These settings with the lookback taken from the blueprint when not given."""
+        if self.lookback is not None or blueprint is None:
+            return self
+        lb = blueprint.journey.attribution_lookback
+        return AttributionSettings(**{**self._fields(), "lookback": lb})
+
+    def _fields(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready settings for results' metadata."""
+        out = asdict(self)
+        out["lookback"] = format_duration(self.lookback)
+        out["half_life"] = format_duration(self.half_life)
+        out["direct"] = list(self.direct)
+        return out
+
+
+def participating(blueprint: Blueprint | None, include_service: bool) -> list[str] | None:
+    """Touchpoints that take part (None: every non-goal touchpoint)."""
+    if blueprint is None or include_service:
+        return None
+    marketing = [t.name for t in blueprint.touchpoints if t.is_marketing]
+    return marketing or None
+
+
+def channel_label(journeys: ir.Table, blueprint: Blueprint | None, level: str) -> ir.StringValue:
+    """What a touch is credited to: its touchpoint, or its channel (event, else blueprint, else touchpoint)."""
+    if level == "touchpoint":
+        return journeys.touchpoint
+    mapping = {t.name: t.channel for t in (blueprint.touchpoints if blueprint else []) if t.channel}
+    bp_channel = journeys.touchpoint.substitute(mapping, else_=ibis.null("string")) if mapping else None
+    label = journeys.channel
+    if bp_channel is not None:
+        label = label.coalesce(bp_channel)
+    return label.coalesce(journeys.touchpoint)
+
+
+def attribution_touches(
+    journeys: ir.Table, blueprint: Blueprint | None = None, settings: AttributionSettings | None = None
+) -> ir.Table:
+    """The credited touches of every path, with :data:`TOUCH_COLUMNS` (an Ibis expression).
+
+    ``conversions`` is 1 on every touch of a converting path (0 otherwise),
+    ``value`` the conversion's value, ``nulls`` 1 on a non-converting path;
+    ``pos`` counts from 1 within the path, ``n`` is the path's length and
+    ``t_before`` the seconds from the touch to the conversion (or the path's end).
+    """
+    settings = (settings or AttributionSettings()).resolved(blueprint)
+    j = journeys.mutate(_label=channel_label(journeys, blueprint, settings.level))
+    keep = participating(blueprint, settings.include_service)
+    touch = ~j.is_goal
+    if keep is not None:
+        touch = touch & j.touchpoint.isin(keep)
+    if settings.container == "journey":
+        paths = _journey_paths(j, touch, settings)
+    else:
+        paths = _customer_paths(j, touch, settings)
+    return _positions(paths, settings)
+
+
+def conversions_table(journeys: ir.Table, settings: AttributionSettings) -> ir.Table:
+    """One row per conversion (``path_id``, ``value``) in the container's sense; for totals and diagnostics."""
+    if settings.container == "journey":
+        jt = journeys.filter(journeys.converted)
+        return jt.group_by(path_id=jt.journey_id).agg(value=jt.conversion_value.max())
+    g = journeys.filter(journeys.is_goal)
+    return g.select(path_id=_conv_id(g), value=g.revenue.fill_null(0.0))
+
+
+def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings) -> ir.Table:
+    j = j.filter(touch & ((j.status != "in_progress") | ibis.literal(s.include_in_progress)))
+    t_before = (j.journey_end.epoch_seconds() - j.ts.epoch_seconds()).cast("float64")
+    j = j.mutate(t_before=t_before)
+    if s.lookback is not None:
+        j = j.filter(j.t_before <= s.lookback.total_seconds())
+    conv = j.converted.cast("float64")
+    return j.select(
+        path_id=j.journey_id, channel=j._label, ts=j.ts, event_id=j.event_id, t_before=j.t_before,
+        conversions=conv, value=ibis.ifelse(j.converted, j.conversion_value.cast("float64"), 0.0),
+        nulls=1.0 - conv,
+    )
+
+
+def _conv_id(g: ir.Table) -> ir.StringValue:
+    return g.journey_id
+
+
+def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings) -> ir.Table:
+    goals = j.filter(j.is_goal).select(
+        c_customer=j.customer_id, c_id=_conv_id(j), c_ts=j.ts, c_value=j.revenue.fill_null(0.0)
+    )
+    t = j.filter(touch)
+    cond = [t.customer_id == goals.c_customer, t.ts <= goals.c_ts]
+    if s.lookback is not None:
+        cond.append(t.ts >= goals.c_ts - ibis.interval(seconds=int(s.lookback.total_seconds())))
+    conv = t.inner_join(goals, cond)
+    conv = conv.select(
+        path_id=conv.c_id, channel=conv._label, ts=conv.ts, event_id=conv.event_id,
+        t_before=(conv.c_ts.epoch_seconds() - conv.ts.epoch_seconds()).cast("float64"),
+        conversions=ibis.literal(1.0), value=conv.c_value.cast("float64"), nulls=ibis.literal(0.0),
+    )
+    return conv.union(_customer_open_paths(j, t, s))
+
+
+def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir.Table:
+    w = ibis.window(group_by=j.customer_id)
+    last = j.mutate(_last_no=j.journey_no.max().over(w), _last_goal=ibis.ifelse(j.is_goal, j.ts, None).max().over(w))
+    last = last.filter(last.journey_no == last._last_no).group_by("customer_id").agg(
+        _status=last.status.arbitrary(), _last_goal=last._last_goal.max(), _end=last.journey_end.max()
+    )
+    ok = last._status == "dropped"
+    if s.include_in_progress:
+        ok = ok | (last._status == "in_progress")
+    last = last.filter(ok)
+    o = t.inner_join(last, t.customer_id == last.customer_id)
+    o = o.filter(o._last_goal.isnull() | (o.ts > o._last_goal))
+    o = o.mutate(t_before=(o._end.epoch_seconds() - o.ts.epoch_seconds()).cast("float64"))
+    if s.lookback is not None:
+        o = o.filter(o.t_before <= s.lookback.total_seconds())
+    return o.select(
+        path_id=o.customer_id + ":open", channel=o._label, ts=o.ts, event_id=o.event_id,
+        t_before=o.t_before, conversions=ibis.literal(0.0), value=ibis.literal(0.0), nulls=ibis.literal(1.0),
+    )
+
+
+def _positions(p: ir.Table, s: AttributionSettings) -> ir.Table:
+    w = ibis.window(group_by=p.path_id, order_by=[p.ts, p.event_id])
+    wn = ibis.window(group_by=p.path_id)
+    p = p.mutate(pos=ibis.row_number().over(w) + 1, n=p.count().over(wn))
+    return p.select(*TOUCH_COLUMNS)
