@@ -36,7 +36,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from journeymap.journeys.transitions import _require, frame_rows, run
+from journeymap.journeys.transitions import _require, frame_rows, run, whole_seconds
 from journeymap.results import TableResult
 
 Z95 = 1.959963984540054
@@ -79,8 +79,8 @@ def touchpoints_expr(journeys: ir.Table, *, by: str | None = None, node: str = "
     per = j.group_by([*keys, "customer_id", "journey_no", "_node"]).agg(
         n=j.count(),
         first_step=j.step.min(),
-        first_t=j.ts.min().epoch_seconds(),
-        end_t=j.journey_end.max().epoch_seconds(),
+        first_t=whole_seconds(j.ts.min()),
+        end_t=whole_seconds(j.journey_end.max()),
         converted=j.converted.any(),
     )
     to_goal = ibis.ifelse(per.converted, (per.end_t - per.first_t).cast("float64"), ibis.null("float64"))

@@ -5,8 +5,9 @@ touches, and ``last touch -> CONVERTED | IN_PROGRESS | DROPPED`` by its status
 (a goal touch ends its journey, so it always leads to ``CONVERTED``). Each edge
 has its count (transitions), distinct customers, ``P(next | this)`` (its share
 of the edges leaving its source) and the median and 90th percentile of the gap
-between the two touches, in seconds (exact, linearly interpolated quantiles;
-end and start edges have no gap).
+between the two touches, in seconds (exact, linearly interpolated quantiles of
+timestamps truncated to the second, so every engine agrees; end and start edges
+have no gap).
 
 Read with a blueprint without goals and without a gap (one journey per case),
 the touch-to-touch edges are pm4py's ``discover_dfg``, the START edges its
@@ -64,7 +65,7 @@ def edges_expr(journeys: ir.Table, *, by: str | None = None, node: str = "touchp
     """
     _require(journeys, [node] + ([by] if by else []))
     keep = [by] if by else []
-    j = journeys.mutate(_node=journeys[node].cast("string").fill_null("(none)"), _t=journeys.ts.epoch_seconds())
+    j = journeys.mutate(_node=journeys[node].cast("string").fill_null("(none)"), _t=whole_seconds(journeys.ts))
     w = journey_order(j)
     inner = j.mutate(source=j._node.lag().over(w), _prev_t=j._t.lag().over(w))
     inner = inner.filter(inner.source.notnull())
@@ -154,6 +155,15 @@ def transitions(
 
 
 # -- helpers shared by the journey analyses ------------------------------------------------------
+def whole_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Seconds since the epoch, truncated to the second, the same on every engine.
+
+    (DuckDB's epoch is fractional, Spark's ``unix_timestamp`` whole; gaps and
+    times are therefore measured between timestamps truncated to the second.)
+    """
+    return ts.epoch_seconds().floor().cast("int64")
+
+
 def run(expr: ir.Expr, con: BaseBackend | None = None):
     """Execute an expression on ``con`` (or the backend it is bound to) and return pandas."""
     from journeymap import engine
