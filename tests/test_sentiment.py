@@ -238,8 +238,14 @@ def test_embedder_unit_vectors_and_cache(tmp_path):
 def test_onnx_runtime_matches_torch(tmp_path):
     texts = ["still waiting on hold", "thanks, the crew was lovely", "where is flight 22?"]
     a = embeddings.Embedder(runtime="torch").encode(texts)
-    b = embeddings.Embedder(cache_dir=tmp_path, runtime="onnx").encode(texts)
+    b = embeddings.Embedder(cache_dir=tmp_path, runtime="onnx", model_dir=tmp_path).encode(texts)
     assert np.all((a * b).sum(axis=1) > 0.999)
+    q = embeddings.Embedder(cache_dir=tmp_path, runtime="onnx-int8", model_dir=tmp_path)
+    c = q.encode(texts)
+    assert q.cache_dir == tmp_path / "int8" and q.computed_ == 3
+    assert np.all((a * c).sum(axis=1) > 0.85) and np.allclose(
+        np.linalg.norm(c, axis=1), 1, atol=1e-5
+    )
 
 
 @pytest.mark.nlp
