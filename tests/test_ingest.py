@@ -437,7 +437,7 @@ def test_progress_is_reported_per_file_and_phase(ws, tmp_path):
     seen = []
     ws.ingest_events(write(tmp_path / "a.csv", ROWS, "csv"), mapping={"customer_id": "cookie"},
                      progress=lambda src, phase, frac: seen.append((Path(src).name, phase, frac)))
-    assert [p for _, p, _ in seen] == ["read", "validate", "load", "done"]
+    assert [p for _, p, _ in seen] == ["read", "load", "check", "quarantine", "done"]
     assert seen[-1] == ("a.csv", "done", 1.0)
 
 

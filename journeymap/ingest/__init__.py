@@ -40,6 +40,9 @@ from journeymap.ingest.timestamps import check_format, check_tz
 
 TABLES = ("events", "feedback", "customers")
 
+MEMORY_LIMIT = "1200MB"
+"""DuckDB's memory limit while ingesting (lower limits are kept): staging spills to disk beyond it."""
+
 __all__ = [
     "FORMATS", "TABLES", "ColumnMapping", "IngestReport", "SourceReport", "ingest",
     "parse_map_flags", "resolve_mapping",
@@ -76,7 +79,7 @@ def ingest(
     ts_format : strptime format of the timestamp column, e.g. ``"%d/%m/%Y %H:%M"``.
     tz : IANA time zone of naive source times (overrides the blueprint and ``default_tz``).
     fmt : ``csv``, ``tsv``, ``parquet``, ``json`` or ``ndjson``, overriding the extension.
-    progress : called as ``progress(source, phase, fraction)``, phases read/validate/load/done.
+    progress : called as ``progress(source, phase, fraction)``, phases read, load, check, quarantine, done.
     kind : feedback kind for files without a kind column (default ``other``).
 
     Returns
@@ -115,6 +118,9 @@ def ingest(
     db = con.con
     ingest_id = new_ingest_id()
     reports: list[SourceReport] = []
+    previous = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    if _bytes(MEMORY_LIMIT) < _bytes(previous):
+        db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     try:
         with engine.transaction(con):
             for n, (p, f) in enumerate(zip(files, formats, strict=True)):
@@ -125,4 +131,15 @@ def ingest(
                 reports.append(run_source(job, dict(mapping or {}), progress))
     finally:
         drop_temporaries(db)
+        db.execute(f"SET memory_limit = '{previous}'")
     return IngestReport(sources=reports, ingest_id=ingest_id, meta={"table": table})
+
+
+def _bytes(setting: str) -> float:
+    """``'1.2 GiB'`` / ``'1200MB'`` as bytes (inf when unreadable)."""
+    import re
+
+    m = re.match(r"\s*([\d.]+)\s*([KMGT]?)i?B", setting, re.IGNORECASE)
+    if not m:
+        return float("inf")
+    return float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " ")

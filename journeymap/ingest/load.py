@@ -91,12 +91,17 @@ def run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | N
         job.tz = check_tz(job.mapping.tz)
     if job.ts_format is None and job.mapping.ts_format:
         job.ts_format = check_format(job.mapping.ts_format)
-    tell(job.source, "validate", 0.2)
-    _stage(job)
-    tell(job.source, "load", 0.6)
-    quarantined = _quarantine(job)
-    good = job.db.execute(f"SELECT count(*) FROM {job.stage} WHERE _jm_reason IS NULL").fetchone()[0]
-    loaded = _load_customers(job) if job.table == "customers" else _insert_new(job)
+    tell(job.source, "load", 0.2)
+    if job.table == "customers":
+        _stage(job)
+        tell(job.source, "check", 0.6)
+        tell(job.source, "quarantine", 0.8)
+        bad, rejects = _quarantine(job, f"SELECT * FROM {job.stage}")
+        good = job.db.execute(f"SELECT count(*) FROM {job.stage} WHERE _jm_reason IS NULL").fetchone()[0]
+        loaded = _load_customers(job)
+    else:
+        good, loaded, bad, rejects = _stream(job, tell)
+    quarantined = bad + rejects
     report = SourceReport(
         source=job.source, table=job.table, rows_read=good + quarantined, loaded=loaded,
         quarantined=quarantined, duplicate=good - loaded, seconds=time.perf_counter() - t0,
@@ -213,7 +218,11 @@ def _attr_name(col: str) -> str:
     return f"{col}_attribute" if col in ("customer_id", "source") else col
 
 
-def _stage(job: Job) -> None:
+def _reasoned_sql(job: Job, numbered: bool) -> str:
+    """SQL of the source with canonical columns, ``_jm_reason`` and ``_jm_raw`` (and ``_jm_row`` when numbered)."""
+    base = job.rel.sql
+    if numbered and not job.rel.numbered:
+        base = f"SELECT row_number() OVER () AS _jm_row, * FROM ({base})"
     inner_extra = []
     if job.table != "customers":
         inner_extra.append(f"{ts_sql(job.col('ts'), job.dtype('ts'), tz=job.tz, ts_format=job.ts_format)} AS _jm_ts")
@@ -221,26 +230,60 @@ def _stage(job: Job) -> None:
         cols = {c: quote_ident(c) for c in job.rel.columns}
         inner_extra.append(f"{touchpoint_sql(raw_tp, job.blueprint, cols)} AS _jm_tp")
         inner_extra.append(f"{_content_hash(job)} AS _jm_hash")
-    inner = f"SELECT *{''.join(', ' + e for e in inner_extra)} FROM ({job.rel.sql})"
+    inner = f"SELECT *{''.join(', ' + e for e in inner_extra)} FROM ({base})"
     reasons = _reasons(job)
     reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r in reasons) + " END" if reasons else "NULL"
-    row = "_jm_row" if job.rel.numbered else "NULL::BIGINT AS _jm_row"
-    sql = (
-        f"CREATE TEMP TABLE {job.stage} AS SELECT {row}, {', '.join(_canonical(job))}, "
+    row = "_jm_row, " if numbered or job.rel.numbered else ""
+    return (
+        f"SELECT {row}{', '.join(_canonical(job))}, "
         f"_jm_reason, CASE WHEN _jm_reason IS NOT NULL THEN {_raw_json(job)} END AS _jm_raw "
         f"FROM (SELECT *, {reason} AS _jm_reason FROM ({inner}))"
     )
-    job.db.execute(sql)
-    if not job.rel.numbered:  # the staging table keeps file order: its rowid is the row number
-        job.db.execute(
-            f"UPDATE {job.stage} SET _jm_row = rowid - (SELECT min(rowid) FROM {job.stage}) + 1 "
-            "WHERE _jm_reason IS NOT NULL"
-        )
+
+
+def _stage(job: Job) -> None:
+    """Materialise the reasoned source (customers: small files, upserted from the stage)."""
+    job.db.execute(f"CREATE TEMP TABLE {job.stage} AS {_reasoned_sql(job, numbered=True)}")
+
+
+def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
+    """Events and feedback, streamed: (good rows, loaded, quarantined rows, rejected lines).
+
+    Good rows are inserted straight from the source (new keys only); duplicates inside
+    the file are then removed from what was just inserted; a counting pass gives the
+    rows read; only when some rows are bad is the source read again, numbered, for them.
+    """
+    db, t = job.db, job.table
+    key = "event_id" if t == "events" else "feedback_id"
+    cols = [c for c in (schema.EVENTS if t == "events" else schema.FEEDBACK).names if c != "source"]
+    select = ", ".join(cols)
+    reasoned = _reasoned_sql(job, numbered=False)
+    before = db.execute(f"SELECT coalesce(max(rowid), -1) FROM {t}").fetchone()[0]
+    new_only = f" AND NOT EXISTS (SELECT 1 FROM {t} o WHERE o.{key} = s.{key})" if before >= 0 else ""
+    loaded = db.execute(
+        f"INSERT INTO {t} ({select}, source) SELECT {select}, {quote_str(job.source)} FROM ({reasoned}) s "
+        f"WHERE s._jm_reason IS NULL{new_only}"
+    ).fetchone()[0]
+    tell(job.source, "check", 0.6)
+    # 64-bit hashes: all distinct proves the keys are; a tie sends us to the exact delete
+    ties = db.execute(f"SELECT count(*) - count(DISTINCT hash({key})) FROM {t} WHERE rowid > {before}").fetchone()[0]
+    if ties:
+        loaded -= db.execute(
+            f"DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE rowid > {before} "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid) > 1)"
+        ).fetchone()[0]
+    total, bad = db.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE _jm_reason IS NOT NULL) FROM ({reasoned})"
+    ).fetchone()
+    tell(job.source, "quarantine", 0.8)
+    numbered = f"SELECT * FROM ({_reasoned_sql(job, numbered=True)}) WHERE _jm_reason IS NOT NULL" if bad else None
+    written, rejects = _quarantine(job, numbered)
+    return total - bad, loaded, written, rejects
 
 
 # -- writing -------------------------------------------------------------------------------------
-def _quarantine(job: Job) -> int:
-    """Write bad rows (and unsplittable lines) to ``quarantine``; return how many."""
+def _quarantine(job: Job, rows: str | None) -> tuple[int, int]:
+    """Write bad rows of relation ``rows`` and unsplittable lines to ``quarantine``; return both counts."""
     head = f"{quote_str(job.source)}, {quote_str(job.table)}"
     row_number = "s._jm_row"
     rejects = 0
@@ -263,32 +306,13 @@ def _quarantine(job: Job) -> int:
                 f"(SELECT row_number, row_number() OVER (ORDER BY row_number) AS j FROM jm_rejlines_{job.n}) GROUP BY 1"
             )
             row_number = f"s._jm_row + coalesce((SELECT max(j) FROM jm_shift_{job.n} WHERE before < s._jm_row), 0)"
-    bad = job.db.execute(
-        f"INSERT INTO quarantine SELECT {head}, {row_number}, s._jm_reason, s._jm_raw, {quote_str(job.ingest_id)} "
-        f"FROM {job.stage} s WHERE s._jm_reason IS NOT NULL"
-    ).fetchone()[0]
-    return bad + rejects
-
-
-def _insert_new(job: Job) -> int:
-    """Insert good rows whose key is new (first of equal keys); return how many."""
-    key = "event_id" if job.table == "events" else "feedback_id"
-    cols = [c for c in (schema.EVENTS if job.table == "events" else schema.FEEDBACK).names if c != "source"]
-    select = ", ".join(cols)
-    good, distinct = job.db.execute(
-        f"SELECT count(*), count(DISTINCT {key}) FROM {job.stage} WHERE _jm_reason IS NULL"
-    ).fetchone()
-    rows = f"SELECT {select} FROM {job.stage} WHERE _jm_reason IS NULL"
-    if distinct < good:
-        rows = (
-            f"SELECT {select} FROM {job.stage} WHERE rowid IN "
-            f"(SELECT min(rowid) FROM {job.stage} WHERE _jm_reason IS NULL GROUP BY {key})"
-        )
-    has_rows = job.db.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM {job.table} LIMIT 1)").fetchone()[0]
-    where = f" WHERE NOT EXISTS (SELECT 1 FROM {job.table} t WHERE t.{key} = s.{key})" if has_rows else ""
-    return job.db.execute(
-        f"INSERT INTO {job.table} ({select}, source) SELECT {select}, {quote_str(job.source)} FROM ({rows}) s{where}"
-    ).fetchone()[0]
+    bad = 0
+    if rows is not None:
+        bad = job.db.execute(
+            f"INSERT INTO quarantine SELECT {head}, {row_number}, s._jm_reason, s._jm_raw, {quote_str(job.ingest_id)} "
+            f"FROM ({rows}) s WHERE s._jm_reason IS NOT NULL"
+        ).fetchone()[0]
+    return bad, rejects
 
 
 def _load_customers(job: Job) -> int:
@@ -301,7 +325,7 @@ def _load_customers(job: Job) -> int:
     latest = f"jm_latest_{job.n}"
     job.db.execute(
         f"CREATE TEMP TABLE {latest} AS SELECT * FROM {job.stage} WHERE _jm_reason IS NULL "
-        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY rowid DESC) = 1"
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY _jm_row DESC) = 1"
     )
     same = " AND ".join(f"c.{quote_ident(a)} IS NOT DISTINCT FROM l.{quote_ident(a)}" for a in attrs) or "TRUE"
     job.db.execute(

@@ -205,7 +205,7 @@ def _open_ndjson(db, path: Path, n: int) -> SourceRelation:
     lines = (
         f"SELECT row_number() OVER () AS _jm_row, line AS _jm_line FROM read_csv({quote_str(str(path))}, "
         "columns={'line': 'VARCHAR'}, header=false, delim='\x01', quote='', escape='', auto_detect=false, "
-        "max_line_size=100000000, compression='auto', strict_mode=false)"
+        "max_line_size=10000000, compression='auto', strict_mode=false)"
     )
     objects = f"SELECT _jm_row, _jm_line, try_cast(_jm_line AS JSON) AS j FROM ({lines}) WHERE trim(_jm_line) <> ''"
     return _json_relation(db, objects, path)
@@ -214,7 +214,7 @@ def _open_ndjson(db, path: Path, n: int) -> SourceRelation:
 def _open_json_array(db, path: Path, n: int) -> SourceRelation:
     objects = (
         f"SELECT row_number() OVER () AS _jm_row, json AS j, json::VARCHAR AS _jm_line "
-        f"FROM read_json_objects({quote_str(str(path))}, format='array', compression='auto_detect', maximum_object_size=100000000)"
+        f"FROM read_json_objects({quote_str(str(path))}, format='array', compression='auto_detect', maximum_object_size=16777216)"
     )
     db.execute(f"SELECT count(*) FROM ({objects})").fetchall()  # fail early on a broken file
     return _json_relation(db, objects, path)

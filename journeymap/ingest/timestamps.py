@@ -85,9 +85,11 @@ def ts_sql(col: str, dtype: str, *, tz: str = "UTC", ts_format: str | None = Non
         iso = aware
     else:
         iso = f"CASE WHEN regexp_matches({text}, '{_OFFSET_RE}') THEN {aware} ELSE {_local(naive, tz)} END"
-    # the TIMESTAMPTZ cast is slow when it fails, so it only sees what the TIMESTAMP cast accepts
+    # Fast path: up to 19 characters that cast to TIMESTAMP cannot carry an offset ('YYYY-MM-DD HH:MM:SS').
+    # The TIMESTAMPTZ cast is slow when it fails, so it only sees what the TIMESTAMP cast accepts.
     return (
-        f"CASE WHEN regexp_matches({text}, '{_EPOCH_RE}') THEN {_epoch(f'try_cast({text} AS DOUBLE)')} "
+        f"CASE WHEN length({text}) <= 19 AND {naive} IS NOT NULL THEN {_local(naive, tz)} "
+        f"WHEN regexp_matches({text}, '{_EPOCH_RE}') THEN {_epoch(f'try_cast({text} AS DOUBLE)')} "
         f"WHEN {naive} IS NOT NULL THEN {iso} "
         f"ELSE coalesce(timezone('UTC', try_strptime({text}, {_list(OFFSET_FORMATS)})), "
         f"{_local(f'try_strptime({text}, {_list(NAIVE_FORMATS)})', tz)}) END"
