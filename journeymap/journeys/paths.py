@@ -140,8 +140,11 @@ def clean_steps_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: 
     rules = rules or PathRules()
     _require(journeys, ["touchpoint"] + ([by] if by else []))
     keys = [by] if by else []
-    j = journeys.select(*keys, "customer_id", "journey_no", "step", "status", "converted",
+    j = journeys.select(*keys, "customer_id", "journey_no", "step", "status", "converted", "n_touches",
                         name=_alias(journeys.touchpoint.cast("string").fill_null("(none)"), rules.aliases))
+    if not (rules.collapse_repeats or rules.start or rules.end):  # the journey as it is: no window needed
+        j = j.mutate(p=j.step.cast("int64"), length=j.n_touches.cast("int64"))
+        return j.select(*keys, "customer_id", "journey_no", "p", "name", "length", "status", "converted")
     w = ibis.window(group_by=[j.customer_id, j.journey_no], order_by=j.step)
     if rules.collapse_repeats:
         j = j.mutate(_prev=j.name.lag().over(w))  # a column first: Spark cannot filter on a window
