@@ -153,3 +153,22 @@ def test_variants_expression_and_csv():
 def test_bad_options_are_clear(bad, match):
     with pytest.raises(InputError, match=match):
         bad()
+
+
+def test_flows_breakdown_and_customer_measure():
+    customers = ibis.memtable({"customer_id": ["a", "b", "c", "d"], "segment": ["vip", "new", "new", "new"]})
+    jd = build_journeys(with_dimension(ibis.memtable({
+        "customer_id": [r[0] for r in ROWS], "ts": [r[1] for r in ROWS], "touchpoint": [r[2] for r in ROWS],
+    }), "segment", customers=customers), BP)
+    f = flows(jd, by="dimension", steps=2, top=5, measure="customers")
+    assert f.measure == "customers" and f.node_columns[0] == "dimension"
+    first = {(r[0], r[2]): (r[3], r[4]) for r in f.nodes if r[1] == 1}
+    assert first == {("vip", "Ad"): (2, 1), ("vip", "Site"): (1, 1), ("new", "Ad"): (3, 3)}
+
+
+def test_results_round_trip_through_json():
+    from journeymap.results import Result
+
+    j = journeys()
+    for r in (variants(j), flows(j), transitions(j)):
+        assert Result.from_json(r.to_json()) == r
