@@ -65,7 +65,8 @@ def _peer(path: str, queue) -> None:
 
         df = pq.read_table(path)
     db = duckdb.connect()
-    db.execute("CREATE TABLE events AS SELECT * FROM df")
+    db.register("src", df)
+    db.execute("CREATE TABLE events AS SELECT * FROM src")
     rows = db.execute("SELECT count(*) FROM events").fetchone()[0]
     queue.put({"seconds": time.perf_counter() - t, "rows": rows,
                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -173,8 +172,7 @@ def test_timestamps(ws, tmp_path, raw, tz, fmt, expected):
 
 def test_default_tz_comes_from_the_workspace(tmp_path):
     from journeymap.ingest import ingest
-    from journeymap.engine import connect
-    from journeymap.workspace import Settings, Workspace
+    from journeymap.workspace import Workspace
 
     ws = Workspace.init(tmp_path / "ws")
     path = write(tmp_path / "t.csv", [{"customer_id": "c", "ts": "2024-01-01 09:00", "event": "e"}], "csv")

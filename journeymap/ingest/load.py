@@ -19,8 +19,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from journeymap import schema
 from journeymap.blueprint import Blueprint
@@ -46,7 +47,7 @@ Progress = Callable[[str, str, float], None]
 class Job:
     """Everything one source needs, shared by the per-table steps."""
 
-    db: object
+    db: Any
     table: str
     path: Path
     fmt: str
@@ -58,8 +59,8 @@ class Job:
     kind: str | None
     ingest_id: str
     tz_given: bool = False
-    rel: SourceRelation | None = None
-    mapping: ColumnMapping | None = None
+    rel: SourceRelation = None  # type: ignore[assignment]  # set by run_source
+    mapping: ColumnMapping = None  # type: ignore[assignment]
 
     @property
     def stage(self) -> str:
@@ -74,13 +75,19 @@ class Job:
         name = self.mapping.columns.get(target)
         return quote_ident(name) if name is not None else None
 
+    def req(self, target: str) -> str:
+        """SQL of the source column mapped to ``target``, which the mapping guarantees."""
+        sql = self.col(target)
+        assert sql is not None, target
+        return sql
+
     def dtype(self, target: str) -> str:
         return self.rel.types[self.mapping.columns[target]]
 
 
 def run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | None) -> SourceReport:
     """Ingest one file inside the caller's transaction; return its counts."""
-    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    started = datetime.now(UTC).replace(tzinfo=None)
     t0 = time.perf_counter()
     tell = progress or (lambda *_: None)
     tell(job.source, "read", 0.0)
@@ -151,26 +158,26 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
     if job.rel.bad:
         out.append(("_jm_bad IS NOT NULL", "_jm_bad"))
     if job.table in ("events", "customers"):
-        out.append((blank_sql(job.col("customer_id")), "'missing customer id'"))
+        out.append((blank_sql(job.req("customer_id")), "'missing customer id'"))
     if job.table == "customers":
         return out
-    ts = job.col("ts")
+    ts = job.req("ts")
     out.append((blank_sql(ts), "'missing timestamp'"))
     out.append(("_jm_ts IS NULL", f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}"))
     if job.table == "events":
-        out.append((blank_sql(job.col("touchpoint")), "'missing event name'"))
+        out.append((blank_sql(job.req("touchpoint")), "'missing event name'"))
     for name in ("revenue", "rating", "rating_scale"):
         if job.col(name) is not None:
-            out.append(bad_number_reason(name, job.col(name), job.dtype(name)))
+            out.append(bad_number_reason(name, job.req(name), job.dtype(name)))
     for name in ("nps", "csat", "ces"):
         if job.table == "feedback" and job.col(name) is not None:
-            out.append(bad_number_reason(name, job.col(name), job.dtype(name)))
-            out.append(scale_reason(name, job.col(name), job.dtype(name)))
+            out.append(bad_number_reason(name, job.req(name), job.dtype(name)))
+            out.append(scale_reason(name, job.req(name), job.dtype(name)))
     if job.table == "feedback" and job.col("kind") is not None:
         kinds = ", ".join(quote_str(k) for k in schema.FEEDBACK_KINDS)
         out.append((
-            f"(NOT {blank_sql(job.col('kind'))} AND lower(trim({job.col('kind')})) NOT IN ({kinds}))",
-            f"'unknown feedback kind ' || {quoted_sql(job.col('kind'))} || '; use one of {', '.join(schema.FEEDBACK_KINDS)}'",
+            f"(NOT {blank_sql(job.req('kind'))} AND lower(trim({job.col('kind')})) NOT IN ({kinds}))",
+            f"'unknown feedback kind ' || {quoted_sql(job.req('kind'))} || '; use one of {', '.join(schema.FEEDBACK_KINDS)}'",
         ))
     if job.blueprint is not None and job.blueprint.strict and job.col("touchpoint") is not None:
         out.append((
@@ -183,13 +190,13 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
 def _canonical(job: Job) -> list[str]:
     """Select items of the staging table's canonical columns, over the inner relation."""
     def num(name: str) -> str:
-        return number_sql(job.col(name), job.dtype(name)) if job.col(name) is not None else "NULL"
+        return number_sql(job.req(name), job.dtype(name)) if job.col(name) is not None else "NULL"
 
     if job.table == "customers":
         attrs = [f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(_attr_name(c))}" for c in job.mapping.unmapped]
         return [f"{_customer_id(job)} AS customer_id", *attrs]
     common = [
-        f"_jm_ts AS ts",
+        "_jm_ts AS ts",
         "_jm_tp AS touchpoint",
         f"{channel_sql('_jm_tp', job.col('channel'), job.blueprint)} AS channel",
         f"{_properties(job)} AS properties",
@@ -225,7 +232,7 @@ def _reasoned_sql(job: Job, numbered: bool) -> str:
         base = f"SELECT row_number() OVER () AS _jm_row, * FROM ({base})"
     inner_extra = []
     if job.table != "customers":
-        inner_extra.append(f"{ts_sql(job.col('ts'), job.dtype('ts'), tz=job.tz, ts_format=job.ts_format)} AS _jm_ts")
+        inner_extra.append(f"{ts_sql(job.req('ts'), job.dtype('ts'), tz=job.tz, ts_format=job.ts_format)} AS _jm_ts")
         raw_tp = _text(job.col("touchpoint")) if job.col("touchpoint") else None
         cols = {c: quote_ident(c) for c in job.rel.columns}
         inner_extra.append(f"{touchpoint_sql(raw_tp, job.blueprint, cols)} AS _jm_tp")
@@ -346,7 +353,7 @@ def _load_customers(job: Job) -> int:
 
 
 def _log(job: Job, r: SourceReport, started: datetime) -> None:
-    finished = datetime.now(timezone.utc).replace(tzinfo=None)
+    finished = datetime.now(UTC).replace(tzinfo=None)
     job.db.execute(
         "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [job.ingest_id, job.source, job.table, file_hash(job.path), r.rows_read, r.loaded, r.quarantined,

@@ -135,11 +135,11 @@ def resolve_mapping(
         if target in columns:
             continue
         for name in SYNONYMS.get(target, (target,)):
-            col = lower.get(name)
-            if col is not None and col not in used:
-                columns[target] = col
+            found = lower.get(name)
+            if found is not None and found not in used:
+                columns[target] = found
                 guessed.append(target)
-                used.add(col)
+                used.add(found)
                 break
     missing = [t for t in REQUIRED[table] if t not in columns]
     if missing:
