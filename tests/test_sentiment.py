@@ -67,6 +67,9 @@ NEGATIVE = [
     "Worst airline ever 😡",
     "why is my flight delayed again",
     "Can't get through to anyone, your website is down",
+    "Will never buy again",
+    "Package never arrived",
+    "I was charged twice for one order",
 ]
 POSITIVE = [
     "Thank you so much for the help!",
@@ -76,6 +79,8 @@ POSITIVE = [
     "I lost my bag but your agent found it in minutes, amazing service!",
     "Kudos to the team at gate 12, above and beyond",
     "not bad at all, smooth flight",
+    "Product as described. Would buy again.",
+    "Support resolved my issue in 5 minutes, thanks",
 ]
 NEUTRAL = [
     "What time does flight 22 to Boston leave?",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,8 +61,8 @@ class EmotionScorer:
         data = lexicon.emotions()
         self._words: dict[str, list[tuple[int, float]]] = {}
         self._stems: list[tuple[str, int, float]] = []
-        self._multi: list[tuple[str, int, float]] = []  # emoji / emoticons that are not words
-        self._patterns: list[tuple[re.Pattern, int, float]] = []
+        self._multi: dict[str, list[tuple[int, float]]] = {}  # emoji / emoticons: not words
+        self._patterns: list[tuple[re.Pattern, int, float, bool]] = []
         for j, emo in enumerate(EMOTIONS):
             for word, w in data[emo]["words"].items():
                 if word.endswith("*"):
@@ -69,17 +70,29 @@ class EmotionScorer:
                 elif re.fullmatch(r"[a-z][a-z'\-]*", word):
                     self._words.setdefault(word, []).append((j, w))
                 else:
-                    self._multi.append((word, j, w))
+                    self._multi.setdefault(word, []).append((j, w))
             for regex, w in data[emo]["patterns"].items():
-                self._patterns.append((re.compile(regex, re.MULTILINE), j, w))
+                # a leading \b stops re from skipping ahead; it is checked in _chunk instead
+                bounded = regex.startswith(r"\b")
+                src = regex[2:] if bounded else regex
+                self._patterns.append((re.compile(src, re.MULTILINE), j, w, bounded))
         self._sentiment = LexiconSentiment()
+        self._multi_re = re.compile(
+            "|".join(re.escape(t) for t in sorted(self._multi, key=len, reverse=True))
+        )
 
-    def score(self, texts: Sequence[str]) -> np.ndarray:
-        """An ``n × 6`` float array in 0..1, columns in :data:`EMOTIONS` order."""
+    def score(self, texts: Sequence[str], *, sentiment: np.ndarray | None = None) -> np.ndarray:
+        """An ``n × 6`` float array in 0..1, columns in :data:`EMOTIONS` order.
+
+        ``sentiment`` may pass the texts' lexicon sentiment when it is already computed.
+        """
         texts = list(texts)
+        if sentiment is None:
+            sentiment = self._sentiment.score(texts)
         out = np.zeros((len(texts), len(EMOTIONS)), dtype=np.float64)
         for start in range(0, len(texts), 2000):
-            out[start : start + 2000] = self._chunk(texts[start : start + 2000])
+            part = slice(start, start + 2000)
+            out[part] = self._chunk(texts[part], np.asarray(sentiment)[part])
         return out
 
     def score_dict(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -87,21 +100,32 @@ class EmotionScorer:
         m = self.score(texts)
         return {e: m[:, j] for j, e in enumerate(EMOTIONS)}
 
-    def _chunk(self, texts: list) -> np.ndarray:
+    def _chunk(self, texts: list, sentiment: np.ndarray) -> np.ndarray:
         prepared = [self._sentiment._prepare(t).lower() for t in texts]
         weights = np.zeros((len(texts), len(EMOTIONS)), dtype=np.float64)
         big = "\n".join(prepared)
         starts = np.cumsum([0] + [len(p) + 1 for p in prepared])
-        for regex, j, w in self._patterns:
-            hits = [m.start() for m in regex.finditer(big)]
+        for regex, j, w, bounded in self._patterns:
+            hits = [
+                m.start()
+                for m in regex.finditer(big)
+                if not (bounded and m.start() and big[m.start() - 1].isalnum())
+            ]
             if hits:
                 docs = np.searchsorted(starts, hits, side="right") - 1
                 np.add.at(weights[:, j], docs, w)
+        if self._multi:
+            hits = Counter(
+                (int(np.searchsorted(starts, m.start(), side="right")) - 1, m.group(0))
+                for m in self._multi_re.finditer(big)
+            )
+            for (doc, token), n in hits.items():
+                for j, w in self._multi[token]:
+                    weights[doc, j] += w * min(n, 3) ** 0.5
         for i, text in enumerate(prepared):
             if text:
                 self._words_into(text, weights[i])
         scores = 1.0 - np.exp(-weights)
-        sentiment = self._sentiment.score(texts)
         for e in _POSITIVE:
             j = EMOTIONS.index(e)
             scores[:, j] *= np.where(sentiment < -0.3, 0.4, 1.0)
@@ -125,10 +149,6 @@ class EmotionScorer:
                     row[disappointment] += 0.6 * w
                 elif not negated:
                     row[j] += w
-        for token, j, w in self._multi:
-            n = text.count(token)
-            if n:
-                row[j] += w * min(n, 3) ** 0.5
 
 
 def score_emotions(texts: Sequence[str]) -> dict[str, np.ndarray]:

@@ -170,12 +170,13 @@ def score_feedback(
 
 
 def _write_batch(con, part: pa.Table, model, emotions: EmotionScorer, name: str) -> None:
-    from journeymap.voice.sentiment import labels
+    from journeymap.voice.sentiment import LexiconSentiment, labels
 
+    lexicon = isinstance(model, LexiconSentiment)
     texts = part.column("text").to_pylist()
     s = model.score(texts)
-    labs = model.classify(texts) if model.name != "lexicon" else labels(s, neutral=model.neutral)
-    emo = emotions.score(texts)
+    labs = labels(s, neutral=model.neutral) if lexicon else model.classify(texts)
+    emo = emotions.score(texts, sentiment=s if lexicon else None)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     columns = {
         "feedback_id": part.column("feedback_id"),

@@ -146,6 +146,8 @@ _HASHTAG = re.compile(r"#(\w+)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _REPEAT = re.compile(r"(\w)\1{2,}")
 _NEWLINES = re.compile(r"[\r\n]+")
+_LETTER = re.compile(r"[^\W\d_]")
+_UPPER = re.compile(r"[A-Z\u00c0-\u00de]")
 
 
 def _fast_patterns() -> list[tuple[re.Pattern, float, bool]]:
@@ -202,6 +204,7 @@ class LexiconSentiment:
         )
         self._strong = re.compile("|".join(strong))
         self._compound_cache: dict[str, float] = {}
+        self._memo: dict[str, float] = {}
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """Sentiment of each text in -1..1 (0.0 for empty or missing text)."""
@@ -274,8 +277,8 @@ class LexiconSentiment:
     def _score_doc(self, orig, text, items, tokens, covered):
         if not text.strip():
             return (0.0,) * 6
-        letters = [c for c in text if c.isalpha()]
-        shouting = bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.6
+        n_letters = len(_LETTER.findall(text))
+        shouting = n_letters > 0 and len(_UPPER.findall(text)) / n_letters > 0.6
         words = [m.group(2) or "" for m in tokens]
         items = list(items)
         for i, m in enumerate(tokens):
@@ -299,20 +302,27 @@ class LexiconSentiment:
         return self._combine(text_low, items, tokens, words)
 
     def _valence(self, word: str) -> float:
-        v = self._words.get(word)
+        v = self._memo.get(word)
         if v is None:
-            w2 = _REPEAT.sub(r"\1\1", word)
-            v = self._words.get(w2)
-            if v is None:
-                v = self._words.get(_REPEAT.sub(r"\1", word))
-            if v is None:
-                for stem, value in self._prefixes:
-                    if word.startswith(stem):
-                        return value
-                return self._compound(word)
-            if w2 != word:
-                v *= 1.15  # "soooo good", "loooove"
+            v = self._lookup(word)
+            if len(self._memo) < 200_000:
+                self._memo[word] = v
         return v
+
+    def _lookup(self, word: str) -> float:
+        v = self._words.get(word)
+        if v is not None:
+            return v
+        w2 = _REPEAT.sub(r"\1\1", word)
+        v = self._words.get(w2)
+        if v is None and w2 != word:
+            v = self._words.get(_REPEAT.sub(r"\1", word))
+        if v is not None:
+            return v * 1.15 if w2 != word else v  # "soooo good", "loooove"
+        for stem, value in self._prefixes:
+            if word.startswith(stem):
+                return value
+        return self._compound(word)
 
     def _compound(self, word: str) -> float:
         """Valence of a run-together hashtag ("worstcustomerservice"): its strongest word."""
