@@ -488,3 +488,18 @@ def test_other_engines_are_refused_with_the_fix(tmp_path):
 
     with pytest.raises(InputError, match="not supported yet"):
         ingest(Fake(), "events", [tmp_path / "a.csv"])
+
+
+def test_wrong_delimiter_says_which_format(ws, tmp_path):
+    path = tmp_path / "tabs.csv"
+    path.write_text("customer_id\tts\tevent\nc1\t2024-01-01\tvisit\n", encoding="utf-8")
+    with pytest.raises(InputError, match="looks tsv, not csv; pass --source-format tsv"):
+        ws.ingest_events(path)
+    assert counts(ws.ingest_events(path, fmt="tsv")) == (1, 1, 0, 0)
+
+
+def test_header_only_file_reads_zero_rows(ws, tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("customer_id,ts,event\n", encoding="utf-8")
+    assert counts(ws.ingest_events(path)) == (0, 0, 0, 0)
+    assert ws.con.con.execute("SELECT rows_read FROM ingest_log").fetchall() == [(0,)]

@@ -162,6 +162,14 @@ def _open_csv(db, path: Path, delim: str, n: int) -> SourceRelation:
     cols, types = _describe(db, f"SELECT * FROM {reader}")
     if not cols or cols == ["column0"] and types.get("column0") is None:
         raise InputError(f"Source file {str(path)!r} has no header row; add one naming the columns.")
+    if len(cols) == 1:
+        for sep, name in (("\t", "tsv"), (",", "csv"), (";", "semicolon-separated")):
+            if sep != delim and sep in cols[0]:
+                hint = f"pass --source-format {name}" if name != "semicolon-separated" else "convert it to commas first"
+                raise InputError(
+                    f"Source file {str(path)!r} has one column {cols[0]!r}, so it looks {name}, not "
+                    f"{'tsv' if delim == chr(9) else 'csv'}; {hint}."
+                )
     sql = f"SELECT * FROM {reader}"
     return SourceRelation(sql=sql, columns=cols, types={c: types[c] for c in cols}, rejects=rej, numbered=False)
 
