@@ -264,7 +264,8 @@ def variants(
         A journeys column to break variants down by (its value at the path's first step);
         ``top`` then applies within each value.
     top
-        How many variants to return (``None``: all).
+        How many variants to return (``None``: all). Rows are sorted by journeys, then by
+        path; variants tied at the cut are chosen by their key (stable for one engine).
     con
         The engine to run on (default: the one the table is bound to).
 
@@ -281,11 +282,13 @@ def variants(
     keys = [by] if by else []
     columns = [*keys, "path", "journeys", "conversions", "in_progress", "dropped", "conversion_rate", "share"]
     rows = []
-    for rec in g.sort_values([*keys, "journeys", "h1", "h2"], ascending=[True] * len(keys) + [False, True, True]).itertuples():
+    for rec in g.itertuples():
         n = int(rec.journeys)
         rows.append([*(getattr(rec, by) for _ in keys), texts[(rec.rep_customer, int(rec.rep_journey_no))], n,
                      int(rec.conversions), int(rec.in_progress), int(rec.dropped), int(rec.conversions) / n,
                      n / int(rec.total_journeys)])
+    k = len(keys)
+    rows.sort(key=lambda r: (*(str(v) for v in r[:k]), -r[k + 1], r[k]))  # most journeys first, ties by path
     meta = {"by": by, "top": top, "rules": rules.describe(), "counts": "journeys",
             "journeys_in_scope": int(g.total_journeys.max()) if len(g) and not by else None,
             "variants": int(g.n_variants.max()) if len(g) and not by else None}
