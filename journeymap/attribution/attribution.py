@@ -20,7 +20,9 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import uuid
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import ibis.expr.types as ir
@@ -33,9 +35,9 @@ from journeymap.attribution.markov import markov_credits
 from journeymap.attribution.paths import Paths, aggregate_paths, path_touches
 from journeymap.attribution.results import AttributionResult
 from journeymap.attribution.shapley import MAX_EXACT, ordered_shapley, shapley_credits
-from journeymap.attribution.touches import AttributionSettings, attribution_touches, conversions_table
+from journeymap.attribution.touches import AttributionSettings, attribution_touches
 from journeymap.blueprint import Blueprint
-from journeymap.errors import InputError
+from journeymap.errors import EngineError, InputError
 
 DEFAULT_MODELS = ("first", "last", "last_non_direct", "linear", "time_decay", "position", "markov", "shapley")
 """What ``journeymap attribution`` runs without ``--models``."""
@@ -109,11 +111,15 @@ def attribute(
             warnings.append("time_decay left out: a path file has no touch times.")
             models = [m for m in models if m not in NEEDS_TIME]
     else:
-        touches = attribution_touches(source, blueprint, settings)
-        paths = aggregate_paths(touches, con)
-        unattributed = _unattributed(source, settings, paths, con)
-    rows = _heuristic_rows(paths, touches, [m for m in models if m not in DATA_DRIVEN], settings,
-                           custom_weights, con)
+        with _cached(attribution_touches(source, blueprint, settings, markers=True), con) as marked:
+            touches = marked.filter(marked.channel.notnull())
+            paths = aggregate_paths(touches, con)
+            unattributed = _unattributed(marked, paths, con)
+            rows = _heuristic_rows(paths, touches, [m for m in models if m not in DATA_DRIVEN], settings,
+                                   custom_weights, con)
+    if isinstance(source, Paths):
+        rows = _heuristic_rows(paths, None, [m for m in models if m not in DATA_DRIVEN], settings,
+                               custom_weights, con)
     extra: dict[str, Any] = {}
     rows += _data_driven_rows(paths, models, order, collapse_repeats, max_exact, seed, extra, warnings)
     if bootstrap and paths.total_conversions > 0:
@@ -130,11 +136,28 @@ def attribute(
                              ordered=[list(r) for r in ordered_shapley(paths)] if ordered else [])
 
 
-def _unattributed(journeys: ir.Table, settings: AttributionSettings, paths: Paths, con) -> float:
+@contextlib.contextmanager
+def _cached(table: ir.Table, con=None) -> Iterator[ir.Table]:
+    """The table computed once in the engine (a temporary table), dropped afterwards."""
+    backend = con if con is not None else table._find_backend(use_default=True)
+    name = f"_jm_attribution_{uuid.uuid4().hex}"
+    try:
+        cached = backend.create_table(name, obj=table, temp=True)
+    except Exception as e:  # engine errors differ per backend
+        raise EngineError(f"The engine failed to prepare the attribution touches: {e}") from e
+    try:
+        yield cached
+    finally:
+        with contextlib.suppress(Exception):
+            backend.drop_table(name, force=True)
+
+
+def _unattributed(marked: ir.Table, paths: Paths, con) -> float:
+    """Conversions (goal touches, the marker rows) that no credited touch led to."""
     from journeymap.engine import execute
 
-    total = execute(conversions_table(journeys, settings).count(), con)
-    return max(0.0, float(total) - paths.total_conversions)
+    total = execute(marked.filter(marked.channel.isnull()).count(), con)
+    return max(0.0, float(total or 0) - paths.total_conversions)
 
 
 def _heuristic_rows(paths: Paths, touches: ir.Table | None, models: list[str], s: AttributionSettings,

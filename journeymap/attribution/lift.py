@@ -93,7 +93,7 @@ def cmh(tables: np.ndarray, level: float = 0.95) -> dict[str, float]:
     """
     t = tables[tables.sum(axis=(1, 2)) > 1]
     a, b, c, d = t[:, 0, 0], t[:, 0, 1], t[:, 1, 0], t[:, 1, 1]
-    n = a + b + c + d
+    a + b + c + d
     z = stats.norm.ppf(0.5 + level / 2)
     out = {"odds_ratio": math.nan, "or_low": math.nan, "or_high": math.nan, "risk_difference": math.nan,
            "rd_low": math.nan, "rd_high": math.nan, "p_value": math.nan}
@@ -109,7 +109,7 @@ def _cmh(a, b, c, d, z, out):
     if r.sum() > 0 and s.sum() > 0:
         orr = r.sum() / s.sum()
         p_, q_ = (a + d) / n, (b + c) / n
-        var = ((p_ * r).sum() / (2 * r.sum() ** 2) + ((p_ * s + q_ * r)).sum() / (2 * r.sum() * s.sum())
+        var = ((p_ * r).sum() / (2 * r.sum() ** 2) + (p_ * s + q_ * r).sum() / (2 * r.sum() * s.sum())
                + (q_ * s).sum() / (2 * s.sum() ** 2))
         out.update(odds_ratio=orr, or_low=orr * math.exp(-z * math.sqrt(var)),
                    or_high=orr * math.exp(z * math.sqrt(var)))

@@ -135,20 +135,14 @@ def aggregate_paths(touches: ir.Table, con=None) -> Paths:
     Channels are coded as integers first, so each path is a short list of
     integers; only the distinct paths with their sums cross into Python.
     """
-    from journeymap.engine import execute
-
-    names = execute(touches.select("channel").distinct().order_by("channel"), con)["channel"].tolist()
-    names = [str(c) for c in names if c is not None]
-    code = touches.channel.substitute({c: i for i, c in enumerate(names)}, else_=-1) if names else ibis.literal(-1)
-    t = touches.mutate(_code=code.cast("int32"))
-    per = t.group_by("path_id").agg(
-        seq=t._code.collect(order_by=t.pos), conversions=t.conversions.max(), value=t.value.max(),
-        nulls=t.nulls.max(),
+    per = touches.group_by("path_id").agg(
+        seq=touches.channel.collect(order_by=touches.pos), conversions=touches.conversions.max(),
+        value=touches.value.max(), nulls=touches.nulls.max(),
     )
     agg = per.group_by("seq").agg(
         conversions=per.conversions.sum(), value=per.value.sum(), nulls=per.nulls.sum()
     )
-    return _from_arrow(_to_arrow(agg, con), names)
+    return _from_arrow(_to_arrow(agg, con))
 
 
 def _to_arrow(expr: ir.Table, con):
@@ -157,20 +151,25 @@ def _to_arrow(expr: ir.Table, con):
     return to_pyarrow(expr, con)
 
 
-def _from_arrow(table, names: list[str]) -> Paths:
+def _from_arrow(table) -> Paths:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    seq = table.column("seq").combine_chunks()
-    if isinstance(seq, pa.ChunkedArray):
-        seq = seq.combine_chunks() if seq.num_chunks else pa.array([], pa.list_(pa.int32()))
+    seq = table.column("seq")
+    seq = seq.combine_chunks() if seq.num_chunks else pa.array([], pa.list_(pa.string()))
     offsets = np.asarray(seq.offsets, dtype=np.int64)
-    codes = np.asarray(seq.flatten(), dtype=np.int64)
     offsets = offsets - offsets[0] if len(offsets) else np.zeros(1, np.int64)
+    encoded = pc.dictionary_encode(seq.flatten().cast(pa.string()))
+    names = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = rank[np.asarray(encoded.indices, dtype=np.int64)] if len(names) else np.zeros(0, np.int64)
 
     def col(name: str) -> np.ndarray:
-        return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
+        return np.asarray(table.column(name).to_numpy(), dtype=float)
 
-    return Paths(names, offsets, codes, col("conversions"), col("value"), col("nulls"))
+    return Paths([str(n) for n in names[order]], offsets, codes, col("conversions"), col("value"), col("nulls"))
 
 
 def read_path_file(source: str | Path | IO[str], sep: str = ">") -> Paths:

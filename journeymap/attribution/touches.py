@@ -124,7 +124,8 @@ def channel_label(journeys: ir.Table, blueprint: Blueprint | None, level: str) -
 
 
 def attribution_touches(
-    journeys: ir.Table, blueprint: Blueprint | None = None, settings: AttributionSettings | None = None
+    journeys: ir.Table, blueprint: Blueprint | None = None, settings: AttributionSettings | None = None,
+    *, markers: bool = False,
 ) -> ir.Table:
     """The credited touches of every path, with :data:`TOUCH_COLUMNS` (an Ibis expression).
 
@@ -132,6 +133,8 @@ def attribution_touches(
     ``value`` the conversion's value, ``nulls`` 1 on a non-converting path;
     ``pos`` counts from 1 within the path, ``n`` is the path's length and
     ``t_before`` the seconds from the touch to the conversion (or the path's end).
+    With ``markers=True`` every conversion also has one row with a null
+    ``channel`` (so conversions without a credited touch can be counted in the same pass).
     """
     settings = (settings or AttributionSettings()).resolved(blueprint)
     j = journeys.mutate(_label=channel_label(journeys, blueprint, settings.level))
@@ -140,42 +143,31 @@ def attribution_touches(
     if keep is not None:
         touch = touch & j.touchpoint.isin(keep)
     if settings.container == "journey":
-        paths = _journey_paths(j, touch, settings)
+        paths = _journey_paths(j, touch, settings, markers)
     else:
-        paths = _customer_paths(j, touch, settings)
+        paths = _customer_paths(j, touch, settings, markers)
     return _positions(paths, settings)
 
 
-def conversions_table(journeys: ir.Table, settings: AttributionSettings) -> ir.Table:
-    """One row per conversion (``path_id``, ``value``) in the container's sense; for totals and diagnostics."""
-    if settings.container == "journey":
-        jt = journeys.filter(journeys.converted)
-        return jt.group_by(path_id=jt.journey_id).agg(value=jt.conversion_value.max())
-    g = journeys.filter(journeys.is_goal)
-    return g.select(path_id=_conv_id(g), value=g.revenue.fill_null(0.0))
-
-
-def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings) -> ir.Table:
-    j = j.filter(touch & ((j.status != "in_progress") | ibis.literal(s.include_in_progress)))
+def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, markers: bool) -> ir.Table:
+    row = (touch | j.is_goal) if markers else touch
+    j = j.filter(row & ((j.status != "in_progress") | ibis.literal(s.include_in_progress)))
     t_before = (j.journey_end.epoch_seconds() - j.ts.epoch_seconds()).cast("float64")
     j = j.mutate(t_before=t_before)
     if s.lookback is not None:
         j = j.filter(j.t_before <= s.lookback.total_seconds())
     conv = j.converted.cast("float64")
     return j.select(
-        path_id=j.journey_id, channel=j._label, ts=j.ts, event_id=j.event_id, t_before=j.t_before,
+        path_id=j.journey_id, channel=ibis.ifelse(j.is_goal, ibis.null("string"), j._label), ts=j.ts,
+        event_id=j.event_id, t_before=j.t_before,
         conversions=conv, value=ibis.ifelse(j.converted, j.conversion_value.cast("float64"), 0.0),
         nulls=1.0 - conv,
     )
 
 
-def _conv_id(g: ir.Table) -> ir.StringValue:
-    return g.journey_id
-
-
-def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings) -> ir.Table:
+def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, markers: bool) -> ir.Table:
     goals = j.filter(j.is_goal).select(
-        c_customer=j.customer_id, c_id=_conv_id(j), c_ts=j.ts, c_value=j.revenue.fill_null(0.0)
+        c_customer=j.customer_id, c_id=j.journey_id, c_ts=j.ts, c_value=j.revenue.fill_null(0.0)
     )
     t = j.filter(touch)
     cond = [t.customer_id == goals.c_customer, t.ts <= goals.c_ts]
@@ -187,7 +179,14 @@ def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings)
         t_before=(conv.c_ts.epoch_seconds() - conv.ts.epoch_seconds()).cast("float64"),
         conversions=ibis.literal(1.0), value=conv.c_value.cast("float64"), nulls=ibis.literal(0.0),
     )
-    return conv.union(_customer_open_paths(j, t, s))
+    out = conv.union(_customer_open_paths(j, t, s))
+    if markers:
+        out = out.union(goals.select(
+            path_id=goals.c_id, channel=ibis.null("string"), ts=goals.c_ts, event_id=ibis.null("string"),
+            t_before=ibis.literal(0.0), conversions=ibis.literal(1.0), value=goals.c_value.cast("float64"),
+            nulls=ibis.literal(0.0),
+        ))
+    return out
 
 
 def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir.Table:
@@ -212,7 +211,7 @@ def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir
 
 
 def _positions(p: ir.Table, s: AttributionSettings) -> ir.Table:
-    w = ibis.window(group_by=p.path_id, order_by=[p.ts, p.event_id])
+    w = ibis.window(group_by=[p.path_id, p.channel.isnull()], order_by=[p.ts, p.event_id])
     wn = ibis.window(group_by=p.path_id)
-    p = p.mutate(pos=ibis.row_number().over(w) + 1, n=p.count().over(wn))
+    p = p.mutate(pos=ibis.row_number().over(w) + 1, n=p.channel.count().over(wn))
     return p.select(*TOUCH_COLUMNS)
