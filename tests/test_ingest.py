@@ -503,3 +503,15 @@ def test_header_only_file_reads_zero_rows(ws, tmp_path):
     path.write_text("customer_id,ts,event\n", encoding="utf-8")
     assert counts(ws.ingest_events(path)) == (0, 0, 0, 0)
     assert ws.con.con.execute("SELECT rows_read FROM ingest_log").fetchall() == [(0,)]
+
+
+def test_memory_limit_is_restored(ws, tmp_path):
+    db = ws.con.con
+    db.execute("SET memory_limit = '3GB'")
+    before = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    ws.ingest_events(write(tmp_path / "a.csv", ROWS, "csv"), mapping={"customer_id": "cookie"})
+    from journeymap.ingest import _bytes
+
+    after = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert _bytes(after) == pytest.approx(_bytes(before), rel=0.05)  # DuckDB shows it rounded to 0.1 GiB
+    assert db.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
