@@ -90,12 +90,12 @@ def population_expr(table: ir.Table, *, steps: Sequence[Any] | None = None, end:
     """``customer_id, converted, _from, _to`` (epoch seconds of the exposure window) for decided customers."""
     if steps is None:
         return _journey_population(table)
-    from journeymap.journeys.funnels import entries_expr
+    from journeymap.journeys.funnel_chain import entries_expr
 
     opts = {k: funnel_options.pop(k) for k in ("optional", "step_limits", "window", "exclude") if k in funnel_options}
     spec = FunnelSpec.build(steps, **opts, **funnel_options)
     e = entries_expr(table, spec, end=end)
-    e = e.filter(e._status != "in_progress")
+    e = e.filter((e._status != "in_progress") & ~e._over)
     last = f"_t{len(spec.steps) - 1}"
     until = e[last] if spec.window is None else e[last].coalesce(e._et + spec.window.total_seconds())
     until = until.coalesce(ibis.literal(2**62))

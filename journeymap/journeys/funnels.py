@@ -52,6 +52,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -61,6 +62,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeymap.errors import InputError
+from journeymap.journeys.funnel_chain import entries_expr
 from journeymap.journeys.funnel_steps import (
     DEFAULT_WINDOW,
     Exclusion,
@@ -68,12 +70,10 @@ from journeymap.journeys.funnel_steps import (
     Step,
     step_ref,
 )
-from journeymap.journeys.touchpoints import wilson_interval
-from journeymap.journeys.transitions import frame_rows, run
+from journeymap.journeys.transitions import run
 from journeymap.results import TableResult
 
-BIG = 2**62
-"""Stands for "no bound" in sequence comparisons."""
+Z95 = 1.959963984540054
 
 OUTCOMES = ("reached", "converted", "dropped", "in_progress", "stopped")
 
@@ -160,22 +160,23 @@ def funnel(
     spec = FunnelSpec.build(steps, optional=optional, step_limits=step_limits, window=window, exclude=exclude,
                             order=order, open=open, totals=totals, by=by, by_step=by_step, unit=unit,
                             max_entries=max_entries)
-    entries = entries_expr(table, spec, end=end)
-    df = run(_steps_expr(entries, spec), con)
-    hist_cols, hist_rows = (["step", "name", "bin_start_s", "bin_end_s", "reached"], [])
-    if histogram and len(spec.steps) > 1:
-        hist_rows = _histogram_rows(run(_histogram_expr(entries, spec), con), spec)
-    meta = _meta(spec, df)
+    wide = run(wide_expr(entries_expr(table, spec, end=end), spec), con)
+    columns, rows, hist = _rows(wide, spec)
+    hist_cols = (["dimension"] if spec.by else []) + ["step", "name", "bin_start_s", "bin_end_s", "reached"]
+    meta = _meta(spec, columns, rows)
     if spec.totals:
-        meta["entries_capped"] = int(run(_capped_expr(table, spec, end), con))
-    return FunnelResult(columns=list(df.columns), rows=frame_rows(df), histogram_columns=hist_cols,
-                        histogram_rows=hist_rows, meta=meta)
+        meta["entries_capped"] = int(wide["capped"].fillna(0).sum())
+    return FunnelResult(columns=columns, rows=rows, histogram_columns=hist_cols,
+                        histogram_rows=hist if histogram else [], meta=meta)
 
 
 def funnel_expr(table: ir.Table, steps: Sequence[Any], *, end: datetime | None = None, **options: Any) -> ir.Table:
-    """The per-step table of :func:`funnel` as an Ibis expression (nothing is executed)."""
+    """Every figure of :func:`funnel` as one Ibis aggregate (nothing is executed): see :func:`wide_expr`.
+
+    One row per breakdown value; :func:`funnel` reshapes it into one row per step.
+    """
     spec = _spec(steps, options)
-    return _steps_expr(entries_expr(table, spec, end=end), spec)
+    return wide_expr(entries_expr(table, spec, end=end), spec)
 
 
 def funnel_entries(table: ir.Table, steps: Sequence[Any], *, end: datetime | None = None, **options: Any) -> ir.Table:
@@ -207,6 +208,7 @@ def funnel_customers_expr(
     spec = _spec(steps, options)
     n = step_ref(step, spec.steps)
     e = entries_expr(table, spec, end=end)
+    e = e.filter(~e._over)
     reached = e[f"_s{n - 1}"].notnull()
     stopped = (e._last == n) & (e._status != "converted")
     cond = {
@@ -240,348 +242,117 @@ def _spec(steps: Sequence[Any], options: dict[str, Any]) -> FunnelSpec:
     return FunnelSpec.build(steps, **parts, **opts)
 
 
-# -- the events the funnel reads ------------------------------------------------------------------
-def funnel_events(table: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Events reduced to what the funnel needs: key, time, sequence number, one flag per step and exclusion."""
-    needed = ["customer_id", "ts", spec.key] + ([spec.by] if spec.by else [])
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"The funnel needs column {missing[0]!r}, which the table lacks (it has: {', '.join(table.columns)}); "
-            "pass the journeys table for unit='journey', or add the breakdown with with_dimension()."
-        )
-    t = table
-    cols: dict[str, Any] = {
-        "_k": t[spec.key].cast("string"), "_c": t.customer_id.cast("string"), "_ts": t.ts,
-        "_t": t.ts.epoch_seconds(),
-        "_eid": t.event_id.cast("string") if "event_id" in t.columns else ibis.null("string"),
-    }
-    for i, step in enumerate(spec.steps):
-        cols[f"_m{i}"] = step.predicate(t)
-    for j, ex in enumerate(spec.exclusions):
-        cols[f"_x{j}"] = ex.step.predicate(t)
-    if spec.by:
-        cols["_by"] = t[spec.by].cast("string")
-    ev = t.select(**cols)
-    if spec.order != "strict":
-        flags = [ev[c] for c in ev.columns if c.startswith(("_m", "_x"))]
-        ev = ev.filter(_any(flags))
-    w = ibis.window(group_by=ev._k, order_by=[ev._ts, ev._eid])
-    return ev.mutate(_seq=ibis.row_number().over(w))
+# -- aggregates: one wide row per breakdown value, reshaped in Python ----------------------------
+def wide_expr(e: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """Every per-step figure of a funnel as columns of one aggregate (one row per breakdown value).
 
-
-def entries_expr(table: ir.Table, spec: FunnelSpec, *, end: datetime | None = None) -> ir.Table:
-    """The internal per-entry table: ``_k, _c, _e, _et, _es, _s0.. , _t0.., _last, _status`` (and ``_by``)."""
-    ev = funnel_events(table, spec)
-    end_t = ibis.literal(end).cast("timestamp").epoch_seconds() if end is not None else table.ts.max().epoch_seconds()
-    cands = _candidates(ev, spec)
-    if spec.order == "any":
-        e = _chain_any(cands, ev, spec)
-    else:
-        e = _chain_ordered(cands, ev, spec)
-    e = _with_status(e, spec, end_t)
-    if spec.totals:
-        e = _select_entries(e, spec)
-    else:
-        e = e.mutate(_n=ibis.literal(1))
-    for j, ex in enumerate(spec.exclusions):
-        if ex.mode == "remove":
-            e = _remove(e, ev, spec, j, ex)
-    if spec.by:
-        e = _with_breakdown(e, ev, spec)
-    return e
-
-
-def _candidates(ev: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Possible entries: the first step-1 event per unit (uniques) or every one (totals)."""
-    k = len(spec.steps)
-    if spec.order == "any" or spec.open:
-        cond = _any([ev[f"_m{i}"] for i in range(k)])
-        es = ibis.cases(*[(ev[f"_m{i}"], i) for i in spec.required], else_=0) if spec.open else ibis.literal(0)
-    else:
-        cond, es = ev._m0, ibis.literal(0)
-    c = ev.filter(cond).select("_k", "_c", _e=ev._seq, _et=ev._t, _es=es)
-    if not spec.totals:
-        first = c.group_by("_k").agg(_first=c._e.min())
-        c = c.join(first, [c._k == first._k, c._e == first._first]).select(c)
-    return c
-
-
-# -- ordered and strict ---------------------------------------------------------------------------
-def _chain_ordered(s: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """For each step, the first matching event after the previous one: one join + aggregate per step."""
-    s = s.mutate(_alive=ibis.literal(True), _p=ibis.null("int64"), _pt=ibis.null("int64"))
-    stops: dict[int, list[str]] = {}
-    deferred = []
-    for i, step in enumerate(spec.steps):
-        if step.optional and spec.order == "ordered":
-            s = s.mutate(**{f"_s{i}": ibis.null("int64"), f"_t{i}": ibis.null("int64")})
-            deferred.append(i)
-            continue
-        found = _next_match(s.filter(s._alive & (s._es < i)), ev, i, spec, stops.get(i, []))
-        s = _attach(s, found)
-        at_entry = s._es == i
-        si = ibis.ifelse(at_entry, s._e, s._fs)
-        ti = ibis.ifelse(at_entry, s._et, s._ft)
-        s = s.mutate(**{f"_s{i}": si, f"_t{i}": ti}).drop("_fs", "_ft")
-        alive = s._alive & (s[f"_s{i}"].notnull() | (s._es > i)) if not step.optional else s._alive
-        s = s.mutate(_alive=alive, _p=s[f"_s{i}"].coalesce(s._p), _pt=s[f"_t{i}"].coalesce(s._pt))
-        s = _add_stops(s, ev, spec, i, stops)
-    for i in deferred:
-        s = _optional_match(s, ev, spec, i, stops.get(i, []))
-    return s.drop("_alive", "_p", "_pt", *[c for c in s.columns if c.startswith("_stop")])
-
-
-def _next_match(s: ir.Table, ev: ir.Table, i: int, spec: FunnelSpec, stop_cols: list[str],
-                lo: str = "_p", lo_t: str = "_pt", hi: ir.Value | None = None) -> ir.Table:
-    m = ev.filter(ev[f"_m{i}"]).select(_k2=ev._k, _q=ev._seq, _qt=ev._t)
-    step = spec.steps[i]
-    preds = [s._k == m._k2, (m._q == s[lo] + 1) if spec.order == "strict" else (m._q > s[lo])]
-    if spec.window is not None:
-        preds.append((m._qt - s._et) <= spec.window.total_seconds())
-    if step.within is not None:
-        preds.append((m._qt - s[lo_t]) <= step.within.total_seconds())
-    for col in stop_cols:
-        preds.append(m._q < s[col].fill_null(BIG))
-    if hi is not None:
-        preds.append(m._q < hi)
-    j = s.join(m, preds)
-    return j.group_by([j._k, j._e]).agg(_fs=j._q.min(), _ft=j._qt.min())
-
-
-def _optional_match(s: ir.Table, ev: ir.Table, spec: FunnelSpec, i: int, stop_cols: list[str]) -> ir.Table:
-    """An optional step counts when it happens between the previous matched step and the next required one."""
-    prev_req = max(r for r in spec.required if r < i)
-    nxt = min(r for r in spec.required if r > i)
-    back = list(range(i - 1, prev_req - 1, -1))
-    s = s.mutate(_lo=ibis.coalesce(*[s[f"_s{b}"] for b in back]) if len(back) > 1 else s[f"_s{back[0]}"],
-                 _lot=ibis.coalesce(*[s[f"_t{b}"] for b in back]) if len(back) > 1 else s[f"_t{back[0]}"],
-                 _hi=s[f"_s{nxt}"].fill_null(BIG))
-    found = _next_match(s.filter(s._lo.notnull()), ev, i, spec, stop_cols, lo="_lo", lo_t="_lot", hi=s._hi)
-    s = _attach(s, found)
-    return s.mutate(**{f"_s{i}": s._fs, f"_t{i}": s._ft}).drop("_fs", "_ft", "_lo", "_lot", "_hi")
-
-
-def _add_stops(s: ir.Table, ev: ir.Table, spec: FunnelSpec, i: int, stops: dict[int, list[str]]) -> ir.Table:
-    """For ``stop`` exclusions after step ``i``: the first excluded event, which later steps must precede."""
-    k = len(spec.steps)
-    for j, ex in enumerate(spec.exclusions):
-        if ex.mode != "stop" or ex.after - 1 != i:
-            continue
-        x = ev.filter(ev[f"_x{j}"]).select(_k2=ev._k, _q=ev._seq)
-        jn = s.join(x, [s._k == x._k2, x._q > s[f"_s{i}"]])
-        first = jn.group_by([jn._k, jn._e]).agg(_fs=jn._q.min(), _ft=ibis.literal(0))
-        s = _attach(s, first).rename(**{f"_stop{j}": "_fs"}).drop("_ft")
-        for later in range(i + 1, ex.before or k):
-            stops.setdefault(later, []).append(f"_stop{j}")
-    return s
-
-
-def _attach(s: ir.Table, found: ir.Table) -> ir.Table:
-    found = found.rename(_k_f="_k", _e_f="_e")
-    j = s.left_join(found, [s._k == found._k_f, s._e == found._e_f])
-    return j.drop("_k_f", "_e_f")
-
-
-# -- any order ------------------------------------------------------------------------------------
-def _chain_any(s: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Steps in any order: within the window from the entry, the n-th step is reached at the n-th matched step."""
-    k = len(spec.steps)
-    groups: dict[tuple, list[int]] = {}
-    for i, step in enumerate(spec.steps):
-        groups.setdefault(step.key(), []).append(i)
-    stop_cols = []
-    for j, ex in enumerate(spec.exclusions):
-        if ex.mode == "stop":
-            x = ev.filter(ev[f"_x{j}"]).select(_k2=ev._k, _q=ev._seq)
-            jn = s.join(x, [s._k == x._k2, x._q > s._e])
-            first = jn.group_by([jn._k, jn._e]).agg(_fs=jn._q.min(), _ft=ibis.literal(0))
-            s = _attach(s, first).rename(**{f"_stop{j}": "_fs"}).drop("_ft")
-            stop_cols.append(f"_stop{j}")
-    parts = []
-    for idxs in groups.values():
-        m = ev.filter(ev[f"_m{idxs[0]}"]).select(_k2=ev._k, _q=ev._seq, _qt=ev._t)
-        preds = [s._k == m._k2, m._q >= s._e]
-        if spec.window is not None:
-            preds.append((m._qt - s._et) <= spec.window.total_seconds())
-        preds += [m._q < s[c].fill_null(BIG) for c in stop_cols]
-        j = s.join(m, preds).select(_kk=s._k, _ee=s._e, _q=m._q, _qt=m._qt)
-        rn = ibis.row_number().over(ibis.window(group_by=[j._kk, j._ee], order_by=j._q))
-        parts.append(j.filter(rn < len(idxs)))
-    u = ibis.union(*parts, distinct=False)
-    lvl = ibis.row_number().over(ibis.window(group_by=[u._kk, u._ee], order_by=[u._q, u._qt]))
-    u = u.mutate(_lvl=lvl)
-    aggs = {}
-    for n in range(k):
-        aggs[f"_s{n}"] = ibis.ifelse(u._lvl == n, u._q, ibis.null("int64")).max()
-        aggs[f"_t{n}"] = ibis.ifelse(u._lvl == n, u._qt, ibis.null("int64")).max()
-    piv = u.group_by(_k=u._kk, _e=u._ee).agg(**aggs)
-    piv = piv.rename(_k_f="_k", _e_f="_e")
-    out = s.left_join(piv, [s._k == piv._k_f, s._e == piv._e_f]).drop("_k_f", "_e_f")
-    return out.drop(*stop_cols)
-
-
-# -- status, re-entry, exclusions, breakdown ------------------------------------------------------
-def _with_status(e: ir.Table, spec: FunnelSpec, end_t: ir.Value) -> ir.Table:
-    last = len(spec.steps) - 1
-    converted = e[f"_s{last}"].notnull()
-    if spec.window is None:
-        open_ = ibis.literal(False)
-    else:
-        open_ = (e._et + spec.window.total_seconds()) > end_t
-    status = ibis.cases((converted, "converted"), (open_, "in_progress"), else_="dropped")
-    reached = [(e[f"_s{i}"].notnull(), i + 1) for i in reversed(spec.required)]
-    return e.mutate(_status=status, _last=ibis.cases(*reached, else_=ibis.null("int64")))
-
-
-def _select_entries(c: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Totals: the first entry, then the first candidate after the previous entry converted or timed out."""
-    last = len(spec.steps) - 1
-    w = spec.window.total_seconds() if spec.window is not None else None
-    c = c.mutate(_conv_s=c[f"_s{last}"], _end_t=(c._et + w) if w is not None else ibis.literal(BIG))
-    first = c.group_by("_k").agg(_ne=c._e.min())
-    cur = c.join(first, [c._k == first._k, c._e == first._ne]).select(c).mutate(_n=ibis.literal(1))
-    chosen = [cur]
-    for n in range(2, spec.max_entries + 1):
-        nxt = _next_entry(c, cur)
-        cur = c.join(nxt, [c._k == nxt._kn, c._e == nxt._ne]).select(c).mutate(_n=ibis.literal(n))
-        chosen.append(cur)
-    return ibis.union(*chosen, distinct=False).drop("_conv_s", "_end_t")
-
-
-def _next_entry(c: ir.Table, prev: ir.Table) -> ir.Table:
-    p = prev.select(_kp=prev._k, _pconv=prev._conv_s, _pend=prev._end_t)
-    after = ibis.ifelse(p._pconv.notnull(), c._e > p._pconv, c._et > p._pend)
-    j = c.join(p, [c._k == p._kp, after])
-    return j.group_by(_kn=j._k).agg(_ne=j._e.min())
-
-
-def _capped_expr(table: ir.Table, spec: FunnelSpec, end: datetime | None) -> ir.Scalar:
-    """How many units had a further entry than ``max_entries`` allows (0 when the cap did not bite)."""
-    ev = funnel_events(table, spec)
-    end_t = ibis.literal(end).cast("timestamp").epoch_seconds() if end is not None else table.ts.max().epoch_seconds()
-    c = _candidates(ev, spec)
-    c = _chain_any(c, ev, spec) if spec.order == "any" else _chain_ordered(c, ev, spec)
-    c = _with_status(c, spec, end_t)
-    last = len(spec.steps) - 1
-    w = spec.window.total_seconds() if spec.window is not None else None
-    c = c.mutate(_conv_s=c[f"_s{last}"], _end_t=(c._et + w) if w is not None else ibis.literal(BIG))
-    sel = _select_entries(c, spec)
-    lastsel = sel.filter(sel._n == spec.max_entries)
-    lastsel = lastsel.mutate(_conv_s=lastsel[f"_s{last}"],
-                             _end_t=(lastsel._et + w) if w is not None else ibis.literal(BIG))
-    return _next_entry(c, lastsel).count()
-
-
-def _remove(e: ir.Table, ev: ir.Table, spec: FunnelSpec, j: int, ex: Exclusion) -> ir.Table:
-    """``remove`` exclusion: drop entries with the excluded event between its two steps."""
-    a = 0 if spec.order == "any" else ex.after - 1
-    b = (len(spec.steps) if spec.order == "any" else (ex.before or len(spec.steps))) - 1
-    lo = e._e if spec.order == "any" else e[f"_s{a}"]
-    x = ev.filter(ev[f"_x{j}"]).select(_k2=ev._k, _q=ev._seq, _qt=ev._t)
-    preds = [e._k == x._k2, x._q > lo, x._q < e[f"_s{b}"].fill_null(BIG)]
-    if spec.window is not None:
-        preds.append((x._qt - e._et) <= spec.window.total_seconds())
-    hit = e.join(x, preds).select(_kh=e._k, _eh=e._e, _nh=e._n).distinct()
-    return e.anti_join(hit, [e._k == hit._kh, e._e == hit._eh, e._n == hit._nh])
-
-
-def _with_breakdown(e: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """The breakdown value at the first, last or a chosen step's event."""
-    k = len(spec.steps)
-    if spec.by_step == "first":
-        at = e._e
-    elif spec.by_step == "last":
-        at = ibis.coalesce(*[e[f"_s{i}"] for i in reversed(range(k))]) if k > 1 else e._s0
-    else:
-        at = e[f"_s{int(spec.by_step) - 1}"]
-    e = e.mutate(_at=at)
-    v = ev.select(_kv=ev._k, _qv=ev._seq, _byv=ev._by)
-    j = e.left_join(v, [e._k == v._kv, e._at == v._qv])
-    label = ibis.ifelse(j._at.isnull(), "(not reached)", j._byv.fill_null("(none)"))
-    return j.mutate(dimension=label).drop("_kv", "_qv", "_byv", "_at")
-
-
-# -- aggregates -----------------------------------------------------------------------------------
-def _per_step(e: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """One row per entry and step reached: times from the previous step and from entry."""
-    keys = ["dimension"] if spec.by else []
-    parts = []
+    Reading the entries once keeps the whole funnel a single pass over them:
+    ``entries``, ``capped`` and, per step ``n`` (1-based), ``reached_n``,
+    ``customers_n``, ``cont_n`` (reached it and the previous required step),
+    ``dropped_n``, ``in_progress_n``, ``here_n``, ``med_n`` / ``p90_n`` (seconds
+    from the previous step), ``emed_n`` / ``ep90_n`` (from entry) and ``h_n_b``
+    (histogram bin ``b`` of :data:`HISTOGRAM_EDGES`).
+    """
+    keep = ~e._over
+    aggs: dict[str, Any] = {"entries": keep.cast("int64").sum(),
+                            "capped": ibis.ifelse(e._over, e._k, ibis.null("string")).nunique()}
+    edges = HISTOGRAM_EDGES
     for n in range(len(spec.steps)):
-        back = [e[f"_t{b}"] for b in range(n - 1, -1, -1)]
-        prev_t = (ibis.coalesce(*back) if len(back) > 1 else back[0]) if back else ibis.null("int64")
-        if spec.order == "any" and n > 0:
-            prev_t = e[f"_t{n - 1}"]
-        stopped = (e._last == n + 1) & (e._status != "converted")
-        cont = e[f"_s{_prev_required(spec, n)}"].notnull() if n > 0 else ibis.literal(False)
-        parts.append(e.filter(e[f"_s{n}"].notnull()).select(
-            *keys, _c=e._c, step=ibis.literal(n + 1),
-            _dt=(e[f"_t{n}"] - prev_t).cast("float64"), _de=(e[f"_t{n}"] - e._et).cast("float64"),
-            _drop=(stopped & (e._status == "dropped")).cast("int64"),
-            _prog=(stopped & (e._status == "in_progress")).cast("int64"),
-            _here=(e._es == n).cast("int64"), _cont=cont.cast("int64"),
-        ))
-    return ibis.union(*parts, distinct=False)
-
-
-def _steps_expr(e: ir.Table, spec: FunnelSpec) -> ir.Table:
+        reached = keep & e[f"_s{n}"].notnull()
+        stopped = reached & (e._last == n + 1) & (e._status != "converted")
+        prev_t = _previous_time(e, spec, n)
+        dt = ibis.ifelse(keep, (e[f"_t{n}"] - prev_t).cast("float64"), ibis.null("float64"))
+        de = ibis.ifelse(keep, (e[f"_t{n}"] - e._et).cast("float64"), ibis.null("float64"))
+        cont = (reached & e[f"_s{_prev_required(spec, n)}"].notnull()) if n > 0 else (reached & False)
+        m = n + 1
+        aggs.update({
+            f"reached_{m}": reached.cast("int64").sum(),
+            f"customers_{m}": ibis.ifelse(reached, e._c, ibis.null("string")).nunique(),
+            f"cont_{m}": cont.cast("int64").sum(),
+            f"dropped_{m}": (stopped & (e._status == "dropped")).cast("int64").sum(),
+            f"in_progress_{m}": (stopped & (e._status == "in_progress")).cast("int64").sum(),
+            f"here_{m}": (keep & (e._es == n)).cast("int64").sum(),
+            f"med_{m}": dt.median(), f"p90_{m}": dt.quantile(0.9),
+            f"emed_{m}": de.median(), f"ep90_{m}": de.quantile(0.9),
+        })
+        if n > 0:
+            for b in range(len(edges)):
+                upper = de < edges[b + 1] if b + 1 < len(edges) else ibis.literal(True)
+                aggs[f"h_{m}_{b}"] = (reached & (de >= edges[b]) & upper).cast("int64").sum()
     keys = ["dimension"] if spec.by else []
-    u = _per_step(e, spec)
-    g = u.group_by([*keys, "step"]).agg(
-        reached=u.count(), customers=u._c.nunique(), dropped=u._drop.sum(), in_progress=u._prog.sum(),
-        entered_here=u._here.sum(), _cont=u._cont.sum(), median_time_s=u._dt.median(), p90_time_s=u._dt.quantile(0.9),
-        median_time_from_entry_s=u._de.median(), p90_time_from_entry_s=u._de.quantile(0.9),
-    )
-    total = e.group_by(keys).agg(_entries=e.count()) if keys else None
-    prev_map = {n + 1: _prev_required(spec, n) + 1 for n in range(1, len(spec.steps))}
-    g = g.mutate(_prev=g.step.substitute(prev_map, else_=ibis.null("int64")) if prev_map else ibis.null("int64"))
-    p = g.select(*[g[k].name(f"_pk_{k}") for k in keys], _pstep=g.step, _preached=g.reached)
-    j = g.left_join(p, [g._prev == p._pstep, *[g[k] == p[f"_pk_{k}"] for k in keys]])
-    if total is not None:
-        total = total.rename(**{f"_tk_{k}": k for k in keys})
-        j = j.left_join(total, [j[k] == total[f"_tk_{k}"] for k in keys])
-        entries = j._entries
-    else:
-        entries = e.count().as_scalar()
-    lo_o, hi_o = wilson_interval(j.reached, entries)
-    lo_p, hi_p = wilson_interval(j._cont, j._preached)
-    names = {n + 1: s.label for n, s in enumerate(spec.steps)}
-    optional = {n + 1: s.optional for n, s in enumerate(spec.steps)}
-    j = j.mutate(
-        name=j.step.substitute(names, else_=ibis.null("string")),
-        optional=j.step.substitute(optional, else_=ibis.null("boolean")),
-        rate_overall=j.reached.cast("float64") / entries, overall_low=lo_o, overall_high=hi_o,
-        rate_from_previous=j._cont.cast("float64") / j._preached, previous_low=lo_p, previous_high=hi_p,
-    )
-    return j.select(*keys, *FUNNEL_COLUMNS).order_by([*keys, "step"])
+    return e.group_by(keys).agg(**aggs) if keys else e.aggregate(**aggs)
+
+
+def _previous_time(e: ir.Table, spec: FunnelSpec, n: int) -> ir.Value:
+    """The time of the previous matched step (an optional one if it matched, else the required one before)."""
+    if n == 0:
+        return ibis.null("int64")
+    if spec.order == "any":
+        return e[f"_t{n - 1}"]
+    back = [e[f"_t{b}"] for b in range(n - 1, -1, -1)]
+    return ibis.coalesce(*back) if len(back) > 1 else back[0]
 
 
 def _prev_required(spec: FunnelSpec, n: int) -> int:
     return max(r for r in spec.required if r < n)
 
 
-def _histogram_expr(e: ir.Table, spec: FunnelSpec) -> ir.Table:
-    u = _per_step(e, spec)
-    u = u.filter(u.step > 1)
-    edges = HISTOGRAM_EDGES
-    cases = [(u._de < edges[i + 1], i) for i in range(len(edges) - 1)]
-    u = u.mutate(_bin=ibis.cases(*cases, else_=len(edges) - 1))
+def _rows(wide, spec: FunnelSpec) -> tuple[list[str], list[list[Any]], list[list[Any]]]:
+    """Reshape the wide aggregate into the step table and the histogram (plain Python on a few rows)."""
     keys = ["dimension"] if spec.by else []
-    return u.group_by([*keys, "step", "_bin"]).agg(reached=u.count()).order_by([*keys, "step", "_bin"])
+    rows, hist = [], []
+    recs = sorted(wide.to_dict("records"), key=lambda r: str(r.get("dimension", "")))
+    for rec in recs:
+        dim = [str(rec["dimension"])] if spec.by else []
+        entries = int(rec["entries"] or 0)
+        for n, step in enumerate(spec.steps, start=1):
+            reached = int(rec[f"reached_{n}"] or 0)
+            if reached == 0 and n > 1:
+                continue
+            prev = int(rec[f"reached_{_prev_required(spec, n - 1) + 1}"] or 0) if n > 1 else None
+            cont = int(rec[f"cont_{n}"] or 0)
+            lo_o, hi_o = wilson(reached, entries)
+            lo_p, hi_p = wilson(cont, prev) if prev else (None, None)
+            rows.append(dim + [
+                n, step.label, step.optional, reached, int(rec[f"customers_{n}"] or 0),
+                reached / entries if entries else None, lo_o, hi_o,
+                cont / prev if prev else None, lo_p, hi_p,
+                int(rec[f"dropped_{n}"] or 0), int(rec[f"in_progress_{n}"] or 0), int(rec[f"here_{n}"] or 0),
+                _num(rec[f"med_{n}"]), _num(rec[f"p90_{n}"]), _num(rec[f"emed_{n}"]), _num(rec[f"ep90_{n}"]),
+            ])
+            if n > 1:
+                for b, lo in enumerate(HISTOGRAM_EDGES):
+                    count = int(rec[f"h_{n}_{b}"] or 0)
+                    hi = HISTOGRAM_EDGES[b + 1] if b + 1 < len(HISTOGRAM_EDGES) else None
+                    if count:
+                        hist.append(dim + [n, step.label, lo, hi, count])
+    return [*keys, *FUNNEL_COLUMNS], rows, hist
 
 
-def _histogram_rows(df, spec: FunnelSpec) -> list[list[Any]]:
-    rows = []
-    edges = HISTOGRAM_EDGES
-    for rec in df.to_dict("records"):
-        b = int(rec["_bin"])
-        hi = edges[b + 1] if b + 1 < len(edges) else None
-        row = [int(rec["step"]), spec.steps[int(rec["step"]) - 1].label, edges[b], hi, int(rec["reached"])]
-        rows.append(([str(rec["dimension"])] if spec.by else []) + row)
-    return rows
+def wilson(successes: int, n: int | None, z: float = Z95) -> tuple[float | None, float | None]:
+    """The Wilson score interval of ``successes / n`` (None when ``n`` is 0).
+
+    >>> [round(v, 4) for v in wilson(5, 10)]
+    [0.2366, 0.7634]
+    """
+    if not n:
+        return None, None
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
 
 
 def _public_entries(e: ir.Table, spec: FunnelSpec) -> ir.Table:
+    e = e.filter(~e._over)
     cols: dict[str, Any] = {spec.key: e._k}
     if spec.key != "customer_id":
         cols["customer_id"] = e._c
@@ -594,10 +365,12 @@ def _public_entries(e: ir.Table, spec: FunnelSpec) -> ir.Table:
     return e.select(**cols)
 
 
-def _meta(spec: FunnelSpec, df) -> dict[str, Any]:
-    last = df[df["step"] == len(spec.steps)]
-    converted = int(last["reached"].sum())
-    in_progress, dropped = int(df["in_progress"].sum()), int(df["dropped"].sum())
+def _meta(spec: FunnelSpec, columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:
+    at = {c: n for n, c in enumerate(columns)}
+    last = [r for r in rows if r[at["step"]] == len(spec.steps)]
+    converted = sum(r[at["reached"]] for r in last)
+    in_progress = sum(r[at["in_progress"]] for r in rows)
+    dropped = sum(r[at["dropped"]] for r in rows)
     settled = converted + dropped
     return {
         "steps": [s.label for s in spec.steps], "order": spec.order,
@@ -605,7 +378,7 @@ def _meta(spec: FunnelSpec, df) -> dict[str, Any]:
         "exclusions": [{"step": x.step.label, "mode": x.mode, "after": x.after, "before": x.before or len(spec.steps)}
                        for x in spec.exclusions],
         "optional": [n + 1 for n, s in enumerate(spec.steps) if s.optional],
-        "step_limits": {n + 1: s.within.total_seconds() for n, s in enumerate(spec.steps) if s.within},
+        "step_limits": {str(n + 1): s.within.total_seconds() for n, s in enumerate(spec.steps) if s.within},
         "open": spec.open, "totals": spec.totals, "unit": spec.unit, "by": spec.by, "by_step": spec.by_step,
         "counts": "entries" if spec.totals else f"{spec.unit}s",
         "converted": converted, "in_progress": in_progress, "dropped": dropped,
@@ -613,10 +386,3 @@ def _meta(spec: FunnelSpec, df) -> dict[str, Any]:
         "conversion_rate_settled": converted / settled if settled else None,
         "interval": "wilson 95%", "time_unit": "seconds",
     }
-
-
-def _any(flags: list[ir.BooleanValue]) -> ir.BooleanValue:
-    out = flags[0]
-    for f in flags[1:]:
-        out = out | f
-    return out
