@@ -256,3 +256,27 @@ def test_path_touches_round_trip():
     p = Paths.from_sequences([["a", "b", "a"], ["c"]], conversions=[2, 0], nulls=[1, 3])
     df = path_touches(p).execute().sort_values(["path_id", "pos"])
     assert df.channel.tolist() == ["a", "b", "a", "c"] and df.n.tolist() == [3, 3, 3, 1]
+
+
+def _path_rows(p: Paths):
+    return sorted(zip(p.sequences(), p.conversions, p.nulls, np.round(p.value, 9), strict=True))
+
+
+def test_packed_path_codes_equal_ordered_lists():
+    frame = synthetic_events(300, seed=9)
+    bp = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": None}})
+    con = ibis.duckdb.connect()
+    t = attribution_touches(build_journeys(ibis.memtable(frame), bp), bp, AttributionSettings(include_in_progress=True))
+    t = con.create_table("touches", t, temp=True)
+    assert _path_rows(aggregate_paths(t, con, "codes")) == _path_rows(aggregate_paths(t, con, "lists"))
+
+
+def test_long_paths_fall_back_to_lists():
+    rows = [("z", i / 10, "Search ad" if i % 2 else "Email", None) for i in range(200)] + [("z", 21, "Buy", 1.0)]
+    j = build_journeys(events(rows), BP, end=day(100))
+    con = ibis.duckdb.connect()
+    t = attribution_touches(j, BP, AttributionSettings(lookback=None))
+    p = aggregate_paths(t, con)
+    assert p.sequences() == [tuple(["email", "search"] * 100)]
+    with pytest.raises(InputError, match="too long"):
+        aggregate_paths(t, con, "codes")

@@ -129,12 +129,27 @@ class Paths:
                         dtype=object)
 
 
-def aggregate_paths(touches: ir.Table, con=None) -> Paths:
+MAX_CHUNKS = 4
+"""Paths longer than 4 int64 words of channel codes are aggregated as lists instead."""
+
+
+def aggregate_paths(touches: ir.Table, con=None, method: str = "auto") -> Paths:
     """Aggregate the touches of :func:`attribution_touches` into :class:`Paths`, in the engine.
 
-    Channels are coded as integers first, so each path is a short list of
-    integers; only the distinct paths with their sums cross into Python.
+    ``method="codes"`` packs each path exactly into a few int64 words (channel
+    code ``c`` at position ``p`` is ``c + 1`` shifted by ``bits * p``): summing
+    them per path needs no sort, and the words are decoded in numpy.
+    ``method="lists"`` collects each path's channels as an ordered list. ``auto``
+    packs when the channels and the longest path fit in :data:`MAX_CHUNKS` words.
     """
+    if method not in ("auto", "codes", "lists"):
+        raise InputError(f"method {method!r} is unknown; use auto, codes or lists.")
+    if method != "lists":
+        plan = _packing(touches, con)
+        if plan is not None:
+            return _aggregate_codes(touches, con, *plan)
+        if method == "codes":
+            raise InputError("These paths are too long to pack into int64 words; use method='lists'.")
     per = touches.group_by("path_id").agg(
         seq=touches.channel.collect(order_by=touches.pos), conversions=touches.conversions.max(),
         value=touches.value.max(), nulls=touches.nulls.max(),
@@ -143,6 +158,49 @@ def aggregate_paths(touches: ir.Table, con=None) -> Paths:
         conversions=per.conversions.sum(), value=per.value.sum(), nulls=per.nulls.sum()
     )
     return _from_arrow(_to_arrow(agg, con))
+
+
+def _packing(touches: ir.Table, con) -> tuple[list[str], int, int, int] | None:
+    from journeymap.engine import execute
+
+    names = [str(c) for c in execute(touches.select("channel").distinct(), con)["channel"] if c is not None]
+    if not names or len(names) > 1000:
+        return None
+    longest = int(execute(touches.n.max(), con) or 0)
+    bits = max(1, int(len(names) + 1).bit_length())
+    per_word = 62 // bits
+    words = -(-longest // per_word)
+    if words > MAX_CHUNKS or words == 0:
+        return None
+    return sorted(names), bits, per_word, words
+
+
+def _aggregate_codes(touches: ir.Table, con, names: list[str], bits: int, per_word: int, words: int) -> Paths:
+    code = touches.channel.substitute({c: i + 1 for i, c in enumerate(names)}, else_=0).cast("int64")
+    slot = (touches.pos - 1).cast("int64")
+    shift = (slot % per_word) * bits
+    terms = {f"w{k}": ibis.ifelse(slot // per_word == k, code << shift, 0).sum().cast("int64")
+             for k in range(words)}
+    per = touches.group_by("path_id").agg(
+        n=touches.n.max(), conversions=touches.conversions.max(), value=touches.value.max(),
+        nulls=touches.nulls.max(), **terms,
+    )
+    agg = per.group_by(["n", *terms]).agg(
+        conversions=per.conversions.sum(), value=per.value.sum(), nulls=per.nulls.sum()
+    )
+    t = _to_arrow(agg, con)
+    lengths = np.asarray(t.column("n").to_numpy(), dtype=np.int64)
+    packed = np.stack([np.asarray(t.column(f"w{k}").to_numpy(), dtype=np.int64) for k in range(words)], axis=1)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    pidx = np.repeat(np.arange(len(lengths)), lengths)
+    step = np.arange(offsets[-1]) - offsets[pidx]
+    word = packed[pidx, step // per_word] if len(pidx) else np.zeros(0, np.int64)
+    codes = ((word >> ((step % per_word) * bits)) & ((1 << bits) - 1)) - 1
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(t.column(name).to_numpy(), dtype=float)
+
+    return Paths(names, offsets, codes.astype(np.int64), col("conversions"), col("value"), col("nulls"))
 
 
 def _to_arrow(expr: ir.Table, con):

@@ -59,7 +59,12 @@ def channel_sets(paths: Paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     member = np.zeros((paths.n_paths, n), dtype=bool)
     if len(paths.codes):
         member[paths.path_index(), paths.codes] = True
-    keys, inv = np.unique(member, axis=0, return_inverse=True)
+    if n <= 62:  # one int64 bitmask per path: a fast 1-D unique
+        masks = member.astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))
+        uniq, inv = np.unique(masks, return_inverse=True)
+        keys = ((uniq[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)
+    else:
+        keys, inv = np.unique(member, axis=0, return_inverse=True)
     inv = np.asarray(inv).ravel()
     conv = np.bincount(inv, weights=paths.conversions, minlength=len(keys))
     val = np.bincount(inv, weights=paths.value, minlength=len(keys))
