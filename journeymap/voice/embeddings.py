@@ -205,6 +205,8 @@ class Embedder:
             )
         if cache_dir is not None and runtime == "onnx-int8":
             cache_dir = Path(cache_dir) / "int8"  # quantised vectors differ: keep them apart
+        if cache_dir is not None and max_length != 128:
+            cache_dir = Path(cache_dir) / f"len{max_length}"  # so do other truncations
         self.cache = EmbeddingCache(cache_dir)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.runtime = runtime
