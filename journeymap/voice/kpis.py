@@ -1,0 +1,262 @@
+"""Survey KPIs: NPS, CSAT and CES, overall or per touchpoint, stage, channel, persona or period.
+
+Definitions (SEMANTICS.md, "Voice of the customer"):
+
+- **NPS** = % promoters (9-10) - % detractors (0-6) of the responses with an ``nps`` score,
+  in -100..100. Interval: each response scores +1 (promoter), 0 (passive) or -1
+  (detractor); NPS/100 is the mean of that score, whose variance is
+  ``p + d - (p - d)^2`` (p, d: shares of promoters and detractors). The interval is
+  ``NPS ± z * 100 * sqrt(var / n)``, clipped to -100..100 (the normal approximation used by
+  Qualtrics and most survey tools; with few responses read it with care, hence ``too_small``).
+- **CSAT** = % of 1-5 responses that are 4 or 5. Interval: Wilson score interval, which
+  stays inside 0..100 and behaves at 0% and 100%.
+- **CES** = mean of 1-7 responses. Interval: Student t, ``mean ± t(n-1) * s / sqrt(n)``.
+- ``too_small`` is true where ``n < min_n`` (default :data:`MIN_N` = 30 responses): the
+  figure is shown but should not be read on its own.
+
+Counting happens in the engine (one grouped aggregate); only the counts per group come to
+Python, where the intervals are computed.
+
+Examples
+--------
+>>> import ibis
+>>> fb = ibis.memtable({"touchpoint": ["a", "a", "a", "b"], "nps": [10, 9, 3, 7],
+...                     "csat": [5, 2, None, 4], "ces": [2, 4, None, None]})
+>>> r = kpis(fb, by="touchpoint", min_n=2)
+>>> [(x["touchpoint"], x["metric"], x["n"], round(x["value"], 1)) for x in r.records()][:3]
+[('a', 'nps', 3, 33.3), ('a', 'csat', 2, 50.0), ('a', 'ces', 2, 3.0)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from scipy import stats
+
+from journeymap import engine
+from journeymap.blueprint import Blueprint
+from journeymap.errors import InputError
+from journeymap.voice.results import KpiTable
+
+METRICS = ("nps", "csat", "ces")
+DIMENSIONS = ("touchpoint", "stage", "channel", "persona", "period")
+PERIODS = {"day": "D", "week": "W", "month": "M"}
+MIN_N = 30
+"""Below this many responses a KPI is flagged ``too_small``."""
+UNASSIGNED = "unassigned"
+
+
+# -- intervals (pure math on counts) -------------------------------------------------------------
+def _z(level: float) -> float:
+    if not 0 < level < 1:
+        raise InputError(f"Confidence level {level!r} must be between 0 and 1 (argument level); pass e.g. 0.95.")
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def nps_interval(promoters: int, detractors: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """NPS and its interval from counts: ``(nps, low, high)`` in -100..100.
+
+    >>> [round(x, 2) for x in nps_interval(50, 20, 100)]
+    [30.0, 14.69, 45.31]
+    """
+    if n <= 0:
+        return (math.nan, math.nan, math.nan)
+    p, d = promoters / n, detractors / n
+    score = p - d
+    var = max(p + d - score**2, 0.0)
+    half = _z(level) * math.sqrt(var / n)
+    return (100 * score, max(-100.0, 100 * (score - half)), min(100.0, 100 * (score + half)))
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Share ``k/n`` in % with its Wilson score interval: ``(value, low, high)``.
+
+    >>> [round(x, 2) for x in wilson_interval(8, 10)]
+    [80.0, 49.02, 94.33]
+    """
+    if n <= 0:
+        return (math.nan, math.nan, math.nan)
+    z = _z(level)
+    p = k / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return (100 * p, 100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+
+
+def t_interval(mean: float, sd: float | None, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean with its Student-t interval: ``(mean, low, high)`` (no interval for n < 2).
+
+    >>> [round(x, 3) for x in t_interval(4.0, 1.0, 10)]
+    [4.0, 3.285, 4.715]
+    """
+    if n <= 0:
+        return (math.nan, math.nan, math.nan)
+    if n < 2 or sd is None or math.isnan(sd):
+        return (mean, math.nan, math.nan)
+    if not 0 < level < 1:
+        _z(level)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return (mean, mean - half, mean + half)
+
+
+# -- dimensions ----------------------------------------------------------------------------------
+def with_dimension(
+    feedback: ir.Table,
+    by: str,
+    *,
+    blueprint: Blueprint | None = None,
+    customers: ir.Table | None = None,
+    period: str = "month",
+) -> ir.Table:
+    """``feedback`` with a string column named ``by`` to group on.
+
+    ``touchpoint`` and ``channel`` come from the feedback columns (missing: ``unassigned``);
+    ``stage`` from the touchpoint's stage in the blueprint; ``persona`` from the blueprint's
+    persona rules over ``customers``; ``period`` is the start of the day, week (Monday) or
+    month of ``ts`` (``YYYY-MM-DD``).
+    """
+    if by in ("touchpoint", "channel"):
+        return feedback.mutate(**{by: _filled(feedback[by])})
+    if by == "stage":
+        tp = _filled(feedback.touchpoint)
+        pairs = [(t.name, t.stage) for t in (blueprint.touchpoints if blueprint else []) if t.stage]
+        stage = ibis.cases(*[(tp == name, st) for name, st in pairs], else_=UNASSIGNED) if pairs else ibis.literal(UNASSIGNED)
+        return feedback.mutate(stage=stage)
+    if by == "persona":
+        return _with_persona(feedback, blueprint, customers)
+    if by == "period":
+        if period not in PERIODS:
+            raise InputError(f"Period {period!r} is unknown (argument period); use one of {', '.join(PERIODS)}.")
+        return feedback.mutate(period=feedback.ts.truncate(PERIODS[period]).date().cast("string"))
+    if by in feedback.columns:
+        return feedback.mutate(**{by: _filled(feedback[by].cast("string"))})
+    raise InputError(
+        f"Breakdown {by!r} is unknown (argument by); use one of {', '.join(DIMENSIONS)} or a feedback column."
+    )
+
+
+def _filled(col: ir.Value) -> ir.StringValue:
+    col = col.cast("string")
+    return ibis.cases((col.isnull() | (col.strip() == ""), UNASSIGNED), else_=col)
+
+
+def _with_persona(feedback: ir.Table, blueprint: Blueprint | None, customers: ir.Table | None) -> ir.Table:
+    from journeymap.journeys.personas import OTHER, assign_personas
+
+    if customers is None or blueprint is None:
+        raise InputError("Breakdown by persona needs the customers table and the blueprint (arguments customers, blueprint); pass both.")
+    personas = assign_personas(customers, blueprint).rename(persona_customer_id="customer_id")
+    joined = feedback.left_join(personas, feedback.customer_id == personas.persona_customer_id)
+    return joined.drop("persona_customer_id").mutate(persona=ibis._.persona.fill_null(OTHER))
+
+
+# -- KPIs ----------------------------------------------------------------------------------------
+def kpi_counts(feedback: ir.Table, group: Sequence[str] = ()) -> ir.Table:
+    """The counts KPIs are computed from, per group (an Ibis expression, nothing executed)."""
+    nps, csat, ces = feedback.nps, feedback.csat, feedback.ces
+    aggs = {
+        "nps_n": nps.count(),
+        "promoters": (nps >= 9).cast("int64").sum(),
+        "detractors": (nps <= 6).cast("int64").sum(),
+        "csat_n": csat.count(),
+        "satisfied": (csat >= 4).cast("int64").sum(),
+        "ces_n": ces.count(),
+        "ces_mean": ces.cast("float64").mean(),
+        "ces_sd": ces.cast("float64").std(how="sample"),
+    }
+    return feedback.group_by(list(group)).aggregate(**aggs) if group else feedback.aggregate(**aggs)
+
+
+def kpis(
+    feedback: ir.Table,
+    *,
+    by: str | None = None,
+    period: str = "month",
+    blueprint: Blueprint | None = None,
+    customers: ir.Table | None = None,
+    metrics: Sequence[str] = METRICS,
+    min_n: int = MIN_N,
+    level: float = 0.95,
+    con: Any = None,
+) -> KpiTable:
+    """NPS, CSAT and CES overall or per group, with n, an interval and a ``too_small`` flag.
+
+    Parameters
+    ----------
+    feedback : ibis.Table
+        Rows with ``nps``, ``csat`` and ``ces`` (the ``feedback`` table or a filtered part).
+    by : {"touchpoint", "stage", "channel", "persona", "period"} or a feedback column, optional
+    period : {"day", "week", "month"}
+        The period length when ``by="period"``.
+    blueprint, customers
+        Needed for ``by="stage"`` (blueprint) and ``by="persona"`` (both).
+    metrics : sequence of str
+        Which of nps, csat, ces to report.
+    min_n : int
+        Groups with fewer responses are flagged ``too_small``.
+    level : float
+        Confidence level of the intervals.
+    con : ibis backend, optional
+        Where to run (default: the table's own backend).
+
+    Returns
+    -------
+    KpiTable
+        One row per group and metric, ordered by group then metric; groups with no response
+        for a metric have no row for it.
+    """
+    bad = [m for m in metrics if m not in METRICS]
+    if bad:
+        raise InputError(f"Metric {bad[0]!r} is unknown (argument metrics); use some of {', '.join(METRICS)}.")
+    group: list[str] = []
+    if by:
+        feedback = with_dimension(feedback, by, blueprint=blueprint, customers=customers, period=period)
+        group = [by]
+    counts = engine.execute(kpi_counts(feedback, group), con)
+    if group:
+        counts = counts.sort_values(group, kind="stable")
+    rows = []
+    for rec in counts.to_dict(orient="records"):
+        rows.extend(_metric_rows(rec, group, metrics, min_n, level))
+    columns = [*group, "metric", "n", "value", "low", "high", "too_small", "promoters", "passives", "detractors", "satisfied"]
+    meta = {
+        "by": by, "period": period if by == "period" else None, "min_n": min_n, "level": level,
+        "definitions": {
+            "nps": "% promoters (9-10) - % detractors (0-6); interval: normal approx. of the +1/0/-1 score",
+            "csat": "% of 4-5 on 1-5; interval: Wilson",
+            "ces": "mean on 1-7; interval: Student t",
+        },
+    }
+    return KpiTable(columns=columns, rows=rows, meta=meta)
+
+
+def _metric_rows(rec: dict, group: list[str], metrics: Sequence[str], min_n: int, level: float) -> list[list]:
+    key = [rec[g] for g in group]
+    out = []
+    for m in metrics:
+        n = int(rec[f"{m}_n"] or 0)
+        if n == 0:
+            continue
+        extra: list[Any] = [None, None, None, None]
+        if m == "nps":
+            p, d = int(rec["promoters"]), int(rec["detractors"])
+            value, low, high = nps_interval(p, d, n, level)
+            extra = [p, n - p - d, d, None]
+        elif m == "csat":
+            k = int(rec["satisfied"])
+            value, low, high = wilson_interval(k, n, level)
+            extra = [None, None, None, k]
+        else:
+            sd = rec["ces_sd"]
+            value, low, high = t_interval(float(rec["ces_mean"]), None if sd is None else float(sd), n, level)
+        out.append([*key, m, n, _num(value), _num(low), _num(high), n < min_n, *extra])
+    return out
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else float(x)
