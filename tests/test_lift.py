@@ -125,3 +125,26 @@ def test_without_customers_strata_are_first_stage_only():
     ev, _ = planted(500)
     r = lift(build_journeys(ev, BP, end=END))
     assert all(row[16] == 1 for row in r.rows)  # one stratum: every journey starts in awareness
+
+
+@pytest.mark.slow
+def test_demo_planted_touchpoint_shows_a_significant_lift(tmp_path):
+    demo = pytest.importorskip("journeymap.demo", reason="journeymap.demo has not landed yet")
+    planted_tp = getattr(demo, "PLANTED", {}).get("lift_touchpoint")
+    if planted_tp is None:
+        pytest.skip("journeymap.demo exports no PLANTED['lift_touchpoint']")
+    from click.testing import CliRunner
+
+    from journeymap.cli import main
+    from journeymap.workspace import Workspace
+
+    out = CliRunner().invoke(main, ["demo", str(tmp_path / "shop")])
+    if out.exit_code != 0:
+        pytest.skip(f"'journeymap demo' is not available yet: {out.output[-200:]}")
+    with Workspace.open(tmp_path / "shop") as ws:
+        journeys = build_journeys(ws.events(), ws.blueprint)
+        h = hypothesis(journeys, planted_tp, ws.customers(), ws.blueprint, con=ws.con)
+        row = dict(zip(h.columns, h.rows[0], strict=True))
+        assert row["significant"] and row["risk_difference"] > 0, h.answer
+        r = lift(journeys, ws.customers(), ws.blueprint, con=ws.con)
+        assert next(x for x in r.rows if x[0] == planted_tp)[15]
