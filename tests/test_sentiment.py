@@ -302,3 +302,26 @@ def test_embedding_and_trained_backends(tmp_path):
     ]
     s = model.score(["my luggage is lost"])
     assert -1 <= s[0] < 0 and set(model.classify(texts)) <= set(LABELS)
+
+
+def test_embedding_cache_shards_survive_concurrent_writers(tmp_path):
+    """Pure numpy: no model needed. Compacting never drops vectors another process wrote."""
+    from journeymap.voice.embeddings import DIM, EmbeddingCache, text_key
+
+    v = np.eye(3, DIM, dtype=np.float32)
+    k = [text_key(t) for t in ("a", "b", "c")]
+    one = EmbeddingCache(tmp_path)
+    one.add(k[:1], v[:1])
+    two = EmbeddingCache(tmp_path)  # another process: sees "a", adds "b"
+    two.add(k[1:2], v[1:2])
+    one.add(k[2:], v[2:])
+    one.add(k[:1], v[:1])  # already known: no new shard
+    one.compact()  # knows "a" and "c" only; the shard with "b" must stay
+    fresh = EmbeddingCache(tmp_path)
+    got, missing = fresh.get(k)
+    assert missing == [] and np.array_equal(got, v)
+    two.add(k[2:], v[2:])  # "c" again from the other process: a duplicate across shards
+    fresh = EmbeddingCache(tmp_path)
+    fresh.compact()
+    assert len(EmbeddingCache(tmp_path)) == 3 and len(list(tmp_path.glob("*.npz"))) == 1
+    assert np.array_equal(EmbeddingCache(tmp_path).get(k)[0], v)

@@ -93,10 +93,12 @@ class EmbeddingCache:
         self._index: dict[bytes, int] = {}
         self._blocks: list[np.ndarray] = []
         self._size = 0
+        self._shards: set[Path] = set()  # the shard files this cache has read or written
         if self.folder is not None and self.folder.is_dir():
             for shard in sorted(self.folder.glob("*.npz")):
                 with np.load(shard) as z:
                     self._append(list(z["keys"]), z["vectors"])
+                self._shards.add(shard)
 
     def __len__(self) -> int:
         return self._size
@@ -132,23 +134,25 @@ class EmbeddingCache:
         self._append(ks, vs)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.folder / f".{uuid.uuid4().hex}.tmp.npz"
-            np.savez(tmp, keys=np.array(ks, dtype="S16"), vectors=vs)
-            tmp.rename(self.folder / f"{uuid.uuid4().hex}.npz")
+            self._shards.add(self._write(ks, vs))
+
+    def _write(self, keys: list[bytes], vectors: np.ndarray) -> Path:
+        tmp = self.folder / f".{uuid.uuid4().hex}.tmp.npz"
+        np.savez(tmp, keys=np.array(keys, dtype="S16"), vectors=vectors)
+        path = self.folder / f"{uuid.uuid4().hex}.npz"
+        tmp.rename(path)
+        return path
 
     def compact(self) -> None:
-        """Merge every shard into one file."""
+        """Merge the shards this cache knows into one file (shards other processes wrote since stay)."""
         if self.folder is None or not self._blocks:
             return
-        keys = [None] * self._size
-        for k, j in self._index.items():
-            keys[j] = k
-        old = list(self.folder.glob("*.npz"))
-        tmp = self.folder / f".{uuid.uuid4().hex}.tmp.npz"
-        np.savez(tmp, keys=np.array(keys, dtype="S16"), vectors=self._blocks[0])
-        tmp.rename(self.folder / f"{uuid.uuid4().hex}.npz")
-        for p in old:
+        keys = list(self._index)
+        rows = np.fromiter(self._index.values(), dtype=np.int64, count=len(keys))
+        merged = self._write(keys, self._blocks[0][rows])
+        for p in self._shards:
             p.unlink(missing_ok=True)
+        self._shards = {merged}
 
 
 class Embedder:
