@@ -107,8 +107,27 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_ours(path: Path) -> dict:
-    """Time journeymap on DuckDB (2 threads), each analysis from the Parquet file."""
+_CPU = [0.0]
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _step(name: str, seconds: float, **extra) -> None:
+    """Report one finished step as a JSON line (the parent keeps them even if a later step times out).
+
+    ``cpu_s`` is the CPU time the step used (all threads): a figure that holds when
+    other work shares the cores and wall-clock times stretch.
+    """
+    now = _cpu()
+    cpu, _CPU[0] = now - _CPU[0], now
+    print(json.dumps({"step": name, "seconds": seconds, "cpu_s": cpu, "peak_mb": _peak_mb(), **extra}), flush=True)
+
+
+def run_ours(path: Path) -> None:
+    """Time journeymap on DuckDB (2 threads), each analysis on the journeys built once."""
     import ibis
 
     from journeymap.blueprint import Blueprint
@@ -120,55 +139,45 @@ def run_ours(path: Path) -> dict:
                 "SET preserve_insertion_order = false")
     events = con.read_parquet(str(path), table_name="events")
     bp = Blueprint.model_validate(BLUEPRINT)
-    out: dict = {"timings": {}}
-    t_all = time.perf_counter()
 
     # Build the journeys once and keep them, as an analyst session (or the map) would.
+    _CPU[0] = _cpu()
     t = time.perf_counter()
     journeys = build_journeys(events, bp)
     con.raw_sql(f"CREATE TEMP TABLE j AS {con.compile(journeys)}")
     jt = con.table("j")
     jcount = con.execute(jt.filter(jt.step == 1).count())
-    out["timings"]["journeys"] = time.perf_counter() - t
-
+    _step("journeys", time.perf_counter() - t, journeys=int(jcount))
     t = time.perf_counter()
     tr = transitions(jt, con=con)
-    out["timings"]["transitions"] = time.perf_counter() - t
+    _step("transitions", time.perf_counter() - t, edges=len(tr.rows))
     t = time.perf_counter()
     va = variants(jt, top=20, con=con)
-    out["timings"]["variants (top 20)"] = time.perf_counter() - t
-    out["funnel"] = _time_part_b(jt, bp, con, out["timings"])
-    out["timings"]["total"] = time.perf_counter() - t_all
-    out["journeys"] = int(jcount)
-    out["edges"] = len(tr.rows)
-    out["variants"] = va.meta.get("variants")
-    out["peak_mb"] = _peak_mb()
-    return out
+    _step("variants (top 20)", time.perf_counter() - t, variants=va.meta.get("variants"))
+    _time_part_b(jt, bp, con)
 
 
-def _time_part_b(jt, bp, con, timings: dict) -> str:
-    """Time the 4-step funnel and the stage funnel when part B's modules exist."""
+def _time_part_b(jt, bp, con) -> None:
+    """Time part B's 4-step funnel and stage funnel (journeymap.journeys.funnels / stages)."""
     from journeymap.errors import JourneymapError
 
     try:
         from journeymap.journeys import funnels, stages
     except ImportError:
-        return "journeymap.journeys.funnels / stages not available: not timed"
-    try:
+        _step("funnels", 0.0, note="journeymap.journeys.funnels / stages not available: not timed")
+        return
+    for name, call in (("funnel (4 steps)", lambda: funnels.funnel(jt, FUNNEL, con=con)),
+                       ("stage funnel", lambda: stages.stage_funnel(jt, bp, con=con))):
         t = time.perf_counter()
-        funnels.funnel(jt, FUNNEL, con=con)
-        timings["funnel (4 steps)"] = time.perf_counter() - t
-        t = time.perf_counter()
-        stages.stage_funnel(jt, bp, con=con)
-        timings["stage funnel"] = time.perf_counter() - t
-        return "timed"
-    except (AttributeError, TypeError) as e:
-        return f"part B's API differs from what this benchmark calls ({e}); not timed"
-    except JourneymapError as e:
-        return f"failed: {str(e).splitlines()[0]}"
+        try:
+            call()
+        except (AttributeError, TypeError, JourneymapError) as e:
+            _step(name, time.perf_counter() - t, note=f"failed: {str(e).splitlines()[0]}")
+        else:
+            _step(name, time.perf_counter() - t)
 
 
-def run_pm4py(path: Path) -> dict:
+def run_pm4py(path: Path) -> None:
     """Time pm4py's format_dataframe + discover_dfg and get_variants on the same events."""
     import contextlib
     import io
@@ -178,29 +187,33 @@ def run_pm4py(path: Path) -> dict:
     with contextlib.redirect_stdout(io.StringIO()):
         import pm4py
     df = pd.read_parquet(path, columns=["customer_id", "ts", "touchpoint"])
-    out: dict = {"timings": {}}
+    _CPU[0] = _cpu()
     t = time.perf_counter()
     log = pm4py.format_dataframe(df, case_id="customer_id", activity_key="touchpoint", timestamp_key="ts")
-    out["timings"]["format_dataframe"] = time.perf_counter() - t
+    _step("format_dataframe", time.perf_counter() - t)
     t = time.perf_counter()
     dfg, _, _ = pm4py.discover_dfg(log)
-    out["timings"]["discover_dfg"] = time.perf_counter() - t
+    _step("discover_dfg", time.perf_counter() - t, edges=len(dfg))
     t = time.perf_counter()
     var = pm4py.get_variants(log)
-    out["timings"]["get_variants"] = time.perf_counter() - t
-    out["timings"]["total"] = sum(out["timings"].values())
-    out["edges"] = len(dfg)
-    out["variants"] = len(var)
-    out["peak_mb"] = _peak_mb()
-    return out
+    _step("get_variants", time.perf_counter() - t, variants=len(var))
 
 
-def _child(part: str, path: Path) -> dict:
+def _child(part: str, path: Path, timeout: float) -> list[dict]:
+    """Run one part in its own process; its finished steps (all of them unless it timed out)."""
     cmd = [sys.executable, __file__, "--part", part, "--data", str(path)]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise SystemExit(f"{part} failed:\n{res.stderr[-4000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
+        stdout, failed = res.stdout, (f"exit {res.returncode}: {res.stderr[-2000:]}" if res.returncode else None)
+    except subprocess.TimeoutExpired as e:
+        raw = e.stdout or b""
+        stdout = raw.decode() if isinstance(raw, bytes) else raw
+        failed = f"stopped after {timeout:.0f} s"
+    steps = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    if failed:
+        steps.append({"step": "(rest)", "seconds": float("nan"), "cpu_s": float("nan"), "peak_mb": float("nan"),
+                      "note": failed})
+    return steps
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -208,10 +221,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--events", type=int, default=10_000_000, help="events to generate (default 10M)")
     ap.add_argument("--data", type=Path, help="use this Parquet file instead of generating one")
     ap.add_argument("--skip-pm4py", action="store_true", help="time journeymap only")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds allowed per side (default 600)")
     ap.add_argument("--part", choices=["ours", "pm4py"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.part:
-        print(json.dumps(run_ours(args.data) if args.part == "ours" else run_pm4py(args.data)))
+        (run_ours if args.part == "ours" else run_pm4py)(args.data)
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = args.data or Path(tmp) / "events.parquet"
@@ -219,24 +233,31 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             generate(args.events, path)
             print(f"generated {args.events:,} events in {time.perf_counter() - t:.1f} s -> {path}")
-        ours = _child("ours", path)
-        _report("journeymap (DuckDB, 2 threads)", ours)
-        print(f"  journeys {ours['journeys']:,}, edges {ours['edges']}, variants {ours['variants']:,}; "
-              f"funnels: {ours['funnel']}")
+        ours = _report("journeymap (DuckDB, 2 threads)", _child("ours", path, args.timeout))
         if args.skip_pm4py:
             return
-        theirs = _child("pm4py", path)
-        _report("pm4py", theirs)
-        comparable = ours["timings"]["journeys"] + ours["timings"]["transitions"] + \
-            ours["timings"]["variants (top 20)"]
-        print(f"ratio pm4py / journeymap, whole set: {theirs['timings']['total'] / ours['timings']['total']:.1f}x; "
-              f"DFG + variants only: {theirs['timings']['total'] / comparable:.1f}x")
+        theirs = _report("pm4py", _child("pm4py", path, args.timeout))
+        same = ("journeys", "transitions", "variants (top 20)")
+        for kind in ("wall", "cpu"):
+            ours_same = sum(ours[kind].get(k, float("nan")) for k in same)
+            print(f"ratio pm4py / journeymap ({kind} time): journeys + transitions + variants "
+                  f"{theirs[kind]['total'] / ours_same:.1f}x; whole set {theirs[kind]['total'] / ours[kind]['total']:.1f}x")
 
 
-def _report(title: str, res: dict) -> None:
-    print(f"{title}: peak memory {res['peak_mb']:,.0f} MB")
-    for name, secs in res["timings"].items():
-        print(f"  {name:<24} {secs:8.2f} s")
+def _report(title: str, steps: list[dict]) -> dict:
+    """Print one side's steps (wall and CPU seconds), totals and peak memory; return the figures."""
+    peak = max((s["peak_mb"] for s in steps if s["peak_mb"] == s["peak_mb"]), default=float("nan"))
+    print(f"{title}: peak memory {peak:,.0f} MB")
+    out: dict = {"wall": {}, "cpu": {}}
+    for s in steps:
+        extra = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k}: {v}" for k, v in s.items()
+                          if k not in ("step", "seconds", "cpu_s", "peak_mb"))
+        print(f"  {s['step']:<20} {s['seconds']:8.2f} s wall {s['cpu_s']:8.2f} s cpu  {extra}")
+        out["wall"][s["step"]], out["cpu"][s["step"]] = s["seconds"], s["cpu_s"]
+    for kind in ("wall", "cpu"):
+        out[kind]["total"] = sum(v for v in out[kind].values() if v == v)
+    print(f"  {'total':<20} {out['wall']['total']:8.2f} s wall {out['cpu']['total']:8.2f} s cpu")
+    return out
 
 
 if __name__ == "__main__":

@@ -292,7 +292,7 @@ def variants(
     meta = {"by": by, "top": top, "rules": rules.describe(), "counts": "journeys",
             "journeys_in_scope": int(g.total_journeys.max()) if len(g) and not by else None,
             "variants": int(g.n_variants.max()) if len(g) and not by else None}
-    return PathsResult(columns=columns, rows=frame_rows_list(rows), meta=meta)
+    return PathsResult(columns=columns, rows=_plain_rows(rows), meta=meta)
 
 
 def _decode(journeys: ir.Table, rules: PathRules, by: str | None, g, con) -> dict[tuple[str, int], str]:
@@ -322,7 +322,7 @@ def path_text(steps: Sequence[tuple[int, str, bool]]) -> str:
     return SEP.join(head + ([ELLIPSIS] if truncated else []) + tail)
 
 
-def frame_rows_list(rows: list[list[Any]]) -> list[list[Any]]:
+def _plain_rows(rows: list[list[Any]]) -> list[list[Any]]:
     return [[v.item() if hasattr(v, "item") else v for v in row] for row in rows]
 
 
