@@ -4,7 +4,7 @@ How themes are found (:class:`ThemeModel`):
 
 1. Texts are cleaned for clustering only: URLs, ``@handles``, ``#`` and HTML entities go.
 2. ``backend="tfidf"`` (no extra needed): TF-IDF of word 1-2 grams (English stop words
-   removed, sublinear tf, words in over 30% of texts dropped) factorised by NMF into
+   removed, sublinear tf, words in over half the texts dropped) factorised by NMF into
    ``k`` topics; each comment joins its strongest topic.
    ``backend="embedding"`` (``nlp`` extra): MiniLM sentence embeddings, centred, next to
    half-weighted TF-IDF (100 SVD dimensions), clustered by k-means. On the negative airline
@@ -159,7 +159,7 @@ class ThemeModel:
             raise InputError("There are no texts to find themes in (argument texts); pass at least one comment.")
         vec = TfidfVectorizer(
             ngram_range=(1, 2), stop_words=stop_words(), token_pattern=_TOKEN, sublinear_tf=True,
-            min_df=2 if n >= 50 else 1, max_df=0.3 if n >= 50 else 1.0, max_features=self.max_features,
+            min_df=2 if n >= 50 else 1, max_df=0.5 if n >= 50 else 1.0, max_features=self.max_features,
             dtype=np.float32,
         )
         try:
