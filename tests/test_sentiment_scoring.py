@@ -73,7 +73,8 @@ def test_rescore_and_result_round_trip(ws):
 
 def test_duplicate_ids_are_scored_once(ws):
     _insert(ws, ["a", "a", "b"], ["bad", "bad", "good"])
-    assert score_feedback(ws.con).scored == 2
+    r = score_feedback(ws.con)
+    assert (r.scored, r.already_scored, r.with_text) == (2, 0, 2)
 
 
 def test_custom_backend_object_and_errors(ws):
@@ -94,3 +95,35 @@ def test_custom_backend_object_and_errors(ws):
         score_feedback(ws.con, backend="bert")
     with pytest.raises(InputError, match="batch_size=0"):
         score_feedback(ws.con, batch_size=0)
+
+
+@pytest.mark.slow
+def test_score_feedback_on_each_engine(con):
+    """The same incremental scoring on DuckDB and Spark (tables made and dropped here)."""
+    from journeymap import schema
+
+    for name in ("feedback", "feedback_scores"):
+        if name in con.list_tables():
+            con.drop_table(name)
+    con.create_table("feedback", schema=schema.FEEDBACK)
+    try:
+        fb = ibis.memtable(
+            {
+                "feedback_id": ["a", "b", "b", "c"],
+                "ts": ["2024-01-01"] * 4,
+                "text": [TEXTS[0], TEXTS[1], TEXTS[1], None],
+            }
+        ).cast({"ts": "timestamp", "text": "string"})
+        con.insert("feedback", fb)
+        r = score_feedback(con)
+        assert (r.scored, r.already_scored, r.with_text, r.without_text) == (2, 0, 2, 1)
+        assert score_feedback(con).scored == 0
+        df = scores(con).order_by("feedback_id").execute()
+        assert df.feedback_id.tolist() == ["a", "b"]
+        assert df.sentiment.to_numpy() == pytest.approx(LexiconSentiment().score(TEXTS[:2]))
+        assert score_feedback(con, rescore=True).scored == 2
+        assert scores(con).count().execute() == 2
+    finally:
+        for name in ("feedback", "feedback_scores"):
+            if name in con.list_tables():
+                con.drop_table(name)

@@ -60,8 +60,8 @@ SCHEMA = ibis.schema(
 class FeedbackScoring(Result):
     """What one :func:`score_feedback` run did.
 
-    ``with_text`` = ``scored`` + ``already_scored`` (rows with text and an id); rows without
-    text, or without a ``feedback_id``, are counted apart and never scored.
+    ``with_text`` = ``scored`` + ``already_scored`` (distinct ids of rows with text); rows
+    without text, or without a ``feedback_id``, are counted apart and never scored.
     """
 
     kind: ClassVar[str] = "feedback_scoring"
@@ -132,7 +132,7 @@ def score_feedback(
     has_text = fb.text.notnull() & (fb.text.strip().length() > 0)
     counts = engine.execute(
         fb.aggregate(
-            with_text=(has_text & fb.feedback_id.notnull()).sum(),
+            with_text=fb.feedback_id.nunique(where=has_text),
             without_text=(~has_text).sum(),
             without_id=(has_text & fb.feedback_id.isnull()).sum(),
         ),
