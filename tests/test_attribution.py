@@ -255,7 +255,7 @@ def test_empty_and_no_conversions_give_defined_answers():
 def test_path_touches_round_trip():
     p = Paths.from_sequences([["a", "b", "a"], ["c"]], conversions=[2, 0], nulls=[1, 3])
     df = path_touches(p).execute().sort_values(["path_id", "pos"])
-    assert df.channel.tolist() == ["a", "b", "a", "c"] and df.n.tolist() == [3, 3, 3, 1]
+    assert df.channel.tolist() == ["a", "b", "a", "c"] and df.pos.tolist() == [1, 2, 3, 1]
 
 
 def _path_rows(p: Paths):

@@ -3,8 +3,9 @@
 Every model gives each touch of a converting path a weight; the weights of a
 path sum to 1 (participation excepted: it gives 1 to each distinct channel) and a
 channel's credit is the sum of weight x conversions (and weight x value) over
-its touches. One query computes every model (window expressions, then one
-group-by), so nothing per touch leaves the engine.
+its touches. One query computes every model (per-path figures — length, first and last
+position, decay sum — by a group-by joined back to the touches, then one
+group-by per channel), so nothing per touch leaves the engine.
 
 =================  =====================================================================
 model              weight of the touch at position ``pos`` of ``n``
@@ -27,7 +28,7 @@ Examples
 --------
 >>> import ibis
 >>> touches = ibis.memtable({"path_id": ["p"] * 3, "channel": ["a", "b", "a"], "pos": [1, 2, 3],
-...                          "n": [3] * 3, "conversions": [1.0] * 3, "value": [9.0] * 3})
+...                          "conversions": [1.0] * 3, "value": [9.0] * 3})
 >>> df = heuristic_credits(touches, ["first", "linear", "position"]).execute()
 >>> sorted(zip(df.model, df.channel, df.conversions.round(3)))  # doctest: +NORMALIZE_WHITESPACE
 [('first', 'a', 1.0), ('first', 'b', 0.0), ('linear', 'a', 0.667), ('linear', 'b', 0.333),
@@ -75,7 +76,7 @@ def heuristic_credits(
 ) -> ir.Table:
     """Credits per model and channel: ``model, channel, conversions, value`` (an Ibis expression).
 
-    ``touches`` has ``path_id, channel, pos, n, conversions, value`` (and
+    ``touches`` has ``path_id, channel, pos, conversions, value`` (and
     ``t_before`` in seconds for time decay), as :func:`attribution_touches` or
     :func:`journeymap.attribution.paths.path_touches` give; paths without
     conversions are ignored.
@@ -83,12 +84,11 @@ def heuristic_credits(
     models = [canonical_model(m) for m in models]
     if "custom" in models:
         _check_custom(custom_weights)
-    t = touches.filter(touches.conversions > 0)
-    weights = {m: _weight(t, m, half_life, direct, custom_weights) for m in models}
-    t = t.mutate(**{f"_w_{m}": w for m, w in weights.items()})
+    t = _with_path_figures(touches.filter((touches.conversions > 0) & touches.channel.notnull()), models,
+                           half_life, direct)
+    weights = {m: _weight(t, m, custom_weights) for m in models}
     aggs = {}
-    for m in models:
-        w = t[f"_w_{m}"]
+    for m, w in weights.items():
         aggs[f"_c_{m}"] = (w * t.conversions).sum()
         aggs[f"_v_{m}"] = (w * t.value).sum()
     g = t.group_by("channel").agg(**aggs)
@@ -100,6 +100,29 @@ def heuristic_credits(
     for p in parts[1:]:
         out = out.union(p)
     return out
+
+
+def _with_path_figures(t: ir.Table, models: list[str], half_life: timedelta, direct: Sequence[str]) -> ir.Table:
+    """Each touch with its path's length, first and last position (a group-by joined back: no sort)."""
+    if "time_decay" in models:
+        if "t_before" not in t.columns:
+            raise InputError(
+                "Model 'time_decay' needs touch times, which an aggregated path file lacks; "
+                "drop time_decay from --models or attribute journeys from the workspace."
+            )
+        t = t.mutate(_decay=ibis.literal(2.0) ** (-t.t_before / half_life.total_seconds()))
+    figures = {"_n": t.count(), "_first": t.pos.min(), "_last": t.pos.max()}
+    if "last_non_direct" in models:
+        is_direct = t.channel.lower().isin([d.lower() for d in direct])
+        figures["_lnd"] = ibis.ifelse(is_direct, None, t.pos).max()
+    if "time_decay" in models:
+        figures["_decay_sum"] = t._decay.sum()
+    per = t.group_by(_pid="path_id").agg(**figures)
+    t = t.inner_join(per, t.path_id == per._pid).drop("_pid")
+    if "participation" in models:
+        firsts = t.group_by(_pid="path_id", _ch="channel").agg(_ch_first=t.pos.min())
+        t = t.inner_join(firsts, [t.path_id == firsts._pid, t.channel == firsts._ch]).drop("_pid", "_ch")
+    return t
 
 
 def canonical_model(name: str) -> str:
@@ -125,56 +148,34 @@ def _check_custom(weights: Sequence[float] | None) -> None:
         )
 
 
-def _weight(t: ir.Table, model: str, half_life: timedelta, direct: Sequence[str],
-            custom: Sequence[float] | None) -> ir.FloatingValue:
-    pos, n = t.pos, t.n
+def _weight(t: ir.Table, model: str, custom: Sequence[float] | None) -> ir.FloatingValue:
+    first, last, n = t.pos == t._first, t.pos == t._last, t._n
     if model == "first":
-        return (pos == 1).cast("float64")
+        return first.cast("float64")
     if model == "last":
-        return (pos == n).cast("float64")
+        return last.cast("float64")
     if model == "linear":
         return 1.0 / n.cast("float64")
     if model == "last_non_direct":
-        return _last_non_direct(t, direct)
+        return (t.pos == t._lnd.coalesce(t._last)).cast("float64")
     if model == "time_decay":
-        return _time_decay(t, half_life)
+        return t._decay / t._decay_sum
     if model == "participation":
-        w = ibis.window(group_by=[t.path_id, t.channel], order_by=t.pos)
-        return (ibis.row_number().over(w) == 0).cast("float64")
-    f, m, last = custom if model == "custom" else POSITIONAL[model]
-    return _positional(pos, n, f, m, last)
+        return (t.pos == t._ch_first).cast("float64")
+    f, m, la = custom if model == "custom" else POSITIONAL[model]
+    return _positional(first, last, n, f, m, la)
 
 
-def _positional(pos: ir.IntegerValue, n: ir.IntegerValue, first: float, middle: float,
-                last: float) -> ir.FloatingValue:
+def _positional(is_first: ir.BooleanValue, is_last: ir.BooleanValue, n: ir.IntegerValue, first: float,
+                middle: float, last: float) -> ir.FloatingValue:
     total = first + middle + last
     f, m, la = first / total, middle / total, last / total
     two_f = first / (first + last) if first + last > 0 else 0.5
-    nn = n.cast("float64")
     return ibis.cases(
         (n == 1, 1.0),
-        ((n == 2) & (pos == 1), two_f),
+        ((n == 2) & is_first, two_f),
         (n == 2, 1.0 - two_f),
-        (pos == 1, f),
-        (pos == n, la),
-        else_=m / (nn - 2.0),
+        (is_first, f),
+        (is_last, la),
+        else_=m / (n.cast("float64") - 2.0),
     )
-
-
-def _last_non_direct(t: ir.Table, direct: Sequence[str]) -> ir.FloatingValue:
-    is_direct = t.channel.lower().isin([d.lower() for d in direct])
-    w = ibis.window(group_by=t.path_id)
-    last_nd = ibis.ifelse(is_direct, None, t.pos).max().over(w)
-    return (t.pos == last_nd.coalesce(t.n)).cast("float64")
-
-
-def _time_decay(t: ir.Table, half_life: timedelta) -> ir.FloatingValue:
-    if "t_before" not in t.columns:
-        raise InputError(
-            "Model 'time_decay' needs touch times, which an aggregated path file lacks; "
-            "drop time_decay from --models or attribute journeys from the workspace."
-        )
-    h = half_life.total_seconds()
-    raw = (ibis.literal(2.0) ** (-t.t_before / h))
-    w = ibis.window(group_by=t.path_id)
-    return raw / raw.sum().over(w)

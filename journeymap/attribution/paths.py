@@ -117,6 +117,8 @@ class Paths:
         first[inverse[::-1]] = idx[::-1]
         sums = [np.bincount(inverse, weights=a[ok], minlength=len(keys))
                 for a in (self.conversions, self.value, self.nulls)]
+        order = np.argsort(first, kind="stable")  # keep the order of first appearance
+        first, sums = first[order], [x[order] for x in sums]
         starts, ends = self.offsets[first], self.offsets[first + 1]
         new_len = ends - starts
         offsets = np.concatenate([[0], np.cumsum(new_len)]).astype(np.int64)
@@ -125,8 +127,22 @@ class Paths:
         return Paths(self.channels, offsets, codes, *sums)
 
     def _keys(self) -> np.ndarray:
-        return np.array([self.codes[a:b].tobytes() for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)],
-                        dtype=object)
+        """One hashable key per path (packed into int64 words when they fit, else bytes)."""
+        lengths = self.lengths()
+        bits = max(1, (len(self.channels) + 1).bit_length())
+        per_word = 62 // bits
+        longest = int(lengths.max()) if len(lengths) else 0
+        words = -(-longest // per_word) if longest else 1
+        if words > 8:
+            return np.array([self.codes[a:b].tobytes() for a, b in zip(self.offsets[:-1], self.offsets[1:],
+                                                                       strict=True)], dtype=object)
+        pidx = self.path_index()
+        step = np.arange(len(self.codes)) - self.offsets[pidx]
+        packed = np.zeros((self.n_paths, words + 1), dtype=np.int64)
+        packed[:, words] = lengths
+        np.add.at(packed, (pidx, step // per_word), (self.codes + 1) << ((step % per_word) * bits))
+        view = np.ascontiguousarray(packed).view(np.dtype((np.void, 8 * (words + 1))))
+        return view.ravel()
 
 
 MAX_CHUNKS = 4
@@ -166,7 +182,7 @@ def _packing(touches: ir.Table, con) -> tuple[list[str], int, int, int] | None:
     names = [str(c) for c in execute(touches.select("channel").distinct(), con)["channel"] if c is not None]
     if not names or len(names) > 1000:
         return None
-    longest = int(execute(touches.n.max(), con) or 0)
+    longest = int(execute(touches.pos.max(), con) or 0)
     bits = max(1, int(len(names) + 1).bit_length())
     per_word = 62 // bits
     words = -(-longest // per_word)
@@ -177,30 +193,35 @@ def _packing(touches: ir.Table, con) -> tuple[list[str], int, int, int] | None:
 
 def _aggregate_codes(touches: ir.Table, con, names: list[str], bits: int, per_word: int, words: int) -> Paths:
     code = touches.channel.substitute({c: i + 1 for i, c in enumerate(names)}, else_=0).cast("int64")
+    touches = touches.filter(touches.channel.notnull())
     slot = (touches.pos - 1).cast("int64")
     shift = (slot % per_word) * bits
     terms = {f"w{k}": ibis.ifelse(slot // per_word == k, code << shift, 0).sum().cast("int64")
              for k in range(words)}
     per = touches.group_by("path_id").agg(
-        n=touches.n.max(), conversions=touches.conversions.max(), value=touches.value.max(),
+        n=touches.pos.max(), conversions=touches.conversions.max(), value=touches.value.max(),
         nulls=touches.nulls.max(), **terms,
     )
     agg = per.group_by(["n", *terms]).agg(
         conversions=per.conversions.sum(), value=per.value.sum(), nulls=per.nulls.sum()
     )
     t = _to_arrow(agg, con)
-    lengths = np.asarray(t.column("n").to_numpy(), dtype=np.int64)
+    slots = np.asarray(t.column("n").to_numpy(), dtype=np.int64)
     packed = np.stack([np.asarray(t.column(f"w{k}").to_numpy(), dtype=np.int64) for k in range(words)], axis=1)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    pidx = np.repeat(np.arange(len(lengths)), lengths)
-    step = np.arange(offsets[-1]) - offsets[pidx]
+    pidx = np.repeat(np.arange(len(slots)), slots)
+    step = np.arange(len(pidx)) - np.repeat(np.cumsum(slots) - slots, slots)
     word = packed[pidx, step // per_word] if len(pidx) else np.zeros(0, np.int64)
-    codes = ((word >> ((step % per_word) * bits)) & ((1 << bits) - 1)) - 1
+    digit = (word >> ((step % per_word) * bits)) & ((1 << bits) - 1)
+    keep = digit > 0  # 0 marks a step that is not a credited touch (pos may have gaps)
+    lengths = np.bincount(pidx[keep], minlength=len(slots))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
     def col(name: str) -> np.ndarray:
         return np.asarray(t.column(name).to_numpy(), dtype=float)
 
-    return Paths(names, offsets, codes.astype(np.int64), col("conversions"), col("value"), col("nulls"))
+    paths = Paths(names, offsets, (digit[keep] - 1).astype(np.int64), col("conversions"), col("value"),
+                  col("nulls"))
+    return paths.merged()
 
 
 def _to_arrow(expr: ir.Table, con):
@@ -240,7 +261,7 @@ def read_path_file(source: str | Path | IO[str], sep: str = ">") -> Paths:
 
 
 def path_touches(paths: Paths) -> ir.Table:
-    """The touches of aggregated paths as an Ibis table (``path_id, channel, pos, n, conversions, value, nulls``).
+    """The touches of aggregated paths as an Ibis table (``path_id, channel, pos, conversions, value, nulls``).
 
     Each row stands for as many journeys as its path's counts say, so heuristic
     models run on it exactly as on journeys' touches.
@@ -250,12 +271,12 @@ def path_touches(paths: Paths) -> ir.Table:
     names = np.array(paths.channels, dtype=object)
     data = {
         "path_id": pidx.astype(np.int64), "channel": names[paths.codes] if len(paths.codes) else [],
-        "pos": pos.astype(np.int64), "n": paths.lengths()[pidx].astype(np.int64),
+        "pos": pos.astype(np.int64),
         "conversions": paths.conversions[pidx], "value": paths.value[pidx], "nulls": paths.nulls[pidx],
     }
     import pandas as pd
 
-    frame = pd.DataFrame(data).astype({"channel": "string", "path_id": "int64", "pos": "int64", "n": "int64",
+    frame = pd.DataFrame(data).astype({"channel": "string", "path_id": "int64", "pos": "int64",
                                         "conversions": "float64", "value": "float64", "nulls": "float64"})
     return ibis.memtable(frame)
 

@@ -31,8 +31,8 @@ Examples
 ...                     "ts": [dt.datetime(2024, 1, d) for d in (1, 2, 3)], "revenue": [None, None, 9.0]})
 >>> bp = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}]})
 >>> t = attribution_touches(build_journeys(ev, bp), bp).order_by("pos").execute()
->>> list(zip(t.channel, t.pos, t.n, t.conversions, t.value))
-[('Ad', 1, 2, 1.0, 9.0), ('Mail', 2, 2, 1.0, 9.0)]
+>>> list(zip(t.channel, t.pos, t.conversions, t.value))
+[('Ad', 1, 1.0, 9.0), ('Mail', 2, 1.0, 9.0)]
 """
 
 from __future__ import annotations
@@ -47,8 +47,12 @@ import ibis.expr.types as ir
 from journeymap.blueprint import Blueprint, format_duration, parse_duration
 from journeymap.errors import InputError
 
-TOUCH_COLUMNS = ("path_id", "channel", "pos", "n", "ts", "t_before", "conversions", "value", "nulls")
-"""Columns of :func:`attribution_touches`: one row per credited touch."""
+TOUCH_COLUMNS = ("path_id", "channel", "pos", "ts", "t_before", "conversions", "value", "nulls")
+"""Columns of :func:`attribution_touches`: one row per credited touch.
+
+``pos`` orders the touches of a path: it increases along the path but may have
+gaps (in the journey container it is the touch's step in its journey, so no
+second sort is needed); models use only its order, the first and the last."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,8 @@ def attribution_touches(
 
     ``conversions`` is 1 on every touch of a converting path (0 otherwise),
     ``value`` the conversion's value, ``nulls`` 1 on a non-converting path;
-    ``pos`` counts from 1 within the path, ``n`` is the path's length and
-    ``t_before`` the seconds from the touch to the conversion (or the path's end).
+    ``pos`` orders the touches within the path (see :data:`TOUCH_COLUMNS`) and
+    ``t_before`` is the seconds from the touch to the conversion (or the path's end).
     With ``markers=True`` every conversion also has one row with a null
     ``channel`` (so conversions without a credited touch can be counted in the same pass).
     """
@@ -143,10 +147,8 @@ def attribution_touches(
     if keep is not None:
         touch = touch & j.touchpoint.isin(keep)
     if settings.container == "journey":
-        paths = _journey_paths(j, touch, settings, markers)
-    else:
-        paths = _customer_paths(j, touch, settings, markers)
-    return _positions(paths, settings)
+        return _journey_paths(j, touch, settings, markers).select(*TOUCH_COLUMNS)
+    return _positions(_customer_paths(j, touch, settings, markers))
 
 
 def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, markers: bool) -> ir.Table:
@@ -159,7 +161,7 @@ def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, 
     conv = j.converted.cast("float64")
     return j.select(
         path_id=j.journey_id, channel=ibis.ifelse(j.is_goal, ibis.null("string"), j._label), ts=j.ts,
-        event_id=j.event_id, t_before=j.t_before,
+        pos=j.step.cast("int64"), t_before=j.t_before,
         conversions=conv, value=ibis.ifelse(j.converted, j.conversion_value.cast("float64"), 0.0),
         nulls=1.0 - conv,
     )
@@ -210,8 +212,6 @@ def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir
     )
 
 
-def _positions(p: ir.Table, s: AttributionSettings) -> ir.Table:
-    w = ibis.window(group_by=[p.path_id, p.channel.isnull()], order_by=[p.ts, p.event_id])
-    wn = ibis.window(group_by=p.path_id)
-    p = p.mutate(pos=ibis.row_number().over(w) + 1, n=p.channel.count().over(wn))
-    return p.select(*TOUCH_COLUMNS)
+def _positions(p: ir.Table) -> ir.Table:
+    w = ibis.window(group_by=p.path_id, order_by=[p.ts, p.event_id])
+    return p.mutate(pos=(ibis.row_number().over(w) + 1).cast("int64")).select(*TOUCH_COLUMNS)
