@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import ibis
 import pytest
 
+from journeymap.blueprint import Blueprint
 from journeymap.journeys import JourneyRules, build_journeys
 from journeymap.journeys.friction import friction
 from journeymap.results import Result
@@ -49,7 +50,8 @@ def test_friction_components_hand_computed(con):
     assert got["B"]["slow_ratio"] == pytest.approx(10)
     assert got["A"]["p90_gap_out_s"] == pytest.approx(10 * H)
     assert got["A"]["slow_ratio"] == pytest.approx(10 / 9.1)  # out of A: p90 10h against the median 9.1h
-    b_score = math.log2(4 / (1 + 3 / 4 + 2 / 3 + 1)) + math.log2(2 / 1.8) + math.log2(10)
+    assert got["B"]["slow_component"] == 3.0  # log2(10) = 3.32, capped at 3
+    b_score = math.log2(4 / (1 + 3 / 4 + 2 / 3 + 1)) + math.log2(2 / 1.8) + 3.0
     assert got["B"]["friction_score"] == pytest.approx(b_score)
     assert [row["touchpoint"] for row in r.records()] == ["B", "A", "C"]
     assert [row["rank"] for row in r.records()] == [1, 2, 3]
@@ -63,6 +65,17 @@ def test_in_progress_journeys_are_not_exits():
     assert {row["touchpoint"] for row in rows} == {"A", "B", "C"}
     assert all(row["exits"] == 0 and row["touches"] == 0 and row["exit_component"] == 0 for row in rows)
     assert rows[0]["touchpoint"] == "B"  # still the slowest, and loops
+
+
+def test_slow_is_judged_within_the_stage():
+    ev = journeys().select("customer_id", "ts", "touchpoint", "event_id")
+    bp = Blueprint.model_validate({"stages": [{"name": "s1"}, {"name": "s2"}],
+                                   "touchpoints": [{"name": "A", "stage": "s1"}, {"name": "B", "stage": "s2"},
+                                                   {"name": "C", "stage": "s1"}],
+                                   "journey": {"inactivity_gap": None, "conversion_window": None}})
+    got = {row["touchpoint"]: row for row in friction(build_journeys(ev, bp)).records()}
+    assert got["B"]["slow_ratio"] == pytest.approx(1.0)  # alone in its stage: it is its own typical touchpoint
+    assert got["A"]["typical_p90_gap_out_s"] == pytest.approx((10 + 1) / 2 * H)  # median of A's 10h and C's 1h
 
 
 def test_round_trip():

@@ -176,7 +176,7 @@ TOTALS = events([
 
 
 def test_totals_re_enter_after_converting_or_timing_out(con):
-    r = funnel(TOTALS, ["Home", "Buy"], window="1d", totals=True, end=END, con=con)
+    r = funnel(TOTALS, ["Home", "Buy"], window="1d", totals=True, max_entries=3, end=END, con=con)
     # a: Home0->Buy0.5, Home1->Buy1.5, Home5 (dropped); b: Home0 (times out at day 1), Home2
     assert col(r, "reached") == [5, 2]
     assert col(r, "customers") == [2, 1]
@@ -192,7 +192,7 @@ def test_totals_cap_is_reported():
 
 
 def test_entries_table_lists_each_entry():
-    e = funnel_entries(TOTALS, ["Home", "Buy"], window="1d", totals=True, end=END).execute()
+    e = funnel_entries(TOTALS, ["Home", "Buy"], window="1d", totals=True, max_entries=3, end=END).execute()
     e = e.sort_values(["customer_id", "entry_no"])
     assert e.entry_no.tolist() == [1, 2, 3, 1, 2]
     assert e.status.tolist() == ["converted", "converted", "dropped", "dropped", "dropped"]

@@ -14,7 +14,10 @@ journeys of :func:`~journeymap.journeys.build_journeys`:
   journeys touching it, against the rate over all touchpoints (``loop_lift``).
 - **slow transitions**: the 90th percentile of the gap into it (from the
   previous touch) and out of it (to the next), against the typical touchpoint
-  (the median of every touchpoint's p90); ``slow_ratio`` is the larger of the two.
+  of its stage (the median of those touchpoints' p90s; all touchpoints when it
+  has no stage or ``node`` is not ``touchpoint``), so a purchase step is
+  compared with purchase steps, not with post-purchase touches days apart;
+  ``slow_ratio`` is the larger of the two.
 
 The components are ``log2`` lifts, smoothed by one event so a tiny touchpoint
 cannot top the list by chance: ``exit_component = log2((exits + 1) /
@@ -50,6 +53,9 @@ from journeymap.results import TableResult
 MAX_POSITION = 20
 """Steps beyond this share one expected exit rate."""
 
+MAX_COMPONENT = 3.0
+"""Each component is capped at 3 (an eight-fold lift), so no single signal outweighs the other two."""
+
 FRICTION_COLUMNS = (
     "rank", "touchpoint", "friction_score", "exit_component", "loop_component", "slow_component",
     "touches", "journeys", "exits", "exit_rate", "expected_exit_rate", "exit_lift",
@@ -72,9 +78,7 @@ def friction_expr(journeys: ir.Table, *, node: str = "touchpoint") -> ir.Table:
     j = _touches(journeys, node)
     exits = _exits(j)
     loops = _loops(j)
-    gaps = j.group_by("_node").agg(p90_gap_in_s=j._gap_in.quantile(0.9), p90_gap_out_s=j._gap_out.quantile(0.9))
-    gaps = gaps.mutate(typical_p90_gap_in_s=gaps.p90_gap_in_s.median().as_scalar(),
-                       typical_p90_gap_out_s=gaps.p90_gap_out_s.median().as_scalar())
+    gaps = _gaps(j, node)
     out = loops
     for t in (exits, gaps):
         t = t.rename(_n2="_node")
@@ -92,6 +96,18 @@ def _touches(journeys: ir.Table, node: str) -> ir.Table:
         _exit=((j.step == j.n_touches) & (j.status == "dropped")).cast("int64"),
         _pos=ibis.least(j.step, MAX_POSITION),
     )
+
+
+def _gaps(j: ir.Table, node: str) -> ir.Table:
+    """p90 gaps into and out of each touchpoint, and the typical (median) p90 of its stage's touchpoints."""
+    group = j.stage.cast("string").fill_null("(none)") if (node == "touchpoint" and "stage" in j.columns) \
+        else ibis.literal("all")
+    j = j.mutate(_group=group)
+    g = j.group_by("_node").agg(p90_gap_in_s=j._gap_in.quantile(0.9), p90_gap_out_s=j._gap_out.quantile(0.9),
+                                _group=j._group.arbitrary())
+    typical = g.group_by(_g2=g._group).agg(typical_p90_gap_in_s=g.p90_gap_in_s.median(),
+                                           typical_p90_gap_out_s=g.p90_gap_out_s.median())
+    return g.join(typical, g._group == typical._g2).drop("_group", "_g2")
 
 
 def _exits(j: ir.Table) -> ir.Table:
@@ -135,9 +151,9 @@ def _score(t: ir.Table, node: str) -> ir.Table:
         loop_rate=loop_rate,
         loop_lift=ibis.ifelse(t.expected_loop_rate > 0, loop_rate / t.expected_loop_rate, ibis.null("float64")),
         slow_ratio=slow,
-        exit_component=((t.exits + 1).cast("float64") / (t.expected_exits + 1)).log2(),
-        loop_component=((t.loop_journeys.fill_null(0) + 1).cast("float64") / (expected_loops + 1)).log2(),
-        slow_component=ibis.ifelse(slow > 0, slow.log2(), ibis.null("float64")),
+        exit_component=_cap(((t.exits + 1).cast("float64") / (t.expected_exits + 1)).log2()),
+        loop_component=_cap(((t.loop_journeys.fill_null(0) + 1).cast("float64") / (expected_loops + 1)).log2()),
+        slow_component=_cap(ibis.ifelse(slow > 0, slow.log2(), ibis.null("float64"))),
     )
     score = (ibis.greatest(t.exit_component, zero) + ibis.greatest(t.loop_component, zero)
              + ibis.greatest(t.slow_component.fill_null(zero), zero))
@@ -146,6 +162,10 @@ def _score(t: ir.Table, node: str) -> ir.Table:
     t = t.rename(**{node: "_node"}) if node != "touchpoint" else t.rename(touchpoint="_node")
     cols = [node if c == "touchpoint" else c for c in FRICTION_COLUMNS]
     return t.select(*cols).order_by("rank")
+
+
+def _cap(component: ir.FloatingValue) -> ir.FloatingValue:
+    return ibis.least(component, MAX_COMPONENT)
 
 
 def friction(journeys: ir.Table, *, node: str = "touchpoint", con: BaseBackend | None = None) -> FrictionResult:

@@ -115,12 +115,17 @@ def _chain_ordered(s: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
             s = s.mutate(**{f"_s{i}": ibis.null("int64"), f"_t{i}": ibis.null("int64")})
             deferred.append(i)
             continue
-        m = _step_events(ev, f"_m{i}")
-        preds = [s._alive, s._es < i, *_bounds(s, m, spec, i, stops.get(i, []), "_p", "_pt")]
-        s = _first_after(s, m, preds, "_fs", "_ft")
-        at_entry = s._es == i
-        s = s.mutate(**{f"_s{i}": ibis.ifelse(at_entry, s._e, s._fs), f"_t{i}": ibis.ifelse(at_entry, s._et, s._ft)})
-        s = s.drop("_fs", "_ft")
+        if i == 0 and not spec.open:  # every entry is its own step-1 event
+            s = s.mutate(_s0=s._e, _t0=s._et)
+        else:
+            m = _step_events(ev, f"_m{i}")
+            s = _first_after(s, m, _bounds(s, m, spec, i, stops.get(i, []), "_p", "_pt"), "_fs", "_ft")
+            searching = s._alive & (s._es < i)
+            at_entry = s._es == i
+            s = s.mutate(**{
+                f"_s{i}": ibis.cases((at_entry, s._e), (searching, s._fs), else_=ibis.null("int64")),
+                f"_t{i}": ibis.cases((at_entry, s._et), (searching, s._ft), else_=ibis.null("int64")),
+            }).drop("_fs", "_ft")
         alive = s._alive & (s[f"_s{i}"].notnull() | (s._es > i)) if not step.optional else s._alive
         s = s.mutate(_alive=alive, _p=s[f"_s{i}"].coalesce(s._p), _pt=s[f"_t{i}"].coalesce(s._pt))
         s = _add_stops(s, ev, spec, i, stops)
@@ -130,13 +135,17 @@ def _chain_ordered(s: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
 
 
 def _bounds(s: ir.Table, m: ir.Table, spec: FunnelSpec, i: int, stop_cols: list[str], lo: str, lo_t: str) -> list:
-    """Join conditions for step ``i``'s event: after the previous step, in the window, before any stop."""
+    """Join conditions for step ``i``'s event: after the previous step, in the window, before any stop.
+
+    Each compares an event column with an expression of the entry alone (``qt <= et + w``, not
+    ``qt - et <= w``), so engines keep a hash join on the unit rather than a nested loop.
+    """
     preds = [(m._q == s[lo] + 1) if spec.order == "strict" else (m._q > s[lo])]
     if spec.window is not None:
-        preds.append((m._qt - s._et) <= int(spec.window.total_seconds()))
+        preds.append(m._qt <= s._et + int(spec.window.total_seconds()))
     within = spec.steps[i].within
     if within is not None:
-        preds.append((m._qt - s[lo_t]) <= int(within.total_seconds()))
+        preds.append(m._qt <= s[lo_t] + int(within.total_seconds()))
     preds += [m._q < s[c].fill_null(BIG) for c in stop_cols]
     return preds
 
@@ -149,7 +158,7 @@ def _optional_match(s: ir.Table, ev: ir.Table, spec: FunnelSpec, i: int, stop_co
     s = s.mutate(_lo=_coalesce([s[f"_s{b}"] for b in back]), _lot=_coalesce([s[f"_t{b}"] for b in back]),
                  _hi=s[f"_s{nxt}"].fill_null(BIG))
     m = _step_events(ev, f"_m{i}")
-    preds = [s._lo.notnull(), m._q < s._hi, *_bounds(s, m, spec, i, stop_cols, "_lo", "_lot")]
+    preds = [m._q < s._hi, *_bounds(s, m, spec, i, stop_cols, "_lo", "_lot")]  # a null _lo matches nothing
     s = _first_after(s, m, preds, "_fs", "_ft")
     return s.mutate(**{f"_s{i}": s._fs, f"_t{i}": s._ft}).drop("_fs", "_ft", "_lo", "_lot", "_hi")
 
@@ -184,7 +193,7 @@ def _chain_any(s: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
                                                        **{f"_g{n}": ev[f] for n, f in enumerate(flags)})
     preds = [s._k == m._k2, m._q >= s._e, *[m._q < s[c].fill_null(BIG) for c in stop_cols]]
     if spec.window is not None:
-        preds.append((m._qt - s._et) <= int(spec.window.total_seconds()))
+        preds.append(m._qt <= s._et + int(spec.window.total_seconds()))
     keys = list(s.columns)
     j = s.left_join(m, preds)
     fills = {}
@@ -253,7 +262,7 @@ def _remove(e: ir.Table, ev: ir.Table, spec: FunnelSpec, j: int) -> ir.Table:
     x = _step_events(ev, f"_x{j}")
     preds = [x._q > lo, x._q < hi.fill_null(BIG)]
     if spec.window is not None:
-        preds.append((x._qt - e._et) <= int(spec.window.total_seconds()))
+        preds.append(x._qt <= e._et + int(spec.window.total_seconds()))
     e = _first_after(e, x, preds, "_hit")
     return e.filter(e._hit.isnull()).drop("_hit")
 
