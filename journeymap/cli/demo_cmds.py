@@ -1,1 +1,51 @@
-"""Commands for demo_cmds (to be filled in)."""
+"""``journeymap demo``: build a complete demo workspace from generated data."""
+
+from __future__ import annotations
+
+import click
+
+from journeymap.cli import main
+from journeymap.cli.output import emit, err_console, format_option, handle_errors
+
+
+@main.command("demo")
+@click.argument("directory", default="demo-workspace", type=click.Path(file_okay=False))
+@click.option("--customers", type=click.IntRange(min=1), default=5000, show_default=True,
+              help="Customers to simulate (about 5 events each).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed; the same seed gives the same data.")
+@click.option("--events-format", "events_format", type=click.Choice(["csv", "parquet"]),
+              help="File format of the events (default: csv, parquet from 200,000 customers).")
+@click.option("--force", is_flag=True, help="Replace an existing workspace at DIRECTORY.")
+@format_option()
+@handle_errors
+def demo_cmd(directory: str, customers: int, seed: int, events_format: str | None, force: bool, fmt: str) -> None:
+    """Generate the Northwind Clothing demo: source files, blueprint and a loaded workspace.
+
+    The data has planted effects that the analyses find: a friction touchpoint
+    (Delivery options: surprise delivery charges), a touchpoint that raises
+    conversion (Size guide) and a persona with a distinct path (Store-first shopper).
+
+    \b
+    Example:
+      journeymap demo shop
+      journeymap demo shop --customers 1000000 --force --format json
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from journeymap.demo import create_demo
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=fmt == "json") as bar:
+        tasks: dict[str, int] = {}
+
+        def tell(phase: str, fraction: float) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=1.0)
+            bar.update(tasks[phase], completed=fraction)
+
+        summary = create_demo(directory, customers, seed, force=force, fmt=events_format, progress=tell)
+    if fmt == "table":
+        click.echo(f"Demo workspace ready: {summary.workspace}")
+    emit(summary, fmt, title="demo workspace")
+    if fmt == "table":
+        click.echo(f"Next: journeymap -w {directory} touchpoints")
