@@ -10,7 +10,7 @@ Examples
 --------
 >>> data = generate(300, seed=1)
 >>> data.events.num_rows > 1000, sorted(data.events.column_names)[:3]
-(True, ['channel', 'event', 'event_time'])
+(True, ['channel', 'device', 'event'])
 >>> generate(300, seed=1).events.equals(data.events)
 True
 """
