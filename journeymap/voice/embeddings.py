@@ -115,7 +115,7 @@ class EmbeddingCache:
         """Vectors for ``keys`` (zeros where missing) and the positions that were missing."""
         out = np.zeros((len(keys), DIM), dtype=np.float32)
         missing = []
-        data = self._blocks[0] if self._blocks else None
+        data = self._blocks[0] if self._blocks else np.zeros((0, DIM), dtype=np.float32)
         for i, k in enumerate(keys):
             j = self._index.get(k)
             if j is None:
@@ -137,6 +137,7 @@ class EmbeddingCache:
             self._shards.add(self._write(ks, vs))
 
     def _write(self, keys: list[bytes], vectors: np.ndarray) -> Path:
+        assert self.folder is not None
         tmp = self.folder / f".{uuid.uuid4().hex}.tmp.npz"
         np.savez(tmp, keys=np.array(keys, dtype="S16"), vectors=vectors)
         path = self.folder / f"{uuid.uuid4().hex}.npz"

@@ -115,11 +115,11 @@ class EmotionScorer:
                 docs = np.searchsorted(starts, hits, side="right") - 1
                 np.add.at(weights[:, j], docs, w)
         if self._multi:
-            hits = Counter(
+            counts = Counter(
                 (int(np.searchsorted(starts, m.start(), side="right")) - 1, m.group(0))
                 for m in self._multi_re.finditer(big)
             )
-            for (doc, token), n in hits.items():
+            for (doc, token), n in counts.items():
                 for j, w in self._multi[token]:
                     weights[doc, j] += w * min(n, 3) ** 0.5
         for i, text in enumerate(prepared):

@@ -223,7 +223,7 @@ class LexiconSentiment:
 
     def score_one(self, text: str | None) -> float:
         """Sentiment of one text in -1..1."""
-        return float(self._batch([text])[0, 0])
+        return float(self._batch(["" if text is None else text])[0, 0])
 
     # -- rules -----------------------------------------------------------------------------------
     def _prepare(self, text: str | None) -> str:
