@@ -289,7 +289,7 @@ def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: 
             if score[c, j] <= 0 or len(chosen) >= n_phrases:
                 break
             words = set(vocab[j].split())
-            if words & used:
+            if words & used or len(words) < len(vocab[j].split()):  # no "flight flight"
                 continue
             chosen.append(str(vocab[j]))
             used |= words
