@@ -312,6 +312,11 @@ SECTIONS: dict[str, Callable] = {
 }
 """Name -> function(args) returning table rows; other evaluations add theirs here."""
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from voice_themes_eval import SECTIONS as _THEMES_SECTIONS  # noqa: E402  (themes, drivers, themes_perf)
+
+SECTIONS.update(_THEMES_SECTIONS)
+
 
 def markdown(rows: list[dict]) -> str:
     cols = list(dict.fromkeys(k for r in rows for k in r))
