@@ -78,13 +78,14 @@ def simulate(persona: np.ndarray, rng: np.random.Generator) -> Sim:
     t0 += (rng.normal(14, 3.5, n).clip(0, 23.5) * 3600).astype(np.int64) - t0 % DAY
     who = np.arange(n)
     start = t0
+    bought = np.zeros(n, dtype=bool)
     for j in range(MAX_JOURNEYS):
         if not len(who):
             break
-        returning = j > 0
-        _walk(rng, who, start, persona[who], j, returning, cum, entry, session, ev, jr)
+        _walk(rng, who, start, persona[who], j, bought[who], cum, entry, session, ev, jr)
         last = jr.parts
         conv, t_end = last["converted"][-1], last["t_end"][-1]
+        bought[who[conv]] = True
         again = rng.random(len(who)) < np.where(conv, _repeat(persona[who]), 0.3)
         gap = np.where(conv, rng.uniform(14, 90, len(who)), rng.uniform(35, 120, len(who))) * DAY
         start = (t_end + gap.astype(np.int64))
@@ -100,11 +101,11 @@ def _repeat(persona: np.ndarray) -> np.ndarray:
     return np.array([p.repeat for p in b.PERSONAS])[persona]
 
 
-def _walk(rng, who, start, persona, j, returning, cum, entry, session, ev, jr) -> None:
+def _walk(rng, who, start, persona, j, bought, cum, entry, session, ev, jr) -> None:
     m = len(who)
     t = start.copy()
-    if returning:  # half of the returning buyers come back through a reminder email
-        rem = rng.random(m) < 0.35
+    if j > 0:  # a third of the returning buyers come back through a reorder reminder email
+        rem = bought & (rng.random(m) < 0.35)
         ev.add(cust=who[rem], tp=np.full(rem.sum(), TP_INDEX["Reorder reminder"]), ts=t[rem],
                journey=np.full(rem.sum(), j), session=session[who[rem]],
                channel=np.full(rem.sum(), CHANNEL_INDEX["email"]), revenue=np.full(rem.sum(), np.nan))
