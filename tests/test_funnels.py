@@ -68,8 +68,8 @@ def test_ordered_window_and_in_progress(con):
     assert r.meta["window"] == 14 * 86400
 
 
-def test_no_window_lets_late_steps_count(con):
-    r = funnel(ORDERED, STEPS, window=None, end=END, con=con)
+def test_no_window_lets_late_steps_count():
+    r = funnel(ORDERED, STEPS, window=None, end=END)
     assert col(r, "reached") == [6, 4, 2]          # e's Buy on day 20 now counts
     assert col(r, "in_progress") == [0, 0, 0]      # without a window nothing is in progress
 
@@ -103,13 +103,13 @@ def test_strict_order_needs_the_very_next_event():
     assert col(funnel(ev, STEPS, order="ordered", window=None), "reached") == [3, 3, 2]
 
 
-def test_any_order(con):
+def test_any_order():
     ev = events([
         ("a", 0, "Buy"), ("a", 1, "Home"), ("a", 2, "Cart"),
         ("b", 0, "Cart"), ("b", 1, "Home"),
         ("c", 0, "Home"), ("c", 20, "Buy"),                      # Buy is outside the window
     ])
-    r = funnel(ev, STEPS, order="any", end=END, con=con)
+    r = funnel(ev, STEPS, order="any", end=END)
     assert col(r, "reached") == [3, 2, 1]
     assert col(r, "median_time_from_entry_s")[2] == pytest.approx(2 * 86400)
 
