@@ -75,7 +75,7 @@ def generate(n_events: int, path: Path, seed: int = 0) -> int:
     return len(order)
 
 
-def run_ours(path: str, threads: int) -> dict:
+def run_ours(path: str, threads: int, memory: str | None = None) -> dict:
     import ibis
 
     from journeymap.attribution import AttributionSettings, attribute
@@ -85,6 +85,8 @@ def run_ours(path: str, threads: int) -> dict:
     t0 = time.perf_counter()
     con = ibis.duckdb.connect()
     con.raw_sql(f"SET threads = {threads}")
+    if memory:
+        con.raw_sql(f"SET memory_limit = '{memory}'")
     bp = Blueprint.model_validate({
         "touchpoints": [*({"name": c, "channel": c, "kind": "paid"} for c in CHANNELS), {"name": "Buy"}],
         "goals": [{"touchpoint": "Buy"}],
@@ -135,8 +137,10 @@ def run_peer(path: str) -> dict:
             "credits": credits, "n_paths": len(agg)}
 
 
-def _child(side: str, path: str, threads: int) -> tuple[dict, float]:
+def _child(side: str, path: str, threads: int, memory: str | None = None) -> tuple[dict, float]:
     cmd = [sys.executable, __file__, "--child", side, "--file", path, "--threads", str(threads)]
+    if memory:
+        cmd += ["--memory", memory]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "POLARS_MAX_THREADS": str(threads)}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -153,16 +157,18 @@ def main() -> None:
     ap.add_argument("--child", choices=["ours", "peer"])
     ap.add_argument("--file")
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--memory", help="DuckDB memory_limit for journeymap, e.g. 1GB (it spills to disk beyond)")
     args = ap.parse_args()
     if args.child:
-        out = run_ours(args.file, args.threads) if args.child == "ours" else run_peer(args.file)
+        out = run_ours(args.file, args.threads, args.memory) if args.child == "ours" else run_peer(args.file)
         Path(args.file + f".{args.child}.json").write_text(json.dumps(out))
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.parquet"
         n = generate(args.events, path)
-        print(f"events: {n:,} ({path.stat().st_size / 2**20:.0f} MiB parquet), threads: {args.threads}")
-        ours, ours_mb = _child("ours", str(path), args.threads)
+        print(f"events: {n:,} ({path.stat().st_size / 2**20:.0f} MiB parquet), threads: {args.threads}, "
+              f"DuckDB memory_limit: {args.memory or 'default'}, load average: {os.getloadavg()[0]:.1f}")
+        ours, ours_mb = _child("ours", str(path), args.threads, args.memory)
         print(f"journeymap  {ours['seconds']:7.2f} s  peak {ours_mb:7.0f} MiB  "
               f"(all {len(MODELS)} models; {ours['diagnostics']['paths']:,} paths, "
               f"{ours['diagnostics']['conversions']:,.0f} conversions)")
