@@ -27,7 +27,7 @@ def help_text(path: tuple[str, ...]) -> str:
     """The ``--help`` output of ``journeymap PATH...``."""
     from click.testing import CliRunner
 
-    result = CliRunner().invoke(main, [*path, "--help"], terminal_width=100)
+    result = CliRunner().invoke(main, [*path, "--help"], prog_name="journeymap", terminal_width=100)
     return result.output
 
 
