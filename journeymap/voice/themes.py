@@ -42,6 +42,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -268,8 +269,9 @@ def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: 
     from sklearn.feature_extraction.text import CountVectorizer
 
     n = len(texts)
-    vec = CountVectorizer(ngram_range=(2, 3), stop_words=stop_words(), token_pattern=_TOKEN, min_df=2 if n >= 50 else 1, binary=True,
-                          max_features=50000)
+    sw = frozenset(stop_words())
+    vec = CountVectorizer(analyzer=functools.partial(_phrases_of, stop=sw), min_df=2 if n >= 50 else 1,
+                          binary=True, max_features=50000)
     try:
         C = vec.fit_transform(texts)
     except ValueError:
@@ -288,12 +290,38 @@ def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: 
         for j in np.argsort(-score[c], kind="stable"):
             if score[c, j] <= 0 or len(chosen) >= n_phrases:
                 break
-            words = set(vocab[j].split())
-            if words & used or len(words) < len(vocab[j].split()):  # no "flight flight"
+            tokens = vocab[j].split()
+            words = {w for w in tokens if w not in sw}
+            if words & used or len(set(tokens)) < len(tokens):  # no "flight flight", no word twice across phrases
                 continue
             chosen.append(str(vocab[j]))
             used |= words
         out.append(chosen)
+    return out
+
+
+_BREAK = re.compile(r"[.!?,;:()\[\]{}\"\n|/]+|\s[-–—]\s")
+
+
+_JOINERS = frozenset({"on", "at", "in", "of", "for", "to", "with", "and", "from", "by", "per", "no"})
+"""Stop words a 3-word phrase may keep in the middle ("waited on hold"); others ("cost was nasty") break it."""
+
+
+def _phrases_of(text: str, stop: frozenset[str]) -> list[str]:
+    """Candidate key phrases of a text: 2-3 word runs that do not cross punctuation and neither start nor
+    end with a stop word; a joining word inside is kept ("waited on hold", "charge at checkout").
+
+    >>> _phrases_of("The postage cost was a nasty surprise, at the end!", frozenset(stop_words()))
+    ['postage cost', 'nasty surprise']
+    """
+    out: list[str] = []
+    for segment in _BREAK.split(text.lower()):
+        toks = re.findall(_TOKEN, segment)
+        for size in (2, 3):
+            for i in range(len(toks) - size + 1):
+                g = toks[i:i + size]
+                if g[0] not in stop and g[-1] not in stop and (size == 2 or g[1] not in stop or g[1] in _JOINERS):
+                    out.append(" ".join(g))
     return out
 
 
