@@ -77,7 +77,7 @@ class KPI(_Doc):
     """A survey KPI (NPS, CSAT or CES) at a stage or touchpoint."""
 
     name: Literal["nps", "csat", "ces"]
-    """Which KPI: ``nps`` (-100..100), ``csat`` (share satisfied, 0..1), ``ces`` (mean effort, lower is better)."""
+    """Which KPI: ``nps`` (-100..100), ``csat`` (% of 4-5 answers on 1-5, 0..100), ``ces`` (mean on 1-7, higher = easier)."""
     value: float | None = None
     """The KPI's value on its own scale (see ``name``)."""
     low: float | None = None
@@ -91,7 +91,10 @@ class KPI(_Doc):
     target: float | None = None
     """The blueprint's target for this KPI here, when it sets one."""
     meets_target: bool | None = None
-    """Whether ``value`` meets ``target`` (None without a target or a value). For CES lower is better."""
+    """Whether the KPI meets ``target`` (None without a target or enough data). A CSAT target of 5 or less is
+    read as a mean on 1-5 and compared with ``mean``."""
+    mean: float | None = None
+    """Mean raw answer (NPS 0-10, CSAT 1-5, CES 1-7), for targets written on that scale."""
 
 
 class EmotionShare(_Doc):
@@ -292,7 +295,9 @@ class TouchpointFigures(_Doc):
     repeat_rate: float | None = None
     """Share of journeys reaching it that come back to it more than once."""
     exit_rate: float | None = None
-    """Share of journeys reaching it whose last event is here and that did not convert."""
+    """Share of touches here that are the last touch of a dropped journey (friction()'s exit_rate)."""
+    exits: int | None = None
+    """Dropped journeys whose last touch is here."""
 
 
 class TouchpointCell(_Doc):
@@ -357,11 +362,14 @@ class StageColumn(_Doc):
     customers: int = 0
     """Distinct customers reaching this stage."""
     conversion_to_next: Rate | None = None
-    """Of journeys reaching this stage, share reaching a later stage (None for the last stage)."""
-    drop_off: float | None = None
-    """1 - conversion_to_next: share of journeys that reach this stage but no later one."""
+    """Of journeys touching this stage, share touching the next stage afterwards (stage_funnel()'s to_next;
+    None for the last stage). Journeys end at the goal, so after the goal's stage this is low by design."""
+    conversion: Rate | None = None
+    """Of journeys touching this stage, share that convert."""
+    drop_off: Rate | None = None
+    """Journeys whose last touch is in this stage and that dropped (gave up), of journeys touching it."""
     median_time_s: float | None = None
-    """Median seconds from entering this stage to entering the next (journeys that do)."""
+    """Median seconds from the first touch of this stage to the conversion, in converting journeys."""
     kpis: list[KPI] = Field(default_factory=list)
     """Survey KPIs of feedback at this stage."""
     emotion: Emotion | None = None

@@ -1,0 +1,998 @@
+"""Build the JourneyMap from a Workspace: blueprint + journeys + attribution + voice, composed.
+
+Every figure comes from the analytics functions (touchpoints, stage_funnel, friction,
+transitions, flows, drivers, lift, attribute, kpis, find_themes...), run on ONE
+journeys table (the same definition the CLI uses: filtered events cut by
+``build_journeys``), materialised once in the engine as a temporary table and
+reused. Only aggregates reach Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from journeymap import __version__, engine
+from journeymap.errors import InputError
+from journeymap.maps import opportunities as opp
+from journeymap.maps.models import (
+    KPI,
+    AttributionComparison,
+    AttributionRow,
+    BackFlow,
+    Change,
+    DataQuality,
+    DesignedVsObserved,
+    Driver,
+    Emotion,
+    EmotionCurve,
+    EmotionPoint,
+    EmotionShare,
+    Evidence,
+    Flows,
+    Friction,
+    Headline,
+    IngestEntry,
+    JourneyMap,
+    Lane,
+    Lift,
+    Meta,
+    PainPoint,
+    PersonaColumn,
+    PersonaStage,
+    QuarantineCount,
+    Quote,
+    SankeyLink,
+    SankeyNode,
+    SkippedStage,
+    StageColumn,
+    Summary,
+    Theme,
+    ThemeRef,
+    TouchpointCell,
+    TouchpointFigures,
+    Transition,
+    UnmappedTouchpoint,
+)
+from journeymap.maps.stats import mean_interval, rate
+
+ProgressFn = Callable[[str, int, int], None]
+"""``progress(step_label, done, total)``: called as the build goes."""
+
+STEPS = ("journeys", "touchpoints", "stages", "friction", "flows", "attribution", "drivers", "voice", "themes",
+         "personas", "compare", "assemble")
+SMALL_N = 30
+"""KPIs and emotions on fewer responses are flagged small (read with caution)."""
+NEGATIVE = -0.05
+"""An item scored below this is negative."""
+EMOTION_THRESHOLD = 0.4
+"""An emotion counts as present in a comment when its score reaches this (voice.emotions.dominant's threshold)."""
+TOP_PAIN_POINTS = 10
+QUOTES_PER_TOUCHPOINT = 5
+DEFAULT_COMPARE_DAYS = 30
+UNASSIGNED = "unassigned"
+
+
+def build_map(
+    ws: Any,
+    *,
+    start: str | datetime | None = None,
+    end: str | datetime | None = None,
+    persona: str | None = None,
+    compare_to: str | None = None,
+    models: str | Sequence[str] | None = None,
+    progress: ProgressFn | None = None,
+    personas: bool = True,
+    themes: bool = True,
+    seed: int = 0,
+) -> JourneyMap:
+    """The JourneyMap of a workspace.
+
+    Parameters
+    ----------
+    ws
+        An open :class:`~journeymap.workspace.Workspace`.
+    start, end
+        The period (``start`` inclusive, ``end`` exclusive); default: all data.
+    persona
+        Map only this persona's customers (the persona comparison is then left out).
+    compare_to
+        ``"previous"`` (the period of equal length before ``start``; without ``start``
+        the map covers the last 30 days of data and compares with the 30 before) or
+        ``"START:END"`` dates of the period to compare with.
+    models
+        Attribution models (default: :data:`journeymap.attribution.DEFAULT_MODELS`).
+    progress
+        ``progress(label, done, total)`` callback.
+    personas, themes
+        Leave the persona comparison / theme discovery out (faster; used for the compared period).
+    seed
+        Seed of theme discovery (the same data and seed give the same themes).
+    """
+    from journeymap.attribution import DEFAULT_MODELS, parse_models
+
+    t0 = time.perf_counter()
+    tell = _progress(progress)
+    model_list = parse_models(models or DEFAULT_MODELS)
+    bp = ws.blueprint
+    con = ws.con
+    events_all = ws.events()
+    period_start, period_end, previous = _periods(events_all, con, start, end, compare_to)
+    b = _Builder(ws, bp, con, period_start, period_end, persona, model_list, tell, seed)
+    with b.cached_journeys():
+        doc = b.build(personas=personas and persona is None, themes=themes)
+    if previous is not None:
+        tell("compare")
+        old = build_map(ws, start=previous[0], end=previous[1], persona=persona, models=["first"],
+                        personas=False, themes=False, seed=seed)
+        doc = with_change(doc, old)
+    tell("assemble")
+    meta = doc.meta.model_copy(update={
+        "compare_to": compare_to, "build_seconds": round(time.perf_counter() - t0, 3)})
+    return doc.model_copy(update={"meta": meta})
+
+
+def with_change(doc: JourneyMap, old: JourneyMap) -> JourneyMap:
+    """``doc`` with its :class:`Change` section against ``old`` (an earlier period's map) and headline deltas."""
+    from journeymap.maps.diff import map_deltas
+
+    deltas = map_deltas(old, doc)
+    change = Change(previous_start=old.meta.period_start, previous_end=old.meta.period_end,
+                    current_start=doc.meta.period_start, current_end=doc.meta.period_end, deltas=deltas)
+    by_key = {d.name: d for d in deltas if d.scope == "headline"}
+    heads = [h.model_copy(update={"delta": by_key[h.key].delta, "significant": by_key[h.key].significant})
+             if h.key in by_key else h for h in doc.summary.headlines]
+    sentences = list(doc.summary.sentences)
+    conv = by_key.get("conversion")
+    if conv is not None and conv.delta is not None:
+        verdict = "a significant" if conv.significant else "not a significant"
+        sentences.append(f"Conversion moved {conv.delta * 100:+.1f} points against the previous period "
+                         f"({_pct(conv.old)} to {_pct(conv.new)}), {verdict} change.")
+    summary = doc.summary.model_copy(update={"headlines": heads, "sentences": sentences})
+    return doc.model_copy(update={"change": change, "summary": summary})
+
+
+# -- the builder ---------------------------------------------------------------------------------
+class _Builder:
+    def __init__(self, ws, bp, con, start, end, persona, models, tell, seed):
+        self.ws, self.bp, self.con = ws, bp, con
+        self.start, self.end, self.persona = start, end, persona
+        self.models, self.tell, self.seed = models, tell, seed
+        self.warnings: list[str] = []
+        self.stage_order = {s.name: i for i, s in enumerate(bp.stages)}
+        self.stage_of = {t.name: t.stage for t in bp.touchpoints}
+        self.has_customers = _rows(ws.customers(), con) > 0
+        self.j: ir.Table | None = None
+
+    # -- journeys, once ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def cached_journeys(self) -> Iterator[None]:
+        from journeymap.journeys import Filters, apply_filters, build_journeys, with_dimension
+
+        self.tell("journeys")
+        self.filters = Filters(start=self.start, end=self.end, personas=(self.persona,) if self.persona else ())
+        customers = self.ws.customers() if self.has_customers else None
+        events = apply_filters(self.ws.events(), self.filters, customers=customers, blueprint=self.bp)
+        if customers is not None and self.bp.personas:
+            events = with_dimension(events, "persona", customers=customers, blueprint=self.bp)
+        else:
+            events = events.mutate(dimension=ibis.literal("other"))
+        self.events = events
+        journeys = build_journeys(events, self.bp)
+        with _temp_table(journeys, self.con, "journeys") as j:
+            self.j = j
+            yield
+
+    def build(self, *, personas: bool, themes: bool) -> JourneyMap:
+        from journeymap.journeys import (
+            friction,
+            stage_funnel,
+            status_counts,
+            touchpoints,
+            transitions,
+        )
+
+        j, con = self.j, self.con
+        self.tell("touchpoints")
+        tp_rows = touchpoints(j, con=con).records()
+        f1 = j.filter(j.step == 1)
+        totals = engine.execute(f1.aggregate(
+            journeys=f1.count(), customers=f1.customer_id.nunique(), converted=f1.converted.cast("int64").sum()),
+            con).iloc[0]
+        ev_span = engine.execute(j.aggregate(first=j.ts.min(), last=j.ts.max(), n=j.count()), con).iloc[0]
+        self.total_journeys = int(totals["journeys"] or 0)
+        self.tell("stages")
+        stage_rows = stage_funnel(j, self.bp, con=con).records() if self.bp.stages else []
+        stage_tp = {r["stage"]: r for r in touchpoints(j, node="stage", con=con).records()} \
+            if self.bp.stages else {}
+        self.tell("friction")
+        fr_rows = {r["touchpoint"]: r for r in friction(j, con=con).records()}
+        tr = transitions(j, con=con).records()
+        tr_stage = transitions(j, node="stage", con=con).records() if self.bp.stages else []
+        status = status_counts(j)
+        self.tell("flows")
+        flows_doc = self._flows(tr)
+        self.tell("attribution")
+        attribution = self._attribution()
+        self.tell("drivers")
+        drivers_doc, lift_rows = self._drivers_and_lift()
+        self.tell("voice")
+        voice = _Voice(self)
+        with voice.closing():
+            voice.prepare()
+            return self._compose(voice, themes, personas, tp_rows, totals, ev_span, stage_rows, stage_tp, fr_rows,
+                                 tr, tr_stage, status, flows_doc, attribution, drivers_doc, lift_rows)
+
+    def _compose(self, voice, themes, personas, tp_rows, totals, ev_span, stage_rows, stage_tp, fr_rows, tr,
+                 tr_stage, status, flows_doc, attribution, drivers_doc, lift_rows) -> JourneyMap:
+        self.tell("themes")
+        theme_docs, theme_quotes = voice.themes() if themes else ([], {})
+        tp_quotes = voice.quotes(theme_quotes)
+
+        # -- touchpoint cells ---------------------------------------------------------------------
+        tp_by_name = {r["touchpoint"]: r for r in tp_rows}
+        names = [t.name for t in self.bp.touchpoints] + sorted(n for n in tp_by_name if self.bp.touchpoint(n) is None)
+        cells: list[TouchpointCell] = []
+        for name in names:
+            bt = self.bp.touchpoint(name)
+            r = tp_by_name.get(name)
+            f = fr_rows.get(name)
+            figures = TouchpointFigures()
+            if r is not None:
+                figures = TouchpointFigures(
+                    events=int(r["events"]), customers=int(r["customers"]), journeys=int(r["journeys"]),
+                    share=_f(r["share_of_journeys"]),
+                    conversion=rate(r["conversions"], r["journeys"], r["rate_low"], r["rate_high"]),
+                    median_position=_f(r["median_step"]),
+                    median_time_to_conversion_s=_f(r["median_time_to_conversion_s"]),
+                    repeat_rate=_f(r["repeat_rate"]),
+                    exit_rate=_f(f["exit_rate"]) if f else None, exits=int(f["exits"]) if f else None)
+            cells.append(TouchpointCell(
+                name=name, stage=bt.stage if bt else None, channel=(bt.channel if bt else None) or _channel_of(r),
+                owner=bt.owner if bt else None, kind=bt.kind if bt else None,
+                interaction=bt.interaction if bt else "direct", in_blueprint=bt is not None,
+                has_data=r is not None, figures=figures,
+                kpis=voice.kpis_at("touchpoint", name), emotion=voice.emotion_at("touchpoint", name),
+                friction=_friction(f), attribution=attribution.shares_of(name),
+                lift=_lift(lift_rows.get(name)), themes=voice.themes_at(name),
+                quotes=tp_quotes.get(name, [])))
+        cells = _ordered(cells, self.stage_order)
+
+        # -- stages -------------------------------------------------------------------------------
+        stages: list[StageColumn] = []
+        by_stage = {r["stage"]: r for r in stage_rows}
+        for i, st in enumerate(self.bp.stages):
+            r = by_stage.get(st.name)
+            lanes: dict[str, list[TouchpointCell]] = {}
+            for c in cells:
+                if c.stage == st.name:
+                    lanes.setdefault(c.channel or UNASSIGNED, []).append(c)
+            col = StageColumn(order=i, name=st.name, description=st.description,
+                              kpis=voice.kpis_at("stage", st.name), emotion=voice.emotion_at("stage", st.name),
+                              lanes=[Lane(channel=k, touchpoints=v) for k, v in lanes.items()])
+            if r is not None:
+                sr = stage_tp.get(st.name, {})
+                col = col.model_copy(update=dict(
+                    reach=rate(r["journeys"], self.total_journeys),
+                    customers=int(sr.get("customers") or 0),
+                    conversion_to_next=None if r["to_next"] is None else
+                    rate(r["to_next"], r["journeys"], r["next_low"], r["next_high"]),
+                    conversion=rate(r["converted"], r["journeys"]),
+                    drop_off=rate(r["ended_dropped"], r["journeys"]),
+                    median_time_s=_f(sr.get("median_time_to_conversion_s"))))
+            stages.append(col)
+        # touchpoints without a known stage get a lane of their own after the stages
+        loose = [c for c in cells if c.stage not in self.stage_order]
+        if loose:
+            lanes = {}
+            for c in loose:
+                lanes.setdefault(c.channel or UNASSIGNED, []).append(c)
+            stages.append(StageColumn(order=len(stages), name="(no stage)",
+                                      description="Touchpoints in the data that the blueprint does not place in a stage.",
+                                      lanes=[Lane(channel=k, touchpoints=v) for k, v in lanes.items()]))
+
+        pain = self._pain_points(cells)
+        dvo = self._designed_vs_observed(cells, tr, tr_stage)
+        curve = EmotionCurve(
+            stages=[EmotionPoint(level="stage", name=s.name, stage=s.name, order=s.order, mean=s.emotion.mean,
+                                 low=s.emotion.low, high=s.emotion.high, n=s.emotion.n)
+                    for s in stages if s.emotion is not None and s.emotion.n > 0],
+            touchpoints=[EmotionPoint(level="touchpoint", name=c.name, stage=c.stage, order=c.order,
+                                      mean=c.emotion.mean, low=c.emotion.low, high=c.emotion.high, n=c.emotion.n)
+                         for c in cells if c.emotion is not None and c.emotion.n > 0],
+            method=voice.method)
+        self.tell("personas")
+        persona_docs = self._personas(voice) if personas else []
+        overall_conv = rate(totals["converted"], totals["journeys"])
+        overall_kpis = voice.kpis_at(None, None)
+        overall_emotion = voice.emotion_at(None, None)
+        opportunities = opp.opportunities(cells, pain, dvo, self.bp, overall_conv)
+        meta = Meta(
+            workspace=ws_name(self.ws), generated_at=datetime.now(UTC),
+            period_start=_dt(self.start), period_end=_dt(self.end),
+            data_start=_ts(ev_span["first"]), data_end=_ts(engine.execute(self.ws.events().ts.max(), self.con)),
+            filters=self.filters.describe(), persona=self.persona, models=attribution.models,
+            engine=getattr(self.con, "name", None),
+            journey_definition={"goals": self.bp.goal_touchpoints(),
+                                **self.bp.journey.model_dump(mode="json")},
+            journeymap_version=__version__, warnings=self.warnings + voice.warnings + attribution.warnings)
+        summary = _summary(meta, totals, overall_conv, overall_kpis, overall_emotion, pain, opportunities,
+                           drivers_doc, stages, self.bp)
+        dq = self._data_quality(status, int(ev_span["n"] or 0), voice)
+        return JourneyMap(meta=meta, summary=summary, stages=stages, flows=flows_doc, emotion_curve=curve,
+                          pain_points=pain, opportunities=opportunities, attribution=attribution.doc,
+                          drivers=drivers_doc, themes=theme_docs, personas=persona_docs,
+                          designed_vs_observed=dvo, data_quality=dq)
+
+    # -- sections ---------------------------------------------------------------------------------
+    def _flows(self, tr: list[dict]) -> Flows:
+        from journeymap.journeys import flows
+
+        f = flows(self.j, steps=5, top=8, con=self.con)
+        nodes = [SankeyNode(id=f"{r['step']}:{r['node']}", label=r["node"], step=int(r["step"]),
+                            stage=self.stage_of.get(r["node"])) for r in _recs(f.node_columns, f.nodes)]
+        links = [SankeyLink(source=f"{r['step']}:{r['source']}", target=f"{int(r['step']) + 1}:{r['target']}",
+                            value=int(r["journeys"])) for r in _recs(f.link_columns, f.links)]
+        # end states (CONVERTED/DROPPED/IN_PROGRESS) may appear as targets without a node row
+        known = {n.id for n in nodes}
+        for link in links:
+            if link.target not in known:
+                step, _, label = link.target.partition(":")
+                nodes.append(SankeyNode(id=link.target, label=label, step=int(step)))
+                known.add(link.target)
+        real = [r for r in tr if r["source"] != "START"]
+        top = sorted(real, key=lambda r: (-int(r["count"]), r["source"], r["target"]))[:25]
+        return Flows(
+            unit="journeys", total=self.total_journeys,
+            top_transitions=[Transition(source=r["source"], target=r["target"], count=int(r["count"]),
+                                        share=_f(r["probability"]), median_gap_s=_f(r["median_gap_s"]))
+                             for r in top],
+            nodes=nodes, links=links,
+            note="Sankey: first 5 steps of each journey (repeats collapsed), top 8 touchpoints per step, the rest "
+                 "as 'Other'; link values count journeys (one transition per journey per step). Top transitions "
+                 "count every transition between consecutive touches (START excluded).")
+
+    def _attribution(self) -> _Attribution:
+        from journeymap.attribution import AttributionSettings, attribute
+
+        out = _Attribution(self.models)
+        try:
+            res = attribute(self.j, self.models, blueprint=self.bp, settings=AttributionSettings(level="touchpoint"),
+                            con=self.con)
+        except InputError as e:
+            out.warnings.append(f"Attribution left out: {e}")
+            return out
+        out.read(res, self.bp)
+        return out
+
+    def _drivers_and_lift(self) -> tuple[list[Driver], dict[str, dict]]:
+        from journeymap.attribution.lift import lift
+        from journeymap.journeys import drivers
+
+        customers = self.ws.customers() if self.has_customers else None
+        lift_rows: dict[str, dict] = {}
+        try:
+            lr = lift(self.j, customers, self.bp, con=self.con)
+            lift_rows = {r["touchpoint"]: r for r in lr.records()}
+        except InputError as e:
+            self.warnings.append(f"Lift left out: {e}")
+        try:
+            dr = drivers(self.j, customers=customers, con=self.con).records()
+        except InputError as e:
+            self.warnings.append(f"Drivers left out: {e}")
+            dr = []
+        goal_stages = [self.stage_order[s] for s in (self.stage_of.get(g) for g in self.bp.goal_touchpoints())
+                       if s in self.stage_order]
+        cut = min(goal_stages) if goal_stages else None
+        docs = []
+        for r in dr:
+            if r["kind"] == "touchpoint" and cut is not None:
+                st = self.stage_of.get(r["value"])
+                if st in self.stage_order and self.stage_order[st] >= cut:
+                    continue  # steps of the goal's stage and after are outcomes, not drivers
+            docs.append(Driver(
+                feature=r["value"] if r["kind"] == "touchpoint" else f"{r['name']}={r['value']}",
+                kind="touchpoint" if r["kind"] == "touchpoint" else "attribute",
+                odds_ratio=_f(r["odds_ratio"]), low=_f(r["or_low"]), high=_f(r["or_high"]), p=_f(r["p_value"]),
+                q=_f(r["p_adjusted"]), n=int(r["exposed"] or 0), significant=bool(r["significant"])))
+        docs.sort(key=lambda d: (not (d.significant and (d.odds_ratio or 0) > 1), d.kind != "touchpoint",
+                                 -(d.odds_ratio or 0), d.feature))
+        return docs, lift_rows
+
+    def _pain_points(self, cells: list[TouchpointCell]) -> list[PainPoint]:
+        scored = [c for c in cells if c.friction is not None and c.friction.score > 0 and c.figures.share]
+        scored.sort(key=lambda c: (-(c.friction.score * c.figures.share), c.name))
+        out = []
+        for i, c in enumerate(scored[:TOP_PAIN_POINTS]):
+            neg = [t for t in c.themes if t.sentiment is not None and t.sentiment < 0]
+            fig = {"friction": round(c.friction.score, 4), "reach": c.figures.share, "journeys": c.figures.journeys,
+                   "customers": c.figures.customers, "exit_rate": c.figures.exit_rate,
+                   "expected_exit_rate": c.friction.components.get("expected_exit_rate"),
+                   "loop_rate": c.friction.components.get("loop_rate"),
+                   "slow_ratio": c.friction.components.get("slow_ratio"),
+                   "conversion": c.figures.conversion.value if c.figures.conversion else None,
+                   "emotion": c.emotion.mean if c.emotion else None,
+                   "feedback": c.emotion.n if c.emotion else 0}
+            parts = []
+            if c.figures.exit_rate is not None:
+                exp = c.friction.components.get("expected_exit_rate")
+                parts.append(f"{_pct(c.figures.exit_rate)} of touches end a journey that gives up"
+                             + (f" (expected {_pct(exp)})" if exp is not None else ""))
+            if neg:
+                parts.append(f"top complaint: \"{neg[0].theme}\" ({neg[0].n} comments)")
+            quotes = sorted((q for q in c.quotes if (q.sentiment or 0) < 0), key=lambda q: q.sentiment or 0)
+            out.append(PainPoint(
+                rank=i + 1, touchpoint=c.name, stage=c.stage, owner=c.owner,
+                score=c.friction.score * c.figures.share, friction=c.friction.score, reach=c.figures.share,
+                headline=f"{c.name}: " + "; ".join(parts) if parts else c.name, themes=neg[:3],
+                evidence=Evidence(figures=fig, quotes=quotes[:QUOTES_PER_TOUCHPOINT],
+                                  note="score = friction score x share of journeys reaching it")))
+        return out
+
+    def _designed_vs_observed(self, cells, tr, tr_stage) -> DesignedVsObserved:
+        order = self.stage_order
+        back = []
+        for r in tr:
+            s, t = self.stage_of.get(r["source"]), self.stage_of.get(r["target"])
+            if s in order and t in order and order[t] < order[s]:
+                back.append(BackFlow(source=r["source"], source_stage=s, target=r["target"], target_stage=t,
+                                     count=int(r["count"]), share=_f(r["probability"])))
+        back.sort(key=lambda b: (-b.count, b.source, b.target))
+        names = [s.name for s in self.bp.stages]
+        skipped = []
+        for r in tr_stage:
+            s, t = r["source"], r["target"]
+            if s in order and t in order and order[t] > order[s] + 1:
+                skipped.append(SkippedStage(source_stage=s, target_stage=t, skipped=names[order[s] + 1:order[t]],
+                                            count=int(r["count"]), share=_f(r["probability"])))
+        skipped.sort(key=lambda x: (-x.count, x.source_stage, x.target_stage))
+        reached = {c.stage for c in cells if c.has_data}
+        return DesignedVsObserved(
+            touchpoints_without_data=[c.name for c in cells if c.in_blueprint and not c.has_data],
+            unmapped_touchpoints=[UnmappedTouchpoint(name=c.name, events=c.figures.events,
+                                                     customers=c.figures.customers)
+                                  for c in cells if not c.in_blueprint],
+            stages_without_data=[s for s in names if s not in reached],
+            back_flows=back[:20], skipped_stages=skipped[:20])
+
+    def _personas(self, voice: _Voice) -> list[PersonaColumn]:
+        from journeymap.journeys import friction, stage_funnel, touchpoints, variants
+
+        if not self.bp.personas or not self.has_customers:
+            return []
+        j, con = self.j, self.con
+        f1 = j.filter(j.step == 1)
+        per = engine.execute(f1.group_by("dimension").aggregate(
+            journeys=f1.count(), customers=f1.customer_id.nunique(), converted=f1.converted.cast("int64").sum()), con)
+        total_customers = int(per.customers.sum()) or 1
+        sf = stage_funnel(j, self.bp, by="dimension", con=con).records() if self.bp.stages else []
+        reach = touchpoints(j, by="dimension", con=con).records()
+        paths = variants(j, by="dimension", top=3, con=con).records()
+        order = [p.name for p in self.bp.personas] + ["other"]
+        out = []
+        for rec in sorted(per.to_dict("records"), key=lambda r: order.index(r["dimension"])
+                          if r["dimension"] in order else len(order)):
+            name = rec["dimension"]
+            pj = j.filter(j.dimension == name)
+            fr = friction(pj, con=con).records()
+            share = {r["touchpoint"]: r["share_of_journeys"] for r in reach if r["dimension"] == name}
+            pain = sorted(((r["friction_score"] or 0) * (share.get(r["touchpoint"]) or 0), r["touchpoint"])
+                          for r in fr)
+            top_pain = [tp for score, tp in sorted(pain, key=lambda x: (-x[0], x[1])) if score > 0][:3]
+            stages = []
+            for r in sf:
+                if r["dimension"] != name:
+                    continue
+                stages.append(PersonaStage(
+                    stage=r["stage"], reach=rate(r["journeys"], rec["journeys"]),
+                    conversion_to_next=None if r["to_next"] is None else rate(r["to_next"], r["journeys"]),
+                    emotion=voice.persona_emotion(name, r["stage"])))
+            bpp = next((p for p in self.bp.personas if p.name == name), None)
+            out.append(PersonaColumn(
+                name=name, description=bpp.description if bpp else "", customers=int(rec["customers"]),
+                share=int(rec["customers"]) / total_customers, conversion=rate(rec["converted"], rec["journeys"]),
+                emotion=voice.persona_emotion(name, None), stages=stages, top_pain_points=top_pain,
+                top_paths=[r["path"] for r in paths if r["dimension"] == name][:3]))
+        return out
+
+    def _data_quality(self, status: dict[str, int], mapped_events: int, voice: _Voice) -> DataQuality:
+        ws, con = self.ws, self.con
+        rows = {name: _rows(ws.table(name), con) for name in ("events", "feedback", "customers", "quarantine")}
+        q = ws.quarantine()
+        qc = engine.execute(q.group_by(["table", "reason"]).aggregate(count=q.count()), con)
+        quarantine = sorted((QuarantineCount(table=str(r["table"]), reason=str(r["reason"]), count=int(r["count"]))
+                             for r in qc.to_dict("records")), key=lambda x: (-x.count, x.table, x.reason))
+        log = engine.execute(ws.ingest_log().order_by(ibis.desc("started_at")).limit(50), con)
+        entries = []
+        for r in log.to_dict("records"):
+            entries.append(IngestEntry(
+                time=_ts(r.get("started_at")), table=str(r.get("table") or ""), source=str(r.get("source") or ""),
+                rows_read=_i(r.get("rows_read")), rows_loaded=_i(r.get("loaded")),
+                rows_quarantined=_i(r.get("quarantined")),
+                extra={"duplicate": _i(r.get("duplicate")), "ingest_id": r.get("ingest_id")}))
+        notes = []
+        if voice.n_feedback:
+            unlinked = voice.n_unassigned / voice.n_feedback
+            notes.append(f"{_pct(unlinked)} of feedback in the period could not be linked to a touchpoint.")
+        small = voice.small_kpis
+        if small:
+            notes.append(f"{small} touchpoint/stage KPI figures rest on fewer than {SMALL_N} responses (flagged).")
+        if status.get("in_progress"):
+            notes.append(f"{status['in_progress']} journeys are still in progress at the data's end; "
+                         "they count as neither converted nor dropped.")
+        return DataQuality(rows=rows, mapped_rows={"events": mapped_events, "feedback": voice.n_feedback},
+                           quarantine=quarantine, ingest_log=entries,
+                           journey_status={k: int(v) for k, v in status.items()}, notes=notes)
+
+
+# -- attribution ---------------------------------------------------------------------------------
+class _Attribution:
+    def __init__(self, models: list[str]):
+        self.models = list(models)
+        self.doc = AttributionComparison(models=self.models)
+        self.warnings: list[str] = []
+        self._shares: dict[str, dict[str, float]] = {}
+
+    def read(self, res, bp) -> None:
+        models = list(res.meta.get("models", self.models))
+        self.models = models
+        credits: dict[str, dict[str, float]] = {}
+        shares: dict[str, dict[str, float]] = {}
+        for model, tp, conv, _value, share, *_ in res.credits:
+            credits.setdefault(tp, {})[model] = float(conv or 0)
+            shares.setdefault(tp, {})[model] = float(share or 0)
+        self._shares = shares
+        data_driven = next((m for m in ("markov", "shapley") if m in models), models[0] if models else None)
+        rows = [AttributionRow(touchpoint=tp, channel=(bp.touchpoint(tp).channel if bp.touchpoint(tp) else None),
+                               credits=credits[tp], shares=shares.get(tp, {})) for tp in credits]
+        rows.sort(key=lambda r: (-(r.credits.get(data_driven, 0) if data_driven else 0), r.touchpoint))
+        total = sum(v.get(models[0], 0) for v in credits.values()) if models else 0
+        settings = {k: res.meta.get(k) for k in ("lookback", "container", "level", "include_service")}
+        self.warnings += [f"Attribution: {w}" for w in res.diagnostics.get("warnings", [])]
+        self.doc = AttributionComparison(
+            models=models, conversions=total, rows=rows,
+            note="Credits per touchpoint (marketing touchpoints: paid and earned, unless marked otherwise) "
+                 f"for conversions; settings {settings}.")
+
+    def shares_of(self, tp: str) -> dict[str, float]:
+        return dict(self._shares.get(tp, {}))
+
+
+# -- voice ---------------------------------------------------------------------------------------
+class _Voice:
+    """Feedback in the period, linked to touchpoints, scored (lexicon), materialised once."""
+
+    method = ("Each feedback item gets one score on -1..+1: the mean of its lexicon text sentiment and its "
+              "ratings rescaled to -1..+1 (rating on 1..scale, NPS (x-5)/5, CSAT (x-3)/2, CES (x-4)/3). "
+              "Means with 95% normal intervals.")
+
+    def __init__(self, b: _Builder):
+        self.b = b
+        self.warnings: list[str] = []
+        self.n_feedback = 0
+        self.n_unassigned = 0
+        self.small_kpis = 0
+        self._kpis: dict[tuple, list[KPI]] = {}
+        self._emotion: dict[tuple, Emotion] = {}
+        self._persona: dict[tuple, Any] = {}
+        self._themes_at: dict[str, list[ThemeRef]] = {}
+        self.table: ir.Table | None = None
+        self._ctx = contextlib.ExitStack()
+
+    def prepare(self) -> None:
+        from journeymap.journeys import apply_filters
+        from journeymap.voice.kpis import kpis
+        from journeymap.voice.linking import link_feedback
+        from journeymap.voice.scoring import score_feedback, scores
+
+        b, con = self.b, self.b.con
+        fb = b.ws.feedback()
+        if _rows(fb, con) == 0:
+            self.warnings.append("No feedback in the workspace: KPIs, emotions, themes and quotes are empty.")
+            return
+        customers = b.ws.customers() if b.has_customers else None
+        fb = apply_filters(fb, b.filters, customers=customers, blueprint=b.bp)
+        score_feedback(con, backend="lexicon", workspace=b.ws)
+        s = scores(con, "lexicon").drop("backend", "scored_at").rename(s_id="feedback_id")
+        linked = link_feedback(fb, b.bp, con=con) if b.bp.touchpoints else \
+            fb.mutate(link_touchpoint=ibis.literal(UNASSIGNED), link_method=ibis.literal(UNASSIGNED),
+                      link_confidence=ibis.literal(0.0))
+        t = linked.left_join(s, linked.feedback_id == s.s_id).drop("s_id")
+        stage_map = {k: v for k, v in b.stage_of.items() if v}
+        t = t.mutate(link_stage=t.link_touchpoint.substitute(stage_map, else_=ibis.null("string"))
+                     if stage_map else ibis.null("string"))
+        if customers is not None and b.bp.personas:
+            from journeymap.journeys import assign_personas
+
+            pa = assign_personas(customers, b.bp).select(_pc="customer_id", persona="persona")
+            t = t.left_join(pa, t.customer_id == pa._pc).drop("_pc")
+            t = t.mutate(persona=t.persona.fill_null("other"))
+        else:
+            t = t.mutate(persona=ibis.literal("other"))
+        t = t.mutate(_score=_item_score(t))
+        self.table = self._ctx.enter_context(_temp_table(t, con, "feedback"))
+        t = self.table
+        counts = engine.execute(t.aggregate(n=t.count(), un=(t.link_touchpoint == UNASSIGNED).cast("int64").sum()),
+                                con).iloc[0]
+        self.n_feedback, self.n_unassigned = int(counts["n"]), int(counts["un"] or 0)
+        if self.n_feedback == 0:
+            return
+        # KPIs (voice.kpis) per touchpoint, per stage, overall; targets from the blueprint
+        kt = t.mutate(touchpoint=t.link_touchpoint)
+        means = {}
+        for level, col in (("touchpoint", "link_touchpoint"), ("stage", "link_stage"), (None, None)):
+            if level == "stage" and not b.bp.stages:
+                continue
+            res = kpis(kt, by=level, blueprint=b.bp, min_n=SMALL_N, con=con) if level else \
+                kpis(kt, min_n=SMALL_N, con=con)
+            agg = self._aggregates(t, col)
+            means.update(agg)
+            for r in res.records():
+                key = (level, r.get(level) if level else None)
+                if level and key[1] in (None, UNASSIGNED):
+                    continue
+                kpi = _kpi(r, b.bp.targets, agg.get(key, {}))
+                self.small_kpis += bool(level and kpi.small_sample)
+                self._kpis.setdefault(key, []).append(kpi)
+        self._means = means
+        # persona x stage emotion
+        if b.bp.personas:
+            for group in (["persona"], ["persona", "link_stage"]):
+                df = engine.execute(t.group_by(group).aggregate(
+                    n=t._score.count(), mean=t._score.mean(), sd=t._score.std(how="sample")), con)
+                for r in df.to_dict("records"):
+                    key = (r["persona"], r.get("link_stage"))
+                    self._persona[key] = mean_interval(_f(r["mean"]), _f(r["sd"]), int(r["n"] or 0))
+
+    def _aggregates(self, t: ir.Table, col: str | None) -> dict[tuple, dict]:
+        from journeymap.voice.emotions import EMOTIONS
+
+        level = {"link_touchpoint": "touchpoint", "link_stage": "stage", None: None}[col]
+        aggs = dict(n=t._score.count(), mean=t._score.mean(), sd=t._score.std(how="sample"),
+                    neg=(t._score < NEGATIVE).cast("float64").mean(), texts=t.sentiment.count(),
+                    nps_mean=t.nps.cast("float64").mean(), csat_mean=t.csat.cast("float64").mean(),
+                    ces_mean=t.ces.cast("float64").mean(),
+                    **{f"e_{e}": (t[e] >= EMOTION_THRESHOLD).cast("int64").sum() for e in EMOTIONS})
+        df = engine.execute(t.group_by(col).aggregate(**aggs) if col else t.aggregate(**aggs), self.b.con)
+        out = {}
+        for r in df.to_dict("records"):
+            key = (level, r[col] if col else None)
+            out[key] = r
+            n = int(r["n"] or 0)
+            if n == 0:
+                continue
+            est = mean_interval(_f(r["mean"]), _f(r["sd"]), n)
+            texts = int(r["texts"] or 0)
+            dom = sorted(((int(r[f"e_{e}"] or 0), e) for e in EMOTIONS), key=lambda x: (-x[0], x[1]))
+            self._emotion[key] = Emotion(
+                mean=est.value, low=est.low, high=est.high, n=n, negative_share=_f(r["neg"]),
+                dominant=[EmotionShare(emotion=e, share=k / texts, n=k) for k, e in dom[:3] if k > 0 and texts])
+        return out
+
+    def closing(self) -> contextlib.ExitStack:
+        """Drops the materialised feedback when the build is done."""
+        return self._ctx
+
+    def kpis_at(self, level: str | None, name: str | None) -> list[KPI]:
+        return list(self._kpis.get((level, name), []))
+
+    def emotion_at(self, level: str | None, name: str | None) -> Emotion | None:
+        return self._emotion.get((level, name))
+
+    def persona_emotion(self, persona: str, stage: str | None):
+        return self._persona.get((persona, stage))
+
+    def themes_at(self, tp: str) -> list[ThemeRef]:
+        return list(self._themes_at.get(tp, []))
+
+    def themes(self) -> tuple[list[Theme], dict[str, list[Quote]]]:
+        from journeymap.voice.scoring import scores
+        from journeymap.voice.themes import find_themes
+
+        if self.table is None or self.n_feedback == 0:
+            return [], {}
+        t = self.table
+        fb = t.mutate(touchpoint=t.link_touchpoint)
+        try:
+            ts = find_themes(fb, blueprint=self.b.bp, scores=scores(self.b.con, "lexicon"), backend="tfidf",
+                             seed=self.b.seed, con=self.b.con)
+        except InputError as e:
+            self.warnings.append(f"Themes left out: {e}")
+            return [], {}
+        docs = []
+        quotes: dict[str, list[Quote]] = {}
+        for i, th in enumerate(ts.themes):
+            tps = sorted(th.touchpoints.items(), key=lambda kv: (-kv[1], kv[0]))
+            qs = [Quote(feedback_id=q.feedback_id, text=q.text, sentiment=q.sentiment, touchpoint=q.touchpoint,
+                        theme=th.name) for q in th.quotes]
+            docs.append(Theme(theme_id=i + 1, label=th.name, n=th.size, share=th.share, sentiment=th.sentiment,
+                              touchpoints=[k for k, _ in tps if k != UNASSIGNED][:5], quotes=qs[:5]))
+            for tp, n in tps:
+                if tp == UNASSIGNED:
+                    continue
+                total = (self._means.get(("touchpoint", tp)) or {}).get("texts") or 0
+                self._themes_at.setdefault(tp, []).append(ThemeRef(
+                    theme=th.name, theme_id=i + 1, n=int(n), share=(n / total) if total else None,
+                    sentiment=th.sentiment))
+                quotes.setdefault(tp, []).extend(q for q in qs if q.touchpoint == tp)
+        for tp in self._themes_at:
+            self._themes_at[tp] = sorted(self._themes_at[tp], key=lambda x: (-x.n, x.theme))[:5]
+        return docs, quotes
+
+    def quotes(self, theme_quotes: dict[str, list[Quote]]) -> dict[str, list[Quote]]:
+        """3-5 quotes per touchpoint: one from each of its top themes first, then its most negative comments."""
+        from journeymap.voice.redact import redact
+
+        out: dict[str, list[Quote]] = {}
+        if self.table is None or self.n_feedback == 0:
+            return out
+        t = self.table.filter(self.table.text.notnull() & (self.table.text.strip() != "")
+                              & (self.table.link_touchpoint != UNASSIGNED))
+        w = ibis.window(group_by=t.link_touchpoint, order_by=[t.sentiment.asc(nulls_first=False), t.feedback_id])
+        ranked = t.mutate(_r=ibis.row_number().over(w))
+        df = engine.execute(ranked.filter(ranked._r <= 3 * QUOTES_PER_TOUCHPOINT).select(
+            "feedback_id", "text", "sentiment", "link_touchpoint", "ts", "kind"), self.b.con)
+        negative: dict[str, list[Quote]] = {}
+        for r in df.to_dict("records"):
+            negative.setdefault(r["link_touchpoint"], []).append(Quote(
+                feedback_id=str(r["feedback_id"]), text=redact(r["text"]) or "", sentiment=_f(r["sentiment"]),
+                touchpoint=r["link_touchpoint"], time=_ts(r["ts"]), source=_s(r.get("kind"))))
+        for tp in set(negative) | set(theme_quotes):
+            picked: list[Quote] = []
+            seen: set[str] = set()  # feedback ids and texts already picked (no repeated wording)
+            by_theme: dict[str, list[Quote]] = {}
+            for q in theme_quotes.get(tp, []):
+                by_theme.setdefault(q.theme or "", []).append(q)
+            order = [x.theme for x in self._themes_at.get(tp, [])]
+            for name in order:
+                for q in by_theme.get(name, [])[:1]:
+                    if q.feedback_id not in seen and _norm(q.text) not in seen:
+                        picked.append(q)
+                        seen.update((q.feedback_id, _norm(q.text)))
+            for q in negative.get(tp, []):
+                if len(picked) >= QUOTES_PER_TOUCHPOINT:
+                    break
+                if q.feedback_id not in seen and _norm(q.text) not in seen:
+                    picked.append(q)
+                    seen.update((q.feedback_id, _norm(q.text)))
+            out[tp] = picked[:QUOTES_PER_TOUCHPOINT]
+        return out
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _item_score(t: ir.Table) -> ir.FloatingValue:
+    """One score per feedback item on -1..+1: the mean of the text sentiment and the rescaled ratings."""
+    rating, scale = t.rating.cast("float64"), t.rating_scale.cast("float64")
+    parts = [
+        t.sentiment.cast("float64"),
+        ibis.ifelse(scale > 1, (rating - 1) / (scale - 1) * 2 - 1, ibis.null("float64")),
+        (t.nps.cast("float64") - 5) / 5,
+        (t.csat.cast("float64") - 3) / 2,
+        (t.ces.cast("float64") - 4) / 3,
+    ]
+    num = sum((p.fill_null(0) for p in parts), ibis.literal(0.0))
+    den = sum((p.notnull().cast("int64") for p in parts), ibis.literal(0))
+    return ibis.ifelse(den > 0, num / den.cast("float64"), ibis.null("float64"))
+
+
+def _kpi(r: dict, targets, agg: dict) -> KPI:
+    name = r["metric"]
+    target = getattr(targets, name, None)
+    mean = _f(agg.get(f"{name}_mean"))
+    value = _f(r["value"])
+    meets = None
+    n = int(r["n"] or 0)
+    if target is not None and value is not None:
+        if name == "csat" and target <= 5:
+            meets = None if mean is None else mean >= target
+        else:
+            meets = value >= target
+    return KPI(name=name, value=value, low=_f(r["low"]), high=_f(r["high"]), n=n, small_sample=bool(r["too_small"]),
+               target=target, meets_target=meets, mean=mean)
+
+
+def _friction(f: dict | None) -> Friction | None:
+    if f is None:
+        return None
+    keys = ("exit_component", "loop_component", "slow_component", "exit_rate", "expected_exit_rate", "exit_lift",
+            "loop_rate", "expected_loop_rate", "loop_lift", "slow_ratio", "p90_gap_in_s", "p90_gap_out_s",
+            "touches", "exits")
+    return Friction(score=float(f["friction_score"] or 0), rank=int(f["rank"]),
+                    components={k: _f(f.get(k)) for k in keys})
+
+
+def _lift(r: dict | None) -> Lift | None:
+    if r is None:
+        return None
+    e, u = r["exposed_rate"], r["unexposed_rate"]
+    return Lift(effect=_f(r["risk_difference"]), low=_f(r["rd_low"]), high=_f(r["rd_high"]),
+                relative=(e / u - 1) if e is not None and u else None, p=_f(r["p_value"]), q=_f(r["q_value"]),
+                significant=bool(r["significant"]), exposed=rate(r["exposed_conversions"], r["exposed"]),
+                unexposed=rate(r["unexposed_conversions"], r["unexposed"]))
+
+
+def _ordered(cells: list[TouchpointCell], stage_order: dict[str, int]) -> list[TouchpointCell]:
+    """Cells in journey order: stage order, then median position (no data last), then name."""
+    def key(c: TouchpointCell):
+        pos = c.figures.median_position
+        return (stage_order.get(c.stage, len(stage_order)), pos is None, pos or 0, c.name)
+    return [c.model_copy(update={"order": i}) for i, c in enumerate(sorted(cells, key=key))]
+
+
+def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, stages, bp) -> Summary:
+    heads = [
+        Headline(key="customers", label="Customers", value=int(totals["customers"] or 0), unit="count"),
+        Headline(key="journeys", label="Journeys", value=int(totals["journeys"] or 0), unit="count"),
+        Headline(key="conversion", label="Journeys that convert", value=conv.value, unit="share", low=conv.low,
+                 high=conv.high, n=conv.n),
+    ]
+    for k in kpis:
+        heads.append(Headline(key=k.name, label={"nps": "NPS", "csat": "CSAT (% satisfied)",
+                                                 "ces": "Customer effort (1-7)"}[k.name],
+                              value=k.value, unit="score", low=k.low, high=k.high, n=k.n))
+    if emotion is not None:
+        heads.append(Headline(key="emotion", label="Mean emotion (-1..+1)", value=emotion.mean, unit="score",
+                              low=emotion.low, high=emotion.high, n=emotion.n))
+    if pain:
+        heads.append(Headline(key="top_pain_point", label="Top pain point", value=pain[0].touchpoint, unit="text"))
+    who = f"the {meta.persona} persona" if meta.persona else "all customers"
+    s = [f"This map covers {int(totals['journeys'] or 0):,} journeys of {int(totals['customers'] or 0):,} customers "
+         f"({who}); {_pct(conv.value)} of journeys convert (95% CI {_pct(conv.low)}-{_pct(conv.high)})."]
+    if bp.targets.conversion_rate is not None and conv.value is not None:
+        s[-1] += (f" The target is {_pct(bp.targets.conversion_rate)}"
+                  + (" and is met." if conv.value >= bp.targets.conversion_rate else " and is not met."))
+    if pain:
+        p = pain[0]
+        s.append(f"The biggest pain point is {p.touchpoint} ({p.stage or 'no stage'}, owned by {p.owner or 'nobody'}), "
+                 f"reached by {_pct(p.reach)} of journeys" + (f"; {p.headline.split(': ', 1)[1]}."
+                                                              if ': ' in p.headline else "."))
+    worst = [x for x in stages if x.drop_off is not None and x.drop_off.value is not None]
+    if worst:
+        w = max(worst, key=lambda x: x.drop_off.value)
+        s.append(f"Most journeys give up in the {w.name} stage: {_pct(w.drop_off.value)} of journeys touching it "
+                 "end there without converting.")
+    top_tp = [d for d in drivers if d.kind == "touchpoint" and d.significant and (d.odds_ratio or 0) > 1]
+    if top_tp:
+        d = top_tp[0]
+        s.append(f"Journeys that include {d.feature} convert with {d.odds_ratio:.1f}x the odds of those that do not "
+                 "(association, not proof of cause).")
+    for k in kpis:
+        if k.name == "nps" and k.value is not None:
+            s.append(f"NPS is {k.value:.0f} (n={k.n})" + (f" against a target of {k.target:.0f}." if k.target
+                                                          is not None else "."))
+    if opportunities:
+        o = opportunities[0]
+        s.append(f"First opportunity: {o.title}" + (f" (owner: {o.owner})." if o.owner else "."))
+    return Summary(sentences=s, headlines=heads)
+
+
+def _periods(events: ir.Table, con, start, end, compare_to):
+    """The period mapped and the compared one (or None)."""
+    start_dt, end_dt = _dt(start), _dt(end)
+    if start_dt and end_dt and end_dt <= start_dt:
+        raise InputError(f"--end {end!r} is not after --start {start!r}; give an end after the start.")
+    if not compare_to:
+        return start_dt, end_dt, None
+    if compare_to == "previous":
+        if end_dt is None:
+            last = _ts(engine.execute(events.ts.max(), con))
+            if last is None:
+                raise InputError("There are no events to compare periods of; ingest events first.")
+            end_dt = last + timedelta(seconds=1)
+        if start_dt is None:
+            start_dt = end_dt - timedelta(days=DEFAULT_COMPARE_DAYS)
+        length = end_dt - start_dt
+        return start_dt, end_dt, (start_dt - length, start_dt)
+    a, sep, z = str(compare_to).partition(":")
+    if not sep or not a.strip() or not z.strip():
+        raise InputError(f"--compare-to {compare_to!r} is not 'previous' or START:END; write e.g. "
+                         "--compare-to 2025-01-01:2025-02-01.")
+    pa, pz = _dt(a.strip()), _dt(z.strip())
+    if pz <= pa:
+        raise InputError(f"--compare-to {compare_to!r} ends before it starts; write START:END with START first.")
+    return start_dt, end_dt, (pa, pz)
+
+
+@contextlib.contextmanager
+def _temp_table(table: ir.Table, con, what: str) -> Iterator[ir.Table]:
+    """``table`` computed once in the engine as a temporary table (dropped afterwards)."""
+    name = f"_jm_map_{what}_{uuid.uuid4().hex[:12]}"
+    try:
+        cached = con.create_table(name, obj=table, temp=True)
+    except Exception as e:  # engine errors differ per backend
+        from journeymap.errors import EngineError
+
+        raise EngineError(f"The engine failed to prepare the map's {what}: {e}") from e
+    try:
+        yield cached
+    finally:
+        with contextlib.suppress(Exception):
+            con.drop_table(name, force=True)
+
+
+def _progress(progress: ProgressFn | None) -> Callable[[str], None]:
+    done = [0]
+
+    def tell(label: str) -> None:
+        if progress is not None:
+            progress(label, min(done[0], len(STEPS)), len(STEPS))
+        done[0] += 1
+    return tell
+
+
+def ws_name(ws) -> str:
+    return getattr(ws, "path", None).name if getattr(ws, "path", None) is not None else str(ws)
+
+
+def _rows(table: ir.Table, con) -> int:
+    return int(engine.execute(table.count(), con) or 0)
+
+
+def _recs(columns: list[str], rows: list[list]) -> list[dict]:
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+def _channel_of(r: dict | None) -> str | None:
+    return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.1f}%"
+
+
+def _f(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) or math.isinf(v) else v
+
+
+def _i(x: Any) -> int | None:
+    v = _f(x)
+    return None if v is None else int(v)
+
+
+def _s(x: Any) -> str | None:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return str(x)
+
+
+def _ts(x: Any) -> datetime | None:
+    if x is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(x):
+            return None
+        v = pd.Timestamp(x).to_pydatetime()
+    except (TypeError, ValueError):
+        return None
+    return v
+
+
+def _dt(x: Any) -> datetime | None:
+    if x is None or x == "":
+        return None
+    if isinstance(x, datetime):
+        return x
+    try:
+        return datetime.fromisoformat(str(x).strip())
+    except ValueError:
+        raise InputError(f"Date {x!r} is not a date; write YYYY-MM-DD or an ISO time.") from None
