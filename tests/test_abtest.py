@@ -90,3 +90,53 @@ def test_clear_errors():
         abtest(j, control="Z")
     with pytest.raises(InputError, match="split"):
         abtest(j, split=[1, 2, 3])
+
+
+Z975, Z80 = 1.959963984540054, 0.8416212335729143  # standard normal quantiles (tables)
+
+
+def test_power_figures_by_hand():
+    # minimum detectable effect, 1000 per arm at a 10% base rate: (z_.975 + z_.8) * sqrt(2 p q / n)
+    assert minimum_detectable_effect(0.10, 1000) == pytest.approx((Z975 + Z80) * math.sqrt(2 * 0.1 * 0.9 / 1000))
+    # sample size per arm (Fleiss, no continuity correction) for 10% -> 13%
+    p0, p1 = 0.10, 0.13
+    pbar = (p0 + p1) / 2
+    want = (Z975 * math.sqrt(2 * pbar * (1 - pbar)) + Z80 * math.sqrt(p0 * (1 - p0) + p1 * (1 - p1))) ** 2 / 0.03**2
+    n = required_sample_size(p0, 0.03)
+    assert n == pytest.approx(want) and math.ceil(n) == 1774
+    # inverted: the power of the two-sided pooled z test with n per arm is the asked-for 80%
+    power = stats.norm.cdf((0.03 - Z975 * math.sqrt(2 * pbar * (1 - pbar) / n))
+                           / math.sqrt((p0 * (1 - p0) + p1 * (1 - p1)) / n))
+    assert power == pytest.approx(0.8, abs=1e-9)
+    with pytest.raises(InputError, match="mde"):
+        required_sample_size(0.95, 0.1)
+
+
+def test_srm_chi_square_by_hand_and_reported_power():
+    r = abtest(build_journeys(experiment(1000, 1200), BP, end=END), touchpoint="Landing", mde=0.02)
+    # observed 1000 / 1200 against 1100 / 1100
+    assert r.srm["chi2"] == pytest.approx(2 * 100**2 / 1100)
+    assert r.srm["p_value"] == pytest.approx(math.erfc(math.sqrt(200 / 11 / 2)))  # chi2(1) tail = erfc(sqrt(x/2))
+    a = r.variants[0]
+    assert a[:2] == ["A", 1000] and a[3] == pytest.approx(a[2] / 1000)
+    p0 = a[3]
+    assert r.power["control_rate"] == pytest.approx(p0)
+    assert r.power["mde_absolute"] == pytest.approx((Z975 + Z80) * math.sqrt(2 * p0 * (1 - p0) / 1000))
+    assert r.power["required_per_arm"] == math.ceil(required_sample_size(p0, 0.02))
+
+
+def test_mixed_units_and_in_progress_journeys():
+    ev = experiment(40, 40).execute()
+    extra = ev[ev.customer_id == "c0"].copy()  # c0 (variant A) also sees B later in the same journey
+    extra["ts"] = extra["ts"] + timedelta(seconds=30)  # before its next touch: the same journey
+    extra["properties"] = json.dumps({"variant": "B"})
+    extra["event_id"] = "z" + extra["event_id"]
+    j = build_journeys(ibis.memtable(pd.concat([ev, extra[extra.touchpoint == "Landing"]])), BP, end=END)
+    r = abtest(j, touchpoint="Landing")
+    assert r.srm["mixed_units"] == 1 and [v[1] for v in r.variants] == [40, 40]  # counted under A, its first
+    # an hour after the start, only the converted journeys are finished: the open ones are left out
+    early = abtest(build_journeys(experiment(40, 40), BP, end=D + timedelta(hours=1)), touchpoint="Landing")
+    assert all(units == conv < 40 for _, units, conv, _ in early.variants)
+    late = abtest(build_journeys(experiment(40, 40), BP, end=D + timedelta(hours=1)), touchpoint="Landing",
+                  include_in_progress=True)
+    assert [v[1] for v in late.variants] == [40, 40]

@@ -1,6 +1,7 @@
 """Rule-based attribution: hand-computed cases, ChannelAttribution's heuristic_models, settings, results.
 
-Hand cases run on DuckDB and Spark; the peer comparisons run on DuckDB.
+Hand cases and the peer comparisons run on DuckDB; the whole attribute() call runs on Spark too and
+equals DuckDB there.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from journeymap.attribution import (
     AttributionResult,
@@ -69,6 +72,7 @@ def events(rows=ROWS):
 
 
 def credits(con, models, settings=None, **kw):
+    con = con if con is not None else ibis.duckdb.connect()
     j = build_journeys(events(), BP, end=day(100))
     t = attribution_touches(j, BP, settings or AttributionSettings())
     df = con.execute(heuristic_credits(t, models, **kw))
@@ -76,8 +80,8 @@ def credits(con, models, settings=None, **kw):
             for m, c, x, v in zip(df.model, df.channel, df.conversions, df.value, strict=True) if x or v}
 
 
-def test_hand_computed_models(con):
-    got = credits(con, ALL)
+def test_hand_computed_models():
+    got = credits(None, ALL)
     # paths: a = search, email, direct (100); b = direct, direct (40); c = social, search, social (60);
     # e = social (10; the email 41 days before is outside the lookback)
     assert got[("first", "search")] == (1.0, 100.0)
@@ -280,3 +284,106 @@ def test_long_paths_fall_back_to_lists():
     assert p.sequences() == [tuple(["email", "search"] * 100)]
     with pytest.raises(InputError, match="too long"):
         aggregate_paths(t, con, "codes")
+
+
+# -- every model: properties, edge cases, Spark ---------------------------------------------------------
+PATH_MODELS = ["first", "last", "last_non_direct", "linear", "position", "j_shaped", "inverse_j", "custom",
+               "participation", "markov", "shapley"]
+
+rows_strategy = st.lists(
+    st.tuples(st.lists(st.sampled_from(["a", "b", "c", "direct"]), min_size=1, max_size=5),
+              st.integers(0, 4), st.integers(0, 4)),
+    min_size=1, max_size=6,
+).filter(lambda rows: sum(r[1] for r in rows) > 0)
+
+
+def _by_channel(r: AttributionResult, model: str) -> dict[str, tuple[float, float]]:
+    return {c: (v, r.credit(model, "value")[c]) for c, v in r.credit(model).items()}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows_strategy)
+def test_properties_of_every_model(rows):
+    """Credits sum to the totals, are never negative, and relabelling the channels permutes them."""
+    seqs, conv, nulls = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    value = [7.5 * c for c in conv]
+    p = Paths.from_sequences(seqs, conv, value=value, nulls=nulls)
+    r = attribute(p, PATH_MODELS, custom_weights=(1, 3, 2), order=2)
+    total_c, total_v = sum(conv), sum(value)
+    for m in PATH_MODELS:
+        credit = _by_channel(r, m)
+        assert all(c >= -1e-12 and v >= -1e-12 for c, v in credit.values()), m
+        if m == "participation":  # 1 to each distinct channel of a converting path
+            want = sum(len(set(s)) * c for s, c in zip(seqs, conv, strict=True))
+            assert sum(c for c, _ in credit.values()) == pytest.approx(want), m
+        else:
+            assert sum(c for c, _ in credit.values()) == pytest.approx(total_c), m
+            assert sum(v for _, v in credit.values()) == pytest.approx(total_v), m
+    # relabel: a->zz, b->direct, c->a, direct->b (sort order and the direct channel both change)
+    rename = {"a": "zz", "b": "direct", "c": "a", "direct": "b"}
+    q = Paths.from_sequences([[rename[c] for c in s] for s in seqs], conv, value=value, nulls=nulls)
+    rq = attribute(q, [m for m in PATH_MODELS if m != "last_non_direct"], custom_weights=(1, 3, 2), order=2)
+    for m in rq.models():
+        got = _by_channel(rq, m)
+        for c, (cv, vv) in _by_channel(r, m).items():
+            assert got[rename[c]] == pytest.approx((cv, vv), abs=1e-9), (m, c)
+
+
+def test_one_channel_gets_everything_in_every_model():
+    rows = [("a", 0, "Email", None), ("a", 1, "Email", None), ("a", 2, "Buy", 30.0),
+            ("b", 0, "Email", None), ("b", 3, "Buy", 12.0), ("c", 0, "Email", None)]
+    j = build_journeys(events(rows), BP, end=day(100))
+    r = attribute(j, "all", blueprint=BP, con=ibis.duckdb.connect(), order=3, bootstrap=20)
+    assert set(r.models()) == {*ALL, "markov", "shapley"}  # 'all' names custom only with its weights
+    for m in r.models():
+        assert r.credit(m) == {"email": pytest.approx(2.0)}, m
+        assert r.credit(m, "value") == {"email": pytest.approx(42.0)}, m
+        assert r.credit(m, "share") == {"email": pytest.approx(1.0)}, m
+    assert any("one channel" in w for w in r.diagnostics["warnings"])
+
+
+def test_empty_and_non_converting_journeys_give_defined_answers():
+    con = ibis.duckdb.connect()
+    nothing = events([("a", 0, "Email", None)]).filter(ibis.literal(False))
+    r = attribute(build_journeys(nothing, BP, end=day(1)), ["first", "linear", "markov", "shapley"],
+                  blueprint=BP, con=con)
+    assert r.credits == [] and r.diagnostics["paths"] == 0 and r.diagnostics["conversions"] == 0
+    assert any("No paths" in w for w in r.diagnostics["warnings"])
+    dropped = [("a", 0, "Email", None), ("a", 1, "Search ad", None), ("b", 0, "Social", None)]
+    r = attribute(build_journeys(events(dropped), BP, end=day(100)), ["first", "linear", "markov", "shapley"],
+                  blueprint=BP, con=con, bootstrap=10)
+    assert r.diagnostics["paths"] == 2 and r.diagnostics["non_converting"] == 2.0
+    assert {row[0] for row in r.credits} == {"markov", "shapley"}  # rule-based models credit converting paths
+    assert all(row[2] == 0.0 and row[4] == 0.0 for row in r.credits)
+    assert any("No conversions" in w for w in r.diagnostics["warnings"])
+
+
+def test_diagnostics_by_hand():
+    con = ibis.duckdb.connect()
+    j = build_journeys(events(), BP, end=day(100))
+    d = attribute(j, ["first"], blueprint=BP, con=con).diagnostics
+    # converting paths: a (3 touches), b (2), c (3), e (1); dropped: d (2)
+    assert (d["paths"], d["journeys"], d["channels"], d["conversions"]) == (5, 5.0, 4, 4.0)
+    assert d["conversion_value"] == 210.0 and d["non_converting"] == 1.0
+    assert d["single_touch_share"] == 0.25 and d["mean_path_length"] == pytest.approx((3 + 2 + 3 + 1 + 2) / 5)
+    assert d["unattributed_conversions"] == 0.0
+    assert any("Only 4 conversions" in w for w in d["warnings"])
+    # a 12-hour lookback: a's last touch is 1 day before, b's 7 days, e's 1 day; c's social 12 h before stays
+    d = attribute(j, ["first"], blueprint=BP, con=con, settings=AttributionSettings(lookback="12h")).diagnostics
+    assert d["unattributed_conversions"] == 3.0 and d["conversions"] == 1.0
+    assert any("no credited touch" in w for w in d["warnings"])
+
+
+@pytest.mark.spark
+def test_attribute_on_spark_equals_duckdb(spark_con):
+    """The whole attribute() call (touches, packed paths, rule-based models, Markov, Shapley) on Spark."""
+    models = [*ALL, "markov", "shapley"]
+    got = {}
+    for name, con in (("duckdb", ibis.duckdb.connect()), ("spark", spark_con)):
+        got[name] = attribute(build_journeys(events(), BP, end=day(100)), models, blueprint=BP, con=con, order=2)
+    duck, spark = got["duckdb"], got["spark"]
+    assert spark.models() == models and spark.diagnostics == duck.diagnostics
+    for m in models:
+        for what in ("conversions", "value", "share"):
+            assert spark.credit(m, what) == pytest.approx(duck.credit(m, what), abs=1e-9), (m, what)
+    assert spark.credit("first") == pytest.approx({"search": 1.0, "direct": 1.0, "social": 2.0, "email": 0.0})

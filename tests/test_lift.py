@@ -127,24 +127,37 @@ def test_without_customers_strata_are_first_stage_only():
     assert all(row[16] == 1 for row in r.rows)  # one stratum: every journey starts in awareness
 
 
-@pytest.mark.slow
+def test_benjamini_hochberg_by_hand():
+    ev, cu = planted(800, seed=11)
+    r = lift(build_journeys(ev, BP, end=END), cu, BP, alpha=0.05)
+    rows = [dict(zip(r.columns, row, strict=True)) for row in r.rows]
+    p = sorted(x["p_value"] for x in rows)
+    m = len(p)
+    # q_(i) = min over j >= i of p_(j) * m / j
+    want = [min(p[j] * m / (j + 1) for j in range(i, m)) for i in range(m)]
+    assert sorted(x["q_value"] for x in rows) == pytest.approx([min(1.0, q) for q in want])
+    assert all(x["significant"] == (x["q_value"] < 0.05) for x in rows)
+
+
 def test_demo_planted_touchpoint_shows_a_significant_lift(tmp_path):
-    demo = pytest.importorskip("journeymap.demo", reason="journeymap.demo has not landed yet")
-    planted_tp = getattr(demo, "PLANTED", {}).get("lift_touchpoint")
-    if planted_tp is None:
-        pytest.skip("journeymap.demo exports no PLANTED['lift_touchpoint']")
+    """The demo business plants one conversion-raising touchpoint; CMH within strata and BH across find it."""
     from click.testing import CliRunner
 
     from journeymap.cli import main
+    from journeymap.demo import PLANTED
     from journeymap.workspace import Workspace
 
-    out = CliRunner().invoke(main, ["demo", str(tmp_path / "shop")])
-    if out.exit_code != 0:
-        pytest.skip(f"'journeymap demo' is not available yet: {out.output[-200:]}")
+    planted_tp = PLANTED["lift_touchpoint"]
+    assert planted_tp == "Size guide"
+    out = CliRunner().invoke(main, ["demo", str(tmp_path / "shop"), "--customers", "3000"])
+    assert out.exit_code == 0, out.output
     with Workspace.open(tmp_path / "shop") as ws:
         journeys = build_journeys(ws.events(), ws.blueprint)
         h = hypothesis(journeys, planted_tp, ws.customers(), ws.blueprint, con=ws.con)
         row = dict(zip(h.columns, h.rows[0], strict=True))
-        assert row["significant"] and row["risk_difference"] > 0, h.answer
+        assert row["significant"] and row["risk_difference"] > 0 and row["rd_low"] > 0, h.answer
+        assert row["or_low"] > 1 and row["strata"] > 1 and "convert more" in h.answer
         r = lift(journeys, ws.customers(), ws.blueprint, con=ws.con)
-        assert next(x for x in r.rows if x[0] == planted_tp)[15]
+        rows = {x[0]: dict(zip(r.columns, x, strict=True)) for x in r.rows}
+        assert rows[planted_tp]["significant"] and rows[planted_tp]["q_value"] < 0.05
+        assert rows[planted_tp]["risk_difference"] == pytest.approx(row["risk_difference"])

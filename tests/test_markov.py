@@ -157,8 +157,8 @@ def test_bootstrap_intervals_cover_and_repeat():
     assert (hi - lo).max() > 0
 
 
-@pytest.mark.slow
 def test_agrees_with_channelattribution_within_its_simulation_error(shared_data):
+    """About 8 s: ChannelAttribution simulates 10 million paths."""
     ca = pytest.importorskip("ChannelAttribution")
     file = shared_data / "channelattribution_paths" / "data.csv"
     ours = markov_credits(read_path_file(file))

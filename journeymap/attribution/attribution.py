@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -46,7 +47,9 @@ DATA_DRIVEN = ("markov", "shapley")
 
 
 def parse_models(models: str | Sequence[str]) -> list[str]:
-    """``"first,U,markov"`` -> ``['first', 'position', 'markov']`` (``all`` for every model).
+    """``"first,U,markov"`` -> ``['first', 'position', 'markov']``.
+
+    ``all`` stands for every model but ``custom``, which runs only when named (it needs weights).
 
     >>> parse_models("first, U ,markov")
     ['first', 'position', 'markov']
@@ -57,8 +60,8 @@ def parse_models(models: str | Sequence[str]) -> list[str]:
     out: list[str] = []
     for m in items:
         key = str(m).strip().lower()
-        if key == "all":
-            out += [*HEURISTIC_MODELS, *DATA_DRIVEN]
+        if key == "all":  # custom needs its weights, so it is only run when named
+            out += [*(h for h in HEURISTIC_MODELS if h != "custom"), *DATA_DRIVEN]
             continue
         out.append(key if key in DATA_DRIVEN else canonical_model(key))
     if not out:
@@ -111,8 +114,8 @@ def attribute(
             warnings.append("time_decay left out: a path file has no touch times.")
             models = [m for m in models if m not in NEEDS_TIME]
     else:
-        with _cached(attribution_touches(source, blueprint, settings, markers=True), con) as marked:
-            touches = marked.filter(marked.channel.notnull())
+        with _cached(_slim(attribution_touches(source, blueprint, settings, markers=True), models), con) as marked:
+            touches = marked.filter(marked.channel.notnull()).mutate(nulls=1.0 - marked.conversions)
             paths = aggregate_paths(touches, con)
             unattributed = _unattributed(marked, paths, con)
             rows = _heuristic_rows(paths, touches, [m for m in models if m not in DATA_DRIVEN], settings,
@@ -136,20 +139,38 @@ def attribute(
                              ordered=[list(r) for r in ordered_shapley(paths)] if ordered else [])
 
 
+def _slim(touches: ir.Table, models: list[str]) -> ir.Table:
+    """Only the columns the models read (``nulls`` is ``1 - conversions`` on journeys' touches)."""
+    cols = ["path_id", "channel", "pos", "conversions", "value"]
+    if any(m in NEEDS_TIME for m in models):
+        cols.append("t_before")
+    return touches.select(*cols)
+
+
 @contextlib.contextmanager
 def _cached(table: ir.Table, con=None) -> Iterator[ir.Table]:
-    """The table computed once in the engine (a temporary table), dropped afterwards."""
+    """The table computed once in the engine, released afterwards.
+
+    A temporary table where the engine has them (DuckDB); elsewhere (Spark) the
+    engine's own cache (a persisted DataFrame).
+    """
     backend = con if con is not None else table._find_backend(use_default=True)
     name = f"_jm_attribution_{uuid.uuid4().hex}"
     try:
-        cached = backend.create_table(name, obj=table, temp=True)
+        try:
+            cached = backend.create_table(name, obj=table, temp=True)
+            release = functools.partial(backend.drop_table, name, force=True)
+        except NotImplementedError:  # no temporary tables (Spark): ibis's cache, memtables registered first
+            backend._run_pre_execute_hooks(table)
+            cached = backend._cached_table(table)
+            release = cached.release
     except Exception as e:  # engine errors differ per backend
         raise EngineError(f"The engine failed to prepare the attribution touches: {e}") from e
     try:
         yield cached
     finally:
         with contextlib.suppress(Exception):
-            backend.drop_table(name, force=True)
+            release()
 
 
 def _unattributed(marked: ir.Table, paths: Paths, con) -> float:

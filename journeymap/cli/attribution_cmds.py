@@ -28,7 +28,8 @@ def _floats(text: str | None, option: str) -> list[float] | None:
 @click.option("--models", default="first,last,last_non_direct,linear,time_decay,position,markov,shapley",
               show_default=True,
               help="Comma-separated: first, last, last_non_direct, linear, time_decay, position (U), j_shaped, "
-                   "inverse_j, custom, participation, markov, shapley; or 'all'.")
+                   "inverse_j, custom (with --custom-weights), participation, markov, shapley; or 'all' "
+                   "(every model but custom).")
 @click.option("--order", type=click.IntRange(1, 4), default=1, show_default=True, help="Markov chain order.")
 @click.option("--lookback", default=None, help="Touches this long before a conversion count, e.g. 30d, 12h "
                                                "[default: the blueprint's attribution_lookback, 30d].")
