@@ -58,6 +58,7 @@ def _register() -> None:
         funnel_cmds,
         ingest_cmds,
         journeys_cmds,
+        map_cmds,
         voice_cmds,
         workspace_cmds,
     )

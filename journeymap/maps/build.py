@@ -79,6 +79,10 @@ TOP_PAIN_POINTS = 10
 QUOTES_PER_TOUCHPOINT = 5
 DEFAULT_COMPARE_DAYS = 30
 UNASSIGNED = "unassigned"
+SEP = "\x1f"
+PROVENANCE = ("source", "ingest_id", "properties")
+ALL = ("all",)
+"""Key of a persona's emotion over all stages (not a stage name)."""
 
 
 def build_map(
@@ -385,7 +389,13 @@ class _Builder:
         except InputError as e:
             self.warnings.append(f"Lift left out: {e}")
         try:
-            dr = drivers(self.j, customers=customers, con=self.con).records()
+            attrs = None
+            if customers is not None:
+                from journeymap.journeys.drivers import _small_attributes
+
+                # the ingest's own columns (file path...) are provenance, not customer attributes
+                attrs = [a for a in _small_attributes(customers, self.con) if a not in PROVENANCE]
+            dr = drivers(self.j, customers=customers, attributes=attrs, con=self.con).records()
         except InputError as e:
             self.warnings.append(f"Drivers left out: {e}")
             dr = []
@@ -477,12 +487,18 @@ class _Builder:
         reach = touchpoints(j, by="dimension", con=con).records()
         paths = variants(j, by="dimension", top=3, con=con).records()
         order = [p.name for p in self.bp.personas] + ["other"]
+        # friction of each persona x touchpoint in one query: the node is "persona <sep> touchpoint"
+        # (exits are compared with the overall exit rate at each step, slowness with all touchpoints)
+        keyed = j.mutate(_pt=j.dimension.cast("string") + SEP + j.touchpoint.cast("string"))
+        pfr: dict[str, list[dict]] = {}
+        for r in friction(keyed, node="_pt", con=con).records():
+            who, _, tp = str(r["_pt"]).partition(SEP)
+            pfr.setdefault(who, []).append({**r, "touchpoint": tp})
         out = []
         for rec in sorted(per.to_dict("records"), key=lambda r: order.index(r["dimension"])
                           if r["dimension"] in order else len(order)):
             name = rec["dimension"]
-            pj = j.filter(j.dimension == name)
-            fr = friction(pj, con=con).records()
+            fr = pfr.get(name, [])
             share = {r["touchpoint"]: r["share_of_journeys"] for r in reach if r["dimension"] == name}
             pain = sorted(((r["friction_score"] or 0) * (share.get(r["touchpoint"]) or 0), r["touchpoint"])
                           for r in fr)
@@ -649,7 +665,7 @@ class _Voice:
                 df = engine.execute(t.group_by(group).aggregate(
                     n=t._score.count(), mean=t._score.mean(), sd=t._score.std(how="sample")), con)
                 for r in df.to_dict("records"):
-                    key = (r["persona"], r.get("link_stage"))
+                    key = (r["persona"], r["link_stage"] if "link_stage" in group else ALL)
                     self._persona[key] = mean_interval(_f(r["mean"]), _f(r["sd"]), int(r["n"] or 0))
 
     def _aggregates(self, t: ir.Table, col: str | None) -> dict[tuple, dict]:
@@ -688,7 +704,8 @@ class _Voice:
         return self._emotion.get((level, name))
 
     def persona_emotion(self, persona: str, stage: str | None):
-        return self._persona.get((persona, stage))
+        """Mean emotion of a persona's feedback at ``stage`` (``None``: over all its feedback)."""
+        return self._persona.get((persona, ALL if stage is None else stage))
 
     def themes_at(self, tp: str) -> list[ThemeRef]:
         return list(self._themes_at.get(tp, []))

@@ -788,7 +788,7 @@ class JourneyMap(_Doc):
     opportunities: list[Opportunity] = Field(default_factory=list)
     """Suggestions from rules, highest priority first."""
     attribution: AttributionComparison = Field(default_factory=AttributionComparison)
-    """Attribution models side by side."""
+    """Attribution models side by side: credit per touchpoint under each model."""
     drivers: list[Driver] = Field(default_factory=list)
     """Touchpoints and attributes most associated with converting, strongest first."""
     themes: list[Theme] = Field(default_factory=list)

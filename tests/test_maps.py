@@ -1,0 +1,357 @@
+"""The JourneyMap document: round trip, golden JSON, figures reconciled with the analytics and with pandas,
+the planted truths of the demo, change vs a previous period, diff, personas, designed vs observed, CLI.
+
+Golden file: tests/fixtures/map_golden.json is the map of ``create_demo(800 customers, seed 11)``.
+Refresh it after an intended change with::
+
+    JOURNEYMAP_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_maps.py -k golden
+
+and review the diff before committing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pydantic import ValidationError
+from scipy import stats
+
+from journeymap import engine
+from journeymap.blueprint import Blueprint
+from journeymap.cli import main
+from journeymap.demo import PLANTED, create_demo
+from journeymap.errors import InputError
+from journeymap.maps import SCHEMA_VERSION, JourneyMap, build_map, diff_maps, json_schema
+from journeymap.workspace import Workspace
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN = FIXTURES / "map_golden.json"
+GOLDEN_CUSTOMERS, GOLDEN_SEED = 800, 11
+# parts of the document that depend on when and where it was built, not on the data
+VOLATILE = {("meta", "generated_at"), ("meta", "build_seconds"), ("meta", "workspace")}
+VOLATILE_KEYS = {"time", "source", "ingest_id"}  # ingest log entries: clock, tmp paths, random ids
+
+
+@pytest.fixture(scope="module")
+def demo_ws(tmp_path_factory):
+    path = tmp_path_factory.mktemp("maps") / "shop"
+    create_demo(path, GOLDEN_CUSTOMERS, seed=GOLDEN_SEED)
+    w = Workspace.open(path)
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def doc(demo_ws) -> JourneyMap:
+    return build_map(demo_ws)
+
+
+@pytest.fixture(scope="module")
+def journeys_df(demo_ws) -> pd.DataFrame:
+    """The journeys of the demo, as the CLI builds them, in pandas (the peer for reconciliation)."""
+    from journeymap.journeys import build_journeys
+
+    j = build_journeys(demo_ws.events(), demo_ws.blueprint)
+    return engine.execute(j.select("customer_id", "journey_id", "step", "touchpoint", "stage", "converted", "ts"),
+                          demo_ws.con)
+
+
+# -- the document --------------------------------------------------------------------------------
+def test_round_trip_is_equal(doc, tmp_path):
+    assert JourneyMap.from_json(doc.to_json()) == doc
+    path = doc.save(tmp_path / "m" / "map.json")
+    assert JourneyMap.load(path) == doc
+    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
+
+
+def test_other_schema_version_is_refused_clearly(doc):
+    data = json.loads(doc.to_json())
+    data["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(InputError, match=rf"schema_version {SCHEMA_VERSION + 1} .*rebuild the map"):
+        JourneyMap.from_dict(data)
+    with pytest.raises(InputError, match="not a JourneyMap document"):
+        JourneyMap.from_dict({"kind": "touchpoints"})
+    with pytest.raises(InputError, match="does not exist"):
+        JourneyMap.load("/nonexistent/map.json")
+
+
+def test_document_is_frozen_and_every_field_documented(doc):
+    with pytest.raises(ValidationError, match="frozen"):
+        doc.meta = None  # type: ignore[misc]
+    schema = json_schema()
+    assert str(SCHEMA_VERSION) in schema["title"]
+    undocumented = [f"{name}.{field}" for name, d in schema["$defs"].items() if "properties" in d
+                    for field, p in d["properties"].items() if not p.get("description")]
+    undocumented += [f for f, p in schema["properties"].items() if not p.get("description")]
+    assert undocumented == []
+
+
+def test_fixture_example_loads():
+    m = JourneyMap.load(FIXTURES / "map_small.json")
+    assert m.pain_points and m.stages and m.personas
+
+
+# -- golden ----------------------------------------------------------------------------------------
+def _close(a, b, path=()):
+    """Differences between two JSON values (floats to 1e-6 relative), skipping volatile parts."""
+    if path[:2] in VOLATILE or (path and path[-1] in VOLATILE_KEYS):
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{'/'.join(map(str, path))}: keys {sorted(set(a) ^ set(b))}"] if set(a) != set(b) else []
+        for k in set(a) & set(b):
+            out += _close(a[k], b[k], (*path, k))
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{'/'.join(map(str, path))}: {len(a)} items vs {len(b)}"]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _close(x, y, (*path, i))]
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-6,
+                                                                                         abs_tol=1e-9):
+            return []
+    elif a == b:
+        return []
+    return [f"{'/'.join(map(str, path))}: {a!r} != {b!r}"]
+
+
+def test_golden_map(doc):
+    data = json.loads(doc.to_json())
+    if os.environ.get("JOURNEYMAP_UPDATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    diffs = _close(golden, data)
+    assert diffs == [], f"{len(diffs)} differences, first: {diffs[:10]}; refresh with JOURNEYMAP_UPDATE_GOLDEN=1"
+
+
+# -- reconciliation --------------------------------------------------------------------------------
+def test_touchpoint_reach_and_conversion_match_pandas(doc, journeys_df):
+    j = journeys_df
+    total = j.journey_id.nunique()
+    per = j.groupby("touchpoint").agg(journeys=("journey_id", "nunique"), customers=("customer_id", "nunique"),
+                                      events=("journey_id", "size"))
+    conv = j.drop_duplicates(["journey_id", "touchpoint"]).groupby("touchpoint").converted.sum()
+    cells = {c.name: c for c in doc.touchpoints() if c.has_data}
+    assert set(cells) == set(per.index)
+    for name, row in per.iterrows():
+        f = cells[name].figures
+        assert (f.journeys, f.customers, f.events) == (row.journeys, row.customers, row.events)
+        assert f.share == pytest.approx(row.journeys / total)
+        assert f.conversion.k == conv[name] and f.conversion.n == row.journeys
+        assert f.conversion.low < f.conversion.value < f.conversion.high or f.conversion.value in (0, 1)
+
+
+def test_stage_figures_match_the_stage_funnel(doc, demo_ws, journeys_df):
+    from journeymap.journeys import build_journeys, stage_funnel
+
+    sf = {r["stage"]: r for r in stage_funnel(build_journeys(demo_ws.events(), demo_ws.blueprint),
+                                              demo_ws.blueprint, con=demo_ws.con).records()}
+    j = journeys_df
+    total = j.journey_id.nunique()
+    for st in doc.stages:
+        r = sf[st.name]
+        assert st.reach.k == r["journeys"] == j[j.stage == st.name].journey_id.nunique()
+        assert st.reach.n == total
+        if r["to_next"] is not None:
+            assert st.conversion_to_next.value == pytest.approx(r["rate_to_next"])
+            assert st.drop_off.value == pytest.approx(1 - st.conversion_to_next.value) or st.drop_off.k == \
+                r["ended_dropped"]
+        assert st.conversion.k == r["converted"]
+    # lanes hold every touchpoint of the stage exactly once, grouped by channel
+    bp = demo_ws.blueprint
+    for st in doc.stages:
+        names = [t.name for lane in st.lanes for t in lane.touchpoints]
+        assert sorted(names) == sorted(t.name for t in bp.touchpoints if t.stage == st.name)
+        for lane in st.lanes:
+            assert {t.channel for t in lane.touchpoints} == {lane.channel}
+
+
+def test_headline_conversion_and_emotion_match_hand_computation(doc, demo_ws, journeys_df):
+    j = journeys_df.drop_duplicates("journey_id")
+    conv = next(h for h in doc.summary.headlines if h.key == "conversion")
+    assert conv.value == pytest.approx(j.converted.mean()) and conv.n == len(j)
+    # the emotion of a touchpoint is the mean item score of its linked feedback; recompute one by hand
+    from journeymap.voice.linking import link_feedback
+    from journeymap.voice.scoring import scores
+
+    fb = link_feedback(demo_ws.feedback(), demo_ws.blueprint, con=demo_ws.con)
+    df = engine.execute(fb, demo_ws.con).merge(
+        engine.execute(scores(demo_ws.con, "lexicon"), demo_ws.con)[["feedback_id", "sentiment"]], how="left")
+    df = df[df.link_touchpoint == PLANTED["friction_touchpoint"]]
+    parts = pd.DataFrame({
+        "s": df.sentiment,
+        "r": ((df.rating - 1) / (df.rating_scale - 1) * 2 - 1).where(df.rating_scale > 1),
+        "nps": (df.nps.astype(float) - 5) / 5, "csat": (df.csat.astype(float) - 3) / 2,
+        "ces": (df.ces.astype(float) - 4) / 3})
+    item = parts.mean(axis=1, skipna=True).dropna()
+    e = doc.touchpoint(PLANTED["friction_touchpoint"]).emotion
+    assert e.n == len(item) and e.mean == pytest.approx(item.mean())
+    half = 1.959963984540054 * item.std(ddof=1) / math.sqrt(len(item))
+    assert (e.low, e.high) == pytest.approx((item.mean() - half, item.mean() + half))
+
+
+# -- truth on the demo -----------------------------------------------------------------------------
+def test_planted_friction_is_a_top3_pain_point_with_the_complaint_quoted(doc):
+    top3 = [p.touchpoint for p in doc.pain_points[:3]]
+    assert PLANTED["friction_touchpoint"] in top3
+    pain = next(p for p in doc.pain_points if p.touchpoint == PLANTED["friction_touchpoint"])
+    words = [w.lower() for w in PLANTED["complaint_keywords"]]
+    quoted = [q.text.lower() for q in pain.evidence.quotes]
+    assert any(any(w in q for w in words) for q in quoted), quoted
+    assert all(q.feedback_id for q in pain.evidence.quotes)
+    cell = doc.touchpoint(PLANTED["friction_touchpoint"])
+    assert 3 <= len(cell.quotes) <= 5
+    assert any(any(w in q.text.lower() for w in words) for q in cell.quotes)
+    # the opportunity names the owner team and cites the complaint
+    fix = next(o for o in doc.opportunities if o.rule_id == "fix_friction" and o.touchpoint == pain.touchpoint)
+    assert fix.owner == cell.owner and fix.evidence.quotes
+
+
+def test_planted_lift_touchpoint_is_a_top_driver(doc):
+    tp_drivers = [d.feature for d in doc.drivers if d.kind == "touchpoint" and d.significant]
+    assert PLANTED["lift_touchpoint"] in tp_drivers[:3], tp_drivers
+    lift = doc.touchpoint(PLANTED["lift_touchpoint"]).lift
+    assert lift.significant and lift.effect > 0 and lift.low > 0
+
+
+def test_designed_vs_observed_finds_blueprint_touchpoints_without_data(doc):
+    dvo = doc.designed_vs_observed
+    assert set(PLANTED["no_data_touchpoints"]) <= set(dvo.touchpoints_without_data)
+    assert all(not doc.touchpoint(n).has_data for n in dvo.touchpoints_without_data)
+    no_data = {o.touchpoint for o in doc.opportunities if o.rule_id == "no_data"}
+    assert no_data == set(dvo.touchpoints_without_data)
+
+
+def test_personas_are_compared_and_a_persona_map_differs(doc, demo_ws):
+    names = [p.name for p in doc.personas]
+    assert PLANTED["distinct_persona"] in names
+    assert sum(p.customers for p in doc.personas) == next(h.value for h in doc.summary.headlines
+                                                          if h.key == "customers")
+    one = build_map(demo_ws, persona=PLANTED["distinct_persona"], themes=False)
+    assert one.meta.persona == PLANTED["distinct_persona"] and one.personas == []
+    col = next(p for p in doc.personas if p.name == PLANTED["distinct_persona"])
+    assert one.summary.headlines[0].value == col.customers
+    first = PLANTED["distinct_persona_first_touchpoint"]
+    share_one, share_all = one.touchpoint(first).figures.share, doc.touchpoint(first).figures.share
+    assert share_one > 2 * share_all
+    assert col.top_paths[0].startswith(first)
+
+
+# -- change over time ------------------------------------------------------------------------------
+def _z_test(k1, n1, k2, n2):
+    p = (k1 + k2) / (n1 + n2)
+    z = (k2 / n2 - k1 / n1) / math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    return k2 / n2 - k1 / n1, 2 * stats.norm.sf(abs(z))
+
+
+def test_compare_to_previous_matches_hand_computation(demo_ws):
+    from journeymap.journeys import Filters, apply_filters, build_journeys
+
+    m = build_map(demo_ws, start="2025-07-01", end="2025-10-01", compare_to="previous", themes=False,
+                  personas=False, models=["first"])
+    # the previous period has the same length (92 days) and ends where the current one starts
+    assert m.change.previous_start == datetime(2025, 3, 31) and m.change.previous_end == datetime(2025, 7, 1)
+
+    def period(a, b):
+        ev = apply_filters(demo_ws.events(), Filters(start=a, end=b))
+        j = engine.execute(build_journeys(ev, demo_ws.blueprint).select("journey_id", "converted"), demo_ws.con)
+        j = j.drop_duplicates("journey_id")
+        return int(j.converted.sum()), len(j)
+
+    k1, n1 = period(datetime(2025, 3, 31), datetime(2025, 7, 1))
+    k2, n2 = period(datetime(2025, 7, 1), datetime(2025, 10, 1))
+    d = next(x for x in m.change.deltas if x.scope == "headline" and x.name == "conversion")
+    delta, p = _z_test(k1, n1, k2, n2)
+    assert (d.n_old, d.n_new) == (n1, n2)
+    assert d.delta == pytest.approx(delta) and d.p == pytest.approx(p) and d.significant == (p < 0.05)
+    head = next(h for h in m.summary.headlines if h.key == "conversion")
+    assert head.delta == pytest.approx(delta)
+
+
+def test_diff_of_two_maps_matches_hand_computation(demo_ws):
+    old = build_map(demo_ws, end="2025-05-01", themes=False, personas=False, models=["first"])
+    new = build_map(demo_ws, start="2025-05-01", themes=False, personas=False, models=["first"])
+    d = diff_maps(old, new)
+    tp = PLANTED["friction_touchpoint"]
+    a, b = old.touchpoint(tp).figures.conversion, new.touchpoint(tp).figures.conversion
+    delta = next(x for x in d.deltas if x.scope == "touchpoint" and x.name == tp and x.metric == "conversion")
+    hand_delta, hand_p = _z_test(a.k, a.n, b.k, b.n)
+    assert delta.delta == pytest.approx(hand_delta) and delta.p == pytest.approx(hand_p)
+    se = math.sqrt(a.value * (1 - a.value) / a.n + b.value * (1 - b.value) / b.n)
+    assert (delta.low, delta.high) == pytest.approx((hand_delta - 1.959963984540054 * se,
+                                                     hand_delta + 1.959963984540054 * se))
+    old_rank = {p.touchpoint: p.rank for p in old.pain_points}
+    new_rank = {p.touchpoint: p.rank for p in new.pain_points}
+    for r in d.pain_points:
+        assert (r.old_rank, r.new_rank) == (old_rank.get(r.touchpoint), new_rank.get(r.touchpoint))
+    # a map against itself: no change anywhere
+    same = diff_maps(new, new)
+    assert same.added_touchpoints == same.removed_touchpoints == []
+    assert all(x.delta == 0 for x in same.deltas) and not any(x.significant for x in same.deltas)
+
+
+def test_added_and_removed_touchpoints(doc):
+    cells = doc.touchpoints()
+    gone = next(c for c in cells if c.has_data)
+    stages = [s.model_copy(update={"lanes": [lane.model_copy(update={"touchpoints": [
+        t.model_copy(update={"has_data": False}) if t.name == gone.name else t for t in lane.touchpoints]})
+        for lane in s.lanes]}) for s in doc.stages]
+    older = doc.model_copy(update={"stages": stages})
+    d = diff_maps(older, doc)
+    assert d.added_touchpoints == [gone.name] and d.removed_touchpoints == []
+
+
+# -- designed vs observed on a hand-made workspace -----------------------------------------------
+def test_back_flows_skipped_stages_and_unmapped_touchpoints(ws, tmp_path):
+    bp = Blueprint.model_validate({
+        "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "buy"}],
+        "touchpoints": [{"name": "Ad", "stage": "aware", "channel": "paid", "owner": "Marketing"},
+                        {"name": "Page", "stage": "consider", "channel": "web", "owner": "Web"},
+                        {"name": "Poster", "stage": "aware", "channel": "outdoor"},
+                        {"name": "Buy", "stage": "buy", "channel": "web"}],
+        "goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": "none", "conversion_window": "none"}})
+    ws.save_blueprint(bp)
+    rows = [  # a: Ad > Page > Ad > Buy (one back-flow Page->Ad); b: Ad > Buy (skips consider); c: Ad > Mystery
+        ("a", 1, "Ad"), ("a", 2, "Page"), ("a", 3, "Ad"), ("a", 4, "Buy"),
+        ("b", 1, "Ad"), ("b", 2, "Buy"), ("c", 1, "Ad"), ("c", 2, "Mystery")]
+    pd.DataFrame([{"customer_id": c, "ts": f"2025-01-0{d} 10:00:00", "touchpoint": t, "event_id": f"{c}{d}"}
+                  for c, d, t in rows]).to_csv(tmp_path / "events.csv", index=False)
+    ws.ingest_events(tmp_path / "events.csv")
+    m = build_map(Workspace.open(ws.path), themes=False)
+    dvo = m.designed_vs_observed
+    assert dvo.touchpoints_without_data == ["Poster"]
+    assert [(u.name, u.events, u.customers) for u in dvo.unmapped_touchpoints] == [("Mystery", 1, 1)]
+    assert [(b.source, b.target, b.count, b.share) for b in dvo.back_flows] == [("Page", "Ad", 1, 1.0)]
+    assert [(s.source_stage, s.target_stage, s.skipped, s.count) for s in dvo.skipped_stages] == \
+        [("aware", "buy", ["consider"], 2)]
+    rules = {o.rule_id for o in m.opportunities}
+    assert {"no_data", "unmapped", "back_flow"} <= rules
+    assert m.touchpoint("Mystery").in_blueprint is False and m.data_quality.rows["events"] == 8
+
+
+# -- CLI -------------------------------------------------------------------------------------------
+def test_cli_map_and_diff(demo_ws, tmp_path):
+    w = str(demo_ws.path)
+    out = CliRunner().invoke(main, ["-w", w, "map", "--end", "2025-05-01", "--models", "first", "-o",
+                                    str(tmp_path / "old.json"), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    m = JourneyMap.from_json(out.stdout)
+    assert m == JourneyMap.load(tmp_path / "old.json")
+    out = CliRunner().invoke(main, ["-w", w, "map", "--start", "2025-05-01", "--models", "first", "-o",
+                                    str(tmp_path / "new.json")])
+    assert out.exit_code == 0, out.output
+    assert "pain points" in out.stdout and "opportunities" in out.stdout
+    out = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("scope,name,metric,old,new,delta")
+    expected = diff_maps(JourneyMap.load(tmp_path / "old.json"), JourneyMap.load(tmp_path / "new.json"))
+    assert len(lines) == 1 + len(expected.deltas)
+    out = CliRunner().invoke(main, ["-w", w, "map", "--compare-to", "2025"])
+    assert out.exit_code == 1 and "START:END" in out.output
