@@ -101,3 +101,21 @@ def test_lift_hypothesis_abtest(shop):
 def test_help_has_an_example(command):
     out = CliRunner().invoke(main, [command, "--help"])
     assert out.exit_code == 0 and "Example:" in out.output
+
+
+def test_paths_file_from_channelattribution_equals_its_heuristics(shared_data):
+    """`--paths FILE` on ChannelAttribution's own sample: the CSV equals its heuristic_models."""
+    ca = pytest.importorskip("ChannelAttribution")
+    file = shared_data / "channelattribution_paths" / "data.csv"
+    out = CliRunner().invoke(main, ["attribution", "--paths", str(file), "--models", "first,last,linear",
+                                    "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(io.StringIO(out.output)))
+    theirs = ca.heuristic_models(pd.read_csv(file), "path", "total_conversions",
+                                 var_value="total_conversion_value", flg_pro=False).set_index("channel_name")
+    names = {"first": "first_touch", "last": "last_touch", "linear": "linear_touch"}
+    assert len(rows) == 3 * len(theirs)
+    for r in rows:
+        for what in ("conversions", "value"):
+            assert float(r[what]) == pytest.approx(theirs.loc[r["channel"], f"{names[r['model']]}_{what}"],
+                                                   rel=1e-12, abs=1e-9)

@@ -77,8 +77,8 @@ class Chain:
         """States and transitions of ``paths`` (already collapsed if wanted)."""
         _check_order(order)
         state = _state_ids(paths, order)
-        uniq, inv = np.unique(state, return_inverse=True)
-        s = inv.astype(np.int64) + 1  # 0 is start
+        uniq, inv = _unique_inverse(state)
+        s = inv + 1  # 0 is start
         pidx = paths.path_index()
         first = paths.offsets[:-1]
         prev = np.zeros(len(s), dtype=np.int64)
@@ -86,7 +86,7 @@ class Chain:
         not_first[first] = False
         prev[not_first] = s[np.flatnonzero(not_first) - 1]
         pairs = prev * (len(uniq) + 1) + s
-        pkeys, pinv = np.unique(pairs, return_inverse=True)
+        pkeys, pinv = _unique_inverse(pairs)
         last = s[paths.offsets[1:] - 1]
         contains = _containment(paths, order, s, len(uniq) + 1)
         return cls(list(paths.channels), order, len(uniq) + 1, pkeys // (len(uniq) + 1),
@@ -129,7 +129,7 @@ def markov_credits(paths: Paths, order: int = 1, *, collapse_repeats: bool = Tru
     _check_order(order)
     if paths.n_paths == 0:
         raise InputError("There are no paths to fit a Markov model on; check the filters, lookback and --paths file.")
-    p = paths.collapsed() if collapse_repeats else paths
+    p = paths.collapsed(merge=False) if collapse_repeats else paths
     chain = Chain.build(p, order)
     return chain.fit(p.conversions, p.value, p.nulls)
 
@@ -137,6 +137,18 @@ def markov_credits(paths: Paths, order: int = 1, *, collapse_repeats: bool = Tru
 def _check_order(order: int) -> None:
     if not isinstance(order, (int, np.integer)) or not 1 <= order <= MAX_ORDER:
         raise InputError(f"Markov order {order!r} is not supported; use 1 to {MAX_ORDER} (--order).")
+
+
+def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for non-negative integers; a lookup table when they are small."""
+    top = int(values.max()) + 1 if len(values) else 0
+    if top > max(1 << 22, 4 * len(values)):
+        uniq, inv = np.unique(values, return_inverse=True)
+        return uniq, np.asarray(inv, dtype=np.int64).ravel()
+    present = np.zeros(top, dtype=bool)
+    present[values] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present).astype(np.int64), rank[values]
 
 
 def _state_ids(paths: Paths, order: int) -> np.ndarray:

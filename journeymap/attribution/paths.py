@@ -95,8 +95,12 @@ class Paths:
         """The same paths with channel ``i`` renamed ``names[i]`` (codes keep their meaning)."""
         return replace(self, channels=list(names))
 
-    def collapsed(self) -> Paths:
-        """Immediate repeats removed (``a > a > b`` read as ``a > b``), as ChannelAttribution's Markov reads paths."""
+    def collapsed(self, merge: bool = True) -> Paths:
+        """Immediate repeats removed (``a > a > b`` read as ``a > b``), as ChannelAttribution's Markov reads paths.
+
+        With ``merge=False`` paths that became identical are not summed into one
+        (the Markov chain counts them the same either way).
+        """
         if len(self.codes) == 0:
             return self
         pidx = self.path_index()
@@ -104,7 +108,8 @@ class Paths:
         keep[1:] = (self.codes[1:] != self.codes[:-1]) | (pidx[1:] != pidx[:-1])
         counts = np.bincount(pidx[keep], minlength=self.n_paths)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return replace(self, offsets=offsets, codes=self.codes[keep]).merged()
+        out = replace(self, offsets=offsets, codes=self.codes[keep])
+        return out.merged() if merge else out
 
     def merged(self) -> Paths:
         """Identical sequences summed into one path; empty paths and paths with no journeys dropped."""
