@@ -184,10 +184,11 @@ def aggregate_paths(touches: ir.Table, con=None, method: str = "auto") -> Paths:
 def _packing(touches: ir.Table, con) -> tuple[list[str], int, int, int] | None:
     from journeymap.engine import execute
 
-    names = [str(c) for c in execute(touches.select("channel").distinct(), con)["channel"] if c is not None]
+    per = execute(touches.group_by("channel").agg(longest=touches.pos.max()), con)  # one scan for both
+    names = [str(c) for c in per["channel"] if c is not None]
     if not names or len(names) > 1000:
         return None
-    longest = int(execute(touches.pos.max(), con) or 0)
+    longest = int(per["longest"].max())
     bits = max(1, int(len(names) + 1).bit_length())
     per_word = 62 // bits
     words = -(-longest // per_word)
@@ -197,11 +198,12 @@ def _packing(touches: ir.Table, con) -> tuple[list[str], int, int, int] | None:
 
 
 def _aggregate_codes(touches: ir.Table, con, names: list[str], bits: int, per_word: int, words: int) -> Paths:
-    code = touches.channel.substitute({c: i + 1 for i, c in enumerate(names)}, else_=0).cast("int64")
     touches = touches.filter(touches.channel.notnull())
+    code = touches.channel.substitute({c: i + 1 for i, c in enumerate(names)}, else_=0).cast("int64")
     slot = (touches.pos - 1).cast("int64")
-    shift = (slot % per_word) * bits
-    terms = {f"w{k}": ibis.ifelse(slot // per_word == k, code << shift, 0).sum().cast("int64")
+    touches = touches.mutate(_slot=slot, _shifted=code << ((slot % per_word) * bits))  # once per touch
+    terms = {f"w{k}": ibis.ifelse((touches._slot >= k * per_word) & (touches._slot < (k + 1) * per_word),
+                                  touches._shifted, 0).sum().cast("int64")
              for k in range(words)}
     per = touches.group_by("path_id").agg(
         n=touches.pos.max(), conversions=touches.conversions.max(), value=touches.value.max(),
