@@ -109,3 +109,18 @@ def test_one_channel_and_empty():
     assert fit.conversions.tolist() == [5.0] and fit.value.tolist() == [11.0]
     with pytest.raises(InputError, match="no channels"):
         shapley_credits(Paths.from_sequences([], conversions=[]))
+
+
+def test_attribute_warns_with_the_error_of_sampled_shapley():
+    from journeymap.attribution import attribute
+
+    rng = np.random.default_rng(8)
+    names = [f"ch{i:02d}" for i in range(17)]
+    seqs = [list(rng.choice(names, size=int(rng.integers(1, 4)))) for _ in range(200)]
+    p = Paths.from_sequences(seqs, conversions=rng.integers(1, 3, size=200))
+    r = attribute(p, ["shapley"], seed=4)
+    warning = next(w for w in r.diagnostics["warnings"] if w.startswith("Shapley sampled"))
+    fit = shapley_credits(p, seed=4)
+    assert f"{float(fit.stderr_conversions.max()):.3g}" in warning and "17 channels > 15" in warning
+    assert r.credit("shapley") == pytest.approx(dict(zip(fit.channels, fit.conversions, strict=True)))
+    assert attribute(p, ["shapley"], seed=4) == r  # a seed repeats it
