@@ -87,14 +87,19 @@ def keyword_links(feedback: ir.Table, blueprint: Blueprint) -> ir.Table:
         hits.append((tp.name, h))
     if not hits:
         return feedback.mutate(kw_touchpoint=ibis.null("string"), kw_confidence=ibis.null("float64"))
-    cols = {f"_kw{i}": h for i, (_, h) in enumerate(hits)}
-    t = feedback.mutate(**cols)
-    names = list(cols)
-    best = ibis.greatest(*[t[c] for c in names]) if len(names) > 1 else t[names[0]]
-    total = sum((t[c] for c in names), ibis.literal(0, "int64"))
-    choice = ibis.cases(*[((t[c] == best) & (best > 0), hits[i][0]) for i, c in enumerate(names)], else_=ibis.null("string"))
-    conf = ibis.cases((best > 0, best.cast("float64") / total.cast("float64")), else_=ibis.null("float64"))
-    return t.mutate(kw_touchpoint=choice, kw_confidence=conf).drop(*names)
+    # Each touchpoint's hits appear once in one GREATEST over "hits * base + rank" (ties go to the
+    # first touchpoint), so engines that inline projections do not run every regex once per CASE branch.
+    base = len(hits) + 1
+    enc = [h * base + (base - 1 - i) for i, (_, h) in enumerate(hits)]
+    t = feedback.mutate(_kw_best=ibis.greatest(*enc) if len(enc) > 1 else enc[0],
+                        _kw_total=sum((h for _, h in hits), ibis.literal(0, "int64")))
+    best = (t._kw_best // base).cast("int64")
+    index = (base - 1 - t._kw_best % base).cast("int64")
+    choice = ibis.ifelse(best > 0, index.substitute({i: name for i, (name, _) in enumerate(hits)},
+                                                    else_=ibis.null("string")),
+                         ibis.null("string"))
+    conf = ibis.cases((best > 0, best.cast("float64") / t._kw_total.cast("float64")), else_=ibis.null("float64"))
+    return t.mutate(kw_touchpoint=choice, kw_confidence=conf).drop("_kw_best", "_kw_total")
 
 
 def touchpoint_documents(blueprint: Blueprint) -> list[str]:
