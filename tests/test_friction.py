@@ -81,3 +81,17 @@ def test_slow_is_judged_within_the_stage():
 def test_round_trip():
     r = friction(journeys())
     assert Result.from_json(r.to_json()) == r
+
+
+def test_breakdown_equals_friction_of_each_group(con):
+    """Each value of ``by`` is ranked against its own expectations: the same as friction on that group alone."""
+    j = journeys()
+    j = j.mutate(dimension=ibis.ifelse(j.customer_id.isin(["j1", "j3"]), "x", "y"))
+    r = friction(j, by="dimension", con=con)
+    assert r.columns[0] == "dimension" and r.meta["by"] == "dimension"
+    for dim in ("x", "y"):
+        alone = friction(j.filter(j.dimension == dim).drop("dimension"), con=con).records()
+        mine = [{k: v for k, v in row.items() if k != "dimension"} for row in r.records() if row["dimension"] == dim]
+        assert [row["touchpoint"] for row in mine] == [row["touchpoint"] for row in alone]
+        for a, b in zip(mine, alone, strict=True):
+            assert a == pytest.approx(b, nan_ok=True)

@@ -130,3 +130,13 @@ def test_drivers_command_over_a_funnel(shop):
 def test_help_has_an_example(command):
     out = CliRunner().invoke(main, [command, "--help"])
     assert out.exit_code == 0 and "Example:" in out.output
+
+
+def test_friction_and_retention_break_down_by_persona(shop):
+    fr = rows(invoke(shop, "friction", "--by", "persona", "--top", "1", "--format", "csv"))
+    assert list(fr[0])[0] == "dimension"
+    assert sorted(r["dimension"] for r in fr) == ["VIP", "other"]  # the first of each persona
+    re_ = rows(invoke(shop, "retention", "--by", "segment", "--periods", "3", "--format", "csv"))
+    assert list(re_[0])[:2] == ["dimension", "cohort"]
+    sizes = {r["dimension"]: int(r["cohort_size"]) for r in re_ if r["period"] == "0"}
+    assert sizes == {"vip": 1, "new": 1}  # a (vip) and e (new) bought

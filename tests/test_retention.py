@@ -76,3 +76,19 @@ def test_errors_and_round_trip():
         retention(EV.drop("is_goal"))
     r = retention(EV, periods=1)
     assert Result.from_json(r.to_json()) == r
+
+
+def test_breakdown_equals_retention_of_each_group(con):
+    """A cohort breakdown gives, per value, the figures of retention run on that group alone."""
+    ev = EV.mutate(dimension=ibis.ifelse(EV.customer_id.isin(["a", "b"]), "x", "y"))
+    end = datetime(2024, 1, 23)
+    for on_or_after in (False, True):
+        r = retention(ev, period="week", periods=3, by="dimension", on_or_after=on_or_after, end=end, con=con)
+        assert r.columns[0] == "dimension" and r.repeat_columns[0] == "dimension"
+        for dim in ("x", "y"):
+            alone = retention(ev.filter(ev.dimension == dim), period="week", periods=3, on_or_after=on_or_after,
+                              end=end, con=con)
+            mine = [row[1:] for row in r.rows if row[0] == dim]
+            assert mine == alone.rows
+            assert [row[1:] for row in r.repeat_rows if row[0] == dim] == alone.repeat_rows
+    assert r.meta["repeat_purchase_rate"] == pytest.approx(3 / 4)

@@ -126,32 +126,36 @@ def stages_cmd(ctx: Context, start, end, persona, where, by, fmt) -> None:
 
 @main.command("friction")
 @filter_options
+@by_option
 @click.option("--node", type=click.Choice(["touchpoint", "stage", "channel"]), default="touchpoint",
               show_default=True, help="What to rank.")
-@click.option("--top", type=int, default=None, help="Show only the first N.")
+@click.option("--top", type=int, default=None, help="Show only the first N (of each breakdown value).")
 @format_option()
 @pass_ctx
 @handle_errors
-def friction_cmd(ctx: Context, start, end, persona, where, node, top, fmt) -> None:
+def friction_cmd(ctx: Context, start, end, persona, where, by, node, top, fmt) -> None:
     """Rank touchpoints by friction: exits against expectation, loops, slow transitions; every component shown.
 
     \b
     Example:
       journeymap friction --top 5
       journeymap friction --persona "Bargain hunter" --format json
+      journeymap friction --by persona --top 3 --format csv
     """
     from journeymap.journeys.friction import friction
 
-    journeys = journeys_for(ctx, start, end, persona, where)
+    journeys = journeys_for(ctx, start, end, persona, where, by)
     with working("Computing friction"):
-        result = friction(journeys, node=node)
-    if top is not None:
-        result = result.model_copy(update={"rows": result.rows[:top]})
-    emit(_with_filters(result, start, end, persona, where, None), fmt, title="friction")
+        result = friction(journeys, node=node, by=BY_COLUMN if by else None)
+    if top is not None:  # the first N of each breakdown value
+        at = result.columns.index("rank")
+        result = result.model_copy(update={"rows": [r for r in result.rows if r[at] <= top]})
+    emit(_with_filters(result, start, end, persona, where, by), fmt, title="friction")
 
 
 @main.command("retention")
 @filter_options
+@by_option
 @click.option("--start-event", metavar="STEP", help="Cohort by the first of this event [default: the first goal].")
 @click.option("--return-event", metavar="STEP", help="What counts as coming back [default: the start event].")
 @click.option("--period", type=click.Choice(["day", "week", "month"]), default="week", show_default=True)
@@ -161,7 +165,7 @@ def friction_cmd(ctx: Context, start, end, persona, where, node, top, fmt) -> No
 @format_option()
 @pass_ctx
 @handle_errors
-def retention_cmd(ctx: Context, start, end, persona, where, start_event, return_event, period, periods,
+def retention_cmd(ctx: Context, start, end, persona, where, by, start_event, return_event, period, periods,
                   on_or_after, recurring, fmt) -> None:
     """Cohort retention (on, or on or after, each period) and the repeat-purchase rate.
 
@@ -169,16 +173,16 @@ def retention_cmd(ctx: Context, start, end, persona, where, start_event, return_
     Example:
       journeymap retention
       journeymap retention --start-event "Sign up" --return-event Purchase --period month --on-or-after
-      journeymap retention --format csv > retention.csv
+      journeymap retention --by persona --period month --format csv > retention.csv
     """
     from journeymap.journeys.retention import retention
 
-    journeys = journeys_for(ctx, start, end, persona, where)
+    journeys = journeys_for(ctx, start, end, persona, where, by)
     with working("Computing retention"):
         result = retention(journeys, start=start_event, return_event=return_event,
                            goals=ctx.ws.blueprint.goal_touchpoints(), period=period, on_or_after=on_or_after,
-                           recurring=recurring, periods=periods)
-    emit(_with_filters(result, start, end, persona, where, None), fmt, title="retention")
+                           recurring=recurring, periods=periods, by=BY_COLUMN if by else None)
+    emit(_with_filters(result, start, end, persona, where, by), fmt, title="retention")
 
 
 @main.command("drivers")

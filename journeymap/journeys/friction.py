@@ -70,20 +70,26 @@ class FrictionResult(TableResult):
     kind: ClassVar[str] = "friction"
 
 
-def friction_expr(journeys: ir.Table, *, node: str = "touchpoint") -> ir.Table:
-    """The friction table as an Ibis expression (nothing is executed); see the module docs."""
-    for c in ["customer_id", "journey_no", "step", "n_touches", "status", "ts", node]:
+def friction_expr(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None) -> ir.Table:
+    """The friction table as an Ibis expression (nothing is executed); see the module docs.
+
+    With ``by`` every figure, expectation and rank is computed within each value of that
+    journeys column (e.g. ``dimension`` from ``with_dimension``): each group against its own baseline.
+    """
+    for c in ["customer_id", "journey_no", "step", "n_touches", "status", "ts", node] + ([by] if by else []):
         if c not in journeys.columns:
             raise InputError(f"Column {c!r} is not in the journeys table; pass the output of build_journeys().")
+    keys = [by] if by else []
     j = _touches(journeys, node)
-    exits = _exits(j)
-    loops = _loops(j)
-    gaps = _gaps(j, node)
+    exits = _exits(j, keys)
+    loops = _loops(j, keys)
+    gaps = _gaps(j, node, keys)
     out = loops
     for t in (exits, gaps):
-        t = t.rename(_n2="_node")
-        out = out.left_join(t, out._node == t._n2).drop("_n2")
-    return _score(out, node)
+        t = t.rename(_n2="_node", **{f"_k2_{k}": k for k in keys})
+        out = out.left_join(t, [out._node == t._n2, *[out[k] == t[f"_k2_{k}"] for k in keys]])
+        out = out.drop("_n2", *[f"_k2_{k}" for k in keys])
+    return _score(out, node, keys)
 
 
 def _touches(journeys: ir.Table, node: str) -> ir.Table:
@@ -98,40 +104,43 @@ def _touches(journeys: ir.Table, node: str) -> ir.Table:
     )
 
 
-def _gaps(j: ir.Table, node: str) -> ir.Table:
+def _gaps(j: ir.Table, node: str, keys: list[str]) -> ir.Table:
     """p90 gaps into and out of each touchpoint, and the typical (median) p90 of its stage's touchpoints."""
     group = j.stage.cast("string").fill_null("(none)") if (node == "touchpoint" and "stage" in j.columns) \
         else ibis.literal("all")
     j = j.mutate(_group=group)
-    g = j.group_by("_node").agg(p90_gap_in_s=j._gap_in.quantile(0.9), p90_gap_out_s=j._gap_out.quantile(0.9),
-                                _group=j._group.arbitrary())
-    typical = g.group_by(_g2=g._group).agg(typical_p90_gap_in_s=g.p90_gap_in_s.median(),
-                                           typical_p90_gap_out_s=g.p90_gap_out_s.median())
-    return g.join(typical, g._group == typical._g2).drop("_group", "_g2")
+    g = j.group_by([*keys, "_node"]).agg(p90_gap_in_s=j._gap_in.quantile(0.9),
+                                         p90_gap_out_s=j._gap_out.quantile(0.9), _group=j._group.arbitrary())
+    typical = g.group_by([*[g[k].name(f"_g2_{k}") for k in keys], g._group.name("_g2")]).agg(
+        typical_p90_gap_in_s=g.p90_gap_in_s.median(), typical_p90_gap_out_s=g.p90_gap_out_s.median())
+    out = g.join(typical, [g._group == typical._g2, *[g[k] == typical[f"_g2_{k}"] for k in keys]])
+    return out.drop("_group", "_g2", *[f"_g2_{k}" for k in keys])
 
 
-def _exits(j: ir.Table) -> ir.Table:
+def _exits(j: ir.Table, keys: list[str]) -> ir.Table:
     settled = j.filter(j.status != "in_progress")
-    hazard = settled.group_by("_pos").agg(_h=settled._exit.mean())
-    hazard = hazard.rename(_pos2="_pos")
-    s = settled.join(hazard, settled._pos == hazard._pos2)
-    g = s.group_by("_node").agg(touches=s.count(), exits=s._exit.sum(), expected_exits=s._h.sum())
+    hazard = settled.group_by([*keys, "_pos"]).agg(_h=settled._exit.mean())
+    hazard = hazard.rename(_pos2="_pos", **{f"_h2_{k}": k for k in keys})
+    s = settled.join(hazard, [settled._pos == hazard._pos2, *[settled[k] == hazard[f"_h2_{k}"] for k in keys]])
+    g = s.group_by([*keys, "_node"]).agg(touches=s.count(), exits=s._exit.sum(), expected_exits=s._h.sum())
     return g
 
 
-def _loops(j: ir.Table) -> ir.Table:
-    per = j.group_by(["customer_id", "journey_no", "_node"]).agg(
+def _loops(j: ir.Table, keys: list[str]) -> ir.Table:
+    per = j.group_by([*keys, "customer_id", "journey_no", "_node"]).agg(
         _self=(j._prev1 == j._node).fill_null(False).any(),
         _pp=((j._prev2 == j._node) & (j._prev1 != j._node)).fill_null(False).any(),
     )
     per = per.mutate(_loop=(per._self | per._pp).cast("int64"))
-    g = per.group_by("_node").agg(journeys=per.count(), loop_journeys=per._loop.sum(),
-                                  self_loops=per._self.cast("int64").sum(), ping_pongs=per._pp.cast("int64").sum())
-    rate = (g.loop_journeys.sum().cast("float64") / g.journeys.sum()).as_scalar()
+    g = per.group_by([*keys, "_node"]).agg(journeys=per.count(), loop_journeys=per._loop.sum(),
+                                           self_loops=per._self.cast("int64").sum(),
+                                           ping_pongs=per._pp.cast("int64").sum())
+    gw = ibis.window(group_by=keys) if keys else ibis.window()
+    rate = g.loop_journeys.sum().over(gw).cast("float64") / g.journeys.sum().over(gw)
     return g.mutate(expected_loop_rate=rate)
 
 
-def _score(t: ir.Table, node: str) -> ir.Table:
+def _score(t: ir.Table, node: str, keys: list[str]) -> ir.Table:
     zero = ibis.literal(0.0)
     t = t.mutate(touches=t.touches.fill_null(0), exits=t.exits.fill_null(0),
                  expected_exits=t.expected_exits.fill_null(0.0))
@@ -158,17 +167,19 @@ def _score(t: ir.Table, node: str) -> ir.Table:
     score = (ibis.greatest(t.exit_component, zero) + ibis.greatest(t.loop_component, zero)
              + ibis.greatest(t.slow_component.fill_null(zero), zero))
     t = t.mutate(friction_score=score)
-    t = t.mutate(rank=ibis.row_number().over(ibis.window(order_by=[ibis.desc(t.friction_score), t._node])) + 1)
+    rw = ibis.window(group_by=keys or None, order_by=[ibis.desc(t.friction_score), t._node])
+    t = t.mutate(rank=ibis.row_number().over(rw) + 1)
     t = t.rename(**{node: "_node"}) if node != "touchpoint" else t.rename(touchpoint="_node")
-    cols = [node if c == "touchpoint" else c for c in FRICTION_COLUMNS]
-    return t.select(*cols).order_by("rank")
+    cols = [*keys, *[node if c == "touchpoint" else c for c in FRICTION_COLUMNS]]
+    return t.select(*cols).order_by([*keys, "rank"])
 
 
 def _cap(component: ir.FloatingValue) -> ir.FloatingValue:
     return ibis.least(component, MAX_COMPONENT)
 
 
-def friction(journeys: ir.Table, *, node: str = "touchpoint", con: BaseBackend | None = None) -> FrictionResult:
+def friction(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None,
+             con: BaseBackend | None = None) -> FrictionResult:
     """Exits against expectation, loops and slow transitions per touchpoint, and one friction score.
 
     Parameters
@@ -177,6 +188,9 @@ def friction(journeys: ir.Table, *, node: str = "touchpoint", con: BaseBackend |
         The output of :func:`~journeymap.journeys.build_journeys` (filtered as needed).
     node
         ``touchpoint`` (default), ``stage`` or ``channel``.
+    by
+        A journeys column to break friction down by (``dimension`` from ``with_dimension``):
+        each value is ranked against its own expectations, ``by`` first in the columns.
     con
         The engine to run on (default: the one the table is bound to).
 
@@ -185,10 +199,10 @@ def friction(journeys: ir.Table, *, node: str = "touchpoint", con: BaseBackend |
     FrictionResult
         Columns :data:`FRICTION_COLUMNS`, ranked by ``friction_score`` (highest first).
     """
-    df = run(friction_expr(journeys, node=node), con)
+    df = run(friction_expr(journeys, node=node, by=by), con)
     return FrictionResult(
         columns=list(df.columns), rows=frame_rows(df),
-        meta={"node": node, "score": "sum of positive log2 lifts: exits, loops, slow transitions",
+        meta={"node": node, "by": by, "score": "sum of positive log2 lifts: exits, loops, slow transitions",
               "exits": "last touch of dropped journeys; in-progress journeys left out",
               "expected_exits": f"overall exit rate at the same step (steps over {MAX_POSITION} pooled)",
               "slow": "p90 gap into / out of it over the median touchpoint's p90", "gap_unit": "seconds"},

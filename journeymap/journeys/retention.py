@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
@@ -79,47 +80,59 @@ def _period_index(later: ir.TimestampValue, cohort: ir.TimestampValue, period: s
 
 
 def starts_expr(table: ir.Table, *, start: Any = None, goals: Sequence[str] = (), period: str = "week",
-                recurring: bool = False) -> ir.Table:
-    """One row per customer and cohort: ``customer_id, cohort, start_ts`` (an Ibis expression)."""
+                recurring: bool = False, by: str | None = None) -> ir.Table:
+    """One row per customer and cohort: ``customer_id, cohort, start_ts`` (an Ibis expression).
+
+    With ``by``, also ``dimension``: the value of that column on the customer's start event.
+    """
     if period not in PERIODS:
         raise InputError(f"period {period!r} is not one of day, week, month; pick one of those.")
+    if by is not None and by not in table.columns:
+        raise InputError(f"Breakdown column {by!r} is not in the table; it has: {', '.join(table.columns)}.")
     t = table.filter(_predicate(table, start, goals, "start event"))
     unit = PERIODS[period]
-    t = t.select("customer_id", _ts=t.ts)
+    t = t.select("customer_id", _ts=t.ts, _by=t[by].cast("string").fill_null("(none)") if by else ibis.literal(""))
+    extra = {"dimension": t._by.argmin(t._ts)} if by else {}
     if recurring:
         t = t.mutate(cohort=t._ts.truncate(unit))
-        return t.group_by(["customer_id", "cohort"]).agg(start_ts=t._ts.min())
-    s = t.group_by("customer_id").agg(start_ts=t._ts.min())
-    return s.mutate(cohort=s.start_ts.truncate(unit)).select("customer_id", "cohort", "start_ts")
+        return t.group_by(["customer_id", "cohort"]).agg(start_ts=t._ts.min(), **extra)
+    s = t.group_by("customer_id").agg(start_ts=t._ts.min(), **extra)
+    return s.mutate(cohort=s.start_ts.truncate(unit)).select("customer_id", "cohort", "start_ts", *extra)
 
 
 def retention_expr(table: ir.Table, *, start: Any = None, return_event: Any = None, goals: Sequence[str] = (),
-                   period: str = "week", recurring: bool = False, periods: int = 8) -> ir.Table:
+                   period: str = "week", recurring: bool = False, periods: int = 8, by: str | None = None) -> ir.Table:
     """Per cohort and customer, the latest period index with a return and the periods returned in.
 
     Returns ``cohort, period, customers, last_customers``: distinct customers who
-    returned in ``period``, and those whose *last* return was in it (for "on or after").
+    returned in ``period``, and those whose *last* return was in it (for "on or after");
+    ``dimension`` first with ``by``.
     """
-    s = starts_expr(table, start=start, goals=goals, period=period, recurring=recurring)
+    s = starts_expr(table, start=start, goals=goals, period=period, recurring=recurring, by=by)
+    keys = ["dimension"] if by else []
     rt = table.filter(_predicate(table, return_event if return_event is not None else start, goals, "return event"))
     r = rt.select(_rc=rt.customer_id, _rts=rt.ts)
     j = s.join(r, [s.customer_id == r._rc, r._rts > s.start_ts])
     j = j.mutate(period=_period_index(j._rts.truncate(PERIODS[period]), j.cohort, period).cast("int64"))
     j = j.filter(j.period <= periods)
-    on = j.group_by(["cohort", "period"]).agg(customers=j.customer_id.nunique())
-    last = j.group_by(["customer_id", "cohort"]).agg(_last=j.period.max())
-    last = last.group_by(["cohort", last._last.name("period")]).agg(last_customers=last.count())
-    out = on.outer_join(last, [on.cohort == last.cohort, on.period == last.period])
-    return out.select(cohort=on.cohort.coalesce(last.cohort), period=on.period.coalesce(last.period),
-                      customers=on.customers.fill_null(0), last_customers=last.last_customers.fill_null(0))
+    on = j.group_by([*keys, "cohort", "period"]).agg(customers=j.customer_id.nunique())
+    last = j.group_by([*keys, "customer_id", "cohort"]).agg(_last=j.period.max())
+    last = last.group_by([*keys, "cohort", last._last.name("period")]).agg(last_customers=last.count())
+    out = on.outer_join(last, [on[c] == last[c] for c in [*keys, "cohort", "period"]])
+    return out.select(**{k: on[k].coalesce(last[k]) for k in keys}, cohort=on.cohort.coalesce(last.cohort),
+                      period=on.period.coalesce(last.period), customers=on.customers.fill_null(0),
+                      last_customers=last.last_customers.fill_null(0))
 
 
-def repeat_expr(table: ir.Table, *, goals: Sequence[str] = (), period: str = "week", start: Any = None) -> ir.Table:
-    """Per cohort of first goal: ``buyers`` and ``repeat_buyers`` (two goals or more)."""
+def repeat_expr(table: ir.Table, *, goals: Sequence[str] = (), period: str = "week", start: Any = None,
+                by: str | None = None) -> ir.Table:
+    """Per cohort of first goal: ``buyers`` and ``repeat_buyers`` (two goals or more); ``dimension`` with ``by``."""
     t = table.filter(_predicate(table, start, goals, "goal"))
-    per = t.group_by("customer_id").agg(_n=t.count(), _first=t.ts.min())
+    extra = {"dimension": t[by].cast("string").fill_null("(none)").argmin(t.ts)} if by else {}
+    per = t.group_by("customer_id").agg(_n=t.count(), _first=t.ts.min(), **extra)
     per = per.mutate(cohort=per._first.truncate(PERIODS[period]))
-    return per.group_by("cohort").agg(buyers=per.count(), repeat_buyers=(per._n >= 2).cast("int64").sum())
+    keys = ["dimension"] if by else []
+    return per.group_by([*keys, "cohort"]).agg(buyers=per.count(), repeat_buyers=(per._n >= 2).cast("int64").sum())
 
 
 def retention(
@@ -132,6 +145,7 @@ def retention(
     on_or_after: bool = False,
     recurring: bool = False,
     periods: int = 8,
+    by: str | None = None,
     end: datetime | None = None,
     con: BaseBackend | None = None,
 ) -> RetentionResult:
@@ -153,6 +167,9 @@ def retention(
         Recurring cohorts instead of first-time ones.
     periods
         The last period index shown.
+    by
+        A column of ``table`` to break cohorts down by (e.g. ``dimension`` from ``with_dimension``);
+        a customer's value is the one on their start event (first goal for the repeat table).
     end
         The data's end, for ``complete`` (default: the last event).
     con
@@ -160,20 +177,23 @@ def retention(
     """
     if periods < 0:
         raise InputError(f"periods {periods} must be 0 or more.")
-    sizes_e = starts_expr(table, start=start, goals=goals, period=period, recurring=recurring)
-    sizes = run(sizes_e.group_by("cohort").agg(cohort_size=sizes_e.count()), con)
+    keys = ["dimension"] if by else []
+    sizes_e = starts_expr(table, start=start, goals=goals, period=period, recurring=recurring, by=by)
+    sizes = run(sizes_e.group_by([*keys, "cohort"]).agg(cohort_size=sizes_e.count()), con)
     cells = run(retention_expr(table, start=start, return_event=return_event, goals=goals, period=period,
-                               recurring=recurring, periods=periods), con)
+                               recurring=recurring, periods=periods, by=by), con)
     end_ts = pd.Timestamp(end) if end is not None else pd.Timestamp(run(table.ts.max(), con))
-    rows = _rows(sizes, cells, period, periods, on_or_after, end_ts)
-    rep = run(repeat_expr(table, goals=goals, period=period, start=start), con).sort_values("cohort")
-    rep_rows = [[_day(c), int(b), int(r), (int(r) / int(b)) if b else None]
-                for c, b, r in zip(rep.cohort, rep.buyers, rep.repeat_buyers, strict=True)]
+    rows = _rows(sizes, cells, period, periods, on_or_after, end_ts, keys)
+    rep = run(repeat_expr(table, goals=goals, period=period, start=start, by=by), con)
+    rep = rep.sort_values([*keys, "cohort"])
+    rep_rows = [[*([str(d)] if keys else []), _day(c), int(b), int(r), (int(r) / int(b)) if b else None]
+                for d, c, b, r in zip(rep.dimension if keys else rep.cohort, rep.cohort, rep.buyers,
+                                      rep.repeat_buyers, strict=True)]
     buyers, repeaters = int(rep.buyers.sum()), int(rep.repeat_buyers.sum())
     return RetentionResult(
-        columns=list(RETENTION_COLUMNS), rows=rows,
-        repeat_columns=["cohort", "buyers", "repeat_buyers", "repeat_rate"], repeat_rows=rep_rows,
-        meta={"period": period, "mode": "on or after" if on_or_after else "on",
+        columns=[*keys, *RETENTION_COLUMNS], rows=rows,
+        repeat_columns=[*keys, "cohort", "buyers", "repeat_buyers", "repeat_rate"], repeat_rows=rep_rows,
+        meta={"period": period, "by": by, "mode": "on or after" if on_or_after else "on",
               "cohorts": "recurring" if recurring else "first-time",
               "start": _label(start, "first goal"), "return": _label(return_event, _label(start, "goal")),
               "periods": periods, "data_end": end_ts.isoformat(), "buyers": buyers, "repeat_buyers": repeaters,
@@ -181,21 +201,26 @@ def retention(
     )
 
 
-def _rows(sizes, cells, period: str, periods: int, on_or_after: bool, end_ts) -> list[list[Any]]:
-    by_cell = {(pd.Timestamp(c), int(p)): (int(n), int(m))
-               for c, p, n, m in zip(cells.cohort, cells.period, cells.customers, cells.last_customers, strict=True)}
+def _rows(sizes, cells, period: str, periods: int, on_or_after: bool, end_ts,
+          keys: Sequence[str] = ()) -> list[list[Any]]:
+    def dims(frame) -> list[str]:
+        return [str(d) for d in frame["dimension"]] if keys else [""] * len(frame)
+
+    by_cell = {(d, pd.Timestamp(c), int(p)): (int(n), int(m))
+               for d, c, p, n, m in zip(dims(cells), cells.cohort, cells.period, cells.customers,
+                                        cells.last_customers, strict=True)}
     rows = []
-    for cohort, size in sorted(zip(sizes.cohort, sizes.cohort_size, strict=True)):
+    for dim, cohort, size in sorted(zip(dims(sizes), sizes.cohort, sizes.cohort_size, strict=True)):
         cohort = pd.Timestamp(cohort)
         tail = 0
         counts = []
         for k in range(periods, -1, -1):
-            on, last = by_cell.get((cohort, k), (0, 0))
+            on, last = by_cell.get((dim, cohort, k), (0, 0))
             tail += last
             counts.append((k, tail if on_or_after else on))
         for k, n in reversed(counts):
             complete = _period_end(cohort, k, period) <= end_ts
-            rows.append([_day(cohort), int(size), k, n, n / int(size), bool(complete)])
+            rows.append([*([dim] if keys else []), _day(cohort), int(size), k, n, n / int(size), bool(complete)])
     return rows
 
 

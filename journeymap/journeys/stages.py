@@ -31,7 +31,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -57,67 +57,81 @@ class StageFunnelResult(TableResult):
 
 
 def stage_funnel_expr(journeys: ir.Table, stages: Sequence[str], *, by: str | None = None) -> ir.Table:
-    """The stage funnel as an Ibis expression (nothing is executed); see the module docs."""
+    """The stage funnel as an Ibis expression (nothing is executed); see the module docs.
+
+    Two aggregates and no join: one row per journey (and breakdown value) with the first and last
+    step in each stage, then one wide row per breakdown value, unpivoted into one row per stage.
+    """
     if not stages:
         raise InputError("The blueprint has no stages; add stages to blueprint.yaml for a stage funnel.")
     for c in ["stage", "journey_id", "step", "status", "n_touches"] + ([by] if by else []):
         if c not in journeys.columns:
             raise InputError(f"Column {c!r} is not in the journeys table; pass the output of build_journeys().")
     keys = [by] if by else []
+    k = len(stages)
     order = {s: i + 1 for i, s in enumerate(stages)}
     j = journeys.mutate(_idx=journeys.stage.substitute(order, else_=ibis.null("int64")))
-    per = j.filter(j._idx.notnull()).group_by([*keys, "journey_id", "_idx"]).agg(
-        _first=j.step.min(), _last=j.step.max(), _status=j.status.arbitrary())
-    stats = per.group_by([*keys, "_idx"]).agg(
-        journeys=per.count(),
-        converted=(per._status == "converted").cast("int64").sum(),
-        in_progress=(per._status == "in_progress").cast("int64").sum(),
-        dropped=(per._status == "dropped").cast("int64").sum(),
+    null = ibis.null("int64")
+    step = j.step.cast("int64")
+    per_aggs: dict[str, Any] = {
+        "_status": j.status.max(),  # one status per journey
+        "_start": (j.step == 1).any(),
+        "_end": ibis.ifelse(j.step == j.n_touches, j._idx, null).max(),
+    }
+    for s in range(1, k + 1):
+        per_aggs[f"_f{s}"] = ibis.ifelse(j._idx == s, step, null).min()
+        per_aggs[f"_l{s}"] = ibis.ifelse(j._idx == s, step, null).max()
+    per = j.group_by([*keys, "journey_id"]).agg(**per_aggs)
+    far = ibis.cases(*[(per[f"_f{s}"].notnull(), s) for s in range(k, 0, -1)], else_=null)
+    per = per.mutate(_far=far)
+
+    def count(cond: ir.BooleanValue) -> ir.IntegerValue:
+        return cond.fill_null(False).cast("int64").sum()
+
+    aggs: dict[str, Any] = {"_total": count(per._start)}
+    for s in range(1, k + 1):
+        has = per[f"_f{s}"].notnull()
+        aggs.update({
+            f"journeys_{s}": count(has),
+            f"converted_{s}": count(has & (per._status == "converted")),
+            f"in_progress_{s}": count(has & (per._status == "in_progress")),
+            f"dropped_{s}": count(has & (per._status == "dropped")),
+            f"reached_or_beyond_{s}": count(per._far >= s),
+            f"ended_dropped_{s}": count((per._end == s) & (per._status == "dropped")),
+            f"ended_in_progress_{s}": count((per._end == s) & (per._status == "in_progress")),
+        })
+        if s < k:
+            aggs[f"to_next_{s}"] = count(has & (per[f"_l{s + 1}"] > per[f"_f{s}"]))
+    wide = per.group_by(keys).agg(**aggs) if keys else per.aggregate(**aggs)
+    base = ibis.memtable({"stage": list(stages), "_idx": list(range(1, k + 1))})
+    out = wide.cross_join(base)
+
+    def pick(name: str, last: bool = True) -> ir.IntegerValue:
+        pairs = [(out._idx == s, out[f"{name}_{s}"]) for s in range(1, k + 1) if last or s < k]
+        return ibis.cases(*pairs, else_=null) if pairs else null
+
+    out = out.mutate(
+        journeys=pick("journeys"), converted=pick("converted"), in_progress=pick("in_progress"),
+        dropped=pick("dropped"), reached_or_beyond=pick("reached_or_beyond"),
+        ended_dropped=pick("ended_dropped"), ended_in_progress=pick("ended_in_progress"),
+        to_next=pick("to_next", last=False),
     )
-    nxt = per.select(*[per[k].name(f"_n_{k}") for k in keys], _nj=per.journey_id, _nidx=per._idx - 1,
-                     _nlast=per._last)
-    pairs = per.join(nxt, [per.journey_id == nxt._nj, per._idx == nxt._nidx, nxt._nlast > per._first])
-    to_next = pairs.group_by([*keys, "_idx"]).agg(to_next=pairs.count())
-    furthest = per.group_by([*keys, "journey_id"]).agg(_f=per._idx.max())
-    base = ibis.memtable({"stage": list(stages), "_idx": list(range(1, len(stages) + 1))})
-    if keys:
-        dims = journeys.select(*keys).distinct()
-        base = base.cross_join(dims)
-    reach = base.join(furthest, [base._idx <= furthest._f, *[base[k] == furthest[k] for k in keys]])
-    reach = reach.group_by([*keys, "_idx"]).agg(reached_or_beyond=reach.count())
-    last = j.filter((j.step == j.n_touches) & j._idx.notnull())
-    ended = last.group_by([*keys, "_idx"]).agg(
-        ended_dropped=(last.status == "dropped").cast("int64").sum(),
-        ended_in_progress=(last.status == "in_progress").cast("int64").sum())
-    out = base
-    for t in (stats, to_next, reach, ended):
-        t = t.rename(**{f"_r_{c}": c for c in [*keys, "_idx"]})
-        out = out.left_join(t, [out._idx == t._r__idx, *[out[k] == t[f"_r_{k}"] for k in keys]])
-        out = out.drop(*[c for c in out.columns if c.startswith("_r_")])
-    firsts = journeys.filter(journeys.step == 1)
-    totals = firsts.group_by(keys).agg(_total=firsts.count()) if keys else None
-    out = _finish(out, keys, totals, journeys, len(stages))
+    out = _finish(out, k)
     return out.select(*keys, *STAGE_COLUMNS).order_by([*keys, "stage_no"])
 
 
-def _finish(out: ir.Table, keys: list[str], totals, journeys: ir.Table, n_stages: int) -> ir.Table:
+def _finish(out: ir.Table, n_stages: int) -> ir.Table:
     zero = ibis.literal(0).cast("int64")
     fill = {c: out[c].fill_null(zero) for c in ("journeys", "converted", "in_progress", "dropped",
                                                  "reached_or_beyond", "ended_dropped", "ended_in_progress")}
     out = out.mutate(**fill)
     is_last = out._idx == n_stages
     out = out.mutate(to_next=ibis.ifelse(is_last, ibis.null("int64"), out.to_next.fill_null(zero)))
-    if totals is not None:
-        totals = totals.rename(**{f"_t_{k}": k for k in keys})
-        out = out.left_join(totals, [out[k] == totals[f"_t_{k}"] for k in keys])
-        total = out._total
-    else:
-        total = (journeys.step == 1).cast("int64").sum().as_scalar()
     lo, hi = wilson_interval(out.to_next, out.journeys)
     has = out.journeys > 0
     return out.mutate(
         stage_no=out._idx,
-        share_of_journeys=out.journeys.cast("float64") / total,
+        share_of_journeys=out.journeys.cast("float64") / out._total,
         rate_to_next=ibis.ifelse(has, out.to_next.cast("float64") / out.journeys, ibis.null("float64")),
         next_low=ibis.ifelse(has, lo, ibis.null("float64")),
         next_high=ibis.ifelse(has, hi, ibis.null("float64")),
