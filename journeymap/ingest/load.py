@@ -152,26 +152,31 @@ def _customer_id(job: Job) -> str:
     return f"substr(sha256({quote_str(job.pseudonym_key.hex())} || {cid}), 1, 32)"
 
 
+def _numbers(job: Job) -> list[str]:
+    """Canonical number columns this source fills."""
+    names = ("revenue",) if job.table == "events" else ("rating", "rating_scale", "nps", "csat", "ces")
+    return [n for n in names if job.table != "customers" and job.col(n) is not None]
+
+
 def _reasons(job: Job) -> list[tuple[str, str]]:
     """(condition, reason SQL) pairs over the inner relation, first match wins."""
     out: list[tuple[str, str]] = []
     if job.rel.bad:
         out.append(("_jm_bad IS NOT NULL", "_jm_bad"))
     if job.table in ("events", "customers"):
-        out.append((blank_sql(job.req("customer_id")), "'missing customer id'"))
+        out.append((blank_sql(job.req("customer_id"), job.dtype("customer_id")), "'missing customer id'"))
     if job.table == "customers":
         return out
     ts = job.req("ts")
-    out.append((blank_sql(ts), "'missing timestamp'"))
+    out.append((blank_sql(ts, job.dtype("ts")), "'missing timestamp'"))
     out.append(("_jm_ts IS NULL", f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}"))
     if job.table == "events":
-        out.append((blank_sql(job.req("touchpoint")), "'missing event name'"))
-    for name in ("revenue", "rating", "rating_scale"):
-        if job.col(name) is not None:
-            out.append(bad_number_reason(name, job.req(name), job.dtype(name)))
-    for name in ("nps", "csat", "ces"):
-        if job.table == "feedback" and job.col(name) is not None:
-            out.append(bad_number_reason(name, job.req(name), job.dtype(name)))
+        out.append((blank_sql(job.req("touchpoint"), job.dtype("touchpoint")), "'missing event name'"))
+    for name in _numbers(job):
+        bad = bad_number_reason(name, job.req(name), job.dtype(name))
+        if bad is not None:
+            out.append(bad)
+        if name in ("nps", "csat", "ces"):
             out.append(scale_reason(name, job.req(name), job.dtype(name)))
     if job.table == "feedback" and job.col("kind") is not None:
         kinds = ", ".join(quote_str(k) for k in schema.FEEDBACK_KINDS)
@@ -257,8 +262,9 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
     """Events and feedback, streamed: (good rows, loaded, quarantined rows, rejected lines).
 
     Good rows are inserted straight from the source (new keys only); duplicates inside
-    the file are then removed from what was just inserted; a counting pass gives the
-    rows read; only when some rows are bad is the source read again, numbered, for them.
+    the file are then removed from what was just inserted. Into an empty table every good
+    row is inserted, so a bare row count gives the bad rows; otherwise a counting pass
+    finds them. Only when some rows are bad is the source read again, numbered, for them.
     """
     db, t = job.db, job.table
     key = "event_id" if t == "events" else "feedback_id"
@@ -270,12 +276,13 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
     # row order does not matter here (equal keys have equal content), and not keeping it is much faster
     db.execute("SET preserve_insertion_order = false")
     try:
-        loaded = db.execute(
+        inserted = db.execute(
             f"INSERT INTO {t} ({select}, source) SELECT {select}, {quote_str(job.source)} FROM ({reasoned}) s "
             f"WHERE s._jm_reason IS NULL{new_only}"
         ).fetchone()[0]
     finally:
         db.execute("RESET preserve_insertion_order")
+    loaded = inserted
     tell(job.source, "check", 0.6)
     # 64-bit hashes: all distinct proves the keys are; a tie sends us to the exact delete
     ties = db.execute(f"SELECT count(*) - count(DISTINCT hash({key})) FROM {t} WHERE rowid > {before}").fetchone()[0]
@@ -284,9 +291,15 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
             f"DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE rowid > {before} "
             f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid) > 1)"
         ).fetchone()[0]
-    total, bad = db.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE _jm_reason IS NOT NULL) FROM ({reasoned})"
-    ).fetchone()
+    if before < 0:
+        # the table was empty, so every good row was inserted: rows read - inserted = bad rows,
+        # and counting rows needs no reasons (Parquet: from its footer; CSV: a scan without parsing values)
+        total = db.execute(f"SELECT count(*) FROM ({job.rel.sql})").fetchone()[0]
+        bad = total - inserted
+    else:
+        total, bad = db.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE _jm_reason IS NOT NULL) FROM ({reasoned})"
+        ).fetchone()
     tell(job.source, "quarantine", 0.8)
     numbered = f"SELECT * FROM ({_reasoned_sql(job, numbered=True)}) WHERE _jm_reason IS NOT NULL" if bad else None
     written, rejects = _quarantine(job, numbered)

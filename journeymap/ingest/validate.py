@@ -90,28 +90,52 @@ def channel_sql(touchpoint: str, data_channel: str | None, blueprint: Blueprint 
     return f"coalesce(nullif(trim(CAST({data_channel} AS VARCHAR)), ''), {from_blueprint})"
 
 
-def blank_sql(col: str) -> str:
-    """SQL true when a value is missing: NULL or only spaces."""
+_NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT",
+                 "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "UHUGEINT")
+_FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
+
+
+def _is_number(dtype: str) -> bool:
+    return dtype.upper() in _NUMBER_TYPES or dtype.upper().startswith("DECIMAL")
+
+
+def blank_sql(col: str, dtype: str = "VARCHAR") -> str:
+    """SQL true when a value is missing: NULL or only spaces (a typed value is only missing when NULL).
+
+    >>> blank_sql("x"), blank_sql("x", "TIMESTAMP")
+    ("(x IS NULL OR trim(CAST(x AS VARCHAR)) = '')", '(x IS NULL)')
+    """
+    if _is_number(dtype) or dtype.upper().startswith(("TIMESTAMP", "DATE", "TIME", "BOOLEAN", "INTERVAL")):
+        return f"({col} IS NULL)"  # numbers, times and booleans never render as blank text
     return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')"
 
 
 def number_sql(col: str, dtype: str) -> str:
     """SQL for a DOUBLE read from ``col`` (NULL when blank or unreadable)."""
-    if dtype.upper() in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT") or dtype.upper().startswith("DECIMAL"):
+    if _is_number(dtype):
         return f"CAST({col} AS DOUBLE)"
     return f"try_cast(nullif(trim(CAST({col} AS VARCHAR)), '') AS DOUBLE)"
 
 
-def bad_number_reason(name: str, col: str, dtype: str) -> tuple[str, str]:
-    """(condition, reason) for a value that is present but not a number."""
-    cond = f"(NOT {blank_sql(col)} AND ({number_sql(col, dtype)} IS NULL OR isnan({number_sql(col, dtype)}) OR isinf({number_sql(col, dtype)})))"
+def bad_number_reason(name: str, col: str, dtype: str, num: str | None = None) -> tuple[str, str] | None:
+    """(condition, reason) for a value that is present but not a finite number; None when none can be.
+
+    ``num`` is SQL of ``number_sql(col, dtype)`` already computed (a column name), if any.
+    """
+    num = num or number_sql(col, dtype)
+    if _is_number(dtype):
+        if dtype.upper() not in _FLOAT_TYPES:
+            return None  # integers and decimals are always finite numbers
+        cond = f"(NOT isfinite({num}))"
+    else:
+        cond = f"(NOT {blank_sql(col, dtype)} AND NOT coalesce(isfinite({num}), false))"
     return cond, f"'bad number in {name}: ' || {_quoted(col)}"
 
 
-def scale_reason(name: str, col: str, dtype: str) -> tuple[str, str]:
+def scale_reason(name: str, col: str, dtype: str, num: str | None = None) -> tuple[str, str]:
     """(condition, reason) for an NPS/CSAT/CES score outside its scale or not a whole number."""
     lo, hi = schema.SCALES[name]
-    num = number_sql(col, dtype)
+    num = num or number_sql(col, dtype)
     cond = f"({num} IS NOT NULL AND ({num} < {lo} OR {num} > {hi} OR {num} <> round({num})))"
     return cond, f"'{name} ' || {_quoted(col)} || ' is outside its scale {lo}-{hi}'"
 
