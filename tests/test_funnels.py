@@ -278,3 +278,28 @@ def test_bad_options_are_clear_errors(kwargs, message):
 def test_stage_step_needs_a_stage_column():
     with pytest.raises(InputError, match="needs a stage column|names a stage"):
         funnel(ORDERED, ["stage:awareness"])
+
+
+def test_steps_as_stages_and_lists_of_touchpoints():
+    from journeymap.blueprint import Blueprint
+    from journeymap.journeys import JourneyRules, build_journeys
+
+    bp = Blueprint.model_validate({
+        "stages": [{"name": "aware"}, {"name": "buy"}],
+        "touchpoints": [{"name": "Ad", "stage": "aware"}, {"name": "Mail", "stage": "aware"},
+                        {"name": "Cart", "stage": "buy"}, {"name": "Buy", "stage": "buy"}, {"name": "Help"}],
+    })
+    ev = events([
+        ("a", 0, "Mail"), ("a", 1, "Cart"),                 # aware -> buy
+        ("b", 0, "Help"), ("b", 1, "Ad"), ("b", 2, "Help"),  # aware, never buy
+        ("c", 0, "Buy"), ("c", 1, "Ad"),                    # buy before aware: does not count
+        ("d", 0, "Help"),                                   # never enters
+    ])
+    j = build_journeys(ev, bp, rules=JourneyRules(inactivity_gap=None, conversion_window=None))
+    r = funnel(j, ["stage:aware", "stage:buy"], end=END)
+    assert col(r, "reached") == [3, 1]
+    assert col(r, "name") == ["stage:aware", "stage:buy"]
+    # the same funnel written as lists of touchpoints
+    listed = funnel(ev, [Step(touchpoint=["Ad", "Mail"]), Step(touchpoint=["Cart", "Buy"])], end=END)
+    assert col(listed, "reached") == [3, 1]
+    assert funnel_customers(j, ["stage:aware", "stage:buy"], step=1, outcome="dropped", end=END) == ["b", "c"]

@@ -14,6 +14,7 @@ import pytest
 from journeymap.blueprint import Blueprint
 from journeymap.journeys import build_journeys, status_counts, transitions, variants
 from journeymap.journeys.friction import friction
+from journeymap.journeys.funnel_steps import Step
 from journeymap.journeys.funnels import funnel
 from journeymap.journeys.stages import stage_funnel
 
@@ -112,6 +113,19 @@ def test_demo_planted_friction_ranks_first(tmp_path):
         st = stage_funnel(j, ws.blueprint).records()
         first = funnel(j, [f"stage:{s}" for s in ws.blueprint.stage_names()[:2]], unit="journey", window=None,
                        histogram=False).records()
+        paths = variants(j, top=None)
+        edges = transitions(j).records()
+        goals = ws.blueprint.goal_touchpoints()
+        goal = funnel(j, [Step(touchpoint=goals)], unit="journey", window=None, histogram=False).records()
+    # paths, transitions and funnels count the same journeys on the demo
+    assert paths.meta["journeys_in_scope"] == sum(counts.values())
+    assert sum(p["conversions"] for p in paths.records()) == counts["converted"]
+    assert sum(p["dropped"] for p in paths.records()) == counts["dropped"]
+    into = {n: sum(e["count"] for e in edges if e["target"] == n) for n in ("CONVERTED", "DROPPED", "IN_PROGRESS")}
+    assert into == {"CONVERTED": counts["converted"], "DROPPED": counts["dropped"],
+                    "IN_PROGRESS": counts["in_progress"]}
+    assert sum(e["count"] for e in edges if e["source"] == "START") == sum(counts.values())
+    assert goal[0]["reached"] == counts["converted"]
     assert rows[0]["touchpoint"] == PLANTED["friction"]
     assert rows[0]["friction_score"] > rows[1]["friction_score"]
     assert sum(r["exits"] for r in rows) == counts["dropped"]
