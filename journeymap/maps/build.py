@@ -81,6 +81,8 @@ DEFAULT_COMPARE_DAYS = 30
 UNASSIGNED = "unassigned"
 SEP = "\x1f"
 PROVENANCE = ("source", "ingest_id", "properties")
+UNREAD_COLUMNS = ("properties", "source", "session_id")
+"""Event and feedback columns no part of the map reads (not materialised)."""
 ALL = ("all",)
 """Key of a persona's emotion over all stages (not a stage name)."""
 
@@ -191,6 +193,8 @@ class _Builder:
             events = events.mutate(dimension=ibis.literal("other"))
         self.events = events
         journeys = build_journeys(events, self.bp)
+        # the map reads no free-form event columns: leave them out of the materialised table
+        journeys = journeys.drop(*[c for c in UNREAD_COLUMNS if c in journeys.columns])
         with _temp_table(journeys, self.con, "journeys") as j:
             self.j = j
             yield
@@ -618,7 +622,11 @@ class _Voice:
         fb = apply_filters(fb, b.filters, customers=customers, blueprint=b.bp)
         score_feedback(con, backend="lexicon", workspace=b.ws)
         s = scores(con, "lexicon").drop("backend", "scored_at").rename(s_id="feedback_id")
-        linked = link_feedback(fb, b.bp, con=con) if b.bp.touchpoints else \
+        def keep(table: ir.Table) -> ir.Table:
+            table = table.drop(*[c for c in UNREAD_COLUMNS if c in table.columns])
+            return self._ctx.enter_context(_temp_table(table, con, "links"))
+
+        linked = link_feedback(fb, b.bp, con=con, materialize=keep) if b.bp.touchpoints else \
             fb.mutate(link_touchpoint=ibis.literal(UNASSIGNED), link_method=ibis.literal(UNASSIGNED),
                       link_confidence=ibis.literal(0.0))
         t = linked.left_join(s, linked.feedback_id == s.s_id).drop("s_id")
@@ -634,6 +642,7 @@ class _Voice:
         else:
             t = t.mutate(persona=ibis.literal("other"))
         t = t.mutate(_score=_item_score(t))
+        t = t.drop(*[c for c in UNREAD_COLUMNS if c in t.columns])
         self.table = self._ctx.enter_context(_temp_table(t, con, "feedback"))
         t = self.table
         counts = engine.execute(t.aggregate(n=t.count(), un=(t.link_touchpoint == UNASSIGNED).cast("int64").sum()),

@@ -138,6 +138,7 @@ def link_feedback(
     embedder: Any = None,
     con: Any = None,
     batch_size: int = 20000,
+    materialize: Any = None,
 ) -> ir.Table:
     """``feedback`` with ``link_touchpoint``, ``link_method`` and ``link_confidence``.
 
@@ -154,6 +155,9 @@ def link_feedback(
         For ``backend="embedding"`` (e.g. one with the workspace's cache).
     con : ibis backend, optional
         Where to run the step that brings unassigned texts to Python.
+    materialize : callable, optional
+        ``materialize(table) -> table``, e.g. one making a temporary table: applied to the
+        keyword-linked feedback before the similarity step, so the keyword regexes run once.
     """
     if backend not in (*THRESHOLDS, "none"):
         raise InputError(f"Linking backend {backend!r} is unknown (argument backend); use tfidf, embedding or none.")
@@ -165,6 +169,8 @@ def link_feedback(
         link_method=ibis.cases((explicit, "explicit"), (t.kw_touchpoint.notnull(), "keyword"), else_=UNASSIGNED),
         link_confidence=ibis.cases((explicit, 1.0), (t.kw_touchpoint.notnull(), t.kw_confidence), else_=0.0),
     ).drop("kw_touchpoint", "kw_confidence")
+    if materialize is not None:
+        t = materialize(t)
     if backend != "none" and blueprint.touchpoints:
         sims = _similarity_links(t, blueprint, backend, threshold, embedder, con, batch_size)
         if sims is not None:
