@@ -93,7 +93,6 @@ def cmh(tables: np.ndarray, level: float = 0.95) -> dict[str, float]:
     """
     t = tables[tables.sum(axis=(1, 2)) > 1]
     a, b, c, d = t[:, 0, 0], t[:, 0, 1], t[:, 1, 0], t[:, 1, 1]
-    a + b + c + d
     z = stats.norm.ppf(0.5 + level / 2)
     out = {"odds_ratio": math.nan, "or_low": math.nan, "or_high": math.nan, "risk_difference": math.nan,
            "rd_low": math.nan, "rd_high": math.nan, "p_value": math.nan}
