@@ -329,6 +329,19 @@ def test_properties_of_every_model(rows):
             assert got[rename[c]] == pytest.approx((cv, vv), abs=1e-9), (m, c)
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=5)
+       .filter(lambda rows: sum(r[1] for r in rows) > 0), st.integers(1, 4))
+def test_one_channel_gets_everything_property(rows, order):
+    conv = [r[1] for r in rows]
+    p = Paths.from_sequences([["only"] * r[0] for r in rows], conv, value=[3.0 * c for c in conv],
+                             nulls=[r[2] for r in rows])
+    r = attribute(p, PATH_MODELS, custom_weights=(2, 1, 1), order=order, collapse_repeats=order % 2 == 0)
+    for m in PATH_MODELS:
+        assert r.credit(m) == {"only": pytest.approx(sum(conv))}, m
+        assert r.credit(m, "value") == {"only": pytest.approx(3.0 * sum(conv))}, m
+
+
 def test_one_channel_gets_everything_in_every_model():
     rows = [("a", 0, "Email", None), ("a", 1, "Email", None), ("a", 2, "Buy", 30.0),
             ("b", 0, "Email", None), ("b", 3, "Buy", 12.0), ("c", 0, "Email", None)]
