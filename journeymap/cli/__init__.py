@@ -59,6 +59,7 @@ def _register() -> None:
         ingest_cmds,
         journeys_cmds,
         map_cmds,
+        report_cmds,
         voice_cmds,
         workspace_cmds,
     )

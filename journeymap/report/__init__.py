@@ -1,1 +1,17 @@
-"""journeymap.report."""
+"""Renderers of the JourneyMap document: HTML report, Markdown summary, CSV tables, PNG/PDF.
+
+Renderers only read the document (:class:`journeymap.maps.JourneyMap`); they run no query and
+compute no figure.
+
+- :func:`render_html`: one self-contained HTML file (charts, styles, data inlined; works offline);
+- :func:`render_markdown`: a Markdown summary;
+- :func:`write_csv`: one CSV file per table into a folder;
+- :func:`export_image`: PNG or PDF of the HTML through headless Chromium (when installed).
+"""
+
+from journeymap.report.browser import export_image
+from journeymap.report.html import ECHARTS_VERSION, render_html
+from journeymap.report.markdown import render_markdown
+from journeymap.report.tables import map_tables, write_csv
+
+__all__ = ["ECHARTS_VERSION", "export_image", "map_tables", "render_html", "render_markdown", "write_csv"]

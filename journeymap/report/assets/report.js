@@ -1,0 +1,142 @@
+/* journeymap report: details panel, persona filter, charts (ECharts, inlined). Reads only the
+   inlined document data; makes no network request. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("jm-data").textContent);
+  var BLUE = "#0072B2", ORANGE = "#E69F00", VERMILLION = "#D55E00", SKY = "#56B4E9", GREEN = "#009E73",
+      YELLOW = "#F0E442", PURPLE = "#CC79A7", GREY = "#999999";
+  var PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, "#000000", YELLOW, GREY];
+  var charts = [];
+
+  /* -- details panel ------------------------------------------------------------------------ */
+  var panel = document.getElementById("details");
+  var body = panel ? panel.querySelector(".details-body") : null;
+  function openDetails(btn) {
+    var article = document.getElementById(btn.getAttribute("data-tp"));
+    if (!article || !panel) { return; }
+    body.replaceChildren(article.cloneNode(true));
+    body.firstElementChild.removeAttribute("id");
+    body.firstElementChild.style.display = "block";
+    document.querySelectorAll(".tp.selected").forEach(function (b) { b.classList.remove("selected"); });
+    btn.classList.add("selected");
+    panel.hidden = false;
+    panel.setAttribute("data-open", btn.getAttribute("data-name"));
+  }
+  document.querySelectorAll("button.tp").forEach(function (btn) {
+    btn.addEventListener("click", function () { openDetails(btn); });
+  });
+  if (panel) {
+    panel.querySelector(".close").addEventListener("click", function () { panel.hidden = true; });
+    document.addEventListener("keydown", function (e) { if (e.key === "Escape") { panel.hidden = true; } });
+  }
+  var printBtn = document.getElementById("print-btn");
+  if (printBtn) { printBtn.addEventListener("click", function () { window.print(); }); }
+
+  /* -- charts -------------------------------------------------------------------------------- */
+  function chart(id, option) {
+    var el = document.getElementById(id);
+    if (!el || typeof echarts === "undefined") { return null; }
+    var c = echarts.init(el, null, { renderer: "svg" });
+    option.color = option.color || PALETTE;
+    option.animation = false;
+    c.setOption(option);
+    charts.push(c);
+    return c;
+  }
+  function pct(x) { return x === null || x === undefined ? "–" : (x * 100).toFixed(1) + "%"; }
+
+  var emo = data.emotion.stages;
+  if (emo.length) {
+    chart("chart-emotion", {
+      tooltip: { trigger: "axis", formatter: function (ps) {
+        var p = emo[ps[0].dataIndex];
+        return p.name + ": " + (p.mean === null ? "–" : p.mean.toFixed(2)) +
+          (p.low !== null ? " (95% CI " + p.low.toFixed(2) + " to " + p.high.toFixed(2) + ")" : "") + ", n=" + p.n;
+      } },
+      grid: { left: 50, right: 20, top: 20, bottom: 40 },
+      xAxis: { type: "category", data: emo.map(function (p) { return p.name + " (n=" + p.n + ")"; }) },
+      yAxis: { type: "value", min: -1, max: 1, name: "emotion" },
+      visualMap: { show: false, dimension: 1, pieces: [{ lt: -0.05, color: VERMILLION }, { gte: -0.05, lte: 0.05, color: GREY }, { gt: 0.05, color: BLUE }] },
+      series: [
+        { type: "line", name: "low", data: emo.map(function (p) { return p.low; }), lineStyle: { opacity: 0 }, symbol: "none", stack: "ci", connectNulls: true, silent: true },
+        { type: "line", name: "95% interval", data: emo.map(function (p) { return p.low === null ? null : p.high - p.low; }), lineStyle: { opacity: 0 }, symbol: "none", stack: "ci", areaStyle: { color: SKY, opacity: 0.25 }, connectNulls: true, silent: true },
+        { type: "line", name: "mean", data: emo.map(function (p) { return p.mean; }), symbolSize: 10, lineStyle: { width: 3, color: BLUE },
+          label: { show: true, formatter: function (d) { return d.value === null ? "" : d.value.toFixed(2); } },
+          markLine: { silent: true, symbol: "none", data: [{ yAxis: 0 }], lineStyle: { color: "#666", type: "dashed" } } }
+      ]
+    });
+  }
+
+  var sk = data.sankey;
+  var labels = {};
+  sk.nodes.forEach(function (n) { labels[n.id] = n.label; });
+  if (sk.nodes.length) {
+    chart("chart-sankey", {
+      tooltip: { trigger: "item" },
+      series: [{ type: "sankey", left: 10, right: 120, top: 10, bottom: 10, nodeGap: 6, layoutIterations: 16,
+        emphasis: { focus: "adjacency" },
+        data: sk.nodes.map(function (n) { return { name: n.id }; }),
+        links: sk.links.map(function (l) { return { source: l.source, target: l.target, value: l.value }; }),
+        lineStyle: { color: "gradient", opacity: 0.35 },
+        label: { fontSize: 10, formatter: function (p) { return labels[p.name] || p.name; } } }]
+    });
+  }
+
+  var funnel = null;
+  function funnelOption(rows, title) {
+    return {
+      title: { text: title, textStyle: { fontSize: 13 } },
+      tooltip: { trigger: "axis" },
+      grid: { left: 110, right: 140, top: 30, bottom: 20 },
+      xAxis: { type: "value", max: 1, axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } },
+      yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.stage; }) },
+      series: [{ type: "bar", data: rows.map(function (r) { return r.reach ? r.reach.value : null; }), itemStyle: { color: BLUE },
+        label: { show: true, position: "right", formatter: function (d) {
+          var r = rows[d.dataIndex].reach;
+          return r ? pct(r.value) + " (" + pct(r.low) + "–" + pct(r.high) + ", n=" + r.n + ")" : "–";
+        } } }]
+    };
+  }
+  if (data.funnel.length) { funnel = chart("chart-funnel", funnelOption(data.funnel, "All customers")); }
+
+  var at = data.attribution;
+  if (at.rows.length) {
+    chart("chart-attribution", {
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { type: "scroll", top: 0 },
+      grid: { left: 150, right: 20, top: 40, bottom: 30 },
+      xAxis: { type: "value", axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } },
+      yAxis: { type: "category", inverse: true, data: at.rows.map(function (r) { return r.touchpoint; }) },
+      series: at.models.map(function (m) {
+        return { type: "bar", name: m, data: at.rows.map(function (r) { return r.shares[m] === undefined ? null : r.shares[m]; }) };
+      })
+    });
+  }
+
+  /* -- persona filter ------------------------------------------------------------------------ */
+  var select = document.getElementById("persona-filter");
+  function applyPersona(idx) {
+    var active = idx !== "";
+    document.body.classList.toggle("persona-active", active);
+    document.body.setAttribute("data-persona", active ? data.personas[+idx].name : "");
+    document.querySelectorAll(".persona-only").forEach(function (el) {
+      el.style.display = active && el.getAttribute("data-persona-figure") === idx ? "block" : "none";
+    });
+    document.querySelectorAll(".persona").forEach(function (el) {
+      el.classList.toggle("active", el.getAttribute("data-persona-col") === idx);
+    });
+    var pains = active ? data.personas[+idx].top_pain_points : [];
+    document.querySelectorAll("button.tp").forEach(function (b) {
+      b.classList.toggle("persona-pain", pains.indexOf(b.getAttribute("data-name")) >= 0);
+    });
+    if (funnel) {
+      var rows = active ? data.personas[+idx].stages : data.funnel;
+      funnel.setOption(funnelOption(rows, active ? data.personas[+idx].name : "All customers"));
+    }
+  }
+  if (select) { select.addEventListener("change", function () { applyPersona(select.value); }); }
+
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+  window.addEventListener("beforeprint", function () { charts.forEach(function (c) { c.resize(); }); });
+  document.body.setAttribute("data-ready", "1");
+})();

@@ -1,0 +1,92 @@
+"""The HTML report: one self-contained file (styles, scripts, chart library and data inlined).
+
+Examples
+--------
+>>> from journeymap.maps import JourneyMap
+>>> doc = JourneyMap.model_validate({"meta": {"workspace": "shop", "generated_at": "2026-01-01T00:00:00Z"}})
+>>> html = render_html(doc)
+>>> html.startswith("<!DOCTYPE html>") and "https://" not in html.split("<script")[0]
+True
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+import jinja2
+
+from journeymap.maps.models import JourneyMap
+from journeymap.report import formatting, view
+
+ECHARTS_VERSION = "6.1.0"
+"""Version of the vendored Apache ECharts (``assets/echarts.min.js``, from ``npm pack echarts``)."""
+
+
+def _asset(name: str) -> str:
+    return resources.files("journeymap.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("journeymap.report", "templates"),
+        autoescape=True,  # customer text (quotes, names) is escaped everywhere
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters.update(formatting.FILTERS)
+    return env
+
+
+def _inline_script(js: str) -> str:
+    """Script text that cannot close its own ``<script>`` element early."""
+    return js.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+def _period(doc: JourneyMap) -> str:
+    m = doc.meta
+    start = m.period_start or m.data_start
+    end = m.period_end or m.data_end
+    fmt = "%Y-%m-%d"
+    return f"{start.strftime(fmt) if start else '…'} to {end.strftime(fmt) if end else '…'}"
+
+
+def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = None) -> str:
+    """Render the map as one self-contained HTML file that works offline.
+
+    Parameters
+    ----------
+    doc
+        The :class:`~journeymap.maps.JourneyMap` to render (only read, nothing is computed).
+    path_or_file
+        Where to write: a path (folders are created) or a text file object; None = only return it.
+
+    Returns
+    -------
+    str
+        The HTML text.
+    """
+    html = _environment().get_template("report.html.j2").render(
+        doc=doc,
+        g=view.grid(doc),
+        sections=view.SECTIONS,
+        period=_period(doc),
+        css=_asset("report.css"),
+        echarts_js=_inline_script(_asset("echarts.min.js")),
+        report_js=_inline_script(_asset("report.js")),
+        echarts_version=ECHARTS_VERSION,
+        data_json=view.script_json(view.chart_data(doc)),
+    )
+    if isinstance(path_or_file, (str, Path)):
+        path = Path(path_or_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+    elif path_or_file is not None:
+        path_or_file.write(html)
+    return html
+
+
+__all__ = ["ECHARTS_VERSION", "render_html"]
