@@ -14,6 +14,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,8 +68,8 @@ from journeymap.maps.stats import mean_interval, rate
 ProgressFn = Callable[[str, int, int], None]
 """``progress(step_label, done, total)``: called as the build goes."""
 
-STEPS = ("journeys", "touchpoints", "stages", "friction", "flows", "attribution", "drivers", "voice", "themes",
-         "personas", "compare", "assemble")
+STEPS = ("journeys", "voice", "touchpoints", "stages", "friction", "flows", "attribution", "drivers", "personas",
+         "themes", "compare", "assemble")
 SMALL_N = 30
 """KPIs and emotions on fewer responses are flagged small (read with caution)."""
 NEGATIVE = -0.05
@@ -209,40 +210,49 @@ class _Builder:
         )
 
         j, con = self.j, self.con
-        self.tell("touchpoints")
-        tp_rows = touchpoints(j, con=con).records()
-        f1 = j.filter(j.step == 1)
-        totals = engine.execute(f1.aggregate(
-            journeys=f1.count(), customers=f1.customer_id.nunique(), converted=f1.converted.cast("int64").sum()),
-            con).iloc[0]
-        ev_span = engine.execute(j.aggregate(first=j.ts.min(), last=j.ts.max(), n=j.count()), con).iloc[0]
-        self.total_journeys = int(totals["journeys"] or 0)
-        self.tell("stages")
-        stage_rows = stage_funnel(j, self.bp, con=con).records() if self.bp.stages else []
-        stage_tp = {r["stage"]: r for r in touchpoints(j, node="stage", con=con).records()} \
-            if self.bp.stages else {}
-        self.tell("friction")
-        fr_rows = {r["touchpoint"]: r for r in friction(j, con=con).records()}
-        tr = transitions(j, con=con).records()
-        tr_stage = transitions(j, node="stage", con=con).records() if self.bp.stages else []
-        status = status_counts(j)
-        self.tell("flows")
-        flows_doc = self._flows(tr)
-        self.tell("attribution")
-        attribution = self._attribution()
-        self.tell("drivers")
-        drivers_doc, lift_rows = self._drivers_and_lift()
-        self.tell("voice")
         voice = _Voice(self)
         with voice.closing():
+            self.tell("voice")
             voice.prepare()
-            return self._compose(voice, themes, personas, tp_rows, totals, ev_span, stage_rows, stage_tp, fr_rows,
-                                 tr, tr_stage, status, flows_doc, attribution, drivers_doc, lift_rows)
+            # theme discovery (numpy/scikit-learn on the comments) runs in a worker thread while the
+            # engine computes the journey figures
+            pending = voice.start_themes() if themes else None
+            try:
+                self.tell("touchpoints")
+                tp_rows = touchpoints(j, con=con).records()
+                f1 = j.filter(j.step == 1)
+                totals = engine.execute(f1.aggregate(
+                    journeys=f1.count(), customers=f1.customer_id.nunique(),
+                    converted=f1.converted.cast("int64").sum()), con).iloc[0]
+                ev_span = engine.execute(j.aggregate(first=j.ts.min(), last=j.ts.max(), n=j.count()), con).iloc[0]
+                self.total_journeys = int(totals["journeys"] or 0)
+                self.tell("stages")
+                stage_rows = stage_funnel(j, self.bp, con=con).records() if self.bp.stages else []
+                stage_tp = {r["stage"]: r for r in touchpoints(j, node="stage", con=con).records()} \
+                    if self.bp.stages else {}
+                self.tell("friction")
+                fr_rows = {r["touchpoint"]: r for r in friction(j, con=con).records()}
+                tr = transitions(j, con=con).records()
+                tr_stage = transitions(j, node="stage", con=con).records() if self.bp.stages else []
+                status = status_counts(j)
+                self.tell("flows")
+                flows_doc = self._flows(tr)
+                self.tell("attribution")
+                attribution = self._attribution()
+                self.tell("drivers")
+                drivers_doc, lift_rows = self._drivers_and_lift()
+                self.tell("personas")
+                persona_docs = self._personas(voice) if personas else []
+            finally:
+                self.tell("themes")
+                theme_docs, theme_quotes = voice.finish_themes(pending)
+            return self._compose(voice, persona_docs, theme_docs, theme_quotes, tp_rows, totals, ev_span,
+                                 stage_rows, stage_tp, fr_rows, tr, tr_stage, status, flows_doc, attribution,
+                                 drivers_doc, lift_rows)
 
-    def _compose(self, voice, themes, personas, tp_rows, totals, ev_span, stage_rows, stage_tp, fr_rows, tr,
-                 tr_stage, status, flows_doc, attribution, drivers_doc, lift_rows) -> JourneyMap:
-        self.tell("themes")
-        theme_docs, theme_quotes = voice.themes() if themes else ([], {})
+    def _compose(self, voice, persona_docs, theme_docs, theme_quotes, tp_rows, totals, ev_span, stage_rows,
+                 stage_tp, fr_rows, tr, tr_stage, status, flows_doc, attribution, drivers_doc,
+                 lift_rows) -> JourneyMap:
         tp_quotes = voice.quotes(theme_quotes)
 
         # -- touchpoint cells ---------------------------------------------------------------------
@@ -317,8 +327,6 @@ class _Builder:
                                       mean=c.emotion.mean, low=c.emotion.low, high=c.emotion.high, n=c.emotion.n)
                          for c in cells if c.emotion is not None and c.emotion.n > 0],
             method=voice.method)
-        self.tell("personas")
-        persona_docs = self._personas(voice) if personas else []
         overall_conv = rate(totals["converted"], totals["journeys"])
         overall_kpis = voice.kpis_at(None, None)
         overall_emotion = voice.emotion_at(None, None)
@@ -478,7 +486,7 @@ class _Builder:
             back_flows=back[:20], skipped_stages=skipped[:20])
 
     def _personas(self, voice: _Voice) -> list[PersonaColumn]:
-        from journeymap.journeys import friction, stage_funnel, touchpoints, variants
+        from journeymap.journeys import friction, stage_funnel, variants
 
         if not self.bp.personas or not self.has_customers:
             return []
@@ -488,7 +496,6 @@ class _Builder:
             journeys=f1.count(), customers=f1.customer_id.nunique(), converted=f1.converted.cast("int64").sum()), con)
         total_customers = int(per.customers.sum()) or 1
         sf = stage_funnel(j, self.bp, by="dimension", con=con).records() if self.bp.stages else []
-        reach = touchpoints(j, by="dimension", con=con).records()
         paths = variants(j, by="dimension", top=3, con=con).records()
         order = [p.name for p in self.bp.personas] + ["other"]
         # friction of each persona x touchpoint in one query: the node is "persona <sep> touchpoint"
@@ -503,9 +510,9 @@ class _Builder:
                           if r["dimension"] in order else len(order)):
             name = rec["dimension"]
             fr = pfr.get(name, [])
-            share = {r["touchpoint"]: r["share_of_journeys"] for r in reach if r["dimension"] == name}
-            pain = sorted(((r["friction_score"] or 0) * (share.get(r["touchpoint"]) or 0), r["touchpoint"])
-                          for r in fr)
+            # reach of each touchpoint within the persona: friction()'s journeys touching it / its journeys
+            n_journeys = int(rec["journeys"]) or 1
+            pain = [((r["friction_score"] or 0) * int(r["journeys"] or 0) / n_journeys, r["touchpoint"]) for r in fr]
             top_pain = [tp for score, tp in sorted(pain, key=lambda x: (-x[0], x[1])) if score > 0][:3]
             stages = []
             for r in sf:
@@ -719,17 +726,31 @@ class _Voice:
     def themes_at(self, tp: str) -> list[ThemeRef]:
         return list(self._themes_at.get(tp, []))
 
-    def themes(self) -> tuple[list[Theme], dict[str, list[Quote]]]:
-        from journeymap.voice.scoring import scores
+    def start_themes(self) -> Future | None:
+        """Fetch the comments (engine, this thread) and start theme discovery in a worker thread."""
         from journeymap.voice.themes import find_themes
 
         if self.table is None or self.n_feedback == 0:
-            return [], {}
+            return None
         t = self.table
-        fb = t.mutate(touchpoint=t.link_touchpoint)
+        t = t.filter(t.text.notnull() & t.feedback_id.notnull())
+        df = engine.execute(t.select("feedback_id", "text", "ts", "link_touchpoint", "sentiment",
+                                     "sentiment_label"), self.b.con)
+        if df.empty:
+            return None
+        fb = ibis.memtable(df[["feedback_id", "text", "ts", "link_touchpoint"]])
+        sc = ibis.memtable(df[["feedback_id", "sentiment", "sentiment_label"]])
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journeymap-themes")
+        self._ctx.callback(pool.shutdown, wait=True)
+        # memtables run on their own in-process engine, not on the workspace's connection
+        return pool.submit(find_themes, fb, blueprint=self.b.bp, scores=sc, backend="tfidf", seed=self.b.seed)
+
+    def finish_themes(self, pending: Future | None) -> tuple[list[Theme], dict[str, list[Quote]]]:
+        """The themes of the map and, per touchpoint, the theme quotes linked to it."""
+        if pending is None:
+            return [], {}
         try:
-            ts = find_themes(fb, blueprint=self.b.bp, scores=scores(self.b.con, "lexicon"), backend="tfidf",
-                             seed=self.b.seed, con=self.b.con)
+            ts = pending.result()
         except InputError as e:
             self.warnings.append(f"Themes left out: {e}")
             return [], {}
