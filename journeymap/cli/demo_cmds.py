@@ -44,8 +44,28 @@ def demo_cmd(directory: str, customers: int, seed: int, events_format: str | Non
             bar.update(tasks[phase], completed=fraction)
 
         summary = create_demo(directory, customers, seed, force=force, fmt=events_format, progress=tell)
+    summary = _write_report(summary, quiet=fmt == "json")
     if fmt == "table":
         click.echo(f"Demo workspace ready: {summary.workspace}")
     emit(summary, fmt, title="demo workspace")
     if fmt == "table":
+        click.echo(f"Report: {summary.files['report']}")
         click.echo(f"Next: journeymap -w {directory} touchpoints")
+
+
+def _write_report(summary, quiet: bool):
+    """Build the demo's map and write its HTML report into DIR/reports/ (path added to ``files``)."""
+    from journeymap.maps import build_map
+    from journeymap.report import render_html
+    from journeymap.workspace import Workspace
+
+    with Workspace.open(summary.workspace) as ws:
+        if quiet:
+            doc = build_map(ws)
+        else:
+            from journeymap.cli.report_cmds import build_with_progress
+
+            doc = build_with_progress(ws)
+        path = ws.report_dir / "map.html"
+        render_html(doc, path)
+    return summary.model_copy(update={"files": {**summary.files, "report": str(path)}})
