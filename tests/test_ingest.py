@@ -84,6 +84,40 @@ def test_fmt_overrides_the_extension(ws, tmp_path):
     assert counts(ws.ingest_events(path, fmt="csv")) == (3, 3, 0, 0)
 
 
+def test_typed_parquet_bad_values_count_the_same_into_an_empty_or_a_filled_table(tmp_path):
+    """Into an empty table the bad rows are rows read - inserted; into a filled one a counting pass finds them."""
+    from journeymap.workspace import Workspace
+
+    t = datetime(2024, 1, 1, 12)
+    table = pa.table({
+        "user_id": ["a", None, "b", "c", "d", "a", "e"],
+        "ts": pa.array([t, t, None, t, t, t, t], pa.timestamp("us")),
+        "event_name": ["visit", "visit", "visit", "buy", "buy", "visit", "buy"],
+        "value": [1.0, 2.0, 3.0, float("nan"), float("inf"), 1.0, None],
+        "qty": pa.array([1, 2, 3, 4, 5, 1, None], pa.int64()),
+    })
+    path = tmp_path / "typed.parquet"
+    pq.write_table(table, path)
+    # by hand: row 2 has no customer, row 3 no time, rows 4 and 5 a non-finite revenue; row 6 repeats row 1
+    want_reasons = ["missing customer id", "missing timestamp", "bad number in revenue: 'nan'", "bad number in revenue: 'inf'"]
+    results = []
+    for name, warm_up in (("empty", False), ("filled", True)):
+        ws = Workspace.init(tmp_path / name)
+        if warm_up:
+            ws.ingest_events(write(tmp_path / "other.csv", ROWS, "csv"), mapping={"customer_id": "cookie"})
+        before = len(events(ws))
+        r = ws.ingest_events(path, mapping={"revenue": "value"})
+        q = ws.con.con.execute(
+            f"SELECT row_number, reason FROM quarantine WHERE source = '{path}' ORDER BY row_number"
+        ).fetchall()
+        results.append((counts(r), q, len(events(ws)) - before))
+        ws.close()
+    assert results[0] == results[1]
+    (rows_read, loaded, quarantined, duplicate), q, added = results[0]
+    assert (rows_read, quarantined, duplicate) == (7, 4, 1) and loaded == added == 2
+    assert q == list(zip([2, 3, 4, 5], want_reasons, strict=True))
+
+
 def test_parquet_typed_columns(ws, tmp_path):
     table = pa.table({
         "user_id": [1, 2], "ts": pa.array([datetime(2024, 1, 1, 12), datetime(2024, 1, 2, 12)], pa.timestamp("us")),
