@@ -6,8 +6,10 @@ When either is missing, :class:`~journeymap.errors.MissingDependencyError` says 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from journeymap.errors import MissingDependencyError
@@ -69,16 +71,24 @@ def export_image(html_path: str | Path, output: str | Path, fmt: str = "png", wi
     if fmt not in ("png", "pdf"):
         raise ValueError(f"fmt must be 'png' or 'pdf', not {fmt!r}")
     executable = _require()
-    from playwright.sync_api import sync_playwright
-
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    url = Path(html_path).resolve().as_uri()
+    try:  # Playwright's sync API refuses to run inside an event loop (Jupyter, another Playwright)
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _export(executable, Path(html_path), output, fmt, width)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_export, executable, Path(html_path), output, fmt, width).result()
+
+
+def _export(executable: str, html_path: Path, output: Path, fmt: str, width: int) -> Path:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": width, "height": 1000})
-            page.goto(url, wait_until="load")
+            page.goto(html_path.resolve().as_uri(), wait_until="load")
             page.wait_for_selector("body[data-ready='1']", timeout=30_000)
             if fmt == "png":
                 page.screenshot(path=str(output), full_page=True)

@@ -1,0 +1,351 @@
+"""The report renderers: HTML (self-contained, escaped, every section), Markdown, CSV, PNG/PDF, CLI.
+
+Figures in the exports are checked against the fixture map's JSON read with the json module
+(not through the models the renderers use). Browser tests run Debian's Chromium through Playwright
+and skip, with the reason, when either is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from journeymap.cli import main
+from journeymap.maps import JourneyMap
+from journeymap.report import export_image, map_tables, render_html, render_markdown, write_csv
+from journeymap.report.browser import CHROMIUM_FLAGS, chromium_path, missing
+from journeymap.report.view import SECTIONS
+
+FIXTURE = Path(__file__).parent / "fixtures" / "map_small.json"
+EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def doc() -> JourneyMap:
+    return JourneyMap.load(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def html(doc) -> str:
+    return render_html(doc)
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(text: str) -> list[tuple[str, dict[str, str | None]]]:
+    p = Tags()
+    p.feed(text)
+    return p.tags
+
+
+def minimal() -> JourneyMap:
+    return JourneyMap.model_validate({"meta": {"workspace": "empty", "generated_at": "2026-01-01T00:00:00Z"}})
+
+
+# -- HTML ----------------------------------------------------------------------------------------
+def test_html_has_every_section_stage_and_touchpoint(doc, html):
+    ids = {a.get("id") for _, a in tags(html)}
+    assert {sid for sid, _ in SECTIONS} <= ids
+    for st in doc.stages:
+        assert f"{st.order + 1}. {st.name}" in html
+    names = {a.get("data-name") for t, a in tags(html) if t == "button" and "tp" in (a.get("class") or "").split()}
+    assert names == {tp.name for tp in doc.touchpoints()}
+    # one details article per touchpoint, each reachable from its button
+    buttons = {a["data-tp"] for t, a in tags(html) if t == "button" and a.get("data-tp")}
+    articles = {a["id"] for t, a in tags(html) if t == "article"}
+    assert buttons == articles and len(articles) == len(doc.touchpoints())
+
+
+def test_html_is_self_contained(html):
+    found = tags(html)
+    for tag, attrs in found:
+        for key in ("src", "href", "srcset", "data", "action", "poster"):
+            value = attrs.get(key)
+            assert value is None or value.startswith("#"), (tag, key, value)
+        assert tag not in ("link", "iframe", "object", "embed", "base"), tag
+    scripts = [a for t, a in found if t == "script"]
+    assert len(scripts) == 3 and all("src" not in a for a in scripts)
+    assert "@import" not in html and "url(http" not in html
+
+
+def test_html_writes_to_path_or_file(doc, tmp_path, html):
+    buf = io.StringIO()
+    render_html(doc, buf)
+    path = tmp_path / "sub" / "map.html"
+    render_html(doc, path)
+    assert buf.getvalue() == path.read_text(encoding="utf-8") == html
+
+
+def test_html_escapes_customer_text(raw):
+    data = json.loads(json.dumps(raw))
+    quote = {"feedback_id": "F-1", "text": EVIL}
+    data["pain_points"][0]["evidence"]["quotes"].insert(0, quote)
+    data["themes"][0]["quotes"].insert(0, quote)
+    data["stages"][0]["lanes"][0]["touchpoints"][0]["quotes"].insert(0, quote)
+    data["summary"]["sentences"].append(EVIL)
+    data["attribution"]["rows"][0]["touchpoint"] = "</script><script>alert(2)</script>"
+    data["personas"][0]["top_pain_points"].append("</script><b>x</b>")
+    html = render_html(JourneyMap.from_dict(data))
+    assert "alert(" not in "".join(str(a) for _, a in tags(html))  # no event-handler attribute made it
+    assert [t for t, _ in tags(html)].count("script") == 3
+    assert [t for t, _ in tags(html)].count("img") == 0
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "</script><script>alert(2)" not in html and "\\u003c/script\\u003e" in html
+
+
+def test_html_of_an_empty_map_renders():
+    html = render_html(minimal())
+    assert "No pain points." in html and "Not compared" in html
+
+
+@pytest.mark.slow
+def test_default_demo_report_is_at_most_5_mb(tmp_path):
+    from journeymap.demo import DEFAULT_CUSTOMERS, create_demo
+    from journeymap.maps import build_map
+    from journeymap.workspace import Workspace
+
+    create_demo(tmp_path / "demo", DEFAULT_CUSTOMERS)
+    with Workspace.open(tmp_path / "demo") as ws:
+        doc = build_map(ws)
+    path = tmp_path / "map.html"
+    render_html(doc, path)
+    size = path.stat().st_size
+    assert 200_000 < size <= 5 * 1024 * 1024, size
+    assert len(doc.touchpoints()) >= 20 and f">{doc.touchpoints()[0].name}<" in path.read_text(encoding="utf-8")
+
+
+# -- Markdown and CSV against the JSON -----------------------------------------------------------
+def test_markdown_has_the_documents_figures(raw, doc):
+    md = render_markdown(doc)
+    for s in raw["summary"]["sentences"]:
+        assert s in md
+    for st in raw["stages"]:
+        r = st["reach"]
+        assert f"{r['k']:,} of {r['n']:,}" in md and f"{100 * r['value']:.1f}%" in md
+    for p in raw["pain_points"]:
+        assert f"**{p['touchpoint']}**" in md and f"score {p['score']:.3f}" in md
+        assert f"friction {p['friction']:.2f} x reach {100 * p['reach']:.1f}%" in md
+    for o in raw["opportunities"]:
+        assert o["title"] in md
+    for p in raw["personas"]:
+        c = p["conversion"]
+        assert f"| {p['name']} | {p['customers']:,} ({100 * p['share']:.1f}%) | {100 * c['value']:.1f}%" in md
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "Touchpoint" not in line]
+    assert len(rows) > len(raw["stages"])
+
+
+def _read(folder: Path, name: str) -> list[dict[str, str]]:
+    with (folder / f"{name}.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_csv_tables_have_the_documents_figures(raw, doc, tmp_path):
+    paths = write_csv(doc, tmp_path / "t")
+    assert {p.stem for p in paths} == set(map_tables(doc))
+    cells = {tp["name"]: tp for st in raw["stages"] for lane in st["lanes"] for tp in lane["touchpoints"]}
+    rows = {r["touchpoint"]: r for r in _read(tmp_path / "t", "touchpoints")}
+    assert set(rows) == set(cells)
+    for name, tp in cells.items():
+        r, f = rows[name], tp["figures"]
+        assert int(r["journeys"]) == f["journeys"] and int(r["events"]) == f["events"]
+        if f["conversion"]:
+            assert int(r["conversion_k"]) == f["conversion"]["k"] and int(r["conversion_n"]) == f["conversion"]["n"]
+            assert float(r["conversion_low"]) == pytest.approx(f["conversion"]["low"])
+        if tp["friction"]:
+            assert float(r["friction"]) == pytest.approx(tp["friction"]["score"])
+    stages = _read(tmp_path / "t", "stages")
+    assert [s["stage"] for s in stages] == [s["name"] for s in raw["stages"]]
+    for s, st in zip(stages, raw["stages"], strict=True):
+        assert int(s["reach_k"]) == st["reach"]["k"] and int(s["reach_n"]) == st["reach"]["n"]
+    pains = _read(tmp_path / "t", "pain_points")
+    assert [(p["touchpoint"], float(p["score"])) for p in pains] == [
+        (p["touchpoint"], pytest.approx(p["score"])) for p in raw["pain_points"]]
+    attr = _read(tmp_path / "t", "attribution")
+    for r, a in zip(attr, raw["attribution"]["rows"], strict=True):
+        for m in raw["attribution"]["models"]:
+            want = a["shares"].get(m)
+            assert (r[f"{m}_share"] == "") if want is None else float(r[f"{m}_share"]) == pytest.approx(want)
+    # every model's credits add up to the conversions attributed
+    for m in raw["attribution"]["models"]:
+        total = sum(float(r[f"{m}_credit"] or 0) for r in attr)
+        assert total == pytest.approx(sum(a["credits"].get(m, 0) for a in raw["attribution"]["rows"]))
+    quotes = _read(tmp_path / "t", "quotes")
+    assert {q["feedback_id"] for q in quotes} == {
+        q["feedback_id"] for tp in cells.values() for q in tp["quotes"]} | {
+        q["feedback_id"] for p in raw["pain_points"] for q in p["evidence"]["quotes"]} | {
+        q["feedback_id"] for t in raw["themes"] for q in t["quotes"]}
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+def test_cli_report_from_saved_map(tmp_path):
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(main, ["report", "--from", str(FIXTURE), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == str(out) and out.stat().st_size > 100_000
+    r = CliRunner().invoke(main, ["report", "--from", str(FIXTURE), "-o", str(tmp_path / "m.md"), "--format", "md",
+                                  "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["format"] == "md" and info["bytes"] == (tmp_path / "m.md").stat().st_size
+    r = CliRunner().invoke(main, ["report", "--from", str(FIXTURE), "-o", str(tmp_path / "csv"), "--format", "csv"])
+    assert r.exit_code == 0 and (tmp_path / "csv" / "touchpoints.csv").is_file()
+    h = CliRunner().invoke(main, ["report", "--help"])
+    assert h.exit_code == 0 and "Example:" in h.output
+
+
+def test_cli_report_builds_the_workspace_map(tmp_path):
+    from journeymap.demo import create_demo
+
+    create_demo(tmp_path / "ws", 300, seed=5)
+    r = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "report", "--format", "md"])
+    assert r.exit_code == 0, r.output
+    path = Path(r.output.strip().splitlines()[-1])
+    assert path == (tmp_path / "ws" / "reports" / "map.md").resolve() and path.is_file()
+    assert "# Customer touchpoint map: ws" in path.read_text(encoding="utf-8")
+
+
+def test_cli_png_without_chromium_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOURNEYMAP_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    r = CliRunner().invoke(main, ["report", "--from", str(FIXTURE), "-o", str(tmp_path / "m.png"), "--format", "png"])
+    assert r.exit_code == 1
+    assert ("apt-get install chromium" in r.output) or ("pip install" in r.output), r.output
+    assert not (tmp_path / "m.png").exists()
+
+
+# -- in the browser ------------------------------------------------------------------------------
+browser = pytest.mark.skipif(missing() is not None, reason=f"no headless browser: {missing()}")
+
+
+@pytest.fixture(scope="module")
+def page_of():
+    """Open an HTML file in headless Chromium; yields a function returning (page, console errors, requests)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
+
+        def open_page(path: Path):
+            page = b.new_page(viewport={"width": 1400, "height": 900})
+            errors: list[str] = []
+            requests: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(path.resolve().as_uri())
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            return page, errors, requests
+
+        yield open_page
+        b.close()
+
+
+def _variance(png: bytes) -> float:
+    from PIL import Image
+
+    hist = Image.open(io.BytesIO(png)).convert("L").histogram()  # grey level -> pixel count
+    n = sum(hist)
+    mean = sum(v * c for v, c in enumerate(hist)) / n
+    return sum((v - mean) ** 2 * c for v, c in enumerate(hist)) / n
+
+
+@pytest.mark.browser
+@browser
+def test_browser_opens_report_without_errors(doc, tmp_path, page_of):
+    pytest.importorskip("PIL", reason="pixel check needs Pillow")
+    path = tmp_path / "map.html"
+    render_html(doc, path)
+    page, errors, requests = page_of(path)
+    for sid, title in SECTIONS:
+        section = page.locator(f"section#{sid}")
+        assert section.count() == 1 and title in section.locator("h2").inner_text()
+    for chart in ("emotion", "sankey", "funnel", "attribution"):
+        assert page.locator(f"#chart-{chart} svg").count() >= 1, chart
+    shot = page.screenshot()
+    assert _variance(shot) > 100  # not blank
+    assert errors == [] and requests == [path.resolve().as_uri()]
+
+
+@pytest.mark.browser
+@browser
+def test_browser_click_touchpoint_opens_its_details(doc, tmp_path, page_of):
+    path = tmp_path / "map.html"
+    render_html(doc, path)
+    page, errors, _ = page_of(path)
+    assert not page.locator("#details").is_visible()
+    worst = doc.pain_points[0].touchpoint
+    page.locator(f"button.tp[data-name='{worst}']").click()
+    details = page.locator("#details")
+    assert details.is_visible() and details.locator("h3").first.inner_text() == worst
+    cell = doc.touchpoint(worst)
+    text = details.inner_text()
+    assert f"{cell.figures.journeys:,}" in text and cell.quotes[0].text in text
+    page.locator("#details .close").click()
+    assert not details.is_visible() and errors == []
+
+
+@pytest.mark.browser
+@browser
+def test_browser_persona_filter_changes_what_is_shown(doc, tmp_path, page_of):
+    path = tmp_path / "map.html"
+    render_html(doc, path)
+    page, errors, _ = page_of(path)
+    persona = doc.personas[0]
+    overall = page.locator(".stage-reach[data-persona-figure='']").first
+    mine = page.locator(".stage-reach[data-persona-figure='0']").first
+    assert overall.is_visible() and not mine.is_visible()
+    assert page.locator("button.tp.persona-pain").count() == 0
+    page.select_option("#persona-filter", "0")
+    assert mine.is_visible() and not overall.is_visible()
+    st = persona.stages[0]
+    assert f"{st.reach.k:,} of {st.reach.n:,}" in mine.inner_text()
+    on_map = {tp.name for tp in doc.touchpoints()}
+    assert page.locator("button.tp.persona-pain").count() == len(set(persona.top_pain_points) & on_map) > 0
+    assert persona.name in page.locator("#chart-funnel").inner_text()
+    page.select_option("#persona-filter", "")
+    assert overall.is_visible() and page.locator("button.tp.persona-pain").count() == 0
+    assert errors == []
+
+
+@pytest.mark.browser
+@browser
+def test_browser_empty_map_has_no_errors(tmp_path, page_of):
+    path = tmp_path / "empty.html"
+    render_html(minimal(), path)
+    _, errors, _ = page_of(path)
+    assert errors == []
+
+
+@pytest.mark.browser
+@browser
+def test_png_and_pdf_exports(doc, tmp_path):
+    html = tmp_path / "map.html"
+    render_html(doc, html)
+    png = export_image(html, tmp_path / "map.png", "png", width=1200)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width == 1200 and height > 3000 and len(data) > 100_000
+    pdf = export_image(html, tmp_path / "map.pdf", "pdf")
+    body = pdf.read_bytes()
+    assert body[:5] == b"%PDF-" and len(body) > 100_000 and body.count(b"/Type /Page") > 3
