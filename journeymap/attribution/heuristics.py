@@ -84,18 +84,25 @@ def heuristic_credits(
     models = [canonical_model(m) for m in models]
     if "custom" in models:
         _check_custom(custom_weights)
-    t = _with_path_figures(touches.filter((touches.conversions > 0) & touches.channel.notnull()), models,
-                           half_life, direct)
-    weights = {m: _weight(t, m, custom_weights) for m in models}
-    aggs = {}
-    for m, w in weights.items():
-        aggs[f"_c_{m}"] = (w * t.conversions).sum()
-        aggs[f"_v_{m}"] = (w * t.value).sum()
-    g = t.group_by("channel").agg(**aggs)
-    parts = [
-        g.select(model=ibis.literal(m), channel=g.channel, conversions=g[f"_c_{m}"], value=g[f"_v_{m}"])
-        for m in models
-    ]
+    converting = touches.filter((touches.conversions > 0) & touches.channel.notnull())
+    weighted = [m for m in models if m != "participation"]
+    parts = []
+    if weighted:
+        t = _with_path_figures(converting, weighted, half_life, direct)
+        aggs = {}
+        for m in weighted:
+            w = _weight(t, m, custom_weights)
+            aggs[f"_c_{m}"] = (w * t.conversions).sum()
+            aggs[f"_v_{m}"] = (w * t.value).sum()
+        g = t.group_by("channel").agg(**aggs)
+        parts = [g.select(model=ibis.literal(m), channel=g.channel, conversions=g[f"_c_{m}"], value=g[f"_v_{m}"])
+                 for m in weighted]
+    if "participation" in models:  # each distinct (path, channel) once: a group-by, no join
+        pc = converting.group_by(["path_id", "channel"]).agg(c=converting.conversions.max(),
+                                                             v=converting.value.max())
+        pc = pc.group_by("channel").agg(conversions=pc.c.sum(), value=pc.v.sum())
+        parts.append(pc.select(model=ibis.literal("participation"), channel=pc.channel,
+                               conversions=pc.conversions, value=pc.value))
     out = parts[0]
     for p in parts[1:]:
         out = out.union(p)
@@ -119,9 +126,6 @@ def _with_path_figures(t: ir.Table, models: list[str], half_life: timedelta, dir
         figures["_decay_sum"] = t._decay.sum()
     per = t.group_by(_pid="path_id").agg(**figures)
     t = t.inner_join(per, t.path_id == per._pid).drop("_pid")
-    if "participation" in models:
-        firsts = t.group_by(_pid="path_id", _ch="channel").agg(_ch_first=t.pos.min())
-        t = t.inner_join(firsts, [t.path_id == firsts._pid, t.channel == firsts._ch]).drop("_pid", "_ch")
     return t
 
 
@@ -160,8 +164,6 @@ def _weight(t: ir.Table, model: str, custom: Sequence[float] | None) -> ir.Float
         return (t.pos == t._lnd.coalesce(t._last)).cast("float64")
     if model == "time_decay":
         return t._decay / t._decay_sum
-    if model == "participation":
-        return (t.pos == t._ch_first).cast("float64")
     f, m, la = custom if model == "custom" else POSITIONAL[model]
     return _positional(first, last, n, f, m, la)
 

@@ -228,7 +228,8 @@ def _aggregate_codes(touches: ir.Table, con, names: list[str], bits: int, per_wo
 
     paths = Paths(names, offsets, (digit[keep] - 1).astype(np.int64), col("conversions"), col("value"),
                   col("nulls"))
-    return paths.merged()
+    # the engine grouped by the packed words: without gaps the sequences are distinct already
+    return paths if keep.all() else paths.merged()
 
 
 def _to_arrow(expr: ir.Table, con):
