@@ -335,6 +335,14 @@ def test_back_flows_skipped_stages_and_unmapped_touchpoints(ws, tmp_path):
     assert m.touchpoint("Mystery").in_blueprint is False and m.data_quality.rows["events"] == 8
 
 
+def test_a_period_without_events_gives_an_empty_map(demo_ws):
+    m = build_map(demo_ws, start="2031-01-01", themes=False)
+    assert all(not c.has_data for c in m.touchpoints()) and m.pain_points == [] and m.drivers == []
+    assert next(h.value for h in m.summary.headlines if h.key == "journeys") == 0
+    assert any("No journeys" in w for w in m.meta.warnings)
+    assert JourneyMap.from_json(m.to_json()) == m
+
+
 # -- CLI -------------------------------------------------------------------------------------------
 def test_cli_map_and_diff(demo_ws, tmp_path):
     w = str(demo_ws.path)

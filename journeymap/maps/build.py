@@ -238,9 +238,13 @@ class _Builder:
                 self.tell("flows")
                 flows_doc = self._flows(tr)
                 self.tell("attribution")
-                attribution = self._attribution()
-                self.tell("drivers")
-                drivers_doc, lift_rows = self._drivers_and_lift()
+                if self.total_journeys:
+                    attribution = self._attribution()
+                    self.tell("drivers")
+                    drivers_doc, lift_rows = self._drivers_and_lift()
+                else:
+                    self.warnings.append("No journeys in the mapped period: attribution, drivers and lift are empty.")
+                    attribution, drivers_doc, lift_rows = _Attribution(self.models), [], {}
                 self.tell("personas")
                 persona_docs = self._personas(voice) if personas else []
             finally:
