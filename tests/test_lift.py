@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from journeymap.attribution.lift import cmh, exposure_counts, hypothesis, lift
+from journeymap.attribution.lift import NOTE, cmh, exposure_counts, hypothesis, lift
 from journeymap.attribution.results import HypothesisResult, LiftResult
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
@@ -161,3 +161,12 @@ def test_demo_planted_touchpoint_shows_a_significant_lift(tmp_path):
         rows = {x[0]: dict(zip(r.columns, x, strict=True)) for x in r.rows}
         assert rows[planted_tp]["significant"] and rows[planted_tp]["q_value"] < 0.05
         assert rows[planted_tp]["risk_difference"] == pytest.approx(row["risk_difference"])
+
+
+def test_no_journeys_give_an_empty_table_and_a_clear_error():
+    ev, cu = planted(20)
+    nothing = build_journeys(ev.filter(ibis.literal(False)), BP, end=END)
+    r = lift(nothing, cu, BP)
+    assert r.rows == [] and r.meta["note"] == NOTE
+    with pytest.raises(InputError, match="no finished journeys"):
+        hypothesis(nothing, "Webinar", cu, BP)

@@ -154,6 +154,9 @@ def hypothesis(journeys: ir.Table, touchpoint: str, customers: ir.Table | None =
     """Answer "do customers who see ``touchpoint`` convert more?" with effect, interval, p and sample sizes."""
     frames = _counts(journeys, customers, blueprint, strata, False, con)
     known = set(frames[0]["touchpoint"].dropna())
+    if not known:
+        raise InputError(f"There are no finished journeys to test {touchpoint!r} on; ingest events first "
+                         "or widen --start/--end and the other filters.")
     if touchpoint not in known:
         raise InputError(
             f"Touchpoint {touchpoint!r} is not met in any finished journey; known: "
