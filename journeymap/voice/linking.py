@@ -77,9 +77,14 @@ def _phrase_regex(phrase: str) -> str:
     return r"(?i)(^|[^a-z0-9])" + r"[\s\-]+".join(parts) + r"($|[^a-z0-9])"
 
 
-def keyword_links(feedback: ir.Table, blueprint: Blueprint) -> ir.Table:
-    """``feedback`` with ``kw_touchpoint`` and ``kw_confidence`` (null where no keyword matches)."""
+def keyword_links(feedback: ir.Table, blueprint: Blueprint, *, skip: ir.BooleanValue | None = None) -> ir.Table:
+    """``feedback`` with ``kw_touchpoint`` and ``kw_confidence`` (null where no keyword matches).
+
+    Rows where ``skip`` holds are not searched (no keyword link), e.g. rows that name their touchpoint.
+    """
     text = feedback.text.fill_null("")
+    if skip is not None:
+        text = ibis.ifelse(skip, ibis.literal(""), text)
     hits = []
     for tp in blueprint.touchpoints:
         kws = touchpoint_keywords(tp)
@@ -163,7 +168,7 @@ def link_feedback(
         raise InputError(f"Linking backend {backend!r} is unknown (argument backend); use tfidf, embedding or none.")
     tp = feedback.touchpoint.cast("string")
     explicit = tp.notnull() & (tp.strip() != "")
-    t = keyword_links(feedback, blueprint)
+    t = keyword_links(feedback, blueprint, skip=explicit)
     t = t.mutate(
         link_touchpoint=ibis.cases((explicit, tp), (t.kw_touchpoint.notnull(), t.kw_touchpoint), else_=ibis.null("string")),
         link_method=ibis.cases((explicit, "explicit"), (t.kw_touchpoint.notnull(), "keyword"), else_=UNASSIGNED),
