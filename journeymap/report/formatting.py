@@ -4,7 +4,7 @@ One place so that the HTML, the Markdown and the CSV header notes agree.
 
 Examples
 --------
->>> pct(0.1915)
+>>> pct(0.1916)
 '19.2%'
 >>> from journeymap.maps.models import Rate
 >>> rate(Rate(k=469, n=2449, value=469 / 2449, low=0.176, high=0.208))
@@ -55,6 +55,14 @@ def rate(r: Rate | None) -> str:
         return DASH if r is None else f"{DASH} (0 of {r.n:,})"
     ci = f"95% CI {pct(r.low)}-{pct(r.high)}; " if r.low is not None and r.high is not None else ""
     return f"{pct(r.value)} ({ci}{r.k:,} of {r.n:,})"
+
+
+def rate_short(r: Rate | None) -> str:
+    """A rate in few characters, for the map grid: ``81.0% (78.5-83.2%) 881/1,088``."""
+    if r is None or r.value is None:
+        return DASH if r is None else f"{DASH} (0/{r.n:,})"
+    ci = f" ({r.low * 100:.1f}-{r.high * 100:.1f}%)" if r.low is not None and r.high is not None else ""
+    return f"{pct(r.value)}{ci} {r.k:,}/{r.n:,}"
 
 
 def score(value: float | None, low: float | None, high: float | None, n: int | None, digits: int = 2) -> str:
@@ -139,7 +147,7 @@ def emotion_word(mean: float | None) -> str:
 
 
 FILTERS = {
-    "pct": pct, "num": num, "signed": signed, "rate": rate, "score": score, "emotion": emotion, "kpi": kpi,
+    "pct": pct, "num": num, "signed": signed, "rate": rate, "rate_short": rate_short, "score": score, "emotion": emotion, "kpi": kpi,
     "lift": lift, "duration": duration, "headline": headline, "emotion_class": emotion_class,
     "emotion_word": emotion_word,
 }
