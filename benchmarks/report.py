@@ -44,6 +44,15 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def step_ingest(workspace: str, customers: str) -> dict:
+    """Generate the demo data and load it (own process: no DuckDB lock is left behind)."""
+    from journeymap.demo import create_demo
+
+    c0, t0 = _cpu(), time.perf_counter()
+    create_demo(workspace, int(customers), force=True)
+    return {"total_s": time.perf_counter() - t0, "cpu_s": _cpu() - c0}
+
+
 def step_report(workspace: str, out: str) -> dict:
     """build_map + render_html, twice; returns the timings (run in its own process)."""
     from journeymap.maps import build_map
@@ -102,8 +111,9 @@ def step_peer(workspace: str) -> dict:
 
 
 def _child(step: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--step", step, *args], check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, __file__, "--step", step, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"step {step} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -112,14 +122,12 @@ def main() -> None:
     ap.add_argument("--workspace", help="Workspace folder (made when missing; default: a temp folder).")
     ap.add_argument("--customers", type=int, default=187_000, help="Demo customers (187,000 = about 1M events).")
     ap.add_argument("--keep", action="store_true", help="Keep a temp workspace.")
-    ap.add_argument("--step", choices=["report", "peer"], help=argparse.SUPPRESS)
+    ap.add_argument("--step", choices=["ingest", "report", "peer"], help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.step == "report":
-        print(json.dumps(step_report(*a.args)))
-        return
-    if a.step == "peer":
-        print(json.dumps(step_peer(*a.args)))
+    if a.step:
+        step = {"ingest": step_ingest, "report": step_report, "peer": step_peer}[a.step]
+        print(json.dumps(step(*a.args)))
         return
 
     load0 = os.getloadavg()
@@ -130,13 +138,9 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="jm-report-bench-"))
         ws = tmp / "ws"
     ingest_s = None
-    if not (ws / "journeymap.toml").is_file():
-        from journeymap.demo import create_demo
-
-        t0 = time.perf_counter()
-        create_demo(ws, a.customers, force=True)
-        ingest_s = time.perf_counter() - t0
     try:
+        if not (ws / "journeymap.toml").is_file():
+            ingest_s = _child("ingest", str(ws), str(a.customers))["total_s"]
         rep = _child("report", str(ws), str(ws / "reports" / "bench.html"))
         peer = _child("peer", str(ws))
     finally:
