@@ -905,11 +905,14 @@ def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, st
         s.append(f"The biggest pain point is {p.touchpoint} ({p.stage or 'no stage'}, owned by {p.owner or 'nobody'}), "
                  f"reached by {_pct(p.reach)} of journeys" + (f"; {p.headline.split(': ', 1)[1]}."
                                                               if ': ' in p.headline else "."))
-    worst = [x for x in stages if x.drop_off is not None and x.drop_off.value is not None]
+    # where journeys that give up end, among the stages up to the goal's (later ones follow a conversion)
+    goal_stages = [x.order for x in stages if x.name in {bp.stage_of(g) for g in bp.goal_touchpoints()}]
+    last = min(goal_stages) if goal_stages else len(stages)
+    worst = [x for x in stages if x.order <= last and x.drop_off is not None and x.drop_off.k]
     if worst:
-        w = max(worst, key=lambda x: x.drop_off.value)
-        s.append(f"Most journeys give up in the {w.name} stage: {_pct(w.drop_off.value)} of journeys touching it "
-                 "end there without converting.")
+        w = max(worst, key=lambda x: (x.drop_off.k, -x.order))
+        s.append(f"Most journeys that give up end in the {w.name} stage: {w.drop_off.k:,} journeys, "
+                 f"{_pct(w.drop_off.value)} of those touching it.")
     top_tp = [d for d in drivers if d.kind == "touchpoint" and d.significant and (d.odds_ratio or 0) > 1]
     if top_tp:
         d = top_tp[0]
