@@ -349,3 +349,21 @@ def test_png_and_pdf_exports(doc, tmp_path):
     pdf = export_image(html, tmp_path / "map.pdf", "pdf")
     body = pdf.read_bytes()
     assert body[:5] == b"%PDF-" and len(body) > 100_000 and body.count(b"/Type /Page") > 3
+
+
+def test_change_section_shows_the_deltas(raw, tmp_path):
+    data = json.loads(json.dumps(raw))
+    data["change"] = {"previous_start": "2025-05-01T00:00:00", "previous_end": "2025-06-01T00:00:00",
+                      "deltas": [{"scope": "stage", "name": "purchase", "metric": "conversion", "old": 0.25,
+                                  "new": 0.3125, "delta": 0.0625, "low": 0.01, "high": 0.115, "p": 0.0123,
+                                  "significant": True, "n_old": 400, "n_new": 480}]}
+    doc = JourneyMap.from_dict(data)
+    html = render_html(doc)
+    section = html.split('id="change"')[1].split("</section>")[0]
+    assert "0.312" in section and "+0.062" in section and "0.012" in section and "400 / 480" in section
+    assert "significant" in section
+    md = render_markdown(doc)
+    assert "| stage | purchase | conversion | 0.250 | 0.312 | +0.062 | 0.012 | yes |" in md
+    write_csv(doc, tmp_path)
+    (row,) = _read(tmp_path, "changes")
+    assert float(row["delta"]) == 0.0625 and int(row["n_new"]) == 480
