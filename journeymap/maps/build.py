@@ -747,7 +747,8 @@ class _Voice:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journeymap-themes")
         self._ctx.callback(pool.shutdown, wait=True)
         # memtables run on their own in-process engine, not on the workspace's connection
-        return pool.submit(find_themes, fb, blueprint=self.b.bp, scores=sc, backend="tfidf", seed=self.b.seed)
+        return pool.submit(_one_thread, find_themes, fb, blueprint=self.b.bp, scores=sc, backend="tfidf",
+                           seed=self.b.seed)
 
     def finish_themes(self, pending: Future | None) -> tuple[list[Theme], dict[str, list[Quote]]]:
         """The themes of the map and, per touchpoint, the theme quotes linked to it."""
@@ -819,6 +820,16 @@ class _Voice:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _one_thread(func: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``func`` with numpy/scikit-learn kept to one thread: the engine uses the other cores meanwhile."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ModuleNotFoundError:  # pragma: no cover - scikit-learn depends on it
+        return func(*args, **kwargs)
+    with threadpool_limits(1):
+        return func(*args, **kwargs)
+
+
 def _item_score(t: ir.Table) -> ir.FloatingValue:
     """One score per feedback item on -1..+1: the mean of the text sentiment and the rescaled ratings."""
     rating, scale = t.rating.cast("float64"), t.rating_scale.cast("float64")
