@@ -47,6 +47,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeymap.errors import InputError
+from journeymap.journeys.paths import journey_key
 from journeymap.journeys.transitions import frame_rows, run
 from journeymap.results import TableResult
 
@@ -93,8 +94,9 @@ def friction_expr(journeys: ir.Table, *, node: str = "touchpoint", by: str | Non
 
 
 def _touches(journeys: ir.Table, node: str) -> ir.Table:
-    j = journeys.mutate(_node=journeys[node].cast("string").fill_null("(none)"), _t=journeys.ts.epoch_seconds())
-    w = ibis.window(group_by=[j.customer_id, j.journey_no], order_by=j.step)
+    j = journeys.mutate(_node=journeys[node].cast("string").fill_null("(none)"), _t=journeys.ts.epoch_seconds(),
+                        _jid=journey_key(journeys))
+    w = ibis.window(group_by=j._jid, order_by=j.step)
     return j.mutate(
         _prev1=j._node.lag(1).over(w), _prev2=j._node.lag(2).over(w),
         _gap_in=(j._t - j._t.lag(1).over(w)).cast("float64"),
@@ -127,7 +129,7 @@ def _exits(j: ir.Table, keys: list[str]) -> ir.Table:
 
 
 def _loops(j: ir.Table, keys: list[str]) -> ir.Table:
-    per = j.group_by([*keys, "customer_id", "journey_no", "_node"]).agg(
+    per = j.group_by([*keys, "_jid", "_node"]).agg(
         _self=(j._prev1 == j._node).fill_null(False).any(),
         _pp=((j._prev2 == j._node) & (j._prev1 != j._node)).fill_null(False).any(),
     )

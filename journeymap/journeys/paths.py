@@ -132,28 +132,32 @@ class FlowsResult(Result):
 
 # -- cleaning ------------------------------------------------------------------------------------
 def clean_steps_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: str | None = None) -> ir.Table:
-    """One row per kept touch: ``customer_id, journey_no, p, name, length, status, converted`` (+ ``by``).
+    """One row per kept touch: ``customer_id, journey_id, p, name, length, status, converted`` (+ ``by``).
 
     ``p`` counts the kept touches of a journey from 1 (after repeats are
     collapsed and the path is cut at its anchors); ``length`` is their number.
+    Journeys are keyed by ``journey_id`` (one string groups and sorts faster than
+    customer and journey number: a third of the CPU for variants on DuckDB at 10M touches).
     """
     rules = rules or PathRules()
     _require(journeys, ["touchpoint"] + ([by] if by else []))
     keys = [by] if by else []
-    j = journeys.select(*keys, "customer_id", "journey_no", "step", "status", "converted", "n_touches",
+    out_cols = [*keys, "customer_id", "journey_id", "p", "name", "length", "status", "converted"]
+    j = journeys.select(*keys, "customer_id", "step", "status", "converted", "n_touches",
+                        journey_id=journey_key(journeys),
                         name=_alias(journeys.touchpoint.cast("string").fill_null("(none)"), rules.aliases))
     if not (rules.collapse_repeats or rules.start or rules.end):  # the journey as it is: no window needed
         j = j.mutate(p=j.step.cast("int64"), length=j.n_touches.cast("int64"))
-        return j.select(*keys, "customer_id", "journey_no", "p", "name", "length", "status", "converted")
-    w = ibis.window(group_by=[j.customer_id, j.journey_no], order_by=j.step)
+        return j.select(*out_cols)
+    w = ibis.window(group_by=j.journey_id, order_by=j.step)
     if rules.collapse_repeats:
         j = j.mutate(_prev=j.name.lag().over(w))  # a column first: Spark cannot filter on a window
         j = j.filter(j._prev.isnull() | (j._prev != j.name)).drop("_prev")
-        w = ibis.window(group_by=[j.customer_id, j.journey_no], order_by=j.step)
+        w = ibis.window(group_by=j.journey_id, order_by=j.step)
         j = j.mutate(pos=ibis.row_number().over(w) + 1)
     else:
         j = j.mutate(pos=j.step)
-    jw = ibis.window(group_by=[j.customer_id, j.journey_no])
+    jw = ibis.window(group_by=j.journey_id)
     first = ibis.literal(1, "int64")
     if rules.start:
         j = j.mutate(_s=ibis.ifelse(j.name == rules.start, j.pos, ibis.null("int64")).min().over(jw))
@@ -162,12 +166,20 @@ def clean_steps_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: 
     j = j.mutate(p=(j.pos - first + 1).cast("int64"))
     if rules.end:
         after = (j.p > 1) if rules.start else ibis.literal(True)
-        jw = ibis.window(group_by=[j.customer_id, j.journey_no])
+        jw = ibis.window(group_by=j.journey_id)
         j = j.mutate(_e=ibis.ifelse((j.name == rules.end) & after, j.p, ibis.null("int64")).min().over(jw))
         j = j.filter(j._e.notnull() & (j.p <= j._e))
-    jw = ibis.window(group_by=[j.customer_id, j.journey_no])
+    jw = ibis.window(group_by=j.journey_id)
     j = j.mutate(length=j.count().over(jw))
-    return j.select(*keys, "customer_id", "journey_no", "p", "name", "length", "status", "converted")
+    return j.select(*out_cols)
+
+
+def journey_key(journeys: ir.Table) -> ir.StringValue:
+    """``journey_id`` (as :func:`~journeymap.journeys.build_journeys` makes it), or made from customer and number."""
+    if "journey_id" in journeys.columns:
+        return journeys.journey_id.cast("string")
+    _require(journeys, ["customer_id", "journey_no"])
+    return journeys.customer_id.cast("string") + ":" + journeys.journey_no.cast("string")
 
 
 def _alias(name: ir.StringValue, aliases: Sequence[tuple[str, str]]) -> ir.StringValue:
@@ -200,7 +212,7 @@ def coded_steps_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: 
 
 # -- variants ------------------------------------------------------------------------------------
 def variant_keys_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: str | None = None) -> ir.Table:
-    """One row per journey: its variant key (``h1, h2, k, truncated``), status and customer."""
+    """One row per journey (``journey_id``): its variant key (``h1, h2, k, truncated``) and status."""
     s = coded_steps_expr(journeys, rules, by=by)
     x = (s.name.hash() % _M).cast("int64") * _K + s.code
     h1 = (x.hash() % _M).cast("int64")
@@ -211,7 +223,7 @@ def variant_keys_expr(journeys: ir.Table, rules: PathRules | None = None, *, by:
     }
     if by:
         aggs[by] = s[by].argmin(s.p)
-    return s.group_by(["customer_id", "journey_no"]).agg(**aggs)
+    return s.group_by("journey_id").agg(**aggs)
 
 
 VARIANT_KEY = ("h1", "h2", "k", "truncated")
@@ -222,7 +234,8 @@ def variants_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: str
     """Variants as an Ibis expression: key, counts, a representative journey; the ``top`` largest.
 
     Columns: ``[by,] h1, h2, k, truncated, journeys, conversions, in_progress,
-    dropped, rep_customer, rep_journey_no, total_journeys, n_variants``.
+    dropped, rep_journey, total_journeys, n_variants`` (``rep_journey``: the smallest
+    ``journey_id`` of the variant, whose steps give its text).
     """
     v = variant_keys_expr(journeys, rules, by=by)
     keys = ([by] if by else []) + list(VARIANT_KEY)
@@ -231,8 +244,7 @@ def variants_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: str
         conversions=v.converted.cast("int64").sum(),
         in_progress=(v.status == "in_progress").cast("int64").sum(),
         dropped=(v.status == "dropped").cast("int64").sum(),
-        rep_customer=v.customer_id.min(),
-        rep_journey_no=v.journey_no.argmin(v.customer_id),
+        rep_journey=v.journey_id.min(),
     )
     gw = ibis.window(group_by=[by]) if by else ibis.window()
     g = g.mutate(total_journeys=g.journeys.sum().over(gw), n_variants=g.count().over(gw))
@@ -284,7 +296,7 @@ def variants(
     rows = []
     for rec in g.itertuples():
         n = int(rec.journeys)
-        rows.append([*(getattr(rec, by) for _ in keys), texts[(rec.rep_customer, int(rec.rep_journey_no))], n,
+        rows.append([*(getattr(rec, by) for _ in keys), texts[str(rec.rep_journey)], n,
                      int(rec.conversions), int(rec.in_progress), int(rec.dropped), int(rec.conversions) / n,
                      n / int(rec.total_journeys)])
     k = len(keys)
@@ -295,18 +307,17 @@ def variants(
     return PathsResult(columns=columns, rows=_plain_rows(rows), meta=meta)
 
 
-def _decode(journeys: ir.Table, rules: PathRules, by: str | None, g, con) -> dict[tuple[str, int], str]:
+def _decode(journeys: ir.Table, rules: PathRules, by: str | None, g, con) -> dict[str, str]:
     """The path text of each representative journey (one small query over the top variants only)."""
     if len(g) == 0:
         return {}
-    reps = ibis.memtable({"customer_id": [str(c) for c in g.rep_customer],
-                          "journey_no": [int(n) for n in g.rep_journey_no]})
+    reps = ibis.memtable({"_rep": sorted({str(r) for r in g.rep_journey})})
     s = coded_steps_expr(journeys, rules, by=by)
-    s = s.semi_join(reps, [s.customer_id == reps.customer_id, s.journey_no == reps.journey_no])
-    df = run(s.select("customer_id", "journey_no", "code", "name", "truncated"), con)
-    out: dict[tuple[str, int], list] = {}
-    for c, n, code, name, trunc in df.itertuples(index=False, name=None):
-        out.setdefault((c, int(n)), []).append((int(code), name, bool(trunc)))
+    s = s.semi_join(reps, s.journey_id == reps._rep)
+    df = run(s.select("journey_id", "code", "name", "truncated"), con)
+    out: dict[str, list] = {}
+    for jid, code, name, trunc in df.itertuples(index=False, name=None):
+        out.setdefault(str(jid), []).append((int(code), name, bool(trunc)))
     return {key: path_text(steps) for key, steps in out.items()}
 
 
@@ -333,7 +344,7 @@ def flows_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: str | 
     rules = rules or PathRules(collapse_repeats=True)
     keys = [by] if by else []
     s = clean_steps_expr(journeys, rules, by=by)
-    w = ibis.window(group_by=[s.customer_id, s.journey_no], order_by=s.p)
+    w = ibis.window(group_by=s.journey_id, order_by=s.p)
     end = s.status.substitute(END_NODES, else_=END_NODES["dropped"])
     s = s.mutate(nxt=ibis.ifelse(s.p == s.length, end, s.name.lead().over(w)))
     s = s.filter(s.p <= steps)
