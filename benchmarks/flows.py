@@ -267,12 +267,17 @@ def main(argv: list[str] | None = None) -> None:
         ours = _report("journeymap (DuckDB, 2 threads)", _child("ours", path, args.timeout))
         _report("hand-written DuckDB SQL (calibration)", _child("sql", path, args.timeout))
         peak = max((v for v in ours["peak"].values() if v == v), default=float("nan"))
-        print(f"targets: whole set {ours['wall']['total']:.1f} s wall (<= 10 s: {ours['wall']['total'] <= 10}), "
-              f"peak {peak:,.0f} MB (<= 2048 MB: {peak <= 2048})")
+        if "(rest)" in ours["wall"]:
+            print("targets: not judged, the journeymap run failed (see above)")
+        else:
+            print(f"targets: whole set {ours['wall']['total']:.1f} s wall (<= 10 s: {ours['wall']['total'] <= 10}), "
+                  f"peak {peak:,.0f} MB (<= 2048 MB: {peak <= 2048})")
         if not args.skip_pm4py:
             theirs = _report("pm4py", _child("pm4py", path, args.timeout))
             same = ("journeys", "transitions", "variants (top 20)")
             for kind in ("wall", "cpu"):
+                if not (ours[kind]["total"] > 0 and theirs[kind]["total"] > 0):
+                    break
                 ours_same = sum(ours[kind].get(k, float("nan")) for k in same)
                 print(f"ratio pm4py / journeymap ({kind} time): journeys + transitions + variants "
                       f"{theirs[kind]['total'] / ours_same:.1f}x; whole set "
