@@ -331,7 +331,8 @@ def test_back_flows_skipped_stages_and_unmapped_touchpoints(ws, tmp_path):
     assert [(s.source_stage, s.target_stage, s.skipped, s.count) for s in dvo.skipped_stages] == \
         [("aware", "buy", ["consider"], 2)]
     rules = {o.rule_id for o in m.opportunities}
-    assert {"no_data", "unmapped", "back_flow"} <= rules
+    assert {"no_data", "unmapped"} <= rules
+    assert "back_flow" not in rules  # one transition back is listed, but too few to act on
     assert m.touchpoint("Mystery").in_blueprint is False and m.data_quality.rows["events"] == 8
 
 
@@ -363,3 +364,52 @@ def test_cli_map_and_diff(demo_ws, tmp_path):
     assert len(lines) == 1 + len(expected.deltas)
     out = CliRunner().invoke(main, ["-w", w, "map", "--compare-to", "2025"])
     assert out.exit_code == 1 and "START:END" in out.output
+
+
+# -- opportunity rules on hand-made cells ------------------------------------------------------------
+def test_opportunity_rules_fire_on_their_evidence_only():
+    from journeymap.maps.models import (
+        KPI,
+        BackFlow,
+        DesignedVsObserved,
+        Lift,
+        Rate,
+        TouchpointCell,
+        TouchpointFigures,
+    )
+    from journeymap.maps.opportunities import opportunities
+
+    bp = Blueprint.model_validate({
+        "stages": [{"name": "look"}, {"name": "buy"}],
+        "touchpoints": [{"name": "Guide", "stage": "look", "owner": "Content"},
+                        {"name": "Home", "stage": "look", "owner": "Web"},
+                        {"name": "Pay", "stage": "buy", "owner": "Payments"}],
+        "goals": [{"touchpoint": "Pay"}], "targets": {"nps": 30, "conversion_rate": 0.5}})
+    lift = Lift(effect=0.2, low=0.1, high=0.3, q=0.001, significant=True)
+
+    def cell(name, stage, share, journeys, lift=None, kpis=()):
+        return TouchpointCell(name=name, stage=stage, owner=bp.touchpoint(name).owner, kpis=list(kpis), lift=lift,
+                              figures=TouchpointFigures(journeys=journeys, share=share))
+
+    cells = [cell("Guide", "look", 0.10, 100, lift, [KPI(name="nps", value=10, n=200, small_sample=False,
+                                                         target=30, meets_target=False)]),
+             cell("Home", "look", 0.60, 600, lift, [KPI(name="nps", value=10, n=5, small_sample=True,
+                                                        target=30, meets_target=False)]),
+             cell("Pay", "buy", 0.10, 100, lift)]
+    dvo = DesignedVsObserved(back_flows=[
+        BackFlow(source="Pay", source_stage="buy", target="Home", target_stage="look", count=50, share=0.2),
+        BackFlow(source="Pay", source_stage="buy", target="Guide", target_stage="look", count=3, share=0.2)])
+    ops = opportunities(cells, [], dvo, bp, Rate(k=300, n=1000, value=0.3))
+    got = {(o.rule_id, o.touchpoint) for o in ops}
+    # low reach and significant lift before the goal's stage; not Home (reach 60%), not Pay (goal stage)
+    assert ("drive_traffic", "Guide") in got and ("drive_traffic", "Home") not in got
+    assert ("drive_traffic", "Pay") not in got
+    drive = next(o for o in ops if o.rule_id == "drive_traffic")
+    assert drive.owner == "Content" and drive.priority == pytest.approx(100 * 0.2)
+    # KPI below target on a real sample only
+    assert ("kpi_below_target", "Guide") in got and ("kpi_below_target", "Home") not in got
+    conv = next(o for o in ops if o.rule_id == "conversion_below_target")
+    assert conv.priority == pytest.approx((0.5 - 0.3) * 1000)
+    backs = [o for o in ops if o.rule_id == "back_flow"]
+    assert [(o.touchpoint, o.evidence.figures["transitions"]) for o in backs] == [("Pay", 50)]
+    assert [o.priority for o in ops] == sorted((o.priority for o in ops), reverse=True)

@@ -4,8 +4,9 @@ Each rule has an id, fires on figures already in the map, names the owner team
 (the touchpoint's owner in the blueprint) and cites its evidence:
 
 - ``fix_friction``: a top-5 pain point with a negative theme -> "Fix THEME at TOUCHPOINT"
-  (without a negative theme: "Reduce drop-outs at TOUCHPOINT"); priority = journeys
-  reaching it x (exit rate - expected exit rate): the journeys lost there beyond expectation.
+  (without a negative theme, by its largest friction component: "Reduce drop-outs at",
+  "Find out why customers go round in circles at", "Shorten the wait around"); priority =
+  journeys reaching it x the larger excess of its exit or loop rate over expected.
 - ``drive_traffic``: a touchpoint before the goal's stage whose exposure lift is significant
   (BH q < 0.05, effect > 0) but that fewer than a quarter of journeys reach ->
   "Drive more customers to TOUCHPOINT"; priority = journeys reaching it x effect (the extra
@@ -13,7 +14,7 @@ Each rule has an id, fires on figures already in the map, names the owner team
 - ``kpi_below_target``: a touchpoint or stage KPI (not a small sample) below the blueprint's
   target -> "Raise KPI at PLACE".
 - ``conversion_below_target``: overall conversion below the target.
-- ``back_flow``: at least 5% of transitions out of a touchpoint go back to an earlier stage ->
+- ``back_flow``: at least 5% (and 10) of transitions out of a touchpoint go back to an earlier stage ->
   "Find out why customers go back from X to Y".
 - ``no_data``: a blueprint touchpoint without events -> "Measure TOUCHPOINT (no events in the data)".
 - ``unmapped``: events at a touchpoint the blueprint does not define -> "Add TOUCHPOINT to the blueprint".
@@ -36,6 +37,8 @@ LOW_REACH = 0.25
 """drive_traffic fires for touchpoints that fewer than this share of journeys reach."""
 BACK_FLOW_SHARE = 0.05
 """back_flow fires when at least this share of transitions out of a touchpoint go back."""
+BACK_FLOW_MIN = 10
+"""back_flow also needs at least this many transitions (a handful is noise)."""
 KPI_NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "customer effort score"}
 
 
@@ -58,7 +61,7 @@ def opportunities(cells: list[TouchpointCell], pain: list[PainPoint], dvo: Desig
                                        "journeys": conversion.n, "target": target},
                               note="journeys converting / all journeys, 95% Wilson interval")))
     for b in dvo.back_flows:
-        if b.share is not None and b.share >= BACK_FLOW_SHARE:
+        if b.share is not None and b.share >= BACK_FLOW_SHARE and b.count >= BACK_FLOW_MIN:
             cell = by_name.get(b.source)
             out.append(Opportunity(
                 rule_id="back_flow", title=f"Find out why customers go back from {b.source} to {b.target}",
@@ -87,13 +90,19 @@ def _fix_friction(pain: list[PainPoint], by_name: dict[str, TouchpointCell]) -> 
     for p in pain[:5]:
         cell = by_name[p.touchpoint]
         journeys = cell.figures.journeys
-        expected = (cell.friction.components.get("expected_exit_rate") if cell.friction else None) or 0
-        lost = max(0.0, journeys * ((cell.figures.exit_rate or 0) - expected))
+        comp = cell.friction.components if cell.friction else {}
+        exit_excess = (cell.figures.exit_rate or 0) - (comp.get("expected_exit_rate") or 0)
+        loop_excess = (comp.get("loop_rate") or 0) - (comp.get("expected_loop_rate") or 0)
+        lost = max(0.0, journeys * max(exit_excess, loop_excess))
         if p.themes:
             t = p.themes[0]
             title = f"Fix \"{t.theme}\" at {p.touchpoint}"
         else:
-            title = f"Reduce drop-outs at {p.touchpoint}"
+            parts = {k: comp.get(f"{k}_component") or 0 for k in ("exit", "loop", "slow")}
+            main = max(parts, key=lambda k: (parts[k], k == "exit"))
+            title = {"exit": f"Reduce drop-outs at {p.touchpoint}",
+                     "loop": f"Find out why customers go round in circles at {p.touchpoint}",
+                     "slow": f"Shorten the wait around {p.touchpoint}"}[main]
         out.append(Opportunity(
             rule_id="fix_friction", title=title, owner=p.owner, touchpoint=p.touchpoint, stage=p.stage,
             priority=lost,
@@ -102,7 +111,7 @@ def _fix_friction(pain: list[PainPoint], by_name: dict[str, TouchpointCell]) -> 
                                        "theme_comments": p.themes[0].n if p.themes else None},
                               quotes=p.evidence.quotes[:3],
                               note="pain point (friction x reach) with its most frequent negative theme; "
-                                   "priority = journeys reaching it x (exit rate - expected exit rate)")))
+                                   "priority = journeys reaching it x the larger excess of exit or loop rate over expected")))
     return out
 
 
