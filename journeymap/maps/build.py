@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -177,7 +178,7 @@ class _Builder:
         self.stage_order = {s.name: i for i, s in enumerate(bp.stages)}
         self.stage_of = {t.name: t.stage for t in bp.touchpoints}
         self.has_customers = _rows(ws.customers(), con) > 0
-        self.j: ir.Table | None = None
+        self.j: ir.Table  # set by cached_journeys()
 
     # -- journeys, once ---------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -434,22 +435,23 @@ class _Builder:
         return docs, lift_rows
 
     def _pain_points(self, cells: list[TouchpointCell]) -> list[PainPoint]:
-        scored = [c for c in cells if c.friction is not None and c.friction.score > 0 and c.figures.share]
-        scored.sort(key=lambda c: (-(c.friction.score * c.figures.share), c.name))
+        scored = [(c, c.friction, c.figures.share) for c in cells
+                  if c.friction is not None and c.friction.score > 0 and c.figures.share]
+        scored.sort(key=lambda x: (-(x[1].score * x[2]), x[0].name))
         out = []
-        for i, c in enumerate(scored[:TOP_PAIN_POINTS]):
+        for i, (c, fr, share) in enumerate(scored[:TOP_PAIN_POINTS]):
             neg = [t for t in c.themes if t.sentiment is not None and t.sentiment < 0]
-            fig = {"friction": round(c.friction.score, 4), "reach": c.figures.share, "journeys": c.figures.journeys,
+            fig: dict[str, Any] = {"friction": round(fr.score, 4), "reach": share, "journeys": c.figures.journeys,
                    "customers": c.figures.customers, "exit_rate": c.figures.exit_rate,
-                   "expected_exit_rate": c.friction.components.get("expected_exit_rate"),
-                   "loop_rate": c.friction.components.get("loop_rate"),
-                   "slow_ratio": c.friction.components.get("slow_ratio"),
+                   "expected_exit_rate": fr.components.get("expected_exit_rate"),
+                   "loop_rate": fr.components.get("loop_rate"),
+                   "slow_ratio": fr.components.get("slow_ratio"),
                    "conversion": c.figures.conversion.value if c.figures.conversion else None,
                    "emotion": c.emotion.mean if c.emotion else None,
                    "feedback": c.emotion.n if c.emotion else 0}
             parts = []
             if c.figures.exit_rate is not None:
-                exp = c.friction.components.get("expected_exit_rate")
+                exp = fr.components.get("expected_exit_rate")
                 parts.append(f"{_pct(c.figures.exit_rate)} of touches end a journey that gives up"
                              + (f" (expected {_pct(exp)})" if exp is not None else ""))
             if neg:
@@ -457,7 +459,7 @@ class _Builder:
             quotes = sorted((q for q in c.quotes if (q.sentiment or 0) < 0), key=lambda q: q.sentiment or 0)
             out.append(PainPoint(
                 rank=i + 1, touchpoint=c.name, stage=c.stage, owner=c.owner,
-                score=c.friction.score * c.figures.share, friction=c.friction.score, reach=c.figures.share,
+                score=fr.score * share, friction=fr.score, reach=share,
                 headline=f"{c.name}: " + "; ".join(parts) if parts else c.name, themes=neg[:3],
                 evidence=Evidence(figures=fig, quotes=quotes[:QUOTES_PER_TOUCHPOINT],
                                   note="score = friction score x share of journeys reaching it")))
@@ -885,7 +887,7 @@ def _ordered(cells: list[TouchpointCell], stage_order: dict[str, int]) -> list[T
     """Cells in journey order: stage order, then median position (no data last), then name."""
     def key(c: TouchpointCell):
         pos = c.figures.median_position
-        return (stage_order.get(c.stage, len(stage_order)), pos is None, pos or 0, c.name)
+        return (stage_order.get(c.stage or "", len(stage_order)), pos is None, pos or 0, c.name)
     return [c.model_copy(update={"order": i}) for i, c in enumerate(sorted(cells, key=key))]
 
 
@@ -961,7 +963,7 @@ def _periods(events: ir.Table, con, start, end, compare_to):
         raise InputError(f"--compare-to {compare_to!r} is not 'previous' or START:END; write e.g. "
                          "--compare-to 2025-01-01:2025-02-01.")
     pa, pz = _dt(a.strip()), _dt(z.strip())
-    if pz <= pa:
+    if pa is None or pz is None or pz <= pa:
         raise InputError(f"--compare-to {compare_to!r} ends before it starts; write START:END with START first.")
     return start_dt, end_dt, (pa, pz)
 
@@ -994,7 +996,9 @@ def _progress(progress: ProgressFn | None) -> Callable[[str], None]:
 
 
 def ws_name(ws) -> str:
-    return getattr(ws, "path", None).name if getattr(ws, "path", None) is not None else str(ws)
+    """The workspace's folder name."""
+    path = getattr(ws, "path", None)
+    return Path(path).name if path is not None else str(ws)
 
 
 def _rows(table: ir.Table, con) -> int:

@@ -35,48 +35,48 @@ def map_deltas(old: JourneyMap, new: JourneyMap) -> list[Delta]:
     out: list[Delta] = []
     oh = {h.key: h for h in old.summary.headlines}
     for h in new.summary.headlines:
-        o = oh.get(h.key)
-        if o is None or h.unit == "text" or not _num(h.value) or not _num(o.value):
+        oh_ = oh.get(h.key)
+        if oh_ is None or h.unit == "text" or not _num(h.value) or not _num(oh_.value):
             continue
         if h.key == "conversion":
-            res = two_proportions(_head_rate(o), _head_rate(h))
+            res = two_proportions(_head_rate(oh_), _head_rate(h))
         elif h.unit == "score":
-            res = two_means(_Est(o.value, o.low, o.high, o.n), _Est(h.value, h.low, h.high, h.n))
+            res = two_means(_Est(oh_.value, oh_.low, oh_.high, oh_.n), _Est(h.value, h.low, h.high, h.n))
         else:
-            res = _plain(o.value, h.value)
+            res = _plain(oh_.value, h.value)
         out.append(_delta("headline", h.key, h.key, res))
     ost = {s.name: s for s in old.stages}
     for s in new.stages:
-        o = ost.get(s.name)
-        if o is None:
+        os_ = ost.get(s.name)
+        if os_ is None:
             continue
         for metric in ("reach", "conversion_to_next", "conversion", "drop_off"):
-            a, b = getattr(o, metric), getattr(s, metric)
+            a, b = getattr(os_, metric), getattr(s, metric)
             if a is not None and b is not None:
                 out.append(_delta("stage", s.name, metric, two_proportions(a, b)))
-        if o.emotion is not None and s.emotion is not None:
-            out.append(_delta("stage", s.name, "emotion", two_means(o.emotion, s.emotion)))
+        if os_.emotion is not None and s.emotion is not None:
+            out.append(_delta("stage", s.name, "emotion", two_means(os_.emotion, s.emotion)))
     otp = {c.name: c for c in old.touchpoints()}
     old_total = _journeys(old)
     new_total = _journeys(new)
     for c in new.touchpoints():
-        o = otp.get(c.name)
-        if o is None or not (o.has_data and c.has_data):
+        ot = otp.get(c.name)
+        if ot is None or not (ot.has_data and c.has_data):
             continue
         if old_total and new_total:
             out.append(_delta("touchpoint", c.name, "reach",
-                              two_proportions(rate(o.figures.journeys, old_total), rate(c.figures.journeys, new_total))))
-        if o.figures.conversion is not None and c.figures.conversion is not None:
+                              two_proportions(rate(ot.figures.journeys, old_total), rate(c.figures.journeys, new_total))))
+        if ot.figures.conversion is not None and c.figures.conversion is not None:
             out.append(_delta("touchpoint", c.name, "conversion",
-                              two_proportions(o.figures.conversion, c.figures.conversion)))
-        if o.emotion is not None and c.emotion is not None:
-            out.append(_delta("touchpoint", c.name, "emotion", two_means(o.emotion, c.emotion)))
-        ok = {k.name: k for k in o.kpis}
+                              two_proportions(ot.figures.conversion, c.figures.conversion)))
+        if ot.emotion is not None and c.emotion is not None:
+            out.append(_delta("touchpoint", c.name, "emotion", two_means(ot.emotion, c.emotion)))
+        ok = {k.name: k for k in ot.kpis}
         for k in c.kpis:
             if k.name in ok:
                 out.append(_delta("touchpoint", c.name, k.name, two_means(ok[k.name], k)))
-        if o.friction is not None and c.friction is not None:
-            out.append(_delta("touchpoint", c.name, "friction", _plain(o.friction.score, c.friction.score)))
+        if ot.friction is not None and c.friction is not None:
+            out.append(_delta("touchpoint", c.name, "friction", _plain(ot.friction.score, c.friction.score)))
     out.sort(key=lambda d: (not d.significant, _scope_order(d.scope), -abs(d.delta or 0), d.name, d.metric))
     return out
 
@@ -94,7 +94,7 @@ def _head_rate(h):
 def _journeys(m: JourneyMap) -> int:
     for h in m.summary.headlines:
         if h.key == "journeys" and _num(h.value):
-            return int(h.value)
+            return int(h.value)  # type: ignore[arg-type]  # _num checked it is a number
     return 0
 
 
@@ -103,7 +103,7 @@ def _plain(a: Any, b: Any) -> dict[str, Any]:
             "p": None, "significant": None, "n_old": None, "n_new": None}
 
 
-def _delta(scope: str, name: str, metric: str, res: dict[str, Any]) -> Delta:
+def _delta(scope: Any, name: str, metric: str, res: dict[str, Any]) -> Delta:
     return Delta(scope=scope, name=name, metric=metric, **res)
 
 
