@@ -10,6 +10,7 @@ reused. Only aggregates reach Python.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 import uuid
@@ -970,19 +971,29 @@ def _periods(events: ir.Table, con, start, end, compare_to):
 
 @contextlib.contextmanager
 def _temp_table(table: ir.Table, con, what: str) -> Iterator[ir.Table]:
-    """``table`` computed once in the engine as a temporary table (dropped afterwards)."""
+    """``table`` computed once in the engine, released afterwards.
+
+    A temporary table where the engine has them (DuckDB); elsewhere (Spark) the engine's own
+    cache, as :func:`journeymap.attribution.attribution` does.
+    """
+    from journeymap.errors import EngineError
+
     name = f"_jm_map_{what}_{uuid.uuid4().hex[:12]}"
     try:
-        cached = con.create_table(name, obj=table, temp=True)
+        try:
+            cached = con.create_table(name, obj=table, temp=True)
+            release = functools.partial(con.drop_table, name, force=True)
+        except NotImplementedError:  # no temporary tables: ibis's cache, memtables registered first
+            con._run_pre_execute_hooks(table)
+            cached = con._cached_table(table)
+            release = cached.release
     except Exception as e:  # engine errors differ per backend
-        from journeymap.errors import EngineError
-
         raise EngineError(f"The engine failed to prepare the map's {what}: {e}") from e
     try:
         yield cached
     finally:
         with contextlib.suppress(Exception):
-            con.drop_table(name, force=True)
+            release()
 
 
 def _progress(progress: ProgressFn | None) -> Callable[[str], None]:
