@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ def connect_spark(master: str = "local[2]") -> BaseBackend:
     session = _SPARK_SESSIONS.get(master)
     if session is None:
         os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+        # tables Spark writes go to a folder of the session's own, never ./spark-warehouse in the caller's folder
+        scratch = os.environ.get("JOURNEYMAP_SPARK_DIR") or tempfile.mkdtemp(prefix="journeymap-spark-")
         session = (
             SparkSession.builder.master(master)
             .appName("journeymap")
@@ -78,6 +81,8 @@ def connect_spark(master: str = "local[2]") -> BaseBackend:
             .config("spark.ui.enabled", "false")
             .config("spark.driver.memory", "2g")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch}")
             .getOrCreate()
         )
         session.sparkContext.setLogLevel("ERROR")
