@@ -65,6 +65,16 @@ def rate_short(r: Rate | None) -> str:
     return f"{pct(r.value)}{ci} {r.k:,}/{r.n:,}"
 
 
+def rate_ci(r: Rate | None) -> str:
+    """The interval and counts of a rate on a line of their own: ``95% CI 78.3%-80.9% · 2,944 of 3,698``."""
+    if r is None:
+        return ""
+    if r.value is None:
+        return f"0 of {r.n:,}"
+    ci = f"95% CI {pct(r.low)}-{pct(r.high)} · " if r.low is not None and r.high is not None else ""
+    return f"{ci}{r.k:,} of {r.n:,}"
+
+
 def score(value: float | None, low: float | None, high: float | None, n: int | None, digits: int = 2) -> str:
     """A mean score with its interval and n (``n too small`` when there is no interval)."""
     if value is None:
@@ -146,9 +156,156 @@ def emotion_word(mean: float | None) -> str:
             "emo-neutral": "neutral", "emo-pos1": "positive", "emo-pos2": "very positive"}[emotion_class(mean)]
 
 
+
+# -- evidence in words (the document's named figures, never shown as key=value) ---------------------
+_KPI_LABEL = {"nps": "NPS", "csat": "CSAT", "ces": "Customer effort score"}
+_LABELS = {
+    "friction": "friction score", "reach": "reach", "journeys": "journeys", "customers": "customers",
+    "exit_rate": "touches ending a journey that gives up", "expected_exit_rate": "expected",
+    "loop_rate": "journeys coming back to it", "slow_ratio": "wait around it vs usual",
+    "conversion": "conversion", "emotion": "emotion", "feedback": "feedback items", "events": "events",
+    "transitions": "transitions", "share_of_exits": "share of moves out", "target": "target",
+}
+"""Plain names of evidence figures, for the fallback sentence of figures no rule below knows."""
+
+
+def _f(figs: dict[str, Any], key: str) -> Any:
+    v = figs.get(key)
+    return None if v is None or v == "" else v
+
+
+def _plain_value(key: str, v: Any) -> str:
+    if isinstance(v, float) and key in {"reach", "exit_rate", "expected_exit_rate", "loop_rate", "conversion",
+                                         "share_of_exits", "share", "exposed_rate", "unexposed_rate"}:
+        return pct(v)
+    if key == "emotion" and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return signed(float(v))
+    return num(v)
+
+
+def figures_words(figs: dict[str, Any], skip: set[str] | frozenset[str] = frozenset()) -> str:
+    """Named figures as 'label value' phrases joined by '; ' (unknown keys: underscores become spaces)."""
+    parts = []
+    for k, v in figs.items():
+        if k in skip or v is None or v == "":
+            continue
+        label = _LABELS.get(k, k.replace("_", " "))
+        parts.append(f"{label} {_plain_value(k, v)}")
+    return "; ".join(parts)
+
+
+def _friction_phrases(figs: dict[str, Any]) -> list[str]:
+    out = []
+    exit_rate, expected = _f(figs, "exit_rate"), _f(figs, "expected_exit_rate")
+    if exit_rate is not None:
+        out.append(f"{pct(exit_rate)} of touches here end a journey that gives up"
+                   + (f" (expected {pct(expected)})" if expected is not None else ""))
+    loop, exp_loop = _f(figs, "loop_rate"), _f(figs, "expected_loop_rate")
+    if loop:
+        out.append(f"loop rate (repeat visits in a journey) {pct(loop)}"
+                   + (f" (expected {pct(exp_loop)})" if exp_loop is not None else ""))
+    slow = _f(figs, "slow_ratio")
+    if slow is not None and slow >= 1.5:
+        out.append(f"the wait around it is {slow:.1f}× the usual")
+    return out
+
+
+def pain_words(figs: dict[str, Any]) -> str:
+    """A pain point's or friction evidence's figures in a sentence (journeys, conversion, emotion)."""
+    parts = _friction_phrases(figs)
+    journeys, reach = _f(figs, "journeys"), _f(figs, "reach")
+    if journeys is not None:
+        parts.append(f"{num(journeys)} journeys" + (f" ({pct(reach)} of all)" if reach is not None else ""))
+    conv = _f(figs, "conversion")
+    if conv is not None:
+        parts.append(f"{pct(conv)} of them convert")
+    emo, n = _f(figs, "emotion"), _f(figs, "feedback")
+    if emo is not None:
+        parts.append(f"emotion {signed(emo)} ({emotion_word(emo)}; {num(n or 0)} feedback items)")
+    return "; ".join(parts)
+
+
+def friction_words(components: dict[str, Any]) -> str:
+    """A touchpoint's friction components as a sentence (exit, loop and wait figures against expected)."""
+    parts = _friction_phrases(components)
+    touches, exits = _f(components, "touches"), _f(components, "exits")
+    if touches is not None:
+        parts.append(f"{num(int(touches))} touches" + (f", {num(int(exits))} of them the last of a journey that gives up"
+                                                       if exits is not None else ""))
+    shares = {k: _f(components, f"{k}_component") or 0 for k in ("exit", "loop", "slow")}
+    total = sum(shares.values())
+    if total > 0:
+        names = {"exit": "drop-outs", "loop": "loops", "slow": "waits"}
+        parts.append("score from " + ", ".join(f"{names[k]} {v / total:.0%}" for k, v in shares.items() if v > 0))
+    return "; ".join(parts) or DASH
+
+
+def _kpi_words(figs: dict[str, Any]) -> str:
+    name = str(_f(figs, "kpi") or "")
+    label = _KPI_LABEL.get(name, name.upper())
+    value, mean, low, high = _f(figs, "value"), _f(figs, "mean"), _f(figs, "low"), _f(figs, "high")
+    n, target = _f(figs, "n"), _f(figs, "target")
+    if name == "csat" and value is not None:
+        text = f"{label} {value:.0f}% satisfied"
+        ci = f"95% CI {low:.0f}%-{high:.0f}%; " if low is not None and high is not None else ""
+        if mean is not None:
+            text += f", mean rating {mean:.1f}"
+    else:
+        digits = 1 if name == "ces" else 0
+        text = f"{label} {num(value, digits) if value is not None else DASH}"
+        ci = f"95% CI {low:.{digits}f} to {high:.{digits}f}; " if low is not None and high is not None else ""
+    text += f" ({ci}n={num(n or 0)})"
+    if target is not None:
+        text += f" against a target of {target:g}"
+    return text
+
+
+def evidence_words(rule_id: str, figs: dict[str, Any]) -> str:
+    """An opportunity's evidence figures in plain words, by the rule that fired.
+
+    >>> evidence_words("back_flow", {"transitions": 216, "share_of_exits": 0.083, "from_stage": "purchase",
+    ...                              "to_stage": "consideration"})
+    '216 transitions (8.3% of moves out) go back from purchase to consideration'
+    """
+    if rule_id == "fix_friction":
+        text = pain_words(figs)
+        theme = _f(figs, "theme")
+        if theme:
+            text += f"; top complaint: \u201c{theme}\u201d ({num(_f(figs, 'theme_comments') or 0)} comments)"
+        rank = _f(figs, "pain_rank")
+        return (f"pain point #{rank}: " if rank is not None else "") + text
+    if rule_id == "drive_traffic":
+        exp, unexp, eff = _f(figs, "exposed_rate"), _f(figs, "unexposed_rate"), _f(figs, "effect")
+        lo, hi, q, reach = _f(figs, "effect_low"), _f(figs, "effect_high"), _f(figs, "q"), _f(figs, "reach")
+        text = f"journeys that include it convert at {pct(exp)} vs {pct(unexp)} without"
+        if eff is not None:
+            text += f" ({eff * 100:+.1f} pp" + (f", 95% CI {lo * 100:+.1f} to {hi * 100:+.1f} pp" if lo is not None
+                                               and hi is not None else "")
+            text += (f"; q {'< 0.001' if q < 0.001 else f'= {q:.2g}'}" if q is not None else "") + ")"
+        if reach is not None:
+            text += f"; only {pct(reach)} of journeys reach it"
+        return text
+    if rule_id == "kpi_below_target":
+        return _kpi_words(figs)
+    if rule_id == "conversion_below_target":
+        conv, lo, hi = _f(figs, "conversion"), _f(figs, "low"), _f(figs, "high")
+        text = f"{pct(conv)} of {num(_f(figs, 'journeys') or 0)} journeys convert"
+        if lo is not None and hi is not None:
+            text += f" (95% CI {pct(lo)}-{pct(hi)})"
+        return text + (f"; target {pct(_f(figs, 'target'))}" if _f(figs, "target") is not None else "")
+    if rule_id == "back_flow":
+        return (f"{num(_f(figs, 'transitions') or 0)} transitions ({pct(_f(figs, 'share_of_exits'))} of moves out) "
+                f"go back from {_f(figs, 'from_stage') or '?'} to {_f(figs, 'to_stage') or '?'}")
+    if rule_id == "no_data":
+        return "no event reaches it in the period"
+    if rule_id == "unmapped":
+        return f"{num(_f(figs, 'events') or 0)} events from {num(_f(figs, 'customers') or 0)} customers"
+    return figures_words(figs)
+
 FILTERS = {
-    "pct": pct, "num": num, "signed": signed, "rate": rate, "rate_short": rate_short, "score": score, "emotion": emotion, "kpi": kpi,
+    "pct": pct, "num": num, "signed": signed, "rate": rate, "rate_short": rate_short, "rate_ci": rate_ci, "score": score, "emotion": emotion, "kpi": kpi,
     "lift": lift, "duration": duration, "headline": headline, "emotion_class": emotion_class,
-    "emotion_word": emotion_word,
+    "emotion_word": emotion_word, "pain_words": pain_words, "friction_words": friction_words,
+    "figures_words": figures_words,
 }
 """Jinja filters, by name."""

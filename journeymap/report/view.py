@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journeymap.maps.models import JourneyMap, Opportunity, PainPoint, TouchpointCell, Transition
+from journeymap.report import formatting
 
 SECTIONS = [
     ("summary", "Executive summary"),
@@ -35,7 +36,7 @@ class GridView:
     cells: dict[tuple[str, str], list[TouchpointCell]]
     transitions: dict[str, list[Transition]]
     pain_points: dict[str, list[PainPoint]]
-    opportunities: dict[str, list[Opportunity]]
+    opportunities: dict[str, list[OpportunityRow]]
     tp_ids: dict[str, str] = field(default_factory=dict)
 
 
@@ -60,9 +61,9 @@ def grid(doc: JourneyMap, transitions_per_stage: int = 3) -> GridView:
     for p in doc.pain_points:
         if p.stage in pains:
             pains[p.stage].append(p)
-    opps: dict[str, list[Opportunity]] = {st.name: [] for st in doc.stages}
-    for o in doc.opportunities:
-        stage = o.stage or stage_of.get(o.touchpoint or "")
+    opps: dict[str, list[OpportunityRow]] = {st.name: [] for st in doc.stages}
+    for o in opportunity_rows(doc):
+        stage = o.stage or stage_of.get(o.where)
         if stage in opps:
             opps[stage].append(o)
     tp_ids = {tp.name: f"tp-{i}" for i, tp in enumerate(doc.touchpoints())}
@@ -105,3 +106,58 @@ def script_json(data: Any) -> str:
     """JSON safe to inline in a ``<script type="application/json">`` element (no ``</script>`` break-out)."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@dataclass
+class OpportunityRow:
+    """One row of the opportunities table: a document opportunity, or back-flows from one touchpoint grouped."""
+
+    title: str
+    owner: str | None
+    where: str
+    stage: str | None
+    priority: float
+    evidence: str
+    note: str
+    rule_id: str
+    quotes: list = field(default_factory=list)
+    grouped: int = 1
+
+
+def opportunity_rows(doc: JourneyMap) -> list[OpportunityRow]:
+    """The document's opportunities as table rows, highest priority first.
+
+    Back-flow suggestions from the same touchpoint become one row naming every target (their
+    transition counts and shares of moves out add up: same source, same denominator); every
+    other opportunity is one row with its evidence in words.
+    """
+    rows: list[OpportunityRow] = []
+    back: dict[str, list[Opportunity]] = {}
+    for o in doc.opportunities:
+        if o.rule_id == "back_flow" and o.touchpoint:
+            back.setdefault(o.touchpoint, []).append(o)
+            continue
+        rows.append(OpportunityRow(
+            title=o.title, owner=o.owner, where=o.touchpoint or o.stage or "overall", stage=o.stage,
+            priority=o.priority, evidence=formatting.evidence_words(o.rule_id, dict(o.evidence.figures)),
+            note=o.evidence.note, rule_id=o.rule_id, quotes=list(o.evidence.quotes)))
+    for source, group in back.items():
+        if len(group) == 1:
+            o = group[0]
+            rows.append(OpportunityRow(
+                title=o.title, owner=o.owner, where=source, stage=o.stage, priority=o.priority,
+                evidence=formatting.evidence_words(o.rule_id, dict(o.evidence.figures)), note=o.evidence.note,
+                rule_id=o.rule_id))
+            continue
+        targets = [o.title.rsplit(" to ", 1)[-1] for o in group]
+        counts = [int(o.evidence.figures.get("transitions") or 0) for o in group]  # type: ignore[arg-type]
+        shares = [float(o.evidence.figures.get("share_of_exits") or 0) for o in group]  # type: ignore[arg-type]
+        parts = [f"{t} {formatting.num(c)} ({formatting.pct(s)})" for t, c, s in zip(targets, counts, shares, strict=True)]
+        rows.append(OpportunityRow(
+            title=f"Find out why customers go back from {source} to earlier stages ({len(group)} places)",
+            owner=group[0].owner, where=source, stage=group[0].stage, priority=sum(o.priority for o in group),
+            evidence=(f"{formatting.num(sum(counts))} transitions ({formatting.pct(sum(shares))} of moves out) go "
+                      f"back to an earlier stage: " + ", ".join(parts)),
+            note=group[0].evidence.note, rule_id="back_flow", grouped=len(group)))
+    rows.sort(key=lambda r: (-r.priority, r.rule_id, r.title))
+    return rows
