@@ -243,6 +243,90 @@ def test_personas_are_compared_and_a_persona_map_differs(doc, demo_ws):
     assert col.top_paths[0].startswith(first)
 
 
+def _grid_figures(stages):
+    """Everything figure-like in a grid (stage figures; per touchpoint figures, friction, KPIs, emotion), as JSON."""
+    out = {}
+    for st in stages:
+        out[f"stage {st.name}"] = st.model_dump(mode="json", exclude={"lanes", "description"})
+        for lane in st.lanes:
+            for c in lane.touchpoints:
+                out[f"touchpoint {c.name}"] = {"stage": st.name, "lane": lane.channel, **c.model_dump(
+                    mode="json", include={"order", "figures", "friction", "kpis", "emotion"})}
+    return out
+
+
+def test_persona_maps_equal_the_single_persona_map(doc, demo_ws):
+    names = [p.name for p in doc.personas]
+    assert [m.persona for m in doc.persona_maps] == names
+    distinct = PLANTED["distinct_persona"]
+    pm = next(m for m in doc.persona_maps if m.persona == distinct)
+    one = build_map(demo_ws, persona=distinct, themes=False)
+    assert one.persona_maps == []
+    # the persona's grid, computed from the shared journeys, equals the map built for that persona alone
+    assert _close(_grid_figures(pm.stages), _grid_figures(one.stages)) == []
+    assert _close(pm.emotion_curve.model_dump(mode="json"), one.emotion_curve.model_dump(mode="json")) == []
+    assert [p.touchpoint for p in pm.pain_points] == [p.touchpoint for p in one.pain_points]
+    assert _close([[p.score, p.friction, p.reach] for p in pm.pain_points],
+                  [[p.score, p.friction, p.reach] for p in one.pain_points]) == []
+    assert pm.journeys == one.summary.headlines[1].value and pm.customers == one.summary.headlines[0].value
+    head = next(h for h in one.summary.headlines if h.key == "conversion")
+    assert (pm.conversion.value, pm.conversion.low, pm.conversion.high) == (head.value, head.low, head.high)
+    # ... and differs from the overall grid; the comparison column's pain points are the grid's
+    assert _close(_grid_figures(pm.stages), _grid_figures(doc.stages)) != []
+    assert pm.stages[0].reach.value != doc.stages[0].reach.value
+    col = next(p for p in doc.personas if p.name == distinct)
+    assert col.top_pain_points == [p.touchpoint for p in pm.pain_points[:3]]
+    # the persona maps add up to the overall map: journeys, and per touchpoint journeys reached
+    assert sum(m.journeys for m in doc.persona_maps) == doc.summary.headlines[1].value
+    for c in doc.touchpoints():
+        per = [cell for m in doc.persona_maps for st in m.stages for lane in st.lanes for cell in lane.touchpoints
+               if cell.name == c.name]
+        assert sum(x.figures.journeys for x in per) == c.figures.journeys, c.name
+
+
+def test_summary_drop_and_post_purchase_pain_points(doc, demo_ws, journeys_df):
+    from journeymap.journeys import friction
+
+    bp = demo_ws.blueprint
+    order = [s.name for s in bp.stages]
+    goal = min(order.index(bp.stage_of(g)) for g in bp.goal_touchpoints())
+    assert PLANTED["friction_touchpoint"] == doc.pain_points[0].touchpoint
+    # the drop sentence names the worst step of the stage funnel up to the goal's stage, hand-computed
+    j = journeys_df.assign(key=journeys_df.customer_id.astype(str) + "/" + journeys_df.journey_id.astype(str))
+    steps = []
+    for i in range(goal):
+        first = j[j.stage == order[i]].groupby("key").step.min()
+        last_next = j[j.stage == order[i + 1]].groupby("key").step.max()
+        on = (last_next.reindex(first.index) > first).sum()  # touching this stage and later the next one
+        steps.append((on / len(first), i))
+    rate_, i = min(steps)
+    sentence = next(x for x in doc.summary.sentences if x.startswith("The biggest drop"))
+    assert f"from {order[i]} to {order[i + 1]}: only {rate_ * 100:.1f}% " in sentence, sentence
+    assert not any(order[k] in sentence for k in range(goal + 1, len(order)))
+    # post-purchase flags follow the goal's stage
+    post = set(order[goal + 1:])
+    assert {s.name for s in doc.stages if s.post_goal} == post
+    assert all(p.post_goal == (p.stage in post) for p in doc.pain_points)
+    assert any(p.post_goal for p in doc.pain_points)
+    assert all(o.post_goal == (o.stage in post) for o in doc.opportunities if o.rule_id == "fix_friction")
+    # a post-purchase touchpoint's exits are judged against post-purchase touches only: the same expectation as
+    # friction() on the post-purchase touches alone
+    jt = build_journeys_of(demo_ws)
+    alone = {r["touchpoint"]: r for r in friction(jt.filter(jt.stage.isin(sorted(post))), con=demo_ws.con).records()}
+    for p in doc.pain_points:
+        if p.post_goal:
+            cell = doc.touchpoint(p.touchpoint)
+            assert math.isclose(cell.friction.components["expected_exit_rate"],
+                                alone[p.touchpoint]["expected_exit_rate"], rel_tol=1e-9)
+            assert "post-purchase" in p.headline and "gives up" not in p.headline
+
+
+def build_journeys_of(ws):
+    from journeymap.journeys import build_journeys
+
+    return build_journeys(ws.events(), ws.blueprint)
+
+
 # -- change over time ------------------------------------------------------------------------------
 def _z_test(k1, n1, k2, n2):
     p = (k1 + k2) / (n1 + n2)

@@ -50,6 +50,7 @@ from journeymap.maps.models import (
     Meta,
     PainPoint,
     PersonaColumn,
+    PersonaMap,
     PersonaStage,
     QuarantineCount,
     Quote,
@@ -86,6 +87,8 @@ SEP = "\x1f"
 PROVENANCE = ("source", "ingest_id", "properties")
 UNREAD_COLUMNS = ("properties", "source", "session_id")
 """Event and feedback columns no part of the map reads (not materialised)."""
+PHASE = "_phase"
+"""Column of the journeys the map's friction is grouped by: ``to_goal`` or ``post_goal`` (see _Builder._phased)."""
 ALL = ("all",)
 """Key of a persona's emotion over all stages (not a stage name)."""
 
@@ -178,6 +181,12 @@ class _Builder:
         self.warnings: list[str] = []
         self.stage_order = {s.name: i for i, s in enumerate(bp.stages)}
         self.stage_of = {t.name: t.stage for t in bp.touchpoints}
+        goal_stages = [self.stage_order[s] for s in (self.stage_of.get(g) for g in bp.goal_touchpoints())
+                       if s in self.stage_order]
+        self.goal_cut = min(goal_stages) if goal_stages else None
+        """Order of the first goal's stage; stages after it are post-purchase (post_goal)."""
+        self.post_goal_stages = {s.name for s in bp.stages
+                                 if self.goal_cut is not None and self.stage_order[s.name] > self.goal_cut}
         self.has_customers = _rows(ws.customers(), con) > 0
         self.j: ir.Table  # set by cached_journeys()
 
@@ -195,7 +204,13 @@ class _Builder:
         else:
             events = events.mutate(dimension=ibis.literal("other"))
         self.events = events
-        journeys = build_journeys(events, self.bp)
+        # a persona's journeys are cut as in the full map: "in progress" against the data's end of the
+        # period, not the last event of that persona's customers
+        end = None
+        if self.persona:
+            period = apply_filters(self.ws.events(), Filters(start=self.start, end=self.end))
+            end = _ts(engine.execute(period.ts.max(), self.con))
+        journeys = build_journeys(events, self.bp, end=end)
         # the map reads no free-form event columns: leave them out of the materialised table
         journeys = journeys.drop(*[c for c in UNREAD_COLUMNS if c in journeys.columns])
         with _temp_table(journeys, self.con, "journeys") as j:
@@ -233,7 +248,7 @@ class _Builder:
                 stage_tp = {r["stage"]: r for r in touchpoints(j, node="stage", con=con).records()} \
                     if self.bp.stages else {}
                 self.tell("friction")
-                fr_rows = {r["touchpoint"]: r for r in friction(j, con=con).records()}
+                fr_rows = {r["touchpoint"]: r for r in friction(self._phased(j), by=PHASE, con=con).records()}
                 tr = transitions(j, con=con).records()
                 tr_stage = transitions(j, node="stage", con=con).records() if self.bp.stages else []
                 status = status_counts(j)
@@ -248,91 +263,25 @@ class _Builder:
                     self.warnings.append("No journeys in the mapped period: attribution, drivers and lift are empty.")
                     attribution, drivers_doc, lift_rows = _Attribution(self.models), [], {}
                 self.tell("personas")
-                persona_docs = self._personas(voice) if personas else []
+                persona_docs, persona_maps = self._personas(voice) if personas else ([], [])
             finally:
                 self.tell("themes")
                 theme_docs, theme_quotes = voice.finish_themes(pending)
-            return self._compose(voice, persona_docs, theme_docs, theme_quotes, tp_rows, totals, ev_span,
+            return self._compose(voice, persona_docs, persona_maps, theme_docs, theme_quotes, tp_rows, totals, ev_span,
                                  stage_rows, stage_tp, fr_rows, tr, tr_stage, status, flows_doc, attribution,
                                  drivers_doc, lift_rows)
 
-    def _compose(self, voice, persona_docs, theme_docs, theme_quotes, tp_rows, totals, ev_span, stage_rows,
+    def _compose(self, voice, persona_docs, persona_maps, theme_docs, theme_quotes, tp_rows, totals, ev_span, stage_rows,
                  stage_tp, fr_rows, tr, tr_stage, status, flows_doc, attribution, drivers_doc,
                  lift_rows) -> JourneyMap:
         tp_quotes = voice.quotes(theme_quotes)
 
-        # -- touchpoint cells ---------------------------------------------------------------------
-        tp_by_name = {r["touchpoint"]: r for r in tp_rows}
-        names = [t.name for t in self.bp.touchpoints] + sorted(n for n in tp_by_name if self.bp.touchpoint(n) is None)
-        cells: list[TouchpointCell] = []
-        for name in names:
-            bt = self.bp.touchpoint(name)
-            r = tp_by_name.get(name)
-            f = fr_rows.get(name)
-            figures = TouchpointFigures()
-            if r is not None:
-                figures = TouchpointFigures(
-                    events=int(r["events"]), customers=int(r["customers"]), journeys=int(r["journeys"]),
-                    share=_f(r["share_of_journeys"]),
-                    conversion=rate(r["conversions"], r["journeys"], r["rate_low"], r["rate_high"]),
-                    median_position=_f(r["median_step"]),
-                    median_time_to_conversion_s=_f(r["median_time_to_conversion_s"]),
-                    repeat_rate=_f(r["repeat_rate"]),
-                    exit_rate=_f(f["exit_rate"]) if f else None, exits=int(f["exits"]) if f else None)
-            cells.append(TouchpointCell(
-                name=name, stage=bt.stage if bt else None, channel=(bt.channel if bt else None) or _channel_of(r),
-                owner=bt.owner if bt else None, kind=bt.kind if bt else None,
-                interaction=bt.interaction if bt else "direct", in_blueprint=bt is not None,
-                has_data=r is not None, figures=figures,
-                kpis=voice.kpis_at("touchpoint", name), emotion=voice.emotion_at("touchpoint", name),
-                friction=_friction(f), attribution=attribution.shares_of(name),
-                lift=_lift(lift_rows.get(name)), themes=voice.themes_at(name),
-                quotes=tp_quotes.get(name, [])))
-        cells = _ordered(cells, self.stage_order)
-
-        # -- stages -------------------------------------------------------------------------------
-        stages: list[StageColumn] = []
-        by_stage = {r["stage"]: r for r in stage_rows}
-        for i, st in enumerate(self.bp.stages):
-            r = by_stage.get(st.name)
-            lanes: dict[str, list[TouchpointCell]] = {}
-            for c in cells:
-                if c.stage == st.name:
-                    lanes.setdefault(c.channel or UNASSIGNED, []).append(c)
-            col = StageColumn(order=i, name=st.name, description=st.description,
-                              kpis=voice.kpis_at("stage", st.name), emotion=voice.emotion_at("stage", st.name),
-                              lanes=[Lane(channel=k, touchpoints=v) for k, v in lanes.items()])
-            if r is not None:
-                sr = stage_tp.get(st.name, {})
-                col = col.model_copy(update=dict(
-                    reach=rate(r["journeys"], self.total_journeys),
-                    customers=int(sr.get("customers") or 0),
-                    conversion_to_next=None if r["to_next"] is None else
-                    rate(r["to_next"], r["journeys"], r["next_low"], r["next_high"]),
-                    conversion=rate(r["converted"], r["journeys"]),
-                    drop_off=rate(r["ended_dropped"], r["journeys"]),
-                    median_time_s=_f(sr.get("median_time_to_conversion_s"))))
-            stages.append(col)
-        # touchpoints without a known stage get a lane of their own after the stages
-        loose = [c for c in cells if c.stage not in self.stage_order]
-        if loose:
-            lanes = {}
-            for c in loose:
-                lanes.setdefault(c.channel or UNASSIGNED, []).append(c)
-            stages.append(StageColumn(order=len(stages), name="(no stage)",
-                                      description="Touchpoints in the data that the blueprint does not place in a stage.",
-                                      lanes=[Lane(channel=k, touchpoints=v) for k, v in lanes.items()]))
+        cells, stages = self._grid(voice, tp_rows, fr_rows, stage_rows, stage_tp, self.total_journeys,
+                                   attribution=attribution, lift_rows=lift_rows, quotes=tp_quotes)
 
         pain = self._pain_points(cells)
         dvo = self._designed_vs_observed(cells, tr, tr_stage)
-        curve = EmotionCurve(
-            stages=[EmotionPoint(level="stage", name=s.name, stage=s.name, order=s.order, mean=s.emotion.mean,
-                                 low=s.emotion.low, high=s.emotion.high, n=s.emotion.n)
-                    for s in stages if s.emotion is not None and s.emotion.n > 0],
-            touchpoints=[EmotionPoint(level="touchpoint", name=c.name, stage=c.stage, order=c.order,
-                                      mean=c.emotion.mean, low=c.emotion.low, high=c.emotion.high, n=c.emotion.n)
-                         for c in cells if c.emotion is not None and c.emotion.n > 0],
-            method=voice.method)
+        curve = _curve(stages, cells, voice.method)
         overall_conv = rate(totals["converted"], totals["journeys"])
         overall_kpis = voice.kpis_at(None, None)
         overall_emotion = voice.emotion_at(None, None)
@@ -351,8 +300,88 @@ class _Builder:
         dq = self._data_quality(status, int(ev_span["n"] or 0), voice)
         return JourneyMap(meta=meta, summary=summary, stages=stages, flows=flows_doc, emotion_curve=curve,
                           pain_points=pain, opportunities=opportunities, attribution=attribution.doc,
-                          drivers=drivers_doc, themes=theme_docs, personas=persona_docs,
+                          drivers=drivers_doc, themes=theme_docs, personas=persona_docs, persona_maps=persona_maps,
                           designed_vs_observed=dvo, data_quality=dq)
+
+    def _grid(self, voice, tp_rows, fr_rows, stage_rows, stage_tp, total_journeys, *, attribution=None,
+              lift_rows=None, quotes=None) -> tuple[list[TouchpointCell], list[StageColumn]]:
+        """The touchpoint cells (journey order) and the stage columns with their lanes, from the figures of
+        one journeys table (all journeys, or one persona's); ``voice`` is the matching feedback scope."""
+        lift_rows, quotes = lift_rows or {}, quotes or {}
+        tp_by_name = {r["touchpoint"]: r for r in tp_rows}
+        names = [t.name for t in self.bp.touchpoints] + sorted(n for n in tp_by_name if self.bp.touchpoint(n) is None)
+        cells: list[TouchpointCell] = []
+        for name in names:
+            bt = self.bp.touchpoint(name)
+            r = tp_by_name.get(name)
+            f = fr_rows.get(name)
+            figures = TouchpointFigures()
+            if r is not None:
+                figures = TouchpointFigures(
+                    events=int(r["events"]), customers=int(r["customers"]), journeys=int(r["journeys"]),
+                    share=_f(r["share_of_journeys"]),
+                    conversion=rate(r["conversions"], r["journeys"], r["rate_low"], r["rate_high"]),
+                    median_position=_f(r["median_step"]),
+                    median_time_to_conversion_s=_f(r["median_time_to_conversion_s"]),
+                    repeat_rate=_f(r["repeat_rate"]),
+                    exit_rate=_f(f["exit_rate"]) if f else None, exits=int(f["exits"]) if f else None)
+            cells.append(TouchpointCell(
+                name=name, stage=bt.stage if bt else None, post_goal=bool(bt and bt.stage in self.post_goal_stages),
+                channel=(bt.channel if bt else None) or _channel_of(r),
+                owner=bt.owner if bt else None, kind=bt.kind if bt else None,
+                interaction=bt.interaction if bt else "direct", in_blueprint=bt is not None,
+                has_data=r is not None, figures=figures,
+                kpis=voice.kpis_at("touchpoint", name), emotion=voice.emotion_at("touchpoint", name),
+                friction=_friction(f), attribution=attribution.shares_of(name) if attribution else {},
+                lift=_lift(lift_rows.get(name)), themes=voice.themes_at(name),
+                quotes=quotes.get(name, [])))
+        cells = _ordered(cells, self.stage_order)
+
+        stages: list[StageColumn] = []
+        by_stage = {r["stage"]: r for r in stage_rows}
+        for i, st in enumerate(self.bp.stages):
+            r = by_stage.get(st.name)
+            lanes: dict[str, list[TouchpointCell]] = {}
+            for c in cells:
+                if c.stage == st.name:
+                    lanes.setdefault(c.channel or UNASSIGNED, []).append(c)
+            col = StageColumn(order=i, name=st.name, description=st.description,
+                              post_goal=st.name in self.post_goal_stages,
+                              kpis=voice.kpis_at("stage", st.name), emotion=voice.emotion_at("stage", st.name),
+                              lanes=[Lane(channel=k, touchpoints=v) for k, v in lanes.items()])
+            if r is not None:
+                sr = stage_tp.get(st.name, {})
+                col = col.model_copy(update=dict(
+                    reach=rate(r["journeys"], total_journeys),
+                    customers=int(sr.get("customers") or 0),
+                    conversion_to_next=None if r["to_next"] is None else
+                    rate(r["to_next"], r["journeys"], r["next_low"], r["next_high"]),
+                    conversion=rate(r["converted"], r["journeys"]),
+                    drop_off=rate(r["ended_dropped"], r["journeys"]),
+                    median_time_s=_f(sr.get("median_time_to_conversion_s"))))
+            stages.append(col)
+        # touchpoints without a known stage get a lane of their own after the stages
+        loose = [c for c in cells if c.stage not in self.stage_order]
+        if loose:
+            lanes = {}
+            for c in loose:
+                lanes.setdefault(c.channel or UNASSIGNED, []).append(c)
+            stages.append(StageColumn(order=len(stages), name="(no stage)",
+                                      description="Touchpoints in the data that the blueprint does not place in a stage.",
+                                      lanes=[Lane(channel=k, touchpoints=v) for k, v in lanes.items()]))
+        return cells, stages
+
+    def _phased(self, j: ir.Table) -> ir.Table:
+        """``j`` with the column PHASE: ``post_goal`` for touches in a stage after the goal's, else ``to_goal``.
+
+        Friction is computed per phase (``by=PHASE``): after a conversion, post-purchase touches (delivery
+        tracking, returns, reviews) start journeys that rarely convert again, so their exits would always
+        look like customers giving up next to the touches on the way to the goal. Each phase is judged
+        against its own touches (exit rate by position, loop rate).
+        """
+        if not self.post_goal_stages:
+            return j.mutate(**{PHASE: ibis.literal("to_goal")})
+        return j.mutate(**{PHASE: ibis.ifelse(j.stage.isin(sorted(self.post_goal_stages)), "post_goal", "to_goal")})
 
     # -- sections ---------------------------------------------------------------------------------
     def _flows(self, tr: list[dict]) -> Flows:
@@ -453,17 +482,24 @@ class _Builder:
             parts = []
             if c.figures.exit_rate is not None:
                 exp = fr.components.get("expected_exit_rate")
-                parts.append(f"{_pct(c.figures.exit_rate)} of touches end a journey that gives up"
-                             + (f" (expected {_pct(exp)})" if exp is not None else ""))
+                if c.post_goal:
+                    parts.append(f"post-purchase: {_pct(c.figures.exit_rate)} of touches end a journey after a "
+                                 "purchase without another one"
+                                 + (f" (expected {_pct(exp)} for post-purchase touches)" if exp is not None else ""))
+                else:
+                    parts.append(f"{_pct(c.figures.exit_rate)} of touches end a journey that gives up"
+                                 + (f" (expected {_pct(exp)})" if exp is not None else ""))
             if neg:
                 parts.append(f"top complaint: \"{neg[0].theme}\" ({neg[0].n} comments)")
             quotes = sorted((q for q in c.quotes if (q.sentiment or 0) < 0), key=lambda q: q.sentiment or 0)
             out.append(PainPoint(
-                rank=i + 1, touchpoint=c.name, stage=c.stage, owner=c.owner,
+                rank=i + 1, touchpoint=c.name, stage=c.stage, owner=c.owner, post_goal=c.post_goal,
                 score=fr.score * share, friction=fr.score, reach=share,
                 headline=f"{c.name}: " + "; ".join(parts) if parts else c.name, themes=neg[:3],
                 evidence=Evidence(figures=fig, quotes=quotes[:QUOTES_PER_TOUCHPOINT],
-                                  note="score = friction score x share of journeys reaching it")))
+                                  note="score = friction score x share of journeys reaching it"
+                                       + ("; post-purchase touchpoint: exits and loops judged against "
+                                          "post-purchase touches" if c.post_goal else ""))))
         return out
 
     def _designed_vs_observed(self, cells, tr, tr_stage) -> DesignedVsObserved:
@@ -492,11 +528,17 @@ class _Builder:
             stages_without_data=[s for s in names if s not in reached],
             back_flows=back[:20], skipped_stages=skipped[:20])
 
-    def _personas(self, voice: _Voice) -> list[PersonaColumn]:
-        from journeymap.journeys import friction, stage_funnel, variants
+    def _personas(self, voice: _Voice) -> tuple[list[PersonaColumn], list[PersonaMap]]:
+        """The side-by-side persona comparison and the grid of each persona.
+
+        Every figure comes from the shared journeys table grouped by persona (``by="dimension"``:
+        each persona against its own baseline, as in ``build_map(ws, persona=P)``), one query per
+        analysis for all personas; journeys are not rebuilt per persona.
+        """
+        from journeymap.journeys import friction, stage_funnel, touchpoints, variants
 
         if not self.bp.personas or not self.has_customers:
-            return []
+            return [], []
         j, con = self.j, self.con
         f1 = j.filter(j.step == 1)
         per = engine.execute(f1.group_by("dimension").aggregate(
@@ -504,23 +546,30 @@ class _Builder:
         total_customers = int(per.customers.sum()) or 1
         sf = stage_funnel(j, self.bp, by="dimension", con=con).records() if self.bp.stages else []
         paths = variants(j, by="dimension", top=3, con=con).records()
+        tps = touchpoints(j, by="dimension", con=con).records()
+        stps = touchpoints(j, by="dimension", node="stage", con=con).records() if self.bp.stages else []
+        keyed = self._phased(j)
+        keyed = keyed.mutate(_dp=keyed.dimension.cast("string") + SEP + keyed[PHASE])
+        frs = []
+        for r in friction(keyed, by="_dp", con=con).records():
+            frs.append({**r, "dimension": str(r["_dp"]).partition(SEP)[0]})
         order = [p.name for p in self.bp.personas] + ["other"]
-        # friction of each persona x touchpoint in one query: the node is "persona <sep> touchpoint"
-        # (exits are compared with the overall exit rate at each step, slowness with all touchpoints)
-        keyed = j.mutate(_pt=j.dimension.cast("string") + SEP + j.touchpoint.cast("string"))
-        pfr: dict[str, list[dict]] = {}
-        for r in friction(keyed, node="_pt", con=con).records():
-            who, _, tp = str(r["_pt"]).partition(SEP)
-            pfr.setdefault(who, []).append({**r, "touchpoint": tp})
-        out = []
+        columns, maps = [], []
         for rec in sorted(per.to_dict("records"), key=lambda r: order.index(r["dimension"])
                           if r["dimension"] in order else len(order)):
             name = rec["dimension"]
-            fr = pfr.get(name, [])
-            # reach of each touchpoint within the persona: friction()'s journeys touching it / its journeys
-            n_journeys = int(rec["journeys"]) or 1
-            pain = [((r["friction_score"] or 0) * int(r["journeys"] or 0) / n_journeys, r["touchpoint"]) for r in fr]
-            top_pain = [tp for score, tp in sorted(pain, key=lambda x: (-x[0], x[1])) if score > 0][:3]
+            scope = voice.persona_scope(name)
+            cells, grid = self._grid(
+                scope, [r for r in tps if r["dimension"] == name],
+                {r["touchpoint"]: r for r in frs if r["dimension"] == name},
+                [r for r in sf if r["dimension"] == name],
+                {r["stage"]: r for r in stps if r["dimension"] == name}, int(rec["journeys"]),
+                quotes=voice.quotes({}, persona=name))
+            pain = self._pain_points(cells)
+            conversion = rate(rec["converted"], rec["journeys"])
+            maps.append(PersonaMap(persona=name, customers=int(rec["customers"]), journeys=int(rec["journeys"]),
+                                   conversion=conversion, stages=grid, emotion_curve=_curve(grid, cells, voice.method),
+                                   pain_points=pain))
             stages = []
             for r in sf:
                 if r["dimension"] != name:
@@ -530,12 +579,13 @@ class _Builder:
                     conversion_to_next=None if r["to_next"] is None else rate(r["to_next"], r["journeys"]),
                     emotion=voice.persona_emotion(name, r["stage"])))
             bpp = next((p for p in self.bp.personas if p.name == name), None)
-            out.append(PersonaColumn(
+            columns.append(PersonaColumn(
                 name=name, description=bpp.description if bpp else "", customers=int(rec["customers"]),
-                share=int(rec["customers"]) / total_customers, conversion=rate(rec["converted"], rec["journeys"]),
-                emotion=voice.persona_emotion(name, None), stages=stages, top_pain_points=top_pain,
+                share=int(rec["customers"]) / total_customers, conversion=conversion,
+                emotion=voice.persona_emotion(name, None), stages=stages,
+                top_pain_points=[p.touchpoint for p in pain[:3]],
                 top_paths=[r["path"] for r in paths if r["dimension"] == name][:3]))
-        return out
+        return columns, maps
 
     def _data_quality(self, status: dict[str, int], mapped_events: int, voice: _Voice) -> DataQuality:
         ws, con = self.ws, self.con
@@ -601,6 +651,23 @@ class _Attribution:
 
 
 # -- voice ---------------------------------------------------------------------------------------
+class _Scope:
+    """KPIs and emotions of a subset of the feedback (one persona's), read like :class:`_Voice`."""
+
+    def __init__(self) -> None:
+        self.kpis: dict[tuple, list[KPI]] = {}
+        self.emotion: dict[tuple, Emotion] = {}
+
+    def kpis_at(self, level: str | None, name: str | None) -> list[KPI]:
+        return list(self.kpis.get((level, name), []))
+
+    def emotion_at(self, level: str | None, name: str | None) -> Emotion | None:
+        return self.emotion.get((level, name))
+
+    def themes_at(self, tp: str) -> list[ThemeRef]:
+        return []
+
+
 class _Voice:
     """Feedback in the period, linked to touchpoints, scored (lexicon), materialised once."""
 
@@ -623,7 +690,6 @@ class _Voice:
 
     def prepare(self) -> None:
         from journeymap.journeys import apply_filters
-        from journeymap.voice.kpis import kpis
         from journeymap.voice.linking import link_feedback
         from journeymap.voice.scoring import score_feedback, scores
 
@@ -664,24 +730,7 @@ class _Voice:
         self.n_feedback, self.n_unassigned = int(counts["n"]), int(counts["un"] or 0)
         if self.n_feedback == 0:
             return
-        # KPIs (voice.kpis) per touchpoint, per stage, overall; targets from the blueprint
-        kt = t.mutate(touchpoint=t.link_touchpoint)
-        means = {}
-        for level, col in (("touchpoint", "link_touchpoint"), ("stage", "link_stage"), (None, None)):
-            if level == "stage" and not b.bp.stages:
-                continue
-            res = kpis(kt, by=level, blueprint=b.bp, min_n=SMALL_N, con=con) if level else \
-                kpis(kt, min_n=SMALL_N, con=con)
-            agg = self._aggregates(t, col)
-            means.update(agg)
-            for r in res.records():
-                key = (level, r.get(level) if level else None)
-                if level and key[1] in (None, UNASSIGNED):
-                    continue
-                kpi = _kpi(r, b.bp.targets, agg.get(key, {}))
-                self.small_kpis += bool(level and kpi.small_sample)
-                self._kpis.setdefault(key, []).append(kpi)
-        self._means = means
+        self._means, self.small_kpis = self._levels(t, self._kpis, self._emotion)
         # persona x stage emotion
         if b.bp.personas:
             for group in (["persona"], ["persona", "link_stage"]):
@@ -691,7 +740,40 @@ class _Voice:
                     key = (r["persona"], r["link_stage"] if "link_stage" in group else ALL)
                     self._persona[key] = mean_interval(_f(r["mean"]), _f(r["sd"]), int(r["n"] or 0))
 
-    def _aggregates(self, t: ir.Table, col: str | None) -> dict[tuple, dict]:
+    def _levels(self, t: ir.Table, kpi_out: dict, emotion_out: dict) -> tuple[dict, int]:
+        """KPIs (voice.kpis) and emotions per touchpoint, per stage, overall of feedback ``t``; targets from the
+        blueprint. Fills ``kpi_out``/``emotion_out``; returns the aggregates and the count of small KPIs."""
+        from journeymap.voice.kpis import kpis
+
+        b, con = self.b, self.b.con
+        kt = t.mutate(touchpoint=t.link_touchpoint)
+        means: dict[tuple, dict] = {}
+        small = 0
+        for level, col in (("touchpoint", "link_touchpoint"), ("stage", "link_stage"), (None, None)):
+            if level == "stage" and not b.bp.stages:
+                continue
+            res = kpis(kt, by=level, blueprint=b.bp, min_n=SMALL_N, con=con) if level else \
+                kpis(kt, min_n=SMALL_N, con=con)
+            agg = self._aggregates(t, col, emotion_out)
+            means.update(agg)
+            for r in res.records():
+                key = (level, r.get(level) if level else None)
+                if level and key[1] in (None, UNASSIGNED):
+                    continue
+                kpi = _kpi(r, b.bp.targets, agg.get(key, {}))
+                small += bool(level and kpi.small_sample)
+                kpi_out.setdefault(key, []).append(kpi)
+        return means, small
+
+    def persona_scope(self, persona: str) -> _Scope:
+        """KPIs and emotions of one persona's feedback (as ``build_map(ws, persona=...)`` computes them)."""
+        scope = _Scope()
+        if self.table is not None and self.n_feedback:
+            t = self.table.filter(self.table.persona == persona)
+            self._levels(t, scope.kpis, scope.emotion)
+        return scope
+
+    def _aggregates(self, t: ir.Table, col: str | None, emotion_out: dict) -> dict[tuple, dict]:
         from journeymap.voice.emotions import EMOTIONS
 
         level = {"link_touchpoint": "touchpoint", "link_stage": "stage", None: None}[col]
@@ -711,7 +793,7 @@ class _Voice:
             est = mean_interval(_f(r["mean"]), _f(r["sd"]), n)
             texts = int(r["texts"] or 0)
             dom = sorted(((int(r[f"e_{e}"] or 0), e) for e in EMOTIONS), key=lambda x: (-x[0], x[1]))
-            self._emotion[key] = Emotion(
+            emotion_out[key] = Emotion(
                 mean=est.value, low=est.low, high=est.high, n=n, negative_share=_f(r["neg"]),
                 dominant=[EmotionShare(emotion=e, share=k / texts, n=k) for k, e in dom[:3] if k > 0 and texts])
         return out
@@ -782,14 +864,16 @@ class _Voice:
             self._themes_at[tp] = sorted(self._themes_at[tp], key=lambda x: (-x.n, x.theme))[:5]
         return docs, quotes
 
-    def quotes(self, theme_quotes: dict[str, list[Quote]]) -> dict[str, list[Quote]]:
-        """3-5 quotes per touchpoint: one from each of its top themes first, then its most negative comments."""
+    def quotes(self, theme_quotes: dict[str, list[Quote]], persona: str | None = None) -> dict[str, list[Quote]]:
+        """3-5 quotes per touchpoint: one from each of its top themes first, then its most negative comments
+        (of ``persona``'s customers only when given)."""
         from journeymap.voice.redact import redact
 
         out: dict[str, list[Quote]] = {}
         if self.table is None or self.n_feedback == 0:
             return out
-        t = self.table.filter(self.table.text.notnull() & (self.table.text.strip() != "")
+        t = self.table if persona is None else self.table.filter(self.table.persona == persona)
+        t = t.filter(self.table.text.notnull() & (self.table.text.strip() != "")
                               & (self.table.link_touchpoint != UNASSIGNED))
         w = ibis.window(group_by=t.link_touchpoint, order_by=[t.sentiment.asc(nulls_first=False), t.feedback_id])
         ranked = t.mutate(_r=ibis.row_number().over(w))
@@ -884,6 +968,17 @@ def _lift(r: dict | None) -> Lift | None:
                 unexposed=rate(r["unexposed_conversions"], r["unexposed"]))
 
 
+def _curve(stages: list[StageColumn], cells: list[TouchpointCell], method: str) -> EmotionCurve:
+    return EmotionCurve(
+        stages=[EmotionPoint(level="stage", name=s.name, stage=s.name, order=s.order, mean=s.emotion.mean,
+                             low=s.emotion.low, high=s.emotion.high, n=s.emotion.n)
+                for s in stages if s.emotion is not None and s.emotion.n > 0],
+        touchpoints=[EmotionPoint(level="touchpoint", name=c.name, stage=c.stage, order=c.order,
+                                  mean=c.emotion.mean, low=c.emotion.low, high=c.emotion.high, n=c.emotion.n)
+                     for c in cells if c.emotion is not None and c.emotion.n > 0],
+        method=method)
+
+
 def _ordered(cells: list[TouchpointCell], stage_order: dict[str, int]) -> list[TouchpointCell]:
     """Cells in journey order: stage order, then median position (no data last), then name."""
     def key(c: TouchpointCell):
@@ -919,14 +1014,17 @@ def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, st
         s.append(f"The biggest pain point is {p.touchpoint} ({p.stage or 'no stage'}, owned by {p.owner or 'nobody'}), "
                  f"reached by {_pct(p.reach)} of journeys" + (f"; {p.headline.split(': ', 1)[1]}."
                                                               if ': ' in p.headline else "."))
-    # where journeys that give up end, among the stages up to the goal's (later ones follow a conversion)
+    # the biggest drop of the stage funnel toward the goal: stages after the goal's follow a conversion and
+    # start journeys that rarely convert again, so their drop-off is not customers giving up on buying
     goal_stages = [x.order for x in stages if x.name in {bp.stage_of(g) for g in bp.goal_touchpoints()}]
     last = min(goal_stages) if goal_stages else len(stages)
-    worst = [x for x in stages if x.order <= last and x.drop_off is not None and x.drop_off.k]
-    if worst:
-        w = max(worst, key=lambda x: (x.drop_off.k, -x.order))
-        s.append(f"Most journeys that give up end in the {w.name} stage: {w.drop_off.k:,} journeys, "
-                 f"{_pct(w.drop_off.value)} of those touching it.")
+    steps = [(x, stages[i + 1]) for i, x in enumerate(stages[:-1])
+             if x.order < last and stages[i + 1].order <= last and x.conversion_to_next is not None
+             and x.conversion_to_next.n]
+    if steps:
+        a, z = min(steps, key=lambda p: (p[0].conversion_to_next.value, p[0].order))
+        s.append(f"The biggest drop is from {a.name} to {z.name}: only {_pct(a.conversion_to_next.value)} of the "
+                 f"{a.conversion_to_next.n:,} journeys that reach {a.name} go on to {z.name}.")
     top_tp = [d for d in drivers if d.kind == "touchpoint" and d.significant and (d.odds_ratio or 0) > 1]
     if top_tp:
         d = top_tp[0]

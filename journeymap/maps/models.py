@@ -34,8 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from journeymap.errors import InputError
 
-SCHEMA_VERSION = 1
-"""Version of the document's shape. Bump on any change a reader could notice; readers refuse other versions."""
+SCHEMA_VERSION = 2
+"""Version of the document's shape. Bump on any change a reader could notice; readers refuse other versions.
+
+2: ``persona_maps`` (the grid per persona); ``post_goal`` on stages, touchpoint cells, pain points and
+opportunities (touches after the goal's stage are judged against post-purchase touches)."""
 
 Scalar = float | int | str | bool | None
 
@@ -307,6 +310,9 @@ class TouchpointCell(_Doc):
     """Touchpoint name (as in the blueprint)."""
     stage: str | None = None
     """Stage it belongs to."""
+    post_goal: bool = False
+    """In a stage after the goal's (post-purchase): its journeys follow a conversion and rarely convert again, so
+    its exits and friction are judged against post-purchase touches only, not against the whole journey."""
     channel: str | None = None
     """Channel (web, app, store, email, paid search...)."""
     owner: str | None = None
@@ -355,6 +361,9 @@ class StageColumn(_Doc):
     """Position in the blueprint's stage order (0-based)."""
     name: str
     """Stage name."""
+    post_goal: bool = False
+    """After the goal's stage (post-purchase): its journeys follow a conversion, so its drop-off is not customers
+    giving up on buying (the summary's drop sentence reads only the stages up to the goal's)."""
     description: str = ""
     """Blueprint description."""
     reach: Rate | None = None
@@ -481,6 +490,9 @@ class PainPoint(_Doc):
     """Owner team."""
     score: float
     """Friction score x reach (share of journeys reaching it): the ranking key."""
+    post_goal: bool = False
+    """Post-purchase touchpoint (a stage after the goal's): its exits end journeys that follow a conversion
+    without another one, judged against post-purchase touches; not customers giving up on buying."""
     friction: float
     """Friction score."""
     reach: float
@@ -506,6 +518,8 @@ class Opportunity(_Doc):
     """Touchpoint concerned, when one."""
     stage: str | None = None
     """Stage concerned, when one."""
+    post_goal: bool = False
+    """About a post-purchase touchpoint (a stage after the goal's), judged against post-purchase journeys."""
     priority: float = 0.0
     """Sort key (higher first): estimated customers affected or rule-specific size."""
     evidence: Evidence = Field(default_factory=Evidence)
@@ -616,6 +630,32 @@ class PersonaColumn(_Doc):
     """Touchpoints with the highest friction x reach for this persona."""
     top_paths: list[str] = Field(default_factory=list)
     """Most frequent paths (touchpoints joined by ' > ')."""
+
+
+class PersonaMap(_Doc):
+    """The map grid for one persona's customers: what the report needs to swap the whole grid.
+
+    Computed from the same materialised journeys as the full map, keeping only this persona's
+    journeys; every figure equals the one in ``build_map(ws, persona=name)`` (stages, touchpoint
+    figures, friction, KPIs, emotions, pain point ranking). Attribution, lift, themes and theme
+    quotes are not computed per persona (cells leave them empty): read the full map or build
+    the persona's own map for them.
+    """
+
+    persona: str
+    """Persona name (``other`` for customers matching none)."""
+    customers: int = 0
+    """Customers of this persona with journeys in the period."""
+    journeys: int = 0
+    """Journeys of this persona (the denominator of its reach figures)."""
+    conversion: Rate | None = None
+    """Journeys of this persona converting."""
+    stages: list[StageColumn] = Field(default_factory=list)
+    """The grid for this persona: stages in order with their figures and lanes of touchpoint cells."""
+    emotion_curve: EmotionCurve = Field(default_factory=lambda: EmotionCurve())
+    """Emotion along the journey, this persona's feedback only."""
+    pain_points: list[PainPoint] = Field(default_factory=list)
+    """This persona's pain points, ranked by friction x reach within the persona (quotes: its negative comments)."""
 
 
 class UnmappedTouchpoint(_Doc):
@@ -795,6 +835,9 @@ class JourneyMap(_Doc):
     """Themes of feedback, largest first."""
     personas: list[PersonaColumn] = Field(default_factory=list)
     """Per-persona comparison (empty in a single-persona map)."""
+    persona_maps: list[PersonaMap] = Field(default_factory=list)
+    """The grid per persona, in blueprint order then ``other`` (empty in a single-persona map): the report's
+    persona filter swaps :attr:`stages`, :attr:`emotion_curve` and :attr:`pain_points` for these."""
     designed_vs_observed: DesignedVsObserved = Field(default_factory=DesignedVsObserved)
     """Blueprint vs data."""
     change: Change | None = None

@@ -63,8 +63,13 @@ def opportunities(cells: list[TouchpointCell], pain: list[PainPoint], dvo: Desig
     for b in dvo.back_flows:
         if b.share is not None and b.share >= BACK_FLOW_SHARE and b.count >= BACK_FLOW_MIN:
             cell = by_name.get(b.source)
+            post = bool(cell and cell.post_goal)
+            # from a post-purchase touchpoint, going back to an earlier stage is a customer shopping again
+            title = (f"See whether customers coming back from {b.source} to {b.target} buy again "
+                     "(after a purchase: a repeat-purchase loop, not a step back)") if post else \
+                f"Find out why customers go back from {b.source} to {b.target}"
             out.append(Opportunity(
-                rule_id="back_flow", title=f"Find out why customers go back from {b.source} to {b.target}",
+                rule_id="back_flow", title=title, post_goal=post,
                 owner=cell.owner if cell else None, touchpoint=b.source, stage=b.source_stage, priority=float(b.count),
                 evidence=Evidence(figures={"transitions": b.count, "share_of_exits": b.share,
                                            "from_stage": b.source_stage, "to_stage": b.target_stage},
@@ -100,11 +105,13 @@ def _fix_friction(pain: list[PainPoint], by_name: dict[str, TouchpointCell]) -> 
         else:
             parts = {k: comp.get(f"{k}_component") or 0 for k in ("exit", "loop", "slow")}
             main = max(parts, key=lambda k: (parts[k], k == "exit"))
-            title = {"exit": f"Reduce drop-outs at {p.touchpoint}",
+            title = {"exit": f"Win back customers whose post-purchase journey ends at {p.touchpoint}"
+                     if p.post_goal else f"Reduce drop-outs at {p.touchpoint}",
                      "loop": f"Find out why customers go round in circles at {p.touchpoint}",
                      "slow": f"Shorten the wait around {p.touchpoint}"}[main]
         out.append(Opportunity(
             rule_id="fix_friction", title=title, owner=p.owner, touchpoint=p.touchpoint, stage=p.stage,
+            post_goal=p.post_goal,
             priority=lost,
             evidence=Evidence(figures={**p.evidence.figures, "pain_rank": p.rank,
                                        "theme": p.themes[0].theme if p.themes else None,
