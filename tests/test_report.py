@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import struct
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,7 +22,7 @@ from journeymap.cli import main
 from journeymap.maps import JourneyMap
 from journeymap.report import export_image, map_tables, render_html, render_markdown, write_csv
 from journeymap.report.browser import CHROMIUM_FLAGS, chromium_path, missing
-from journeymap.report.view import SECTIONS
+from journeymap.report.view import SECTIONS, persona_grids
 
 FIXTURE = Path(__file__).parent / "fixtures" / "map_small.json"
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -74,7 +75,8 @@ def test_html_has_every_section_stage_and_touchpoint(doc, html):
     # one details article per touchpoint, each reachable from its button
     buttons = {a["data-tp"] for t, a in tags(html) if t == "button" and a.get("data-tp")}
     articles = {a["id"] for t, a in tags(html) if t == "article"}
-    assert buttons == articles and len(articles) == len(doc.touchpoints())
+    persona_cells = sum(len(g.touchpoints) for g in persona_grids(doc))
+    assert buttons == articles and len(articles) == len(doc.touchpoints()) + persona_cells
 
 
 def test_html_is_self_contained(html):
@@ -112,6 +114,119 @@ def test_html_escapes_customer_text(raw):
     assert [t for t, _ in tags(html)].count("img") == 0
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "</script><script>alert(2)" not in html and "\\u003c/script\\u003e" in html
+
+
+def _between(html: str, start: str, end: str) -> str:
+    """The part of ``html`` from ``start`` to ``end`` (both must be there)."""
+    i = html.index(start)
+    return html[i:html.index(end, i)]
+
+
+def _text(fragment: str) -> str:
+    """Visible text of an HTML fragment (tags dropped, entities kept as written)."""
+    return re.sub(r"<[^>]+>", " ", fragment)
+
+
+def test_evidence_is_in_words_not_key_value_dumps(doc, html):
+    # the pain points table, the opportunities and every touchpoint's details (the panel's source)
+    readers_see = _text(_between(html, "<h3>Pain points, worst first</h3>", '<section id="emotion"'))
+    keys = set(re.findall(r"\b([A-Za-z_]+)=", readers_see))
+    assert keys <= {"n", "q"}, keys  # sample sizes 'n=1,234' and adjusted p-values 'q=0.01' only
+    for key in ("exit_rate", "share_of_exits", "expected_exit_rate", "exit_component", "theme_comments"):
+        assert key not in readers_see, key
+
+
+def test_opportunity_evidence_has_the_documents_figures_in_words(raw, html):
+    section = _text(_between(html, "<h3>Opportunities</h3>", '<aside id="details"'))
+    for o in raw["opportunities"]:
+        f = o["evidence"]["figures"]
+        if o["rule_id"] == "fix_friction":
+            assert f"{f['exit_rate'] * 100:.1f}% of touches here end a journey that gives up" in section
+            assert f"expected {f['expected_exit_rate'] * 100:.1f}%" in section and f"{f['journeys']:,} journeys" in section
+        elif o["rule_id"] == "back_flow":
+            assert f"{f['transitions']:,} transitions" in section
+        elif o["rule_id"] == "drive_traffic":
+            assert f"convert at {f['exposed_rate'] * 100:.1f}% vs {f['unexposed_rate'] * 100:.1f}% without" in section
+        elif o["rule_id"] == "kpi_below_target":
+            assert f"n={f['n']:,}) against a target of {f['target']:g}" in section
+
+
+def test_opportunities_show_the_top_8_then_the_rest_behind_details(raw, html):
+    rows = [(a.get("class"), a.get("data-rule")) for t, a in tags(html) if t == "tr" and a.get("class") == "opp"]
+    sources = {o["touchpoint"] for o in raw["opportunities"] if o["rule_id"] == "back_flow"}
+    expected = sum(o["rule_id"] != "back_flow" for o in raw["opportunities"]) + len(sources)
+    assert len(rows) == expected > 8
+    top = _between(html, '<table class="data opps opps-top">', "</table>")
+    rest = _between(html, '<details class="opps-more">', "</details>")
+    assert top.count('<tr class="opp"') == 8 and rest.count('<tr class="opp"') == expected - 8
+    assert f"Show all {expected} opportunities" in rest
+    prios = [float(p.replace(",", "")) for p in re.findall(r'<td class="num">([\d,.-]+)</td>', top + rest)]
+    assert prios == sorted(prios, reverse=True) and len(prios) == expected
+    # the best one by the document's priority is the first row
+    best = max(raw["opportunities"], key=lambda o: o["priority"])
+    assert top.index(best["title"].replace('"', "&#34;")) < top.index("</tr>", top.index("<tbody>"))
+
+
+def test_back_flows_from_one_touchpoint_are_one_row(raw):
+    data = json.loads(json.dumps(raw))
+    base = next(o for o in data["opportunities"] if o["rule_id"] == "back_flow")
+    extra = json.loads(json.dumps(base))
+    extra["title"] = f"Find out why customers go back from {base['touchpoint']} to Homepage-X"
+    extra["evidence"]["figures"].update(transitions=31, share_of_exits=0.05)
+    extra["priority"] = 31.0
+    data["opportunities"].append(extra)
+    html = render_html(JourneyMap.from_dict(data))
+    section = _text(_between(html, "<h3>Opportunities</h3>", '<aside id="details"'))
+    total = base["evidence"]["figures"]["transitions"] + 31
+    share = base["evidence"]["figures"]["share_of_exits"] + 0.05
+    assert f"go back from {base['touchpoint']} to earlier stages (2 places)" in section
+    assert f"{total:,} transitions ({share * 100:.1f}% of moves out) go back" in section
+    assert "Homepage-X 31 (5.0%)" in section and base["title"] not in section
+
+
+def test_figures_lane_has_one_row_per_figure(doc, html):
+    lane = _between(html, '<tr class="lane-extra lane-figures">', '<tr class="lane-extra"><th class="lane-h">KPIs')
+    assert lane.count('<table class="figs-mini">') == len(doc.stages)
+    assert lane.count('<tr class="fig-row">') == 5 * len(doc.stages)
+    for st in doc.stages:
+        assert f'<span class="fig-v">{st.customers:,}</span>' in lane
+        if st.drop_off is not None and st.drop_off.low is not None:
+            ci = f"95% CI {st.drop_off.low * 100:.1f}%-{st.drop_off.high * 100:.1f}% · {st.drop_off.k:,} of {st.drop_off.n:,}"
+            assert f'<span class="fig-ci">{ci}</span>' in lane
+
+
+def test_cells_without_data_and_the_legend(doc, html):
+    no_data = {a["data-name"] for t, a in tags(html)  # the all-customers grid's buttons: ids tp-N
+               if t == "button" and a.get("data-tp", "").startswith("tp-")
+               and "no-data" in (a.get("class") or "").split()}
+    assert no_data == {tp.name for tp in doc.touchpoints() if not tp.has_data}
+    legend = _between(html, '<div class="legend"', "</div>\n  </div>")
+    assert "Fill = emotion" in legend and "Outline = friction rank" in legend and "no data in the period" in legend
+
+
+def _with_persona_map(raw: dict, journeys: int) -> dict:
+    data = json.loads(json.dumps(raw))
+    stages = json.loads(json.dumps(raw["stages"]))
+    cell = stages[1]["lanes"][0]["touchpoints"][0]
+    cell["figures"]["journeys"] = journeys
+    data["persona_maps"] = [{"persona": raw["personas"][0]["name"], "customers": 7, "journeys": 9,
+                             "stages": stages, "pain_points": []}]
+    data["schema_version"] = raw["schema_version"]
+    return data
+
+
+needs_persona_maps = pytest.mark.skipif("persona_maps" not in JourneyMap.model_fields,
+                                        reason="this JourneyMap has no persona_maps")
+
+
+@needs_persona_maps
+def test_persona_maps_render_their_own_grid(raw):
+    doc = JourneyMap.model_validate(_with_persona_map(raw, 4321))
+    html = render_html(doc)
+    grids = [a for t, a in tags(html) if t == "div" and a.get("data-persona-grid") is not None]
+    assert [a["data-persona-grid"] for a in grids] == [raw["personas"][0]["name"]] and "hidden" in grids[0]
+    assert "4,321 journeys" in _between(html, 'data-persona-grid="', '<section id="emotion"')
+    assert "4,321 journeys" not in _between(html, 'id="grid-all"', 'data-persona-grid="')
 
 
 def test_html_of_an_empty_map_renders():
@@ -294,7 +409,7 @@ def test_browser_click_touchpoint_opens_its_details(doc, tmp_path, page_of):
     page, errors, _ = page_of(path)
     assert not page.locator("#details").is_visible()
     worst = doc.pain_points[0].touchpoint
-    page.locator(f"button.tp[data-name='{worst}']").click()
+    page.locator(f"#grid-all button.tp[data-name='{worst}']").click()
     details = page.locator("#details")
     assert details.is_visible() and details.locator("h3").first.inner_text() == worst
     cell = doc.touchpoint(worst)
@@ -311,20 +426,81 @@ def test_browser_persona_filter_changes_what_is_shown(doc, tmp_path, page_of):
     render_html(doc, path)
     page, errors, _ = page_of(path)
     persona = doc.personas[0]
-    overall = page.locator(".stage-reach[data-persona-figure='']").first
-    mine = page.locator(".stage-reach[data-persona-figure='0']").first
+    own = next((m for m in getattr(doc, "persona_maps", []) if m.persona == persona.name), None)
+    overall = page.locator("#grid-all .stage-reach[data-persona-figure='']").first
+    mine = page.locator("#grid-all .stage-reach[data-persona-figure='0']").first
     assert overall.is_visible() and not mine.is_visible()
     assert page.locator("button.tp.persona-pain").count() == 0
     page.select_option("#persona-filter", "0")
-    assert mine.is_visible() and not overall.is_visible()
-    st = persona.stages[0]
-    assert f"{st.reach.k:,} of {st.reach.n:,}" in mine.inner_text()
-    on_map = {tp.name for tp in doc.touchpoints()}
-    assert page.locator("button.tp.persona-pain").count() == len(set(persona.top_pain_points) & on_map) > 0
+    assert not overall.is_visible()
+    if own is None:  # no persona map: the persona's figures beside the overall grid, its pain points marked
+        assert mine.is_visible()
+        st = persona.stages[0]
+        assert f"{st.reach.k:,} of {st.reach.n:,}" in mine.inner_text()
+        on_map = {tp.name for tp in doc.touchpoints()}
+        assert page.locator("button.tp.persona-pain").count() == len(set(persona.top_pain_points) & on_map) > 0
+    else:  # the persona's own grid replaces the overall one
+        grid = page.locator(f".persona-grid[data-persona-grid='{persona.name}']")
+        assert grid.is_visible() and not page.locator("#grid-all").is_visible()
+        reach = own.stages[0].reach
+        assert f"{reach.k:,} of {reach.n:,}" in grid.locator(".stage-reach").first.inner_text()
     assert persona.name in page.locator("#chart-funnel").inner_text()
     page.select_option("#persona-filter", "")
     assert overall.is_visible() and page.locator("button.tp.persona-pain").count() == 0
     assert errors == []
+
+
+@pytest.mark.browser
+@browser
+@needs_persona_maps
+def test_browser_persona_filter_swaps_the_whole_grid(raw, tmp_path, page_of):
+    path = tmp_path / "map.html"
+    render_html(JourneyMap.model_validate(_with_persona_map(raw, 4321)), path)
+    page, errors, _ = page_of(path)
+    grid = page.locator(".persona-grid").first
+    assert page.locator("#grid-all").is_visible() and not grid.is_visible()
+    page.select_option("#persona-filter", "0")
+    assert grid.is_visible() and not page.locator("#grid-all").is_visible()
+    name = raw["stages"][1]["lanes"][0]["touchpoints"][0]["name"]
+    grid.locator(f"button.tp[data-name='{name}']").click()
+    assert "4,321" in page.locator("#details").inner_text()
+    page.select_option("#persona-filter", "")
+    assert page.locator("#grid-all").is_visible() and not grid.is_visible() and errors == []
+
+
+@pytest.mark.browser
+@browser
+@pytest.mark.parametrize("width", [1400, 1000])
+def test_browser_figures_lane_does_not_overlap(doc, tmp_path, page_of, width):
+    path = tmp_path / "map.html"
+    render_html(doc, path)
+    page, errors, _ = page_of(path)
+    page.set_viewport_size({"width": width, "height": 900})
+    boxes = page.evaluate("""() => [...document.querySelectorAll('#grid-all .lane-figures > td')].map(td => ({
+        over: td.scrollWidth > td.clientWidth + 1,
+        rows: [...td.querySelectorAll('tr.fig-row')].map(r => { const b = r.getBoundingClientRect();
+            return [b.left, b.top, b.right, b.bottom]; }),
+        cell: (b => [b.left, b.top, b.right, b.bottom])(td.getBoundingClientRect())}))""")
+    assert len(boxes) == len(doc.stages)
+    for td in boxes:
+        assert not td["over"]
+        for upper, lower in zip(td["rows"], td["rows"][1:], strict=False):
+            assert upper[3] <= lower[1] + 0.5  # each figure below the previous one
+        for left, _, right, _ in td["rows"]:
+            assert td["cell"][0] - 0.5 <= left and right <= td["cell"][2] + 0.5
+    assert errors == []
+
+
+@pytest.mark.browser
+@browser
+def test_browser_print_shows_every_opportunity(doc, tmp_path, page_of):
+    path = tmp_path / "map.html"
+    render_html(doc, path)
+    page, errors, _ = page_of(path)
+    rest = page.locator("details.opps-more tr.opp")
+    assert rest.count() > 0 and not rest.first.is_visible()
+    page.emulate_media(media="print")
+    assert rest.first.is_visible() and rest.last.is_visible() and errors == []
 
 
 @pytest.mark.browser

@@ -210,9 +210,14 @@ def _friction_phrases(figs: dict[str, Any]) -> list[str]:
     return out
 
 
-def pain_words(figs: dict[str, Any]) -> str:
-    """A pain point's or friction evidence's figures in a sentence (journeys, conversion, emotion)."""
+def pain_words(figs: dict[str, Any], exits: bool = True) -> str:
+    """A pain point's or friction evidence's figures in a sentence (journeys, conversion, emotion).
+
+    ``exits=False`` leaves out the exit rate (when the headline beside it already says it).
+    """
     parts = _friction_phrases(figs)
+    if not exits and figs.get("exit_rate") is not None:
+        parts = parts[1:]
     journeys, reach = _f(figs, "journeys"), _f(figs, "reach")
     if journeys is not None:
         parts.append(f"{num(journeys)} journeys" + (f" ({pct(reach)} of all)" if reach is not None else ""))

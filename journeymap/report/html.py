@@ -72,6 +72,7 @@ def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = Non
     html = _environment().get_template("report.html.j2").render(
         doc=doc,
         g=view.grid(doc),
+        persona_grids=view.persona_grids(doc),
         opportunity_rows=view.opportunity_rows(doc),
         sections=view.SECTIONS,
         period=_period(doc),

@@ -9,7 +9,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from journeymap.maps.models import JourneyMap, Opportunity, PainPoint, TouchpointCell, Transition
+from journeymap.maps.models import (
+    JourneyMap,
+    Opportunity,
+    PainPoint,
+    StageColumn,
+    TouchpointCell,
+    Transition,
+)
 from journeymap.report import formatting
 
 SECTIONS = [
@@ -38,36 +45,65 @@ class GridView:
     pain_points: dict[str, list[PainPoint]]
     opportunities: dict[str, list[OpportunityRow]]
     tp_ids: dict[str, str] = field(default_factory=dict)
+    stages: list[StageColumn] = field(default_factory=list)
+    """The stage columns drawn (the document's, or one persona's)."""
+    touchpoints: list[TouchpointCell] = field(default_factory=list)
+    """Every cell of the grid, in journey order (for the details articles)."""
+    persona: str | None = None
+    """The persona whose map this is; None = the document's own grid."""
 
 
-def grid(doc: JourneyMap, transitions_per_stage: int = 3) -> GridView:
-    """The grid of ``doc``: channels in order of first appearance, touchpoints per (stage, channel)."""
+def _grid(stages: list[StageColumn], top_transitions: list[Transition], pain_points: list[PainPoint],
+          opportunities: list[OpportunityRow], id_prefix: str, persona: str | None,
+          transitions_per_stage: int = 3, channel_order: list[str] | None = None) -> GridView:
     channels: list[str] = []
     cells: dict[tuple[str, str], list[TouchpointCell]] = {}
     stage_of: dict[str, str] = {}
-    for st in doc.stages:
+    for st in stages:
         for lane in st.lanes:
             if lane.channel not in channels:
                 channels.append(lane.channel)
             cells[(st.name, lane.channel)] = list(lane.touchpoints)
             for tp in lane.touchpoints:
                 stage_of[tp.name] = st.name
-    transitions: dict[str, list[Transition]] = {st.name: [] for st in doc.stages}
-    for t in doc.flows.top_transitions:  # already most frequent first
+    if channel_order:
+        rank = {c: i for i, c in enumerate(channel_order)}
+        channels.sort(key=lambda c: rank.get(c, len(rank)))
+    transitions: dict[str, list[Transition]] = {st.name: [] for st in stages}
+    for t in top_transitions:  # already most frequent first
         stage = stage_of.get(t.source)
         if stage is not None and len(transitions[stage]) < transitions_per_stage:
             transitions[stage].append(t)
-    pains: dict[str, list[PainPoint]] = {st.name: [] for st in doc.stages}
-    for p in doc.pain_points:
+    pains: dict[str, list[PainPoint]] = {st.name: [] for st in stages}
+    for p in pain_points:
         if p.stage in pains:
             pains[p.stage].append(p)
-    opps: dict[str, list[OpportunityRow]] = {st.name: [] for st in doc.stages}
-    for o in opportunity_rows(doc):
+    opps: dict[str, list[OpportunityRow]] = {st.name: [] for st in stages}
+    for o in opportunities:
         stage = o.stage or stage_of.get(o.where)
         if stage in opps:
             opps[stage].append(o)
-    tp_ids = {tp.name: f"tp-{i}" for i, tp in enumerate(doc.touchpoints())}
-    return GridView(channels, cells, transitions, pains, opps, tp_ids)
+    touchpoints = sorted((tp for st in stages for lane in st.lanes for tp in lane.touchpoints), key=lambda c: c.order)
+    tp_ids = {tp.name: f"{id_prefix}-{i}" for i, tp in enumerate(touchpoints)}
+    return GridView(channels, cells, transitions, pains, opps, tp_ids, list(stages), touchpoints, persona)
+
+
+def grid(doc: JourneyMap, transitions_per_stage: int = 3) -> GridView:
+    """The grid of ``doc``: channels in order of first appearance, touchpoints per (stage, channel)."""
+    return _grid(doc.stages, doc.flows.top_transitions, doc.pain_points, opportunity_rows(doc), "tp", None,
+                 transitions_per_stage)
+
+
+def persona_grids(doc: JourneyMap) -> list[GridView]:
+    """One grid per persona map in the document (none when the document has no ``persona_maps``).
+
+    The persona maps hold stages, cells and pain points; transitions and opportunities are not
+    computed per persona, so those lanes stay empty (the report says so).
+    """
+    maps = getattr(doc, "persona_maps", None) or []
+    order = grid(doc).channels
+    return [_grid(pm.stages, [], pm.pain_points, [], f"p{i}-tp", pm.persona, channel_order=order)
+            for i, pm in enumerate(maps)]
 
 
 def chart_data(doc: JourneyMap) -> dict[str, Any]:

@@ -125,7 +125,18 @@
     document.querySelectorAll(".persona").forEach(function (el) {
       el.classList.toggle("active", el.getAttribute("data-persona-col") === idx);
     });
-    var pains = active ? data.personas[+idx].top_pain_points : [];
+    var name = active ? data.personas[+idx].name : null;
+    var own = null;
+    document.querySelectorAll(".persona-grid").forEach(function (el) {
+      var mine = name !== null && el.getAttribute("data-persona-grid") === name;
+      el.hidden = !mine;
+      if (mine) { own = el; }
+    });
+    var all = document.getElementById("grid-all");
+    if (all) { all.hidden = own !== null; }
+    document.body.classList.toggle("persona-grid-active", own !== null);
+    if (panel) { panel.hidden = true; }
+    var pains = active && own === null ? data.personas[+idx].top_pain_points : [];
     document.querySelectorAll("button.tp").forEach(function (b) {
       b.classList.toggle("persona-pain", pains.indexOf(b.getAttribute("data-name")) >= 0);
     });
@@ -137,6 +148,15 @@
   if (select) { select.addEventListener("change", function () { applyPersona(select.value); }); }
 
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
-  window.addEventListener("beforeprint", function () { charts.forEach(function (c) { c.resize(); }); });
+  var closedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    closedForPrint = [].slice.call(document.querySelectorAll("details:not([open])"));
+    closedForPrint.forEach(function (d) { d.open = true; });  /* print = one document, details expanded */
+    charts.forEach(function (c) { c.resize(); });
+  });
+  window.addEventListener("afterprint", function () {
+    closedForPrint.forEach(function (d) { d.open = false; });
+    closedForPrint = [];
+  });
   document.body.setAttribute("data-ready", "1");
 })();
