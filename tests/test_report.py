@@ -136,6 +136,16 @@ def test_evidence_is_in_words_not_key_value_dumps(doc, html):
         assert key not in readers_see, key
 
 
+def test_drivers_and_attribution_read_as_words(raw, html):
+    section = _text(_between(html, '<section id="attribution"', "</section>"))
+    attributes = [d for d in raw["drivers"] if d["kind"] == "attribute"]
+    for d in attributes:
+        key, value = d["feature"].split("=", 1)
+        assert f"{key.replace('_', ' ')}: {value}" in section
+    assert "=" not in section.replace("q = Benjamini", "")
+    assert "{'" not in section  # no Python dict from a note
+
+
 def test_opportunity_evidence_has_the_documents_figures_in_words(raw, html):
     section = _text(_between(html, "<h3>Opportunities</h3>", '<aside id="details"'))
     for o in raw["opportunities"]:

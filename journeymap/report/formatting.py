@@ -307,10 +307,48 @@ def evidence_words(rule_id: str, figs: dict[str, Any]) -> str:
         return f"{num(_f(figs, 'events') or 0)} events from {num(_f(figs, 'customers') or 0)} customers"
     return figures_words(figs)
 
+
+def words(key: Any) -> str:
+    """An identifier as words: ``last_non_direct`` -> ``last non direct``, ``in_progress`` -> ``in progress``."""
+    return str(key).replace("_", " ")
+
+
+def feature(name: str) -> str:
+    """A driver feature in words: ``age_band=65+`` -> ``age band: 65+``; touchpoint names as they are."""
+    if "=" not in name:
+        return name
+    key, value = name.split("=", 1)
+    return f"{words(key)}: {value}"
+
+
+def qvalue(q: float | None) -> str:
+    """An adjusted p-value for readers: ``< 0.001`` below a thousandth, else two significant digits."""
+    if q is None:
+        return DASH
+    return "< 0.001" if q < 0.001 else f"{q:.2g}"
+
+
+def plain_note(text: str) -> str:
+    """A note with any Python dict it quotes (``{'lookback': '30d', ...}``) written as words."""
+    import ast
+    import re
+
+    def repl(m: re.Match[str]) -> str:
+        try:
+            d = ast.literal_eval(m.group(0))
+        except (ValueError, SyntaxError):
+            return m.group(0)
+        if not isinstance(d, dict):
+            return m.group(0)
+        return ", ".join(f"{words(k)} {num(v) if not isinstance(v, str) else v}" for k, v in d.items())
+
+    return re.sub(r"\{[^{}]*\}", repl, text or "")
+
 FILTERS = {
     "pct": pct, "num": num, "signed": signed, "rate": rate, "rate_short": rate_short, "rate_ci": rate_ci, "score": score, "emotion": emotion, "kpi": kpi,
     "lift": lift, "duration": duration, "headline": headline, "emotion_class": emotion_class,
     "emotion_word": emotion_word, "pain_words": pain_words, "friction_words": friction_words,
-    "figures_words": figures_words,
+    "figures_words": figures_words, "words": words, "feature": feature, "qvalue": qvalue,
+    "plain_note": plain_note,
 }
 """Jinja filters, by name."""

@@ -69,16 +69,19 @@
 
   var sk = data.sankey;
   var labels = {};
-  sk.nodes.forEach(function (n) { labels[n.id] = n.label; });
+  var OUTCOME = { CONVERTED: ["Converted", GREEN], DROPPED: ["Gave up", VERMILLION], IN_PROGRESS: ["Still in progress", GREY] };
+  sk.nodes.forEach(function (n) { labels[n.id] = OUTCOME[n.label] ? OUTCOME[n.label][0] : n.label; });
   if (sk.nodes.length) {
     chart("chart-sankey", {
       tooltip: { trigger: "item" },
-      series: [{ type: "sankey", left: 10, right: 120, top: 10, bottom: 10, nodeGap: 6, layoutIterations: 16,
+      series: [{ type: "sankey", left: 10, right: 110, top: 10, bottom: 10, nodeGap: 8, nodeAlign: "left", layoutIterations: 32,
         emphasis: { focus: "adjacency" },
-        data: sk.nodes.map(function (n) { return { name: n.id }; }),
+        data: sk.nodes.map(function (n) {
+          return OUTCOME[n.label] ? { name: n.id, itemStyle: { color: OUTCOME[n.label][1] } } : { name: n.id };
+        }),
         links: sk.links.map(function (l) { return { source: l.source, target: l.target, value: l.value }; }),
         lineStyle: { color: "gradient", opacity: 0.35 },
-        label: { fontSize: 10, formatter: function (p) { return labels[p.name] || p.name; } } }]
+        label: { fontSize: 11, color: "#1b1f24", textBorderColor: "#ffffff", textBorderWidth: 3, formatter: function (p) { return labels[p.name] || p.name; } } }]
     });
   }
 
@@ -108,7 +111,7 @@
       xAxis: { type: "value", axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } },
       yAxis: { type: "category", inverse: true, data: at.rows.map(function (r) { return r.touchpoint; }) },
       series: at.models.map(function (m) {
-        return { type: "bar", name: m, data: at.rows.map(function (r) { return r.shares[m] === undefined ? null : r.shares[m]; }) };
+        return { type: "bar", name: m.replace(/_/g, " "), data: at.rows.map(function (r) { return r.shares[m] === undefined ? null : r.shares[m]; }) };
       })
     });
   }
