@@ -111,7 +111,7 @@ def lift(li: Lift | None) -> str:
     if li is None or li.effect is None:
         return DASH
     ci = f"95% CI {li.low * 100:+.1f} to {li.high * 100:+.1f} pp; " if li.low is not None and li.high is not None else ""
-    q = f"q={li.q:.2g}" if li.q is not None else "q n/a"
+    q = ("q < 0.001" if li.q < 0.001 else f"q={li.q:.2g}") if li.q is not None else "q n/a"
     sig = ", significant" if li.significant else ", not significant"
     return f"{li.effect * 100:+.1f} pp ({ci}{q}{sig})"
 
