@@ -136,6 +136,17 @@ def test_evidence_is_in_words_not_key_value_dumps(doc, html):
         assert key not in readers_see, key
 
 
+def test_markdown_opportunities_and_drivers_in_words(raw, doc):
+    md = render_markdown(doc)
+    part = md.split("## Opportunities")[1].split("## Drivers")[0]
+    assert set(re.findall(r"\b([a-z_]+)=", part)) <= {"n"}  # sample sizes only
+    for o in raw["opportunities"]:
+        if o["rule_id"] == "back_flow":
+            assert f"{o['evidence']['figures']['transitions']:,} transitions" in part
+    drivers = md.split("## Drivers")[1].split("\n## ")[0]
+    assert "=" not in drivers.replace("|---", "")
+
+
 def test_drivers_and_attribution_read_as_words(raw, html):
     section = _text(_between(html, '<section id="attribution"', "</section>"))
     attributes = [d for d in raw["drivers"] if d["kind"] == "attribute"]

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from journeymap.maps.models import JourneyMap
 from journeymap.report import formatting as f
+from journeymap.report import view
 
 
 def _cell(v: Any) -> str:
@@ -60,14 +61,13 @@ def _pain_points(doc: JourneyMap) -> list[str]:
 
 
 def _opportunities(doc: JourneyMap) -> list[str]:
-    rows = [[o.title, o.owner or f.DASH, o.touchpoint or o.stage or "overall", f"{o.priority:.1f}",
-             "; ".join(f"{k}={f.num(v, 3)}" for k, v in o.evidence.figures.items())] for o in doc.opportunities]
+    rows = [[o.title, o.owner or f.DASH, o.where, f.num(o.priority, 1), o.evidence] for o in view.opportunity_rows(doc)]
     return ["## Opportunities", ""] + _table(["Suggestion", "Owner", "Where", "Priority", "Evidence"], rows)
 
 
 def _drivers(doc: JourneyMap) -> list[str]:
-    rows = [[d.feature, d.kind, f"{f.num(d.odds_ratio)} ({f.num(d.low)} to {f.num(d.high)})", f.num(d.n),
-             f.DASH if d.q is None else f"{d.q:.2g}", "yes" if d.significant else "no"] for d in doc.drivers]
+    rows = [[f.feature(d.feature), d.kind, f"{f.num(d.odds_ratio)} ({f.num(d.low)} to {f.num(d.high)})", f.num(d.n),
+             f.qvalue(d.q), "yes" if d.significant else "no"] for d in doc.drivers]
     return ["## Drivers of conversion (odds ratios; association, not proof of cause)", ""] + _table(
         ["Feature", "Kind", "Odds ratio (95% CI)", "n", "q", "Significant"], rows)
 
