@@ -497,3 +497,41 @@ def test_opportunity_rules_fire_on_their_evidence_only():
     backs = [o for o in ops if o.rule_id == "back_flow"]
     assert [(o.touchpoint, o.evidence.figures["transitions"]) for o in backs] == [("Pay", 50)]
     assert [o.priority for o in ops] == sorted((o.priority for o in ops), reverse=True)
+
+
+# -- Spark -----------------------------------------------------------------------------------------
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_map_has_the_same_pain_points_and_reach_as_duckdb(spark_con, tmp_path):
+    """A small demo in a Spark workspace (spark://local[2]) maps like the same data on DuckDB (about 4 min on the
+    shared 2-core machine: the map runs a few hundred Spark jobs)."""
+    from journeymap.demo import demo_blueprint, write_sources
+
+    from journeymap import schema
+
+    files = write_sources(tmp_path / "data", 300, 5)
+    duck_ws = Workspace.init(tmp_path / "duck", blueprint=demo_blueprint())
+    spark_ws = Workspace.init(tmp_path / "spark", blueprint=demo_blueprint(), url="spark://local[2]")
+    try:
+        duck_ws.ingest_customers(files["customers"])
+        duck_ws.ingest_events(files["events"])
+        duck_ws.ingest_feedback(files["feedback"])
+        # ingest runs on DuckDB only: load the same canonical tables into Spark with the engine's own tools
+        for name in schema.TABLES:
+            df = engine.execute(duck_ws.table(name), duck_ws.con)
+            spark_ws.con.create_table(name, obj=df, schema=duck_ws.table(name).schema(), overwrite=True)
+        maps = {n: build_map(w, themes=False, models=["first", "linear"])
+                for n, w in (("duckdb", duck_ws), ("spark", spark_ws))}
+    finally:
+        duck_ws.close()
+        spark_ws.close()
+    duck, spark = maps["duckdb"], maps["spark"]
+    assert spark.meta.engine == "pyspark" and duck.meta.engine == "duckdb"
+    assert [p.touchpoint for p in spark.pain_points] == [p.touchpoint for p in duck.pain_points]
+    assert _close([[p.score, p.friction, p.reach] for p in spark.pain_points],
+                  [[p.score, p.friction, p.reach] for p in duck.pain_points]) == []
+    assert _close({c.name: c.figures.model_dump(mode="json") for c in spark.touchpoints()},
+                  {c.name: c.figures.model_dump(mode="json") for c in duck.touchpoints()}) == []
+    assert _close([s.model_dump(mode="json", include={"reach", "conversion_to_next", "drop_off"}) for s in spark.stages],
+                  [s.model_dump(mode="json", include={"reach", "conversion_to_next", "drop_off"}) for s in duck.stages]) == []
+    assert _close(_grid_figures(spark.persona_maps[0].stages), _grid_figures(duck.persona_maps[0].stages)) == []
