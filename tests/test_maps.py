@@ -505,9 +505,8 @@ def test_opportunity_rules_fire_on_their_evidence_only():
 def test_spark_map_has_the_same_pain_points_and_reach_as_duckdb(spark_con, tmp_path):
     """A small demo in a Spark workspace (spark://local[2]) maps like the same data on DuckDB (about 4 min on the
     shared 2-core machine: the map runs a few hundred Spark jobs)."""
-    from journeymap.demo import demo_blueprint, write_sources
-
     from journeymap import schema
+    from journeymap.demo import demo_blueprint, write_sources
 
     files = write_sources(tmp_path / "data", 300, 5)
     duck_ws = Workspace.init(tmp_path / "duck", blueprint=demo_blueprint())
