@@ -554,11 +554,12 @@ class _Builder:
         for r in friction(keyed, by="_dp", con=con).records():
             frs.append({**r, "dimension": str(r["_dp"]).partition(SEP)[0]})
         order = [p.name for p in self.bp.personas] + ["other"]
+        scopes = voice.persona_scopes()
         columns, maps = [], []
         for rec in sorted(per.to_dict("records"), key=lambda r: order.index(r["dimension"])
                           if r["dimension"] in order else len(order)):
             name = rec["dimension"]
-            scope = voice.persona_scope(name)
+            scope = scopes.get(name) or _Scope()
             cells, grid = self._grid(
                 scope, [r for r in tps if r["dimension"] == name],
                 {r["touchpoint"]: r for r in frs if r["dimension"] == name},
@@ -765,18 +766,49 @@ class _Voice:
                 kpi_out.setdefault(key, []).append(kpi)
         return means, small
 
-    def persona_scope(self, persona: str) -> _Scope:
-        """KPIs and emotions of one persona's feedback (as ``build_map(ws, persona=...)`` computes them)."""
-        scope = _Scope()
-        if self.table is not None and self.n_feedback:
-            t = self.table.filter(self.table.persona == persona)
-            self._levels(t, scope.kpis, scope.emotion)
-        return scope
+    def persona_scopes(self) -> dict[str, _Scope]:
+        """KPIs and emotions of each persona's feedback: per level one grouped KPI query and one aggregate query
+        for all personas (key: persona + level value), the same figures as ``build_map(ws, persona=P)``."""
+        from journeymap.voice.kpis import kpis
+
+        b, con = self.b, self.b.con
+        scopes: dict[str, _Scope] = {}
+        if self.table is None or not self.n_feedback:
+            return scopes
+        t = self.table
+        for level, col in (("touchpoint", "link_touchpoint"), ("stage", "link_stage"), (None, None)):
+            if level == "stage" and not b.bp.stages:
+                continue
+            part = t[col].cast("string") if col else ibis.literal("")
+            kt = t.mutate(_pk=t.persona.cast("string") + SEP + part, touchpoint=t.link_touchpoint)
+            res = kpis(kt, by="_pk", min_n=SMALL_N, con=con)
+            emotions: dict[tuple, Emotion] = {}
+            agg = self._aggregates(kt, "_pk", emotions)
+
+            def split(pk, level=level):
+                who, _, name = str(pk).partition(SEP)
+                return scopes.setdefault(who, _Scope()), (level, name if level else None)
+
+            for (_, pk), e in emotions.items():
+                if pk is None:
+                    continue
+                scope, key = split(pk)
+                if not (level and key[1] == UNASSIGNED):
+                    scope.emotion[key] = e
+            for r in res.records():
+                pk = r.get("_pk")
+                if pk is None:
+                    continue
+                scope, key = split(pk)
+                if level and key[1] in ("", UNASSIGNED):
+                    continue
+                scope.kpis.setdefault(key, []).append(_kpi(r, b.bp.targets, agg.get(("_pk", pk), {})))
+        return scopes
 
     def _aggregates(self, t: ir.Table, col: str | None, emotion_out: dict) -> dict[tuple, dict]:
         from journeymap.voice.emotions import EMOTIONS
 
-        level = {"link_touchpoint": "touchpoint", "link_stage": "stage", None: None}[col]
+        level = {"link_touchpoint": "touchpoint", "link_stage": "stage", None: None}.get(col, col)
         aggs = dict(n=t._score.count(), mean=t._score.mean(), sd=t._score.std(how="sample"),
                     neg=(t._score < NEGATIVE).cast("float64").mean(), texts=t.sentiment.count(),
                     nps_mean=t.nps.cast("float64").mean(), csat_mean=t.csat.cast("float64").mean(),
