@@ -17,6 +17,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -517,8 +518,10 @@ def test_spark_map_has_the_same_pain_points_and_reach_as_duckdb(spark_con, tmp_p
         duck_ws.ingest_feedback(files["feedback"])
         # ingest runs on DuckDB only: load the same canonical tables into Spark with the engine's own tools
         for name in schema.TABLES:
+            # the memtable carries the canonical schema: an all-null column (e.g. `source`) has no type of its own
             df = engine.execute(duck_ws.table(name), duck_ws.con)
-            spark_ws.con.create_table(name, obj=df, schema=duck_ws.table(name).schema(), overwrite=True)
+            spark_ws.con.create_table(name, obj=ibis.memtable(df, schema=duck_ws.table(name).schema()),
+                                      overwrite=True)
         maps = {n: build_map(w, themes=False, models=["first", "linear"])
                 for n, w in (("duckdb", duck_ws), ("spark", spark_ws))}
     finally:
