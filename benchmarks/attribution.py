@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from journeymap.engine import DEFAULT_MEMORY_LIMIT
+
 CHANNELS = ["search", "social", "email", "display", "affiliate", "direct", "video", "referral", "sms", "push"]
 MODELS = ["first", "last", "last_non_direct", "linear", "time_decay", "position", "j_shaped", "inverse_j",
           "participation", "markov", "shapley"]
@@ -176,8 +178,12 @@ def main() -> None:
     ap.add_argument("--child", choices=["ours", "peer"])
     ap.add_argument("--file")
     ap.add_argument("--skip-peer", action="store_true")
-    ap.add_argument("--memory", help="DuckDB memory_limit for journeymap, e.g. 1GB (it spills to disk beyond)")
+    ap.add_argument("--memory", default=DEFAULT_MEMORY_LIMIT,
+                    help="DuckDB memory_limit for journeymap (it spills to disk beyond); default: a workspace's "
+                         f"default, {DEFAULT_MEMORY_LIMIT}; 'none' for DuckDB's own (80%% of RAM)")
     args = ap.parse_args()
+    if args.memory and args.memory.lower() == "none":
+        args.memory = None
     if args.child:
         out = run_ours(args.file, args.threads, args.memory) if args.child == "ours" else run_peer(args.file)
         out["peak_mib"] = _peak_mib()

@@ -31,11 +31,18 @@ from journeymap.errors import EngineError, InputError, missing_extra
 
 DEFAULT_URL = "duckdb:///journeymap.duckdb"
 
+DEFAULT_MEMORY_LIMIT = "1500MB"
+"""DuckDB's buffer limit for a workspace (``[warehouse] memory_limit``): beyond it DuckDB spills to
+disk, so the whole process stays within about 2 GB on millions of events. Raise it on a bigger machine."""
+
 _SPARK_SESSIONS: dict[str, Any] = {}
 
 
-def connect(url: str | None = None, base: str | Path | None = None) -> BaseBackend:
-    """Connect to the warehouse at ``url`` (a relative DuckDB path is taken from ``base``)."""
+def connect(url: str | None = None, base: str | Path | None = None, memory_limit: str | None = None) -> BaseBackend:
+    """Connect to the warehouse at ``url`` (a relative DuckDB path is taken from ``base``).
+
+    ``memory_limit`` (DuckDB only, e.g. ``"1500MB"``) caps DuckDB's buffers; work beyond it spills to disk.
+    """
     url = url or "duckdb://"
     scheme = url.split("://", 1)[0] if "://" in url else "duckdb"
     if scheme == "duckdb":
@@ -51,6 +58,14 @@ def connect(url: str | None = None, base: str | Path | None = None) -> BaseBacke
                 p = Path(base) / p
             con = ibis.duckdb.connect(str(p))
         con.raw_sql("SET TimeZone = 'UTC'")
+        if memory_limit:
+            try:
+                con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+            except Exception as e:  # duckdb's own parse error
+                raise InputError(
+                    f"memory_limit {memory_limit!r} is not a size DuckDB understands ({e}); "
+                    "write it like \"1500MB\" or \"4GB\" in journeymap.toml."
+                ) from None
         return con
     if scheme == "spark":
         return connect_spark(url.split("://", 1)[1] or "local[2]")

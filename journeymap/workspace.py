@@ -44,6 +44,8 @@ name = {name!r}
 # Any Ibis backend URL: duckdb:///file.duckdb (relative to this folder), spark://local[2],
 # postgres://user:password@host/db, ...
 url = {url!r}
+# DuckDB's memory limit: beyond it DuckDB spills to disk (raise it on a bigger machine).
+memory_limit = {memory_limit!r}
 
 [ingest]
 # Replace customer ids with a keyed hash (the key is kept in {key_file}, never in git).
@@ -62,6 +64,7 @@ class Settings:
 
     name: str = "journeymap"
     url: str = engine.DEFAULT_URL
+    memory_limit: str = engine.DEFAULT_MEMORY_LIMIT
     pseudonymise: bool = False
     default_tz: str = "UTC"
     report_dir: str = "reports"
@@ -77,6 +80,7 @@ class Settings:
         return cls(
             name=ws.get("name", path.parent.name),
             url=wh.get("url", engine.DEFAULT_URL),
+            memory_limit=str(wh.get("memory_limit", engine.DEFAULT_MEMORY_LIMIT)),
             pseudonymise=bool(ing.get("pseudonymise", False)),
             default_tz=ing.get("default_tz", "UTC"),
             report_dir=rep.get("dir", "reports"),
@@ -87,6 +91,7 @@ class Settings:
         return _CONFIG_TEMPLATE.format(
             name=self.name,
             url=self.url,
+            memory_limit=self.memory_limit,
             pseudonymise=str(self.pseudonymise).lower(),
             key_file=KEY_FILE,
         )
@@ -166,7 +171,7 @@ class Workspace:
     def con(self) -> BaseBackend:
         """The Ibis connection to the warehouse (opened on first use)."""
         if self._con is None:
-            self._con = engine.connect(self.settings.url, base=self.path)
+            self._con = engine.connect(self.settings.url, base=self.path, memory_limit=self.settings.memory_limit)
         return self._con
 
     def close(self) -> None:

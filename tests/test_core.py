@@ -119,6 +119,21 @@ def test_engine_urls(tmp_path):
     abs_con.disconnect()
 
 
+def test_workspace_memory_limit_reaches_duckdb_and_a_bad_one_is_named(tmp_path):
+    ws = Workspace.init(tmp_path / "shop")
+    limit = ws.con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+    ws.close()
+    assert limit == "1.3 GiB"  # DuckDB shows the default 1500MB (10^6 bytes) in GiB
+    toml = tmp_path / "shop" / "journeymap.toml"
+    toml.write_text(toml.read_text().replace("memory_limit = '1500MB'", "memory_limit = '4GB'"))
+    ws = Workspace.open(tmp_path / "shop")
+    assert ws.con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == "3.7 GiB"
+    ws.close()
+    toml.write_text(toml.read_text().replace("memory_limit = '4GB'", "memory_limit = 'lots'"))
+    with pytest.raises(InputError, match=r"memory_limit 'lots' .*journeymap.toml"):
+        _ = Workspace.open(tmp_path / "shop").con
+
+
 def test_unknown_engine_names_the_extra():
     with pytest.raises(JourneymapError):
         engine.connect("nosuchengine://host/db")
