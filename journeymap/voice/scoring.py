@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.datatypes as dt
+import numpy as np
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
@@ -41,7 +42,7 @@ from journeymap import engine
 from journeymap.errors import InputError
 from journeymap.results import Result
 from journeymap.voice.emotions import EMOTIONS, EmotionScorer
-from journeymap.voice.sentiment import BACKENDS, SentimentBackend, get_backend
+from journeymap.voice.sentiment import BACKENDS, SentimentBackend, get_backend, labels
 
 TABLE = "feedback_scores"
 SCHEMA = ibis.schema(
@@ -151,9 +152,10 @@ def score_feedback(
     if total:
         model = get_backend(backend, workspace=workspace) if isinstance(backend, str) else backend
         emotions = EmotionScorer()
+        memo = _Memo()
         for start in range(0, total, batch_size):
             part = todo.slice(start, batch_size)
-            _write_batch(con, part, model, emotions, name)
+            _write_batch(con, part, model, emotions, name, memo)
             if progress is not None:
                 progress(min(start + batch_size, total), total)
     with_text = int(counts["with_text"] or 0)
@@ -169,14 +171,50 @@ def score_feedback(
     )
 
 
-def _write_batch(con, part: pa.Table, model, emotions: EmotionScorer, name: str) -> None:
-    from journeymap.voice.sentiment import LexiconSentiment, labels
+class _Memo:
+    """Scores of the texts already scored in this run, by text.
+
+    Feedback repeats itself (form answers, canned replies, templates): each distinct text is
+    scored once and its scores are copied to every row that has it. A text's scores depend on
+    the text only, so the rows get the same values as when each is scored on its own.
+    """
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.sentiment: list[np.ndarray] = []
+        self.labels: list[str] = []
+        self.emotions: list[np.ndarray] = []
+
+    def add(self, texts: list[str], model, emotions: EmotionScorer, lexicon: bool) -> None:
+        """Score the texts not seen yet (each distinct text once)."""
+        new = [t for t in dict.fromkeys(texts) if t not in self.index]
+        if not new:
+            return
+        s = np.asarray(model.score(new), dtype=np.float64)
+        labs = labels(s, neutral=model.neutral) if lexicon else model.classify(new)
+        emo = emotions.score(new, sentiment=s if lexicon else None)
+        base = len(self.labels)
+        self.index.update((t, base + i) for i, t in enumerate(new))
+        self.sentiment.append(s)
+        self.labels.extend(labs)
+        self.emotions.append(emo)
+
+    def rows(self, texts: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Sentiment, label and emotions of each text (all scored already)."""
+        at = np.fromiter((self.index[t] for t in texts), dtype=np.int64, count=len(texts))
+        s = np.concatenate(self.sentiment)[at]
+        emo = np.concatenate(self.emotions)[at]
+        return s, [self.labels[i] for i in at], emo
+
+
+def _write_batch(con, part: pa.Table, model, emotions: EmotionScorer, name: str, memo: _Memo | None = None) -> None:
+    from journeymap.voice.sentiment import LexiconSentiment
 
     lexicon = isinstance(model, LexiconSentiment)
     texts = part.column("text").to_pylist()
-    s = model.score(texts)
-    labs = labels(s, neutral=model.neutral) if lexicon else model.classify(texts)
-    emo = emotions.score(texts, sentiment=s if lexicon else None)
+    memo = memo or _Memo()
+    memo.add(texts, model, emotions, lexicon)
+    s, labs, emo = memo.rows(texts)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     columns = {
         "feedback_id": part.column("feedback_id"),
