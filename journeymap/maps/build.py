@@ -218,13 +218,7 @@ class _Builder:
             yield
 
     def build(self, *, personas: bool, themes: bool) -> JourneyMap:
-        from journeymap.journeys import (
-            friction,
-            stage_funnel,
-            status_counts,
-            touchpoints,
-            transitions,
-        )
+        from journeymap.journeys import stage_funnel, status_counts, touchpoints, transitions
 
         j, con = self.j, self.con
         voice = _Voice(self)
@@ -245,10 +239,10 @@ class _Builder:
                 self.total_journeys = int(totals["journeys"] or 0)
                 self.tell("stages")
                 stage_rows = stage_funnel(j, self.bp, con=con).records() if self.bp.stages else []
-                stage_tp = {r["stage"]: r for r in touchpoints(j, node="stage", con=con).records()} \
-                    if self.bp.stages else {}
+                with_personas = personas and bool(self.bp.personas) and self.has_customers
+                stage_tp, self._persona_stage_tp = self._stage_figures(with_personas)
                 self.tell("friction")
-                fr_rows = {r["touchpoint"]: r for r in friction(self._phased(j), by=PHASE, con=con).records()}
+                fr_rows, self._persona_friction = self._friction(with_personas)
                 tr = transitions(j, con=con).records()
                 tr_stage = transitions(j, node="stage", con=con).records() if self.bp.stages else []
                 status = status_counts(j)
@@ -385,13 +379,11 @@ class _Builder:
 
     # -- sections ---------------------------------------------------------------------------------
     def _flows(self, tr: list[dict]) -> Flows:
-        from journeymap.journeys import flows
-
-        f = flows(self.j, steps=5, top=8, con=self.con)
+        node_rows, link_rows = self._flow_rows()
         nodes = [SankeyNode(id=f"{r['step']}:{r['node']}", label=r["node"], step=int(r["step"]),
-                            stage=self.stage_of.get(r["node"])) for r in _recs(f.node_columns, f.nodes)]
+                            stage=self.stage_of.get(r["node"])) for r in node_rows]
         links = [SankeyLink(source=f"{r['step']}:{r['source']}", target=f"{int(r['step']) + 1}:{r['target']}",
-                            value=int(r["journeys"])) for r in _recs(f.link_columns, f.links)]
+                            value=int(r["journeys"])) for r in link_rows]
         # end states (CONVERTED/DROPPED/IN_PROGRESS) may appear as targets without a node row
         known = {n.id for n in nodes}
         for link in links:
@@ -410,6 +402,99 @@ class _Builder:
             note="Sankey: first 5 steps of each journey (repeats collapsed), top 8 touchpoints per step, the rest "
                  "as 'Other'; link values count journeys (one transition per journey per step). Top transitions "
                  "count every transition between consecutive touches (START excluded).")
+
+    def _flow_rows(self) -> tuple[list[dict], list[dict]]:
+        """The Sankey's nodes and links (``journeys.flows(j, steps=5, top=8)``) in one query.
+
+        Both come from the same cleaned steps (a window pass over the journeys); run as one query the
+        engine computes those steps once instead of once for the nodes and once for the links.
+        """
+        from journeymap.journeys.paths import flows_expr
+        from journeymap.journeys.transitions import frame_rows
+
+        nodes, links = flows_expr(self.j, steps=5, top=8)
+        cols = ["step", "source", "target", "journeys"]
+        nodes = nodes.select(step=nodes.step, source=nodes.node, target=ibis.null("string"),
+                             journeys=nodes.journeys, _part=ibis.literal(0))
+        links = links.select(*cols, _part=ibis.literal(1))
+        df = engine.execute(nodes.union(links, distinct=False), self.con)
+        df = df.sort_values(["_part", "step", "journeys", "source", "target"], ascending=[True, True, False, True, True],
+                            kind="stable")
+        out: tuple[list[dict], list[dict]] = ([], [])
+        for row in frame_rows(df[[*cols, "_part"]]):
+            step, source, target, journeys, part = row
+            out[part].append({"step": step, "node": source, "journeys": journeys} if part == 0 else
+                             {"step": step, "source": source, "target": target, "journeys": journeys})
+        return out
+
+    def _friction(self, personas: bool) -> tuple[dict[str, dict], list[dict]]:
+        """Friction per phase of the map (by touchpoint) and of each persona (``dimension`` first), in one query.
+
+        Both are ranked within their own group (the map's phase; the persona's phase), as
+        ``friction(j, by=PHASE)`` and ``friction(j, by=persona + PHASE)`` are; one query lets the
+        engine order the touches of each journey (their previous/next touch) once for both.
+        """
+        from journeymap.journeys.friction import friction_expr
+        from journeymap.journeys.transitions import frame_rows
+
+        keyed = self._phased(self.j)
+        if not personas:
+            expr = friction_expr(keyed, by=PHASE).rename(_key=PHASE).mutate(_part=ibis.literal(0))
+        else:
+            keyed = keyed.mutate(_dp=keyed.dimension.cast("string") + SEP + keyed[PHASE])
+            expr = friction_expr(keyed, by=PHASE).rename(_key=PHASE).mutate(_part=ibis.literal(0)).union(
+                friction_expr(keyed, by="_dp").rename(_key="_dp").mutate(_part=ibis.literal(1)), distinct=False)
+        df = engine.execute(expr, self.con)
+        main: dict[str, dict] = {}
+        per_persona: list[dict] = []
+        for r in _recs(list(df.columns), frame_rows(df)):
+            part, key = r.pop("_part"), r.pop("_key")
+            if part == 0:
+                main[r["touchpoint"]] = {PHASE: key, **r}
+            else:
+                per_persona.append({"dimension": str(key).partition(SEP)[0], **r})
+        return main, per_persona
+
+    def _stage_figures(self, personas: bool) -> tuple[dict[str, dict], list[dict]]:
+        """Customers and median time to conversion per stage, of the map and of each persona, in one query.
+
+        The same figures as ``touchpoints(j, node="stage")`` (and ``by="dimension"``): per journey and
+        stage its first touch, then distinct customers and the median time from that first touch to
+        the journey's end over converted journeys. A persona is a property of the customer, so the
+        journey x stage rows are the same for both and computed once.
+        """
+        from journeymap.journeys.transitions import frame_rows, whole_seconds
+
+        if not self.bp.stages:
+            return {}, []
+        j = self.j.filter(self.j.stage.notnull())
+        keys = ["dimension", "customer_id", "journey_no", "stage"]
+        per = j.group_by(keys).agg(first_t=whole_seconds(j.ts.min()), end_t=whole_seconds(j.journey_end.max()),
+                                   converted=j.converted.any())
+        per = per.mutate(_to_goal=ibis.ifelse(per.converted, (per.end_t - per.first_t).cast("float64"),
+                                              ibis.null("float64")))
+
+        def figures(group: list[str]) -> ir.Table:
+            return per.group_by(group).agg(customers=per.customer_id.nunique(),
+                                           median_time_to_conversion_s=per._to_goal.median())
+
+        main = figures(["stage"]).mutate(dimension=ibis.null("string"), _part=ibis.literal(0))
+        cols = ["dimension", "stage", "customers", "median_time_to_conversion_s", "_part"]
+        expr = main.select(*cols)
+        if personas:
+            by_persona = figures(["dimension", "stage"])
+            by_persona = by_persona.mutate(dimension=by_persona.dimension.cast("string"), _part=ibis.literal(1))
+            expr = expr.union(by_persona.select(*cols), distinct=False)
+        df = engine.execute(expr, self.con)
+        stage_tp: dict[str, dict] = {}
+        per_persona: list[dict] = []
+        for r in _recs(cols, frame_rows(df[cols])):
+            part = r.pop("_part")
+            if part == 0:
+                stage_tp[str(r["stage"])] = r
+            else:
+                per_persona.append(r)
+        return stage_tp, per_persona
 
     def _attribution(self) -> _Attribution:
         from journeymap.attribution import AttributionSettings, attribute
@@ -535,7 +620,7 @@ class _Builder:
         each persona against its own baseline, as in ``build_map(ws, persona=P)``), one query per
         analysis for all personas; journeys are not rebuilt per persona.
         """
-        from journeymap.journeys import friction, stage_funnel, touchpoints, variants
+        from journeymap.journeys import stage_funnel, touchpoints, variants
 
         if not self.bp.personas or not self.has_customers:
             return [], []
@@ -547,14 +632,11 @@ class _Builder:
         sf = stage_funnel(j, self.bp, by="dimension", con=con).records() if self.bp.stages else []
         paths = variants(j, by="dimension", top=3, con=con).records()
         tps = touchpoints(j, by="dimension", con=con).records()
-        stps = touchpoints(j, by="dimension", node="stage", con=con).records() if self.bp.stages else []
-        keyed = self._phased(j)
-        keyed = keyed.mutate(_dp=keyed.dimension.cast("string") + SEP + keyed[PHASE])
-        frs = []
-        for r in friction(keyed, by="_dp", con=con).records():
-            frs.append({**r, "dimension": str(r["_dp"]).partition(SEP)[0]})
+        stps = self._persona_stage_tp
+        frs = self._persona_friction
         order = [p.name for p in self.bp.personas] + ["other"]
         scopes = voice.persona_scopes()
+        persona_quotes = voice.persona_quotes()
         columns, maps = [], []
         for rec in sorted(per.to_dict("records"), key=lambda r: order.index(r["dimension"])
                           if r["dimension"] in order else len(order)):
@@ -565,7 +647,7 @@ class _Builder:
                 {r["touchpoint"]: r for r in frs if r["dimension"] == name},
                 [r for r in sf if r["dimension"] == name],
                 {r["stage"]: r for r in stps if r["dimension"] == name}, int(rec["journeys"]),
-                quotes=voice.quotes({}, persona=name))
+                quotes=persona_quotes.get(name, {}))
             pain = self._pain_points(cells)
             conversion = rate(rec["converted"], rec["journeys"])
             maps.append(PersonaMap(persona=name, customers=int(rec["customers"]), journeys=int(rec["journeys"]),
@@ -899,23 +981,40 @@ class _Voice:
     def quotes(self, theme_quotes: dict[str, list[Quote]], persona: str | None = None) -> dict[str, list[Quote]]:
         """3-5 quotes per touchpoint: one from each of its top themes first, then its most negative comments
         (of ``persona``'s customers only when given)."""
+        if self.table is None or self.n_feedback == 0:
+            return {}
+        t = self.table if persona is None else self.table.filter(self.table.persona == persona)
+        return self._pick(theme_quotes, self._most_negative(t, by_persona=False).get(None, {}))
+
+    def persona_quotes(self) -> dict[str, dict[str, list[Quote]]]:
+        """Per persona, ``quotes({}, persona=P)`` of every persona, from one windowed query."""
+        if self.table is None or self.n_feedback == 0:
+            return {}
+        return {p: self._pick({}, negative) for p, negative in self._most_negative(self.table, by_persona=True).items()}
+
+    def _most_negative(self, t: ir.Table, *, by_persona: bool) -> dict[str | None, dict[str, list[Quote]]]:
+        """The 15 most negative comments per touchpoint (and persona), most negative first."""
         from journeymap.voice.redact import redact
 
-        out: dict[str, list[Quote]] = {}
-        if self.table is None or self.n_feedback == 0:
-            return out
-        t = self.table if persona is None else self.table.filter(self.table.persona == persona)
-        t = t.filter(self.table.text.notnull() & (self.table.text.strip() != "")
-                              & (self.table.link_touchpoint != UNASSIGNED))
-        w = ibis.window(group_by=t.link_touchpoint, order_by=[t.sentiment.asc(nulls_first=False), t.feedback_id])
+        t = t.filter(t.text.notnull() & (t.text.strip() != "") & (t.link_touchpoint != UNASSIGNED))
+        keys = [t.persona, t.link_touchpoint] if by_persona else [t.link_touchpoint]
+        w = ibis.window(group_by=keys, order_by=[t.sentiment.asc(nulls_first=False), t.feedback_id])
         ranked = t.mutate(_r=ibis.row_number().over(w))
+        cols = ["feedback_id", "text", "sentiment", "link_touchpoint", "ts", "kind", "_r"]
         df = engine.execute(ranked.filter(ranked._r <= 3 * QUOTES_PER_TOUCHPOINT).select(
-            "feedback_id", "text", "sentiment", "link_touchpoint", "ts", "kind"), self.b.con)
-        negative: dict[str, list[Quote]] = {}
+            *cols, _who=ranked.persona if by_persona else ibis.null("string")), self.b.con)
+        df = df.sort_values(["_r", "feedback_id"], kind="stable")
+        out: dict[str | None, dict[str, list[Quote]]] = {}
         for r in df.to_dict("records"):
-            negative.setdefault(r["link_touchpoint"], []).append(Quote(
+            who = _s(r["_who"]) if by_persona else None
+            out.setdefault(who, {}).setdefault(r["link_touchpoint"], []).append(Quote(
                 feedback_id=str(r["feedback_id"]), text=redact(r["text"]) or "", sentiment=_f(r["sentiment"]),
                 touchpoint=r["link_touchpoint"], time=_ts(r["ts"]), source=_s(r.get("kind"))))
+        return out
+
+    def _pick(self, theme_quotes: dict[str, list[Quote]], negative: dict[str, list[Quote]]) -> dict[str, list[Quote]]:
+        """One quote of each top theme of a touchpoint first, then its most negative comments; no repeats."""
+        out: dict[str, list[Quote]] = {}
         for tp in set(negative) | set(theme_quotes):
             picked: list[Quote] = []
             seen: set[str] = set()  # feedback ids and texts already picked (no repeated wording)
