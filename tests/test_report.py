@@ -250,6 +250,54 @@ def test_persona_maps_render_their_own_grid(raw):
     assert "4,321 journeys" not in _between(html, 'id="grid-all"', 'data-persona-grid="')
 
 
+FOLLOWING = (("map", "<h3>Pain points, worst first</h3>", "<h3>Opportunities</h3>"),
+             ("emotion", '<section id="emotion"', "</section>"), ("funnel", '<section id="funnel"', "</section>"))
+ALL_CUSTOMERS = ("flow", "attribution", "voice", "change", "designed", "quality")
+
+
+def _views(part: str) -> list[tuple[str | None, bool]]:
+    return [(a.get("data-pview"), "hidden" in a) for t, a in tags(part)
+            if t == "div" and "pview" in (a.get("class") or "").split()]
+
+
+@needs_persona_maps
+def test_pain_points_emotion_and_funnel_have_a_view_per_persona_map(raw, html):
+    names = [pm["persona"] for pm in raw["persona_maps"]]
+    assert names
+    for _, start, end in FOLLOWING:
+        assert _views(_between(html, start, end)) == [("", False)] + [(n, True) for n in names], start
+    pm = raw["persona_maps"][0]
+    pains = _between(html, "<h3>Pain points, worst first</h3>", "<h3>Opportunities</h3>")
+    mine = _between(pains, f'data-pview="{pm["persona"]}"', "</table>")
+    cells = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)", mine)
+    assert cells == [(str(p["rank"]), p["touchpoint"]) for p in pm["pain_points"]]
+    assert cells != re.findall(r"<tr><td>(\d+)</td><td>([^<]+)", _between(pains, 'data-pview=""', "</table>"))
+    funnel = _between(_between(html, '<section id="funnel"', "</section>"), f'data-pview="{pm["persona"]}"', "</table>")
+    r = pm["stages"][0]["reach"]
+    assert f"{r['k']:,} of {r['n']:,}" in funnel and f"{pm['journeys']:,} journeys" in funnel
+    emotion = _between(_between(html, '<section id="emotion"', "</section>"), f'data-pview="{pm["persona"]}"', "</table>")
+    assert [f"n={p['n']}" in emotion for p in pm["emotion_curve"]["stages"]] == [True] * len(pm["emotion_curve"]["stages"])
+    # the charts' data: each persona map's emotion curve and funnel, as in the document
+    data = json.loads(_between(html, '<script type="application/json" id="jm-data">', "</script>").split(">", 1)[1])
+    assert [m["persona"] for m in data["persona_maps"]] == names
+    got = data["persona_maps"][0]
+    assert [(p["name"], p["n"], p["mean"]) for p in got["emotion"]] == \
+        [(p["name"], p["n"], p["mean"]) for p in pm["emotion_curve"]["stages"]]
+    assert [(f["stage"], f["reach"]["k"], f["reach"]["n"]) for f in got["funnel"]] == \
+        [(s["name"], s["reach"]["k"], s["reach"]["n"]) for s in pm["stages"] if s["reach"]]
+    # a summary banner per persona map, hidden until chosen
+    banners = [a for t, a in tags(html) if t == "p" and "pview-banner" in (a.get("class") or "")]
+    assert [(a["data-pview"], "hidden" in a) for a in banners] == [(n, True) for n in names]
+
+
+def test_sections_not_computed_per_persona_say_all_customers(html):
+    for sid in ALL_CUSTOMERS:
+        part = _between(html, f'<section id="{sid}"', "</section>")
+        assert '<p class="all-note" hidden>All customers' in part, sid
+    for sid in ("emotion", "funnel"):
+        assert "all-note" not in _between(html, f'<section id="{sid}"', "</section>"), sid
+
+
 def test_html_of_an_empty_map_renders():
     html = render_html(minimal())
     assert "No pain points." in html and "Not compared" in html
@@ -469,6 +517,41 @@ def test_browser_persona_filter_changes_what_is_shown(doc, tmp_path, page_of):
     page.select_option("#persona-filter", "")
     assert overall.is_visible() and page.locator("button.tp.persona-pain").count() == 0
     assert errors == []
+
+
+@pytest.mark.browser
+@browser
+@needs_persona_maps
+def test_browser_persona_filter_swaps_pain_points_emotion_and_funnel(doc, tmp_path, page_of):
+    path = tmp_path / "map.html"
+    render_html(doc, path)
+    page, errors, _ = page_of(path)
+    persona = doc.personas[0]
+    own = next(m for m in doc.persona_maps if m.persona == persona.name)
+
+    def view(sid: str, name: str):
+        return page.locator(f"section#{sid} .pview[data-pview='{name}']")
+
+    for sid in ("map", "emotion", "funnel"):
+        assert view(sid, "").is_visible() and not view(sid, persona.name).is_visible()
+    assert not page.locator("section#flow .all-note").is_visible()
+    page.select_option("#persona-filter", "0")
+    for sid in ("map", "emotion", "funnel"):
+        assert view(sid, persona.name).is_visible() and not view(sid, "").is_visible(), sid
+    assert own.pain_points[0].headline in view("map", persona.name).inner_text()
+    reach = own.stages[0].reach
+    assert f"{reach.k:,} of {reach.n:,}" in view("funnel", persona.name).inner_text()
+    curve = page.locator("#chart-emotion").inner_text()
+    assert all(f"(n={p.n})" in curve for p in own.emotion_curve.stages)
+    assert page.locator(f"section#summary .pview-banner[data-pview='{persona.name}']").is_visible()
+    for sid in ALL_CUSTOMERS:
+        assert page.locator(f"section#{sid} .all-note").is_visible(), sid
+    page.select_option("#persona-filter", "")
+    for sid in ("map", "emotion", "funnel"):
+        assert view(sid, "").is_visible() and not view(sid, persona.name).is_visible()
+    curve = page.locator("#chart-emotion").inner_text()
+    assert all(f"(n={p.n})" in curve for p in doc.emotion_curve.stages)
+    assert not page.locator("section#flow .all-note").is_visible() and errors == []
 
 
 @pytest.mark.browser

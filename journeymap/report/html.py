@@ -73,6 +73,7 @@ def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = Non
         doc=doc,
         g=view.grid(doc),
         persona_grids=view.persona_grids(doc),
+        persona_maps=list(getattr(doc, "persona_maps", None) or []),
         opportunity_rows=view.opportunity_rows(doc),
         sections=view.SECTIONS,
         period=_period(doc),

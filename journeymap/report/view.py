@@ -118,11 +118,7 @@ def chart_data(doc: JourneyMap) -> dict[str, Any]:
             "links": [lk.model_dump(mode="json") for lk in doc.flows.links],
             "unit": doc.flows.unit,
         },
-        "funnel": [
-            {"stage": s.name, "reach": s.reach.model_dump(mode="json") if s.reach else None,
-             "to_next": s.conversion_to_next.model_dump(mode="json") if s.conversion_to_next else None}
-            for s in doc.stages
-        ],
+        "funnel": _funnel_rows(doc.stages),
         "personas": [
             {"name": p.name,
              "stages": [{"stage": s.stage, "reach": s.reach.model_dump(mode="json") if s.reach else None}
@@ -130,12 +126,24 @@ def chart_data(doc: JourneyMap) -> dict[str, Any]:
              "top_pain_points": p.top_pain_points}
             for p in doc.personas
         ],
+        "persona_maps": [
+            {"persona": pm.persona,
+             "emotion": [p.model_dump(mode="json") for p in pm.emotion_curve.stages],
+             "funnel": _funnel_rows(pm.stages)}
+            for pm in getattr(doc, "persona_maps", None) or []
+        ],
         "attribution": {
             "models": doc.attribution.models,
             "rows": [{"touchpoint": r.touchpoint, "shares": r.shares, "credits": r.credits}
                      for r in doc.attribution.rows],
         },
     }
+
+
+def _funnel_rows(stages: list[StageColumn]) -> list[dict[str, Any]]:
+    return [{"stage": s.name, "reach": s.reach.model_dump(mode="json") if s.reach else None,
+             "to_next": s.conversion_to_next.model_dump(mode="json") if s.conversion_to_next else None}
+            for s in stages]
 
 
 def script_json(data: Any) -> str:

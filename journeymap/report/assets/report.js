@@ -45,9 +45,8 @@
   }
   function pct(x) { return x === null || x === undefined ? "–" : (x * 100).toFixed(1) + "%"; }
 
-  var emo = data.emotion.stages;
-  if (emo.length) {
-    chart("chart-emotion", {
+  function emotionOption(emo) {
+    return {
       tooltip: { trigger: "axis", formatter: function (ps) {
         var p = emo[ps[0].dataIndex];
         return p.name + ": " + (p.mean === null ? "–" : p.mean.toFixed(2)) +
@@ -64,8 +63,9 @@
           label: { show: true, formatter: function (d) { return d.value === null ? "" : d.value.toFixed(2); } },
           markLine: { silent: true, symbol: "none", data: [{ yAxis: 0 }], lineStyle: { color: "#666", type: "dashed" } } }
       ]
-    });
+    };
   }
+  var emotion = data.emotion.stages.length ? chart("chart-emotion", emotionOption(data.emotion.stages)) : null;
 
   var sk = data.sankey;
   var labels = {};
@@ -143,8 +143,24 @@
     document.querySelectorAll("button.tp").forEach(function (b) {
       b.classList.toggle("persona-pain", pains.indexOf(b.getAttribute("data-name")) >= 0);
     });
+    /* sections whose persona version is in the document follow the filter; the others say "all customers" */
+    var map = null;
+    (data.persona_maps || []).forEach(function (m) { if (m.persona === name) { map = m; } });
+    document.querySelectorAll(".pviews").forEach(function (box) {
+      var views = [].slice.call(box.children).filter(function (v) { return v.classList.contains("pview"); });
+      var match = views.filter(function (v) { return name !== null && v.getAttribute("data-pview") === name; })[0];
+      views.forEach(function (v) { v.hidden = match ? v !== match : v.getAttribute("data-pview") !== ""; });
+    });
+    document.querySelectorAll(".pview-banner").forEach(function (el) { el.hidden = el.getAttribute("data-pview") !== name; });
+    document.querySelectorAll(".all-note").forEach(function (el) { el.hidden = !active; });
+    if (emotion) {
+      var opt = emotionOption(map ? map.emotion : data.emotion.stages);
+      opt.color = PALETTE;
+      opt.animation = false;
+      emotion.setOption(opt, true);
+    }
     if (funnel) {
-      var rows = active ? data.personas[+idx].stages : data.funnel;
+      var rows = map ? map.funnel : active ? data.personas[+idx].stages : data.funnel;
       funnel.setOption(funnelOption(rows, active ? data.personas[+idx].name : "All customers"));
     }
   }
