@@ -284,8 +284,13 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
         db.execute("RESET preserve_insertion_order")
     loaded = inserted
     tell(job.source, "check", 0.6)
-    # 64-bit hashes: all distinct proves the keys are; a tie sends us to the exact delete
-    ties = db.execute(f"SELECT count(*) - count(DISTINCT hash({key})) FROM {t} WHERE rowid > {before}").fetchone()[0]
+    # 64-bit hashes: all distinct proves the keys are; a tie sends us to the exact delete.
+    # Ties are counted as equal neighbours in hash order: sorting 8-byte hashes costs about half
+    # of count(DISTINCT), whose hash table of millions of keys misses the caches.
+    ties = db.execute(
+        f"SELECT count(*) FROM (SELECT h = lag(h) OVER (ORDER BY h) AS tie FROM "
+        f"(SELECT hash({key}) AS h FROM {t} WHERE rowid > {before})) WHERE tie"
+    ).fetchone()[0]
     if ties:
         loaded -= db.execute(
             f"DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE rowid > {before} "
