@@ -332,6 +332,40 @@ def test_reingest_is_idempotent_and_duplicates_inside_a_file_count(ws, tmp_path)
     assert events(ws).event_id.nunique() == 3
 
 
+def test_event_id_is_the_md5_of_the_row_text_so_old_workspaces_keep_deduplicating(ws, tmp_path):
+    # the id is fixed by definition (values as text, joined by \x1f, NULL as \x00), computed here
+    # with hashlib: a faster ingest must keep these values or re-ingests into old workspaces would add rows
+    import hashlib
+
+    def md5(*values):
+        return hashlib.md5("\x1f".join(values).encode()).hexdigest()
+
+    csv = write(tmp_path / "e.csv", ROWS[:2], "csv")
+    ws.ingest_events(csv, mapping={"customer_id": "cookie"})
+    table = pa.table({
+        "cookie": ["c9", "c9"], "time": pa.array([datetime(2024, 5, 1, 10), datetime(2024, 5, 1, 10, 0, 1, 500000)]),
+        "event": ["visit", "buy"], "amount": [None, 12.5], "qty": pa.array([3, None], pa.int32()),
+    })
+    pq.write_table(table, tmp_path / "t.parquet")
+    ws.ingest_events(tmp_path / "t.parquet", mapping={"customer_id": "cookie"})
+    got = {r[0] for r in ws.con.con.execute("SELECT event_id FROM events").fetchall()}
+    assert got == {
+        md5("c1", "2024-05-01T10:00:00Z", "visit", "/home", "\x00"),
+        md5("c1", "2024-05-01T10:05:00Z", "purchase", "/buy", "12.5"),
+        md5("c9", "2024-05-01 10:00:00", "visit", "\x00", "3"),
+        md5("c9", "2024-05-01 10:00:01.5", "buy", "12.5", "\x00"),
+    }
+
+
+def test_ingest_log_keeps_each_files_sha256(ws, tmp_path):
+    import hashlib
+
+    a, b = write(tmp_path / "a.csv", ROWS, "csv"), write(tmp_path / "b.parquet", ROWS[1:], "parquet")
+    ws.ingest_events(a, b, mapping={"customer_id": "cookie"})
+    logged = dict(ws.con.con.execute("SELECT source, content_hash FROM ingest_log").fetchall())
+    assert logged == {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in (a, b)}
+
+
 def test_two_files_in_one_call_are_deduplicated_against_each_other(ws, tmp_path):
     a = write(tmp_path / "a.csv", ROWS, "csv")
     b = write(tmp_path / "b.csv", ROWS[1:], "csv")
