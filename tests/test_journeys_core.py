@@ -127,6 +127,38 @@ def test_goal_at_first_touch_ends_a_one_touch_journey(con):
     assert jt.n_touches.tolist() == [1, 1, 1]
 
 
+def test_missing_touchpoints_keep_any_semantics_of_converted(con):
+    # converted is any(is_goal) over the journey: null only when no touch's goal flag is known
+    rows = [
+        ("n", day(0), None, "n1"), ("n", day(1), "Buy", "n2"),  # goal last: converted
+        ("m", day(0), "Ad", "m1"), ("m", day(1), None, "m2"),  # a known non-goal: not converted
+        ("k", day(0), None, "k1"), ("k", day(1), None, "k2"),  # nothing known: null
+        ("q", day(0), None, "q1"), ("q", day(1), "Ad", "q2"), ("q", day(2), None, "q3"),  # known inside
+    ]
+    jt = run(con, journey_table(build_journeys(events_table(rows), BP)).order_by("customer_id"))
+    got = {c: (None if v is None or v != v else bool(v)) for c, v in zip(jt.customer_id, jt.converted, strict=True)}
+    assert got == {"k": None, "m": False, "n": True, "q": False}
+    assert jt.n_touches.tolist() == [2, 2, 2, 3]
+
+
+def test_long_journeys_and_many_journeys_of_one_customer(con):
+    # 40 daily touches in one journey, then 20 purchases (each its own one-touch journey), then
+    # 35 touches again: steps and numbers across many ranks of one customer
+    rows = [("z", day(i), "Site", f"z{i:03d}") for i in range(40)]
+    rows += [("z", day(40 + i), "Buy", f"z{40 + i:03d}") for i in range(20)]
+    rows += [("z", day(60 + i), "Ad", f"z{60 + i:03d}") for i in range(35)]
+    df = run(con, build_journeys(events_table(rows), BP).order_by("ts"))
+    # by hand: the first 40 touches and the first purchase form journey 1 (41 touches); each later
+    # purchase is a journey of one; the 35 touches after the last purchase are the last journey
+    want_no = [1] * 41 + list(range(2, 21)) + [21] * 35
+    want_step = list(range(1, 42)) + [1] * 19 + list(range(1, 36))
+    assert df.journey_no.tolist() == want_no
+    assert df.step.tolist() == want_step
+    assert df.n_touches.tolist() == [41] * 41 + [1] * 19 + [35] * 35
+    assert df.journey_start.tolist()[:41] == [day(0)] * 41
+    assert df.journey_end.tolist()[-35:] == [day(94)] * 35
+
+
 def test_missing_column_is_a_clear_error():
     t = ibis.memtable({"customer_id": ["a"], "when": [D]})
     with pytest.raises(InputError, match="lacks column\\(s\\) ts, touchpoint"):
