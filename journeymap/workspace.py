@@ -187,10 +187,12 @@ class Workspace:
 
     def ensure_tables(self) -> None:
         """Create any missing canonical table, empty."""
+        from journeymap.ingest import create_table
+
         existing = set(self.con.list_tables())
         for name, sch in schema.TABLES.items():
             if name not in existing:
-                self.con.create_table(name, schema=sch)
+                create_table(self.con, name, sch)
 
     def table(self, name: str) -> ibis.Table:
         if name not in schema.TABLES:
