@@ -357,6 +357,21 @@ def test_event_id_is_the_md5_of_the_row_text_so_old_workspaces_keep_deduplicatin
     }
 
 
+def test_events_table_has_the_canonical_schema_and_event_ids_stored_with_fsst(ws, tmp_path):
+    from journeymap import schema
+
+    ws.ingest_events(write(tmp_path / "e.csv", ROWS, "csv"), mapping={"customer_id": "cookie"})
+    db = ws.con.con
+    ws.con.create_table("events_by_ibis", schema=schema.EVENTS)  # how the other tables are made
+    assert db.execute("DESCRIBE events").fetchall() == db.execute("DESCRIBE events_by_ibis").fetchall()
+    db.execute("CHECKPOINT")
+    used = dict(db.execute(
+        "SELECT column_name, string_agg(DISTINCT compression, ',') FROM pragma_storage_info('events') "
+        "WHERE segment_type <> 'VALIDITY' GROUP BY 1"
+    ).fetchall())
+    assert used["event_id"] == "FSST" and used["customer_id"] != "FSST"  # forced on event_id only
+
+
 def test_ingest_log_keeps_each_files_sha256(ws, tmp_path):
     import hashlib
 
