@@ -244,7 +244,7 @@ class _Builder:
                 self.tell("friction")
                 fr_rows, self._persona_friction = self._friction(with_personas)
                 tr = transitions(j, con=con).records()
-                tr_stage = transitions(j, node="stage", con=con).records() if self.bp.stages else []
+                tr_stage = self._stage_transitions(tr) if self.bp.stages else []
                 status = status_counts(j)
                 self.tell("flows")
                 flows_doc = self._flows(tr)
@@ -444,6 +444,30 @@ class _Builder:
         per_persona = [{**r, "dimension": str(r["_dp"]).partition(SEP)[0]}
                        for r in friction(keyed, by="_dp", con=self.con).records()]
         return main, per_persona
+
+    def _stage_transitions(self, tr: list[dict]) -> list[dict]:
+        """``transitions(j, node="stage")``'s ``source, target, count, probability`` from the touchpoint transitions.
+
+        A touch's stage is its touchpoint's (the blueprint's mapping, ``(none)`` without one), so each
+        stage-to-stage edge is the sum of the touchpoint edges between their touchpoints, and its
+        probability that count over all edges out of the source stage.
+        """
+        from journeymap.journeys.transitions import END_NODES, START
+
+        ends = {START, *END_NODES.values()}
+
+        def stage(node: str) -> str:
+            return node if node in ends else (self.bp.stage_of(node) or "(none)")
+
+        counts: dict[tuple[str, str], int] = {}
+        for r in tr:
+            key = (stage(r["source"]), stage(r["target"]))
+            counts[key] = counts.get(key, 0) + int(r["count"])
+        out_of: dict[str, int] = {}
+        for (source, _), n in counts.items():
+            out_of[source] = out_of.get(source, 0) + n
+        rows = [{"source": s, "target": t, "count": n, "probability": n / out_of[s]} for (s, t), n in counts.items()]
+        return sorted(rows, key=lambda r: (-r["count"], r["source"], r["target"]))
 
     def _stage_funnels(self, personas: bool) -> tuple[list[dict], list[dict]]:
         """The stage funnel of the map and, with ``personas``, of each persona (``dimension`` first).
