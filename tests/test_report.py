@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import struct
 from html.parser import HTMLParser
@@ -647,3 +648,29 @@ def test_change_section_shows_the_deltas(raw, tmp_path):
     write_csv(doc, tmp_path)
     (row,) = _read(tmp_path, "changes")
     assert float(row["delta"]) == 0.0625 and int(row["n_new"]) == 480
+
+
+@pytest.mark.browser
+@browser
+def test_browser_emotion_band_spans_each_interval_also_below_zero(raw, tmp_path, page_of):
+    """The interval band is drawn as `low` plus a stacked `high - low`; ECharts stacks only values of one
+    sign by default, so a negative low once drew the band from 0 instead of from low."""
+    data = json.loads(json.dumps(raw))
+    points = data["emotion_curve"]["stages"]
+    assert len(points) >= 2
+    points[0].update(mean=-0.3, low=-0.5, high=-0.1)  # wholly negative
+    points[1].update(mean=0.05, low=-0.2, high=0.3)  # straddles zero
+    path = tmp_path / "map.html"
+    render_html(JourneyMap.model_validate(data), path)
+    page, errors, _ = page_of(path)
+    low, top = page.evaluate("""() => {
+      const inst = echarts.getInstanceByDom(document.getElementById('chart-emotion'));
+      return ['low', '95% interval'].map(name => {
+        const d = inst.getModel().getSeriesByName(name)[0].getData();
+        const dim = d.getCalculationInfo('stackResultDimension');
+        return Array.from({length: d.count()}, (_, i) => d.get(dim, i));
+      });
+    }""")
+    want = [v for p in points if p["low"] is not None for v in (p["low"], p["high"])]
+    got = [v for a, b in zip(low, top, strict=True) if a is not None and not math.isnan(a) for v in (a, b)]
+    assert got == pytest.approx(want, abs=1e-9) and errors == []

@@ -57,8 +57,8 @@
       yAxis: { type: "value", min: -1, max: 1, name: "emotion" },
       visualMap: { show: false, dimension: 1, pieces: [{ lt: -0.05, color: VERMILLION }, { gte: -0.05, lte: 0.05, color: GREY }, { gt: 0.05, color: BLUE }] },
       series: [
-        { type: "line", name: "low", data: emo.map(function (p) { return p.low; }), lineStyle: { opacity: 0 }, symbol: "none", stack: "ci", connectNulls: true, silent: true },
-        { type: "line", name: "95% interval", data: emo.map(function (p) { return p.low === null ? null : p.high - p.low; }), lineStyle: { opacity: 0 }, symbol: "none", stack: "ci", areaStyle: { color: SKY, opacity: 0.25 }, connectNulls: true, silent: true },
+        { type: "line", name: "low", data: emo.map(function (p) { return p.low; }), lineStyle: { opacity: 0 }, symbol: "none", stack: "ci", stackStrategy: "all", connectNulls: true, silent: true },
+        { type: "line", name: "95% interval", data: emo.map(function (p) { return p.low === null ? null : p.high - p.low; }), lineStyle: { opacity: 0 }, symbol: "none", stack: "ci", stackStrategy: "all", areaStyle: { color: SKY, opacity: 0.25 }, connectNulls: true, silent: true },
         { type: "line", name: "mean", data: emo.map(function (p) { return p.mean; }), symbolSize: 10, lineStyle: { width: 3, color: BLUE },
           label: { show: true, formatter: function (d) { return d.value === null ? "" : d.value.toFixed(2); } },
           markLine: { silent: true, symbol: "none", data: [{ yAxis: 0 }], lineStyle: { color: "#666", type: "dashed" } } }
