@@ -141,6 +141,17 @@ def test_missing_touchpoints_keep_any_semantics_of_converted(con):
     assert jt.n_touches.tolist() == [2, 2, 2, 3]
 
 
+def test_touches_without_time_sort_last_and_keep_the_journey_end(con):
+    # no time: sorted last; the first joins the journey before it (gap unknown), each later one
+    # starts a journey (its previous touch has no time); a journey's start and end are MIN and MAX
+    rows = [("t", day(0), "Ad", "t1"), ("t", day(1), "Site", "t2"), ("t", None, "Site", "t3"), ("t", None, "Ad", "t4")]
+    jt = run(con, journey_table(build_journeys(events_table(rows), BP, end=day(2))).order_by("journey_no"))
+    assert jt.n_touches.tolist() == [3, 1]
+    assert jt.journey_start.tolist()[0] == day(0) and jt.journey_end.tolist()[0] == day(1)
+    assert jt.journey_end.isna().tolist() == [False, True]
+    assert jt.status.tolist() == ["in_progress", "dropped"]  # day 1 is within 7 days of the end
+
+
 def test_long_journeys_and_many_journeys_of_one_customer(con):
     # 40 daily touches in one journey, then 20 purchases (each its own one-touch journey), then
     # 35 touches again: steps and numbers across many ranks of one customer

@@ -119,13 +119,16 @@ def build_journeys(
         ends = ends | ((next_t - e._t) > gap)
     ends = e._t.isnull().lead().over(w).isnull() | ends.fill_null(False)  # no next touch, or it starts one
     e = e.drop(*[c for c in ("journey_no", "journey_id", "step", *_PASS3) if c in e.columns])
-    e = e.mutate(_start=starts, _end=ends, _rn=ibis.row_number().over(w))
+    e = e.mutate(_start=starts, _end=ends, _rn=ibis.row_number().over(w), _prev_ts=e.ts.lag().over(w))
     # The journeys: their first and last touches, numbered in order (narrow windows over those only)
     s = e.filter(e._start)
     s = s.select(_c=s.customer_id, _first=s._rn, journey_start=s.ts,
                  journey_no=ibis.row_number().over(group_by=s.customer_id, order_by=s._rn) + 1)
     f = e.filter(e._end)
-    f = f.select(_c2=f.customer_id, _last=f._rn, journey_end=f.ts, _end_t=f._t, _goal=f.is_goal,
+    # touches without a time sort last, and each after the first starts a journey: the journey's
+    # last time (as MAX gives) is the touch's, or the one before when it has none
+    last_ts = ibis.ifelse(f._start, f.ts, f.ts.coalesce(f._prev_ts))
+    f = f.select(_c2=f.customer_id, _last=f._rn, journey_end=last_ts, _end_t=last_ts.epoch_seconds(), _goal=f.is_goal,
                  conversion_value=ibis.ifelse(f.is_goal, f.revenue.fill_null(0.0), 0.0),
                  _no2=ibis.row_number().over(group_by=f.customer_id, order_by=f._rn) + 1)
     jt = s.join(f, [s._c.identical_to(f._c2), s.journey_no == f._no2])
@@ -166,7 +169,7 @@ def build_journeys(
 
 _PASS3 = ("n_touches", "journey_start", "journey_end", "_end_t", "converted", "conversion_value")
 _INTERNAL = ("_c", "_c2", "_c3", "_no2", "_no3", "_unknown", "_first", "_last", "_goal", "_start", "_end",
-             "_rn", "_block", "_block_right", "journey_no", "journey_id", "step", *_PASS3)
+             "_rn", "_prev_ts", "_block", "_block_right", "journey_no", "journey_id", "step", *_PASS3)
 _BLOCK = 16
 """Ranks per block in the touch -> journey join (a touch is compared with the journeys of its block)."""
 
