@@ -148,7 +148,7 @@ def build_journeys(
         converted = ibis.ifelse(jt._goal.isnull() & (jt._unknown.fill_null(0) < jt.n_touches), False, jt._goal)
     jt = jt.mutate(converted=converted)
     # Each touch joins the journey whose ranks hold its rank. The join is on (customer, block of
-    # ranks) and the ranks: about a sixth less CPU on DuckDB at 10M touches (an eighth at 2M) than a
+    # ranks) and the ranks: a tenth to a sixth less CPU on DuckDB at 10M touches than a
     # second window over all touches (a running count of starts) and a GROUP BY per journey joined
     # back, and linear in a customer's touches however many journeys they have (a touch meets at
     # most the journeys of its block).
