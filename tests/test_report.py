@@ -489,14 +489,20 @@ def test_browser_click_touchpoint_opens_its_details(doc, tmp_path, page_of):
     assert not details.is_visible() and errors == []
 
 
-@pytest.mark.browser
-@browser
-def test_browser_persona_filter_changes_what_is_shown(doc, tmp_path, page_of):
+def _open_first_persona(doc, tmp_path, page_of):
+    """Render ``doc``, open it; return the page, its console errors, the first persona and its own map (or None)."""
     path = tmp_path / "map.html"
     render_html(doc, path)
     page, errors, _ = page_of(path)
     persona = doc.personas[0]
     own = next((m for m in getattr(doc, "persona_maps", []) if m.persona == persona.name), None)
+    return page, errors, persona, own
+
+
+@pytest.mark.browser
+@browser
+def test_browser_persona_filter_changes_what_is_shown(doc, tmp_path, page_of):
+    page, errors, persona, own = _open_first_persona(doc, tmp_path, page_of)
     overall = page.locator("#grid-all .stage-reach[data-persona-figure='']").first
     mine = page.locator("#grid-all .stage-reach[data-persona-figure='0']").first
     assert overall.is_visible() and not mine.is_visible()
@@ -524,11 +530,8 @@ def test_browser_persona_filter_changes_what_is_shown(doc, tmp_path, page_of):
 @browser
 @needs_persona_maps
 def test_browser_persona_filter_swaps_pain_points_emotion_and_funnel(doc, tmp_path, page_of):
-    path = tmp_path / "map.html"
-    render_html(doc, path)
-    page, errors, _ = page_of(path)
-    persona = doc.personas[0]
-    own = next(m for m in doc.persona_maps if m.persona == persona.name)
+    page, errors, persona, own = _open_first_persona(doc, tmp_path, page_of)
+    assert own is not None
 
     def view(sid: str, name: str):
         return page.locator(f"section#{sid} .pview[data-pview='{name}']")
