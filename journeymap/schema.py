@@ -22,12 +22,27 @@ EVENTS = ibis.schema(
         "properties": dt.string,
         "event_id": dt.string,
         "source": dt.string,
+        "seq": dt.int64,
+        "order_id": dt.string,
     }
 )
-"""One row per interaction."""
+"""One row per interaction.
+
+``seq`` is the row's place in its source (sources in ingest order, then the row number in
+the file): with ``ts`` it is the one order of touches everywhere (:func:`touch_order`).
+``order_id`` is the order or basket a purchase line belongs to (optional)."""
+
+ORDER_COLUMNS = ("ts", "seq", "event_id")
+"""The order of touches everywhere: time, then the source's own row order (then the id, for tables
+made by hand without ``seq``). Never a hash alone: same-second ties keep the file's order."""
+
+
+def touch_order(table) -> list:
+    """Sort keys of ``table``'s touches in the one order of :data:`ORDER_COLUMNS` (those it has)."""
+    return [table[c] for c in ORDER_COLUMNS if c in table.columns]
 
 EVENTS_REQUIRED = ("customer_id", "ts", "touchpoint")
-EVENTS_OPTIONAL = ("channel", "session_id", "revenue")
+EVENTS_OPTIONAL = ("channel", "session_id", "revenue", "order_id")
 
 FEEDBACK_KINDS = ("survey", "review", "ticket", "chat", "social", "interview", "other")
 

@@ -193,6 +193,12 @@ class Workspace:
         for name, sch in schema.TABLES.items():
             if name not in existing:
                 create_table(self.con, name, sch)
+            elif name == "events" and self.con.name == "duckdb":
+                # workspaces made before a column was added get it, empty
+                have = set(self.con.table(name).columns)
+                for col in (c for c in sch.names if c not in have):
+                    kind = "BIGINT" if sch[col].is_integer() else "VARCHAR"
+                    self.con.raw_sql(f'ALTER TABLE events ADD COLUMN "{col}" {kind}')
 
     def table(self, name: str) -> ibis.Table:
         if name not in schema.TABLES:
@@ -258,6 +264,7 @@ class Workspace:
         """Load files into ``events``, ``feedback`` or ``customers``; see :func:`journeymap.ingest.ingest`."""
         from journeymap.ingest import ingest
 
+        self.ensure_tables()
         return ingest(
             self.con,
             table,

@@ -60,6 +60,7 @@ class Job:
     kind: str | None
     ingest_id: str
     tz_given: bool = False
+    _seq_base: int | None = None
     rel: SourceRelation = None  # type: ignore[assignment]  # set by run_source
     mapping: ColumnMapping = None  # type: ignore[assignment]
 
@@ -84,6 +85,13 @@ class Job:
 
     def dtype(self, target: str) -> str:
         return self.rel.types[self.mapping.columns[target]]
+
+    @property
+    def seq_base(self) -> int:
+        """``seq`` of this source's row 1 less one: after every row already in ``events``."""
+        if self._seq_base is None:
+            self._seq_base = int(self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+        return self._seq_base
 
 
 def run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | None) -> SourceReport:
@@ -141,12 +149,44 @@ def _content_hash(job: Job) -> str:
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
+def _kept_columns(job: Job) -> list[str]:
+    """Source columns kept in ``properties``: the unmapped ones, and a text timestamp column's own
+    text (so what was read can always be traced to what the file said), in name order."""
+    cols = list(job.mapping.unmapped)
+    ts = job.mapping.columns.get("ts")
+    if job.table != "customers" and ts is not None and job.dtype("ts").upper() == "VARCHAR":
+        cols.append(ts)
+    return sorted(set(cols))
+
+
 def _properties(job: Job) -> str:
-    cols = job.mapping.unmapped
+    """JSON text of the kept columns, keys in name order and every value as text, so the same row
+    read from CSV, NDJSON or typed Parquet, in any column order, has the same properties."""
+    cols = _kept_columns(job)
     if not cols:
         return "'{}'"
-    fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in cols)
+    fields = ", ".join(f"{quote_ident(c)} := CAST({quote_ident(c)} AS VARCHAR)" for c in cols)
     return f"CAST(to_json(struct_pack({fields})) AS VARCHAR)"
+
+
+def _identity_sql(job: Job) -> str:
+    """SQL of an event's identity over the canonical columns (DESIGN.md, "Order, identity").
+
+    A keyed md5 (the workspace key, when it has one) of customer, time, touchpoint, channel,
+    revenue, order and the unmapped source values in name order: the same event read from another
+    format, column order or timestamp spelling has the same id. Equal rows of one source get their
+    occurrence number folded in after the insert (:func:`_number_repeats`).
+    """
+    key = job.pseudonym_key.hex() if job.pseudonym_key is not None else ""
+    null = "chr(0)"
+    parts = [
+        f"coalesce(customer_id, {null})", f"coalesce(strftime(ts, '%Y-%m-%dT%H:%M:%S.%f'), {null})",
+        f"coalesce(touchpoint, {null})", f"coalesce(channel, {null})",
+        f"coalesce(CAST(revenue AS VARCHAR), {null})", f"coalesce(order_id, {null})",
+    ]
+    for c in sorted(job.mapping.unmapped):
+        parts += [quote_str(c), f"coalesce(CAST({quote_ident('_jm_p_' + c)} AS VARCHAR), {null})"]
+    return f"md5({quote_str(key)} || chr(30) || concat_ws(chr(31), {', '.join(parts)}))"
 
 
 def _text(sql: str | None) -> str:
@@ -215,11 +255,14 @@ def _canonical(job: Job) -> list[str]:
         f"{_properties(job)} AS properties",
     ]
     if job.table == "events":
+        unmapped = [f"{quote_ident(c)} AS {quote_ident('_jm_p_' + c)}" for c in job.mapping.unmapped]
         return [
             f"{_customer_id(job)} AS customer_id", *common,
             f"{_text(job.col('session_id'))} AS session_id",
             f"{num('revenue')} AS revenue",
-            "_jm_hash AS event_id",
+            f"{_text(job.col('order_id'))} AS order_id",
+            f"{job.seq_base} + _jm_row AS seq",
+            *unmapped,
         ]
     kind = f"lower({_text(job.col('kind'))})" if job.col("kind") else quote_str(job.kind or "other")
     scores = [f"CAST({num(s)} AS SMALLINT) AS {s}" for s in ("nps", "csat", "ces")]
@@ -249,16 +292,20 @@ def _reasoned_sql(job: Job, numbered: bool) -> str:
         raw_tp = _text(job.col("touchpoint")) if job.col("touchpoint") else None
         cols = {c: quote_ident(c) for c in job.rel.columns}
         inner_extra.append(f"{touchpoint_sql(raw_tp, job.blueprint, cols)} AS _jm_tp")
-        inner_extra.append(f"{_content_hash(job)} AS _jm_hash")
+        if job.table == "feedback":
+            inner_extra.append(f"{_content_hash(job)} AS _jm_hash")
     inner = f"SELECT *{''.join(', ' + e for e in inner_extra)} FROM ({base})"
     reasons = _reasons(job)
     reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r in reasons) + " END" if reasons else "NULL"
     row = "_jm_row, " if numbered or job.rel.numbered else ""
-    return (
+    sql = (
         f"SELECT {row}{', '.join(_canonical(job))}, "
         f"_jm_reason, CASE WHEN _jm_reason IS NOT NULL THEN {_raw_json(job)} END AS _jm_raw "
         f"FROM (SELECT *, {reason} AS _jm_reason FROM ({inner}))"
     )
+    if job.table == "events":
+        sql = f"SELECT *, {_identity_sql(job)} AS event_id FROM ({sql})"
+    return sql
 
 
 def _stage(job: Job) -> None:
@@ -269,40 +316,43 @@ def _stage(job: Job) -> None:
 def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
     """Events and feedback, streamed: (good rows, loaded, quarantined rows, rejected lines).
 
-    Good rows are inserted straight from the source (new keys only); duplicates inside
-    the file are then removed from what was just inserted. Into an empty table every good
-    row is inserted, so a bare row count gives the bad rows; otherwise a counting pass
-    finds them. Only when some rows are bad is the source read again, numbered, for them.
+    Good rows are inserted straight from the source; then what was just inserted is checked:
+    equal events of one source are numbered (:func:`_number_repeats`: real logs repeat events),
+    equal feedback rows of one source are duplicates, and rows whose key the table already had
+    are deleted again. Into an empty table every good row is inserted, so a bare row count gives
+    the bad rows; otherwise a counting pass finds them. Only when some rows are bad is the source
+    read again, numbered, for them.
     """
     db, t = job.db, job.table
     key = "event_id" if t == "events" else "feedback_id"
     cols = [c for c in (schema.EVENTS if t == "events" else schema.FEEDBACK).names if c != "source"]
     select = ", ".join(cols)
-    reasoned = _reasoned_sql(job, numbered=False)
+    numbered = t == "events"  # events keep their row order (seq); feedback needs no row numbers here
+    reasoned = _reasoned_sql(job, numbered=numbered)
     before = db.execute(f"SELECT coalesce(max(rowid), -1) FROM {t}").fetchone()[0]
-    new_only = f" AND NOT EXISTS (SELECT 1 FROM {t} o WHERE o.{key} = s.{key})" if before >= 0 else ""
-    # row order does not matter here (equal keys have equal content), and not keeping it is much faster
+    # insertion order does not matter (events carry seq), and not keeping it is much faster
     db.execute("SET preserve_insertion_order = false")
     try:
         inserted = db.execute(
             f"INSERT INTO {t} ({select}, source) SELECT {select}, {quote_str(job.source)} FROM ({reasoned}) s "
-            f"WHERE s._jm_reason IS NULL{new_only}"
+            f"WHERE s._jm_reason IS NULL"
         ).fetchone()[0]
     finally:
         db.execute("RESET preserve_insertion_order")
     loaded = inserted
     tell(job.source, "check", 0.6)
-    # 64-bit hashes: all distinct proves the keys are; a tie sends us to the exact delete.
-    # Ties are counted as equal neighbours in hash order: sorting 8-byte hashes costs about half
-    # of count(DISTINCT), whose hash table of millions of keys misses the caches.
-    ties = db.execute(
-        f"SELECT count(*) FROM (SELECT h = lag(h) OVER (ORDER BY h) AS tie FROM "
-        f"(SELECT hash({key}) AS h FROM {t} WHERE rowid > {before})) WHERE tie"
-    ).fetchone()[0]
-    if ties:
+    if _has_ties(db, t, key, before):
+        if t == "events":
+            _number_repeats(db, before)
+        else:
+            loaded -= db.execute(
+                f"DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE rowid > {before} "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid) > 1)"
+            ).fetchone()[0]
+    if before >= 0:
+        # rows the table already had (an earlier ingest of the same events) are duplicates
         loaded -= db.execute(
-            f"DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE rowid > {before} "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid) > 1)"
+            f"DELETE FROM {t} WHERE rowid > {before} AND {key} IN (SELECT {key} FROM {t} WHERE rowid <= {before})"
         ).fetchone()[0]
     if before < 0:
         # the table was empty, so every good row was inserted: rows read - inserted = bad rows,
@@ -314,9 +364,39 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
             f"SELECT count(*), count(*) FILTER (WHERE _jm_reason IS NOT NULL) FROM ({reasoned})"
         ).fetchone()
     tell(job.source, "quarantine", 0.8)
-    numbered = f"SELECT * FROM ({_reasoned_sql(job, numbered=True)}) WHERE _jm_reason IS NOT NULL" if bad else None
-    written, rejects = _quarantine(job, numbered)
+    numbered_bad = f"SELECT * FROM ({_reasoned_sql(job, numbered=True)}) WHERE _jm_reason IS NOT NULL" if bad else None
+    written, rejects = _quarantine(job, numbered_bad)
     return total - bad, loaded, written, rejects
+
+
+def _has_ties(db, table: str, key: str, before: int) -> bool:
+    """Whether rows inserted after rowid ``before`` share a key.
+
+    64-bit hashes: all distinct proves the keys are. Ties are counted as equal neighbours in hash
+    order: sorting 8-byte hashes costs about half of count(DISTINCT), whose hash table of millions
+    of keys misses the caches.
+    """
+    return bool(db.execute(
+        f"SELECT count(*) FROM (SELECT h = lag(h) OVER (ORDER BY h) AS tie FROM "
+        f"(SELECT hash({key}) AS h FROM {table} WHERE rowid > {before})) WHERE tie"
+    ).fetchone()[0])
+
+
+def _number_repeats(db, before: int) -> None:
+    """Give the 2nd, 3rd... of equal events inserted after rowid ``before`` their own ids.
+
+    The k-th repeat (in source order) gets ``md5(id || ':' || k)``: a source that repeats an event
+    keeps every repeat, and a re-ingest of it (in any format) meets the same ids again.
+    """
+    db.execute(
+        "CREATE TEMP TABLE jm_repeats AS SELECT rowid AS r, md5(event_id || ':' || "
+        "CAST(row_number() OVER (PARTITION BY event_id ORDER BY seq) - 1 AS VARCHAR)) AS id "
+        f"FROM events WHERE rowid > {before} AND event_id IN "
+        f"(SELECT event_id FROM events WHERE rowid > {before} GROUP BY event_id HAVING count(*) > 1) "
+        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) > 1"
+    )
+    db.execute("UPDATE events SET event_id = jm_repeats.id FROM jm_repeats WHERE events.rowid = jm_repeats.r")
+    db.execute("DROP TABLE jm_repeats")
 
 
 # -- writing -------------------------------------------------------------------------------------
