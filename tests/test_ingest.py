@@ -72,7 +72,9 @@ def test_every_format_loads_the_same_events(ws, tmp_path, name, fmt):
     assert list(df.touchpoint) == ["visit", "purchase", "visit"]
     assert list(df.ts) == [pd.Timestamp("2024-05-01 10:00"), pd.Timestamp("2024-05-01 10:05"), pd.Timestamp("2024-05-02 09:00")]
     assert df.revenue.tolist()[1] == 12.5 and pd.isna(df.revenue.tolist()[0])
-    assert json.loads(df.properties[0]) == {"page": "/home"}
+    # unmapped columns as text, and the timestamp's own text (what was read can be traced to the file)
+    assert json.loads(df.properties[0]) == {"page": "/home", "time": "2024-05-01T10:00:00Z"}
+    assert df.seq.tolist() == [1, 2, 3]  # the file's row order
     assert r.sources[0].format == fmt
     assert set(df.source) == {str(path)}
 
@@ -98,7 +100,8 @@ def test_typed_parquet_bad_values_count_the_same_into_an_empty_or_a_filled_table
     })
     path = tmp_path / "typed.parquet"
     pq.write_table(table, path)
-    # by hand: row 2 has no customer, row 3 no time, rows 4 and 5 a non-finite revenue; row 6 repeats row 1
+    # by hand: row 2 has no customer, row 3 no time, rows 4 and 5 a non-finite revenue; row 6 repeats
+    # row 1, and a repeated event of one source is an event of its own (real logs repeat events)
     want_reasons = ["missing customer id", "missing timestamp", "bad number in revenue: 'nan'", "bad number in revenue: 'inf'"]
     results = []
     for name, warm_up in (("empty", False), ("filled", True)):
@@ -114,7 +117,7 @@ def test_typed_parquet_bad_values_count_the_same_into_an_empty_or_a_filled_table
         ws.close()
     assert results[0] == results[1]
     (rows_read, loaded, quarantined, duplicate), q, added = results[0]
-    assert (rows_read, quarantined, duplicate) == (7, 4, 1) and loaded == added == 2
+    assert (rows_read, quarantined, duplicate) == (7, 4, 0) and loaded == added == 3
     assert q == list(zip([2, 3, 4, 5], want_reasons, strict=True))
 
 
@@ -141,7 +144,8 @@ def test_automatic_mapping_is_reported(ws, tmp_path):
                          "channel": "utm_source", "revenue": "sales_value"}
     assert s.guessed == ["customer_id", "ts", "touchpoint", "channel", "revenue"]
     df = events(ws)
-    assert df.channel[0] == "google" and df.revenue[0] == 3.0 and json.loads(df.properties[0]) == {}
+    assert df.channel[0] == "google" and df.revenue[0] == 3.0
+    assert json.loads(df.properties[0]) == {"timestamp": "2024-01-01 00:00"}
 
 
 def test_mapping_by_flag_wins_over_guesses(ws, tmp_path):
@@ -149,7 +153,7 @@ def test_mapping_by_flag_wins_over_guesses(ws, tmp_path):
     ws.ingest_events(write(tmp_path / "a.csv", rows, "csv"), mapping={"customer_id": "account"})
     df = events(ws)
     assert df.customer_id[0] == "a1"
-    assert json.loads(df.properties[0]) == {"user_id": "u1"}
+    assert json.loads(df.properties[0]) == {"time": "2024-01-01", "user_id": "u1"}
 
 
 def test_mapping_by_blueprint_sources(tmp_path):
@@ -277,7 +281,7 @@ def test_malformed_ndjson_line(ws, tmp_path):
     assert q.row_number.tolist() == [2, 3]
     assert q.reason.tolist() == ["malformed JSON line", "record is a JSON array, not an object"]
     props = events(ws).properties.tolist()
-    assert json.loads(props[1]) == {"extra": '{"k":1}'}
+    assert json.loads(props[1]) == {"extra": '{"k":1}', "ts": "2024-01-01"}
 
 
 def test_strict_blueprint_quarantines_unknown_touchpoints_and_rules_apply(tmp_path):
@@ -318,43 +322,85 @@ def test_data_channel_wins_over_blueprint_channel(tmp_path):
 
 
 # -- reconcile, dedupe, atomicity ---------------------------------------------------------------
-def test_reingest_is_idempotent_and_duplicates_inside_a_file_count(ws, tmp_path):
+def test_reingest_is_idempotent_and_repeated_rows_of_a_file_are_kept(ws, tmp_path):
+    # real logs repeat events (same case, activity, second): each repeat is an event of its own
     rows = ROWS + [ROWS[0], ROWS[0]]
     path = write(tmp_path / "d.csv", rows, "csv")
     first = ws.ingest_events(path, mapping={"customer_id": "cookie"})
-    assert counts(first) == (5, 3, 0, 2)
+    assert counts(first) == (5, 5, 0, 0)
     again = ws.ingest_events(path, mapping={"customer_id": "cookie"})
     assert counts(again) == (5, 0, 0, 5)
-    assert len(events(ws)) == 3
+    assert len(events(ws)) == 5
     log = ws.con.con.execute("SELECT rows_read, loaded, quarantined, duplicate FROM ingest_log").fetchall()
-    assert log == [(5, 3, 0, 2), (5, 0, 0, 5)]
+    assert log == [(5, 5, 0, 0), (5, 0, 0, 5)]
     assert all(r == ld + q + d for r, ld, q, d in log)
-    assert events(ws).event_id.nunique() == 3
+    assert events(ws).event_id.nunique() == 5
+    # the file's order is kept: the repeats follow the rows they repeat (rows 4 and 5 of the file)
+    order = ws.con.con.execute("SELECT seq FROM events WHERE customer_id = 'c1' AND touchpoint = 'visit' ORDER BY seq").fetchall()
+    assert [r[0] for r in order] == [1, 4, 5]
 
 
-def test_event_id_is_the_md5_of_the_row_text_so_old_workspaces_keep_deduplicating(ws, tmp_path):
-    # the id is fixed by definition (values as text, joined by \x1f, NULL as \x00), computed here
-    # with hashlib: a faster ingest must keep these values or re-ingests into old workspaces would add rows
+def test_a_file_with_more_repeats_than_the_workspace_adds_only_the_new_ones(ws, tmp_path):
+    once = write(tmp_path / "once.csv", ROWS, "csv")
+    twice = write(tmp_path / "twice.csv", ROWS + [ROWS[2]], "csv")
+    ws.ingest_events(once, mapping={"customer_id": "cookie"})
+    r = ws.ingest_events(twice, mapping={"customer_id": "cookie"})
+    assert counts(r) == (4, 1, 0, 3)
+    assert len(events(ws)) == 4
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "ndjson", "tsv"])
+def test_the_same_rows_in_another_format_column_order_and_time_spelling_are_duplicates(ws, tmp_path, fmt):
+    rows = ROWS + [ROWS[0]]  # with a repeat: its occurrence number is part of its identity
+    ws.ingest_events(write(tmp_path / "e.csv", rows, "csv"), mapping={"customer_id": "cookie"})
+    # columns reversed, 'T' written as a space and 'Z' as '+00:00'
+    other = [{k: (v.replace("T", " ").replace("Z", "+00:00") if k == "time" else v) for k, v in reversed(r.items())}
+             for r in rows]
+    name = {"parquet": "e.parquet", "ndjson": "e.ndjson", "tsv": "e.tsv"}[fmt]
+    r = ws.ingest_events(write(tmp_path / name, other, fmt), mapping={"customer_id": "cookie"})
+    assert counts(r) == (4, 0, 0, 4)
+    assert len(events(ws)) == 4
+
+
+def test_event_id_is_a_keyed_hash_of_the_canonical_values_and_the_occurrence(tmp_path):
+    # the definition (DESIGN.md, "Order, identity"), computed here with hashlib: the workspace key,
+    # then customer, time, touchpoint, channel, revenue, order and the unmapped values in name
+    # order, joined by \x1f with NULL as \x00; the k-th repeat (k >= 1) is md5(id + ':' + k)
     import hashlib
 
-    def md5(*values):
-        return hashlib.md5("\x1f".join(values).encode()).hexdigest()
+    from journeymap.workspace import Workspace
 
-    csv = write(tmp_path / "e.csv", ROWS[:2], "csv")
-    ws.ingest_events(csv, mapping={"customer_id": "cookie"})
-    table = pa.table({
-        "cookie": ["c9", "c9"], "time": pa.array([datetime(2024, 5, 1, 10), datetime(2024, 5, 1, 10, 0, 1, 500000)]),
-        "event": ["visit", "buy"], "amount": [None, 12.5], "qty": pa.array([3, None], pa.int32()),
-    })
-    pq.write_table(table, tmp_path / "t.parquet")
-    ws.ingest_events(tmp_path / "t.parquet", mapping={"customer_id": "cookie"})
-    got = {r[0] for r in ws.con.con.execute("SELECT event_id FROM events").fetchall()}
-    assert got == {
-        md5("c1", "2024-05-01T10:00:00Z", "visit", "/home", "\x00"),
-        md5("c1", "2024-05-01T10:05:00Z", "purchase", "/buy", "12.5"),
-        md5("c9", "2024-05-01 10:00:00", "visit", "\x00", "3"),
-        md5("c9", "2024-05-01 10:00:01.5", "buy", "12.5", "\x00"),
-    }
+    ws = Workspace.init(tmp_path / "ws", pseudonymise=True)
+    rows = [ROWS[0], ROWS[1], ROWS[0]]
+    ws.ingest_events(write(tmp_path / "e.csv", rows, "csv"), mapping={"customer_id": "cookie"})
+    key = (tmp_path / "ws" / ".journeymap-key").read_text().strip()
+
+    def md5(text):
+        return hashlib.md5(text.encode()).hexdigest()
+
+    def pseudonym(cid):
+        return hashlib.sha256((key + cid).encode()).hexdigest()[:32]
+
+    def ident(cid, ts, tp, revenue, page):
+        parts = [pseudonym(cid), ts, tp, "\x00", revenue, "\x00", "page", page]
+        return md5(key + "\x1e" + "\x1f".join(parts))
+
+    first = ident("c1", "2024-05-01T10:00:00.000000", "visit", "\x00", "/home")
+    want = [first, ident("c1", "2024-05-01T10:05:00.000000", "purchase", "12.5", "/buy"), md5(first + ":1")]
+    got = [r[0] for r in ws.con.con.execute("SELECT event_id FROM events ORDER BY seq").fetchall()]
+    assert got == want
+    # the raw customer id is neither a column value nor a property
+    stored = ws.con.con.execute("SELECT customer_id, properties FROM events").fetchall()
+    assert all(cid != "c1" and '"c1"' not in props for cid, props in stored)
+    ws.close()
+
+
+def test_workspace_loaded_by_an_older_version_refuses_to_ingest(ws, tmp_path):
+    ws.ingest_events(write(tmp_path / "a.csv", ROWS, "csv"), mapping={"customer_id": "cookie"})
+    ws.con.con.execute("UPDATE events SET seq = NULL")  # as an older journeymap left it
+    with pytest.raises(InputError, match="older journeymap"):
+        ws.ingest_events(write(tmp_path / "b.csv", ROWS[:1], "csv"), mapping={"customer_id": "cookie"})
+    assert len(events(ws)) == 3
 
 
 def test_events_table_has_the_canonical_schema_and_event_ids_stored_with_fsst(ws, tmp_path):
@@ -544,7 +590,7 @@ def test_cli_ingest_json_and_errors(tmp_path):
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert data["kind"] == "ingest"
-    assert data["total"] == {"rows_read": 4, "loaded": 3, "quarantined": 0, "duplicate": 1, "seconds": data["total"]["seconds"]}
+    assert data["total"] == {"rows_read": 4, "loaded": 4, "quarantined": 0, "duplicate": 0, "seconds": data["total"]["seconds"]}
     table = runner.invoke(main, args)
     assert table.exit_code == 0 and "total" in table.stdout and "4" in table.stdout
     bad = runner.invoke(main, [*args[:-1], "customer_id=nope"])

@@ -116,6 +116,11 @@ def ingest(
     for p, f in zip(files, formats, strict=True):
         check_file(p, f)
     db = con.con
+    if table == "events" and db.execute("SELECT count(*) FROM (SELECT 1 FROM events WHERE seq IS NULL LIMIT 1)").fetchone()[0]:
+        raise InputError(
+            "This workspace's events were loaded by an older journeymap, whose event ids and row order "
+            "differ from this version's; make a new workspace (journeymap init) and ingest the files again."
+        )
     ingest_id = new_ingest_id()
     reports: list[SourceReport] = []
     previous = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]

@@ -42,6 +42,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "eventname", "eventtype",
     ),
     "channel": ("channel", "utm_source", "source_medium", "medium", "utm_medium", "traffic_source"),
+    "order_id": (
+        "order_id", "orderid", "invoiceno", "invoice_no", "invoice", "invoice_id", "basket_id",
+        "transaction_id", "transactionid", "order_number", "order_no", "receipt_id",
+    ),
     "session_id": ("session_id", "session", "user_session", "sessionid", "visit_id", "visitid"),
     "revenue": ("revenue", "amount", "value", "price", "sales_value", "order_value", "total"),
     "feedback_id": ("feedback_id", "response_id", "review_id", "ticket_id", "comment_id"),
