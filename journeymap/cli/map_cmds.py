@@ -62,9 +62,10 @@ def map_cmd(ctx: Context, start, end, persona, compare_to, models, output, fmt) 
 def _print_map(doc) -> None:
     for s in doc.summary.sentences:
         console.print(f"• {s}", highlight=False)
-    print_table(["stage", "journeys", "reach", "to next stage", "converts", "drop-off", "emotion", "touchpoints"],
+    print_table(["stage", "journeys", "reach", "to next stage", "converts", "drop-off", "after converting", "emotion",
+                 "touchpoints"],
                 [[s.name, s.reach.k if s.reach else None, _pct(s.reach), _pct(s.conversion_to_next),
-                  _pct(s.conversion), _pct(s.drop_off), None if s.emotion is None else s.emotion.mean,
+                  _pct(s.conversion), _pct(s.drop_off), _pct(s.after_goal), None if s.emotion is None else s.emotion.mean,
                   sum(len(lane.touchpoints) for lane in s.lanes)] for s in doc.stages], title="stages")
     print_table(["rank", "touchpoint", "stage", "owner", "friction x reach", "headline"],
                 [[p.rank, p.touchpoint, p.stage, p.owner, p.score, p.headline.split(": ", 1)[-1]]

@@ -34,11 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from journeymap.errors import InputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the document's shape. Bump on any change a reader could notice; readers refuse other versions.
 
 2: ``persona_maps`` (the grid per persona); ``post_goal`` on stages, touchpoint cells, pain points and
-opportunities (touches after the goal's stage are judged against post-purchase touches)."""
+opportunities (touches after the goal's stage are judged against post-purchase touches).
+3: ``after_goal`` on stages and persona stages (of converted journeys, the share whose customer reaches the
+stage after converting, within the conversion window); ``conversion_to_next`` is None on the goal's stage."""
 
 Scalar = float | int | str | bool | None
 
@@ -371,8 +373,13 @@ class StageColumn(_Doc):
     customers: int = 0
     """Distinct customers reaching this stage."""
     conversion_to_next: Rate | None = None
-    """Of journeys touching this stage, share touching the next stage afterwards (stage_funnel()'s to_next;
-    None for the last stage). Journeys end at the goal, so after the goal's stage this is low by design."""
+    """Of journeys touching this stage, share touching the next stage afterwards, in the same journey
+    (stage_funnel()'s to_next). None for the last stage and for the goal's stage: a journey ends at its goal, so
+    what converters do next is in ``after_goal`` of the stages after it."""
+    after_goal: Rate | None = None
+    """Stages after the goal's only: of converted journeys (``n``), those whose customer touches this stage after
+    converting, within the conversion window (``k``; stage_funnel()'s after_goal). Conversions near the data's end
+    have had less time."""
     conversion: Rate | None = None
     """Of journeys touching this stage, share that convert."""
     drop_off: Rate | None = None
@@ -604,7 +611,10 @@ class PersonaStage(_Doc):
     reach: Rate | None = None
     """Journeys of this persona reaching the stage."""
     conversion_to_next: Rate | None = None
-    """Share going on to a later stage."""
+    """Share going on to the next stage in the same journey (None for the last stage and the goal's stage)."""
+    after_goal: Rate | None = None
+    """Stages after the goal's: of this persona's converted journeys, share whose customer reaches this stage
+    after converting, within the conversion window."""
     emotion: Estimate | None = None
     """Mean emotion at this stage for this persona."""
 

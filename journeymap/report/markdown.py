@@ -45,10 +45,11 @@ def _summary(doc: JourneyMap) -> list[str]:
 
 def _stages(doc: JourneyMap) -> list[str]:
     rows = [[s.name, f.rate(s.reach), f.rate(s.conversion_to_next), f.rate(s.conversion), f.rate(s.drop_off),
-             f.emotion(s.emotion), "; ".join(f.kpi(k) for k in s.kpis) or f.DASH,
+             f.rate(s.after_goal), f.emotion(s.emotion), "; ".join(f.kpi(k) for k in s.kpis) or f.DASH,
              ", ".join(t.name for lane in s.lanes for t in lane.touchpoints)] for s in doc.stages]
     return ["## Stages", ""] + _table(
-        ["Stage", "Reach", "Go on to next stage", "Convert", "Drop off", "Emotion", "KPIs", "Touchpoints"], rows)
+        ["Stage", "Reach", "Go on to next stage", "Convert", "Drop off", "Reached after converting", "Emotion", "KPIs",
+         "Touchpoints"], rows)
 
 
 def _pain_points(doc: JourneyMap) -> list[str]:

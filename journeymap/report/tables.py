@@ -38,7 +38,8 @@ def _stages(doc: JourneyMap) -> Table:
         e = s.emotion
         recs.append({"order": s.order, "stage": s.name, "customers": s.customers, **_rate("reach", s.reach),
                      **_rate("to_next", s.conversion_to_next), **_rate("conversion", s.conversion),
-                     **_rate("drop_off", s.drop_off), "median_time_s": s.median_time_s,
+                     **_rate("drop_off", s.drop_off), **_rate("after_goal", s.after_goal),
+                     "median_time_s": s.median_time_s,
                      "emotion": e.mean if e else None, "emotion_low": e.low if e else None,
                      "emotion_high": e.high if e else None, "emotion_n": e.n if e else None})
     return _table(recs)
@@ -114,7 +115,7 @@ def _personas(doc: JourneyMap) -> tuple[Table, Table]:
                      "top_pain_points": " | ".join(p.top_pain_points), "top_paths": " | ".join(p.top_paths)})
         for s in p.stages:
             stages.append({"persona": p.name, "stage": s.stage, **_rate("reach", s.reach),
-                           **_rate("to_next", s.conversion_to_next),
+                           **_rate("to_next", s.conversion_to_next), **_rate("after_goal", s.after_goal),
                            "emotion": s.emotion.value if s.emotion else None,
                            "emotion_n": s.emotion.n if s.emotion else None})
     return _table(cols), _table(stages)

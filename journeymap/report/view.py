@@ -142,7 +142,8 @@ def chart_data(doc: JourneyMap) -> dict[str, Any]:
 
 def _funnel_rows(stages: list[StageColumn]) -> list[dict[str, Any]]:
     return [{"stage": s.name, "reach": s.reach.model_dump(mode="json") if s.reach else None,
-             "to_next": s.conversion_to_next.model_dump(mode="json") if s.conversion_to_next else None}
+             "to_next": s.conversion_to_next.model_dump(mode="json") if s.conversion_to_next else None,
+             "after_goal": s.after_goal.model_dump(mode="json") if s.after_goal else None}
             for s in stages]
 
 
