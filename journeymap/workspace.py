@@ -52,6 +52,9 @@ memory_limit = {memory_limit!r}
 pseudonymise = {pseudonymise}
 # Time zone of source timestamps that carry none.
 default_tz = "UTC"
+# Rows whose time falls outside min_year..max_year are quarantined (default: 1970 to next year).
+# min_year = 1900
+# max_year = 2100
 
 [report]
 dir = "reports"
@@ -67,6 +70,8 @@ class Settings:
     memory_limit: str = engine.DEFAULT_MEMORY_LIMIT
     pseudonymise: bool = False
     default_tz: str = "UTC"
+    min_year: int | None = None
+    max_year: int | None = None
     report_dir: str = "reports"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -83,6 +88,8 @@ class Settings:
             memory_limit=str(wh.get("memory_limit", engine.DEFAULT_MEMORY_LIMIT)),
             pseudonymise=bool(ing.get("pseudonymise", False)),
             default_tz=ing.get("default_tz", "UTC"),
+            min_year=ing.get("min_year"),
+            max_year=ing.get("max_year"),
             report_dir=rep.get("dir", "reports"),
             extra=data,
         )
@@ -272,7 +279,7 @@ class Workspace:
             blueprint=self.blueprint,
             pseudonym_key=self.pseudonym_key(),
             default_tz=self.settings.default_tz,
-            **options,
+            **{"years": (self.settings.min_year, self.settings.max_year), **options},
         )
 
     def ingest_events(self, *paths: str | Path, progress: Callable | None = None, **options: Any):

@@ -36,7 +36,7 @@ from journeymap.ingest.load import Job, drop_temporaries, new_ingest_id, run_sou
 from journeymap.ingest.mapping import ColumnMapping, parse_map_flags, resolve_mapping
 from journeymap.ingest.readers import FORMATS, check_file, detect_format, quote_ident
 from journeymap.ingest.report import IngestReport, SourceReport
-from journeymap.ingest.timestamps import check_format, check_tz
+from journeymap.ingest.timestamps import check_format, check_tz, check_years
 
 TABLES = ("events", "feedback", "customers")
 
@@ -63,6 +63,7 @@ def ingest(
     fmt: str | None = None,
     progress: Callable[[str, str, float], None] | None = None,
     kind: str | None = None,
+    years: tuple[int | None, int | None] | None = None,
     **more: Any,
 ) -> IngestReport:
     """Load ``paths`` into ``table`` (``events``, ``feedback`` or ``customers``) in one transaction.
@@ -76,11 +77,14 @@ def ingest(
     pseudonym_key : when given, customer ids are replaced by a keyed hash of themselves.
     default_tz : time zone of naive source times when ``tz`` is not given.
     mapping : canonical column -> source column, e.g. ``{"customer_id": "cookie"}``.
-    ts_format : strptime format of the timestamp column, e.g. ``"%d/%m/%Y %H:%M"``.
+    ts_format : strptime format of the timestamp column, e.g. ``"%d/%m/%Y %H:%M"``; when neither this
+        nor the blueprint source gives one, a text column's one form is found from its values.
     tz : IANA time zone of naive source times (overrides the blueprint and ``default_tz``).
     fmt : ``csv``, ``tsv``, ``parquet``, ``json`` or ``ndjson``, overriding the extension.
     progress : called as ``progress(source, phase, fraction)``, phases read, load, check, quarantine, done.
     kind : feedback kind for files without a kind column (default ``other``).
+    years : plausible years of source times as ``(min, max)``, default ``(1970, next year)``; a
+        ``None`` bound keeps its default. Rows whose time falls outside are quarantined.
 
     Returns
     -------
@@ -111,6 +115,7 @@ def ingest(
         raise InputError(f"Feedback kind {kind!r} (kind) is unknown; use survey, review, ticket, chat, social, interview or other.")
     tz_value = check_tz(tz or default_tz)
     ts_format = check_format(ts_format) if ts_format else None
+    year_range = check_years(years)
     files = [Path(p) for p in paths]
     formats = [detect_format(p, fmt) for p in files]
     for p, f in zip(files, formats, strict=True):
@@ -132,6 +137,7 @@ def ingest(
                 job = Job(
                     db=db, table=table, path=p, fmt=f, n=n, blueprint=blueprint, pseudonym_key=pseudonym_key,
                     tz=tz_value, ts_format=ts_format, kind=kind, ingest_id=ingest_id, tz_given=tz is not None,
+                    years=year_range,
                 )
                 reports.append(run_source(job, dict(mapping or {}), progress))
     finally:

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,13 @@ from journeymap.blueprint import Blueprint
 from journeymap.ingest.mapping import ColumnMapping, blueprint_source, resolve_mapping
 from journeymap.ingest.readers import SourceRelation, open_source, quote_ident, quote_str
 from journeymap.ingest.report import SourceReport
-from journeymap.ingest.timestamps import check_format, check_tz, ts_sql
+from journeymap.ingest.timestamps import (
+    check_format,
+    check_tz,
+    default_years,
+    detect_ts_format,
+    ts_sql,
+)
 from journeymap.ingest.validate import (
     bad_number_reason,
     blank_sql,
@@ -60,6 +66,8 @@ class Job:
     kind: str | None
     ingest_id: str
     tz_given: bool = False
+    years: tuple[int, int] = field(default_factory=default_years)
+    """Plausible years of source times (others are quarantined)."""
     _seq_base: int | None = None
     rel: SourceRelation = None  # type: ignore[assignment]  # set by run_source
     mapping: ColumnMapping = None  # type: ignore[assignment]
@@ -114,6 +122,11 @@ def _run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | 
         job.tz = check_tz(job.mapping.tz)
     if job.ts_format is None and job.mapping.ts_format:
         job.ts_format = check_format(job.mapping.ts_format)
+    if job.table != "customers" and job.ts_format is None and job.dtype("ts").upper() == "VARCHAR":
+        # one form for the whole column, found from its values (12/1/10 is not year 12)
+        job.ts_format = detect_ts_format(
+            job.db, job.rel.sql, job.mapping.columns["ts"], years=job.years, table=f"jm_ts_sample_{job.n}"
+        )
     tell(job.source, "load", 0.2)
     if job.table == "customers":
         _stage(job)
@@ -218,6 +231,7 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
     ts = job.req("ts")
     out.append((blank_sql(ts, job.dtype("ts")), "'missing timestamp'"))
     out.append(("_jm_ts IS NULL", f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}"))
+    out.append(_year_reason(job, ts))
     if job.table == "events":
         out.append((blank_sql(job.req("touchpoint"), job.dtype("touchpoint")), "'missing event name'"))
     for name in _numbers(job):
@@ -238,6 +252,19 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
             "'unknown touchpoint ' || '''' || _jm_tp || '''' || ' (the blueprint is strict)'",
         ))
     return out
+
+
+def _year_reason(job: Job, ts: str) -> tuple[str, str]:
+    """(condition, reason) for a time whose year is outside ``job.years`` (e.g. ``12/1/10`` read as year 12)."""
+    lo, hi = job.years
+    year = "year(_jm_ts)"
+    column = quote_str(repr(job.mapping.columns["ts"]))
+    return (
+        f"NOT coalesce({year} BETWEEN {lo} AND {hi}, false)",
+        f"'implausible year ' || coalesce(CAST({year} AS VARCHAR), CAST(_jm_ts AS VARCHAR)) || ' from ' || {quoted_sql(ts)} "
+        f"|| ' in column ' || {column} || ' (allowed {lo}..{hi}); pass --ts-format or widen [ingest] ' "
+        f"|| CASE WHEN {year} > {hi} THEN 'max_year' ELSE 'min_year' END",
+    )
 
 
 def _canonical(job: Job) -> list[str]:

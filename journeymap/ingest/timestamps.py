@@ -3,8 +3,11 @@
 Understood without help: ISO 8601 with or without an offset (``2024-05-01T10:00:00+02:00``,
 ``2024-05-01 10:00``, ``...Z``, ``... UTC``), ``2015-02-24 11:35:52 -0800``, and epoch
 seconds or milliseconds (told apart by magnitude: above 1e11 is milliseconds, above
-1e14 microseconds). ``ts_format`` (strptime codes, e.g. ``%d/%m/%Y %H:%M``) reads
-anything else. Times without an offset are local to ``tz`` (an IANA name).
+1e14 microseconds). Other text columns are read in the one form their values allow
+(:func:`detect_ts_format`: ``12/1/10 8:26``, ``25.12.2023``, ``20101201082600``...), or by
+``ts_format`` (strptime codes, e.g. ``%d/%m/%Y %H:%M``) when given. Times without an offset are
+local to ``tz`` (an IANA name). Years outside a plausible range (:func:`default_years`) are
+quarantined by the load.
 
 Examples
 --------
@@ -15,14 +18,26 @@ Examples
 datetime.datetime(2024, 1, 15, 9, 0)
 >>> db.execute(f"SELECT {ts_sql('t', 'VARCHAR')} FROM (SELECT '1700000000000' AS t)").fetchone()[0]
 datetime.datetime(2023, 11, 14, 22, 13, 20)
+
+A text column's one form is found from its values before the load (:func:`detect_ts_format`):
+``12/13/10 9:00`` says months come first, so ``12/1/10 8:26`` is the 1st of December 2010.
+
+>>> _ = db.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('12/1/10 8:26'), ('12/13/10 9:00')) v(d)")
+>>> detect_ts_format(db, "SELECT * FROM t", "d", years=(1970, 2027))
+'%m/%d/%y %H:%M'
+>>> detect_ts_format(db, "SELECT * FROM t WHERE d LIKE '12/1/%'", "d", years=(1970, 2027))
+Traceback (most recent call last):
+...
+journeymap.errors.InputError: Timestamps in column 'd' read both as month/day and as day/month (e.g. '12/1/10 8:26'); pass --ts-format '%m/%d/%y %H:%M' (ts_format=) if months come first, or --ts-format '%d/%m/%y %H:%M' if days do.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from journeymap.errors import InputError
-from journeymap.ingest.readers import quote_str
+from journeymap.ingest.readers import quote_ident, quote_str
 
 OFFSET_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%a %b %d %H:%M:%S %z %Y")
 """Formats with an offset that DuckDB's ISO cast does not read, tried next."""
@@ -32,6 +47,7 @@ NAIVE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y/%m/%d %H:%M:%S", "%Y
 
 _OFFSET_RE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?|UTC|GMT)$"
 _EPOCH_RE = r"^\s*-?\d{9,17}(\.\d+)?\s*$"
+_SHORT_FIRST_RE = r"^\d{1,2}\D"
 
 
 def check_tz(tz: str) -> str:
@@ -99,3 +115,165 @@ def ts_sql(col: str, dtype: str, *, tz: str = "UTC", ts_format: str | None = Non
 def _epoch(num: str) -> str:
     seconds = f"CASE WHEN abs({num}) >= 1e14 THEN {num} / 1e6 WHEN abs({num}) >= 1e11 THEN {num} / 1e3 ELSE {num} END"
     return f"CAST(try_cast(to_timestamp({seconds}) AS TIMESTAMPTZ) AS TIMESTAMP)"
+
+
+# -- one form per column ---------------------------------------------------------------------------
+MIN_YEAR = 1970
+"""Earliest plausible year of a source time, unless configured (``[ingest] min_year``)."""
+
+
+def _date_forms() -> tuple[str, ...]:
+    forms = []
+    for sep in "/-":
+        for first, second in (("m", "d"), ("d", "m")):  # months first (US) before days first
+            forms += [f"%{first}{sep}%{second}{sep}%y", f"%{first}{sep}%{second}{sep}%Y"]
+    return (*forms, "%d.%m.%Y", "%d.%m.%y", "%Y/%m/%d", "%Y.%m.%d")
+
+
+_TIME_FORMS = (" %H:%M:%S", " %H:%M", "", " %I:%M:%S %p", " %I:%M %p")
+
+CANDIDATE_FORMATS = (
+    *(d + t for d in _date_forms() for t in _TIME_FORMS), "%Y%m%d%H%M%S", "%Y%m%d",
+)
+"""Forms a text column may have besides ISO 8601 and epoch numbers, in order of preference."""
+
+PREFIX_ROWS = 100_000
+"""Detection reads the distinct values of this many first rows of a column (smaller files: all)."""
+
+SAMPLE_VALUES = 100_000
+"""When the first rows leave day and month open, detection reads this many distinct values of the
+whole column (the first by hash: a spread over the file, the same on every run)."""
+
+_AUTO = "ISO 8601 or epoch"
+_SKELETON_DROP = "0123456789AaPpMm"
+
+
+def default_years() -> tuple[int, int]:
+    """Plausible years by default: 1970 to next year."""
+    return MIN_YEAR, datetime.now(UTC).year + 1
+
+
+def check_years(years: tuple[int | None, int | None] | None) -> tuple[int, int]:
+    """``years`` as (min, max), a missing bound taking its default; InputError when not a range of years."""
+    lo, hi = default_years()
+    if years is None:
+        return lo, hi
+    try:
+        a, b = years
+    except (TypeError, ValueError):
+        raise InputError(
+            f"Plausible years {years!r} (years) must be a pair (min_year, max_year), e.g. ({lo}, {hi})."
+        ) from None
+    for v in (a, b):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise InputError(
+                f"Plausible year {v!r} (years, or [ingest] min_year/max_year) is not a whole number; "
+                f"write e.g. ({lo}, {hi})."
+            )
+    lo, hi = (lo if a is None else a), (hi if b is None else b)
+    if lo > hi:
+        raise InputError(
+            f"Plausible years {lo}..{hi} (years, or [ingest] min_year/max_year) are empty; "
+            "give min_year <= max_year."
+        )
+    return lo, hi
+
+
+def skeleton(ts_format: str) -> str:
+    """The characters a format's values keep once digits and AM/PM letters are dropped.
+
+    >>> skeleton("%m/%d/%y %H:%M"), skeleton("%d.%m.%Y %I:%M %p")
+    ('// :', '.. : ')
+    """
+    text = datetime(2001, 2, 3, 4, 5, 6).strftime(ts_format)
+    return "".join(ch for ch in text if ch not in _SKELETON_DROP)
+
+
+def _swap(ts_format: str) -> str:
+    """The same form with day and month exchanged."""
+    return ts_format.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d")
+
+
+def _auto_sql(text: str) -> str:
+    """What the load reads without a format, for values that put the year (or an epoch) first.
+
+    DuckDB's own cast reads ``12/1/10`` as year 12, so values starting with one or two digits and
+    a separator only count for the explicit forms.
+    """
+    return f"CASE WHEN NOT regexp_matches({text}, '{_SHORT_FIRST_RE}') THEN {ts_sql(text, 'VARCHAR')} END"
+
+
+def detect_ts_format(db, relation_sql: str, column: str, *, years: tuple[int, int], table: str = "jm_ts_sample") -> str | None:
+    """The one strptime form that reads every sampled value of text column ``column``, or None.
+
+    None means: read the column as ISO 8601 / epoch, value by value (also when no single form
+    reads every value; unreadable rows are then quarantined one by one). The sample is the
+    distinct non-empty values of the first :data:`PREFIX_ROWS` rows; when day and month are
+    still open there and the file is longer, up to :data:`SAMPLE_VALUES` distinct values of the
+    whole column. Among the forms that read every value, the one giving the most years in
+    ``years`` wins (``%y`` over ``%Y`` for ``12/1/10``); a day/month form and its swap that read
+    every value differently is an InputError naming the column, two values and both formats.
+    """
+    col = quote_ident(column)
+    text = f"trim(CAST({col} AS VARCHAR))"
+    try:
+        db.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT t, count(*) AS k FROM "
+            f"(SELECT {text} AS t FROM ({relation_sql}) LIMIT {PREFIX_ROWS}) GROUP BY t"
+        )
+        prefix_rows = db.execute(f"SELECT coalesce(sum(k), 0) FROM {table}").fetchone()[0]
+        try:
+            return _decide(db, table, column, years)
+        except InputError:
+            if prefix_rows < PREFIX_ROWS:
+                raise  # the prefix was the whole column
+        db.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT t, count(*) AS k FROM "
+            f"(SELECT {text} AS t FROM ({relation_sql})) WHERE t <> '' GROUP BY t ORDER BY hash(t), t LIMIT {SAMPLE_VALUES}"
+        )
+        return _decide(db, table, column, years)
+    finally:
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _decide(db, table: str, column: str, years: tuple[int, int]) -> str | None:
+    """Choose the form from sample ``table`` (distinct values ``t``): see :func:`detect_ts_format`."""
+    lead = "length(t) - length(ltrim(t, '0123456789'))"  # digits before the first separator
+    groups = db.execute(
+        f"SELECT translate(t, {quote_str(_SKELETON_DROP)}, '') AS s, count(*), min(t), max(t), min({lead}), max({lead}) "
+        f"FROM {table} WHERE t <> '' GROUP BY s ORDER BY s"
+    ).fetchall()
+    if len(groups) != 1:
+        return None  # no values, or several shapes: no one explicit form reads them all
+    shape, n, first, last, fewest, most = groups[0]
+    # a form that starts with day, month or a 2-digit year needs 1-2 leading digits, one with %Y 4 or more
+    forms = [
+        f for f in CANDIDATE_FORMATS
+        if skeleton(f) == shape and (most <= 2 if f[:2] in ("%m", "%d", "%y") else fewest >= 4)
+    ]
+    if not forms:
+        return None  # e.g. ISO 8601: read value by value as before
+    names = [_AUTO, *forms] if most > 2 else forms
+    parsed = [_auto_sql("t") if f == _AUTO else f"try_strptime(t, {quote_str(f)})" for f in names]
+    pairs = [(i, names.index(_swap(f))) for i, f in enumerate(names) if f != _AUTO and _swap(f) in names[i + 1:]]
+    lo, hi = years
+    aggs = [f"count(p{i}), count(p{i}) FILTER (WHERE year(p{i}) BETWEEN {lo} AND {hi})" for i in range(len(names))]
+    aggs += [f"count(*) FILTER (WHERE p{i} <> p{j})" for i, j in pairs]
+    cols = ", ".join(f"{sql} AS p{i}" for i, sql in enumerate(parsed))
+    row = db.execute(f"SELECT {', '.join(aggs)} FROM (SELECT {cols} FROM {table} WHERE t <> '')").fetchone()
+    full = [i for i in range(len(names)) if row[2 * i] == n]
+    if not full:
+        return None
+    best = max(row[2 * i + 1] for i in full)
+    tied = [i for i in full if row[2 * i + 1] == best]
+    for k, (i, j) in enumerate(pairs):
+        if i in tied and j in tied and row[2 * len(names) + k]:
+            samples = ", ".join(repr(v) for v in dict.fromkeys((first, last)))
+            month_first, day_first = sorted((names[i], names[j]), key=lambda f: f.index("%d"), reverse=True)
+            raise InputError(
+                f"Timestamps in column {column!r} read both as month/day and as day/month (e.g. {samples}); "
+                f"pass --ts-format {month_first!r} (ts_format=) if months come first, "
+                f"or --ts-format {day_first!r} if days do."
+            )
+    choice = names[tied[0]]
+    return None if choice == _AUTO else choice
