@@ -267,7 +267,7 @@ def _year_reason(job: Job, ts: str) -> tuple[str, str]:
     )
 
 
-def _canonical(job: Job) -> list[str]:
+def _canonical(job: Job, numbered: bool = True) -> list[str]:
     """Select items of the staging table's canonical columns, over the inner relation."""
     def num(name: str) -> str:
         return number_sql(job.req(name), job.dtype(name)) if job.col(name) is not None else "NULL"
@@ -288,7 +288,7 @@ def _canonical(job: Job) -> list[str]:
             f"{_text(job.col('session_id'))} AS session_id",
             f"{num('revenue')} AS revenue",
             f"{_text(job.col('order_id'))} AS order_id",
-            f"{job.seq_base} + _jm_row AS seq",
+            f"{job.seq_base} + _jm_row AS seq" if numbered else "CAST(NULL AS BIGINT) AS seq",
             *unmapped,
         ]
     kind = f"lower({_text(job.col('kind'))})" if job.col("kind") else quote_str(job.kind or "other")
@@ -326,7 +326,7 @@ def _reasoned_sql(job: Job, numbered: bool) -> str:
     reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r in reasons) + " END" if reasons else "NULL"
     row = "_jm_row, " if numbered or job.rel.numbered else ""
     sql = (
-        f"SELECT {row}{', '.join(_canonical(job))}, "
+        f"SELECT {row}{', '.join(_canonical(job, bool(row)))}, "
         f"_jm_reason, CASE WHEN _jm_reason IS NOT NULL THEN {_raw_json(job)} END AS _jm_raw "
         f"FROM (SELECT *, {reason} AS _jm_reason FROM ({inner}))"
     )
@@ -354,14 +354,19 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
     key = "event_id" if t == "events" else "feedback_id"
     cols = [c for c in (schema.EVENTS if t == "events" else schema.FEEDBACK).names if c != "source"]
     select = ", ".join(cols)
-    numbered = t == "events"  # events keep their row order (seq); feedback needs no row numbers here
-    reasoned = _reasoned_sql(job, numbered=numbered)
+    reasoned = _reasoned_sql(job, numbered=False)
     before = db.execute(f"SELECT coalesce(max(rowid), -1) FROM {t}").fetchone()[0]
-    # insertion order does not matter (events carry seq), and not keeping it is much faster
-    db.execute("SET preserve_insertion_order = false")
+    # Events keep the source's row order in seq. Parquet and JSON number their rows as read; CSV
+    # rows are numbered last, over the good rows as they leave the parallel scan in file order
+    # (a window below the parsing and checks cost a third more CPU). Otherwise insertion order
+    # does not matter, and not keeping it is much faster.
+    number_last = t == "events" and not job.rel.numbered
+    items = ", ".join(f"{job.seq_base} + row_number() OVER () AS seq" if c == "seq" and number_last else c for c in cols)
+    if not number_last:
+        db.execute("SET preserve_insertion_order = false")
     try:
         inserted = db.execute(
-            f"INSERT INTO {t} ({select}, source) SELECT {select}, {quote_str(job.source)} FROM ({reasoned}) s "
+            f"INSERT INTO {t} ({select}, source) SELECT {items}, {quote_str(job.source)} FROM ({reasoned}) s "
             f"WHERE s._jm_reason IS NULL"
         ).fetchone()[0]
     finally:
