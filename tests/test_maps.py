@@ -148,6 +148,16 @@ def test_touchpoint_reach_and_conversion_match_pandas(doc, journeys_df):
         assert f.conversion.low < f.conversion.value < f.conversion.high or f.conversion.value in (0, 1)
 
 
+def _after_goal_peer(j: pd.DataFrame, stage: str, window) -> tuple[int, int]:
+    """pandas: converted journeys whose customer touches ``stage`` in a later journey within ``window``."""
+    j = j.assign(no=j.journey_id.str.rsplit(":", n=1).str[1].astype(int))
+    conv = j[j.converted.fillna(False).astype(bool)].groupby("journey_id", as_index=False).agg(
+        customer_id=("customer_id", "first"), no=("no", "first"), t=("ts", "max"))
+    m = conv.merge(j[j.stage == stage][["customer_id", "no", "ts"]], on="customer_id", suffixes=("", "_l"))
+    m = m[(m.no_l > m.no) & (m.ts <= m.t + window)]
+    return m.journey_id.nunique(), len(conv)
+
+
 def test_stage_figures_match_the_stage_funnel(doc, demo_ws, journeys_df):
     from journeymap.journeys import build_journeys, stage_funnel
 
@@ -159,10 +169,17 @@ def test_stage_figures_match_the_stage_funnel(doc, demo_ws, journeys_df):
         r = sf[st.name]
         assert st.reach.k == r["journeys"] == j[j.stage == st.name].journey_id.nunique()
         assert st.reach.n == total
-        if r["to_next"] is not None:
+        if st.name == "purchase":  # the goal's stage: journeys end there, what follows is after_goal
+            assert st.conversion_to_next is None and r["after_goal"] is None
+        elif r["to_next"] is not None:
             assert st.conversion_to_next.value == pytest.approx(r["rate_to_next"])
             assert st.drop_off.value == pytest.approx(1 - st.conversion_to_next.value) or st.drop_off.k == \
                 r["ended_dropped"]
+        if r["after_goal"] is not None:  # stages after the goal's: converters reaching them afterwards
+            assert (st.after_goal.k, st.after_goal.n) == (r["after_goal"], r["converters"]) == \
+                _after_goal_peer(j, st.name, demo_ws.blueprint.journey.conversion_window)
+        else:
+            assert st.after_goal is None
         assert st.conversion.k == r["converted"]
     # lanes hold every touchpoint of the stage exactly once, grouped by channel
     bp = demo_ws.blueprint

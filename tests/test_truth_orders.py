@@ -102,6 +102,20 @@ def test_order_lines_are_one_purchase_each(tmp_path):
     assert sorted(conv.n_touches) == sorted([4, 3, 3, 3, 3, 1])
 
 
+def test_orders_on_each_engine(tmp_path, con):
+    """The ingested order lines in the engine under test: orders, their value and the repeat rate as on DuckDB."""
+    lines = _order_lines(tmp_path / "orders.csv")
+    ws = _ingested(tmp_path, SHOP, tmp_path / "orders.csv", ORDER_MAP)
+    events = ibis.memtable(engine.execute(ws.events(), ws.con), schema=ws.events().schema())
+    orders = _by_invoice(lines[lines.event == "Purchase"])
+    jt = engine.execute(journey_table(build_journeys(events, SHOP)), con)
+    conv = jt[jt.converted.fillna(False).astype(bool)]
+    assert sorted(zip(conv.customer_id, conv.conversion_value.round(6), strict=True)) == \
+        sorted(zip(orders.customer, orders.amount.round(6), strict=True))
+    r = retention(events, goals=["Purchase"], con=con)
+    assert (r.meta["buyers"], r.meta["repeat_buyers"]) == (4, 2)
+
+
 def test_without_an_order_id_every_line_is_a_purchase(tmp_path):
     """The same file without the order column: each goal line converts (the old reading, and the control)."""
     lines = _order_lines(tmp_path / "orders.csv")
