@@ -3,13 +3,18 @@
 :func:`draft_blueprint` proposes touchpoints found in the events, each with its
 most common channel and a stage suggested from its name and from where it sits
 in customer histories (median normalised position, share of its events after
-the customer's first goal), and guesses goals from names and revenue. Whatever
-the ``base`` blueprint already curates is kept as it is.
+the customer's first goal), guesses goals from names (:func:`goal_name`) and from
+revenue where revenue is a transaction (most events carry none), and proposes the
+inactivity gap and conversion window from the data's gaps and span
+(:func:`propose_journey_settings`). Whatever the ``base`` blueprint already
+curates is kept as it is. :func:`draft_report` gives the share of journeys each
+goal setting converts, and warnings.
 
 :func:`check_blueprint` compares a blueprint with the data: touchpoints without
 data, data touchpoints missing from the blueprint (with event counts), goals
-with no events, stages with no touchpoints. Both build Ibis expressions; only
-per-touchpoint aggregates come into Python.
+with no events, stages with no touchpoints, journey settings that split most
+customers or leave most journeys in progress. Everything is Ibis expressions;
+only aggregates (per touchpoint, quantiles, counts) come into Python.
 
 Examples
 --------
@@ -30,23 +35,77 @@ True
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from journeymap.blueprint import DEFAULT_STAGES, Blueprint, Goal, Touchpoint, default_blueprint
+from journeymap.blueprint import (
+    DEFAULT_STAGES,
+    Blueprint,
+    Goal,
+    JourneySettings,
+    Touchpoint,
+    default_blueprint,
+)
 from journeymap.errors import InputError
 from journeymap.results import TableResult
 
-GOAL_PATTERN = re.compile(
-    r"\b(purchase[ds]?|order[ _:-]?(completed?|placed|submitted|success)|checkout[ _:-]?(completed?|success)|"
-    r"transaction|pos[ _]sale|converted|conversion|subscription[ _]started|sign[ _-]?up completed?)\b",
-    re.IGNORECASE,
-)
-"""Touchpoint names that look like conversions."""
+GOAL_WORDS = frozenset({
+    "purchase", "purchased", "purchases", "order", "orders", "ordered", "payment", "payments", "billed",
+    "booking", "bookings", "booked", "reservation", "subscribe", "subscribed", "subscription", "signup",
+    "signups", "enrolled", "enrolment", "enrollment", "transaction", "transactions", "conversion", "converted",
+    "sale",
+})
+"""Words that make a touchpoint name a goal (whole words, case-insensitive; ``Online order``, ``BILLED``)."""
+
+GOAL_PHRASES = re.compile(
+    r"\b(sign(ed)? up|check ?out (complete|completed|completion|success|successful|succeeded|done|finished|"
+    r"confirmed)|(invoice|bill) paid)\b")
+"""Phrases that make a name a goal (on the name's lower-case words joined by spaces)."""
+
+NOT_GOAL_WORDS = frozenset({
+    # looking at, or asking about, a goal rather than reaching it
+    "view", "viewed", "history", "status", "track", "tracking", "tracked", "page", "form", "screen", "step",
+    "details", "info", "method", "methods", "review", "search", "lookup", "list", "help", "faq", "support",
+    "question", "enquiry", "inquiry", "complaint", "request", "requested", "reminder", "due", "overdue",
+    "pending", "attempt", "attempted", "retry", "add", "edit", "edited", "change", "changed", "update",
+    "updated", "remove", "removed", "delete", "deleted",
+    # a goal undone, failed or refused
+    "cancel", "cancelled", "canceled", "cancellation", "return", "returned", "returns", "refund", "refunded",
+    "refunds", "fail", "failed", "failure", "declined", "decline", "rejected", "reject", "denied", "error",
+    "expired", "abandon", "abandoned", "reversal", "reversed", "chargeback", "unpaid",
+    # messages and what follows a goal
+    "confirmation", "email", "mail", "sms", "notification", "letter", "shipped", "shipping", "delivered",
+    "delivery", "dispatched",
+    # advertising a sale
+    "ad", "ads", "advert", "banner", "campaign", "promo", "promotion", "newsletter",
+})
+"""Words that keep a name from being a goal (``View order history``, ``Payment failed``, ``Order tracking``)."""
+
+
+def goal_name(name: str) -> bool:
+    """Whether a touchpoint's name says it is a conversion (word-based, case-insensitive).
+
+    >>> [goal_name(n) for n in ("Online order", "BILLED", "Payment", "checkout_completed", "SignUp")]
+    [True, True, True, True, True]
+    >>> [goal_name(n) for n in ("View order history", "Checkout", "Payment failed", "Reorder reminder")]
+    [False, False, False, False]
+    """
+    words = _words(name)
+    if not words or NOT_GOAL_WORDS.intersection(words):
+        return False
+    return bool(GOAL_WORDS.intersection(words)) or bool(GOAL_PHRASES.search(" ".join(words)))
+
+
+def _words(name: str) -> list[str]:
+    """Lower-case words of a name, splitting camelCase, snake_case and punctuation."""
+    return re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).lower())
 
 STAGE_WORDS: dict[str, tuple[str, ...]] = {
     "awareness": ("ad", "ads", "advert", "banner", "display", "billboard", "impression", "influencer",
@@ -78,10 +137,13 @@ def touchpoint_profile(events: ir.Table, goals: list[str] | None = None) -> ir.T
 
     ``position`` is where the touch sits in its customer's whole history (0 first,
     1 last); ``after_goal`` the share of its events after the customer's first
-    goal (null when no goals are known).
+    goal (null when no goals are known); ``revenue_share`` and ``revenue_events``
+    the share and number of its events with a positive revenue.
     """
+    from journeymap.schema import touch_order
+
     cols = events.columns
-    w = ibis.window(group_by=events.customer_id, order_by=[events.ts])
+    w = ibis.window(group_by=events.customer_id, order_by=touch_order(events))
     n = events.count().over(ibis.window(group_by=events.customer_id))
     goals = list(goals or [])
     t = events.mutate(
@@ -94,6 +156,7 @@ def touchpoint_profile(events: ir.Table, goals: list[str] | None = None) -> ir.T
     agg = t.group_by("touchpoint").agg(
         events=t.count(), customers=t.customer_id.nunique(), position=t._pos.median(),
         after_goal=after.mean() if goals else ibis.null("float64"), revenue_share=t._rev.cast("float64").mean(),
+        revenue_events=t._rev.cast("int64").sum(),
     )
     if "channel" in cols:
         ch = events.filter(events.channel.notnull()).group_by(["touchpoint", "channel"]).agg(_n=ibis._.count())
@@ -155,9 +218,150 @@ def _kind(name: str, channel: str | None) -> str:
     return "owned"
 
 
+REVENUE_MOST = 0.5
+"""Revenue makes goals only when at most this share of the log's events carry it (else it is a price column)."""
+
+GAP_QUANTILE = 0.9
+"""The proposed inactivity gap covers this quantile of the customers' longest gaps (so it splits about 1 in 10)."""
+
+WINDOW_SPAN_SHARE = 0.25
+"""The proposed conversion window is at most this share of the data's span."""
+
+CONVERT_HIGH = 0.6
+"""A goal setting that converts more than this share of journeys is warned about (so is one that converts none)."""
+
+_M, _H, _D = 60, 3600, 86400
+READABLE = (60, 2 * _M, 5 * _M, 10 * _M, 15 * _M, 30 * _M, _H, 2 * _H, 3 * _H, 6 * _H, 12 * _H, _D, 2 * _D,
+            3 * _D, 5 * _D, 7 * _D, 14 * _D, 30 * _D, 60 * _D, 90 * _D, 180 * _D, 365 * _D)
+"""Durations the proposals round to (seconds; beyond a year, whole years of 365 days)."""
+
+
+def readable_duration(seconds: float, *, up: bool) -> timedelta | None:
+    """``seconds`` rounded up (or down) to a readable duration of :data:`READABLE`.
+
+    Rounding down below a minute keeps whole seconds; below a second gives None.
+
+    >>> from journeymap.blueprint import format_duration
+    >>> [format_duration(readable_duration(x * 86400, up=True)) for x in (0.003, 2.6, 45.7, 400)]
+    ['5m', '3d', '60d', '730d']
+    >>> [format_duration(readable_duration(x, up=False)) for x in (1.5 * 86400, 261, 42.5)], readable_duration(0.4, up=False)
+    (['1d', '2m', '42s'], None)
+    """
+    seconds = float(seconds)
+    year = READABLE[-1]
+    if up:
+        if seconds > year:
+            return timedelta(seconds=math.ceil(seconds / year) * year)
+        return timedelta(seconds=next(r for r in READABLE if r >= seconds))
+    if seconds >= year:
+        return timedelta(seconds=math.floor(seconds / year) * year)
+    below = [r for r in READABLE if r <= seconds]
+    if below:
+        return timedelta(seconds=below[-1])
+    return timedelta(seconds=math.floor(seconds)) if seconds >= 1 else None
+
+
+@dataclass(frozen=True)
+class JourneyProposal:
+    """Journey settings read from the data's own gaps and span (:func:`propose_journey_settings`)."""
+
+    inactivity_gap: timedelta | None
+    """The gap quantile rounded up to a readable duration; None when it is as long as the data's span."""
+    conversion_window: timedelta | None
+    """The gap (or the span, without one) capped at a quarter of the span, rounded down; None for no span."""
+    gap_quantile_s: float | None
+    """The :data:`GAP_QUANTILE` quantile of each customer's longest gap between consecutive touches, seconds."""
+    customers: int
+    """Customers with at least two timed touches (those the gaps come from)."""
+    span_s: float | None
+    """Seconds from the first to the last event."""
+
+    def as_dict(self) -> dict[str, Any]:
+        from journeymap.blueprint import format_duration
+
+        return {"inactivity_gap": format_duration(self.inactivity_gap) or "none",
+                "conversion_window": format_duration(self.conversion_window) or "none",
+                "gap_quantile": GAP_QUANTILE, "gap_quantile_s": self.gap_quantile_s,
+                "customers_with_gaps": self.customers, "span_s": self.span_s}
+
+    def describe(self) -> str:
+        """One sentence saying where the two settings come from."""
+        if self.span_s is None:
+            return "the events have no times, so the journey settings are left as they are"
+        gap = (f"{GAP_QUANTILE:.0%} of the {self.customers:,} customers with several touches have no gap longer "
+               f"than {_human(self.gap_quantile_s)}" if self.gap_quantile_s is not None
+               else "no customer has two timed touches")
+        return f"{gap}, and the data spans {_human(self.span_s)}"
+
+
+def _human(seconds: float | None) -> str:
+    """A duration for a sentence: ``45.7 days``, ``3.2 hours``, ``4.3 minutes``, ``12 seconds``."""
+    if seconds is None:
+        return "nothing"
+    for size, unit in ((_D, "days"), (_H, "hours"), (_M, "minutes")):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} seconds"
+
+
+def propose_journey_settings(events: ir.Table, con: BaseBackend | None = None) -> JourneyProposal:
+    """Inactivity gap and conversion window from the data's own gaps and span (two aggregates).
+
+    The gap is the :data:`GAP_QUANTILE` quantile of each customer's longest gap between
+    consecutive touches, rounded up to a readable duration, so it splits about one
+    customer in ten (none when it reaches the data's span: nothing would be split). The
+    window is that gap, at most :data:`WINDOW_SPAN_SHARE` of the span, rounded down, so
+    only journeys that ended near the data's end count as in progress.
+
+    >>> import ibis, datetime as dt
+    >>> ev = ibis.memtable({"customer_id": ["a", "a", "b", "b", "c"], "touchpoint": ["x"] * 5,
+    ...     "ts": [dt.datetime(2024, 1, d) for d in (1, 3, 1, 21, 9)]})
+    >>> p = propose_journey_settings(ev)  # 90% of longest gaps under 18.2 days: 30d, not less than the span
+    >>> p.inactivity_gap, p.conversion_window.days, p.customers, p.span_s / 86400
+    (None, 5, 2, 20.0)
+    """
+    from journeymap.schema import touch_order
+
+    t = events.filter(events.ts.notnull())
+    secs = t.ts.epoch_seconds()
+    w = ibis.window(group_by=t.customer_id, order_by=touch_order(t))
+    t = t.mutate(_gap=(secs - secs.lag().over(w)).cast("float64"))
+    per = t.group_by(_c=t.customer_id).agg(_n=t.count(), _max_gap=t._gap.max())
+    per = per.filter(per._n >= 2)
+    q = per.agg(customers=per.count(), gap_q=per._max_gap.quantile(GAP_QUANTILE))
+    span = events.agg(_first=events.ts.min(), _last=events.ts.max())
+    span = span.select(span_s=(span._last.epoch_seconds() - span._first.epoch_seconds()).cast("float64"))
+    row = _rows(q.cross_join(span), con)[0]
+    customers, gap_q, span_s = int(row["customers"] or 0), row["gap_q"], row["span_s"]
+    if span_s is None:
+        return JourneyProposal(None, None, None, 0, None)
+    gap = None
+    if customers and gap_q is not None:
+        gap = readable_duration(max(float(gap_q), 1.0), up=True)
+        if gap.total_seconds() >= span_s:  # no customer's gap can be longer: nothing to split
+            gap = None
+    base = gap.total_seconds() if gap is not None else span_s
+    window = readable_duration(min(base, WINDOW_SPAN_SHARE * span_s), up=False)
+    return JourneyProposal(gap, window, None if gap_q is None else float(gap_q), customers, float(span_s))
+
+
+@dataclass
+class Draft:
+    """What :func:`draft` found: the drafted blueprint and the evidence for its goals and settings."""
+
+    blueprint: Blueprint
+    goal_reasons: dict[str, str]
+    """Per goal: ``name`` (its name says so), ``revenue`` (its events carry revenue, most others do not), ``kept``."""
+    proposal: JourneyProposal
+    settings_proposed: bool
+    """Whether the blueprint's journey settings are the proposal (False: the base's were kept)."""
+    revenue_share: float
+    """Share of all events with a positive revenue."""
+
+
 def draft_blueprint(events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend | None = None,
                     min_events: int = 1) -> Blueprint:
-    """A blueprint drafted from the events, keeping everything curated in ``base``.
+    """A blueprint drafted from the events, keeping everything curated in ``base`` (:func:`draft`'s blueprint).
 
     Parameters
     ----------
@@ -170,7 +374,20 @@ def draft_blueprint(events: ir.Table, base: Blueprint | None = None, *, con: Bas
     -------
     Blueprint
         ``base`` plus one drafted touchpoint per data touchpoint it lacks (stage, channel, kind,
-        keywords, a description saying it was drafted), and guessed goals when ``base`` has none.
+        keywords, a description saying it was drafted), guessed goals when ``base`` has none, and
+        journey settings read from the data when ``base`` has the defaults.
+    """
+    return draft(events, base, con=con, min_events=min_events).blueprint
+
+
+def draft(events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend | None = None,
+          min_events: int = 1) -> Draft:
+    """Draft a blueprint from the events and say why (see :func:`draft_blueprint`).
+
+    Goals, when ``base`` has none: touchpoints whose name says so (:func:`goal_name`), and
+    touchpoints whose events mostly carry revenue while most events of the log do not
+    (revenue there is a transaction, not a price column on every view). Journey settings,
+    when ``base`` has the defaults: :func:`propose_journey_settings`.
     """
     for col in ("customer_id", "ts", "touchpoint"):
         if col not in events.columns:
@@ -178,12 +395,24 @@ def draft_blueprint(events: ir.Table, base: Blueprint | None = None, *, con: Bas
     base = base or default_blueprint()
     stages = base.stage_names()
     profile = _rows(touchpoint_profile(events, base.goal_touchpoints()), con)
+    all_events = sum(int(p["events"]) for p in profile)
+    revenue_share = sum(int(p["revenue_events"] or 0) for p in profile) / all_events if all_events else 0.0
+    transactional = revenue_share <= REVENUE_MOST
     profile = sorted((p for p in profile if p["touchpoint"] is not None and p["events"] >= min_events),
-                     key=lambda p: (p["position"] if p["position"] is not None else 0.5, -p["events"]))
+                     key=lambda p: (p["position"] if p["position"] is not None else 0.5, -p["events"],
+                                    p["touchpoint"]))
     goals = [g.model_copy() for g in base.goals]
+    reasons = dict.fromkeys((g.touchpoint for g in goals), "kept")
     if not goals:
-        goals = [Goal(touchpoint=p["touchpoint"], value="revenue" if (p["revenue_share"] or 0) > 0 else None)
-                 for p in profile if GOAL_PATTERN.search(p["touchpoint"]) or (p["revenue_share"] or 0) > 0.5]
+        for p in profile:
+            name, share = p["touchpoint"], p["revenue_share"] or 0
+            if goal_name(name):
+                reasons[name] = "name"
+            elif transactional and share > 0.5 and not NOT_GOAL_WORDS.intersection(_words(name)):
+                reasons[name] = "revenue"
+            else:
+                continue
+            goals.append(Goal(touchpoint=name, value="revenue" if share > 0 else None))
         if goals:  # positions relative to the guessed goals
             profile_g = {p["touchpoint"]: p for p in _rows(
                 touchpoint_profile(events, [g.touchpoint for g in goals]), con)}
@@ -202,10 +431,119 @@ def draft_blueprint(events: ir.Table, base: Blueprint | None = None, *, con: Bas
         )
         for p in profile if p["touchpoint"].lower() not in known
     ]
+    proposal = propose_journey_settings(events, con)
     data = base.model_dump()
     data["touchpoints"] = [*data["touchpoints"], *(t.model_dump() for t in drafted)]
     data["goals"] = [g.model_dump() for g in goals]
-    return Blueprint.model_validate(data)
+    proposed = base.journey == JourneySettings() and proposal.span_s is not None
+    if proposed:
+        data["journey"] = {**data["journey"], "inactivity_gap": proposal.inactivity_gap,
+                           "conversion_window": proposal.conversion_window}
+    return Draft(Blueprint.model_validate(data), reasons, proposal, proposed, revenue_share)
+
+
+def goal_conversion(events: ir.Table, goals: list[str], journey: JourneySettings) -> dict[str, Any]:
+    """Journeys and converted journeys when ``goals`` are the goals (journeys built as every analysis builds them)."""
+    from journeymap.journeys.journeys import JourneyRules, build_journeys, status_counts
+
+    rules = JourneyRules(goals=tuple(goals), inactivity_gap=journey.inactivity_gap,
+                         conversion_window=journey.conversion_window)
+    counts = status_counts(build_journeys(events, rules=rules))
+    total = sum(counts.values())
+    return {"goals": list(goals), "journeys": total, "converted": counts["converted"],
+            "in_progress": counts["in_progress"], "share": counts["converted"] / total if total else None}
+
+
+def draft_report(events: ir.Table, result: Draft) -> dict[str, Any]:
+    """The share of journeys each goal setting of a draft converts, and the warnings (one sentence each).
+
+    ``conversion`` is all the goals together; ``goals`` each goal alone (with why it is a
+    goal). A setting that converts more than :data:`CONVERT_HIGH` of the journeys, or none,
+    is warned about, and so are journey settings that split most customers or leave most
+    journeys in progress (:func:`journey_setting_warnings`).
+    """
+    bp = result.blueprint
+    names = bp.goal_touchpoints()
+    together = goal_conversion(events, names, bp.journey)
+    per_goal = []
+    for g in bp.goals:
+        alone = together if len(names) == 1 else goal_conversion(events, [g.touchpoint], bp.journey)
+        per_goal.append({"touchpoint": g.touchpoint, "reason": result.goal_reasons.get(g.touchpoint, "kept"),
+                         "value": g.value, "journeys": alone["journeys"], "converted": alone["converted"],
+                         "share": alone["share"]})
+    warnings: list[str] = []
+    n, share = together["journeys"], together["share"]
+    if not names:
+        warnings.append(f"No goal was found, so 0% of the {n:,} journeys convert; name the touchpoint that "
+                        "completes a journey under goals in blueprint.yaml.")
+    elif share is not None and share == 0:
+        warnings.append(f"The goals ({', '.join(names)}) convert 0% of the {n:,} journeys; check their names "
+                        "under goals in blueprint.yaml.")
+    elif share is not None and share > CONVERT_HIGH:
+        warnings.append(f"The goals ({', '.join(names)}) convert {share:.1%} of the {n:,} journeys, more than "
+                        f"{CONVERT_HIGH:.0%}, so some are probably steps rather than conversions; remove those "
+                        "from goals in blueprint.yaml.")
+    if len(names) > 1:
+        for g in per_goal:
+            if g["share"] is not None and g["share"] > CONVERT_HIGH:
+                warnings.append(f"Goal {g['touchpoint']!r} alone converts {g['share']:.1%} of the "
+                                f"{g['journeys']:,} journeys, more than {CONVERT_HIGH:.0%}; remove it from goals "
+                                "if it is a step rather than a conversion.")
+    warnings += [r[3] for r in journey_setting_warnings(bp, events, result.proposal, counts=together)]
+    return {"conversion": together, "goals": per_goal, "journey": {
+        **{k: v or "none" for k, v in bp.model_dump(mode="json")["journey"].items()},
+        "proposed": result.settings_proposed, "proposal": result.proposal.as_dict(),
+        "basis": result.proposal.describe()}, "revenue_share": result.revenue_share, "warnings": warnings}
+
+
+def journey_setting_warnings(blueprint: Blueprint, events: ir.Table, proposal: JourneyProposal | None = None, *,
+                             con: BaseBackend | None = None,
+                             counts: dict[str, Any] | None = None) -> list[list[Any]]:
+    """Check rows (severity, check, name, events, message) for journey settings the data contradicts.
+
+    The inactivity gap splits most customers: of the customers with at least two touches,
+    more than half have more than one journey when only the gap cuts them (goals aside).
+    Most journeys in progress: over half the journeys (as every analysis builds them) end
+    "in progress" under the conversion window. ``counts`` reuses a :func:`goal_conversion`
+    of the blueprint's goals and settings.
+    """
+    from journeymap.blueprint import format_duration
+    from journeymap.journeys.journeys import JourneyRules, build_journeys
+
+    settings = blueprint.journey
+    rows: list[list[Any]] = []
+
+    def suggested() -> JourneyProposal:
+        nonlocal proposal
+        proposal = proposal or propose_journey_settings(events, con)
+        return proposal
+
+    if settings.inactivity_gap is not None:
+        j = build_journeys(events, rules=JourneyRules(goals=(), inactivity_gap=settings.inactivity_gap,
+                                                      conversion_window=None))
+        per = j.group_by(_c=j.customer_id).agg(_n=j.count(), _j=j.journey_no.max())
+        per = per.filter(per._n >= 2)
+        r = _rows(per.agg(customers=per.count(), split=(per._j > 1).cast("int64").sum()), con)[0]
+        customers, split = int(r["customers"] or 0), int(r["split"] or 0)
+        if customers and split > customers / 2:
+            gap = format_duration(settings.inactivity_gap)
+            better = format_duration(suggested().inactivity_gap) or "none"
+            rows.append(["warning", "inactivity gap splits customers", gap, None,
+                         f"The inactivity gap {gap} splits {split:,} of the {customers:,} customers with several "
+                         f"touches ({split / customers:.0%}) into more than one journey; raise "
+                         f"journey.inactivity_gap (the data suggests {better}) or set it to none."])
+    if settings.conversion_window is not None:
+        counts = counts or goal_conversion(events, blueprint.goal_touchpoints(), settings)
+        n, open_ = counts["journeys"], counts["in_progress"]
+        if n and open_ > n / 2:
+            window = format_duration(settings.conversion_window)
+            better = format_duration(suggested().conversion_window) or "none"
+            span = _human(suggested().span_s)
+            rows.append(["warning", "journeys in progress", window, None,
+                         f"{open_:,} of the {n:,} journeys ({open_ / n:.0%}) end \"in progress\" because their "
+                         f"last touch is within the conversion window {window} of the data's end (the data spans "
+                         f"{span}); shorten journey.conversion_window (the data suggests {better})."])
+    return rows
 
 
 class BlueprintCheck(TableResult):
@@ -236,8 +574,10 @@ def check_blueprint(blueprint: Blueprint, events: ir.Table, feedback: ir.Table |
     Errors: a goal with no events (nothing can convert). Warnings: data
     touchpoints missing from the blueprint (with event counts), feedback
     touchpoints missing from it, stages with no touchpoints, touchpoints without
-    a stage, no goals. Info: blueprint touchpoints without data (fine for a
-    billboard or word of mouth).
+    a stage, no goals, an inactivity gap that splits most customers and a
+    conversion window that leaves most journeys in progress
+    (:func:`journey_setting_warnings`). Info: blueprint touchpoints without data
+    (fine for a billboard or word of mouth).
     """
     counts = {r["touchpoint"]: int(r["events"]) for r in _rows(
         events.group_by("touchpoint").agg(events=events.count()), con) if r["touchpoint"] is not None}
@@ -276,6 +616,8 @@ def check_blueprint(blueprint: Blueprint, events: ir.Table, feedback: ir.Table |
             rows.append(["info", "touchpoint without data", t.name, 0,
                          f"touchpoint {t.name!r} has no events (fine for offline touchpoints such as a "
                          "billboard); otherwise check its match rules"])
+    if counts:
+        rows += journey_setting_warnings(blueprint, events, con=con)
     order = {"error": 0, "warning": 1, "info": 2}
     rows.sort(key=lambda r: order[r[0]])
     return BlueprintCheck(columns=CHECK_COLUMNS, rows=rows, meta={

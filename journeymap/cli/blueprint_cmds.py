@@ -6,6 +6,7 @@ import shutil
 import sys
 
 import click
+from rich.markup import escape
 
 from journeymap.cli import Context, main, pass_ctx
 from journeymap.cli.output import (
@@ -49,12 +50,16 @@ def _is_curated(bp) -> bool:
 @pass_ctx
 @handle_errors
 def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fmt: str) -> None:
-    """Draft the blueprint from the events: touchpoints, their channels and stages, and goals.
+    """Draft the blueprint from the events: touchpoints, channels, stages, goals and journey settings.
 
     Each data touchpoint the blueprint lacks is added with its most common
     channel and a stage suggested from its name and from where it sits relative
-    to the goals; goals are guessed from names and revenue when there are none.
-    Everything the blueprint already curates is kept as it is.
+    to the goals. Goals, when there are none, come from names (order, purchase,
+    payment, booking, signup, billed...) and from revenue where most events carry
+    none. The inactivity gap and conversion window, when they are the defaults,
+    come from the data's own gaps and span. Everything the blueprint already
+    curates is kept as it is. The draft prints the share of journeys the goals
+    convert and warns above 60% or at 0%.
 
     \b
     Example:
@@ -62,7 +67,7 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
       journeymap blueprint draft -o draft.yaml   # review a draft next to a curated blueprint
       journeymap blueprint draft -o - | less
     """
-    from journeymap.curation import draft_blueprint
+    from journeymap.curation import draft, draft_report
     from journeymap.errors import InputError
 
     ws = ctx.ws
@@ -71,7 +76,9 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
     if int(events.count().execute()) == 0:
         raise InputError("The workspace has no events to draft from; load some first with: "
                          "journeymap ingest events FILE")
-    bp = draft_blueprint(events, base=base, con=ws.con, min_events=min_events)
+    result = draft(events, base=base, con=ws.con, min_events=min_events)
+    bp = result.blueprint
+    report = draft_report(events, result)
     known = set(base.touchpoint_names())
     added = [t for t in bp.touchpoints if t.name not in known]
     guessed = [g.touchpoint for g in bp.goals] if not base.goals else []
@@ -97,6 +104,7 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
         "goals_guessed": guessed,
         "touchpoints": [{"name": t.name, "stage": t.stage, "channel": t.channel, "kind": t.kind,
                          "description": t.description} for t in added],
+        **report,
     }
     if fmt == "json":
         if target is None:  # the YAML went to stdout; keep the summary off it
@@ -113,9 +121,31 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
               + (f"goals kept: {', '.join(base.goal_touchpoints())}." if base.goals
                  else f"goals guessed: {', '.join(guessed) or 'none'}."),
               highlight=False)
+    conv = report["conversion"]
+    if report["goals"]:
+        goal_rows = [[g["touchpoint"], g["reason"], g["journeys"], g["converted"], _share(g["share"])]
+                     for g in report["goals"]]
+        if target is not None:
+            print_table(["goal", "from", "journeys", "converted", "share"], goal_rows,
+                        title="goals (each alone)")
+    if conv["share"] is not None:
+        out.print(f"With these goals {conv['converted']:,} of {conv['journeys']:,} journeys convert "
+                  f"({_share(conv['share'])}).", highlight=False)
+    j = report["journey"]
+    out.print(f"Journey settings {'proposed' if j['proposed'] else 'kept'}: inactivity_gap {j['inactivity_gap']}, "
+              f"conversion_window {j['conversion_window']} ({j['basis']}"
+              + ("" if j["proposed"] else f"; the data suggests {j['proposal']['inactivity_gap']} and "
+                 f"{j['proposal']['conversion_window']}") + ").", highlight=False)
+    for w in report["warnings"]:
+        out.print(f"[bold yellow]Warning:[/] {escape(w)}", highlight=False)
     if target is not None:
         out.print(f"Draft written to {target}; review the stages, then run: journeymap blueprint check",
                   highlight=False)
+
+
+def _share(x: float | None) -> str:
+    """A share as a percentage with one decimal (``12.5%``), empty when undefined."""
+    return "" if x is None else f"{x:.1%}"
 
 
 @blueprint.command("check")
@@ -128,7 +158,9 @@ def check_cmd(ctx: Context, strict: bool, fmt: str) -> None:
 
     Errors: goals with no events. Warnings: data or feedback touchpoints missing
     from the blueprint, stages without touchpoints, touchpoints without a stage,
-    no goals. Info: blueprint touchpoints with no events (fine for offline ones).
+    no goals, an inactivity gap that splits most customers into several
+    journeys, a conversion window that leaves over half the journeys "in
+    progress". Info: blueprint touchpoints with no events (fine for offline ones).
 
     \b
     Example:
