@@ -206,7 +206,8 @@ def test_cli_draft_check_show(cli_ws):
     r = _cli(p, "show", "--format", "json")
     assert r.exit_code == 0 and Blueprint.model_validate(json.loads(r.output)) == written
     r = _cli(p, "show")
-    assert r.exit_code == 0 and "Thing X" in r.output and "inactivity_gap 30d" in r.output
+    # the draft proposes the journey settings from the data (3d: 90% of longest gaps, 1d: under a quarter of 6 days)
+    assert r.exit_code == 0 and "Thing X" in r.output and "inactivity_gap 3d, conversion_window 1d" in r.output
     r = _cli(p, "show", "--format", "csv")
     assert len(r.output.splitlines()) == 1 + len(written.touchpoints)
 
