@@ -166,7 +166,7 @@ def test_open_funnel_enters_at_any_step():
     assert col(r, "reached") == [1, 2, 2]
     assert col(r, "entered_here") == [1, 1, 1]
     assert col(r, "rate_overall") == pytest.approx([1 / 3, 2 / 3, 2 / 3])
-    assert col(funnel(ev, STEPS, end=END), "reached") == [1, 1]  # closed: only b enters
+    assert col(funnel(ev, STEPS, end=END), "reached") == [1, 1, 0]  # closed: only b enters (Buy listed, 0)
 
 
 TOTALS = events([
@@ -216,9 +216,9 @@ BREAK = events([
 @pytest.mark.parametrize(
     ("by_step", "expected"),
     [
-        ("first", {"web": [1, 1, 1], "app": [1, 1]}),
-        ("last", {"app": [1, 1, 1], "web": [1, 1]}),
-        (3, {"app": [1, 1, 1], "(not reached)": [1, 1]}),
+        ("first", {"web": [1, 1, 1], "app": [1, 1, 0]}),
+        ("last", {"app": [1, 1, 1], "web": [1, 1, 0]}),
+        (3, {"app": [1, 1, 1], "(not reached)": [1, 1, 0]}),
     ],
 )
 def test_breakdown_value_from_first_last_or_chosen_step(by_step, expected):

@@ -14,11 +14,12 @@ from journeymap.cli.journeys_cmds import (
     BY_COLUMN,
     _with_filters,
     by_option,
+    check_names,
     filter_options,
     journeys_for,
     working,
 )
-from journeymap.cli.output import emit, format_option, handle_errors
+from journeymap.cli.output import emit, err_console, format_option, handle_errors
 from journeymap.errors import InputError
 
 
@@ -83,8 +84,11 @@ def funnel_cmd(ctx: Context, steps, order, window, step_limit, exclude, optional
       journeymap funnel stage:awareness stage:purchase --order any --format csv
       journeymap funnel Home Checkout Purchase --customers-at Checkout --dropped --format csv
     """
+    from journeymap.journeys.funnel_steps import Exclusion
     from journeymap.journeys.funnels import funnel, funnel_customers
 
+    check_names(ctx, "Funnel step", steps=list(steps))
+    check_names(ctx, "--exclude", steps=[Exclusion.parse(x) for x in exclude])
     journeys = journeys_for(ctx, start, end, persona, where, by)
     options = dict(order=order, window=window, exclude=list(exclude), optional=list(optional),
                    step_limits=_step_limits(step_limit), open=open_, totals=totals, unit=unit,
@@ -146,7 +150,9 @@ def friction_cmd(ctx: Context, start, end, persona, where, by, node, top, fmt) -
 
     journeys = journeys_for(ctx, start, end, persona, where, by)
     with working("Computing friction"):
-        result = friction(journeys, node=node, by=BY_COLUMN if by else None)
+        # without goals every journey just ends: exits are counted, not scored as giving up
+        result = friction(journeys, node=node, by=BY_COLUMN if by else None,
+                          goals=bool(ctx.ws.blueprint.goal_touchpoints()))
     if top is not None:  # the first N of each breakdown value
         at = result.columns.index("rank")
         result = result.model_copy(update={"rows": [r for r in result.rows if r[at] <= top]})
@@ -177,6 +183,8 @@ def retention_cmd(ctx: Context, start, end, persona, where, by, start_event, ret
     """
     from journeymap.journeys.retention import retention
 
+    check_names(ctx, "--start-event", steps=[start_event] if start_event else [])
+    check_names(ctx, "--return-event", steps=[return_event] if return_event else [])
     journeys = journeys_for(ctx, start, end, persona, where, by)
     with working("Computing retention"):
         result = retention(journeys, start=start_event, return_event=return_event,
@@ -207,9 +215,13 @@ def drivers_cmd(ctx: Context, start, end, persona, where, steps, window, attribu
     """
     from journeymap.journeys.drivers import drivers
 
+    check_names(ctx, "--step", steps=list(steps))
     journeys = journeys_for(ctx, start, end, persona, where)
     funnel_opts = {"steps": list(steps), "window": window} if steps else {}
     with working("Computing drivers"):
         result = drivers(journeys, customers=ctx.ws.customers(), attributes=list(attributes) or None,
                          min_count=min_count, **funnel_opts)
+    meta = result.meta
+    if meta.get("converters") in (0, meta.get("customers")):  # a group is empty: say why the odds ratios are blank
+        err_console.print(f"Note: {meta['note']}.", highlight=False, markup=False)
     emit(_with_filters(result, start, end, persona, where, None), fmt, title="drivers")

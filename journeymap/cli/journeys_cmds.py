@@ -102,6 +102,27 @@ def filters_for(start: str | None = None, end: str | None = None, persona: Seque
     return Filters(start=start or None, end=end or None, personas=tuple(persona), where=where_dict)
 
 
+def check_names(ctx: Context, option: str, *, steps: Sequence[Any] = (), names: Sequence[str] = (),
+                extra: Sequence[str] = ()) -> None:
+    """Stop with one sentence when a step or name refers to a touchpoint (or stage) that does not exist.
+
+    Known touchpoints: the blueprint's and ``extra`` (e.g. path aliases), then, only when a name is not
+    among those, the touchpoints present in the workspace's events (one distinct query, before any filter).
+    The error names the value and the closest known names (case-insensitive ``difflib``).
+    """
+    from journeymap.journeys.funnel_steps import check_names as check
+    from journeymap.journeys.funnel_steps import present_touchpoints, step_names
+
+    touchpoints, stages = step_names(list(steps))
+    touchpoints += [n for n in names if n and n not in touchpoints]
+    bp = ctx.ws.blueprint
+    if stages:
+        check(stages, {s.name for s in bp.stages}, what="stage", option=option)
+    known = {t.name for t in bp.touchpoints} | set(extra)
+    if any(t not in known for t in touchpoints):
+        check(touchpoints, known | present_touchpoints(ctx.ws.events()), what="touchpoint", option=option)
+
+
 @contextlib.contextmanager
 def working(label: str) -> Iterator[None]:
     """A spinner on stderr while the engine works (the analyses run as one query each)."""
@@ -201,6 +222,9 @@ def paths_cmd(ctx: Context, start, end, persona, where, by, from_, to, alias, co
 
     collapse = show_flows if collapse_repeats is None else collapse_repeats
     rules = PathRules.parse_aliases(alias, collapse_repeats=collapse, max_steps=max_steps, start=from_, end=to)
+    aliases = [name for _, name in rules.aliases]  # --from / --to may name an alias
+    check_names(ctx, "--from", names=[from_] if from_ else [], extra=aliases)
+    check_names(ctx, "--to", names=[to] if to else [], extra=aliases)
     journeys = journeys_for(ctx, start, end, persona, where, by)
     dim = BY_COLUMN if by else None
     with working("Computing flows" if show_flows else "Computing path variants"):

@@ -44,8 +44,8 @@ def handle_errors(func: Callable) -> Callable:
 
 
 def _fmt_cell(v: Any) -> str:
-    if v is None:
-        return ""
+    if v is None or (isinstance(v, float) and v != v):  # null or NaN: undefined, shown as a dash (not blank)
+        return "–"
     if isinstance(v, float):
         return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
     return str(v)

@@ -22,6 +22,12 @@ Who counts, and what counts as exposure:
 
 Association, not causation: an odds ratio says who converts, not why.
 
+No odds ratio where a group is empty: with no converters or no non-converters
+(e.g. a blueprint without goals), or a feature every customer has (no one
+unexposed), the odds ratio and its interval are null (Haldane's 0.5 would
+invent one: 160 with an interval that excludes 1 beside p = 1); ``meta["note"]``
+says which. Fisher's p-value is still given (1 when a group is empty).
+
 Examples
 --------
 >>> import ibis, datetime as dt
@@ -189,6 +195,13 @@ def drivers(
     n, conv = int(totals.n.iloc[0]), int(totals.conv.fillna(0).iloc[0])
     counts = run(drivers_counts_expr(pop, feats), con)
     rows = _rows(counts, n, conv, min_count)
+    note = "association, not causation"
+    if conv == 0 or conv == n:
+        group = "converters" if conv == 0 else "non-converters"
+        note = (f"no {group} among the {n:,} customers: the odds ratio and its interval are undefined (null)"
+                + ("; the blueprint may have no goals" if conv == 0 else "") + f"; {note}")
+    elif any(r[10] is None for r in rows):
+        note = f"odds ratio null for features every customer has (no one unexposed to compare with); {note}"
     return DriversResult(
         columns=list(DRIVER_COLUMNS), rows=rows,
         meta={"population": "funnel entries" if steps else "customers with decided journeys",
@@ -196,7 +209,8 @@ def drivers(
               "interval": "95% Wald on log odds; Haldane-Anscombe +0.5 when a cell is 0",
               "p_value": "Fisher's exact, two-sided", "multiple_testing":
               f"Benjamini-Hochberg over {len(rows)} features; read p_adjusted, not p_value",
-              "note": "association, not causation"},
+              "odds_ratio": "null where a group is empty (no converters, no non-converters or no one unexposed)",
+              "note": note},
     )
 
 
@@ -210,7 +224,10 @@ def _rows(counts, n: int, conv: int, min_count: int) -> list[list[Any]]:
             continue
         b, c = exposed - a, conv - a
         d = (n - conv) - b
-        ratio, low, high, corrected = odds_ratio(a, b, c, d)
+        if conv == 0 or conv == n or exposed == n:  # a group is empty: no odds to compare, no ratio
+            ratio, low, high, corrected = None, None, None, None
+        else:
+            ratio, low, high, corrected = odds_ratio(a, b, c, d)
         p = float(fisher_exact([[a, b], [c, d]]).pvalue)
         rate_un = c / (c + d) if c + d else None
         out.append([f"{rec['name']}={rec['value']}", rec["kind"], rec["name"], rec["value"], exposed, a, conv,
@@ -219,7 +236,7 @@ def _rows(counts, n: int, conv: int, min_count: int) -> list[list[Any]]:
         adjusted = false_discovery_control([r[14] for r in out], method="bh")
         for r, q in zip(out, adjusted, strict=True):
             r[15], r[16] = float(q), bool(q < 0.05)
-    out.sort(key=lambda r: (r[14], -r[10], r[0]))
+    out.sort(key=lambda r: (r[14], r[10] is None, -(r[10] or 0.0), r[0]))
     return out
 
 

@@ -26,6 +26,15 @@ cannot top the list by chance: ``exit_component = log2((exits + 1) /
 ``friction_score`` is the sum of their positive parts (0 = no worse than
 expected on any signal); rows are ranked by it.
 
+No data is not the maximum: a component with nothing to measure is null and
+adds nothing to the score. ``exit_component`` is null when none of the
+touchpoint's journeys is settled (all in progress), and for every touchpoint
+when ``goals=False`` (a blueprint without goals: every journey just ends, so an
+ending is not giving up; ``exits`` still count the journeys that end there).
+``slow_ratio`` and ``slow_component`` are null when there is no gap to compare
+(no touch before or after it) or no usual wait to compare with (the typical p90
+is 0: the ratio would be 0/0 or infinite).
+
 Examples
 --------
 >>> import ibis, datetime as dt
@@ -71,11 +80,13 @@ class FrictionResult(TableResult):
     kind: ClassVar[str] = "friction"
 
 
-def friction_expr(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None) -> ir.Table:
+def friction_expr(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None,
+                  goals: bool = True) -> ir.Table:
     """The friction table as an Ibis expression (nothing is executed); see the module docs.
 
     With ``by`` every figure, expectation and rank is computed within each value of that
     journeys column (e.g. ``dimension`` from ``with_dimension``): each group against its own baseline.
+    ``goals=False`` (the blueprint has no goals) leaves exits out of the score (``exit_component`` null).
     """
     for c in ["customer_id", "journey_no", "step", "n_touches", "status", "ts", node] + ([by] if by else []):
         if c not in journeys.columns:
@@ -90,7 +101,7 @@ def friction_expr(journeys: ir.Table, *, node: str = "touchpoint", by: str | Non
         t = t.rename(_n2="_node", **{f"_k2_{k}": k for k in keys})
         out = out.left_join(t, [out._node == t._n2, *[out[k] == t[f"_k2_{k}"] for k in keys]])
         out = out.drop("_n2", *[f"_k2_{k}" for k in keys])
-    return _score(out, node, keys)
+    return _score(out, node, keys, goals)
 
 
 def _touches(journeys: ir.Table, node: str) -> ir.Table:
@@ -142,7 +153,7 @@ def _loops(j: ir.Table, keys: list[str]) -> ir.Table:
     return g.mutate(expected_loop_rate=rate)
 
 
-def _score(t: ir.Table, node: str, keys: list[str]) -> ir.Table:
+def _score(t: ir.Table, node: str, keys: list[str], goals: bool = True) -> ir.Table:
     zero = ibis.literal(0.0)
     t = t.mutate(touches=t.touches.fill_null(0), exits=t.exits.fill_null(0),
                  expected_exits=t.expected_exits.fill_null(0.0))
@@ -153,23 +164,33 @@ def _score(t: ir.Table, node: str, keys: list[str]) -> ir.Table:
     journeys = t.journeys.fill_null(0).cast("float64")
     expected_loops = journeys * t.expected_loop_rate
     loop_rate = t.loop_journeys.cast("float64") / journeys
-    ratio_in = t.p90_gap_in_s / t.typical_p90_gap_in_s
-    ratio_out = t.p90_gap_out_s / t.typical_p90_gap_out_s
-    slow = ibis.greatest(ratio_in, ratio_out)
+    ratio_in = _ratio(t.p90_gap_in_s, t.typical_p90_gap_in_s)
+    ratio_out = _ratio(t.p90_gap_out_s, t.typical_p90_gap_out_s)
+    # the larger ratio where both exist, else the one that exists (null when neither: no data)
+    slow = ibis.cases((ratio_in.isnull(), ratio_out), (ratio_out.isnull(), ratio_in),
+                      else_=ibis.greatest(ratio_in, ratio_out))
+    exit_component = _cap(((t.exits + 1).cast("float64") / (t.expected_exits + 1)).log2())
+    # no settled journey here (all in progress), or no goals (an ending is not giving up): no exit signal
+    exit_component = ibis.ifelse(has, exit_component, ibis.null("float64")) if goals else ibis.null("float64")
+    # log2(0) is -inf: a touchpoint with no wait at all where the usual one waits sits at the bottom of the
+    # scale (-MAX_COMPONENT); only positive parts reach the score, so this never raises it
+    slow_component = ibis.cases((slow > 0, _cap(slow.log2())), (slow == 0, -MAX_COMPONENT),
+                                else_=ibis.null("float64"))
     t = t.mutate(
         exit_rate=exit_rate, expected_exit_rate=expected_rate,
         exit_lift=ibis.ifelse(expected_rate > 0, exit_rate / expected_rate, ibis.null("float64")),
         loop_rate=loop_rate,
         loop_lift=ibis.ifelse(t.expected_loop_rate > 0, loop_rate / t.expected_loop_rate, ibis.null("float64")),
         slow_ratio=slow,
-        exit_component=_cap(((t.exits + 1).cast("float64") / (t.expected_exits + 1)).log2()),
+        exit_component=exit_component,
         loop_component=_cap(((t.loop_journeys.fill_null(0) + 1).cast("float64") / (expected_loops + 1)).log2()),
-        slow_component=_cap(ibis.ifelse(slow > 0, slow.log2(), ibis.null("float64"))),
+        slow_component=slow_component,
     )
-    score = (ibis.greatest(t.exit_component, zero) + ibis.greatest(t.loop_component, zero)
+    score = (ibis.greatest(t.exit_component.fill_null(zero), zero) + ibis.greatest(t.loop_component, zero)
              + ibis.greatest(t.slow_component.fill_null(zero), zero))
     t = t.mutate(friction_score=score)
-    rw = ibis.window(group_by=keys or None, order_by=[ibis.desc(t.friction_score), t._node])
+    # rank on the score rounded to 9 decimals (float sums differ in the last bits with the engine's threads)
+    rw = ibis.window(group_by=keys or None, order_by=[ibis.desc(t.friction_score.round(9)), t._node])
     t = t.mutate(rank=ibis.row_number().over(rw) + 1)
     t = t.rename(**{node: "_node"}) if node != "touchpoint" else t.rename(touchpoint="_node")
     cols = [*keys, *[node if c == "touchpoint" else c for c in FRICTION_COLUMNS]]
@@ -180,7 +201,12 @@ def _cap(component: ir.FloatingValue) -> ir.FloatingValue:
     return ibis.least(component, MAX_COMPONENT)
 
 
-def friction(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None,
+def _ratio(p90: ir.FloatingValue, typical: ir.FloatingValue) -> ir.FloatingValue:
+    """``p90 / typical``; null when either is missing or the typical wait is 0 (0/0 or infinite: undefined)."""
+    return ibis.ifelse(p90.notnull() & (typical > 0), p90 / typical, ibis.null("float64"))
+
+
+def friction(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None, goals: bool = True,
              con: BaseBackend | None = None) -> FrictionResult:
     """Exits against expectation, loops and slow transitions per touchpoint, and one friction score.
 
@@ -193,6 +219,9 @@ def friction(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = N
     by
         A journeys column to break friction down by (``dimension`` from ``with_dimension``):
         each value is ranked against its own expectations, ``by`` first in the columns.
+    goals
+        False when the blueprint has no goals: journeys end rather than give up, so ``exits`` are
+        counted but not scored (``exit_component`` null).
     con
         The engine to run on (default: the one the table is bound to).
 
@@ -201,11 +230,16 @@ def friction(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = N
     FrictionResult
         Columns :data:`FRICTION_COLUMNS`, ranked by ``friction_score`` (highest first).
     """
-    df = run(friction_expr(journeys, node=node, by=by), con)
+    df = run(friction_expr(journeys, node=node, by=by, goals=goals), con)
+    exits = ("last touch of dropped journeys; in-progress journeys left out" if goals else
+             "no goals: journeys end, they do not give up; exits are the last touches of ended journeys "
+             "(in-progress ones left out), counted but not scored (exit_component null)")
     return FrictionResult(
         columns=list(df.columns), rows=frame_rows(df),
-        meta={"node": node, "by": by, "score": "sum of positive log2 lifts: exits, loops, slow transitions",
-              "exits": "last touch of dropped journeys; in-progress journeys left out",
+        meta={"node": node, "by": by, "goals": goals,
+              "score": "sum of positive log2 lifts: exits, loops, slow transitions (null components add nothing)",
+              "exits": exits,
               "expected_exits": f"overall exit rate at the same step (steps over {MAX_POSITION} pooled)",
-              "slow": "p90 gap into / out of it over the median touchpoint's p90", "gap_unit": "seconds"},
+              "slow": "p90 gap into / out of it over the median touchpoint's p90; null when there is no gap "
+                      "or the median p90 is 0", "gap_unit": "seconds"},
     )

@@ -317,3 +317,77 @@ def property_value(properties: ir.StringValue, key: str) -> ir.StringValue:
     pattern = r'"' + re.escape(key) + r'"\s*:\s*"?([^",}]*)'
     return properties.re_extract(pattern, 1).strip()
 
+
+
+# -- names a user typed: touchpoints and stages that exist ---------------------------------------
+MAX_LISTED = 12
+"""How many known names an unknown-name error lists when none is close."""
+
+
+def step_names(steps: Sequence[Any]) -> tuple[list[str], list[str]]:
+    """The touchpoint and stage names that ``steps`` (or exclusions) use, in order, without repeats.
+
+    >>> step_names(["Home", "stage:purchase", "Checkout[channel=app]", {"touchpoint": ["A", "Home"]}])
+    (['Home', 'Checkout', 'A'], ['purchase'])
+    """
+    touchpoints: list[str] = []
+    stages: list[str] = []
+    for spec in steps:
+        step = spec.step if isinstance(spec, Exclusion) else Step.parse(spec)
+        for value, out in ((step.touchpoint, touchpoints), (step.stage, stages)):
+            for name in _as_list(value) if value is not None else []:
+                if str(name) not in out:
+                    out.append(str(name))
+    return touchpoints, stages
+
+
+def close_names(value: str, known: Sequence[str] | set[str], n: int = 3) -> list[str]:
+    """The known names closest to ``value`` (``difflib.get_close_matches``, ignoring case; a name equal
+    but for case first).
+
+    >>> close_names("BILED", ["BILLED", "Payment", "Billed"])
+    ['BILLED', 'Billed']
+    >>> close_names("billed", ["BILLED", "Payment"])
+    ['BILLED']
+    """
+    import difflib
+
+    names = sorted({str(k) for k in known})
+    lower: dict[str, list[str]] = {}
+    for k in names:
+        lower.setdefault(k.lower(), []).append(k)
+    hits = difflib.get_close_matches(value.lower(), list(lower), n=n, cutoff=0.6)
+    same = lower.get(value.lower(), [])
+    out = [*same, *[k for h in hits for k in lower[h] if k not in same]]
+    return out[:n]
+
+
+def unknown_name(value: str, known: Sequence[str] | set[str], *, what: str, option: str) -> InputError:
+    """The one-line error for a ``what`` (touchpoint, stage) name that is not among ``known``."""
+    names = sorted({str(k) for k in known})
+    close = close_names(value, names)
+    if close:
+        hint = "closest: " + ", ".join(repr(c) for c in close) + " (names are case-sensitive)"
+    elif names:
+        more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+        hint = f"known {what}s: " + ", ".join(repr(c) for c in names[:MAX_LISTED]) + more
+    else:
+        hint = f"there are no {what}s to name yet"
+    where = "the events or the blueprint" if what == "touchpoint" else "the blueprint"
+    return InputError(f"{option} {value!r} is not a {what} of {where}; {hint}.")
+
+
+def check_names(values: Sequence[str], known: Sequence[str] | set[str], *, what: str, option: str) -> None:
+    """Raise :func:`unknown_name`'s error for the first of ``values`` that is not in ``known``."""
+    known_set = {str(k) for k in known}
+    for value in values:
+        if str(value) not in known_set:
+            raise unknown_name(str(value), known_set, what=what, option=option)
+
+
+def present_touchpoints(table: ir.Table, con: Any = None) -> set[str]:
+    """The touchpoints that occur in ``table`` (one distinct query)."""
+    from journeymap.journeys.transitions import run
+
+    df = run(table.select(_tp=table.touchpoint.cast("string")).distinct(), con)
+    return {str(v) for v in df["_tp"] if v is not None}

@@ -305,10 +305,8 @@ def _rows(wide, spec: FunnelSpec) -> tuple[list[str], list[list[Any]], list[list
     for rec in recs:
         dim = [str(rec["dimension"])] if spec.by else []
         entries = int(rec["entries"] or 0)
-        for n, step in enumerate(spec.steps, start=1):
+        for n, step in enumerate(spec.steps, start=1):  # every step, with 0 where no one reached it
             reached = int(rec[f"reached_{n}"] or 0)
-            if reached == 0 and n > 1:
-                continue
             prev = int(rec[f"reached_{_prev_required(spec, n - 1) + 1}"] or 0) if n > 1 else None
             cont = int(rec[f"cont_{n}"] or 0)
             lo_o, hi_o = wilson(reached, entries)
@@ -330,10 +328,12 @@ def _rows(wide, spec: FunnelSpec) -> tuple[list[str], list[list[Any]], list[list
 
 
 def wilson(successes: int, n: int | None, z: float = Z95) -> tuple[float | None, float | None]:
-    """The Wilson score interval of ``successes / n`` (None when ``n`` is 0).
+    """The Wilson score interval of ``successes / n`` (None when ``n`` is 0), exactly 0 (1) at 0 (n) successes.
 
     >>> [round(v, 4) for v in wilson(5, 10)]
     [0.2366, 0.7634]
+    >>> wilson(0, 3)[0], wilson(3, 3)[1]
+    (0.0, 1.0)
     """
     if not n:
         return None, None
@@ -341,7 +341,9 @@ def wilson(successes: int, n: int | None, z: float = Z95) -> tuple[float | None,
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return low, high
 
 
 def _num(value: Any) -> float | None:

@@ -68,7 +68,11 @@ def wilson_interval(successes: ir.NumericValue, n: ir.NumericValue, z: float = Z
     denom = 1 + z2 / n
     centre = (p + z2 / (2 * n)) / denom
     half = z * ((p * (1 - p) / n + z2 / (4 * n * n)).sqrt()) / denom
-    return centre - half, centre + half
+    # within [0, 1] and exact at the edges: in floating point 0 of n gave a low bound of -4e-19
+    k = successes.cast("float64")
+    low = ibis.cases((n <= 0, ibis.null("float64")), (k <= 0, 0.0), else_=ibis.greatest(centre - half, 0.0))
+    high = ibis.cases((n <= 0, ibis.null("float64")), (k >= n, 1.0), else_=ibis.least(centre + half, 1.0))
+    return low, high
 
 
 def touchpoints_expr(journeys: ir.Table, *, by: str | None = None, node: str = "touchpoint") -> ir.Table:

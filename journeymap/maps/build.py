@@ -290,7 +290,7 @@ class _Builder:
                                 **self.bp.journey.model_dump(mode="json")},
             journeymap_version=__version__, warnings=self.warnings + voice.warnings + attribution.warnings)
         summary = _summary(meta, totals, overall_conv, overall_kpis, overall_emotion, pain, opportunities,
-                           drivers_doc, stages, self.bp)
+                           drivers_doc, stages, self.bp, status)
         dq = self._data_quality(status, int(ev_span["n"] or 0), voice)
         return JourneyMap(meta=meta, summary=summary, stages=stages, flows=flows_doc, emotion_curve=curve,
                           pain_points=pain, opportunities=opportunities, attribution=attribution.doc,
@@ -437,12 +437,13 @@ class _Builder:
         from journeymap.journeys import friction
 
         keyed = self._phased(self.j)
-        main = {r["touchpoint"]: r for r in friction(keyed, by=PHASE, con=self.con).records()}
+        goals = bool(self.bp.goal_touchpoints())  # without goals journeys end, they do not give up
+        main = {r["touchpoint"]: r for r in friction(keyed, by=PHASE, goals=goals, con=self.con).records()}
         if not personas:
             return main, []
         keyed = keyed.mutate(_dp=keyed.dimension.cast("string") + SEP + keyed[PHASE])
         per_persona = [{**r, "dimension": str(r["_dp"]).partition(SEP)[0]}
-                       for r in friction(keyed, by="_dp", con=self.con).records()]
+                       for r in friction(keyed, by="_dp", goals=goals, con=self.con).records()]
         return main, per_persona
 
     def _stage_transitions(self, tr: list[dict]) -> list[dict]:
@@ -617,18 +618,20 @@ class _Builder:
                   if c.friction is not None and c.friction.score > 0 and c.figures.share]
         scored.sort(key=lambda x: (-(x[1].score * x[2]), x[0].name))
         out = []
+        goals = bool(self.bp.goal_touchpoints())
         for i, (c, fr, share) in enumerate(scored[:TOP_PAIN_POINTS]):
             neg = [t for t in c.themes if t.sentiment is not None and t.sentiment < 0]
+            # without goals a journey's end is not giving up: no exit figures and no conversion in a pain point
             fig: dict[str, Any] = {"friction": round(fr.score, 4), "reach": share, "journeys": c.figures.journeys,
-                   "customers": c.figures.customers, "exit_rate": c.figures.exit_rate,
-                   "expected_exit_rate": fr.components.get("expected_exit_rate"),
+                   "customers": c.figures.customers, "exit_rate": c.figures.exit_rate if goals else None,
+                   "expected_exit_rate": fr.components.get("expected_exit_rate") if goals else None,
                    "loop_rate": fr.components.get("loop_rate"),
                    "slow_ratio": fr.components.get("slow_ratio"),
-                   "conversion": c.figures.conversion.value if c.figures.conversion else None,
+                   "conversion": c.figures.conversion.value if c.figures.conversion and goals else None,
                    "emotion": c.emotion.mean if c.emotion else None,
                    "feedback": c.emotion.n if c.emotion else 0}
             parts = []
-            if c.figures.exit_rate is not None:
+            if c.figures.exit_rate is not None and goals:
                 exp = fr.components.get("expected_exit_rate")
                 if c.post_goal:
                     parts.append(f"post-purchase: {_pct(c.figures.exit_rate)} of touches end a journey after a "
@@ -637,6 +640,8 @@ class _Builder:
                 else:
                     parts.append(f"{_pct(c.figures.exit_rate)} of touches end a journey that gives up"
                                  + (f" (expected {_pct(exp)})" if exp is not None else ""))
+            if not goals:  # what scored instead of exits: loops and waits, in words
+                parts += _loop_wait_words(fr.components)
             if neg:
                 parts.append(f"top complaint: \"{neg[0].theme}\" ({neg[0].n} comments)")
             quotes = sorted((q for q in c.quotes if (q.sentiment or 0) < 0), key=lambda q: q.sentiment or 0)
@@ -757,7 +762,8 @@ class _Builder:
             notes.append(f"{small} touchpoint/stage KPI figures rest on fewer than {SMALL_N} responses (flagged).")
         if status.get("in_progress"):
             notes.append(f"{status['in_progress']} journeys are still in progress at the data's end; "
-                         "they count as neither converted nor dropped.")
+                         + ("they count as neither converted nor dropped." if self.bp.goal_touchpoints() else
+                            "the blueprint has no goals: they continued, the others ended."))
         return DataQuality(rows=rows, mapped_rows={"events": mapped_events, "feedback": voice.n_feedback},
                            quarantine=quarantine, ingest_log=entries,
                            journey_status={k: int(v) for k, v in status.items()}, notes=notes)
@@ -1142,6 +1148,19 @@ def _kpi(r: dict, targets, agg: dict) -> KPI:
                target=target, meets_target=meets, mean=mean)
 
 
+def _loop_wait_words(components: dict[str, Any]) -> list[str]:
+    """The loop and wait components of a friction score in words (pain points of a map without goals)."""
+    out = []
+    if (components.get("loop_component") or 0) > 0 and components.get("loop_rate") is not None:
+        exp = components.get("expected_loop_rate")
+        out.append(f"{_pct(components['loop_rate'])} of journeys come back to it"
+                   + (f" (expected {_pct(exp)})" if exp is not None else ""))
+    slow = components.get("slow_ratio")
+    if (components.get("slow_component") or 0) > 0 and slow is not None:
+        out.append(f"the wait around it is {slow:.1f}x the usual")
+    return out
+
+
 def _friction(f: dict | None) -> Friction | None:
     if f is None:
         return None
@@ -1181,7 +1200,8 @@ def _ordered(cells: list[TouchpointCell], stage_order: dict[str, int]) -> list[T
     return [c.model_copy(update={"order": i}) for i, c in enumerate(sorted(cells, key=key))]
 
 
-def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, stages, bp) -> Summary:
+def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, stages, bp,
+             status: dict[str, int] | None = None) -> Summary:
     heads = [
         Headline(key="customers", label="Customers", value=int(totals["customers"] or 0), unit="count"),
         Headline(key="journeys", label="Journeys", value=int(totals["journeys"] or 0), unit="count"),
@@ -1200,6 +1220,12 @@ def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, st
     who = f"the {meta.persona} persona" if meta.persona else "all customers"
     s = [f"This map covers {int(totals['journeys'] or 0):,} journeys of {int(totals['customers'] or 0):,} customers "
          f"({who}); {_pct(conv.value)} of journeys convert (95% CI {_pct(conv.low)}-{_pct(conv.high)})."]
+    if not bp.goal_touchpoints():  # nothing can convert: journeys end or continue, they do not give up
+        st = status or {}
+        s[-1] = (f"This map covers {int(totals['journeys'] or 0):,} journeys of {int(totals['customers'] or 0):,} "
+                 f"customers ({who}); the blueprint has no goals, so no journey converts: "
+                 f"{int(st.get('dropped') or 0):,} ended and {int(st.get('in_progress') or 0):,} continued to the "
+                 "data's end.")
     if bp.targets.conversion_rate is not None and conv.value is not None:
         s[-1] += (f" The target is {_pct(bp.targets.conversion_rate)}"
                   + (" and is met." if conv.value >= bp.targets.conversion_rate else " and is not met."))

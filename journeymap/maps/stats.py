@@ -28,18 +28,32 @@ def rate(k: int | float | None, n: int | float | None, low: float | None = None,
         return Rate(k=k, n=n)
     if low is None or high is None:
         low, high = wilson(k, n)
-    return Rate(k=k, n=n, value=k / n, low=_f(low), high=_f(high))
+    return Rate(k=k, n=n, value=k / n, low=_bound(_f(low), k, n, 0), high=_bound(_f(high), k, n, n))
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
-    """The Wilson score interval of ``k / n``."""
+    """The Wilson score interval of ``k / n``, within [0, 1]: exactly 0 (1) when ``k`` is 0 (``n``).
+
+    >>> wilson(0, 7)[0], wilson(7, 7)[1]
+    (0.0, 1.0)
+    """
     if n <= 0:
         return None, None
     p = k / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return _bound(centre - half, k, n, 0), _bound(centre + half, k, n, n)
+
+
+def _bound(x: float | None, k: int, n: int, edge: int) -> float | None:
+    """A Wilson bound within [0, 1], and exact at the edge it reaches: the low bound is 0 when ``k == 0``
+    and the high bound 1 when ``k == n`` (in floating point they come out as -4e-19 or 0.9999999999999999)."""
+    if x is None:
+        return None
+    if k == edge:
+        return 0.0 if edge == 0 else 1.0
+    return min(1.0, max(0.0, float(x)))
 
 
 def mean_interval(mean: float | None, sd: float | None, n: int, z: float = Z95) -> Estimate:

@@ -194,10 +194,19 @@ def figures_words(figs: dict[str, Any], skip: set[str] | frozenset[str] = frozen
     return "; ".join(parts)
 
 
+def _exits_unscored(figs: dict[str, Any]) -> bool:
+    """Exits counted but not scored (``exit_component`` null beside an exit rate): the blueprint has no
+    goals, so a journey's last touch is where it ended, not where the customer gave up."""
+    return "exit_component" in figs and _f(figs, "exit_component") is None and _f(figs, "exit_rate") is not None
+
+
 def _friction_phrases(figs: dict[str, Any]) -> list[str]:
     out = []
     exit_rate, expected = _f(figs, "exit_rate"), _f(figs, "expected_exit_rate")
-    if exit_rate is not None:
+    if exit_rate is not None and _exits_unscored(figs):
+        out.append(f"{pct(exit_rate)} of touches here are the last of a journey that ended (no goals: "
+                   "not scored as friction)")
+    elif exit_rate is not None:
         out.append(f"{pct(exit_rate)} of touches here end a journey that gives up"
                    + (f" (expected {pct(expected)})" if expected is not None else ""))
     loop, exp_loop = _f(figs, "loop_rate"), _f(figs, "expected_loop_rate")
@@ -234,10 +243,14 @@ def friction_words(components: dict[str, Any]) -> str:
     """A touchpoint's friction components as a sentence (exit, loop and wait figures against expected)."""
     parts = _friction_phrases(components)
     touches, exits = _f(components, "touches"), _f(components, "exits")
+    how = "ended" if _exits_unscored(components) else "gives up"
     if touches is not None:
-        parts.append(f"{num(int(touches))} touches" + (f", {num(int(exits))} of them the last of a journey that gives up"
+        parts.append(f"{num(int(touches))} touches" + (f", {num(int(exits))} of them the last of a journey that {how}"
                                                        if exits is not None else ""))
-    shares = {k: _f(components, f"{k}_component") or 0 for k in ("exit", "loop", "slow")}
+    # the score is the sum of the components' positive parts, so each share is of those parts: a negative
+    # component (better than expected) adds nothing to the score and takes nothing from the others' shares
+    # (summing the signed components made the shares of the rest exceed 100%); null components add nothing
+    shares = {k: max(_f(components, f"{k}_component") or 0.0, 0.0) for k in ("exit", "loop", "slow")}
     total = sum(shares.values())
     if total > 0:
         names = {"exit": "drop-outs", "loop": "loops", "slow": "waits"}
