@@ -67,6 +67,7 @@ from journeymap.maps.models import (
     UnmappedTouchpoint,
 )
 from journeymap.maps.stats import mean_interval, rate
+from journeymap.ranking import RANK_DECIMALS, rank_value, round_figures
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(step_label, done, total)``: called as the build goes."""
@@ -128,6 +129,11 @@ def build_map(
         Leave the persona comparison / theme discovery out (faster; used for the compared period).
     seed
         Seed of theme discovery (the same data and seed give the same themes).
+
+    The document is deterministic: the same data gives the same JSON (but for ``meta``'s build time
+    and the ingest log's clock) with any number of engine threads and any order of the source rows
+    that keeps same-time rows in file order. Every float keeps 9 significant digits and every ranking
+    has a rounded key and a name tie-break (:mod:`journeymap.ranking`).
     """
     from journeymap.attribution import DEFAULT_MODELS, parse_models
 
@@ -149,7 +155,8 @@ def build_map(
     tell("assemble")
     meta = doc.meta.model_copy(update={
         "compare_to": compare_to, "build_seconds": round(time.perf_counter() - t0, 3)})
-    return doc.model_copy(update={"meta": meta})
+    # figures keep 9 significant digits: the same data gives the same document whatever the engine's threads
+    return JourneyMap.model_validate(round_figures(doc.model_copy(update={"meta": meta}).model_dump()))
 
 
 def with_change(doc: JourneyMap, old: JourneyMap) -> JourneyMap:
@@ -610,13 +617,13 @@ class _Builder:
                 odds_ratio=_f(r["odds_ratio"]), low=_f(r["or_low"]), high=_f(r["or_high"]), p=_f(r["p_value"]),
                 q=_f(r["p_adjusted"]), n=int(r["exposed"] or 0), significant=bool(r["significant"])))
         docs.sort(key=lambda d: (not (d.significant and (d.odds_ratio or 0) > 1), d.kind != "touchpoint",
-                                 -(d.odds_ratio or 0), d.feature))
+                                 -rank_value(d.odds_ratio), d.feature))
         return docs, lift_rows
 
     def _pain_points(self, cells: list[TouchpointCell]) -> list[PainPoint]:
         scored = [(c, c.friction, c.figures.share) for c in cells
                   if c.friction is not None and c.friction.score > 0 and c.figures.share]
-        scored.sort(key=lambda x: (-(x[1].score * x[2]), x[0].name))
+        scored.sort(key=lambda x: (-rank_value(x[1].score * x[2]), x[0].name))
         out = []
         goals = bool(self.bp.goal_touchpoints())
         for i, (c, fr, share) in enumerate(scored[:TOP_PAIN_POINTS]):
@@ -644,7 +651,8 @@ class _Builder:
                 parts += _loop_wait_words(fr.components)
             if neg:
                 parts.append(f"top complaint: \"{neg[0].theme}\" ({neg[0].n} comments)")
-            quotes = sorted((q for q in c.quotes if (q.sentiment or 0) < 0), key=lambda q: q.sentiment or 0)
+            quotes = sorted((q for q in c.quotes if (q.sentiment or 0) < 0),
+                            key=lambda q: (rank_value(q.sentiment), q.feedback_id))
             out.append(PainPoint(
                 rank=i + 1, touchpoint=c.name, stage=c.stage, owner=c.owner, post_goal=c.post_goal,
                 score=fr.score * share, friction=fr.score, reach=share,
@@ -789,7 +797,7 @@ class _Attribution:
         data_driven = next((m for m in ("markov", "shapley") if m in models), models[0] if models else None)
         rows = [AttributionRow(touchpoint=tp, channel=(bp.touchpoint(tp).channel if bp.touchpoint(tp) else None),
                                credits=credits[tp], shares=shares.get(tp, {})) for tp in credits]
-        rows.sort(key=lambda r: (-(r.credits.get(data_driven, 0) if data_driven else 0), r.touchpoint))
+        rows.sort(key=lambda r: (-rank_value(r.credits.get(data_driven, 0) if data_driven else 0), r.touchpoint))
         total = sum(v.get(models[0], 0) for v in credits.values()) if models else 0
         settings = {k: res.meta.get(k) for k in ("lookback", "container", "level", "include_service")}
         self.warnings += [f"Attribution: {w}" for w in res.diagnostics.get("warnings", [])]
@@ -1067,7 +1075,7 @@ class _Voice:
 
         t = t.filter(t.text.notnull() & (t.text.strip() != "") & (t.link_touchpoint != UNASSIGNED))
         keys = [t.persona, t.link_touchpoint] if by_persona else [t.link_touchpoint]
-        w = ibis.window(group_by=keys, order_by=[t.sentiment.asc(nulls_first=False), t.feedback_id])
+        w = ibis.window(group_by=keys, order_by=[t.sentiment.round(RANK_DECIMALS).asc(nulls_first=False), t.feedback_id])
         ranked = t.mutate(_r=ibis.row_number().over(w))
         cols = ["feedback_id", "text", "sentiment", "link_touchpoint", "ts", "kind", "_r"]
         df = engine.execute(ranked.filter(ranked._r <= 3 * QUOTES_PER_TOUCHPOINT).select(
@@ -1196,7 +1204,7 @@ def _ordered(cells: list[TouchpointCell], stage_order: dict[str, int]) -> list[T
     """Cells in journey order: stage order, then median position (no data last), then name."""
     def key(c: TouchpointCell):
         pos = c.figures.median_position
-        return (stage_order.get(c.stage or "", len(stage_order)), pos is None, pos or 0, c.name)
+        return (stage_order.get(c.stage or "", len(stage_order)), pos is None, rank_value(pos), c.name)
     return [c.model_copy(update={"order": i}) for i, c in enumerate(sorted(cells, key=key))]
 
 
@@ -1242,7 +1250,7 @@ def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, st
              if x.order < last and stages[i + 1].order <= last and x.conversion_to_next is not None
              and x.conversion_to_next.n]
     if steps:
-        a, z = min(steps, key=lambda p: (p[0].conversion_to_next.value, p[0].order))
+        a, z = min(steps, key=lambda p: (rank_value(p[0].conversion_to_next.value), p[0].order))
         s.append(f"The biggest drop is from {a.name} to {z.name}: only {_pct(a.conversion_to_next.value)} of the "
                  f"{a.conversion_to_next.n:,} journeys that reach {a.name} go on to {z.name}.")
     top_tp = [d for d in drivers if d.kind == "touchpoint" and d.significant and (d.odds_ratio or 0) > 1]

@@ -13,6 +13,7 @@ from typing import Any
 
 from journeymap.maps.models import Delta, JourneyMap, MapDiff, RankChange
 from journeymap.maps.stats import rate, two_means, two_proportions
+from journeymap.ranking import rank_value
 
 
 def diff_maps(old: JourneyMap, new: JourneyMap) -> MapDiff:
@@ -77,7 +78,7 @@ def map_deltas(old: JourneyMap, new: JourneyMap) -> list[Delta]:
                 out.append(_delta("touchpoint", c.name, k.name, two_means(ok[k.name], k)))
         if ot.friction is not None and c.friction is not None:
             out.append(_delta("touchpoint", c.name, "friction", _plain(ot.friction.score, c.friction.score)))
-    out.sort(key=lambda d: (not d.significant, _scope_order(d.scope), -abs(d.delta or 0), d.name, d.metric))
+    out.sort(key=lambda d: (not d.significant, _scope_order(d.scope), -rank_value(abs(d.delta or 0)), d.name, d.metric))
     return out
 
 

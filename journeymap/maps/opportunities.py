@@ -32,6 +32,7 @@ from journeymap.maps.models import (
     Rate,
     TouchpointCell,
 )
+from journeymap.ranking import rank_value
 
 LOW_REACH = 0.25
 """drive_traffic fires for touchpoints that fewer than this share of journeys reach."""
@@ -44,7 +45,7 @@ KPI_NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "customer effort score"}
 
 def opportunities(cells: list[TouchpointCell], pain: list[PainPoint], dvo: DesignedVsObserved, blueprint: Any,
                   conversion: Rate | None = None) -> list[Opportunity]:
-    """All rules' suggestions, highest priority first (then rule id and title)."""
+    """All rules' suggestions, highest priority first (rounded to 9 decimals), then rule id, title and touchpoint."""
     by_name = {c.name: c for c in cells}
     out: list[Opportunity] = []
     out += _fix_friction(pain, by_name)
@@ -86,7 +87,7 @@ def opportunities(cells: list[TouchpointCell], pain: list[PainPoint], dvo: Desig
             touchpoint=u.name, priority=float(u.customers),
             evidence=Evidence(figures={"events": u.events, "customers": u.customers},
                               note="touchpoint in the events that the blueprint does not define")))
-    out.sort(key=lambda o: (-o.priority, o.rule_id, o.title))
+    out.sort(key=lambda o: (-rank_value(o.priority), o.rule_id, o.title, o.touchpoint or ""))
     return out
 
 
@@ -104,7 +105,7 @@ def _fix_friction(pain: list[PainPoint], by_name: dict[str, TouchpointCell]) -> 
             title = f"Fix \"{t.theme}\" at {p.touchpoint}"
         else:
             parts = {k: comp.get(f"{k}_component") or 0 for k in ("exit", "loop", "slow")}
-            main = max(parts, key=lambda k: (parts[k], k == "exit"))
+            main = max(parts, key=lambda k: (rank_value(parts[k]), k == "exit", k == "loop"))
             title = {"exit": f"Win back customers whose post-purchase journey ends at {p.touchpoint}"
                      if p.post_goal else f"Reduce drop-outs at {p.touchpoint}",
                      "loop": f"Find out why customers go round in circles at {p.touchpoint}",

@@ -41,6 +41,7 @@ import numpy as np
 
 from journeymap import engine
 from journeymap.errors import InputError
+from journeymap.ranking import rank_value
 from journeymap.voice.results import KeyDrivers
 
 MAX_SHAPLEY = 16
@@ -173,7 +174,7 @@ def key_drivers(
     rw = relative_weights(R, r)
     sh = shapley_r2(R, r) if len(ratings) <= MAX_SHAPLEY else None
     key = sh if sh is not None else rw
-    order = np.argsort(-key, kind="stable")
+    order = sorted(range(len(ratings)), key=lambda j: (-rank_value(key[j]), ratings[j]))  # rounded, then name
     rows = []
     for rank, j in enumerate(order, start=1):
         rows.append([

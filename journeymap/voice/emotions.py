@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from journeymap.ranking import rank_value
 from journeymap.voice import lexicon
 from journeymap.voice.sentiment import LexiconSentiment
 
@@ -169,7 +170,7 @@ def dominant(scores: Sequence[float], *, threshold: float = 0.4) -> str | None:
     True
     """
     values = list(scores)
-    j = max(range(len(values)), key=values.__getitem__)
+    j = min(range(len(values)), key=lambda i: (-rank_value(values[i]), i))  # rounded, then EMOTIONS order
     return EMOTIONS[j] if values[j] >= threshold and not math.isnan(values[j]) else None
 
 

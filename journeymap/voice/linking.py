@@ -14,7 +14,10 @@ Precedence, first that applies wins:
 4. ``unassigned`` (confidence 0).
 
 Steps 1-2 are Ibis expressions run by the engine; step 3 brings only the still unassigned
-texts (with a ``feedback_id``) to Python in batches.
+texts (with a ``feedback_id``) to Python in batches, in ``feedback_id`` order, so the batches
+(and the TF-IDF each is fitted with) do not depend on the order rows were stored in. Similarities
+are rounded to 9 decimals before the best touchpoint is picked (ties: blueprint order) and
+compared with the threshold, so float noise cannot change a link.
 
 Examples
 --------
@@ -42,6 +45,7 @@ import numpy as np
 from journeymap import engine
 from journeymap.blueprint import Blueprint, Touchpoint
 from journeymap.errors import InputError
+from journeymap.ranking import RANK_DECIMALS
 from journeymap.voice.results import LinkSummary
 
 METHODS = ("explicit", "keyword", "similarity", "unassigned")
@@ -190,7 +194,8 @@ def link_feedback(
 
 def _similarity_links(t, blueprint, backend, threshold, embedder, con, batch_size):
     threshold = THRESHOLDS[backend] if threshold is None else threshold
-    todo = t.filter((t.link_method == UNASSIGNED) & t.feedback_id.notnull() & t.text.notnull()).select("feedback_id", "text")
+    todo = (t.filter((t.link_method == UNASSIGNED) & t.feedback_id.notnull() & t.text.notnull())
+            .select("feedback_id", "text").order_by("feedback_id"))
     arrow = engine.to_pyarrow(todo, con) if con is not None else todo.to_pyarrow()
     if arrow.num_rows == 0:
         return None
@@ -199,8 +204,9 @@ def _similarity_links(t, blueprint, backend, threshold, embedder, con, batch_siz
     ids, tps, confs = [], [], []
     for start in range(0, arrow.num_rows, batch_size):
         part = arrow.slice(start, batch_size)
-        sim = similarity(part.column("text").to_pylist(), docs, backend=backend, embedder=embedder)
-        best = sim.argmax(axis=1)
+        sim = np.round(similarity(part.column("text").to_pylist(), docs, backend=backend, embedder=embedder),
+                       RANK_DECIMALS)
+        best = sim.argmax(axis=1)  # ties: the first touchpoint in blueprint order
         score = sim[np.arange(len(best)), best]
         keep = score >= threshold
         ids.extend(np.array(part.column("feedback_id").to_pylist(), dtype=object)[keep])

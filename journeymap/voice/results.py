@@ -95,7 +95,7 @@ class ThemeSet(Result):
         cols = ["theme", "label", "origin", "size", "share", "sentiment", "top_touchpoint", "quote_ids"]
         rows = []
         for t in self.themes:
-            top = max(t.touchpoints.items(), key=lambda kv: kv[1])[0] if t.touchpoints else None
+            top = min(t.touchpoints.items(), key=lambda kv: (-kv[1], kv[0]))[0] if t.touchpoints else None
             rows.append([
                 t.name, t.label, t.origin, t.size, round(t.share, 4),
                 None if t.sentiment is None else round(t.sentiment, 3), top,

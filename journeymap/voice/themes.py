@@ -18,7 +18,12 @@ How themes are found (:class:`ThemeModel`):
 5. Representative quotes are the comments closest to the theme's centre (strongest NMF
    weight, or highest cosine to the centroid), redacted, duplicates dropped.
 
-Everything is seeded (``seed``): the same texts give the same themes.
+Everything is seeded (``seed``): the same texts give the same themes. Every ranking has a full,
+rounded key (:mod:`journeymap.ranking`), so float noise (BLAS kernels, float32) cannot reorder
+it: texts are read in ``feedback_id`` order; identical texts of a theme share one centrality;
+quotes rank on centrality rounded to 5 decimals, then ``feedback_id``; key phrases on their
+c-TF-IDF rounded to 9 decimals, then the phrase; ``k`` on the silhouette rounded to 6 decimals
+(then the smaller ``k``).
 
 Curating themes in ``blueprint.yaml`` (``themes:``, :class:`~journeymap.blueprint.ThemeRule`),
 applied on every run so they stick:
@@ -55,6 +60,7 @@ import numpy as np
 from journeymap import engine
 from journeymap.blueprint import Blueprint, ThemeRule
 from journeymap.errors import InputError, NotFittedError
+from journeymap.ranking import FLOAT32_RANK_DECIMALS, rank_value
 from journeymap.voice.results import Quote, Theme, ThemeSet
 
 BACKENDS = ("tfidf", "embedding")
@@ -175,6 +181,7 @@ class ThemeModel:
             self._fit_nmf(X, k)
         else:
             self._fit_embedding(X, cleaned, k)
+        self.centrality_ = _shared_centrality(cleaned, self.labels_, np.asarray(self.centrality_, dtype=np.float64))
         self.n_themes_ = int(self.labels_.max()) + 1
         self.key_phrases_ = key_phrases(cleaned, self.labels_, self.n_themes_, n_phrases=self.n_phrases)
         return self
@@ -223,6 +230,23 @@ class ThemeModel:
             raise NotFittedError("This ThemeModel is not fitted yet; call fit(texts) first.")
 
 
+def _shared_centrality(cleaned: Sequence[str], labels: np.ndarray, centrality: np.ndarray) -> np.ndarray:
+    """Centrality with identical texts of a theme given one value (their largest).
+
+    Identical rows of the TF-IDF matrix should get identical NMF weights, but blocked float32
+    kernels can compute them a last bit apart, which would reorder the theme's quotes.
+
+    >>> _shared_centrality(["a b", "A b", "c"], np.array([0, 0, 0]), np.array([0.5, 0.50000001, 0.2])).tolist()
+    [0.50000001, 0.50000001, 0.2]
+    """
+    best: dict[tuple[int, str], float] = {}
+    keys = [(int(lab), text.lower()) for lab, text in zip(labels, cleaned, strict=True)]
+    for key, c in zip(keys, centrality, strict=True):
+        if c > best.get(key, -np.inf):
+            best[key] = float(c)
+    return np.array([best[key] for key in keys], dtype=np.float64)
+
+
 def _relabel(labels: np.ndarray, k: int) -> np.ndarray:
     """Renumber themes by size (largest first, ties by first appearance): stable across runs."""
     sizes = np.bincount(labels, minlength=k)
@@ -253,8 +277,8 @@ def choose_k(X, lo: int, hi: int, *, seed: int = 0, sample: int = 2000) -> int:
         lab = KMeans(k, n_init=2, random_state=seed).fit_predict(Z)
         if len(set(lab)) < 2:
             continue
-        s = silhouette_score(Z, lab, random_state=seed)
-        if s > best + 1e-9:
+        s = round(float(silhouette_score(Z, lab, random_state=seed)), 6)  # ties (and noise) keep the smaller k
+        if s > best:
             best, best_k = s, k
     return best_k
 
@@ -279,16 +303,18 @@ def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: 
     vocab = vec.get_feature_names_out()
     onehot = np.zeros((n, k), dtype=np.float32)
     onehot[np.arange(n), labels] = 1
-    df_c = np.asarray((C.T @ onehot).T)  # k × vocab: documents of the theme with the phrase
-    size = onehot.sum(axis=0)[:, None]
+    df_c = np.asarray((C.T @ onehot).T, dtype=np.float64)  # k × vocab: documents of the theme with the phrase
+    size = onehot.sum(axis=0, dtype=np.float64)[:, None]
     total = df_c.sum(axis=0)
     score = (df_c / np.maximum(size, 1)) * np.log1p((n / max(k, 1)) / np.maximum(total, 1))
+    rounded = np.round(score, 9)
     out = []
     for c in range(k):
         chosen: list[str] = []
         used: set[str] = set()
-        for j in np.argsort(-score[c], kind="stable"):
-            if score[c, j] <= 0 or len(chosen) >= n_phrases:
+        # best score first (rounded: float noise does not reorder), then the phrase (vocab is alphabetical)
+        for j in np.lexsort((np.arange(len(vocab)), -rounded[c])):
+            if rounded[c, j] <= 0 or len(chosen) >= n_phrases:
                 break
             tokens = vocab[j].split()
             words = {w for w in tokens if w not in sw}
@@ -435,7 +461,7 @@ def themes_from_texts(
         members = np.flatnonzero(names == name)
         if len(members) == 0:
             continue
-        how = Counter(origin[members]).most_common(1)[0][0]
+        how = min(Counter(origin[members]).items(), key=lambda kv: (-kv[1], kv[0]))[0]
         if how == "pinned" and np.any(centrality[members] == 0):
             centrality[members] = _pinned_centrality([texts[i] for i in members])
         themes.append(_theme(name, label, how, phrases[:8], members, n, ids, texts, ts, touchpoints,
@@ -471,7 +497,8 @@ def _theme(name, label, how, phrases, members, n, ids, texts, ts, touchpoints, s
         sent = float(vals.mean()) if len(vals) else None
     tps: dict[str, int] = {}
     if touchpoints is not None:
-        tps = dict(Counter((touchpoints[i] or UNASSIGNED) for i in members).most_common())
+        tps = dict(sorted(Counter((touchpoints[i] or UNASSIGNED) for i in members).items(),
+                          key=lambda kv: (-kv[1], kv[0])))
     trend: dict[str, int] = {}
     if ts is not None:
         trend = dict(sorted(Counter(_period(ts[i], period) for i in members if ts[i] is not None).items()))
@@ -486,7 +513,8 @@ def _theme(name, label, how, phrases, members, n, ids, texts, ts, touchpoints, s
 def _quotes(members, ids, texts, touchpoints, sentiment, centrality, n_quotes) -> list[Quote]:
     from journeymap.voice.redact import redact
 
-    order = members[np.argsort(-centrality[members], kind="stable")]
+    # closest to the centre first (rounded: noise in float32 weights does not reorder), then feedback id
+    order = sorted(members, key=lambda i: (-rank_value(centrality[i], FLOAT32_RANK_DECIMALS), ids[i]))
     seen: set[str] = set()
     out = []
     for i in order:
