@@ -54,6 +54,7 @@ from journeymap.maps.models import (
     PersonaStage,
     QuarantineCount,
     Quote,
+    Rate,
     SankeyLink,
     SankeyNode,
     SkippedStage,
@@ -355,8 +356,10 @@ class _Builder:
                 col = col.model_copy(update=dict(
                     reach=rate(r["journeys"], total_journeys),
                     customers=int(sr.get("customers") or 0),
-                    conversion_to_next=None if r["to_next"] is None else
+                    # journeys end at the goal: from the goal's stage on, what follows is after_goal
+                    conversion_to_next=None if r["to_next"] is None or i == self.goal_cut else
                     rate(r["to_next"], r["journeys"], r["next_low"], r["next_high"]),
+                    after_goal=_after_goal(r),
                     conversion=rate(r["converted"], r["journeys"]),
                     drop_off=rate(r["ended_dropped"], r["journeys"]),
                     median_time_s=_f(sr.get("median_time_to_conversion_s"))))
@@ -501,7 +504,7 @@ class _Builder:
 
         names = self.bp.stage_names()
         counts = ("journeys", "converted", "in_progress", "dropped", "reached_or_beyond", "ended_dropped",
-                  "ended_in_progress", "to_next")
+                  "ended_in_progress", "to_next", "converters", "after_goal")
         sums = {name: dict.fromkeys(counts, 0) for name in names}
         for r in rows:
             for c in counts:
@@ -520,10 +523,20 @@ class _Builder:
             next_high=ibis.ifelse(has, high, ibis.null("float64")),
             conversion_rate=ibis.ifelse(has, t.converted.cast("float64") / t.journeys, ibis.null("float64")),
         )
+        # after the goal: the converters and those reaching the stage, summed too (null before the goal's stage)
+        post = ibis.literal(False) if self.goal_cut is None else t.stage_no > self.goal_cut + 1
+        t = t.mutate(converters=ibis.ifelse(post, t.converters, ibis.null("int64")),
+                     after_goal=ibis.ifelse(post, t.after_goal, ibis.null("int64")))
+        low, high = wilson_interval(t.after_goal, t.converters)
+        has = t.converters > 0
+        t = t.mutate(after_goal_rate=ibis.ifelse(has, t.after_goal.cast("float64") / t.converters, ibis.null("float64")),
+                     after_low=ibis.ifelse(has, low, ibis.null("float64")),
+                     after_high=ibis.ifelse(has, high, ibis.null("float64")))
         df = engine.execute(t.select(*STAGE_COLUMNS).order_by("stage_no"), self.con)
         out = _recs(list(df.columns), frame_rows(df))
         for r in out:
-            r["to_next"] = None if r["to_next"] is None else int(r["to_next"])
+            for c in ("to_next", "converters", "after_goal"):
+                r[c] = None if r[c] is None else int(r[c])
         return out
 
     def _stage_figures(self, personas: bool) -> tuple[dict[str, dict], list[dict]]:
@@ -735,7 +748,9 @@ class _Builder:
                     continue
                 stages.append(PersonaStage(
                     stage=r["stage"], reach=rate(r["journeys"], rec["journeys"]),
-                    conversion_to_next=None if r["to_next"] is None else rate(r["to_next"], r["journeys"]),
+                    conversion_to_next=None if r["to_next"] is None or self.stage_order.get(r["stage"]) == self.goal_cut
+                    else rate(r["to_next"], r["journeys"]),
+                    after_goal=_after_goal(r),
                     emotion=voice.persona_emotion(name, r["stage"])))
             bpp = next((p for p in self.bp.personas if p.name == name), None)
             columns.append(PersonaColumn(
@@ -1156,6 +1171,23 @@ def _kpi(r: dict, targets, agg: dict) -> KPI:
                target=target, meets_target=meets, mean=mean)
 
 
+def _after_goal(r: dict) -> Rate | None:
+    """A stage funnel row's after-goal figure (stages after the goal's), or None."""
+    if r.get("after_goal") is None or r.get("converters") is None:
+        return None
+    return rate(r["after_goal"], r["converters"], r["after_low"], r["after_high"])
+
+
+def _duration_words(d: timedelta) -> str:
+    """``30 days``, ``1 day``, ``12 hours``: a conversion window in words."""
+    seconds = d.total_seconds()
+    if seconds % 86400 == 0:
+        days = int(seconds // 86400)
+        return f"{days} day" + ("s" if days != 1 else "")
+    hours = seconds / 3600
+    return f"{hours:g} hour" + ("s" if hours != 1 else "")
+
+
 def _loop_wait_words(components: dict[str, Any]) -> list[str]:
     """The loop and wait components of a friction score in words (pain points of a map without goals)."""
     out = []
@@ -1253,6 +1285,14 @@ def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, st
         a, z = min(steps, key=lambda p: (rank_value(p[0].conversion_to_next.value), p[0].order))
         s.append(f"The biggest drop is from {a.name} to {z.name}: only {_pct(a.conversion_to_next.value)} of the "
                  f"{a.conversion_to_next.n:,} journeys that reach {a.name} go on to {z.name}.")
+    after = [x for x in stages if x.after_goal is not None and x.after_goal.n]
+    if after:  # what converters do next (their later journeys), not "0% go on" within the converting journey
+        window = bp.journey.conversion_window
+        reach = [f"{_pct(x.after_goal.value)} go on to {x.name}" if i == 0 else f"{_pct(x.after_goal.value)} to {x.name}"
+                 for i, x in enumerate(after)]
+        s.append("After converting, " + (", ".join(reach[:-1]) + " and " + reach[-1] if len(reach) > 1 else reach[0])
+                 + (f" within {_duration_words(window)}" if window is not None else "")
+                 + f" (of {after[0].after_goal.n:,} converted journeys; their customers' later journeys).")
     top_tp = [d for d in drivers if d.kind == "touchpoint" and d.significant and (d.odds_ratio or 0) > 1]
     if top_tp:
         d = top_tp[0]

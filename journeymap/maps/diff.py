@@ -51,7 +51,7 @@ def map_deltas(old: JourneyMap, new: JourneyMap) -> list[Delta]:
         os_ = ost.get(s.name)
         if os_ is None:
             continue
-        for metric in ("reach", "conversion_to_next", "conversion", "drop_off"):
+        for metric in ("reach", "conversion_to_next", "conversion", "drop_off", "after_goal"):
             a, b = getattr(os_, metric), getattr(s, metric)
             if a is not None and b is not None:
                 out.append(_delta("stage", s.name, metric, two_proportions(a, b)))
