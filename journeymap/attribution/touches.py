@@ -151,8 +151,14 @@ def attribution_touches(
     return _positions(_customer_paths(j, touch, settings, markers))
 
 
+def _conversion(j: ir.Table) -> ir.BooleanValue:
+    """The goal touch that converts its journey: the journey's last (of an order's lines, the last: the lines
+    of one order are one conversion, worth their summed revenue, ``conversion_value``)."""
+    return j.is_goal & (j.step == j.n_touches)
+
+
 def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, markers: bool) -> ir.Table:
-    row = (touch | j.is_goal) if markers else touch
+    row = (touch | _conversion(j)) if markers else touch
     j = j.filter(row & ((j.status != "in_progress") | ibis.literal(s.include_in_progress)))
     t_before = (j.journey_end.epoch_seconds() - j.ts.epoch_seconds()).cast("float64")
     j = j.mutate(t_before=t_before)
@@ -168,8 +174,8 @@ def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, 
 
 
 def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, markers: bool) -> ir.Table:
-    goals = j.filter(j.is_goal).select(
-        c_customer=j.customer_id, c_id=j.journey_id, c_ts=j.ts, c_value=j.revenue.fill_null(0.0)
+    goals = j.filter(_conversion(j)).select(
+        c_customer=j.customer_id, c_id=j.journey_id, c_ts=j.ts, c_value=j.conversion_value.cast("float64")
     )
     t = j.filter(touch)
     cond = [t.customer_id == goals.c_customer, t.ts <= goals.c_ts]

@@ -6,6 +6,10 @@ converted is *in progress* while its last touch is within the conversion window
 of the data's end, and *dropped* after that. Paths, funnels, friction and
 attribution all read :func:`build_journeys`, so their figures reconcile.
 
+Lines of one order are one purchase: goal touches of the same ``order_id`` in a row
+are one conversion, so only the order's last line ends the journey, and the journey's
+``conversion_value`` is the sum of the lines' revenue.
+
 A blueprint without goals and without a gap gives one journey per customer
 (how process-mining logs are read).
 
@@ -111,8 +115,15 @@ def build_journeys(
     # journeys start and end, and the touch's rank. A touch ends its journey when the next touch starts one.
     w = ibis.window(group_by=e.customer_id, order_by=[e.ts, e.event_id])
     prev_t, next_t = e._t.lag().over(w), e._t.lead().over(w)
-    starts = prev_t.isnull() | e.is_goal.lag().over(w).fill_null(False)
-    ends = e._t.isnull() | e.is_goal.fill_null(False)
+    goal_end, after_goal = e.is_goal.fill_null(False), e.is_goal.lag().over(w).fill_null(False)
+    orders = "order_id" in events.columns and _has_orders(events)
+    if orders:  # lines of one order in a row are one purchase: only the order's last line ends the journey
+        line = e.is_goal.fill_null(False) & e.order_id.notnull()
+        goal_end = goal_end & ~(line & (e.order_id.lead().over(w) == e.order_id)
+                                & e.is_goal.lead().over(w)).fill_null(False)
+        after_goal = after_goal & ~(line & (e.order_id.lag().over(w) == e.order_id)).fill_null(False)
+    starts = prev_t.isnull() | after_goal
+    ends = e._t.isnull() | goal_end
     if rules.inactivity_gap is not None:
         gap = rules.inactivity_gap.total_seconds()
         starts = starts | ((e._t - prev_t) > gap)
@@ -147,6 +158,13 @@ def build_journeys(
         jt = jt.left_join(unk, [jt._c.identical_to(unk._c3), jt.journey_no == unk._no3])
         converted = ibis.ifelse(jt._goal.isnull() & (jt._unknown.fill_null(0) < jt.n_touches), False, jt._goal)
     jt = jt.mutate(converted=converted)
+    if orders:  # an order's value is the sum of its lines (the journey's goal touches with an order id)
+        lines = e.filter(e.is_goal.fill_null(False) & e.order_id.notnull())
+        lines = lines.join(jt, _touch_in_journey(lines, jt))
+        lines = lines.group_by(_c4=lines._c, _no4=lines.journey_no).agg(_value=lines.revenue.fill_null(0.0).sum())
+        jt = jt.left_join(lines, [jt._c.identical_to(lines._c4), jt.journey_no == lines._no4])
+        jt = jt.mutate(conversion_value=ibis.ifelse(jt._goal.fill_null(False), jt._value.coalesce(jt.conversion_value),
+                                                    jt.conversion_value))
     # Each touch joins the journey whose ranks hold its rank. The join is on (customer, block of
     # ranks) and the ranks: a tenth to a sixth less CPU on DuckDB at 10M touches than a
     # second window over all touches (a running count of starts) and a GROUP BY per journey joined
@@ -168,10 +186,15 @@ def build_journeys(
 
 
 _PASS3 = ("n_touches", "journey_start", "journey_end", "_end_t", "converted", "conversion_value")
-_INTERNAL = ("_c", "_c2", "_c3", "_no2", "_no3", "_unknown", "_first", "_last", "_goal", "_start", "_end",
-             "_rn", "_prev_ts", "_block", "_block_right", "journey_no", "journey_id", "step", *_PASS3)
+_INTERNAL = ("_c", "_c2", "_c3", "_c4", "_no2", "_no3", "_no4", "_unknown", "_value", "_first", "_last", "_goal",
+             "_start", "_end", "_rn", "_prev_ts", "_block", "_block_right", "journey_no", "journey_id", "step", *_PASS3)
 _BLOCK = 16
 """Ranks per block in the touch -> journey join (a touch is compared with the journeys of its block)."""
+
+
+def _has_orders(events: ir.Table) -> bool:
+    """Whether any touch has an ``order_id`` (one short query; without orders the journeys' plan is unchanged)."""
+    return bool(events.filter(events.order_id.notnull()).limit(1).count().execute())
 
 
 def _touch_in_journey(touches: ir.Table, journeys: ir.Table) -> list:

@@ -16,6 +16,8 @@
   data's end (the last event): rates of incomplete periods will still grow.
 - The **repeat-purchase rate** (customers with two or more goals among those
   with one) is in the ``repeat`` table, per cohort of first goal, and in ``meta``.
+- **Orders**: where events carry an ``order_id``, the lines of one order are one
+  event (:func:`one_row_per_order`): one purchase, never a return to itself.
 
 Examples
 --------
@@ -44,6 +46,7 @@ from journeymap.errors import InputError
 from journeymap.journeys.funnel_steps import Step
 from journeymap.journeys.transitions import run
 from journeymap.results import TableResult
+from journeymap.schema import touch_order
 
 PERIODS = {"day": "D", "week": "W", "month": "M"}
 RETENTION_COLUMNS = ("cohort", "cohort_size", "period", "customers", "rate", "complete")
@@ -79,6 +82,22 @@ def _period_index(later: ir.TimestampValue, cohort: ir.TimestampValue, period: s
     return (later.epoch_seconds() - cohort.epoch_seconds()) // size
 
 
+def one_row_per_order(table: ir.Table) -> ir.Table:
+    """``table`` with the lines of one order as one event: of the rows with an ``order_id``, the first line
+    (in the order of touches) of each customer's order and touchpoint; rows without one are kept as they are.
+
+    A purchase is an order, not an order line: a basket of five products is one purchase, not a
+    purchase and four returns the same second.
+    """
+    if "order_id" not in table.columns:
+        return table
+    lines = table.filter(table.order_id.notnull())
+    w = ibis.window(group_by=[lines.customer_id, lines.order_id, lines.touchpoint], order_by=touch_order(lines))
+    first = lines.mutate(_line=ibis.row_number().over(w))
+    first = first.filter(first._line == 0).drop("_line")
+    return table.filter(table.order_id.isnull()).union(first, distinct=False)
+
+
 def starts_expr(table: ir.Table, *, start: Any = None, goals: Sequence[str] = (), period: str = "week",
                 recurring: bool = False, by: str | None = None) -> ir.Table:
     """One row per customer and cohort: ``customer_id, cohort, start_ts`` (an Ibis expression).
@@ -89,6 +108,7 @@ def starts_expr(table: ir.Table, *, start: Any = None, goals: Sequence[str] = ()
         raise InputError(f"period {period!r} is not one of day, week, month; pick one of those.")
     if by is not None and by not in table.columns:
         raise InputError(f"Breakdown column {by!r} is not in the table; it has: {', '.join(table.columns)}.")
+    table = one_row_per_order(table)
     t = table.filter(_predicate(table, start, goals, "start event"))
     unit = PERIODS[period]
     t = t.select("customer_id", _ts=t.ts, _by=t[by].cast("string").fill_null("(none)") if by else ibis.literal(""))
@@ -108,6 +128,7 @@ def retention_expr(table: ir.Table, *, start: Any = None, return_event: Any = No
     returned in ``period``, and those whose *last* return was in it (for "on or after");
     ``dimension`` first with ``by``.
     """
+    table = one_row_per_order(table)
     s = starts_expr(table, start=start, goals=goals, period=period, recurring=recurring, by=by)
     keys = ["dimension"] if by else []
     rt = table.filter(_predicate(table, return_event if return_event is not None else start, goals, "return event"))
@@ -127,6 +148,7 @@ def retention_expr(table: ir.Table, *, start: Any = None, return_event: Any = No
 def repeat_expr(table: ir.Table, *, goals: Sequence[str] = (), period: str = "week", start: Any = None,
                 by: str | None = None) -> ir.Table:
     """Per cohort of first goal: ``buyers`` and ``repeat_buyers`` (two goals or more); ``dimension`` with ``by``."""
+    table = one_row_per_order(table)  # purchases are orders
     t = table.filter(_predicate(table, start, goals, "goal"))
     extra = {"dimension": t[by].cast("string").fill_null("(none)").argmin(t.ts)} if by else {}
     per = t.group_by("customer_id").agg(_n=t.count(), _first=t.ts.min(), **extra)
