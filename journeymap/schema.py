@@ -86,9 +86,14 @@ QUARANTINE = ibis.schema(
         "reason": dt.string,
         "raw": dt.string,
         "ingest_id": dt.string,
+        "row_key": dt.string,
     }
 )
-"""Rows that could not be loaded, each with a one-line reason."""
+"""Rows that could not be loaded, each with a one-line reason.
+
+``row_key`` identifies a bad row as ``event_id`` does an event (keyed md5 of its values and its
+occurrence in the source), so a re-ingest adds no second copy. In a pseudonymised workspace
+``raw`` holds the row with its customer id pseudonymised (lines that cannot be split are withheld)."""
 
 INGEST_LOG = ibis.schema(
     {

@@ -148,6 +148,8 @@ class Workspace:
         if not gitignore.exists():
             gitignore.write_text(f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n", encoding="utf-8")
         ws = cls(path, settings)
+        if pseudonymise and not ws.key_path.exists():
+            ws.new_key()
         ws.ensure_tables()
         return ws
 
@@ -200,12 +202,12 @@ class Workspace:
         for name, sch in schema.TABLES.items():
             if name not in existing:
                 create_table(self.con, name, sch)
-            elif name == "events" and self.con.name == "duckdb":
+            elif name != "customers" and self.con.name == "duckdb":
                 # workspaces made before a column was added get it, empty
                 have = set(self.con.table(name).columns)
                 for col in (c for c in sch.names if c not in have):
                     kind = "BIGINT" if sch[col].is_integer() else "VARCHAR"
-                    self.con.raw_sql(f'ALTER TABLE events ADD COLUMN "{col}" {kind}')
+                    self.con.raw_sql(f'ALTER TABLE {name} ADD COLUMN "{col}" {kind}')
 
     def table(self, name: str) -> ibis.Table:
         if name not in schema.TABLES:
@@ -257,15 +259,49 @@ class Workspace:
         return self.path / self.settings.report_dir
 
     # -- ingest ----------------------------------------------------------------------------------
+    @property
+    def key_path(self) -> Path:
+        return self.path / KEY_FILE
+
     def pseudonym_key(self) -> bytes | None:
-        """The workspace's key for hashing customer ids, made on first use; None when off."""
+        """The workspace's key for hashing customer ids; None when the workspace does not pseudonymise.
+
+        The key is made at :meth:`init`. A pseudonymising workspace without it (a git clone: the key
+        is never committed) refuses, since a new key would give the same person a second pseudonym.
+        """
         if not self.settings.pseudonymise:
             return None
-        key_path = self.path / KEY_FILE
-        if not key_path.exists():
-            key_path.write_text(secrets.token_hex(32), encoding="utf-8")
-            key_path.chmod(0o600)
-        return bytes.fromhex(key_path.read_text(encoding="utf-8").strip())
+        if not self.key_path.exists():
+            raise WorkspaceError(
+                f"This workspace pseudonymises customer ids but its key file {KEY_FILE} is missing (a git "
+                "clone has none): copy it from the workspace it came from with `journeymap key export` "
+                "there and `journeymap key import FILE` here, or start a new key with `journeymap key new` "
+                "(the same customers then get other pseudonyms than before)."
+            )
+        return _read_key(self.key_path)
+
+    def export_key(self) -> str:
+        """The key as hex text, to copy to another copy of this workspace (:meth:`import_key`)."""
+        key = self.pseudonym_key()
+        if key is None:
+            raise WorkspaceError("This workspace does not pseudonymise customer ids, so it has no key to export.")
+        return key.hex()
+
+    def import_key(self, text: str, *, force: bool = False) -> None:
+        """Install a key exported from another copy of this workspace."""
+        key = _parse_key(text)
+        if self.key_path.exists() and not force and _read_key(self.key_path) != key:
+            raise WorkspaceError(
+                f"This workspace already has a different key in {KEY_FILE}; pass --force to replace it "
+                "(customers already loaded keep their old pseudonyms)."
+            )
+        _write_key(self.key_path, key)
+
+    def new_key(self, *, force: bool = False) -> None:
+        """Make a new random key (only when none exists, unless ``force``)."""
+        if self.key_path.exists() and not force:
+            raise WorkspaceError(f"This workspace already has a key in {KEY_FILE}; pass --force to replace it.")
+        _write_key(self.key_path, secrets.token_bytes(32))
 
     def ingest(self, table: str, paths: Sequence[str | Path], **options: Any):
         """Load files into ``events``, ``feedback`` or ``customers``; see :func:`journeymap.ingest.ingest`."""
@@ -293,3 +329,33 @@ class Workspace:
     def ingest_customers(self, *paths: str | Path, progress: Callable | None = None, **options: Any):
         """Load customer attribute files (latest row per customer wins)."""
         return self.ingest("customers", paths, progress=progress, **options)
+
+
+def _parse_key(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise InputError(
+            "A workspace key is 64 hexadecimal characters (as `journeymap key export` prints it); "
+            "the text given is not one."
+        )
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        return _parse_key(path.read_text(encoding="utf-8"))
+    except InputError:
+        raise WorkspaceError(
+            f"The key file {path} is damaged (not 64 hexadecimal characters); restore it with "
+            "`journeymap key import FILE` from a copy of this workspace."
+        ) from None
+
+
+def _write_key(path: Path, key: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key.hex(), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)

@@ -93,3 +93,58 @@ def quarantine_cmd(ctx: Context, source: str | None, table_name: str | None, lim
         q = q.select("source", "table", "row_number", "reason", "raw").order_by(["source", "row_number"])
     df = q.execute(limit=limit or None) if not summary else q.execute()
     emit(df.to_dict(orient="records"), fmt, title="quarantine")
+
+
+@main.group("key")
+def key_group() -> None:
+    """The workspace's pseudonymisation key (.journeymap-key, never in git).
+
+    \b
+    Example:
+      journeymap key export > shop.key        # on the machine that has the key
+      journeymap key import shop.key          # in a fresh clone of the same workspace
+    """
+
+
+@key_group.command("export")
+@pass_ctx
+@handle_errors
+def key_export_cmd(ctx: Context) -> None:
+    """Print the key (keep it as secret as the customer ids it protects).
+
+    \b
+    Example:
+      journeymap key export > shop.key
+    """
+    click.echo(ctx.ws.export_key())
+
+
+@key_group.command("import")
+@click.argument("file", type=click.File("r"))
+@click.option("--force", is_flag=True, help="Replace a different key this workspace already has.")
+@pass_ctx
+@handle_errors
+def key_import_cmd(ctx: Context, file, force: bool) -> None:
+    """Install a key exported from another copy of this workspace (FILE, or - for standard input).
+
+    \b
+    Example:
+      journeymap key import shop.key
+    """
+    ctx.ws.import_key(file.read(), force=force)
+    click.echo("Key installed: customer ids get the same pseudonyms as in the workspace it came from.")
+
+
+@key_group.command("new")
+@click.option("--force", is_flag=True, help="Replace the key this workspace already has.")
+@pass_ctx
+@handle_errors
+def key_new_cmd(ctx: Context, force: bool) -> None:
+    """Make a new random key (the same customers then get other pseudonyms than with an old key).
+
+    \b
+    Example:
+      journeymap key new
+    """
+    ctx.ws.new_key(force=force)
+    click.echo("New key made in .journeymap-key (keep it out of git; copy it with `journeymap key export`).")

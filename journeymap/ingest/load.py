@@ -132,15 +132,15 @@ def _run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | 
         _stage(job)
         tell(job.source, "check", 0.6)
         tell(job.source, "quarantine", 0.8)
-        bad, rejects = _quarantine(job, f"SELECT * FROM {job.stage}")
+        bad, rejects, seen = _quarantine(job, f"SELECT * FROM {job.stage}")
         good = job.db.execute(f"SELECT count(*) FROM {job.stage} WHERE _jm_reason IS NULL").fetchone()[0]
         loaded = _load_customers(job)
     else:
-        good, loaded, bad, rejects = _stream(job, tell)
+        good, loaded, bad, rejects, seen = _stream(job, tell)
     quarantined = bad + rejects
     report = SourceReport(
-        source=job.source, table=job.table, rows_read=good + quarantined, loaded=loaded,
-        quarantined=quarantined, duplicate=good - loaded, seconds=time.perf_counter() - t0,
+        source=job.source, table=job.table, rows_read=good + quarantined + seen, loaded=loaded,
+        quarantined=quarantined, duplicate=good - loaded + seen, seconds=time.perf_counter() - t0,
         format=job.fmt, mapping=job.mapping.columns, guessed=job.mapping.guessed,
     )
     _log(job, report, started, digest.result())
@@ -151,10 +151,27 @@ def _run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | 
 
 # -- staging -------------------------------------------------------------------------------------
 def _raw_json(job: Job) -> str:
-    if job.rel.bad:
+    """JSON text of a bad row as the source gave it; with a pseudonym key, its customer id pseudonymised
+    and a line that cannot be split into fields (where the id cannot be found) withheld."""
+    if job.rel.bad and job.pseudonym_key is None:
         return "CASE WHEN _jm_bad IS NOT NULL THEN to_json(_jm_line) ELSE _jm_line END"
-    fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in job.rel.columns)
-    return f"CAST(to_json(struct_pack({fields})) AS VARCHAR)"
+    cid = job.mapping.columns.get("customer_id")
+    values = {c: quote_ident(c) for c in job.rel.columns}
+    if job.pseudonym_key is not None and cid is not None:
+        values[cid] = _pseudonym_sql(job, quote_ident(cid))
+    fields = ", ".join(f"{quote_ident(c)} := {v}" for c, v in values.items())
+    row = f"CAST(to_json(struct_pack({fields})) AS VARCHAR)"
+    if job.rel.bad:
+        return f"CASE WHEN _jm_bad IS NOT NULL THEN {_withheld('_jm_line')} ELSE {row} END"
+    return row
+
+
+def _withheld(line_sql: str) -> str:
+    """JSON text standing in for a line that may hold a raw customer id (pseudonymised workspaces)."""
+    return (
+        "to_json('line withheld: the workspace pseudonymises customer ids and this line cannot be split "
+        f"into fields (' || length({line_sql}) || ' characters); see the source file at this row')"
+    )
 
 
 def _content_hash(job: Job) -> str:
@@ -207,10 +224,15 @@ def _text(sql: str | None) -> str:
 
 
 def _customer_id(job: Job) -> str:
-    cid = _text(job.col("customer_id"))
     if job.pseudonym_key is None:
-        return cid
-    return f"substr(sha256({quote_str(job.pseudonym_key.hex())} || {cid}), 1, 32)"
+        return _text(job.col("customer_id"))
+    return _pseudonym_sql(job, job.col("customer_id"))
+
+
+def _pseudonym_sql(job: Job, col: str | None) -> str:
+    """The keyed pseudonym of source column SQL ``col`` (first 32 hex digits of sha256(key + id))."""
+    assert job.pseudonym_key is not None
+    return f"substr(sha256({quote_str(job.pseudonym_key.hex())} || {_text(col)}), 1, 32)"
 
 
 def _numbers(job: Job) -> list[str]:
@@ -327,7 +349,8 @@ def _reasoned_sql(job: Job, numbered: bool) -> str:
     row = "_jm_row, " if numbered or job.rel.numbered else ""
     sql = (
         f"SELECT {row}{', '.join(_canonical(job, bool(row)))}, "
-        f"_jm_reason, CASE WHEN _jm_reason IS NOT NULL THEN {_raw_json(job)} END AS _jm_raw "
+        f"_jm_reason, CASE WHEN _jm_reason IS NOT NULL THEN {_raw_json(job)} END AS _jm_raw, "
+        f"CASE WHEN _jm_reason IS NOT NULL THEN {_row_key_sql(job)} END AS _jm_qkey "
         f"FROM (SELECT *, {reason} AS _jm_reason FROM ({inner}))"
     )
     if job.table == "events":
@@ -340,8 +363,9 @@ def _stage(job: Job) -> None:
     job.db.execute(f"CREATE TEMP TABLE {job.stage} AS {_reasoned_sql(job, numbered=True)}")
 
 
-def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
-    """Events and feedback, streamed: (good rows, loaded, quarantined rows, rejected lines).
+def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int, int]:
+    """Events and feedback, streamed: (good rows, loaded, quarantined rows, rejected lines, bad rows
+    and lines already in quarantine).
 
     Good rows are inserted straight from the source; then what was just inserted is checked:
     equal events of one source are numbered (:func:`_number_repeats`: real logs repeat events),
@@ -397,8 +421,8 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int]:
         ).fetchone()
     tell(job.source, "quarantine", 0.8)
     numbered_bad = f"SELECT * FROM ({_reasoned_sql(job, numbered=True)}) WHERE _jm_reason IS NOT NULL" if bad else None
-    written, rejects = _quarantine(job, numbered_bad)
-    return total - bad, loaded, written, rejects
+    written, rejects, seen = _quarantine(job, numbered_bad)
+    return total - bad, loaded, written, rejects, seen
 
 
 def _has_ties(db, table: str, key: str, before: int) -> bool:
@@ -432,24 +456,34 @@ def _number_repeats(db, before: int) -> None:
 
 
 # -- writing -------------------------------------------------------------------------------------
-def _quarantine(job: Job, rows: str | None) -> tuple[int, int]:
-    """Write bad rows of relation ``rows`` and unsplittable lines to ``quarantine``; return both counts."""
-    head = f"{quote_str(job.source)}, {quote_str(job.table)}"
+def _quarantine(job: Job, rows: str | None) -> tuple[int, int, int]:
+    """Write bad rows of relation ``rows`` and unsplittable lines to ``quarantine``.
+
+    Returns (bad rows written, lines written, rows already there). Each row is keyed like an
+    event (:func:`_row_key_sql`): one that an earlier ingest quarantined is not written again and
+    counts as a duplicate.
+    """
+    head = f"{quote_str(job.source)} AS source, {quote_str(job.table)} AS \"table\""
     row_number = "s._jm_row"
-    rejects = 0
+    rejects = skipped = 0
+    key = quote_str(job.pseudonym_key.hex() if job.pseudonym_key is not None else "")
     if job.rel.rejects and _exists(job.db, job.rel.rejects):
         rej = job.rel.rejects
+        raw = "to_json(raw)" if job.pseudonym_key is None else _withheld("raw")
         job.db.execute(
             f"CREATE TEMP TABLE jm_rejlines_{job.n} AS SELECT line - 1 AS row_number, "
             f"first(error_type ORDER BY column_idx) AS error_type, first(error_message ORDER BY column_idx) AS msg, "
             f"first(csv_line) AS raw FROM {rej} GROUP BY line"
         )
-        rejects = job.db.execute(
-            f"INSERT INTO quarantine SELECT {head}, row_number, "
-            f"'malformed line (' || lower(error_type) || ': ' || msg || ')', to_json(raw), "
-            f"{quote_str(job.ingest_id)} FROM jm_rejlines_{job.n}"
-        ).fetchone()[0]
-        if rejects:
+        lines = (
+            f"SELECT {head}, row_number, 'malformed line (' || lower(error_type) || ': ' || msg || ')' AS reason, "
+            f"{raw} AS raw, {quote_str(job.ingest_id)} AS ingest_id, "
+            f"md5({key} || chr(30) || {quote_str(job.table)} || chr(31) || coalesce(raw, chr(0))) AS _k "
+            f"FROM jm_rejlines_{job.n}"
+        )
+        rejects, seen = _insert_new(job, lines)
+        skipped += seen
+        if rejects + seen:
             # good rows were numbered without the rejected lines; shift them back to file rows
             job.db.execute(
                 f"CREATE TEMP TABLE jm_shift_{job.n} AS SELECT row_number - j AS before, max(j) AS j FROM "
@@ -458,11 +492,45 @@ def _quarantine(job: Job, rows: str | None) -> tuple[int, int]:
             row_number = f"s._jm_row + coalesce((SELECT max(j) FROM jm_shift_{job.n} WHERE before < s._jm_row), 0)"
     bad = 0
     if rows is not None:
-        bad = job.db.execute(
-            f"INSERT INTO quarantine SELECT {head}, {row_number}, s._jm_reason, s._jm_raw, {quote_str(job.ingest_id)} "
-            f"FROM ({rows}) s WHERE s._jm_reason IS NOT NULL"
-        ).fetchone()[0]
-    return bad, rejects
+        bad, seen = _insert_new(job, (
+            f"SELECT {head}, {row_number} AS row_number, s._jm_reason AS reason, s._jm_raw AS raw, "
+            f"{quote_str(job.ingest_id)} AS ingest_id, "
+            f"s._jm_qkey AS _k FROM ({rows}) s WHERE s._jm_reason IS NOT NULL"
+        ))
+        skipped += seen
+    return bad, rejects, skipped
+
+
+def _row_key_sql(job: Job) -> str:
+    """A bad row's key, over the source columns: keyed md5 of the table, the reason and the row's
+    values as text in column-name order (the same row from CSV, Parquet or NDJSON, in any column
+    order, has the same key); a line that cannot be split, by its text."""
+    key = quote_str(job.pseudonym_key.hex() if job.pseudonym_key is not None else "")
+    parts = ["coalesce(_jm_reason, chr(0))"]
+    for c in sorted(job.rel.columns):
+        parts += [quote_str(c), f"coalesce(CAST({quote_ident(c)} AS VARCHAR), chr(0))"]
+    values = f"concat_ws(chr(31), {', '.join(parts)})"
+    if job.rel.bad:
+        values = f"CASE WHEN _jm_bad IS NOT NULL THEN coalesce(_jm_line, chr(0)) ELSE {values} END"
+    return f"md5({key} || chr(30) || {quote_str(job.table)} || chr(31) || {values})"
+
+
+def _insert_new(job: Job, rows_sql: str) -> tuple[int, int]:
+    """Insert rows (the quarantine's columns and a key ``_k``) whose key, with its occurrence number
+    among equal keys, is not in ``quarantine`` yet; return (written, already there)."""
+    t = f"jm_qrows_{job.n}"
+    job.db.execute(
+        f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT * EXCLUDE (_k), "
+        f"md5(_k || ':' || CAST(row_number() OVER (PARTITION BY _k ORDER BY row_number) AS VARCHAR)) AS row_key "
+        f"FROM ({rows_sql})"
+    )
+    total = job.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    written = job.db.execute(
+        f"INSERT INTO quarantine SELECT * FROM {t} n "
+        f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.row_key = n.row_key)"
+    ).fetchone()[0] if total else 0
+    job.db.execute(f"DROP TABLE {t}")
+    return written, total - written
 
 
 def _load_customers(job: Job) -> int:
