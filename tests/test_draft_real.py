@@ -52,8 +52,10 @@ def _journeys(df: pd.DataFrame, goals: set[str], gap_s: float | None, window_s: 
     j = df.groupby("j").agg(customer=("customer", "first"), end=("ts", "max"), last=("touchpoint", "last"),
                             n=("ts", "size"))
     j["converted"] = j["last"].isin(goals)
-    open_ = (df.ts.max() - j.end).dt.total_seconds() <= window_s if window_s is not None else False
-    j["in_progress"] = ~j.converted & open_
+    before_end = (df.ts.max() - j.end).dt.total_seconds()
+    if window_s is not None:  # no journey ends exactly one window before the end: either boundary rule agrees
+        assert not (before_end == window_s).any()
+    j["in_progress"] = ~j.converted & (before_end < window_s if window_s is not None else False)
     return j
 
 
