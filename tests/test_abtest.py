@@ -62,7 +62,7 @@ def test_statistics_against_scipy_and_hand():
     se = math.sqrt(0.1 * 0.9 / 1000 + 0.14 * 0.86 / 1000)
     assert (s["low"], s["high"]) == pytest.approx((0.04 - 1.959964 * se, 0.04 + 1.959964 * se), abs=1e-6)
     n = required_sample_size(0.10, 0.04)
-    assert minimum_detectable_effect(0.10, n) == pytest.approx(0.04, rel=0.1)  # same design, other approximation
+    assert minimum_detectable_effect(0.10, n) == pytest.approx(0.04, abs=1e-9)  # one power calculation
 
 
 def test_abtest_detects_the_difference_and_checks_the_split():
@@ -96,8 +96,6 @@ Z975, Z80 = 1.959963984540054, 0.8416212335729143  # standard normal quantiles (
 
 
 def test_power_figures_by_hand():
-    # minimum detectable effect, 1000 per arm at a 10% base rate: (z_.975 + z_.8) * sqrt(2 p q / n)
-    assert minimum_detectable_effect(0.10, 1000) == pytest.approx((Z975 + Z80) * math.sqrt(2 * 0.1 * 0.9 / 1000))
     # sample size per arm (Fleiss, no continuity correction) for 10% -> 13%
     p0, p1 = 0.10, 0.13
     pbar = (p0 + p1) / 2
@@ -120,8 +118,8 @@ def test_srm_chi_square_by_hand_and_reported_power():
     a = r.variants[0]
     assert a[:2] == ["A", 1000] and a[3] == pytest.approx(a[2] / 1000)
     p0 = a[3]
-    assert r.power["control_rate"] == pytest.approx(p0)
-    assert r.power["mde_absolute"] == pytest.approx((Z975 + Z80) * math.sqrt(2 * p0 * (1 - p0) / 1000))
+    assert r.power["control_rate"] == pytest.approx(p0) and r.power["n_per_arm"] == 1000
+    assert power_by_hand(p0, r.power["mde_absolute"], 1000) == pytest.approx(0.8, abs=1e-9)
     assert r.power["required_per_arm"] == math.ceil(required_sample_size(p0, 0.02))
 
 
@@ -140,3 +138,94 @@ def test_mixed_units_and_in_progress_journeys():
     late = abtest(build_journeys(experiment(40, 40), BP, end=D + timedelta(hours=1)), touchpoint="Landing",
                   include_in_progress=True)
     assert [v[1] for v in late.variants] == [40, 40]
+
+
+# -- one power calculation: the MDE and the sample size agree -------------------------------------
+def power_by_hand(p0, mde, n, alpha=0.05, two_tails=False):
+    """Power of the two-sided pooled z test of two proportions, n per arm (textbook normal approximation):
+    the statistic's sd is sqrt(2 pbar qbar / n) under no difference and sqrt((p0 q0 + p1 q1) / n) under mde."""
+    p1 = p0 + mde
+    pbar = (p0 + p1) / 2
+    z = stats.norm.ppf(1 - alpha / 2)
+    null_sd, alt_sd = math.sqrt(2 * pbar * (1 - pbar) / n), math.sqrt((p0 * (1 - p0) + p1 * (1 - p1)) / n)
+    upper = stats.norm.cdf((mde - z * null_sd) / alt_sd)
+    return upper + (stats.norm.cdf((-mde - z * null_sd) / alt_sd) if two_tails else 0.0)
+
+
+@pytest.mark.parametrize("p0", [0.02, 0.165, 0.5, 0.6])
+@pytest.mark.parametrize("n", [41, 1000, 50_000])
+@pytest.mark.parametrize(("alpha", "power"), [(0.05, 0.8), (0.01, 0.9)])
+def test_mde_and_required_sample_size_round_trip(p0, n, alpha, power):
+    mde = minimum_detectable_effect(p0, n, alpha, power)
+    assert 0 < mde < 1 - p0
+    assert required_sample_size(p0, mde, alpha, power) == pytest.approx(n, abs=1e-6)
+    assert power_by_hand(p0, mde, n, alpha) == pytest.approx(power, abs=1e-9)
+    assert power_by_hand(p0, mde, n, alpha, two_tails=True) == pytest.approx(power, abs=1e-3)
+
+
+def test_the_reported_contradiction_is_gone():
+    """The audit's case: 41 per arm at a 16.5% control rate. The old MDE, (z + z) sqrt(2 p q / n) = 0.229,
+    has 64% power (and needs 59 per arm); the MDE now has 80% power and needs exactly 41."""
+    p0, n = 0.165, 41
+    old = (Z975 + Z80) * math.sqrt(2 * p0 * (1 - p0) / n)
+    assert round(old, 3) == 0.23 and round(power_by_hand(p0, old, n), 2) == 0.64
+    assert math.ceil(required_sample_size(p0, old)) == 59
+    mde = minimum_detectable_effect(p0, n)
+    assert mde > old and power_by_hand(p0, mde, n) == pytest.approx(0.8, abs=1e-9)
+    assert math.isnan(minimum_detectable_effect(0.0, n)) and math.isnan(minimum_detectable_effect(0.5, 1))
+    assert math.isnan(minimum_detectable_effect(0.9, n))  # not even a rise to 100% is detectable
+
+
+def test_levels_outside_zero_one_are_refused():
+    with pytest.raises(InputError, match="power 1.5"):
+        minimum_detectable_effect(0.1, 100, power=1.5)
+    with pytest.raises(InputError, match="alpha 0"):
+        required_sample_size(0.1, 0.02, alpha=0)
+
+
+def _ab_workspace(tmp_path, units, conversions):
+    """A CSV of landings with a variant column and purchases, ingested by the CLI into a new workspace."""
+    from journeymap.workspace import Workspace
+
+    rows = ["customer,time,event,variant"]
+    i = 0
+    for variant, n in units.items():
+        for k in range(n):
+            t = D + timedelta(minutes=10 * i)
+            rows.append(f"u{i},{t:%Y-%m-%d %H:%M:%S},Landing,{variant}")
+            if k < conversions[variant]:
+                rows.append(f"u{i},{t + timedelta(minutes=2):%Y-%m-%d %H:%M:%S},Buy,")
+            i += 1
+    rows.append(f"late,{D + timedelta(days=20):%Y-%m-%d %H:%M:%S},Browse,")  # the data end: every test journey settled
+    csv = tmp_path / "events.csv"
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    Workspace.init(tmp_path / "ws", blueprint=BP).close()
+    return tmp_path / "ws", csv
+
+
+def test_abtest_cli_reports_an_mde_that_needs_exactly_the_arm_size(tmp_path):
+    from click.testing import CliRunner
+
+    from journeymap.cli import main
+
+    units, conversions = {"A": 41, "B": 47}, {"A": 7, "B": 12}
+    ws, csv = _ab_workspace(tmp_path, units, conversions)
+
+    def run(*args):
+        out = CliRunner().invoke(main, ["-w", str(ws), *args])
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    run("ingest", "events", str(csv), "--map", "customer_id=customer", "--map", "ts=time",
+        "--map", "touchpoint=event")
+    power = json.loads(run("abtest", "--touchpoint", "Landing", "--variant", "variant", "--format", "json"))["power"]
+    p0, n = 7 / 41, 41  # the control's rate and the smallest arm, from the file
+    assert power["control_rate"] == pytest.approx(p0) and power["n_per_arm"] == n
+    mde = power["mde_absolute"]
+    assert power_by_hand(p0, mde, n) == pytest.approx(0.8, abs=1e-6)
+    # the same tool sized for that effect asks for exactly the arm it was computed at
+    again = json.loads(run("abtest", "--touchpoint", "Landing", "--variant", "variant", "--mde", repr(mde),
+                           "--format", "json"))["power"]
+    assert again["target_mde"] == pytest.approx(mde) and again["required_per_arm"] == n
+    bad = CliRunner().invoke(main, ["-w", str(ws), "abtest", "--touchpoint", "Landing", "--power", "80"])
+    assert bad.exit_code != 0 and "power 80" in bad.output and "Traceback" not in bad.output

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from journeymap.demo import demo_blueprint, write_sources
+from journeymap.demo import write_sources
 from journeymap.voice.linking import link_feedback
 from journeymap.voice.themes import _quotes, _shared_centrality
 from journeymap.workspace import Workspace
