@@ -2,8 +2,11 @@
 
 Each log is read one journey per case: a blueprint with no goals, no gap and no
 conversion window. pm4py sorts events stably, so events with equal timestamps keep
-their file order; our tie-breaker is ``event_id``, so the test gives each event a
-zero-padded row number as its ``event_id`` and ties break the same way.
+their file order; ours is time, then ``seq`` (the row in the file), then ``event_id``
+(:func:`journeymap.schema.touch_order`). These tables are built by hand without ``seq``, so
+the test gives each event a zero-padded row number as its ``event_id`` and ties break the
+same way. The same equality through ingest and the CLI (DuckDB and Spark) is in
+tests/test_truth_flows.py.
 pm4py's get_variants is compared after pm4py.format_dataframe (it is wrong on an
 unformatted frame). Counts are compared exactly.
 """

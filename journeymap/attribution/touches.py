@@ -11,7 +11,11 @@ convert (non-converting paths feed the Markov model and are never dropped):
   customer in the lookback before it, across journeys (a touch may help several
   conversions, as in GA4 and Adobe's person container); a customer whose last
   journey dropped adds one non-converting path with the touches after their last
-  conversion.
+  conversion, within the lookback of that journey's end.
+
+The lookback thus trims non-converting paths as well as converting ones (measured
+back from the journey's last touch); a non-converting journey with no credited touch
+inside it adds no path.
 
 Journeys still *in progress* may yet convert, so they are left out of the
 non-converting paths by default (``include_in_progress=True`` keeps them).
@@ -173,24 +177,37 @@ def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, 
     )
 
 
+def _order_key(j: ir.Table) -> ir.IntegerValue:
+    """A touch's place in its customer's touches: journey number, then step (the one order of touches,
+    :func:`journeymap.schema.touch_order`, as build_journeys numbered them), as one integer."""
+    return j.journey_no.cast("int64") * _STEPS + j.step.cast("int64")
+
+
+_STEPS = 2**31
+"""Steps per journey in :func:`_order_key` (a journey has fewer touches than this)."""
+
+
 def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, markers: bool) -> ir.Table:
+    j = j.mutate(_o=_order_key(j))
     goals = j.filter(_conversion(j)).select(
-        c_customer=j.customer_id, c_id=j.journey_id, c_ts=j.ts, c_value=j.conversion_value.cast("float64")
+        c_customer=j.customer_id, c_id=j.journey_id, c_ts=j.ts, c_o=j._o, c_value=j.conversion_value.cast("float64")
     )
     t = j.filter(touch)
-    cond = [t.customer_id == goals.c_customer, t.ts <= goals.c_ts]
+    # a touch before the conversion in the order of touches (not by time alone: a same-second touch
+    # that follows the goal in the file is not credited); the lookback is a time
+    cond = [t.customer_id == goals.c_customer, t._o < goals.c_o]
     if s.lookback is not None:
         cond.append(t.ts >= goals.c_ts - ibis.interval(seconds=int(s.lookback.total_seconds())))
     conv = t.inner_join(goals, cond)
     conv = conv.select(
-        path_id=conv.c_id, channel=conv._label, ts=conv.ts, event_id=conv.event_id,
+        path_id=conv.c_id, channel=conv._label, ts=conv.ts, _o=conv._o,
         t_before=(conv.c_ts.epoch_seconds() - conv.ts.epoch_seconds()).cast("float64"),
         conversions=ibis.literal(1.0), value=conv.c_value.cast("float64"), nulls=ibis.literal(0.0),
     )
     out = conv.union(_customer_open_paths(j, t, s))
     if markers:
         out = out.union(goals.select(
-            path_id=goals.c_id, channel=ibis.null("string"), ts=goals.c_ts, event_id=ibis.null("string"),
+            path_id=goals.c_id, channel=ibis.null("string"), ts=goals.c_ts, _o=goals.c_o,
             t_before=ibis.literal(0.0), conversions=ibis.literal(1.0), value=goals.c_value.cast("float64"),
             nulls=ibis.literal(0.0),
         ))
@@ -199,7 +216,8 @@ def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings,
 
 def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir.Table:
     w = ibis.window(group_by=j.customer_id)
-    last = j.mutate(_last_no=j.journey_no.max().over(w), _last_goal=ibis.ifelse(j.is_goal, j.ts, None).max().over(w))
+    last = j.mutate(_last_no=j.journey_no.max().over(w),
+                    _last_goal=ibis.ifelse(j.is_goal, j._o, ibis.null("int64")).max().over(w))
     last = last.filter(last.journey_no == last._last_no).group_by("customer_id").agg(
         _status=last.status.arbitrary(), _last_goal=last._last_goal.max(), _end=last.journey_end.max()
     )
@@ -208,16 +226,16 @@ def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir
         ok = ok | (last._status == "in_progress")
     last = last.filter(ok)
     o = t.inner_join(last, t.customer_id == last.customer_id)
-    o = o.filter(o._last_goal.isnull() | (o.ts > o._last_goal))
+    o = o.filter(o._last_goal.isnull() | (o._o > o._last_goal))  # after the last conversion, in touch order
     o = o.mutate(t_before=(o._end.epoch_seconds() - o.ts.epoch_seconds()).cast("float64"))
     if s.lookback is not None:
         o = o.filter(o.t_before <= s.lookback.total_seconds())
     return o.select(
-        path_id=o.customer_id + ":open", channel=o._label, ts=o.ts, event_id=o.event_id,
+        path_id=o.customer_id + ":open", channel=o._label, ts=o.ts, _o=o._o,
         t_before=o.t_before, conversions=ibis.literal(0.0), value=ibis.literal(0.0), nulls=ibis.literal(1.0),
     )
 
 
 def _positions(p: ir.Table) -> ir.Table:
-    w = ibis.window(group_by=p.path_id, order_by=[p.ts, p.event_id])
+    w = ibis.window(group_by=p.path_id, order_by=p._o)
     return p.mutate(pos=(ibis.row_number().over(w) + 1).cast("int64")).select(*TOUCH_COLUMNS)

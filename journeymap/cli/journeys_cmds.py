@@ -196,7 +196,7 @@ def transitions_cmd(ctx: Context, start, end, persona, where, by, node, min_coun
               help="Drop a touch equal to the one before it [default: off for variants, on for --flows].")
 @click.option("--max-steps", type=int, help="Cut longer paths, marking the cut with '…'.")
 @click.option("--top", type=int, default=20, show_default=True,
-              help="Variants to show (with --flows: nodes per step; the rest are 'Other').")
+              help="Variants to show, 0 for all (with --flows: nodes per step; the rest are 'Other').")
 @click.option("--flows", "show_flows", is_flag=True, help="Show step-by-step flows for a Sankey instead.")
 @click.option("--steps", type=int, default=5, show_default=True, help="Steps to show with --flows.")
 @click.option("--measure", type=click.Choice(["journeys", "customers"]), default="journeys", show_default=True,
@@ -214,12 +214,15 @@ def paths_cmd(ctx: Context, start, end, persona, where, by, from_, to, alias, co
     \b
     Example:
       journeymap paths --top 10
+      journeymap paths --top 0 --format csv > variants.csv
       journeymap paths --alias '^Product=Product page' --collapse-repeats --max-steps 6
       journeymap paths --from Home --to Purchase --format csv
       journeymap paths --flows --steps 4 --top 6 --format json
     """
     from journeymap.journeys import PathRules, flows, variants
 
+    if top < 0 or (show_flows and top == 0):
+        raise InputError(f"--top {top} must be 1 or more{'' if show_flows else ' (or 0 for every variant)'}.")
     collapse = show_flows if collapse_repeats is None else collapse_repeats
     rules = PathRules.parse_aliases(alias, collapse_repeats=collapse, max_steps=max_steps, start=from_, end=to)
     aliases = [name for _, name in rules.aliases]  # --from / --to may name an alias
@@ -231,7 +234,7 @@ def paths_cmd(ctx: Context, start, end, persona, where, by, from_, to, alias, co
         if show_flows:
             result = flows(journeys, rules=rules, by=dim, steps=steps, top=top, measure=measure)
         else:
-            result = variants(journeys, rules=rules, by=dim, top=top)
+            result = variants(journeys, rules=rules, by=dim, top=top or None)
     emit(_with_filters(result, start, end, persona, where, by), fmt, title="flows" if show_flows else "paths")
 
 

@@ -41,9 +41,13 @@ def funnel_events(table: ir.Table, spec: FunnelSpec) -> ir.Table:
     t = table
     cols: dict[str, Any] = {
         "_k": t[spec.key].cast("string"), "_c": t.customer_id.cast("string"), "_ts": t.ts,
-        "_t": t.ts.epoch_seconds().cast("int64"),
-        "_eid": t.event_id.cast("string") if "event_id" in t.columns else ibis.null("string"),
+        "_t": _whole_seconds(t.ts),
     }
+    # the one order of touches (schema.touch_order): time, then the source's row order, then the id
+    order = {"_o_seq": t.seq.cast("int64")} if "seq" in t.columns else {}
+    if "event_id" in t.columns:
+        order["_o_eid"] = t.event_id.cast("string")
+    cols.update(order)
     for i, step in enumerate(spec.steps):
         cols[f"_m{i}"] = step.predicate(t)
     for j, ex in enumerate(spec.exclusions):
@@ -53,17 +57,18 @@ def funnel_events(table: ir.Table, spec: FunnelSpec) -> ir.Table:
     ev = t.select(**cols)
     if spec.order != "strict":
         ev = ev.filter(_any([ev[c] for c in ev.columns if c.startswith(("_m", "_x"))]))
-    w = ibis.window(group_by=ev._k, order_by=[ev._ts, ev._eid])
-    return ev.mutate(_seq=ibis.row_number().over(w))
+    w = ibis.window(group_by=ev._k, order_by=[ev._ts, *[ev[c] for c in order]])
+    ev = ev.mutate(_seq=ibis.row_number().over(w))
+    return ev.drop(*order) if order else ev
 
 
 def entries_expr(table: ir.Table, spec: FunnelSpec, *, end: datetime | None = None) -> ir.Table:
     """The per-entry table (see the module docs)."""
     ev = funnel_events(table, spec)
     if end is not None:
-        end_t = ibis.literal(end).cast("timestamp").epoch_seconds()
+        end_t = _whole_seconds(ibis.literal(end).cast("timestamp"))
     else:
-        end_t = table.ts.max().epoch_seconds()
+        end_t = _whole_seconds(table.ts.max())
     e = _candidates(ev, spec)
     e = _chain_any(e, ev, spec) if spec.order == "any" else _chain_ordered(e, ev, spec)
     e = _with_status(e, spec, end_t)
@@ -221,6 +226,7 @@ def _with_status(e: ir.Table, spec: FunnelSpec, end_t: ir.Value) -> ir.Table:
     if spec.window is None:
         open_ = ibis.literal(False)
     else:
+        # in progress while entry + window > data end (strictly), in whole seconds: the rule journeys use
         open_ = (e._et + int(spec.window.total_seconds())) > end_t
     status = ibis.cases((converted, "converted"), (open_, "in_progress"), else_="dropped")
     reached = [(e[f"_s{i}"].notnull(), i + 1) for i in reversed(spec.required)]
@@ -281,6 +287,11 @@ def _with_breakdown(e: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
     j = e.left_join(v, [e._k == v._kv, e._at == v._qv])
     label = ibis.ifelse(j._at.isnull(), "(not reached)", j._byv.fill_null("(none)"))
     return j.mutate(dimension=label).drop("_kv", "_qv", "_byv", "_at")
+
+
+def _whole_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Epoch seconds truncated to the second (DuckDB's epoch is fractional, Spark's whole)."""
+    return ts.epoch_seconds().floor().cast("int64")
 
 
 def _coalesce(values: list) -> ir.Value:

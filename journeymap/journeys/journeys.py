@@ -2,9 +2,12 @@
 
 A journey ends at a goal (a conversion touchpoint of the blueprint) or after an
 inactivity gap; the next touch starts a new journey. A journey that has not
-converted is *in progress* while its last touch is within the conversion window
-of the data's end, and *dropped* after that. Paths, funnels, friction and
-attribution all read :func:`build_journeys`, so their figures reconcile.
+converted is *in progress* while ``last touch + conversion window > data end``
+(strictly, as funnels judge their entries), and *dropped* after that. Touches are
+ordered by time, then by their row order in the source (``seq``:
+:func:`journeymap.schema.touch_order`), so same-second touches keep the file's
+order. Paths, funnels, friction and attribution all read :func:`build_journeys`,
+so their figures reconcile.
 
 Lines of one order are one purchase: goal touches of the same ``order_id`` in a row
 are one conversion, so only the order's last line ends the journey, and the journey's
@@ -39,6 +42,7 @@ import ibis.expr.types as ir
 
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
+from journeymap.schema import touch_order
 
 STATUSES = ("converted", "in_progress", "dropped")
 
@@ -111,9 +115,10 @@ def build_journeys(
     is_goal = e.touchpoint.isin(goals) if goals else ibis.literal(False)
     e = e.mutate(is_goal=is_goal, _t=e.ts.epoch_seconds())
 
-    # One pass in time order within the customer (the only sort of all the touches): where
-    # journeys start and end, and the touch's rank. A touch ends its journey when the next touch starts one.
-    w = ibis.window(group_by=e.customer_id, order_by=[e.ts, e.event_id])
+    # One pass in the one order of touches (time, then the source's row order: schema.touch_order)
+    # within the customer (the only sort of all the touches): where journeys start and end, and the
+    # touch's rank. A touch ends its journey when the next touch starts one.
+    w = ibis.window(group_by=e.customer_id, order_by=touch_order(e))
     prev_t, next_t = e._t.lag().over(w), e._t.lead().over(w)
     goal_end, after_goal = e.is_goal.fill_null(False), e.is_goal.lag().over(w).fill_null(False)
     orders = "order_id" in events.columns and _has_orders(events)
@@ -139,7 +144,7 @@ def build_journeys(
     # touches without a time sort last, and each after the first starts a journey: the journey's
     # last time (as MAX gives) is the touch's, or the one before when it has none
     last_ts = ibis.ifelse(f._start, f.ts, f.ts.coalesce(f._prev_ts))
-    f = f.select(_c2=f.customer_id, _last=f._rn, journey_end=last_ts, _end_t=last_ts.epoch_seconds(), _goal=f.is_goal,
+    f = f.select(_c2=f.customer_id, _last=f._rn, journey_end=last_ts, _end_t=_whole_seconds(last_ts), _goal=f.is_goal,
                  conversion_value=ibis.ifelse(f.is_goal, f.revenue.fill_null(0.0), 0.0),
                  _no2=ibis.row_number().over(group_by=f.customer_id, order_by=f._rn) + 1)
     jt = s.join(f, [s._c.identical_to(f._c2), s.journey_no == f._no2])
@@ -178,8 +183,9 @@ def build_journeys(
     if rules.conversion_window is None or end is None:
         open_ = ibis.literal(False)
     else:
-        end_t = ibis.literal(end).cast("timestamp").epoch_seconds()
-        open_ = (end_t - e._end_t) <= rules.conversion_window.total_seconds()
+        end_t = _whole_seconds(ibis.literal(end).cast("timestamp"))
+        # in progress while last touch + window > data end (strictly: DESIGN.md; funnels use the same rule)
+        open_ = (end_t - e._end_t) < rules.conversion_window.total_seconds()
     status = ibis.cases((e.converted, "converted"), (open_, "in_progress"), else_="dropped")
     e = e.mutate(status=status, stage=_stage_expr(e.touchpoint, blueprint))
     return e.drop("_t", "_end_t")
@@ -190,6 +196,11 @@ _INTERNAL = ("_c", "_c2", "_c3", "_c4", "_no2", "_no3", "_no4", "_unknown", "_va
              "_start", "_end", "_rn", "_prev_ts", "_block", "_block_right", "journey_no", "journey_id", "step", *_PASS3)
 _BLOCK = 16
 """Ranks per block in the touch -> journey join (a touch is compared with the journeys of its block)."""
+
+
+def _whole_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Epoch seconds truncated to the second (every engine agrees; funnels judge their windows the same way)."""
+    return ts.epoch_seconds().floor().cast("int64")
 
 
 def _has_orders(events: ir.Table) -> bool:

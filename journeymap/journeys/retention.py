@@ -7,9 +7,10 @@
   event (measured from their first start in that period), as Mixpanel's
   recurring retention does; the default is first-time cohorts.
 - **returns**: the ``return_event`` (default: the start event again, which makes
-  it repeat-purchase retention) after the customer's start, counted in the
-  calendar period it falls in: period 0 is the cohort's own period (a return
-  later in it), period 1 the next, and so on.
+  it repeat-purchase retention) after the customer's start in the one order of
+  touches (time, then the source's row order: a same-second row later in the file
+  comes after), counted in the calendar period it falls in: period 0 is the
+  cohort's own period (a return later in it), period 1 the next, and so on.
 - **on** (default) counts customers who returned in that period; **on or
   after** (``on_or_after=True``) those who returned in it or any later one.
 - ``complete`` says whether the period had ended for the whole cohort by the
@@ -82,6 +83,27 @@ def _period_index(later: ir.TimestampValue, cohort: ir.TimestampValue, period: s
     return (later.epoch_seconds() - cohort.epoch_seconds()) // size
 
 
+def _ordered(table: ir.Table, **flags: ir.BooleanValue) -> ir.Table:
+    """The timed events that meet any of ``flags`` (kept as columns), with ``_o``: their rank among
+    them in the customer's one order of touches (time, then the source's row order:
+    :func:`journeymap.schema.touch_order`), so "after" means the same as in journeys and funnels."""
+    t = table.mutate(**flags)
+    t = t.filter(t.ts.notnull() & ibis.or_(*[t[f] for f in flags]))
+    return t.mutate(_o=ibis.row_number().over(ibis.window(group_by=t.customer_id, order_by=touch_order(t))))
+
+
+def _starts(o: ir.Table, *, period: str, recurring: bool, by: str | None) -> ir.Table:
+    """Per customer and cohort: ``customer_id, cohort, start_ts, _so`` (the start's rank in ``o``) [, dimension]."""
+    t = o.select("customer_id", "_o", _ts=o.ts, _by=o[by].cast("string").fill_null("(none)") if by else ibis.literal(""))
+    extra = {"dimension": t._by.argmin(t._o)} if by else {}
+    unit = PERIODS[period]
+    if recurring:
+        t = t.mutate(cohort=t._ts.truncate(unit))
+        return t.group_by(["customer_id", "cohort"]).agg(start_ts=t._ts.min(), _so=t._o.min(), **extra)
+    s = t.group_by("customer_id").agg(start_ts=t._ts.min(), _so=t._o.min(), **extra)
+    return s.mutate(cohort=s.start_ts.truncate(unit)).select("customer_id", "cohort", "start_ts", "_so", *extra)
+
+
 def one_row_per_order(table: ir.Table) -> ir.Table:
     """``table`` with the lines of one order as one event: of the rows with an ``order_id``, the first line
     (in the order of touches) of each customer's order and touchpoint; rows without one are kept as they are.
@@ -98,26 +120,24 @@ def one_row_per_order(table: ir.Table) -> ir.Table:
     return table.filter(table.order_id.isnull()).union(first, distinct=False)
 
 
-def starts_expr(table: ir.Table, *, start: Any = None, goals: Sequence[str] = (), period: str = "week",
-                recurring: bool = False, by: str | None = None) -> ir.Table:
-    """One row per customer and cohort: ``customer_id, cohort, start_ts`` (an Ibis expression).
-
-    With ``by``, also ``dimension``: the value of that column on the customer's start event.
-    """
+def _check(table: ir.Table, period: str, by: str | None) -> None:
     if period not in PERIODS:
         raise InputError(f"period {period!r} is not one of day, week, month; pick one of those.")
     if by is not None and by not in table.columns:
         raise InputError(f"Breakdown column {by!r} is not in the table; it has: {', '.join(table.columns)}.")
+
+
+def starts_expr(table: ir.Table, *, start: Any = None, goals: Sequence[str] = (), period: str = "week",
+                recurring: bool = False, by: str | None = None) -> ir.Table:
+    """One row per customer and cohort: ``customer_id, cohort, start_ts`` (an Ibis expression).
+
+    With ``by``, also ``dimension``: the value of that column on the customer's start event
+    (the first in the order of touches).
+    """
+    _check(table, period, by)
     table = one_row_per_order(table)
-    t = table.filter(_predicate(table, start, goals, "start event"))
-    unit = PERIODS[period]
-    t = t.select("customer_id", _ts=t.ts, _by=t[by].cast("string").fill_null("(none)") if by else ibis.literal(""))
-    extra = {"dimension": t._by.argmin(t._ts)} if by else {}
-    if recurring:
-        t = t.mutate(cohort=t._ts.truncate(unit))
-        return t.group_by(["customer_id", "cohort"]).agg(start_ts=t._ts.min(), **extra)
-    s = t.group_by("customer_id").agg(start_ts=t._ts.min(), **extra)
-    return s.mutate(cohort=s.start_ts.truncate(unit)).select("customer_id", "cohort", "start_ts", *extra)
+    o = _ordered(table, _st=_predicate(table, start, goals, "start event"))
+    return _starts(o, period=period, recurring=recurring, by=by).drop("_so")
 
 
 def retention_expr(table: ir.Table, *, start: Any = None, return_event: Any = None, goals: Sequence[str] = (),
@@ -126,14 +146,18 @@ def retention_expr(table: ir.Table, *, start: Any = None, return_event: Any = No
 
     Returns ``cohort, period, customers, last_customers``: distinct customers who
     returned in ``period``, and those whose *last* return was in it (for "on or after");
-    ``dimension`` first with ``by``.
+    ``dimension`` first with ``by``. A return counts when it comes after the start in the
+    order of touches: a later time, or the same time and a later row of the source.
     """
+    _check(table, period, by)
     table = one_row_per_order(table)
-    s = starts_expr(table, start=start, goals=goals, period=period, recurring=recurring, by=by)
+    o = _ordered(table, _st=_predicate(table, start, goals, "start event"),
+                 _rt=_predicate(table, return_event if return_event is not None else start, goals, "return event"))
+    s = _starts(o.filter(o._st), period=period, recurring=recurring, by=by)
     keys = ["dimension"] if by else []
-    rt = table.filter(_predicate(table, return_event if return_event is not None else start, goals, "return event"))
-    r = rt.select(_rc=rt.customer_id, _rts=rt.ts)
-    j = s.join(r, [s.customer_id == r._rc, r._rts > s.start_ts])
+    rt = o.filter(o._rt)
+    r = rt.select(_rc=rt.customer_id, _rts=rt.ts, _ro=rt._o)
+    j = s.join(r, [s.customer_id == r._rc, r._ro > s._so])
     j = j.mutate(period=_period_index(j._rts.truncate(PERIODS[period]), j.cohort, period).cast("int64"))
     j = j.filter(j.period <= periods)
     on = j.group_by([*keys, "cohort", "period"]).agg(customers=j.customer_id.nunique())
@@ -149,8 +173,12 @@ def repeat_expr(table: ir.Table, *, goals: Sequence[str] = (), period: str = "we
                 by: str | None = None) -> ir.Table:
     """Per cohort of first goal: ``buyers`` and ``repeat_buyers`` (two goals or more); ``dimension`` with ``by``."""
     table = one_row_per_order(table)  # purchases are orders
-    t = table.filter(_predicate(table, start, goals, "goal"))
-    extra = {"dimension": t[by].cast("string").fill_null("(none)").argmin(t.ts)} if by else {}
+    pred = _predicate(table, start, goals, "goal")
+    if by:  # the value on the first goal in the order of touches
+        t = _ordered(table, _g=pred)
+        extra = {"dimension": t[by].cast("string").fill_null("(none)").argmin(t._o)}
+    else:
+        t, extra = table.filter(pred), {}
     per = t.group_by("customer_id").agg(_n=t.count(), _first=t.ts.min(), **extra)
     per = per.mutate(cohort=per._first.truncate(PERIODS[period]))
     keys = ["dimension"] if by else []

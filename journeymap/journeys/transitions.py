@@ -73,25 +73,37 @@ def edges_expr(journeys: ir.Table, *, by: str | None = None, node: str = "touchp
     ``channel`` or any other journeys column).
     """
     _require(journeys, [node] + ([by] if by else []))
-    keep = [by] if by else []
-    j = journeys.mutate(_node=journeys[node].cast("string").fill_null("(none)"), _t=whole_seconds(journeys.ts))
-    if "journey_id" in j.columns:
+    if by in ("customer_id", "gap_s", *TRANSITION_COLUMNS):
+        raise InputError(f"Breakdown column {by!r} clashes with a column of the transitions table; "
+                         "rename it (or use with_dimension(), which names it 'dimension').")
+    # Only the columns the edges need, under private names: the journeys table carries every event
+    # column (``source`` is the input file, ``seq`` its row number...), which must never stand in
+    # for an edge's own ``source`` or ``target``.
+    keep = {"_by": journeys[by]} if by else {}
+    j = journeys.select(**keep, _cust=journeys.customer_id, _step=journeys.step, _n=journeys.n_touches,
+                        _status=journeys.status, _node=journeys[node].cast("string").fill_null("(none)"),
+                        _t=whole_seconds(journeys.ts),
+                        **({"_jid": journeys.journey_id} if "journey_id" in journeys.columns
+                           else {"_cno": journeys.customer_id, "_jno": journeys.journey_no}))
+    if "_jid" in j.columns:
         # touch k -> touch k + 1 of the same journey by a join on (journey_id, step): about a sixth
         # less CPU on DuckDB than LAG over a window sorted by journey (steps run 1..n_touches)
-        prev = j.select(_jid=j.journey_id, _next=j.step + 1, source=j._node, _prev_t=j._t)
-        inner = j.join(prev, [j.journey_id.identical_to(prev._jid), j.step == prev._next])
+        prev = j.select(_pjid=j._jid, _next=j._step + 1, _src=j._node, _prev_t=j._t)
+        inner = j.join(prev, [j._jid.identical_to(prev._pjid), j._step == prev._next])
     else:
-        w = journey_order(j)
-        inner = j.mutate(source=j._node.lag().over(w), _prev_t=j._t.lag().over(w))
-        inner = inner.filter(inner.source.notnull())
-    inner = inner.select(*keep, "customer_id", "source", target=inner._node,
-                         gap_s=(inner._t - inner._prev_t).cast("float64"))
-    first = j.filter(j.step == 1)
-    first = first.select(*keep, "customer_id", source=ibis.literal(START), target=first._node,
-                         gap_s=ibis.null("float64"))
-    last = j.filter(j.step == j.n_touches)
-    last = last.select(*keep, "customer_id", source=last._node,
-                       target=last.status.substitute(END_NODES, else_=DROPPED), gap_s=ibis.null("float64"))
+        w = ibis.window(group_by=[j._cno, j._jno], order_by=j._step)
+        inner = j.mutate(_src=j._node.lag().over(w), _prev_t=j._t.lag().over(w))
+        inner = inner.filter(inner._src.notnull())
+
+    def out(t: ir.Table, source: ir.Value, target: ir.Value, gap_s: ir.Value) -> ir.Table:
+        return t.select(**({by: t._by} if by else {}), customer_id=t._cust, source=source, target=target,
+                        gap_s=gap_s)
+
+    inner = out(inner, inner._src, inner._node, (inner._t - inner._prev_t).cast("float64"))
+    first = j.filter(j._step == 1)
+    first = out(first, ibis.literal(START), first._node, ibis.null("float64"))
+    last = j.filter(j._step == j._n)
+    last = out(last, last._node, last._status.substitute(END_NODES, else_=DROPPED), ibis.null("float64"))
     return ibis.union(first, inner, last, distinct=False)
 
 
