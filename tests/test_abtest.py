@@ -203,6 +203,27 @@ def _ab_workspace(tmp_path, units, conversions):
     return tmp_path / "ws", csv
 
 
+def test_a_journey_with_two_variants_in_one_second_counts_under_the_first_row(tmp_path):
+    """Same-second touches keep the file's order: the variant of the first row wins, whichever it is."""
+    from journeymap.workspace import Workspace
+
+    for first, second in (("A", "B"), ("B", "A")):
+        csv = tmp_path / f"{first}.csv"
+        rows = ["customer,time,event,variant", f"x,2024-01-01 00:00:00,Landing,{first}",
+                f"x,2024-01-01 00:00:00,Landing,{second}", "x,2024-01-01 00:01:00,Buy,"]
+        rows += [f"{v}{i},2024-01-01 00:0{i}:00,Landing,{v}" for v in "AB" for i in range(3)]
+        rows.append("late,2024-02-01 00:00:00,Browse,")
+        csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        ws = Workspace.init(tmp_path / f"ws{first}", blueprint=BP)
+        try:
+            ws.ingest_events(csv, mapping={"customer_id": "customer", "ts": "time", "touchpoint": "event"})
+            r = abtest(build_journeys(ws.events(), ws.blueprint), touchpoint="Landing", con=ws.con)
+        finally:
+            ws.close()
+        conversions = {v: conv for v, _, conv, _ in r.variants}
+        assert conversions == {first: 1, second: 0} and r.srm["mixed_units"] == 1
+
+
 def test_abtest_cli_reports_an_mde_that_needs_exactly_the_arm_size(tmp_path):
     from click.testing import CliRunner
 

@@ -23,7 +23,10 @@ The semantics are SEMANTICS.md's "Funnels":
   and the next required one; they do not move the required steps.
 - **in progress is not dropped**: an entry that has not converted and whose
   window has not run out by the data's end (the last event, or ``end``) is
-  ``in_progress``. Without a window nothing is in progress.
+  ``in_progress``. Without a window nothing is in progress. An entry that did not
+  convert *stopped* at the last required step it reached; its status comes from
+  its window alone, measured from the entry, even when a ``stop`` exclusion has
+  ended it (it is ``in_progress`` until the window runs out).
 - **breakdown** ``by`` a column (an event column, or ``dimension`` from
   :func:`~journeymap.journeys.with_dimension` for personas and customer
   attributes), its value taken at the ``first`` step (default), the ``last``
