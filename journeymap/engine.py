@@ -18,16 +18,29 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
+import re
+import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import ibis
 from ibis.backends import BaseBackend
 
-from journeymap.errors import EngineError, InputError, missing_extra
+from journeymap import locks
+from journeymap.errors import (
+    EngineError,
+    InputError,
+    JourneymapError,
+    WorkspaceError,
+    missing_extra,
+)
 
 DEFAULT_URL = "duckdb:///journeymap.duckdb"
 
@@ -35,13 +48,53 @@ DEFAULT_MEMORY_LIMIT = "1500MB"
 """DuckDB's buffer limit for a workspace (``[warehouse] memory_limit``): beyond it DuckDB spills to
 disk, so the whole process stays within about 2 GB on millions of events. Raise it on a bigger machine."""
 
+LOCK_TIMEOUT_ENV = "JOURNEYMAP_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 60.0
+"""Seconds a process waits for a warehouse file another process holds (``$JOURNEYMAP_LOCK_TIMEOUT``)."""
+
 _SPARK_SESSIONS: dict[str, Any] = {}
 
 
-def connect(url: str | None = None, base: str | Path | None = None, memory_limit: str | None = None) -> BaseBackend:
+class WorkspaceBusyError(EngineError):
+    """Another process held the warehouse file for longer than the lock timeout."""
+
+
+def lock_timeout() -> float:
+    """How long to wait for a busy warehouse: ``$JOURNEYMAP_LOCK_TIMEOUT`` seconds, else 60."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise InputError(
+            f"{LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds; set it to e.g. 60 (0: do not wait)."
+        )
+    return value
+
+
+def _tell(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def connect(
+    url: str | None = None,
+    base: str | Path | None = None,
+    memory_limit: str | None = None,
+    *,
+    read_only: bool = False,
+    on_wait: Callable[[str], None] | None = _tell,
+) -> BaseBackend:
     """Connect to the warehouse at ``url`` (a relative DuckDB path is taken from ``base``).
 
     ``memory_limit`` (DuckDB only, e.g. ``"1500MB"``) caps DuckDB's buffers; work beyond it spills to disk.
+
+    ``read_only`` (DuckDB files only) opens the file for reading, beside any number of other readers.
+    A file another process holds (a writer, or readers when this one writes) is waited for up to
+    :func:`lock_timeout` seconds, telling ``on_wait`` once who holds it; then
+    :class:`WorkspaceBusyError` says who (command, PID, since when) and what to do.
     """
     url = url or "duckdb://"
     scheme = url.split("://", 1)[0] if "://" in url else "duckdb"
@@ -56,7 +109,7 @@ def connect(url: str | None = None, base: str | Path | None = None, memory_limit
             p = Path(path)
             if not p.is_absolute() and base is not None:
                 p = Path(base) / p
-            con = ibis.duckdb.connect(str(p))
+            con = _connect_file(p.absolute(), read_only, on_wait)
         con.raw_sql("SET TimeZone = 'UTC'")
         if memory_limit:
             try:
@@ -75,6 +128,134 @@ def connect(url: str | None = None, base: str | Path | None = None, memory_limit
         raise missing_extra(e.name or scheme, scheme, f"Engine {scheme!r}") from None
     except Exception as e:  # driver errors differ per backend
         raise EngineError(f"Cannot connect to warehouse {url!r}: {e}; check the URL in journeymap.toml.") from e
+
+
+def _connect_file(p: Path, read_only: bool, on_wait: Callable[[str], None] | None) -> BaseBackend:
+    """Open the DuckDB file ``p``, waiting while another process holds it; record this process as a holder."""
+    if read_only and not p.exists():
+        raise WorkspaceError(
+            f"The warehouse {str(p)!r} does not exist yet (nothing was ingested here, or the workspace was "
+            "copied without it); load data with `journeymap ingest events FILE`, or check [warehouse] url "
+            "in journeymap.toml."
+        )
+    timeout = lock_timeout()  # a bad $JOURNEYMAP_LOCK_TIMEOUT is told at once, not only when busy
+    deadline = None
+    told = None
+    while True:
+        try:
+            con = ibis.duckdb.connect(str(p), read_only=read_only)
+            break
+        except Exception as e:
+            text = str(e)
+            if _LOCKED in text:
+                if deadline is None:
+                    deadline = time.monotonic() + timeout
+                who = locks.describe_holders(locks.holders(p), _pid_in(text))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WorkspaceBusyError(
+                        f"The workspace is busy: {who} holds {p.name} and did not let go within {timeout:g} s; "
+                        f"run the command again when it has finished (or stop it), or wait longer with "
+                        f"{LOCK_TIMEOUT_ENV}=SECONDS."
+                    ) from None
+                if on_wait is not None and who != told:
+                    on_wait(f"Waiting for the workspace: held by {who}; giving up in {left:.0f} s "
+                            f"({LOCK_TIMEOUT_ENV}).")
+                    told = who
+                time.sleep(min(0.25, left))
+                continue
+            if read_only and "different configuration" in text:
+                # this process has the file open for writing already: share that instance
+                read_only = False
+                continue
+            if "different configuration" in text:
+                raise EngineError(
+                    f"This process has the warehouse {p.name} open read-only; close that workspace "
+                    "(ws.close()) before opening it for writing."
+                ) from e
+            found = _driver_error(e)
+            raise EngineError(
+                found[0] if found else f"Cannot open the warehouse {str(p)!r} ({_detail(text)}); check "
+                "[warehouse] url in journeymap.toml and the file's permissions."
+            ) from e
+    con._journeymap_file = p  # read by disconnect()
+    if not read_only:
+        _reclaim_tail(con, p)
+    locks.clean_spills(p, writer=not read_only)
+    spill = str(locks.spill_dir(p)).replace("'", "''")
+    with contextlib.suppress(Exception):  # DuckDB's default is <file>.tmp, shared by every process
+        con.raw_sql(f"SET temp_directory = '{spill}'")
+    locks.register(p, "read" if read_only else "write")
+    return con
+
+
+_LOCKED = "Could not set lock on file"
+_DUCKDB_HEADERS = 3 * 4096  # a DuckDB file: three 4 KiB headers, then its blocks
+
+
+@functools.cache
+def _layout_checked() -> bool:
+    """Whether this DuckDB lays a file out as :func:`_reclaim_tail` assumes (checked once on a scratch file)."""
+    import duckdb
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="journeymap-probe-") as folder:
+            f = os.path.join(folder, "probe.duckdb")
+            db = duckdb.connect(f)
+            db.execute("CREATE TABLE t AS SELECT range AS x FROM range(10)")  # two blocks: metadata, data
+            db.execute("CHECKPOINT")
+            block_size, total_blocks = db.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+            db.close()
+            return total_blocks > 1 and os.path.getsize(f) == _DUCKDB_HEADERS + total_blocks * block_size
+    except Exception:
+        return False
+
+
+def _reclaim_tail(con: BaseBackend, p: Path) -> None:
+    """Give back the space a failed write left at the end of the file (a full disk, kill -9).
+
+    DuckDB writes a large insert's blocks into the file before it commits; when the transaction
+    fails, those blocks stay, unused, beyond the last block the file's header knows, and DuckDB
+    never shrinks the file. On a full disk they are what stops the next command (its commit has no
+    room for the write-ahead log). Opened for writing (no other process has the file) with an
+    empty log, everything past the known blocks is unreachable, so the file is cut back to them.
+    """
+    try:
+        wal = Path(str(p) + ".wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            return
+        row = con.con.execute(
+            "SELECT block_size, total_blocks, wal_size FROM pragma_database_size() "
+            "WHERE database_name = current_database()"
+        ).fetchone()
+        if row is None or str(row[2]).split()[0] not in ("0", "0.0"):
+            return
+        block_size, total_blocks = int(row[0]), int(row[1])
+        size = p.stat().st_size
+        keep = _DUCKDB_HEADERS + total_blocks * block_size
+        # by path: opening the file here and closing it would drop DuckDB's lock (POSIX locks are per process)
+        if total_blocks >= 1 and size > keep and _layout_checked():
+            os.truncate(p, keep)
+    except Exception:  # noqa: S110  (best effort: the file stays as it is)
+        pass
+
+
+def _pid_in(text: str) -> int | None:
+    m = re.search(r"\(PID (\d+)\)", text)
+    return int(m.group(1)) if m else None
+
+
+def disconnect(con: BaseBackend | None) -> None:
+    """Close a connection made by :func:`connect` (DuckDB: checkpoint, and drop this process's lock record)."""
+    if con is None:
+        return
+    path = getattr(con, "_journeymap_file", None)
+    try:
+        if con.name == "duckdb":
+            con.disconnect()
+    finally:
+        if path is not None:
+            locks.release(path)
 
 
 def connect_spark(master: str = "local[2]") -> BaseBackend:
@@ -146,9 +327,142 @@ def transaction(con: BaseBackend) -> Iterator[None]:
         try:
             yield
         except BaseException:
-            con.raw_sql("ROLLBACK")
+            with contextlib.suppress(Exception):  # an engine that failed fatally has rolled back already
+                con.raw_sql("ROLLBACK")
+            if con.name == "duckdb":
+                # the failed writes took blocks at the end of the file (a full disk: all its space); a
+                # checkpoint gives them back, so the next command has the room the file had before
+                with contextlib.suppress(Exception):
+                    con.raw_sql("CHECKPOINT")
             raise
         else:
             con.raw_sql("COMMIT")
     else:
         yield
+
+
+# -- engine errors as one sentence ----------------------------------------------------------------
+
+UNEXPECTED_EXIT = 2
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
+def _first_line(text: str, limit: int = 240) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _detail(text: str) -> str:
+    """The driver's own words, short: no query prefix, no 'Possible solutions' list, no SQL excerpt."""
+    text = re.sub(r"^(The engine failed to run a query|Cannot open the warehouse [^:]*): ", "", str(text))
+    text = re.split(r"Possible solutions?:|\nLINE \d+:|See also https?://", text)[0]
+    return _first_line(text.strip().rstrip(".,;:"), 160)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _file_in(text: str) -> str | None:
+    m = re.search(r'file "([^"]+)"', text) or re.search(r"file '([^']+)'", text)
+    return m.group(1) if m else None
+
+
+def _free(path: str | None) -> str:
+    if not path:
+        return ""
+    folder = Path(path).parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if free < 1024 or unit == "TB":
+            return f" ({free:.0f} {unit} free)" if unit == "bytes" else f" ({free:.1f} {unit} free)"
+        free /= 1024
+    return ""
+
+
+def _driver_error(e: BaseException) -> tuple[str, int] | None:
+    """The sentence for one engine/OS error this module knows, or None."""
+    text = str(e)
+    detail = _detail(text)
+    kind = type(e).__name__
+    err = getattr(e, "errno", None)
+    file = _file_in(text) or getattr(e, "filename", None)
+    where = f" {file}" if file else ""
+    if _LOCKED in text:
+        path = Path(file) if file else None
+        who = locks.describe_holders(locks.holders(path) if path else [], _pid_in(text))
+        return (f"The workspace is busy: {who} holds{where}; run the command again when it has finished, "
+                f"or let commands wait longer with {LOCK_TIMEOUT_ENV}=SECONDS."), 1
+    if err in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) or "No space left on device" in text \
+            or "Disk quota exceeded" in text:
+        return (f"The disk holding{where or ' the workspace'} is full{_free(file)}, so the command stopped and "
+                "the warehouse keeps what it had before; free some space there (or move the workspace to a "
+                "bigger disk) and run the command again."), 1
+    if err == errno.EFBIG or "File too large" in text:
+        return (f"The file{where} reached this process's file-size limit (File too large), so the command "
+                "stopped and the warehouse keeps what it had before; raise the limit (ulimit -f) and run "
+                "the command again."), 1
+    if "with version number" in text or "storage version" in text:
+        return (f"The warehouse file{where} was written by another DuckDB version ({detail}); open it with the "
+                "journeymap that wrote it, or ingest the sources again into a new workspace."), 1
+    if ("not a valid DuckDB database file" in text or "Corrupt database file" in text
+            or "Could not read enough bytes from file" in text or kind == "SerializationException"
+            or "Serialization Error" in text):
+        return (f"The warehouse file{where} is damaged or is not a DuckDB database ({detail}); restore it from a "
+                "backup, or move it aside and ingest the sources again into a new one."), 1
+    if kind == "OutOfMemoryException" or "Out of Memory Error" in text or isinstance(e, MemoryError):
+        return (f"The engine ran out of memory ({detail}); raise [warehouse] memory_limit in journeymap.toml "
+                "(or free memory on this machine) and run the command again."), 1
+    if "attached in read-only mode" in text:
+        return (f"This command opened the workspace read-only and then tried to write to it ({detail}); please "
+                "report it with the command you ran."), UNEXPECTED_EXIT
+    if kind == "FatalException" or "database has been invalidated" in text:
+        return (f"The engine stopped after a fatal error ({detail}); nothing of this command was saved, run "
+                "it again."), 1
+    if kind == "InterruptException":
+        return "Interrupted; nothing of this command was saved.", 130
+    if err in (errno.EACCES, errno.EPERM) or isinstance(e, PermissionError) or "Permission denied" in text:
+        return (f"Permission denied on{where or ' a file'} ({detail}); give this user access to the workspace "
+                "folder, or use a copy of it."), 1
+    return None
+
+
+def explain(exc: BaseException) -> tuple[str, int]:
+    """One sentence for any error reaching the command line, with its exit code.
+
+    journeymap's own errors keep their message (code 1); engine and system errors anywhere in
+    the chain (a busy or damaged warehouse, a full disk, memory, permissions) get a sentence with
+    the fix (code 1); anything else is unexpected (code 2) and asks to be reported.
+
+    >>> explain(OSError(28, "No space left on device"))[0][:35]
+    'The disk holding the workspace is f'
+    >>> explain(KeyError("x"))
+    ("Unexpected error: KeyError: 'x'; please report it with the command you ran.", 2)
+    """
+    for e in _chain(exc):
+        if isinstance(e, JourneymapError) and not isinstance(e, EngineError):
+            return _one_line(str(e)), 1
+        if isinstance(e, WorkspaceBusyError):
+            return _one_line(str(e)), 1
+        found = _driver_error(e)
+        if found is not None:
+            return found
+    if isinstance(exc, JourneymapError):
+        return _one_line(str(exc)), 1
+    if isinstance(exc, OSError):
+        name = f" ({exc.filename})" if exc.filename else ""
+        return (f"{exc.strerror or _first_line(str(exc))}{name}; check the path, its permissions and the free "
+                "space, and run the command again."), 1
+    return (f"Unexpected error: {type(exc).__name__}: {_first_line(str(exc))}; please report it with the "
+            "command you ran."), UNEXPECTED_EXIT

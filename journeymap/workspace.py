@@ -107,9 +107,10 @@ class Settings:
 class Workspace:
     """An open workspace: settings, blueprint and a connection to the warehouse."""
 
-    def __init__(self, path: str | Path, settings: Settings | None = None):
+    def __init__(self, path: str | Path, settings: Settings | None = None, *, read_only: bool = False):
         self.path = Path(path).resolve()
         self.settings = settings or Settings.read(self.path / CONFIG_FILE)
+        self.read_only = read_only
         self._con: BaseBackend | None = None
         self._blueprint: Blueprint | None = None
 
@@ -146,7 +147,8 @@ class Workspace:
         (path / settings.report_dir).mkdir(exist_ok=True)
         gitignore = path / ".gitignore"
         if not gitignore.exists():
-            gitignore.write_text(f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n", encoding="utf-8")
+            gitignore.write_text(f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n*.duckdb.tmp/\n.journeymap-locks/\n",
+                                 encoding="utf-8")
         ws = cls(path, settings)
         if pseudonymise and not ws.key_path.exists():
             ws.new_key()
@@ -154,8 +156,13 @@ class Workspace:
         return ws
 
     @classmethod
-    def open(cls, path: str | Path | None = None) -> Workspace:
-        """Open the workspace at ``path``, ``$JOURNEYMAP_WORKSPACE``, or the current folder or a parent."""
+    def open(cls, path: str | Path | None = None, *, read_only: bool = False) -> Workspace:
+        """Open the workspace at ``path``, ``$JOURNEYMAP_WORKSPACE``, or the current folder or a parent.
+
+        ``read_only=True`` opens the warehouse for reading: any number of such processes can work
+        beside each other (one writer excludes them all). A warehouse another process holds is
+        waited for up to ``$JOURNEYMAP_LOCK_TIMEOUT`` seconds (default 60); see docs/workspace.md.
+        """
         if path is None:
             path = os.environ.get(ENV_VAR) or None
         if path is not None:
@@ -165,11 +172,11 @@ class Workspace:
                     f"{str(p)!r} is not a journeymap workspace (no {CONFIG_FILE}); "
                     f"create one with: journeymap init {p}"
                 )
-            return cls(p)
+            return cls(p, read_only=read_only)
         here = Path.cwd().resolve()
         for folder in (here, *here.parents):
             if (folder / CONFIG_FILE).is_file():
-                return cls(folder)
+                return cls(folder, read_only=read_only)
         raise WorkspaceError(
             f"No journeymap workspace in {str(here)!r} or its parents; pass -w DIR, set "
             f"{ENV_VAR}, or create one with: journeymap init DIR"
@@ -180,13 +187,19 @@ class Workspace:
     def con(self) -> BaseBackend:
         """The Ibis connection to the warehouse (opened on first use)."""
         if self._con is None:
-            self._con = engine.connect(self.settings.url, base=self.path, memory_limit=self.settings.memory_limit)
+            self._con = engine.connect(self.settings.url, base=self.path, memory_limit=self.settings.memory_limit,
+                                       read_only=self.read_only)
         return self._con
 
+    def reopen(self, *, read_only: bool) -> None:
+        """Close the warehouse and open it again (on next use) for reading only, or for writing."""
+        if read_only != self.read_only:
+            self.close()
+            self.read_only = read_only
+
     def close(self) -> None:
-        if self._con is not None and self._con.name == "duckdb":
-            self._con.disconnect()
-        self._con = None
+        con, self._con = self._con, None
+        engine.disconnect(con)
 
     def __enter__(self) -> Workspace:
         return self
@@ -307,6 +320,8 @@ class Workspace:
         """Load files into ``events``, ``feedback`` or ``customers``; see :func:`journeymap.ingest.ingest`."""
         from journeymap.ingest import ingest
 
+        if self.read_only:
+            raise WorkspaceError("This workspace was opened read-only; open it with read_only=False to ingest.")
         self.ensure_tables()
         return ingest(
             self.con,

@@ -60,7 +60,7 @@ def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str
     mapping = parse_map_flags(maps)
     bar, callback = _progress_bar()
     with bar:
-        report = ctx.ws.ingest(
+        report = ctx.writer().ingest(
             table, list(files), mapping=mapping, ts_format=ts_format, tz=tz, fmt=source_format,
             progress=callback, **({"kind": kind} if kind else {}),
         )

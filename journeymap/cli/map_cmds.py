@@ -40,7 +40,7 @@ def map_cmd(ctx: Context, start, end, persona, compare_to, models, output, fmt) 
 
     from journeymap.maps import build_map
 
-    ws = ctx.ws
+    ws = ctx.scored()
     with Progress(TextColumn("Building the map: {task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("start", total=1.0)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from journeymap.errors import JourneymapError
@@ -30,15 +32,27 @@ def format_option(default: str = "table", choices: Sequence[str] = FORMATS) -> C
 
 
 def handle_errors(func: Callable) -> Callable:
-    """Turn journeymap errors into one clear line on stderr and exit code 1."""
+    """Turn every error into one line on stderr, never a traceback.
+
+    journeymap's own errors and the engine and system errors it knows (a busy or damaged
+    warehouse, a full disk, memory) exit 1 with the sentence :func:`journeymap.engine.explain`
+    gives; anything else is unexpected and exits 2. ``JOURNEYMAP_DEBUG=1`` shows the traceback.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except JourneymapError as e:
-            err_console.print(f"[bold red]Error:[/] {e}", highlight=False, markup=True)
-            sys.exit(1)
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except Exception as e:
+            if os.environ.get("JOURNEYMAP_DEBUG") and not isinstance(e, JourneymapError):
+                raise
+            from journeymap.engine import explain
+
+            message, code = explain(e)
+            err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, markup=True)
+            sys.exit(code)
 
     return wrapper
 

@@ -68,7 +68,7 @@ def report_cmd(ctx: Context, output, from_json, start, end, persona, compare_to,
     if from_json:
         doc = JourneyMap.load(from_json)
     else:
-        doc = build_with_progress(ctx.ws, start=start, end=end, persona=persona, compare_to=compare_to,
+        doc = build_with_progress(ctx.scored(), start=start, end=end, persona=persona, compare_to=compare_to,
                                   models=models)
     if output is None:
         output = _report_dir(ctx) / default_name(fmt)

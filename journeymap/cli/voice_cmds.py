@@ -80,7 +80,7 @@ def kpis_cmd(ctx: Context, by: str | None, period: str, link: bool, min_n: int, 
 def _scored(ctx: Context, backend: str, link: bool):
     from journeymap.voice.scoring import score_feedback, scores
 
-    ws = ctx.ws
+    ws = ctx.scored(backend)
     score_feedback(ws.con, backend=backend, workspace=ws)
     s = scores(ws.con, backend).drop("backend", "scored_at").rename(s_id="feedback_id")
     fb = _feedback(ctx, link)
@@ -159,7 +159,7 @@ def _themes(ctx: Context, backend: str, n_themes: int | None, seed: int, sentime
     from journeymap.voice.scoring import score_feedback, scores
     from journeymap.voice.themes import find_themes
 
-    ws = ctx.ws
+    ws = ctx.scored("lexicon")
     score_feedback(ws.con, backend="lexicon", workspace=ws)
     fb = _feedback(ctx, True)
     fb = fb.mutate(link_touchpoint=fb.touchpoint)

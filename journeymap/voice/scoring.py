@@ -81,6 +81,25 @@ def ensure_table(con: BaseBackend) -> None:
         con.create_table(TABLE, schema=SCHEMA)
 
 
+def pending(con: BaseBackend, backend: str = "lexicon") -> bool:
+    """Whether :func:`score_feedback` with ``backend`` would write to the warehouse.
+
+    True when ``feedback_scores`` is missing or some feedback text has no score from ``backend``
+    yet; the command line opens a workspace for writing only then (read-only otherwise).
+    """
+    if not engine.table_exists(con, TABLE):
+        return True
+    fb = con.table("feedback")
+    done = con.table(TABLE)
+    done = done.filter(done.backend == backend).select("feedback_id")
+    todo = fb.filter(_has_text(fb), fb.feedback_id.notnull()).select("feedback_id").anti_join(done, "feedback_id")
+    return bool(engine.execute(todo.limit(1).count(), con))
+
+
+def _has_text(fb: ibis.Table) -> ibis.BooleanColumn:
+    return fb.text.notnull() & (fb.text.strip().length() > 0)
+
+
 def scores(con: BaseBackend, backend: str = "lexicon") -> ibis.Table:
     """The ``feedback_scores`` rows of one backend, as an Ibis table (empty when none yet)."""
     ensure_table(con)
@@ -130,7 +149,7 @@ def score_feedback(
     if rescore:
         _drop_backend(con, name)
     fb = con.table("feedback")
-    has_text = fb.text.notnull() & (fb.text.strip().length() > 0)
+    has_text = _has_text(fb)
     counts = engine.execute(
         fb.aggregate(
             with_text=fb.feedback_id.nunique(where=has_text),
