@@ -41,8 +41,10 @@ from journeymap.ingest.validate import (
     blank_sql,
     channel_sql,
     known_touchpoint_sql,
+    non_finite_reason,
     number_sql,
     quoted_sql,
+    rating_reasons,
     scale_reason,
     touchpoint_sql,
 )
@@ -252,6 +254,9 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
         return out
     ts = job.req("ts")
     out.append((blank_sql(ts, job.dtype("ts")), "'missing timestamp'"))
+    non_finite = non_finite_reason(ts, job.dtype("ts"), job.mapping.columns["ts"])
+    if non_finite is not None:
+        out.append(non_finite)  # a NaN or infinite epoch
     out.append(("_jm_ts IS NULL", f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}"))
     out.append(_year_reason(job, ts))
     if job.table == "events":
@@ -262,6 +267,11 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
             out.append(bad)
         if name in ("nps", "csat", "ces"):
             out.append(scale_reason(name, job.req(name), job.dtype(name)))
+    if job.table == "feedback":
+        def typed(name: str) -> tuple[str, str] | None:
+            return (job.req(name), job.dtype(name)) if job.col(name) is not None else None
+
+        out += rating_reasons(typed("rating"), typed("rating_scale"))
     if job.table == "feedback" and job.col("kind") is not None:
         kinds = ", ".join(quote_str(k) for k in schema.FEEDBACK_KINDS)
         out.append((

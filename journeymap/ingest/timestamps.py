@@ -1,9 +1,11 @@
 """Timestamps: SQL that turns source times into naive UTC.
 
 Understood without help: ISO 8601 with or without an offset (``2024-05-01T10:00:00+02:00``,
-``2024-05-01 10:00``, ``...Z``, ``... UTC``), ``2015-02-24 11:35:52 -0800``, and epoch
-seconds or milliseconds (told apart by magnitude: above 1e11 is milliseconds, above
-1e14 microseconds). Other text columns are read in the one form their values allow
+``2024-05-01 10:00``, ``...Z``, ``... UTC``, ``... GMT``, ``+05:30`` or ``+0530``, with or
+without seconds and fractions), ``2015-02-24 11:35:52 -0800``, the compact ``20240501100000`` and
+``20240501`` (read before epochs), and epoch seconds, milliseconds, microseconds or nanoseconds,
+as text or typed numbers (told apart by magnitude: :func:`epoch_unit`). Other text columns are
+read in the one form their values allow
 (:func:`detect_ts_format`: ``12/1/10 8:26``, ``25.12.2023``, ``20101201082600``...), or by
 ``ts_format`` (strptime codes, e.g. ``%d/%m/%Y %H:%M``) when given. Times without an offset are
 local to ``tz`` (an IANA name). Years outside a plausible range (:func:`default_years`) are
@@ -18,6 +20,12 @@ Examples
 datetime.datetime(2024, 1, 15, 9, 0)
 >>> db.execute(f"SELECT {ts_sql('t', 'VARCHAR')} FROM (SELECT '1700000000000' AS t)").fetchone()[0]
 datetime.datetime(2023, 11, 14, 22, 13, 20)
+>>> db.execute(f"SELECT {ts_sql('t', 'BIGINT')} FROM (SELECT 1700000000123456789 AS t)").fetchone()[0]
+datetime.datetime(2023, 11, 14, 22, 13, 20, 123456)
+>>> db.execute(f"SELECT {ts_sql('t', 'VARCHAR')} FROM (SELECT '20240501100000' AS t)").fetchone()[0]
+datetime.datetime(2024, 5, 1, 10, 0)
+>>> db.execute(f"SELECT {ts_sql('t', 'VARCHAR')} FROM (SELECT '2024-05-01T10:00+05:30' AS t)").fetchone()[0]
+datetime.datetime(2024, 5, 1, 4, 30)
 
 A text column's one form is found from its values before the load (:func:`detect_ts_format`):
 ``12/13/10 9:00`` says months come first, so ``12/1/10 8:26`` is the 1st of December 2010.
@@ -46,7 +54,25 @@ NAIVE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y/%m/%d %H:%M:%S", "%Y
 """Naive formats tried last."""
 
 _OFFSET_RE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?|UTC|GMT)$"
-_EPOCH_RE = r"^\s*-?\d{9,17}(\.\d+)?\s*$"
+_ISO_ZONED_RE = r"^\d{4}-\d\d-\d\d[T ]\d\d?:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|GMT|[+-]\d\d(:?\d\d)?)$"
+"""ISO 8601 with a zone that DuckDB's cast reads only once normalised (no seconds, ``GMT``, a space)."""
+_ZONE_STEPS = (
+    (r"\s*(Z|z|UTC|GMT)$", "+00:00"),  # a zone named UTC: the offset +00:00
+    (r"^(\d{4}-\d\d-\d\d[T ]\d\d?:\d\d)([+-])", r"\1:00\2"),  # no seconds: ':00'
+    (r"\s+([+-]\d\d(:?\d\d)?)$", r"\1"),  # no space before the offset
+)
+"""regexp_replace steps turning a :data:`_ISO_ZONED_RE` value into one DuckDB's TIMESTAMPTZ cast reads."""
+_NUMBER_RE = r"^-?\d{8,19}(\.\d+)?$"
+"""Text read as a number (:func:`_number_text`): a compact date or an epoch."""
+COMPACT_FORMATS = ("%Y%m%d%H%M%S", "%Y%m%d")
+"""Compact dates, read before epochs: 14 digits are no plausible epoch (milliseconds of 2286 on),
+8 digits only seconds of 1970-1973."""
+
+EPOCH_UNITS = ((1e17, "ns", 1e-3), (1e14, "us", 1.0), (1e11, "ms", 1e3), (0.0, "s", 1e6))
+"""(magnitude from, unit, microseconds per unit) of epoch numbers: each unit's values from 1973 to
+5138 have their own magnitude (below 1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds,
+else nanoseconds)."""
+
 _SHORT_FIRST_RE = r"^\d{1,2}\D"
 
 
@@ -86,9 +112,18 @@ def ts_sql(col: str, dtype: str, *, tz: str = "UTC", ts_format: str | None = Non
     if dtype.startswith("TIMESTAMP WITH TIME ZONE") or dtype == "TIMESTAMPTZ":
         return f"timezone('UTC', {col})"
     if dtype.startswith("TIMESTAMP") or dtype == "DATE":
-        return _local(f"CAST({col} AS TIMESTAMP)", tz)
-    if dtype in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "DOUBLE", "FLOAT", "DECIMAL") or dtype.startswith("DECIMAL"):
-        return _epoch(f"CAST({col} AS DOUBLE)")
+        return _local(f"try_cast({col} AS TIMESTAMP)", tz)  # a DATE beyond TIMESTAMP's range is NULL
+    if dtype in _INTEGER_TYPES:
+        num = f"try_cast({col} AS BIGINT)"
+        # 8 and 14 digits are dates (20240501, a date key; 20240501100000), read as one or not at all:
+        # as epochs they are 1970-1973 seconds or 2286-5138 milliseconds
+        compact = f"try_strptime(CAST({num} AS VARCHAR), {_list(COMPACT_FORMATS)})"
+        return (
+            f"CASE WHEN {num} BETWEEN 10000101 AND 99991231 OR {num} BETWEEN 10000101000000 AND 99991231235959 "
+            f"THEN {_local(compact, tz)} ELSE {_epoch_int(num)} END"
+        )
+    if dtype in ("DOUBLE", "FLOAT", "REAL") or dtype.startswith("DECIMAL"):
+        return _epoch_double(f"CAST({col} AS DOUBLE)")
     text = f"trim(CAST({col} AS VARCHAR))"
     if ts_format:
         fmt = quote_str(ts_format)
@@ -101,20 +136,73 @@ def ts_sql(col: str, dtype: str, *, tz: str = "UTC", ts_format: str | None = Non
         iso = aware
     else:
         iso = f"CASE WHEN regexp_matches({text}, '{_OFFSET_RE}') THEN {aware} ELSE {_local(naive, tz)} END"
+    # DuckDB's cast reads ISO with an offset only with seconds, 'UTC' but not 'GMT', no space before
+    # '+05:30': such values are normalised ('2024-05-01T10:00Z' -> '2024-05-01T10:00:00+00:00') first.
+    zone = text
+    for pattern, replacement in _ZONE_STEPS:
+        zone = f"regexp_replace({zone}, {quote_str(pattern)}, {quote_str(replacement)})"
+    zoned = f"CASE WHEN regexp_matches({text}, '{_ISO_ZONED_RE}') THEN CAST(try_cast({zone} AS TIMESTAMPTZ) AS TIMESTAMP) END"
     # Fast path: up to 19 characters that cast to TIMESTAMP cannot carry an offset ('YYYY-MM-DD HH:MM:SS').
     # The TIMESTAMPTZ cast is slow when it fails, so it only sees what the TIMESTAMP cast accepts.
+    # Compact dates come before epochs: '20240501100000' is 1 May 2024, not epoch milliseconds of 2611.
     return (
         f"CASE WHEN length({text}) <= 19 AND {naive} IS NOT NULL THEN {_local(naive, tz)} "
-        f"WHEN regexp_matches({text}, '{_EPOCH_RE}') THEN {_epoch(f'try_cast({text} AS DOUBLE)')} "
+        f"WHEN NOT contains({text}, ':') AND regexp_matches({text}, '{_NUMBER_RE}') THEN {_number_text(text, tz)} "
         f"WHEN {naive} IS NOT NULL THEN {iso} "
-        f"ELSE coalesce(timezone('UTC', try_strptime({text}, {_list(OFFSET_FORMATS)})), "
+        f"ELSE coalesce({zoned}, timezone('UTC', try_strptime({text}, {_list(OFFSET_FORMATS)})), "
         f"{_local(f'try_strptime({text}, {_list(NAIVE_FORMATS)})', tz)}) END"
     )
 
 
-def _epoch(num: str) -> str:
-    seconds = f"CASE WHEN abs({num}) >= 1e14 THEN {num} / 1e6 WHEN abs({num}) >= 1e11 THEN {num} / 1e3 ELSE {num} END"
-    return f"CAST(try_cast(to_timestamp({seconds}) AS TIMESTAMPTZ) AS TIMESTAMP)"
+def _number_text(text: str, tz: str) -> str:
+    """Naive UTC from text matching :data:`_NUMBER_RE`: 8 or 14 digits as a compact date (read as one
+    or not at all), else with 9 or more digits before any point as an epoch (:data:`EPOCH_UNITS`)."""
+    digits = f"ltrim({text}, '-')"
+    compact = _local(f"try_strptime({text}, {_list(COMPACT_FORMATS)})", tz)
+    return (
+        f"CASE WHEN NOT contains({text}, '.') THEN CASE "
+        f"WHEN length({text}) IN (8, 14) AND NOT starts_with({text}, '-') THEN {compact} "
+        f"WHEN length({digits}) >= 9 THEN {_epoch_int(f'try_cast({text} AS BIGINT)')} END "
+        f"WHEN strpos({digits}, '.') > 9 THEN {_epoch_double(f'try_cast({text} AS DOUBLE)')} END"
+    )
+
+
+_INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT",
+                  "UTINYINT", "UHUGEINT")
+
+
+def epoch_unit(value: float) -> str:
+    """The unit an epoch number is read in, from its magnitude: ``s``, ``ms``, ``us`` or ``ns``.
+
+    >>> [epoch_unit(v) for v in (1714557600, 1714557600000, 1714557600000000, 1714557600000000000)]
+    ['s', 'ms', 'us', 'ns']
+    """
+    return next(unit for bound, unit, _ in EPOCH_UNITS if abs(value) >= bound)
+
+
+def _epoch_int(num: str) -> str:
+    """Naive UTC from an integer epoch ``num`` (BIGINT SQL, NULL when it does not fit): exact to the
+    microsecond (nanoseconds are floored, as Python's ``timedelta(microseconds=ns // 1000)``)."""
+    whens = []
+    for bound, _, per in EPOCH_UNITS:
+        if per < 1:  # nanoseconds: floor division (DuckDB's // truncates towards zero)
+            micros = f"({num} - (({num} % 1000) + 1000) % 1000) // 1000"
+        else:
+            micros = f"{num} * {int(per)}"
+        cond = f"({num} >= {bound:.0e} OR {num} <= -{bound:.0e})" if bound else "TRUE"
+        whens.append(f"WHEN {cond} THEN {micros}")
+    return f"try(make_timestamp(CASE {' '.join(whens)} END))"
+
+
+def _epoch_double(num: str) -> str:
+    """Naive UTC from a DOUBLE epoch ``num``, rounded to the microsecond; NULL for NaN, inf and
+    numbers beyond TIMESTAMP's range (the load quarantines those rows with a reason)."""
+    whens = []
+    for bound, _, per in EPOCH_UNITS:
+        cond = f"abs({num}) >= {bound:.0e}" if bound else "TRUE"
+        whens.append(f"WHEN {cond} THEN {num} * {per!r}")
+    micros = f"try_cast(round(CASE {' '.join(whens)} END) AS BIGINT)"
+    return f"CASE WHEN isfinite({num}) THEN try(make_timestamp({micros})) END"
 
 
 # -- one form per column ---------------------------------------------------------------------------
@@ -148,6 +236,10 @@ _AUTO = "ISO 8601 or epoch"
 _SKELETON_DROP = "0123456789AaPpMm"
 
 
+YEARS_LIMIT = (1, 9999)
+"""Plausible years can be widened up to these (Python's dates, which every analysis returns, end in 9999)."""
+
+
 def default_years() -> tuple[int, int]:
     """Plausible years by default: 1970 to next year."""
     return MIN_YEAR, datetime.now(UTC).year + 1
@@ -175,6 +267,11 @@ def check_years(years: tuple[int | None, int | None] | None) -> tuple[int, int]:
         raise InputError(
             f"Plausible years {lo}..{hi} (years, or [ingest] min_year/max_year) are empty; "
             "give min_year <= max_year."
+        )
+    if lo < YEARS_LIMIT[0] or hi > YEARS_LIMIT[1]:
+        raise InputError(
+            f"Plausible years {lo}..{hi} (years, or [ingest] min_year/max_year) go beyond "
+            f"{YEARS_LIMIT[0]}..{YEARS_LIMIT[1]}, the years a time can be analysed in; give a range within them."
         )
     return lo, hi
 

@@ -1,8 +1,9 @@
 """Validation: SQL that gives each row its canonical touchpoint and the reason it cannot load.
 
 A row gets exactly one reason (the first that applies) or none: missing customer
-id, unparseable timestamp, bad number, score out of scale, unknown touchpoint
-(when the blueprint is strict). Reasons are one line and quote the bad value.
+id, unparseable timestamp (or a NaN/infinite epoch), implausible year, bad number,
+score or rating out of scale, unknown touchpoint (when the blueprint is strict).
+Reasons are one line and quote the bad value.
 
 Examples
 --------
@@ -138,6 +139,45 @@ def scale_reason(name: str, col: str, dtype: str, num: str | None = None) -> tup
     num = num or number_sql(col, dtype)
     cond = f"({num} IS NOT NULL AND ({num} < {lo} OR {num} > {hi} OR {num} <> round({num})))"
     return cond, f"'{name} ' || {_quoted(col)} || ' is outside its scale {lo}-{hi}'"
+
+
+def rating_reasons(
+    rating: tuple[str, str] | None, scale: tuple[str, str] | None
+) -> list[tuple[str, str]]:
+    """(condition, reason) pairs for a rating outside its scale: ``rating`` and ``scale`` are the
+    (column SQL, type) of the rating and rating_scale columns, each None when the source lacks it.
+
+    A scale must be above 0; a rating lies in 0..scale (scales start at 0 or 1), and is at least 0
+    when the row has no scale. Non-numbers are :func:`bad_number_reason`'s.
+    """
+    out: list[tuple[str, str]] = []
+    top = None
+    if scale is not None:
+        top = number_sql(*scale)
+        out.append((
+            f"({top} IS NOT NULL AND {top} <= 0)",
+            f"'rating_scale ' || {_quoted(scale[0])} || ' must be above 0 (the highest rating, e.g. 5 or 10)'",
+        ))
+    if rating is not None:
+        num = number_sql(*rating)
+        above = f" OR ({top} IS NOT NULL AND {num} > {top})" if top is not None else ""
+        shown = f"coalesce('0-' || printf('%g', {top}), 'from 0')" if top is not None else "'from 0'"
+        out.append((
+            f"({num} IS NOT NULL AND ({num} < 0{above}))",
+            f"'rating ' || {_quoted(rating[0])} || ' is outside its scale ' || {shown} || ' (rating_scale)'",
+        ))
+    return out
+
+
+def non_finite_reason(col: str, dtype: str, column: str) -> tuple[str, str] | None:
+    """(condition, reason) for a typed floating-point time (an epoch) that is NaN or infinite; None
+    for other types (text 'nan' is an unparseable timestamp)."""
+    if dtype.upper() not in _FLOAT_TYPES:
+        return None
+    return (
+        f"(NOT isfinite(CAST({col} AS DOUBLE)))",
+        f"'timestamp ' || {_quoted(col)} || ' in column ' || {quote_str(repr(column))} || ' is not a finite number'",
+    )
 
 
 def _quoted(col: str) -> str:

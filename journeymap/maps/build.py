@@ -1141,7 +1141,9 @@ def _one_thread(func: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 def _item_score(t: ir.Table) -> ir.FloatingValue:
-    """One score per feedback item on -1..+1: the mean of the text sentiment and the rescaled ratings."""
+    """One score per feedback item on -1..+1: the mean of the text sentiment and the rescaled ratings,
+    each clamped to -1..+1 (a rating of 0 on a 1..5 scale, or a score from a hand-built table, cannot
+    weigh more than the scale's end)."""
     rating, scale = t.rating.cast("float64"), t.rating_scale.cast("float64")
     parts = [
         t.sentiment.cast("float64"),
@@ -1150,6 +1152,7 @@ def _item_score(t: ir.Table) -> ir.FloatingValue:
         (t.csat.cast("float64") - 3) / 2,
         (t.ces.cast("float64") - 4) / 3,
     ]
+    parts = [p.clip(-1.0, 1.0) for p in parts]
     num = sum((p.fill_null(0) for p in parts), ibis.literal(0.0))
     den = sum((p.notnull().cast("int64") for p in parts), ibis.literal(0))
     return ibis.ifelse(den > 0, num / den.cast("float64"), ibis.null("float64"))
