@@ -266,6 +266,13 @@ def test_no_goals_journeys_end_they_do_not_give_up(tmp_path):
     _run(ws, "report", "--from", str(out), "--format", "md", "-o", str(md))
     report = md.read_text(encoding="utf-8").lower()
     assert "gives up" not in report and "gave up" not in report and "no goals" in report
+    assert "drop off" not in report and "| end |" in report
+    # and the HTML report: the flow's outcome nodes and the stage tables say ended / continued
+    html_path = tmp_path / "map.html"
+    _run(ws, "report", "--from", str(out), "-o", str(html_path))
+    html = html_path.read_text(encoding="utf-8")
+    assert '"outcomes":{"dropped":"Ended","in_progress":"Continued","drop_off":"End"}' in html
+    assert "Gave up" not in html.replace('["Gave up"', "") and "Drop off" not in html
     # the pain points are the loops (10 of 30 cases go Assign > Wait > Assign > Wait), not the discharge:
     # Close ends every case (exits scored, its exit component would be the cap) but it does not loop and
     # it is the only touchpoint of its stage (its wait is the usual one): friction 0

@@ -62,7 +62,10 @@ def map_cmd(ctx: Context, start, end, persona, compare_to, models, output, fmt) 
 def _print_map(doc) -> None:
     for s in doc.summary.sentences:
         console.print(f"• {s}", highlight=False)
-    print_table(["stage", "journeys", "reach", "to next stage", "converts", "drop-off", "after converting", "emotion",
+    from journeymap.report.view import has_goals
+
+    ends = "drop-off" if has_goals(doc) else "ended"
+    print_table(["stage", "journeys", "reach", "to next stage", "converts", ends, "after converting", "emotion",
                  "touchpoints"],
                 [[s.name, s.reach.k if s.reach else None, _pct(s.reach), _pct(s.conversion_to_next),
                   _pct(s.conversion), _pct(s.drop_off), _pct(s.after_goal), None if s.emotion is None else s.emotion.mean,

@@ -17,8 +17,8 @@ Examples
 >>> r = ws.ingest_events(d / "web.csv")
 >>> r.total.rows_read, r.total.loaded, r.total.quarantined
 (2, 1, 1)
->>> ws.ingest_events(d / "web.csv").total.duplicate
-1
+>>> ws.ingest_events(d / "web.csv").total.duplicate  # the good row, and the bad one already in quarantine
+2
 """
 
 from __future__ import annotations

@@ -192,7 +192,8 @@ def drivers(
         if attrs:
             feats = ibis.union(feats, attributes_expr(customers, pop, attrs), distinct=False)
     totals = run(pop.aggregate(n=pop.count(), conv=pop.converted.cast("int64").sum()), con)
-    n, conv = int(totals.n.iloc[0]), int(totals.conv.fillna(0).iloc[0])
+    first = totals.conv.iloc[0]  # None (no rows) is 0; fillna on an object column warns in pandas
+    n, conv = int(totals.n.iloc[0]), 0 if first is None or first != first else int(first)
     counts = run(drivers_counts_expr(pop, feats), con)
     rows = _rows(counts, n, conv, min_count)
     note = "association, not causation"

@@ -76,6 +76,7 @@ def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = Non
         persona_maps=list(getattr(doc, "persona_maps", None) or []),
         opportunity_rows=view.opportunity_rows(doc),
         sections=view.SECTIONS,
+        words=view.outcome_words(doc),
         period=_period(doc),
         css=_asset("report.css"),
         echarts_js=_inline_script(_asset("echarts.min.js")),

@@ -48,7 +48,7 @@ def _stages(doc: JourneyMap) -> list[str]:
              f.rate(s.after_goal), f.emotion(s.emotion), "; ".join(f.kpi(k) for k in s.kpis) or f.DASH,
              ", ".join(t.name for lane in s.lanes for t in lane.touchpoints)] for s in doc.stages]
     return ["## Stages", ""] + _table(
-        ["Stage", "Reach", "Go on to next stage", "Convert", "Drop off", "Reached after converting", "Emotion", "KPIs",
+        ["Stage", "Reach", "Go on to next stage", "Convert", view.outcome_words(doc)["drop_off"], "Reached after converting", "Emotion", "KPIs",
          "Touchpoints"], rows)
 
 

@@ -106,9 +106,23 @@ def persona_grids(doc: JourneyMap) -> list[GridView]:
             for i, pm in enumerate(maps)]
 
 
+def has_goals(doc: JourneyMap) -> bool:
+    """Whether the map's blueprint has goals: without, a journey's end is where it *ended*, not where
+    the customer gave up, and one still within the window *continued* to the data's end."""
+    return bool(doc.meta.journey_definition.get("goals"))
+
+
+def outcome_words(doc: JourneyMap) -> dict[str, str]:
+    """Labels of the journey outcomes, in words that hold with or without goals."""
+    if has_goals(doc):
+        return {"dropped": "Gave up", "in_progress": "Still in progress", "drop_off": "Drop off"}
+    return {"dropped": "Ended", "in_progress": "Continued", "drop_off": "End"}
+
+
 def chart_data(doc: JourneyMap) -> dict[str, Any]:
     """The data the charts draw, as plain JSON-ready values taken from the document."""
     return {
+        "outcomes": outcome_words(doc),
         "emotion": {
             "stages": [p.model_dump(mode="json") for p in doc.emotion_curve.stages],
             "touchpoints": [p.model_dump(mode="json") for p in doc.emotion_curve.touchpoints],

@@ -69,7 +69,7 @@
 
   var sk = data.sankey;
   var labels = {};
-  var OUTCOME = { CONVERTED: ["Converted", GREEN], DROPPED: ["Gave up", VERMILLION], IN_PROGRESS: ["Still in progress", GREY] };
+  var OUTCOME = { CONVERTED: ["Converted", GREEN], DROPPED: [data.outcomes.dropped, VERMILLION], IN_PROGRESS: [data.outcomes.in_progress, GREY] };
   sk.nodes.forEach(function (n) { labels[n.id] = OUTCOME[n.label] ? OUTCOME[n.label][0] : n.label; });
   if (sk.nodes.length) {
     chart("chart-sankey", {
