@@ -327,13 +327,11 @@ def transaction(con: BaseBackend) -> Iterator[None]:
         try:
             yield
         except BaseException:
-            with contextlib.suppress(Exception):  # an engine that failed fatally has rolled back already
+            # an engine that failed fatally has rolled back already: the first error is the one to tell.
+            # (The blocks a failed DuckDB write took stay in the file; the next open for writing cuts
+            # them off, see _reclaim_tail.)
+            with contextlib.suppress(Exception):
                 con.raw_sql("ROLLBACK")
-            if con.name == "duckdb":
-                # the failed writes took blocks at the end of the file (a full disk: all its space); a
-                # checkpoint gives them back, so the next command has the room the file had before
-                with contextlib.suppress(Exception):
-                    con.raw_sql("CHECKPOINT")
             raise
         else:
             con.raw_sql("COMMIT")
