@@ -644,3 +644,12 @@ def test_memory_limit_is_restored(ws, tmp_path):
     after = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     assert _bytes(after) == pytest.approx(_bytes(before), rel=0.05)  # DuckDB shows it rounded to 0.1 GiB
     assert db.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
+
+
+@pytest.mark.parametrize("column", ["InvoiceNo", "order_id", "transaction_id"])
+def test_order_id_is_guessed_from_obvious_names(ws, tmp_path, column):
+    rows = [{"customer_id": "a", "ts": "2024-01-01 10:00", "event": "Purchase", column: "536365"},
+            {"customer_id": "a", "ts": "2024-01-01 10:00", "event": "Purchase", column: "536365"}]
+    r = ws.ingest_events(write(tmp_path / "o.csv", rows, "csv"))
+    assert r.sources[0].mapping["order_id"] == column and "order_id" in r.sources[0].guessed
+    assert [x[0] for x in ws.con.con.execute("SELECT order_id FROM events ORDER BY seq").fetchall()] == ["536365"] * 2
