@@ -4,9 +4,20 @@
 the chosen backend (an anti-join in the engine), brings only their ids and texts to Python
 in batches (text models need them), and appends one row per feedback to
 ``feedback_scores``: ``feedback_id, sentiment (-1..1), sentiment_label``, one column per
-emotion (0..1, always from the lexicon scorer), ``backend`` and ``scored_at``. Each batch
+emotion (0..1, always from the lexicon scorer), ``backend``, ``scored_at``, ``language`` (see
+:mod:`journeymap.voice.language`), ``scored_by`` (the model that scored the row) and
+``unscored_reason``. Each batch
 is written as it is done, so an interrupted run keeps its progress and a re-run scores only
 what is left. Scores of different backends live side by side; :func:`scores` reads one.
+
+Languages: a backend that reads only some languages says so (``languages = ("en",)`` on the
+lexicon, the MiniLM and the trained backends). A row in another language is never scored
+by it: it goes to :func:`journeymap.voice.sentiment.backend_for_language` (the workspace's
+ratings model, when it has one) or stays unscored, ``sentiment``, its label and the
+emotions null and ``unscored_reason`` saying why ("language pt: no ratings model; the
+English lexicon is not applied"). A text too short to tell (``und``) is read as the
+workspace's main language (the most common determined one; the chosen backend when none
+is). :func:`language_summary` counts rows per language and the unscored per reason.
 
 Examples
 --------
@@ -28,6 +39,7 @@ Examples
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -42,7 +54,15 @@ from journeymap import engine
 from journeymap.errors import InputError
 from journeymap.results import Result
 from journeymap.voice.emotions import EMOTIONS, EmotionScorer
-from journeymap.voice.sentiment import BACKENDS, SentimentBackend, get_backend, labels
+from journeymap.voice.language import UNDETERMINED, main_language
+from journeymap.voice.language import detect as detect_languages
+from journeymap.voice.sentiment import (
+    BACKENDS,
+    SentimentBackend,
+    backend_for_language,
+    get_backend,
+    labels,
+)
 
 TABLE = "feedback_scores"
 SCHEMA = ibis.schema(
@@ -53,6 +73,9 @@ SCHEMA = ibis.schema(
         **{e: dt.float64 for e in EMOTIONS},
         "backend": dt.string,
         "scored_at": dt.timestamp,
+        "language": dt.string,
+        "scored_by": dt.string,
+        "unscored_reason": dt.string,
     }
 )
 """Columns of ``feedback_scores``: one row per feedback and sentiment backend."""
@@ -73,12 +96,25 @@ class FeedbackScoring(Result):
     without_text: int
     without_id: int
     seconds: float
+    languages: dict[str, int] = {}
+    unscored: int = 0
 
 
 def ensure_table(con: BaseBackend) -> None:
-    """Create ``feedback_scores`` when it is missing."""
+    """Create ``feedback_scores`` when it is missing; add the columns of a table made by an older version.
+
+    Rows of an older table have no ``language``: :func:`score_feedback` scores them again.
+    """
     if not engine.table_exists(con, TABLE):
         con.create_table(TABLE, schema=SCHEMA)
+        return
+    t = con.table(TABLE)
+    missing = [c for c in SCHEMA.names if c not in t.columns]
+    if missing:
+        full = t.mutate(**{c: ibis.null(SCHEMA[c]) for c in missing}).select(*SCHEMA.names)
+        con.create_table(f"{TABLE}_upgrade", full, overwrite=True)
+        con.create_table(TABLE, con.table(f"{TABLE}_upgrade"), overwrite=True)
+        con.drop_table(f"{TABLE}_upgrade")
 
 
 def pending(con: BaseBackend, backend: str = "lexicon") -> bool:
@@ -91,7 +127,9 @@ def pending(con: BaseBackend, backend: str = "lexicon") -> bool:
         return True
     fb = con.table("feedback")
     done = con.table(TABLE)
-    done = done.filter(done.backend == backend).select("feedback_id")
+    if "language" not in done.columns:
+        return True
+    done = done.filter(done.backend == backend, done.language.notnull()).select("feedback_id")
     todo = fb.filter(_has_text(fb), fb.feedback_id.notnull()).select("feedback_id").anti_join(done, "feedback_id")
     return bool(engine.execute(todo.limit(1).count(), con))
 
@@ -148,6 +186,8 @@ def score_feedback(
     name = backend if isinstance(backend, str) else backend.name
     if rescore:
         _drop_backend(con, name)
+    else:
+        _drop_backend(con, name, only_without_language=True)
     fb = con.table("feedback")
     has_text = _has_text(fb)
     counts = engine.execute(
@@ -169,14 +209,18 @@ def score_feedback(
     todo = engine.to_pyarrow(todo_expr, con)
     total = todo.num_rows
     if total:
+        langs = detect_languages(todo.column("text").to_pylist())
+        before = _language_counts(con, name)
+        main = main_language(before + Counter(langs))
         model = get_backend(backend, workspace=workspace) if isinstance(backend, str) else backend
+        router = _Router(model, workspace, main)
         emotions = EmotionScorer()
-        memo = _Memo()
         for start in range(0, total, batch_size):
             part = todo.slice(start, batch_size)
-            _write_batch(con, part, model, emotions, name, memo)
+            _write_batch(con, part, router, emotions, name, langs[start:start + batch_size])
             if progress is not None:
                 progress(min(start + batch_size, total), total)
+    summary = language_summary(con, name)
     with_text = int(counts["with_text"] or 0)
     return FeedbackScoring(
         backend=name,
@@ -186,8 +230,81 @@ def score_feedback(
         without_text=int(counts["without_text"] or 0),
         without_id=int(counts["without_id"] or 0),
         seconds=round(time.perf_counter() - started, 3),
-        meta={"table": TABLE, "batch_size": batch_size, "rescore": rescore},
+        languages=summary["languages"],
+        unscored=summary["unscored"],
+        meta={"table": TABLE, "batch_size": batch_size, "rescore": rescore,
+              "unscored_reasons": summary["unscored_reasons"]},
     )
+
+
+def _language_counts(con: BaseBackend, backend: str) -> Counter:
+    t = scores(con, backend)
+    t = t.filter(t.language.notnull())
+    df = engine.execute(t.group_by("language").aggregate(n=t.count()), con)
+    return Counter({str(r["language"]): int(r["n"]) for r in df.to_dict("records")})
+
+
+def language_summary(con: BaseBackend, backend: str = "lexicon", feedback_ids: ibis.Table | None = None) -> dict:
+    """Rows per language and unscored rows per reason among ``backend``'s scores.
+
+    ``feedback_ids`` (a table with a ``feedback_id`` column) limits the count to those rows.
+    Returns ``{"languages": {lang: n}, "unscored": n, "unscored_reasons": {reason: n}}``, each
+    dict largest first (ties by name).
+    """
+    t = scores(con, backend)
+    if feedback_ids is not None:
+        t = t.semi_join(feedback_ids.select("feedback_id").distinct(), "feedback_id")
+    df = engine.execute(
+        t.group_by([t.language, t.unscored_reason]).aggregate(n=t.count()), con
+    )
+    langs: Counter = Counter()
+    reasons: Counter = Counter()
+    for r in df.to_dict("records"):
+        lang = r["language"] if isinstance(r["language"], str) else "unknown"
+        langs[lang] += int(r["n"])
+        if isinstance(r["unscored_reason"], str):
+            reasons[r["unscored_reason"]] += int(r["n"])
+
+    def ranked(c: Counter) -> dict[str, int]:
+        return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    return {"languages": ranked(langs), "unscored": sum(reasons.values()), "unscored_reasons": ranked(reasons)}
+
+
+class _Router:
+    """Which model scores a row of a language: the chosen backend when it reads the language, else
+    :func:`~journeymap.voice.sentiment.backend_for_language` (the ratings model), else none (with the reason)."""
+
+    def __init__(self, model, workspace: Any, main: str):
+        self.model = model
+        self.workspace = workspace
+        self.main = main
+        self.memos: dict[str, _Memo] = {}
+        self._routes: dict[str, tuple[Any, str | None]] = {}
+
+    def route(self, language: str) -> tuple[Any, str | None]:
+        """``(model, None)`` or ``(None, reason)`` for rows detected as ``language``."""
+        found = self._routes.get(language)
+        if found is None:
+            found = self._routes[language] = self._decide(language)
+        return found
+
+    def _decide(self, language: str) -> tuple[Any, str | None]:
+        lang = self.main if language == UNDETERMINED else language
+        reads = getattr(self.model, "languages", None)
+        if lang == UNDETERMINED or reads is None or lang in reads:
+            return self.model, None
+        other = backend_for_language(lang, workspace=self.workspace)
+        if other is not None:
+            return other, None
+        what = "the English lexicon" if self.model.name == "lexicon" else \
+            f"the {'/'.join(reads)} '{self.model.name}' backend"
+        said = f"language {lang}" if language != UNDETERMINED else \
+            f"language und (too short to tell; read as {lang}, the workspace's main language)"
+        return None, f"{said}: no ratings model; {what} is not applied"
+
+    def memo(self, model) -> _Memo:
+        return self.memos.setdefault(model.name + f"@{id(model)}", _Memo())
 
 
 class _Memo:
@@ -226,29 +343,62 @@ class _Memo:
         return s, [self.labels[i] for i in at], emo
 
 
-def _write_batch(con, part: pa.Table, model, emotions: EmotionScorer, name: str, memo: _Memo | None = None) -> None:
+def _write_batch(con, part: pa.Table, router: _Router, emotions: EmotionScorer, name: str,
+                 langs: list[str]) -> None:
     from journeymap.voice.sentiment import LexiconSentiment
 
-    lexicon = isinstance(model, LexiconSentiment)
     texts = part.column("text").to_pylist()
-    memo = memo or _Memo()
-    memo.add(texts, model, emotions, lexicon)
-    s, labs, emo = memo.rows(texts)
+    n = len(texts)
+    s = np.full(n, np.nan)
+    labs: list[str | None] = [None] * n
+    emo = np.full((n, len(EMOTIONS)), np.nan)
+    by: list[str | None] = [None] * n
+    why: list[str | None] = [None] * n
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for i, lang in enumerate(langs):
+        model, reason = router.route(lang)
+        if model is None:
+            why[i] = reason
+        else:
+            groups.setdefault(id(model), (model, []))[1].append(i)
+    for model, rows in groups.values():
+        memo = router.memo(model)
+        sub = [texts[i] for i in rows]
+        memo.add(sub, model, emotions, isinstance(model, LexiconSentiment))
+        gs, glabs, gemo = memo.rows(sub)
+        at = np.asarray(rows)
+        s[at] = gs
+        # the emotion lexicon is English: other languages get none
+        english = np.asarray([(router.main if langs[i] == UNDETERMINED else langs[i]) in ("en", UNDETERMINED)
+                              for i in rows])
+        emo[at[english]] = gemo[english]
+        for j, i in enumerate(rows):
+            labs[i] = glabs[j]
+            by[i] = model.name
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     columns = {
         "feedback_id": part.column("feedback_id"),
-        "sentiment": pa.array(s, pa.float64()),
+        "sentiment": pa.array(s, pa.float64(), from_pandas=True),
         "sentiment_label": pa.array(labs, pa.string()),
-        **{e: pa.array(emo[:, j], pa.float64()) for j, e in enumerate(EMOTIONS)},
-        "backend": pa.array([name] * len(texts), pa.string()),
-        "scored_at": pa.array([now] * len(texts), pa.timestamp("us")),
+        **{e: pa.array(emo[:, j], pa.float64(), from_pandas=True) for j, e in enumerate(EMOTIONS)},
+        "backend": pa.array([name] * n, pa.string()),
+        "scored_at": pa.array([now] * n, pa.timestamp("us")),
+        "language": pa.array(langs, pa.string()),
+        "scored_by": pa.array(by, pa.string()),
+        "unscored_reason": pa.array(why, pa.string()),
     }
     con.insert(TABLE, ibis.memtable(pa.table(columns)))
 
 
-def _drop_backend(con: BaseBackend, name: str) -> None:
+def _drop_backend(con: BaseBackend, name: str, only_without_language: bool = False) -> None:
     t = con.table(TABLE)
-    keep = t.filter(t.backend != name)
+    if only_without_language:
+        stale = t.filter(t.backend == name, t.language.isnull())
+        if not engine.execute(stale.limit(1).count(), con):
+            return
+        keep = t.filter((t.backend != name) | t.language.notnull())
+    else:
+        keep = t.filter(t.backend != name)
     con.create_table(f"{TABLE}_keep", keep, overwrite=True)
     con.create_table(TABLE, con.table(f"{TABLE}_keep"), overwrite=True)
     con.drop_table(f"{TABLE}_keep")

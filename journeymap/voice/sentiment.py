@@ -188,6 +188,8 @@ class LexiconSentiment:
     """
 
     name = "lexicon"
+    languages = ("en",)
+    """Languages it reads; scoring never applies it to another (see :func:`backend_for_language`)."""
 
     def __init__(self, *, neutral: tuple[float, float] = NEUTRAL_BAND):
         self.neutral = neutral
@@ -441,6 +443,7 @@ class PrototypeSentiment:
     """
 
     name = "embedding"
+    languages = ("en",)  # MiniLM (all-MiniLM-L6-v2) and English prototypes
 
     def __init__(
         self,
@@ -570,6 +573,7 @@ class TrainedSentiment:
     """
 
     name = "trained"
+    languages = ("en",)  # English MiniLM embeddings and English lexicon features
     min_labels = 6
 
     def __init__(self, *, embedder: Any = None, workspace: Any = None, C: float = 3.0):
@@ -640,6 +644,20 @@ class TrainedSentiment:
 
 
 # -- registry ----------------------------------------------------------------------------------
+
+
+def backend_for_language(language: str, workspace: Any = None) -> SentimentBackend | None:
+    """The backend for rows in ``language`` when the chosen one does not read it (its ``languages``).
+
+    Scoring (:mod:`journeymap.voice.scoring`) asks this for each such language: the workspace's
+    ratings model (learnt from its own rated comments, any language) when it has one; None
+    leaves the rows unscored, with the reason. A backend without a ``languages`` attribute
+    reads every language.
+
+    >>> backend_for_language("pt") is None
+    True
+    """
+    return None
 
 
 def get_backend(name: str = "lexicon", workspace: Any = None, **options: Any) -> SentimentBackend:
