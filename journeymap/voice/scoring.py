@@ -19,6 +19,18 @@ English lexicon is not applied"). A text too short to tell (``und``) is read as 
 workspace's main language (the most common determined one; the chosen backend when none
 is). :func:`language_summary` counts rows per language and the unscored per reason.
 
+Ratings: the default backend (``"lexicon"``) learns from the workspace's own ratings. Where at
+least :data:`~journeymap.voice.sentiment.MIN_RATINGS` comments with text carry a rating, NPS
+or CSAT, a :class:`~journeymap.voice.sentiment.RatingsSentiment` model (character and word
+n-grams, any language) is trained on four in five of them plus the ``journeymap label``
+corrections, and scores every comment, rated or not, in every language (``scored_by``
+``ratings``); the fifth held out (``heldout`` true; chosen by feedback id, see
+:func:`~journeymap.voice.sentiment.heldout`) measures it, and :func:`model_info` gives the
+figures (kept in ``feedback_models``). With fewer ratings the lexicon scores. When the rated
+comments or labels change, the next run that has comments to score scores every comment again,
+so one model scores all of a workspace's comments. The other backends hand rows in a language
+they do not read to the ratings model, when the workspace has one.
+
 Examples
 --------
 >>> import ibis, tempfile
@@ -58,10 +70,17 @@ from journeymap.voice.language import UNDETERMINED, main_language
 from journeymap.voice.language import detect as detect_languages
 from journeymap.voice.sentiment import (
     BACKENDS,
+    LABELS,
+    MIN_RATINGS,
+    LexiconSentiment,
+    RatingsSentiment,
     SentimentBackend,
     backend_for_language,
+    fit_ratings_model,
     get_backend,
-    labels,
+    lexicon_labels,
+    rating_classes,
+    read_labels,
 )
 
 TABLE = "feedback_scores"
@@ -76,9 +95,31 @@ SCHEMA = ibis.schema(
         "language": dt.string,
         "scored_by": dt.string,
         "unscored_reason": dt.string,
+        "heldout": dt.boolean,
     }
 )
-"""Columns of ``feedback_scores``: one row per feedback and sentiment backend."""
+"""Columns of ``feedback_scores``: one row per feedback and sentiment backend.
+
+``scored_by`` is the model that gave the sentiment (``ratings``, ``lexicon``, ``embedding``,
+``trained``); ``heldout`` is true for the rated comments the ratings model did not learn from
+(its held-out measure), false for the other rows it scored, null for the other models'."""
+
+MODELS = "feedback_models"
+MODELS_SCHEMA = ibis.schema(
+    {
+        "backend": dt.string,
+        "model": dt.string,
+        "trained_at": dt.timestamp,
+        "n_rated": dt.int64,
+        "n_train": dt.int64,
+        "n_heldout": dt.int64,
+        "n_labels": dt.int64,
+        "heldout_macro_f1": dt.float64,
+        "heldout_accuracy": dt.float64,
+        "fingerprint": dt.string,
+    }
+)
+"""Columns of ``feedback_models``: which model scores a backend's rows and how well it did."""
 
 
 class FeedbackScoring(Result):
@@ -117,6 +158,38 @@ def ensure_table(con: BaseBackend) -> None:
         con.drop_table(f"{TABLE}_upgrade")
 
 
+def model_info(con: BaseBackend, backend: str = "lexicon") -> dict[str, Any] | None:
+    """Which model scored ``backend``'s rows (as of the last run that scored any) and how well it did.
+
+    A dict of :data:`MODELS_SCHEMA` but the fingerprint, plus ``min_ratings``: ``model`` is
+    ``ratings`` or ``lexicon``; ``n_rated`` the rated comments with text, ``n_train`` and
+    ``n_heldout`` how they were split (``n_train`` counts the labels too); ``heldout_macro_f1``
+    and ``heldout_accuracy`` the ratings model's figures on the held-out ones. None before the
+    first run of the default backend.
+    """
+    import pandas as pd
+
+    if not engine.table_exists(con, MODELS):
+        return None
+    t = con.table(MODELS)
+    df = engine.execute(t.filter(t.backend == backend).limit(1), con)
+    if df.empty:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in df.iloc[0].to_dict().items():
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            out[k] = None
+        elif k == "trained_at":
+            out[k] = str(v)
+        elif isinstance(v, np.integer | np.floating):
+            out[k] = v.item()
+        else:
+            out[k] = v
+    out.pop("fingerprint", None)
+    out["min_ratings"] = MIN_RATINGS
+    return out
+
+
 def pending(con: BaseBackend, backend: str = "lexicon") -> bool:
     """Whether :func:`score_feedback` with ``backend`` would write to the warehouse.
 
@@ -153,6 +226,7 @@ def score_feedback(
     progress: Callable[[int, int], None] | None = None,
     workspace: Any = None,
     rescore: bool = False,
+    ratings: bool = True,
 ) -> FeedbackScoring:
     """Score the feedback rows that have text and no score yet from ``backend``.
 
@@ -170,6 +244,9 @@ def score_feedback(
         Needed by the ``trained`` backend (labels) and for the embedding cache.
     rescore : bool
         Drop this backend's existing scores first and score everything again.
+    ratings : bool
+        Whether the workspace's ratings may train a model (see the module); False keeps the
+        default backend on the lexicon and leaves other languages to ``backend_for_language``.
 
     Returns
     -------
@@ -209,11 +286,23 @@ def score_feedback(
     todo = engine.to_pyarrow(todo_expr, con)
     total = todo.num_rows
     if total:
+        rated = _RatingsModel(con, workspace, ratings)
+        model = None
+        if backend == "lexicon":
+            model = rated.get()
+            fingerprint = rated.fingerprint
+            if _stored_fingerprint(con, name) != fingerprint and engine.execute(scores(con, name).count(), con):
+                # the model changed (first ratings model, more ratings, new labels): rescore all
+                _drop_backend(con, name)
+                todo = engine.to_pyarrow(todo_expr, con)
+                total = todo.num_rows
+            _store_model(con, name, model or LexiconSentiment(), fingerprint, rated.n_rated)
         langs = detect_languages(todo.column("text").to_pylist())
         before = _language_counts(con, name)
         main = main_language(before + Counter(langs))
-        model = get_backend(backend, workspace=workspace) if isinstance(backend, str) else backend
-        router = _Router(model, workspace, main)
+        if model is None:
+            model = get_backend(backend, workspace=workspace) if isinstance(backend, str) else backend
+        router = _Router(model, workspace, main, fallback=rated.get)
         emotions = EmotionScorer()
         for start in range(0, total, batch_size):
             part = todo.slice(start, batch_size)
@@ -233,8 +322,94 @@ def score_feedback(
         languages=summary["languages"],
         unscored=summary["unscored"],
         meta={"table": TABLE, "batch_size": batch_size, "rescore": rescore,
-              "unscored_reasons": summary["unscored_reasons"]},
+              "unscored_reasons": summary["unscored_reasons"],
+              **({"model": model_info(con, name)} if name == "lexicon" else {})},
     )
+
+
+class _RatingsModel:
+    """The workspace's ratings model, trained on first use (None with too few ratings)."""
+
+    def __init__(self, con: BaseBackend, workspace: Any, allowed: bool):
+        self.con, self.workspace, self.allowed = con, workspace, allowed
+        self.done = False
+        self.model: RatingsSentiment | None = None
+        self.fingerprint = "lexicon"
+        self.n_rated: int | None = None
+
+    def get(self) -> RatingsSentiment | None:
+        if not self.done:
+            self.done = True
+            if self.allowed:
+                self._train()
+        return self.model
+
+    def _train(self) -> None:
+        import hashlib
+
+        con = self.con
+        fb = con.table("feedback")
+        cols = [c for c in ("rating", "rating_scale", "nps", "csat") if c in fb.columns]
+        scored = [c for c in cols if c != "rating_scale"]
+        if not scored:
+            self.n_rated = 0
+            return
+        rated = (
+            fb.filter(_has_text(fb), fb.feedback_id.notnull(), ibis.or_(*[fb[c].notnull() for c in scored]))
+            .select("feedback_id", "text", *cols)
+            .distinct(on="feedback_id", keep="first")
+        )
+        self.n_rated = int(engine.execute(rated.count(), con))
+        if self.n_rated < MIN_RATINGS:
+            return
+        df = engine.execute(rated.order_by("feedback_id"), con)
+        df["cls"] = rating_classes(**{c: df[c].tolist() for c in cols})
+        df = df[df["cls"].notna()]
+        if len(df) < MIN_RATINGS or df["cls"].nunique() < 2:
+            return
+        lab = read_labels(self.workspace) if self.workspace is not None else None
+        lab = lab[lab["label"].isin(LABELS)] if lab is not None else None
+        lab_texts = lab["text"].tolist() if lab is not None else []
+        lab_values = lab["label"].tolist() if lab is not None else []
+        h = hashlib.md5(usedforsecurity=False)
+        for part in (df["feedback_id"], df["text"], df["cls"], lab_texts, lab_values):
+            h.update("\x1f".join(map(str, part)).encode("utf-8") + b"\x1e")
+        self.model = fit_ratings_model(df["feedback_id"].tolist(), df["text"].tolist(), df["cls"].tolist(),
+                                       labelled_texts=lab_texts, labelled=lab_values)
+        self.fingerprint = "ratings:" + h.hexdigest()
+
+
+def _stored_fingerprint(con: BaseBackend, name: str) -> str | None:
+    if not engine.table_exists(con, MODELS):
+        return None
+    t = con.table(MODELS)
+    df = engine.execute(t.filter(t.backend == name).select("fingerprint").limit(1), con)
+    return None if df.empty else df["fingerprint"].iloc[0]
+
+
+def _store_model(con: BaseBackend, name: str, model: SentimentBackend, fingerprint: str, n_rated: int | None) -> None:
+    """Record which model scores ``name``'s rows (one row per backend in ``feedback_models``)."""
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    row = {
+        "backend": [name],
+        "model": [model.name],
+        "trained_at": [now],
+        "n_rated": [n_rated],
+        "n_train": [getattr(model, "n_train_", None)],
+        "n_heldout": [getattr(model, "n_heldout_", None)],
+        "n_labels": [getattr(model, "n_labels_", None)],
+        "heldout_macro_f1": [getattr(model, "heldout_macro_f1_", None)],
+        "heldout_accuracy": [getattr(model, "heldout_accuracy_", None)],
+        "fingerprint": [fingerprint],
+    }
+    new = ibis.memtable(pa.table(row, schema=MODELS_SCHEMA.to_pyarrow()))
+    if not engine.table_exists(con, MODELS):
+        con.create_table(MODELS, schema=MODELS_SCHEMA)
+    t = con.table(MODELS)
+    keep = t.filter(t.backend != name).cast(MODELS_SCHEMA)
+    con.create_table(f"{MODELS}_keep", keep.union(new.cast(MODELS_SCHEMA)), overwrite=True)
+    con.create_table(MODELS, con.table(f"{MODELS}_keep"), overwrite=True)
+    con.drop_table(f"{MODELS}_keep")
 
 
 def _language_counts(con: BaseBackend, backend: str) -> Counter:
@@ -275,8 +450,9 @@ class _Router:
     """Which model scores a row of a language: the chosen backend when it reads the language, else
     :func:`~journeymap.voice.sentiment.backend_for_language` (the ratings model), else none (with the reason)."""
 
-    def __init__(self, model, workspace: Any, main: str):
+    def __init__(self, model, workspace: Any, main: str, fallback: Callable[[], Any] | None = None):
         self.model = model
+        self.fallback = fallback
         self.workspace = workspace
         self.main = main
         self.memos: dict[str, _Memo] = {}
@@ -294,7 +470,8 @@ class _Router:
         reads = getattr(self.model, "languages", None)
         if lang == UNDETERMINED or reads is None or lang in reads:
             return self.model, None
-        other = backend_for_language(lang, workspace=self.workspace)
+        other = (self.fallback() if self.fallback is not None else None) or \
+            backend_for_language(lang, workspace=self.workspace)
         if other is not None:
             return other, None
         what = "the English lexicon" if self.model.name == "lexicon" else \
@@ -326,8 +503,16 @@ class _Memo:
         new = [t for t in dict.fromkeys(texts) if t not in self.index]
         if not new:
             return
-        s = np.asarray(model.score(new), dtype=np.float64)
-        labs = labels(s, neutral=model.neutral) if lexicon else model.classify(new)
+        if lexicon:
+            f = model.features(new)
+            s = np.ascontiguousarray(f[:, 0], dtype=np.float64)
+            labs = lexicon_labels(f, neutral=model.neutral)
+        elif isinstance(model, RatingsSentiment):
+            s, labs = model.score_and_classify(new)
+            s = np.asarray(s, dtype=np.float64)
+        else:
+            s = np.asarray(model.score(new), dtype=np.float64)
+            labs = model.classify(new)
         emo = emotions.score(new, sentiment=s if lexicon else None)
         base = len(self.labels)
         self.index.update((t, base + i) for i, t in enumerate(new))
@@ -345,8 +530,6 @@ class _Memo:
 
 def _write_batch(con, part: pa.Table, router: _Router, emotions: EmotionScorer, name: str,
                  langs: list[str]) -> None:
-    from journeymap.voice.sentiment import LexiconSentiment
-
     texts = part.column("text").to_pylist()
     n = len(texts)
     s = np.full(n, np.nan)
@@ -386,8 +569,19 @@ def _write_batch(con, part: pa.Table, router: _Router, emotions: EmotionScorer, 
         "language": pa.array(langs, pa.string()),
         "scored_by": pa.array(by, pa.string()),
         "unscored_reason": pa.array(why, pa.string()),
+        "heldout": _heldout_column(router, part.column("feedback_id").to_pylist(), by),
     }
     con.insert(TABLE, ibis.memtable(pa.table(columns)))
+
+
+def _heldout_column(router: _Router, ids: list[str], by: list[str | None]) -> pa.Array:
+    """True for the ratings model's held-out rated rows, false for its other rows, null otherwise."""
+    rated = router.model if isinstance(router.model, RatingsSentiment) else \
+        (router.fallback() if router.fallback is not None and "ratings" in by else None)
+    held = getattr(rated, "heldout_ids_", None)
+    if held is None:
+        return pa.nulls(len(ids), pa.bool_())
+    return pa.array([(i in held) if b == "ratings" else None for i, b in zip(ids, by, strict=True)], pa.bool_())
 
 
 def _drop_backend(con: BaseBackend, name: str, only_without_language: bool = False) -> None:

@@ -37,6 +37,10 @@ from journeymap.errors import InputError
 from journeymap.voice import lexicon
 
 LABELS = ("negative", "neutral", "positive")
+"""The classes the models learn and users label."""
+STORED_LABELS = (*LABELS, "mixed")
+"""Every ``sentiment_label`` a stored score can have: the classes plus ``mixed`` (praise and complaint
+in one comment; its ``sentiment`` still says which side weighs more)."""
 BACKENDS = ("lexicon", "embedding", "trained")
 NEUTRAL_BAND = (-0.05, 0.3)
 """Scores strictly inside this band are labelled neutral."""
@@ -212,8 +216,10 @@ class LexiconSentiment:
         """Sentiment of each text in -1..1 (0.0 for empty or missing text)."""
         return self._batch(texts)[:, 0].copy()
 
-    def classify(self, texts: Sequence[str]) -> list[str]:
-        """The label of each text (see :func:`label`)."""
+    def classify(self, texts: Sequence[str], *, mixed: bool = False) -> list[str]:
+        """The label of each text (see :func:`label`); with ``mixed``, :func:`lexicon_labels`."""
+        if mixed:
+            return lexicon_labels(self.features(texts), neutral=self.neutral)
         return labels(self.score(texts), neutral=self.neutral)
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
@@ -376,6 +382,31 @@ class LexiconSentiment:
             total += math.copysign(0.25 * bangs, total)
         s = total / math.sqrt(total * total + _SCALE)
         return (max(-1.0, min(1.0, s)), pos, neg, pat, float(questions), float(bangs))
+
+
+MIXED_CLAUSE = 0.6
+"""Lexicon: a comment is ``mixed`` when its praise and its complaint each weigh at least this..."""
+MIXED_RATIO = 0.15
+"""...and the weaker side is at least this share of the stronger one."""
+
+
+def lexicon_labels(features: np.ndarray, *, neutral: tuple[float, float] = NEUTRAL_BAND) -> list[str]:
+    """Labels from :meth:`LexiconSentiment.features`: :func:`labels` of the score, or ``mixed``.
+
+    ``mixed`` where the text has both praise and complaint of weight (positive sum and negative
+    sum each at least :data:`MIXED_CLAUSE` in size, the weaker at least :data:`MIXED_RATIO` of
+    the stronger), e.g. "The staff were lovely, but the room was dirty and noisy."
+
+    >>> lex = LexiconSentiment()
+    >>> lexicon_labels(lex.features(["Lovely staff, but the room was dirty and noisy.", "Lovely staff!"]))
+    ['mixed', 'positive']
+    """
+    f = np.asarray(features, dtype=np.float64).reshape(-1, 6)
+    out = labels(f[:, 0], neutral=neutral)
+    pos, neg = f[:, 1], -f[:, 2]
+    big = np.maximum(pos, neg)
+    both = (pos >= MIXED_CLAUSE) & (neg >= MIXED_CLAUSE) & (np.minimum(pos, neg) >= MIXED_RATIO * big)
+    return ["mixed" if m else x for m, x in zip(both.tolist(), out, strict=True)]
 
 
 # -- embedding backends (nlp extra) ------------------------------------------------------------
@@ -641,6 +672,221 @@ class TrainedSentiment:
     def classify(self, texts: Sequence[str]) -> list[str]:
         """The most probable class per text."""
         return [LABELS[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+
+# -- the ratings model: learnt from the workspace's own rated comments --------------------------
+
+MIN_RATINGS = 300
+"""Rated comments a workspace needs before its own ratings model replaces the lexicon."""
+HELDOUT_SHARE = 0.2
+"""Share of the rated comments held out to measure the ratings model (chosen by feedback id)."""
+LABEL_WEIGHT = 3.0
+"""Weight of a ``journeymap label`` correction against one rating in the ratings model."""
+MIXED_PROBABILITY = 0.3
+"""Ratings model: ``mixed`` where P(positive) and P(negative) both reach this."""
+
+
+def heldout(feedback_ids: Sequence[str]) -> np.ndarray:
+    """Whether each rated comment is held out of the ratings model's training (a boolean array).
+
+    Chosen by the id alone (md5 of the feedback id, one in five), so the same comments stay held
+    out when more feedback arrives and any reader can tell which they were.
+
+    >>> heldout(["fb-1", "fb-2", "fb-3", "fb-4", "fb-5", "fb-6"]).tolist()
+    [False, False, False, True, False, False]
+    """
+    import hashlib
+
+    cut = int(HELDOUT_SHARE * 1000)
+    return np.fromiter(
+        (int(hashlib.md5(str(i).encode("utf-8")).hexdigest()[:8], 16) % 1000 < cut for i in feedback_ids),
+        dtype=bool,
+        count=len(feedback_ids),
+    )
+
+
+class RatingsSentiment:
+    """Sentiment learnt from ratings: TF-IDF of character (2-5, within words) and word (1-2)
+    n-grams, and a logistic regression with balanced class weights.
+
+    Character n-grams carry any language (Portuguese, German, ...) and misspellings; no lexicon
+    and no model download are needed. ``classify`` gives the most probable class, or ``mixed``
+    where P(positive) and P(negative) both reach :data:`MIXED_PROBABILITY` (praise and complaint
+    in one comment; the English lexicon is not consulted, the text may be in any language).
+
+    Examples
+    --------
+    >>> texts = ["great, love it", "awful, broken", "it is ok", "love it, great", "broken again, awful", "ok I guess"] * 5
+    >>> y = ["positive", "negative", "neutral"] * 10
+    >>> m = RatingsSentiment(min_df=1).fit(texts, y)
+    >>> m.classify(["love it", "awful"])
+    ['positive', 'negative']
+    """
+
+    name = "ratings"
+
+    def __init__(self, *, C: float = 1.0, min_df: int = 2, max_char_features: int = 300_000):
+        self.C = C
+        self.min_df = min_df
+        self.max_char_features = max_char_features
+
+    def _vectorizers(self, n: int):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        min_df = self.min_df if n >= 50 * self.min_df else 1
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df,
+                                max_features=self.max_char_features, dtype=np.float32)
+        words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df, dtype=np.float32)
+        return chars, words
+
+    def _matrix(self, texts: list[str], fit: bool = False):
+        from scipy.sparse import hstack
+
+        texts = ["" if t is None else str(t) for t in texts]
+        if fit:
+            return hstack([v.fit_transform(texts) for v in self.vectorizers_]).tocsr()
+        return hstack([v.transform(texts) for v in self.vectorizers_]).tocsr()
+
+    def fit(
+        self, texts: Sequence[str], values: Sequence[str], sample_weight: Sequence[float] | None = None
+    ) -> RatingsSentiment:
+        """Learn from texts and their classes (from ratings, or labels); returns self."""
+        from sklearn.linear_model import LogisticRegression
+
+        texts, values = list(texts), list(values)
+        classes = sorted(set(values))
+        if len(classes) < 2:
+            raise InputError(
+                f"The ratings model needs comments of at least 2 classes; all {len(values)} are {classes[0]!r}. "
+                "Add comments with other ratings, or keep the lexicon."
+                if classes else "The ratings model got no rated comments; add rated feedback, or keep the lexicon."
+            )
+        self.vectorizers_ = self._vectorizers(len(texts))
+        x = self._matrix(texts, fit=True)
+        self.head_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)
+        self.head_.fit(x, values, sample_weight=None if sample_weight is None else np.asarray(sample_weight, float))
+        self.classes_ = self.head_.classes_
+        self.n_train_ = len(values)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities per text, columns in :data:`LABELS` order (0 for a class never seen)."""
+        if not hasattr(self, "classes_"):
+            from journeymap.errors import NotFittedError
+
+            raise NotFittedError("This RatingsSentiment is not fitted yet; call fit(texts, labels) first.")
+        texts = list(texts)
+        p = self.head_.predict_proba(self._matrix(texts))
+        out = np.zeros((len(texts), len(LABELS)))
+        for j, c in enumerate(self.classes_):
+            out[:, LABELS.index(c)] = p[:, j]
+        return out
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """P(positive) - P(negative) per text."""
+        p = self.predict_proba(texts)
+        return p[:, 2] - p[:, 0]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most probable class per text (never ``mixed``)."""
+        return [LABELS[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def classify(self, texts: Sequence[str]) -> list[str]:
+        """The most probable class per text, or ``mixed`` (see the class)."""
+        return self.score_and_classify(texts)[1]
+
+    def score_and_classify(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """Scores and labels in one pass."""
+        texts = list(texts)
+        p = self.predict_proba(texts)
+        out = [LABELS[i] for i in p.argmax(axis=1)]
+        both = (p[:, 0] >= MIXED_PROBABILITY) & (p[:, 2] >= MIXED_PROBABILITY)
+        labs = ["mixed" if b else o for b, o in zip(both.tolist(), out, strict=True)]
+        return p[:, 2] - p[:, 0], labs
+
+
+def rating_classes(
+    rating: Sequence[float | None] | None = None,
+    rating_scale: Sequence[float | None] | None = None,
+    nps: Sequence[float | None] | None = None,
+    csat: Sequence[float | None] | None = None,
+) -> list[str | None]:
+    """The sentiment class each rating stands for (None where the row has no rating).
+
+    ``rating`` on its ``rating_scale`` (an unscaled rating counts as out of 5 when every rating
+    lies in 1..5, out of 10 when in 0..10, else out of the highest): up to 40% of the scale
+    negative, up to 60% neutral, above positive (1-2 of 5 negative, 3 neutral, 4-5 positive);
+    CSAT 1-5 likewise; NPS 0-6 negative, 7-8 neutral, 9-10 positive. The first present wins.
+
+    >>> rating_classes(rating=[1, 3, 5, None, None], nps=[None, None, None, 8, None], csat=[None, None, None, None, 2])
+    ['negative', 'neutral', 'positive', 'neutral', 'negative']
+    >>> rating_classes(rating=[4, 7, 10], rating_scale=[10, 10, 10])
+    ['negative', 'positive', 'positive']
+    """
+    import pandas as pd
+
+    cols = [c for c in (rating, rating_scale, nps, csat) if c is not None]
+    n = len(cols[0]) if cols else 0
+
+    def num(c):
+        return pd.to_numeric(pd.Series(list(c) if c is not None else [None] * n, dtype=object), errors="coerce").to_numpy(float)
+
+    r, scale, p, c = num(rating), num(rating_scale), num(nps), num(csat)
+    have = r[~np.isnan(r)]
+    guess = 5.0 if have.size and have.min() >= 1 and have.max() <= 5 else (
+        10.0 if have.size and have.min() >= 0 and have.max() <= 10 else (float(have.max()) if have.size else 5.0))
+    scale = np.where(np.isnan(scale) | (scale <= 0), guess, scale)
+
+    def by_share(x, s):
+        f = x / s
+        return np.where(np.isnan(x), None, np.where(f <= 0.4 + 1e-9, "negative", np.where(f <= 0.6 + 1e-9, "neutral", "positive")))
+
+    out = by_share(r, scale)
+    out = np.where(out == None, by_share(c, np.full(n, 5.0)), out)  # noqa: E711 (elementwise)
+    from_nps = np.where(np.isnan(p), None, np.where(p <= 6, "negative", np.where(p <= 8, "neutral", "positive")))
+    out = np.where(out == None, from_nps, out)  # noqa: E711
+    return [None if x is None else str(x) for x in out.tolist()]
+
+
+def fit_ratings_model(
+    feedback_ids: Sequence[str],
+    texts: Sequence[str],
+    classes: Sequence[str],
+    *,
+    labelled_texts: Sequence[str] = (),
+    labelled: Sequence[str] = (),
+    **options: Any,
+) -> RatingsSentiment:
+    """Train the ratings model on the rated comments not :func:`heldout`, plus the user's labels
+    (each weighing :data:`LABEL_WEIGHT`), and measure it on the held-out ones.
+
+    The model gets ``heldout_ids_`` (the held-out feedback ids), ``n_heldout_``,
+    ``heldout_macro_f1_`` and ``heldout_accuracy_`` (None when none is held out; macro over
+    the classes the held-out ratings have; the labels :meth:`RatingsSentiment.classify` gives,
+    ``mixed`` counted as neutral), and ``n_labels_``.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    ids, texts, classes = list(feedback_ids), list(texts), list(classes)
+    out = heldout(ids)
+    train = [i for i, h in enumerate(out.tolist()) if not h]
+    test = [i for i, h in enumerate(out.tolist()) if h]
+    x = [texts[i] for i in train] + list(labelled_texts)
+    y = [classes[i] for i in train] + list(labelled)
+    w = [1.0] * len(train) + [LABEL_WEIGHT] * len(labelled)
+    model = RatingsSentiment(**options).fit(x, y, sample_weight=w)
+    model.heldout_ids_ = frozenset(ids[i] for i in test)
+    model.n_heldout_ = len(test)
+    model.n_rated_ = len(ids)
+    model.n_labels_ = len(labelled)
+    model.heldout_macro_f1_ = model.heldout_accuracy_ = None
+    if test:
+        truth = [classes[i] for i in test]
+        # what scoring stores, with a mixed comment counted as neutral (neither side wins)
+        pred = ["neutral" if x == "mixed" else x for x in model.classify([texts[i] for i in test])]
+        model.heldout_macro_f1_ = round(float(f1_score(truth, pred, labels=sorted(set(truth)), average="macro")), 4)
+        model.heldout_accuracy_ = round(float(accuracy_score(truth, pred)), 4)
+    return model
 
 
 # -- registry ----------------------------------------------------------------------------------
