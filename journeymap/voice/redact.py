@@ -5,15 +5,34 @@
 - URLs that carry a query string, a fragment or a token-like path segment -> ``[url]``
   (plain links such as ``https://example.com/help`` stay);
 - e-mail addresses -> ``[email]``;
+- IBANs, spaced or not (a known country, its length and the mod-97 check), with an "IBAN" label
+  before them -> ``[iban]``;
 - payment card numbers (13-19 digits, optionally grouped by spaces or dashes, with a card
   network's leading digits and a valid Luhn check digit) -> ``[card]``;
+- card expiry after "exp", "expiry", "valid thru" (``expires`` too when the text mentions a card)
+  -> ``[expiry]``; a code after "CVV", "CVC", "security code" -> ``[cvv]``;
+- US social security numbers (``219-09-9999`` with a valid area, group and serial; any grouping
+  after "SSN") -> ``[ssn]``;
+- dates after "DOB", "date of birth", "birthdate", "born (on)" -> ``[dob]``;
+- street addresses: number + capitalised name + street suffix (``10 Downing Street``,
+  ``221B Baker St``), lower case only with street/road/avenue/boulevard after "at", "to", "address
+  is" or a comma, street type first (``Rua Augusta 123``, ``Calle Mayor 5``) and one-word streets
+  (``Hauptstraße 5``) -> ``[address]``;
+- postcodes: UK (``SW1A 2AA``), US ZIPs after a state, any code after "zip"/"postcode"/"CEP"/"PLZ"
+  or an address, Dutch ``1012 AB`` before a town, CEP ``01310-100``, ``75008 Paris`` -> ``[postcode]``;
 - phone numbers (international ``+`` numbers, North American ``(555) 123-4567`` /
   ``555-123-4567`` / ``1-800-555-0199``, European groupings such as ``020 7946 0958``, and bare
   10-11 digit runs right after a word like "call" or "phone") -> ``[phone]``;
-- ``@handles`` -> ``[handle]``.
+- ``@handles``, dotted ones (``@mike.t``) whole -> ``[handle]``;
+- person names after "my name is", a title (Mr, Mrs, Ms, Dr...), a role ("agent", "named"), in a
+  greeting or a sign-off (with a listed first name), and a listed first name followed by a
+  capitalised surname (``Jane Doe``) -> ``[name]``.
 
-It leaves prices, dates, times, flight numbers, order numbers and totals alone. Quotes are
-redacted by default wherever journeymap shows or exports them.
+Context words ("DOB", "zip", "Mr", "agent") stay, so the sentence still reads. It leaves prices,
+other dates, times, flight numbers, order numbers and totals alone. Quotes, theme labels and key
+phrases are redacted by default wherever journeymap shows or exports them. Each kind runs only
+when a cheap test passes (a digit for the numeric kinds, an ``@``, a keyword), so texts without
+personal data cost a few scans.
 
 Examples
 --------
@@ -252,8 +271,8 @@ _NAME_ROLE = re.compile(
     rf"(?P<name>{_NAME}(?:\s+{_NAME})?)"
 )
 _NAME_SIGNOFF = re.compile(
-    r"(?P<ctx>(?i:\b(?:thanks|thank\s+you|thx|cheers|regards|best\s+regards|kind\s+regards|many\s+thanks|"
-    r"best\s+wishes|sincerely|best|yours))\s*[,!.:-]?\s*)"
+    r"(?P<ctx>(?:(?i:\b(?:thanks|thank\s+you|thx|ty|cheers|regards|best\s+regards|kind\s+regards|many\s+thanks|"
+    r"best\s+wishes|sincerely|best|yours))\s*[,!.:-]?\s*|(?<!\S)[-–—~^]\s*))"
     r"(?P<name>[A-Za-z][a-zà-ÿ'’-]+(?:\s+(?:[A-Z]\.?|[A-Z][a-zà-ÿ'’-]+))?)(?=\s*[.!]*\s*(?:$|\n))"
 )
 _NAME_GREETING = re.compile(
@@ -261,7 +280,8 @@ _NAME_GREETING = re.compile(
     rf"(?P<name>(?!(?:Sir|Madam|Team|Customer|Customers|All|Everyone|Guys|Folks|There|Friends|Support|Again|Mr|Mrs|Ms|Dr)\b)"
     rf"{_NAME}(?:\s+{_NAME})?)(?=\s*[,!.:;)]|\s*$)"
 )
-_FULL_NAME = re.compile(rf"\b(?P<first>[A-Z][a-z]+)(?P<rest>(?:\s+(?:[A-Z]\.\s+)?{_NAME})(?:\s+{_NAME})?)\b")
+_FIRST = re.compile(r"\b[A-Z][a-z]+(?=\s+(?:[A-Z]\.\s+)?(?:Mc|Mac|O['’]|D['’])?[A-Z][a-zà-ÿ])")
+_SURNAMES = re.compile(rf"(?:\s+[A-Z]\.)?(?:\s+{_NAME}){{1,2}}\b")
 
 
 def _listed(word: str) -> bool:
@@ -298,20 +318,26 @@ def _name_words(m: re.Match, *, first_listed: bool) -> str:
     return m.group("ctx") + "[name]" + name[end:]
 
 
-def _full_name(m: re.Match) -> str:
-    first = m.group("first")
-    if not _listed(first) or _PLACE_BEFORE.search(m.string, 0, m.start()):
-        return m.group(0)
-    words = m.group("rest").split()
-    keep = []
-    for w in words:
-        if w.lower().strip(".") in _NOT_SURNAME:
-            break
-        keep.append(w)
-    if not keep or (len(keep) == 1 and re.fullmatch(r"[A-Z]\.", keep[0])):
-        return m.group(0)
-    tail = words[len(keep):]
-    return "[name]" + (" " + " ".join(tail) if tail else "")
+def _full_names(text: str) -> str:
+    """``[name]`` for a listed first name followed by a capitalised surname (not after "San", "New"...)."""
+    out: list[str] = []
+    pos = 0
+    for m in _FIRST.finditer(text):
+        if m.start() < pos or not _listed(m.group(0)) or _PLACE_BEFORE.search(text[max(0, m.start() - 8):m.start()]):
+            continue
+        sur = _SURNAMES.match(text, m.end())
+        if sur is None:
+            continue
+        end = m.end()
+        for w in re.finditer(r"\S+", sur.group(0)):
+            if w.group(0).lower().strip(".") in _NOT_SURNAME:
+                break
+            end = m.end() + w.end()
+        if re.fullmatch(r"\s+[A-Z]\.", text[m.end():end]) or end == m.end():
+            continue
+        out += [text[pos:m.start()], "[name]"]
+        pos = end
+    return "".join(out) + text[pos:] if out else text
 
 
 _ROLE_WORDS = ("named", "agent", "rep", "attendant", "steward", "manager", "driver", "courier", "receptionist",
@@ -331,7 +357,7 @@ def _names(text: str, low: str) -> str:
         if m:
             text = text[:m.start()] + _name_words(m, first_listed=True) + text[m.end():]
     text = _NAME_GREETING.sub(lambda m: _name_words(m, first_listed=False), text)
-    return _FULL_NAME.sub(_full_name, text)
+    return _full_names(text)
 
 
 def iban_valid(text: str) -> bool:
