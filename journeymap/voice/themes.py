@@ -183,7 +183,11 @@ class ThemeModel:
             self._fit_embedding(X, cleaned, k)
         self.centrality_ = _shared_centrality(cleaned, self.labels_, np.asarray(self.centrality_, dtype=np.float64))
         self.n_themes_ = int(self.labels_.max()) + 1
-        self.key_phrases_ = key_phrases(cleaned, self.labels_, self.n_themes_, n_phrases=self.n_phrases)
+        # labels and key phrases are read from redacted text: personal data never names a theme
+        from journeymap.voice.redact import redact
+
+        self.key_phrases_ = key_phrases([clean_text(redact(t)) for t in texts], self.labels_, self.n_themes_,
+                                        n_phrases=self.n_phrases)
         return self
 
     def _k(self, X, cleaned: list[str]) -> int:
