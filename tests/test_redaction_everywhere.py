@@ -1,5 +1,6 @@
 """Privacy on by default: personal data planted in feedback never reaches a theme label, a key phrase,
-a quote, the map JSON, the HTML / Markdown / CSV report or the `voice themes` / `voice quotes` output.
+a quote, the map JSON, the HTML / Markdown / CSV report or the `voice themes` / `quotes` / `impact` /
+`emotions` / `sentiment` output.
 
 A demo workspace gets extra feedback rows, each carrying one kind of personal data (e-mail, phone,
 card, IBAN with and without spaces, SSN, date of birth, card expiry and CVV, street addresses, UK /
@@ -126,7 +127,9 @@ def outputs(tmp_path_factory) -> dict[str, str]:
         for fmt in ("json", "csv", "table"):
             run(f"voice {cmd} {fmt}", "voice", cmd, "--format", fmt)
         run(f"voice {cmd} negative json", "voice", cmd, "--sentiment", "negative", "--format", "json")
-    run("voice emotions json", "voice", "emotions", "--format", "json")
+    run("voice emotions json", "voice", "emotions", "--by", "touchpoint", "--format", "json")
+    run("voice impact json", "voice", "impact", "--format", "json")
+    run("voice sentiment json", "voice", "sentiment", "--format", "json")
     return out
 
 
