@@ -384,9 +384,9 @@ class LexiconSentiment:
         return (max(-1.0, min(1.0, s)), pos, neg, pat, float(questions), float(bangs))
 
 
-MIXED_CLAUSE = 0.6
+MIXED_CLAUSE = 1.0
 """Lexicon: a comment is ``mixed`` when its praise and its complaint each weigh at least this..."""
-MIXED_RATIO = 0.15
+MIXED_RATIO = 0.4
 """...and the weaker side is at least this share of the stronger one."""
 
 
