@@ -87,6 +87,30 @@ def _scored(ctx: Context, backend: str, link: bool):
     return fb.inner_join(s, fb.feedback_id == s.s_id).drop("s_id")
 
 
+def _languages(ws, backend: str, feedback_ids: list[str] | None = None) -> dict:
+    """Rows per language and the unscored rows per reason among ``backend``'s scores (of ``feedback_ids``)."""
+    import ibis
+
+    from journeymap.voice.scoring import language_summary
+
+    ids = None if feedback_ids is None else ibis.memtable({"feedback_id": list(feedback_ids)}, schema={"feedback_id": "string"})
+    return language_summary(ws.con, backend, ids)
+
+
+def _say_languages(summary: dict, fmt: str) -> None:
+    """Below a table: how many comments were in which language, and how many were left unscored and why."""
+    if fmt != "table" or not summary.get("languages"):
+        return
+    from journeymap.cli.output import err_console
+
+    langs = ", ".join(f"{k} {v}" for k, v in summary["languages"].items())
+    lines = [f"Languages: {langs} (und: too short to tell)."]
+    for reason, n in summary.get("unscored_reasons", {}).items():
+        lines.append(f"{n} comments have no sentiment score: {reason}.")
+    for line in lines:
+        err_console.print(line, highlight=False, markup=False)
+
+
 @voice.command("sentiment")
 @by_options
 @click.option("--backend", type=click.Choice(["lexicon", "embedding", "trained"]), default="lexicon", show_default=True,
@@ -108,11 +132,14 @@ def sentiment_cmd(ctx: Context, by: str | None, period: str, link: bool, backend
     t, group = _grouped(ctx, _scored(ctx, backend, link and by in ("touchpoint", "stage")), by, period)
     lab = t.sentiment_label
     aggs = {"n": t.count(), "sentiment": t.sentiment.mean(),
-            **{f"{x}_pct": (lab == x).cast("float64").mean() * 100 for x in ("negative", "neutral", "positive")}}
+            **{f"{x}_pct": (lab == x).cast("float64").mean() * 100 for x in ("negative", "neutral", "positive")},
+            "unscored": t.sentiment.isnull().cast("int64").sum()}
     expr = t.group_by(group).aggregate(**aggs).order_by(group) if group else t.aggregate(**aggs)
     df = engine.execute(expr, ctx.ws.con)
-    emit(SentimentTable(columns=list(df.columns), rows=df.astype(object).values.tolist(), meta={"backend": backend, "by": by}),
+    summary = _languages(ctx.ws, backend)
+    emit(SentimentTable(columns=list(df.columns), rows=df.astype(object).values.tolist(), meta={**summary, "backend": backend, "by": by}),
          fmt, title="sentiment")
+    _say_languages(summary, fmt)
 
 
 @voice.command("emotions")
@@ -193,6 +220,9 @@ def themes_cmd(ctx: Context, backend: str, n_themes: int | None, seed: int, sent
       journeymap voice themes --backend embedding --k 10 --format json > themes.json
     """
     result = _themes(ctx, backend, n_themes, seed, sentiment, touchpoint, period)
+    summary = _languages(ctx.ws, "lexicon", sorted(result.assignments()))
+    result = result.model_copy(update={"meta": {**result.meta, **summary}})
+    _say_languages(summary, fmt)
     if fmt == "table":
         from journeymap.cli.output import print_table
 

@@ -780,6 +780,13 @@ class _Builder:
         if voice.n_feedback:
             unlinked = voice.n_unassigned / voice.n_feedback
             notes.append(f"{_pct(unlinked)} of feedback in the period could not be linked to a touchpoint.")
+        langs = voice.languages.get("languages", {})
+        if set(langs) - {"en", "und"} or voice.languages.get("unscored"):
+            said = ", ".join(f"{k} {v}" for k, v in langs.items())
+            why = "; ".join(f"{n}: {r}" for r, n in voice.languages.get("unscored_reasons", {}).items())
+            notes.append(f"Feedback languages: {said} (und: too short to tell)."
+                         + (f" {voice.languages['unscored']} comments have no text sentiment ({why}); their ratings "
+                            "still count." if voice.languages.get("unscored") else ""))
         small = voice.small_kpis
         if small:
             notes.append(f"{small} touchpoint/stage KPI figures rest on fewer than {SMALL_N} responses (flagged).")
@@ -788,6 +795,8 @@ class _Builder:
                          + ("they count as neither converted nor dropped." if self.bp.goal_touchpoints() else
                             "the blueprint has no goals: they continued, the others ended."))
         return DataQuality(rows=rows, mapped_rows={"events": mapped_events, "feedback": voice.n_feedback},
+                           feedback_languages=dict(langs),
+                           unscored_feedback=dict(voice.languages.get("unscored_reasons", {})),
                            quarantine=quarantine, ingest_log=entries,
                            journey_status={k: int(v) for k, v in status.items()}, notes=notes)
 
@@ -856,6 +865,7 @@ class _Voice:
         self.n_feedback = 0
         self.n_unassigned = 0
         self.small_kpis = 0
+        self.languages: dict[str, Any] = {}
         self._kpis: dict[tuple, list[KPI]] = {}
         self._emotion: dict[tuple, Emotion] = {}
         self._persona: dict[tuple, Any] = {}
@@ -905,6 +915,9 @@ class _Voice:
         self.n_feedback, self.n_unassigned = int(counts["n"]), int(counts["un"] or 0)
         if self.n_feedback == 0:
             return
+        from journeymap.voice.scoring import language_summary
+
+        self.languages = language_summary(con, "lexicon", t)
         self._means, self.small_kpis = self._levels(t, self._kpis, self._emotion)
         # persona x stage emotion
         if b.bp.personas:

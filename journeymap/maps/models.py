@@ -815,6 +815,10 @@ class DataQuality(_Doc):
     """Journeys by status (converted, abandoned, in_progress)."""
     notes: list[str] = Field(default_factory=list)
     """Plain-words caveats (small samples, unlinked feedback share...)."""
+    feedback_languages: dict[str, int] = Field(default_factory=dict)
+    """Feedback comments in the period per language (``und``: too short to tell), largest first."""
+    unscored_feedback: dict[str, int] = Field(default_factory=dict)
+    """Comments without a text sentiment, per reason (e.g. a language the lexicon does not read)."""
 
 
 # -- the document ---------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 How themes are found (:class:`ThemeModel`):
 
 1. Texts are cleaned for clustering only: URLs, ``@handles``, ``#`` and HTML entities go.
-2. ``backend="tfidf"`` (no extra needed): TF-IDF of word 1-2 grams (English stop words
-   removed, sublinear tf, words in over half the texts dropped) factorised by NMF into
+2. ``backend="tfidf"`` (no extra needed): TF-IDF of word 1-2 grams (words of any script,
+   accents kept; each text's own language's stop words removed: English for English texts,
+   a short list for Portuguese, Spanish, French and German, none for other languages; sublinear
+   tf, words in over half the texts dropped) factorised by NMF into
    ``k`` topics; each comment joins its strongest topic.
    ``backend="embedding"`` (``nlp`` extra): MiniLM sentence embeddings, centred, next to
    half-weighted TF-IDF (100 SVD dimensions), clustered by k-means. On the negative airline
@@ -17,6 +19,14 @@ How themes are found (:class:`ThemeModel`):
    better one is skipped so the label says different things.
 5. Representative quotes are the comments closest to the theme's centre (strongest NMF
    weight, or highest cosine to the centroid), redacted, duplicates dropped.
+
+Languages come from :mod:`journeymap.voice.language` (the ``language`` stored with the scores, or
+detected here); a text too short to tell is read as the set's main language.
+
+``find_themes(..., sentiment="negative")`` keeps a comment by its rating where it has one
+(``rating`` on its scale, else ``csat``, else ``nps``: up to 40% of the scale negative, up to 60%
+neutral, above positive; NPS 0-6 / 7-8 / 9-10) and by its text's sentiment label otherwise, so
+a 4-5 star review never joins a negative theme or quotes one.
 
 Everything is seeded (``seed``): the same texts give the same themes. Every ranking has a full,
 rounded key (:mod:`journeymap.ranking`), so float noise (BLAS kernels, float32) cannot reorder
@@ -61,6 +71,7 @@ from journeymap import engine
 from journeymap.blueprint import Blueprint, ThemeRule
 from journeymap.errors import InputError, NotFittedError
 from journeymap.ranking import FLOAT32_RANK_DECIMALS, rank_value
+from journeymap.voice.language import UNDETERMINED
 from journeymap.voice.results import Quote, Theme, ThemeSet
 
 BACKENDS = ("tfidf", "embedding")
@@ -74,13 +85,85 @@ _TOKEN = r"(?u)\b[^\W\d_][^\W_]+\b"
 """Words of 2+ characters that start with a letter (no bare numbers in labels)."""
 
 
-def stop_words() -> list[str]:
-    """English stop words plus the stubs contractions leave (``don``, ``ve``, ``ll``...)."""
+_STOP = {
+    # Short lists of function words; negations (não, no, pas, nicht, kein) are kept: "não recebi" is the complaint.
+    "pt": "a à ao aos as às o os um uma uns umas de do da dos das dum duma em no na nos nas num numa por pelo pela "
+          "pelos pelas para pra com e ou que se mas como é foi ser são era está estava estão eu me meu minha meus "
+          "minhas você vocês ele ela eles elas lhe isso isto esse essa este esta aquele aquela seu sua seus suas já "
+          "ainda muito muita também só até quando onde ter tem tinha há pois porque então mais mesmo sobre obrigado "
+          "obrigada vc",
+    "es": "el la los las un una unos unas de del al en con por para y o que se pero como es fue ser son era está "
+          "estaba yo me mi mis tu su sus nos le les lo esto eso este esta ese esa ya muy también solo hasta cuando "
+          "donde tener tiene había hay porque pues más gracias",
+    "fr": "le la les un une des de du au aux en dans par pour avec et ou que qui se ne mais comme est était être "
+          "sont je me mon ma mes tu ton ta vous votre vos il elle ils elles lui leur ce cet cette ces ça déjà très "
+          "aussi seulement quand où avoir ai avait il y a car donc plus merci",
+    "de": "der die das den dem des ein eine einen einem einer und oder aber als wie ist war sind sein ich mich mir "
+          "mein meine du dein sie ihr ihre er es wir uns euch zu im am an auf aus bei mit nach von vor für um über "
+          "dass sehr auch nur schon noch wenn wo hat habe hatte gibt denn danke",
+}
+"""Stop words of the languages other than English that themes know (lower case)."""
+_JOIN = {
+    "pt": "de do da dos das no na nos nas em com para sem e",
+    "es": "de del en con para sin y",
+    "fr": "de du des en avec pour sans et",
+    "de": "mit für ohne und von zum zur im am",
+}
+"""Per language: stop words a 3-word phrase may keep in the middle ("entrega no prazo")."""
+
+
+def stop_words(language: str = "en") -> list[str]:
+    """The stop words of ``language``: for English sklearn's list plus the stubs contractions leave
+    (``don``, ``ve``, ``ll``...); a short list for pt, es, fr and de; none for other languages.
+
+    >>> "the" in stop_words(), "de" in stop_words("pt"), "não" in stop_words("pt"), stop_words("ja")
+    (True, True, False, [])
+    """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+    if language in _STOP:
+        return sorted(set(_STOP[language].split()))
+    if language not in ("en", UNDETERMINED):
+        return []
     stubs = {"don", "ve", "ll", "re", "didn", "doesn", "isn", "wasn", "won", "aren", "couldn", "wouldn",
              "shouldn", "haven", "hasn", "im", "ive", "dont", "cant", "just", "amp", "thanks", "thank"}
     return sorted(ENGLISH_STOP_WORDS | stubs)
+
+
+@functools.lru_cache(maxsize=32)
+def _stop(language: str) -> frozenset[str]:
+    return frozenset(stop_words(language))
+
+
+def _joiners(language: str) -> frozenset[str]:
+    return _JOINERS | frozenset(_JOIN.get(language, "").split()) if language in _JOIN else _JOINERS
+
+
+def text_languages(texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[str]:
+    """The language of each text (given, or detected), ``und`` read as the main language of the set.
+
+    >>> text_languages(["ok", "O pedido chegou antes do prazo, muito bom"])
+    ['pt', 'pt']
+    """
+    from journeymap.voice.language import detect, main_language
+
+    langs = list(languages) if languages is not None else detect(texts)
+    langs = [lang if isinstance(lang, str) and lang else UNDETERMINED for lang in langs]
+    main = main_language(langs)
+    main = "en" if main == UNDETERMINED else main
+    return [main if lang == UNDETERMINED else lang for lang in langs]
+
+
+def _terms(text: str, language: str) -> list[str]:
+    """Word 1-2 grams of a cleaned text for TF-IDF: lower-cased words (any script), the language's stop words
+    dropped before the pairs are made (as scikit-learn does with ``stop_words``)."""
+    stop = _stop(language)
+    words = [w for w in re.findall(_TOKEN, text.lower()) if w not in stop]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+def _given(doc: list[str]) -> list[str]:
+    return doc
 
 
 def clean_text(text: str | None) -> str:
@@ -156,21 +239,22 @@ class ThemeModel:
         self.n_phrases = n_phrases
         self.max_features = max_features
 
-    def fit(self, texts: Sequence[str]) -> ThemeModel:
-        """Find the themes of ``texts``; returns self."""
+    def fit(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> ThemeModel:
+        """Find the themes of ``texts`` (``languages``: each text's language, detected when not given)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         cleaned = [clean_text(t) for t in texts]
         n = len(cleaned)
         if n == 0:
             raise InputError("There are no texts to find themes in (argument texts); pass at least one comment.")
+        langs = text_languages(cleaned, languages)
         vec = TfidfVectorizer(
-            ngram_range=(1, 2), stop_words=stop_words(), token_pattern=_TOKEN, sublinear_tf=True,
+            analyzer=_given, sublinear_tf=True,
             min_df=2 if n >= 50 else 1, max_df=0.5 if n >= 50 else 1.0, max_features=self.max_features,
             dtype=np.float32,
         )
         try:
-            X = vec.fit_transform(cleaned)
+            X = vec.fit_transform([_terms(t, lang) for t, lang in zip(cleaned, langs, strict=True)])
         except ValueError:  # nothing but stop words
             X = None
         k = self._k(X, cleaned)
@@ -187,7 +271,8 @@ class ThemeModel:
         from journeymap.voice.redact import redact
 
         self.key_phrases_ = key_phrases([clean_text(redact(t)) for t in texts], self.labels_, self.n_themes_,
-                                        n_phrases=self.n_phrases)
+                                        n_phrases=self.n_phrases,
+                                        languages=langs)
         return self
 
     def _k(self, X, cleaned: list[str]) -> int:
@@ -287,8 +372,10 @@ def choose_k(X, lo: int, hi: int, *, seed: int = 0, sample: int = 2000) -> int:
     return best_k
 
 
-def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: int = 5) -> list[list[str]]:
-    """Key phrases (2-3 word n-grams) per theme by class-based TF-IDF, best first.
+def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: int = 5,
+                languages: Sequence[str] | None = None) -> list[list[str]]:
+    """Key phrases (2-3 word n-grams) per theme by class-based TF-IDF, best first (each text's
+    phrases made with its language's stop words; ``languages`` detected when not given).
 
     >>> key_phrases(["lost bag again", "lost bag today", "great crew today", "great crew again"],
     ...             np.array([0, 0, 1, 1]), 2, n_phrases=1)
@@ -297,11 +384,11 @@ def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: 
     from sklearn.feature_extraction.text import CountVectorizer
 
     n = len(texts)
-    sw = frozenset(stop_words())
-    vec = CountVectorizer(analyzer=functools.partial(_phrases_of, stop=sw), min_df=2 if n >= 50 else 1,
-                          binary=True, max_features=50000)
+    langs = text_languages(texts, languages)
+    sw = frozenset().union(*(_stop(lang) for lang in set(langs))) if langs else _stop("en")
+    vec = CountVectorizer(analyzer=_given, min_df=2 if n >= 50 else 1, binary=True, max_features=50000)
     try:
-        C = vec.fit_transform(texts)
+        C = vec.fit_transform([_phrases_of(t, _stop(lang), _joiners(lang)) for t, lang in zip(texts, langs, strict=True)])
     except ValueError:
         return [[] for _ in range(k)]
     vocab = vec.get_feature_names_out()
@@ -337,7 +424,7 @@ _JOINERS = frozenset({"on", "at", "in", "of", "for", "to", "with", "and", "from"
 """Stop words a 3-word phrase may keep in the middle ("waited on hold"); others ("cost was nasty") break it."""
 
 
-def _phrases_of(text: str, stop: frozenset[str]) -> list[str]:
+def _phrases_of(text: str, stop: frozenset[str], joiners: frozenset[str] = _JOINERS) -> list[str]:
     """Candidate key phrases of a text: 2-3 word runs that do not cross punctuation and neither start nor
     end with a stop word; a joining word inside is kept ("waited on hold", "charge at checkout").
 
@@ -350,7 +437,7 @@ def _phrases_of(text: str, stop: frozenset[str]) -> list[str]:
         for size in (2, 3):
             for i in range(len(toks) - size + 1):
                 g = toks[i:i + size]
-                if g[0] not in stop and g[-1] not in stop and (size == 2 or g[1] not in stop or g[1] in _JOINERS):
+                if g[0] not in stop and g[-1] not in stop and (size == 2 or g[1] not in stop or g[1] in joiners):
                     out.append(" ".join(g))
     return out
 
@@ -421,8 +508,11 @@ def themes_from_texts(
     embedder: Any = None,
     period: str = "month",
     n_quotes: int = 5,
+    languages: Sequence[str | None] | None = None,
 ) -> ThemeSet:
     """Themes of comments given as Python lists (see :func:`find_themes` for a warehouse table).
+
+    ``languages``: each comment's language (see :mod:`journeymap.voice.language`), detected when not given.
 
     Examples
     --------
@@ -446,7 +536,8 @@ def themes_from_texts(
     labels_by_name: dict[str, tuple[str, list[str]]] = {}
     if free.sum() > 0:
         idx = np.flatnonzero(free)
-        model = ThemeModel(backend, n_themes=n_themes, seed=seed, embedder=embedder).fit([texts[i] for i in idx])
+        model = ThemeModel(backend, n_themes=n_themes, seed=seed, embedder=embedder).fit(
+            [texts[i] for i in idx], None if languages is None else [languages[i] for i in idx])
         labels = [_label(ph, c) for c, ph in enumerate(model.key_phrases_)]
         named = rule_names(labels, model.key_phrases_, rules)
         for c, (name, how) in enumerate(named):
@@ -577,7 +668,8 @@ def find_themes(
         ``feedback_scores`` rows of one backend (``journeymap.voice.scoring.scores``); without
         it sentiment is computed with the lexicon backend.
     sentiment : {"negative", "neutral", "positive"}, optional
-        Only comments with this sentiment label.
+        Only comments with this sentiment: by the rating where a comment has one (see
+        :func:`rating_labels`), by its sentiment label otherwise.
     backend, n_themes, seed, embedder
         See :class:`ThemeModel`.
     period : {"day", "week", "month"}
@@ -589,10 +681,13 @@ def find_themes(
         raise InputError(f"Period {period!r} is unknown (argument period); use one of {', '.join(PERIODS)}.")
     fb = feedback.filter(feedback.text.notnull(), feedback.feedback_id.notnull())
     tp = fb.link_touchpoint if "link_touchpoint" in fb.columns else fb.touchpoint
-    cols = {"feedback_id": fb.feedback_id, "text": fb.text, "ts": fb.ts, "tp": tp.cast("string")}
+    cols = {"feedback_id": fb.feedback_id, "text": fb.text, "ts": fb.ts, "tp": tp.cast("string"),
+            **{c: fb[c].cast("float64") for c in RATING_COLUMNS if c in fb.columns}}
     t = fb.select(**cols)
     if scores is not None:
-        s = scores.select(sid=scores.feedback_id, sentiment=scores.sentiment, sentiment_label=scores.sentiment_label)
+        extra = {"language": scores.language} if "language" in scores.columns else {}
+        s = scores.select(sid=scores.feedback_id, sentiment=scores.sentiment, sentiment_label=scores.sentiment_label,
+                          **extra)
         t = t.left_join(s, t.feedback_id == s.sid).drop("sid")
     df = engine.execute(t.order_by("feedback_id"), con)
     texts = df["text"].tolist()
@@ -604,7 +699,9 @@ def find_themes(
         df["sentiment"] = values
         df["sentiment_label"] = labels(values, neutral=model.neutral) if texts else []
     if sentiment is not None:
-        df = df[df["sentiment_label"] == sentiment].reset_index(drop=True)
+        by_rating = rating_labels(*(df[c] if c in df.columns else [None] * len(df) for c in RATING_COLUMNS))
+        label = [r if r is not None else x for r, x in zip(by_rating, df["sentiment_label"].tolist(), strict=True)]
+        df = df[np.asarray([x == sentiment for x in label], dtype=bool)].reset_index(drop=True)
     if df.empty:
         raise InputError("No feedback with text matches (feedback table, sentiment filter); ingest comments or loosen the filter.")
     return themes_from_texts(
@@ -612,4 +709,41 @@ def find_themes(
         touchpoints=[None if _isnan(x) else x for x in df["tp"].tolist()],
         sentiment=df["sentiment"].astype(float).tolist(), rules=blueprint.themes if blueprint else (),
         backend=backend, n_themes=n_themes, seed=seed, embedder=embedder, period=period, n_quotes=n_quotes,
+        languages=df["language"].tolist() if "language" in df.columns else None,
     )
+
+
+RATING_COLUMNS = ("rating", "rating_scale", "csat", "nps")
+
+
+def rating_labels(rating=None, rating_scale=None, csat=None, nps=None) -> list[str | None]:
+    """The sentiment each row's rating stands for, None where it has none.
+
+    ``rating`` on its ``rating_scale`` (without a scale: out of 5 when every rating lies in 1..5,
+    out of 10 when in 0..10, else out of the highest): up to 40% of the scale negative (1-2 of 5),
+    up to 60% neutral (3 of 5), above positive (4-5 of 5); else CSAT (1-5) likewise; else NPS
+    0-6 negative, 7-8 neutral, 9-10 positive.
+
+    >>> rating_labels([1, 3, 4, None, None], None, [None, None, None, 5, None], [None, None, None, None, 7])
+    ['negative', 'neutral', 'positive', 'positive', 'neutral']
+    """
+    import pandas as pd
+
+    cols = [c for c in (rating, rating_scale, csat, nps) if c is not None]
+    n = len(cols[0]) if cols else 0
+
+    def num(c) -> np.ndarray:
+        if c is None:
+            return np.full(n, np.nan)
+        return pd.to_numeric(pd.Series(list(c), dtype=object), errors="coerce").to_numpy(dtype=float)
+
+    r, scale, cs, ps = num(rating), num(rating_scale), num(csat), num(nps)
+    have = r[~np.isnan(r)]
+    guess = (5.0 if have.size and have.min() >= 1 and have.max() <= 5 else
+             10.0 if have.size and have.min() >= 0 and have.max() <= 10 else float(have.max()) if have.size else 5.0)
+    scale = np.where(np.isnan(scale) | (scale <= 0), guess, scale)
+    share = np.where(np.isnan(r), cs / 5.0, r / scale)
+    by_share = np.where(share <= 0.4 + 1e-9, "negative", np.where(share <= 0.6 + 1e-9, "neutral", "positive"))
+    by_nps = np.where(ps <= 6, "negative", np.where(ps <= 8, "neutral", "positive"))
+    out = np.where(~np.isnan(share), by_share, np.where(~np.isnan(ps), by_nps, ""))
+    return [x or None for x in out.tolist()]
