@@ -51,6 +51,7 @@ KINDS = ("urls", "emails", "ibans", "cards", "card_security", "ssns", "dobs", "a
          "phones", "handles", "names")
 
 _DIGIT = re.compile(r"\d")
+_DIGITS3 = re.compile(r"\d\d\d")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _TOKENISH = re.compile(r"(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{16,}|[0-9a-fA-F]{20,}")
 _EMAIL = re.compile(
@@ -340,6 +341,8 @@ def _full_names(text: str) -> str:
     return "".join(out) + text[pos:] if out else text
 
 
+_CAPITALISED = re.compile(r"[A-Z][a-z]")
+_GREETINGS = ("Hi", "Hello", "Hey", "Dear", "Morning", "Evening", "Ol", "Oi", "Bonjour", "Hola", "Hallo")
 _ROLE_WORDS = ("named", "agent", "rep", "attendant", "steward", "manager", "driver", "courier", "receptionist",
                "concierge", "waiter", "waitress", "host", "supervisor", "advis", "clerk")
 
@@ -347,16 +350,20 @@ _ROLE_WORDS = ("named", "agent", "rep", "attendant", "steward", "manager", "driv
 def _names(text: str, low: str) -> str:
     if "name" in low or "called" in low:
         text = _NAME_INTRO.sub(lambda m: _name_words(m, first_listed=False), text)
-    text = _NAME_TITLE.sub(lambda m: _name_words(m, first_listed=False), text)
-    if any(w in low for w in _ROLE_WORDS):
-        text = _NAME_ROLE.sub(lambda m: _name_words(m, first_listed=True), text)
     if "\n" in text:  # a sign-off ends the text or a line
         text = _NAME_SIGNOFF.sub(lambda m: _name_words(m, first_listed=True), text)
     else:
         m = _NAME_SIGNOFF.search(text, max(0, len(text) - 80))
         if m:
             text = text[:m.start()] + _name_words(m, first_listed=True) + text[m.end():]
-    text = _NAME_GREETING.sub(lambda m: _name_words(m, first_listed=False), text)
+    if not _CAPITALISED.search(text):  # the other patterns need a capitalised name
+        return text
+    if any(w in text for w in ("Mr", "Ms", "Mx", "Miss", "Dr", "Prof")):
+        text = _NAME_TITLE.sub(lambda m: _name_words(m, first_listed=False), text)
+    if any(w in low for w in _ROLE_WORDS):
+        text = _NAME_ROLE.sub(lambda m: _name_words(m, first_listed=True), text)
+    if any(w in text for w in _GREETINGS):
+        text = _NAME_GREETING.sub(lambda m: _name_words(m, first_listed=False), text)
     return _full_names(text)
 
 
@@ -493,16 +500,17 @@ def redact(
     if "emails" in kinds and "@" in text:
         text = _EMAIL.sub("[email]", text)
     digits = _DIGIT.search(text) is not None
-    if "ibans" in kinds and digits:
+    runs = digits and _DIGITS3.search(text) is not None  # three digits in a row: cards, IBANs, SSNs, most phones
+    if "ibans" in kinds and runs:
         text = _IBAN.sub(_iban, text)
-    if "cards" in kinds and digits:
+    if "cards" in kinds and runs:
         text = _CARD.sub(_card, text)
     if "card_security" in kinds and digits:
         if "exp" in low or "valid" in low:
             text = (_EXPIRY_CARD if "card" in low else _EXPIRY).sub(lambda m: m.group("ctx") + "[expiry]", text)
         if any(w in low for w in ("cvv", "cvc", "csc", "cvn", "security code")):
             text = _CVV.sub(lambda m: m.group("ctx") + "[cvv]", text)
-    if "ssns" in kinds and digits:
+    if "ssns" in kinds and runs:
         if "ssn" in low or "social security" in low:
             text = _SSN_CTX.sub(lambda m: m.group("ctx") + "[ssn]", text)
         text = _SSN.sub("[ssn]", text)
@@ -515,8 +523,9 @@ def redact(
             text = regex.sub("[address]", text)
     if "postcodes" in kinds and digits:
         text = _UK.sub("[postcode]", text)
-        text = _POSTCODE.sub(_postcode, text)
-    if "phones" in kinds and digits:
+        if runs:
+            text = _POSTCODE.sub(_postcode, text)
+    if "phones" in kinds and digits and (runs or "+" in text):
         for regex in _PHONES:
             text = regex.sub(lambda m: (m.groupdict().get("ctx") or "") + "[phone]", text)
     if "handles" in kinds and "@" in text:
