@@ -175,6 +175,11 @@ def test_theme_labels_and_key_phrases_come_from_redacted_text(outputs):
     assert words
     for leaked in ("downing", "iban", "doe orders", "baker", "whitmore", "gb82", "sw1a"):
         assert leaked not in words
+    # with the personal words gone, two themes may share a label: each label part and key phrase shows once
+    for t in items:
+        parts = (t.get("label") or "").split(" + ")
+        assert len(parts) == len(set(parts)), t.get("label")
+        assert len(t["key_phrases"]) == len(set(t["key_phrases"])), t["key_phrases"]
 
 
 @pytest.mark.parametrize(("template", "values", "kept"), PLANTED, ids=[p[0][:32] for p in PLANTED])

@@ -546,8 +546,11 @@ def themes_from_texts(
             origin[members] = how
             centrality[members] = model.centrality_[model.labels_ == c]
             prev = labels_by_name.get(name)
-            phrases = model.key_phrases_[c] if prev is None else prev[1] + model.key_phrases_[c]
-            labels_by_name[name] = (labels[c] if prev is None else f"{prev[0]} + {labels[c]}", phrases)
+            if prev is None:
+                labels_by_name[name] = (labels[c], model.key_phrases_[c])
+            else:  # two themes under one name (a merge, or the same label): each label and phrase once
+                label = prev[0] if labels[c] in prev[0].split(" + ") else f"{prev[0]} + {labels[c]}"
+                labels_by_name[name] = (label, prev[1] + [p for p in model.key_phrases_[c] if p not in prev[1]])
     for rule in rules:
         if rule.pinned and rule.name not in labels_by_name:
             labels_by_name[rule.name] = (" / ".join(rule.keywords[:3]), list(rule.keywords))
