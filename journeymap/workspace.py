@@ -337,8 +337,14 @@ class Workspace:
         """Load event files; returns an :class:`~journeymap.ingest.IngestReport`."""
         return self.ingest("events", paths, progress=progress, **options)
 
-    def ingest_feedback(self, *paths: str | Path, progress: Callable | None = None, **options: Any):
-        """Load feedback files (surveys, reviews, tickets...)."""
+    def ingest_feedback(self, *paths: str | Path, progress: Callable | None = None, ts_default: str | None = None,
+                        **options: Any):
+        """Load feedback files (surveys, reviews, tickets...).
+
+        ``ts_default`` dates files without a time column: ``"load"`` (now) or an ISO date.
+        """
+        if ts_default is not None:
+            options["ts_default"] = ts_default
         return self.ingest("feedback", paths, progress=progress, **options)
 
     def ingest_customers(self, *paths: str | Path, progress: Callable | None = None, **options: Any):

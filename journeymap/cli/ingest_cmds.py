@@ -38,11 +38,13 @@ def _progress_bar():
 @click.option("--source-format", type=click.Choice(_FORMATS), help="Read the files as this format instead of guessing from the extension.")
 @click.option("--kind", type=click.Choice(["survey", "review", "ticket", "chat", "social", "interview", "other"]),
               help="Feedback kind for files without a kind column (feedback only).")
+@click.option("--ts-default", metavar="load|DATE",
+              help="Time of feedback rows in files without a date column: 'load' (now) or a date, e.g. 2024-05-01 (feedback only).")
 @format_option(default="table", choices=("table", "json"))
 @pass_ctx
 @handle_errors
 def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str, ...], ts_format: str | None,
-               tz: str | None, source_format: str | None, kind: str | None, fmt: str) -> None:
+               tz: str | None, source_format: str | None, kind: str | None, ts_default: str | None, fmt: str) -> None:
     """Load event, feedback or customer files; bad rows go to quarantine with a reason.
 
     Every file of one call is loaded in one transaction. For each file, rows read =
@@ -52,6 +54,7 @@ def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str
     Example:
       journeymap ingest events web.csv.gz app.parquet --map customer_id=cookie
       journeymap ingest feedback Tweets.csv --map ts=tweet_created --kind social
+      journeymap ingest feedback reviews.csv --kind review --ts-default load
       journeymap ingest customers crm.csv --format json
       journeymap quarantine --summary
     """
@@ -63,6 +66,7 @@ def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str
         report = ctx.writer().ingest(
             table, list(files), mapping=mapping, ts_format=ts_format, tz=tz, fmt=source_format,
             progress=callback, **({"kind": kind} if kind else {}),
+            **({"ts_default": ts_default} if ts_default else {}),
         )
     if fmt == "json":
         data = report.to_dict()

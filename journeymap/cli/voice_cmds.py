@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import click
 
 from journeymap.cli import Context, main, pass_ctx
-from journeymap.cli.output import emit, format_option, handle_errors
+from journeymap.cli.output import emit, err_console, format_option, handle_errors
 
 BY = ("touchpoint", "stage", "channel", "persona", "period")
 
@@ -17,6 +20,58 @@ def by_options(func):
     func = click.option("--period", type=click.Choice(["day", "week", "month"]), default="month", show_default=True,
                         help="Period length for --by period.")(func)
     return click.option("--by", type=click.Choice(BY), default=None, help="Break the figures down by this.")(func)
+
+
+@contextmanager
+def _progress_bars() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
+    """Rich progress bars on stderr for scoring and embedding runs.
+
+    Yields ``track(name)``, which gives the ``progress(done, total)`` callback the library takes
+    (:func:`~journeymap.voice.scoring.score_feedback`, :class:`~journeymap.voice.embeddings.Embedder`);
+    a bar appears on the first call. As with ingest, the bars show while stderr is a terminal and
+    go when done; redirected output (json, csv, logs) gets nothing from them.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    )
+    tasks: dict[str, int] = {}
+
+    def track(name: str) -> Callable[[int, int], None]:
+        def callback(done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done, total=total)
+
+        return callback
+
+    with bar:
+        yield track
+
+
+def _embedder(ws, progress: Callable[[int, int], None] | None = None):
+    """The workspace's embedder (ONNX Runtime when installed, on CPU), reporting to ``progress``."""
+    from journeymap.voice.embeddings import Embedder, workspace_cache_dir
+
+    return Embedder(cache_dir=workspace_cache_dir(ws), progress=progress)
+
+
+def _score(ws, backend: str, *, rescore: bool = False) -> None:
+    """Score the feedback ``backend`` has not scored yet (all of it with ``rescore``), with progress bars."""
+    from journeymap.voice.scoring import pending, score_feedback
+
+    if not rescore and not pending(ws.con, backend):
+        return
+    with _progress_bars() as track:
+        model: object = backend
+        if backend != "lexicon":
+            from journeymap.voice.sentiment import get_backend
+
+            model = get_backend(backend, workspace=ws, embedder=_embedder(ws, track(f"embedding ({backend})")))
+        score_feedback(ws.con, backend=model, workspace=ws, rescore=rescore,  # type: ignore[arg-type]
+                       progress=track(f"scoring ({backend})"))
 
 
 def _feedback(ctx: Context, link: bool):
@@ -73,15 +128,21 @@ def kpis_cmd(ctx: Context, by: str | None, period: str, link: bool, min_n: int, 
     ws = ctx.ws
     fb = _feedback(ctx, link and by in ("touchpoint", "stage"))
     customers = ws.customers() if by == "persona" else None
-    emit(kpis(fb, by=by, period=period, blueprint=ws.blueprint, customers=customers, min_n=min_n,
-              level=level, con=ws.con), fmt, title="KPIs")
+    result = kpis(fb, by=by, period=period, blueprint=ws.blueprint, customers=customers, min_n=min_n,
+                  level=level, con=ws.con)
+    emit(result, fmt, title="KPIs")
+    if result.meta.get("empty_reason"):
+        err_console.print(result.meta["empty_reason"], highlight=False, markup=False)
+    elif result.meta.get("csat_from") == "rating":
+        err_console.print("CSAT is the share of 4-5 among the 1-5 ratings (there is no csat score).",
+                          highlight=False, markup=False)
 
 
-def _scored(ctx: Context, backend: str, link: bool):
-    from journeymap.voice.scoring import score_feedback, scores
+def _scored(ctx: Context, backend: str, link: bool, rescore: bool = False):
+    from journeymap.voice.scoring import scores
 
-    ws = ctx.scored(backend)
-    score_feedback(ws.con, backend=backend, workspace=ws)
+    ws = ctx.writer() if rescore else ctx.scored(backend)
+    _score(ws, backend, rescore=rescore)
     s = scores(ws.con, backend).drop("backend", "scored_at").rename(s_id="feedback_id")
     fb = _feedback(ctx, link)
     return fb.inner_join(s, fb.feedback_id == s.s_id).drop("s_id")
@@ -115,31 +176,46 @@ def _say_languages(summary: dict, fmt: str) -> None:
 @by_options
 @click.option("--backend", type=click.Choice(["lexicon", "embedding", "trained"]), default="lexicon", show_default=True,
               help="Sentiment backend (embedding and trained need the nlp extra).")
+@click.option("--rescore", is_flag=True, default=False,
+              help="Score every comment again and replace the stored scores (e.g. after 'journeymap label').")
 @format_option()
 @pass_ctx
 @handle_errors
-def sentiment_cmd(ctx: Context, by: str | None, period: str, link: bool, backend: str, fmt: str) -> None:
+def sentiment_cmd(ctx: Context, by: str | None, period: str, link: bool, backend: str, rescore: bool, fmt: str) -> None:
     """Mean sentiment (-1..1) and the share of each label, scoring new comments first.
+
+    Scores are kept: a comment scored once keeps its score until --rescore, which scores every
+    comment again with the backend as it is now (the trained backend with the latest labels).
 
     \b
     Example:
       journeymap voice sentiment --by touchpoint
-      journeymap voice sentiment --backend trained --by period --format json
+      journeymap label fb-102 fb-311 --as negative
+      journeymap voice sentiment --backend trained --rescore --by period --format json
     """
     from journeymap import engine
     from journeymap.voice.results import SentimentTable
 
-    t, group = _grouped(ctx, _scored(ctx, backend, link and by in ("touchpoint", "stage")), by, period)
+    t, group = _grouped(ctx, _scored(ctx, backend, link and by in ("touchpoint", "stage"), rescore), by, period)
     lab = t.sentiment_label
     aggs = {"n": t.count(), "sentiment": t.sentiment.mean(),
-            **{f"{x}_pct": (lab == x).cast("float64").mean() * 100 for x in ("negative", "neutral", "positive")},
+            **{f"{x}_pct": (lab == x).cast("float64").mean() * 100 for x in ("negative", "neutral", "positive", "mixed")},
             "unscored": t.sentiment.isnull().cast("int64").sum()}
     expr = t.group_by(group).aggregate(**aggs).order_by(group) if group else t.aggregate(**aggs)
     df = engine.execute(expr, ctx.ws.con)
     summary = _languages(ctx.ws, backend)
-    emit(SentimentTable(columns=list(df.columns), rows=df.astype(object).values.tolist(), meta={**summary, "backend": backend, "by": by}),
+    from journeymap.voice.scoring import model_info
+
+    model = model_info(ctx.ws.con, backend) if backend == "lexicon" else None
+    emit(SentimentTable(columns=list(df.columns), rows=df.astype(object).values.tolist(),
+                        meta={**summary, "backend": backend, "by": by, "rescored": rescore, "model": model}),
          fmt, title="sentiment")
     _say_languages(summary, fmt)
+    if fmt == "table" and model and model.get("model") == "ratings":
+        from journeymap.cli.output import err_console
+
+        err_console.print(f"Scored by this workspace's ratings model ({model['n_rated']} rated comments; macro-F1 "
+                          f"{model['heldout_macro_f1']} on the {model['n_heldout']} held out).", highlight=False, markup=False)
 
 
 @voice.command("emotions")
@@ -172,8 +248,8 @@ def theme_options(func):
                      help="Clustering: TF-IDF + NMF, or MiniLM embeddings (nlp extra)."),
         click.option("--k", "n_themes", type=int, default=None, help="Number of themes (default: chosen by silhouette)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed: the same data gives the same themes."),
-        click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive"]), default=None,
-                     help="Only comments with this sentiment."),
+        click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive", "mixed"]), default=None,
+                     help="Only comments with this sentiment (mixed: praise and complaint in one comment)."),
         click.option("--touchpoint", default=None, help="Only comments about this touchpoint."),
     ]
     for option in reversed(options):
@@ -183,22 +259,22 @@ def theme_options(func):
 
 def _themes(ctx: Context, backend: str, n_themes: int | None, seed: int, sentiment: str | None,
             touchpoint: str | None, period: str = "month"):
-    from journeymap.voice.scoring import score_feedback, scores
+    from journeymap.voice.scoring import scores
     from journeymap.voice.themes import find_themes
 
     ws = ctx.scored("lexicon")
-    score_feedback(ws.con, backend="lexicon", workspace=ws)
+    _score(ws, "lexicon")
     fb = _feedback(ctx, True)
     fb = fb.mutate(link_touchpoint=fb.touchpoint)
     if touchpoint:
         fb = fb.filter(fb.link_touchpoint == touchpoint)
-    embedder = None
-    if backend == "embedding":
-        from journeymap.voice.embeddings import Embedder, workspace_cache_dir
-
-        embedder = Embedder(cache_dir=workspace_cache_dir(ws))
-    return find_themes(fb, blueprint=ws.blueprint, scores=scores(ws.con, "lexicon"), sentiment=sentiment,
-                       backend=backend, n_themes=n_themes, seed=seed, embedder=embedder, period=period, con=ws.con)
+    if backend != "embedding":
+        return find_themes(fb, blueprint=ws.blueprint, scores=scores(ws.con, "lexicon"), sentiment=sentiment,
+                           backend=backend, n_themes=n_themes, seed=seed, period=period, con=ws.con)
+    with _progress_bars() as track:
+        return find_themes(fb, blueprint=ws.blueprint, scores=scores(ws.con, "lexicon"), sentiment=sentiment,
+                           backend=backend, n_themes=n_themes, seed=seed, embedder=_embedder(ws, track("embedding")),
+                           period=period, con=ws.con)
 
 
 @voice.command("themes")

@@ -64,6 +64,7 @@ def ingest(
     progress: Callable[[str, str, float], None] | None = None,
     kind: str | None = None,
     years: tuple[int | None, int | None] | None = None,
+    ts_default: str | None = None,
     **more: Any,
 ) -> IngestReport:
     """Load ``paths`` into ``table`` (``events``, ``feedback`` or ``customers``) in one transaction.
@@ -85,6 +86,8 @@ def ingest(
     kind : feedback kind for files without a kind column (default ``other``).
     years : plausible years of source times as ``(min, max)``, default ``(1970, next year)``; a
         ``None`` bound keeps its default. Rows whose time falls outside are quarantined.
+    ts_default : feedback only: the time of every row of a file without a time column, ``"load"``
+        (when this ingest started, UTC) or an ISO date/time such as ``"2024-05-01"`` (read in ``tz``).
 
     Returns
     -------
@@ -114,6 +117,7 @@ def ingest(
     if kind is not None and kind not in ("survey", "review", "ticket", "chat", "social", "interview", "other"):
         raise InputError(f"Feedback kind {kind!r} (kind) is unknown; use survey, review, ticket, chat, social, interview or other.")
     tz_value = check_tz(tz or default_tz)
+    ts_default = _check_ts_default(ts_default, table)
     ts_format = check_format(ts_format) if ts_format else None
     year_range = check_years(years)
     files = [Path(p) for p in paths]
@@ -137,7 +141,7 @@ def ingest(
                 job = Job(
                     db=db, table=table, path=p, fmt=f, n=n, blueprint=blueprint, pseudonym_key=pseudonym_key,
                     tz=tz_value, ts_format=ts_format, kind=kind, ingest_id=ingest_id, tz_given=tz is not None,
-                    years=year_range,
+                    years=year_range, ts_default=ts_default,
                 )
                 reports.append(run_source(job, dict(mapping or {}), progress))
     finally:
@@ -165,6 +169,26 @@ def create_table(con: BaseBackend, name: str, sch: Any) -> None:
         for c, t in sch.items()
     )
     con.con.execute(f"CREATE TABLE {quote_ident(name)} ({cols})")
+
+
+def _check_ts_default(value: str | None, table: str) -> str | None:
+    """``"load"``, an ISO date/time (as given), or None; InputError for anything else."""
+    if value is None:
+        return None
+    from datetime import datetime
+
+    if table != "feedback":
+        raise InputError(f"A default time (ts_default={value!r}) is for feedback only; {table} files need a time column.")
+    text = str(value).strip()
+    if text.lower() == "load":
+        return "load"
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"Default time {value!r} (--ts-default) is neither 'load' nor an ISO date; pass e.g. --ts-default 2024-05-01."
+        ) from None
+    return text
 
 
 def _bytes(setting: str) -> float:

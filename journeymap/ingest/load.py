@@ -70,6 +70,10 @@ class Job:
     tz_given: bool = False
     years: tuple[int, int] = field(default_factory=default_years)
     """Plausible years of source times (others are quarantined)."""
+    ts_default: str | None = None
+    """Feedback time for files without a time column: ``"load"`` (the ingest's start) or an ISO date/time."""
+    ts_default_sql: str | None = None
+    """SQL of that time, set by :func:`run_source` when the file has no time column."""
     _seq_base: int | None = None
     rel: SourceRelation = None  # type: ignore[assignment]  # set by run_source
     mapping: ColumnMapping = None  # type: ignore[assignment]
@@ -119,12 +123,16 @@ def _run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | 
     tell(job.source, "read", 0.0)
     job.rel = open_source(job.db, job.path, job.fmt, job.n)
     src = blueprint_source(job.blueprint, job.table, job.path)
-    job.mapping = resolve_mapping(job.table, job.rel.columns, explicit=explicit, source=src, filename=job.path.name)
+    optional = ("ts",) if job.table == "feedback" and job.ts_default else ()
+    job.mapping = resolve_mapping(job.table, job.rel.columns, explicit=explicit, source=src, filename=job.path.name,
+                                  optional=optional)
+    if job.col("ts") is None and job.table == "feedback":
+        job.ts_default_sql = _ts_default_sql(job, started)
     if not job.tz_given and job.mapping.tz:
         job.tz = check_tz(job.mapping.tz)
     if job.ts_format is None and job.mapping.ts_format:
         job.ts_format = check_format(job.mapping.ts_format)
-    if job.table != "customers" and job.ts_format is None and job.dtype("ts").upper() == "VARCHAR":
+    if job.table != "customers" and job.ts_format is None and job.col("ts") is not None and job.dtype("ts").upper() == "VARCHAR":
         # one form for the whole column, found from its values (12/1/10 is not year 12)
         job.ts_format = detect_ts_format(
             job.db, job.rel.sql, job.mapping.columns["ts"], years=job.years, table=f"jm_ts_sample_{job.n}"
@@ -252,13 +260,8 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
         out.append((blank_sql(job.req("customer_id"), job.dtype("customer_id")), "'missing customer id'"))
     if job.table == "customers":
         return out
-    ts = job.req("ts")
-    out.append((blank_sql(ts, job.dtype("ts")), "'missing timestamp'"))
-    non_finite = non_finite_reason(ts, job.dtype("ts"), job.mapping.columns["ts"])
-    if non_finite is not None:
-        out.append(non_finite)  # a NaN or infinite epoch
-    out.append(("_jm_ts IS NULL", f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}"))
-    out.append(_year_reason(job, ts))
+    if job.col("ts") is not None:  # feedback with a default time has none
+        out += _ts_reasons(job)
     if job.table == "events":
         out.append((blank_sql(job.req("touchpoint"), job.dtype("touchpoint")), "'missing event name'"))
     for name in _numbers(job):
@@ -283,6 +286,27 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
             f"(_jm_tp IS NOT NULL AND NOT {known_touchpoint_sql('_jm_tp', job.blueprint)})",
             "'unknown touchpoint ' || '''' || _jm_tp || '''' || ' (the blueprint is strict)'",
         ))
+    return out
+
+
+def _ts_default_sql(job: Job, started: datetime) -> str:
+    """SQL of the time of every row of a feedback file without a time column: the ingest's start
+    (``load``) or the fixed date/time given, read in the job's time zone."""
+    if job.ts_default == "load":
+        return f"TIMESTAMP {quote_str(started.isoformat(sep=' '))}"
+    return ts_sql(quote_str(str(job.ts_default)), "VARCHAR", tz=job.tz)
+
+
+def _ts_reasons(job: Job) -> list[tuple[str, str]]:
+    """(condition, reason) pairs of the time column: missing, not finite, unparseable, implausible year."""
+    out: list[tuple[str, str]] = []
+    ts = job.req("ts")
+    out.append((blank_sql(ts, job.dtype("ts")), "'missing timestamp'"))
+    non_finite = non_finite_reason(ts, job.dtype("ts"), job.mapping.columns["ts"])
+    if non_finite is not None:
+        out.append(non_finite)  # a NaN or infinite epoch
+    out.append(("_jm_ts IS NULL", f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}"))
+    out.append(_year_reason(job, ts))
     return out
 
 
@@ -347,7 +371,10 @@ def _reasoned_sql(job: Job, numbered: bool) -> str:
         base = f"SELECT row_number() OVER () AS _jm_row, * FROM ({base})"
     inner_extra = []
     if job.table != "customers":
-        inner_extra.append(f"{ts_sql(job.req('ts'), job.dtype('ts'), tz=job.tz, ts_format=job.ts_format)} AS _jm_ts")
+        if job.col("ts") is None:  # feedback with a default time (ts_default)
+            inner_extra.append(f"{job.ts_default_sql} AS _jm_ts")
+        else:
+            inner_extra.append(f"{ts_sql(job.req('ts'), job.dtype('ts'), tz=job.tz, ts_format=job.ts_format)} AS _jm_ts")
         raw_tp = _text(job.col("touchpoint")) if job.col("touchpoint") else None
         cols = {c: quote_ident(c) for c in job.rel.columns}
         inner_extra.append(f"{touchpoint_sql(raw_tp, job.blueprint, cols)} AS _jm_tp")

@@ -48,7 +48,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     ),
     "session_id": ("session_id", "session", "user_session", "sessionid", "visit_id", "visitid"),
     "revenue": ("revenue", "amount", "value", "price", "sales_value", "order_value", "total"),
-    "feedback_id": ("feedback_id", "response_id", "review_id", "ticket_id", "comment_id"),
+    # "id" last: only feedback has a feedback_id, so a bare "id" is never guessed for events or customers
+    "feedback_id": ("feedback_id", "response_id", "review_id", "ticket_id", "comment_id", "id"),
     "kind": ("kind", "feedback_kind", "feedback_type"),
     "text": ("text", "comment", "comments", "review", "review_text", "message", "body", "verbatim", "feedback"),
     "rating": ("rating", "score", "stars", "review_score"),
@@ -108,12 +109,14 @@ def resolve_mapping(
     explicit: Mapping[str, str] | None = None,
     source: Source | None = None,
     filename: str = "the file",
+    optional: Sequence[str] = (),
 ) -> ColumnMapping:
     """Decide which source column fills each canonical column of ``table``.
 
     Raises :class:`~journeymap.errors.MappingError` when a mapping names a column the
     file lacks (the message lists the columns it has) or names an unknown target, or
-    when a required column is left unmapped.
+    when a required column is left unmapped (except those in ``optional``: feedback's ``ts``
+    when a default time is given).
     """
     targets = TARGETS[table]
     given: dict[str, str] = {}
@@ -145,11 +148,12 @@ def resolve_mapping(
                 guessed.append(target)
                 used.add(found)
                 break
-    missing = [t for t in REQUIRED[table] if t not in columns]
+    missing = [t for t in REQUIRED[table] if t not in columns and t not in optional]
     if missing:
         raise MappingError(
             f"{filename} has no column for {', '.join(missing)} ({table} needs it); it has: {', '.join(have)}. "
-            f"Map one with --map {missing[0]}=COLUMN."
+            f"Map one with --map {missing[0]}=COLUMN"
+            + (", or date every row with --ts-default load (or a date, e.g. 2024-05-01)." if table == "feedback" else ".")
         )
     order = {t: i for i, t in enumerate(targets)}
     columns = dict(sorted(columns.items(), key=lambda kv: order[kv[0]]))

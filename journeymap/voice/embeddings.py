@@ -8,7 +8,9 @@ only texts never seen before are computed; they go through the model in batches,
 on CUDA when ``torch.cuda.is_available()``.
 
 On CPU the ``runtime="onnx"`` option runs the same network through ONNX Runtime
-(exported once into the cache folder), which is faster than PyTorch on a few cores.
+(exported once into the model folder), which is faster than PyTorch on a few cores. The
+default, ``runtime="auto"``, picks it whenever ``onnxruntime`` is installed and there is no
+GPU (:func:`auto_runtime`); PyTorch otherwise.
 
 Examples
 --------
@@ -37,6 +39,7 @@ from journeymap.errors import InputError, missing_extra
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 RUNTIMES = ("torch", "onnx", "onnx-int8")
+AUTO = "auto"
 
 _MODELS: dict[tuple[str, str], Any] = {}
 
@@ -62,6 +65,31 @@ def require() -> None:
     ):
         if importlib.util.find_spec(module) is None:
             raise missing_extra(package, "nlp", "Embeddings")
+
+
+def auto_runtime(device: str | None = None) -> str:
+    """The runtime ``runtime="auto"`` picks: ``$JOURNEYMAP_EMBED_RUNTIME`` when set (one of
+    :data:`RUNTIMES`, e.g. ``onnx-int8``), else ``"onnx"`` when ``onnxruntime`` is installed and
+    the device is the CPU (``device``, or no CUDA), else ``"torch"``.
+
+    >>> auto_runtime("cuda") if "JOURNEYMAP_EMBED_RUNTIME" not in os.environ else "torch"
+    'torch'
+    """
+    chosen = os.environ.get("JOURNEYMAP_EMBED_RUNTIME", "").strip()
+    if chosen:
+        if chosen not in RUNTIMES:
+            raise InputError(
+                f"JOURNEYMAP_EMBED_RUNTIME={chosen!r} is not a runtime; set it to one of {', '.join(RUNTIMES)} or unset it."
+            )
+        return chosen
+    if device == "cuda" or importlib.util.find_spec("onnxruntime") is None:
+        return "torch"
+    if device is None:
+        import torch
+
+        if torch.cuda.is_available():
+            return "torch"
+    return "onnx"
 
 
 def model_path() -> Path:
@@ -166,8 +194,9 @@ class Embedder:
         :func:`workspace_cache_dir` gives a workspace's folder.
     device : str, optional
         ``"cuda"`` or ``"cpu"``; by default CUDA when ``torch.cuda.is_available()``.
-    runtime : {"torch", "onnx", "onnx-int8"}
-        ``"onnx"`` runs the same network with ONNX Runtime on CPU (exported once into
+    runtime : {"auto", "torch", "onnx", "onnx-int8"}
+        ``"auto"`` (default): ``"onnx"`` when onnxruntime is installed and there is no GPU, else
+        ``"torch"`` (:func:`auto_runtime`). ``"onnx"`` runs the same network with ONNX Runtime on CPU (exported once into
         ``cache_dir``; the vectors match PyTorch's to cosine 0.99999). ``"onnx-int8"`` uses
         int8 weights: faster still, but vectors only ~0.95 cosine to the original, so they are
         cached apart (``<cache_dir>/int8``).
@@ -179,6 +208,9 @@ class Embedder:
         Tokens kept per text (the model was trained on 128 word pieces; longer is cut).
     model_dir : path, optional
         Where the ONNX export is kept (default :func:`default_model_dir`), once per machine.
+    progress : callable, optional
+        Called as ``progress(done, total)`` while :meth:`encode` computes vectors, when the call
+        gives no ``progress`` of its own (the command line's progress bar).
 
     Examples
     --------
@@ -193,17 +225,20 @@ class Embedder:
         cache_dir: str | Path | None = None,
         *,
         device: str | None = None,
-        runtime: str = "torch",
+        runtime: str = AUTO,
         batch_size: int = 64,
         threads: int | None = None,
         max_length: int = 128,
         model_dir: str | Path | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ):
         require()
-        if runtime not in RUNTIMES:
+        if runtime not in (*RUNTIMES, AUTO):
             raise InputError(
-                f"Runtime {runtime!r} is unknown (argument runtime); use one of {', '.join(RUNTIMES)}."
+                f"Runtime {runtime!r} is unknown (argument runtime); use one of {AUTO}, {', '.join(RUNTIMES)}."
             )
+        if runtime == AUTO:
+            runtime = auto_runtime(device)
         if batch_size < 1:
             raise InputError(
                 f"batch_size={batch_size!r} must be at least 1; pass a positive number."
@@ -220,6 +255,7 @@ class Embedder:
         self.max_length = max_length
         self._device = device
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+        self.progress = progress
         self.computed_ = 0
 
     @property
@@ -246,7 +282,7 @@ class Embedder:
         for i in missing:
             todo.setdefault(keys[i], texts[i])
         new_keys, new_texts = list(todo), list(todo.values())
-        vectors = self._compute(new_texts, progress)
+        vectors = self._compute(new_texts, self.progress if progress is None else progress)
         self.cache.add(new_keys, vectors)
         self.computed_ += len(new_texts)
         out, _ = self.cache.get(keys)

@@ -9,7 +9,10 @@ Definitions (SEMANTICS.md, "Voice of the customer"):
   ``NPS ± z * 100 * sqrt(var / n)``, clipped to -100..100 (the normal approximation used by
   Qualtrics and most survey tools; with few responses read it with care, hence ``too_small``).
 - **CSAT** = % of 1-5 responses that are 4 or 5. Interval: Wilson score interval, which
-  stays inside 0..100 and behaves at 0% and 100%.
+  stays inside 0..100 and behaves at 0% and 100%. Feedback with no ``csat`` at all takes its
+  CSAT from ``rating`` where that is on a 1-5 scale (``rating_scale`` 5, or no scale and every
+  unscaled rating within 1..5), so star reviews need no second mapping; ``meta["csat_from"]``
+  says which (``csat`` or ``rating``).
 - **CES** = mean of 1-7 responses. Interval: Student t, ``mean ± t(n-1) * s / sqrt(n)``.
 - ``too_small`` is true where ``n < min_n`` (default :data:`MIN_N` = 30 responses): the
   figure is shown but should not be read on its own.
@@ -217,6 +220,9 @@ def kpis(
     if by:
         feedback = with_dimension(feedback, by, blueprint=blueprint, customers=customers, period=period)
         group = [by]
+    basis = _basis(feedback, con)
+    if basis["csat_from"] == "rating":
+        feedback = feedback.mutate(csat=_csat_from_rating(feedback, basis["unscaled_ok"]))
     counts = engine.execute(kpi_counts(feedback, group), con)
     if group:
         counts = counts.sort_values(group, kind="stable")
@@ -228,11 +234,55 @@ def kpis(
         "by": by, "period": period if by == "period" else None, "min_n": min_n, "level": level,
         "definitions": {
             "nps": "% promoters (9-10) - % detractors (0-6); interval: normal approx. of the +1/0/-1 score",
-            "csat": "% of 4-5 on 1-5; interval: Wilson",
+            "csat": "% of 4-5 on 1-5; interval: Wilson"
+            + (" (from rating on a 1-5 scale: there is no csat score)" if basis["csat_from"] == "rating" else ""),
             "ces": "mean on 1-7; interval: Student t",
         },
+        "csat_from": basis["csat_from"],
+        "empty_reason": None if rows else basis["empty_reason"],
     }
     return KpiTable(columns=columns, rows=rows, meta=meta)
+
+
+def _basis(feedback: ir.Table, con: Any) -> dict[str, Any]:
+    """Where CSAT comes from (``csat``, ``rating`` or None) and, for a table with no KPI, why (one sentence)."""
+    feedback = _with_ratings(feedback)
+    r, scale = feedback.rating.cast("float64"), feedback.rating_scale.cast("float64")
+    unscaled = r.notnull() & scale.isnull()
+    c = engine.execute(feedback.aggregate(
+        rows=feedback.count(), nps_n=feedback.nps.count(), csat_n=feedback.csat.count(), ces_n=feedback.ces.count(),
+        rated=r.count(), rated5=(r.notnull() & (scale == 5)).cast("int64").sum(),
+        unscaled=unscaled.cast("int64").sum(), unscaled_out=(unscaled & ((r < 1) | (r > 5))).cast("int64").sum(),
+        max_scale=scale.max(), max_rating=r.max(),
+    ), con).iloc[0]
+    num = {k: int(c[k] or 0) for k in ("rows", "nps_n", "csat_n", "ces_n", "rated", "rated5", "unscaled", "unscaled_out")}
+    unscaled_ok = num["unscaled"] > 0 and num["unscaled_out"] == 0
+    csat_from = "csat" if num["csat_n"] else ("rating" if num["rated5"] or unscaled_ok else None)
+    if num["rows"] == 0:
+        reason = "No KPIs: there are no feedback rows; load some with 'journeymap ingest feedback FILE'."
+    elif num["rated"]:
+        top = c["max_scale"] if num["rated5"] == 0 and c["max_scale"] is not None and not math.isnan(c["max_scale"]) else c["max_rating"]
+        reason = (f"No KPIs: none of the {num['rows']} feedback rows has an nps, csat or ces score, and their ratings are "
+                  f"not on a 1-5 scale (up to {float(top):g}); map the score column at ingest, e.g. --map nps=COLUMN "
+                  "for 0-10 ratings, or --map rating_scale=COLUMN.")
+    else:
+        reason = (f"No KPIs: none of the {num['rows']} feedback rows has an nps, csat or ces score or a rating; "
+                  "map those columns at ingest, e.g. --map nps=COLUMN --map csat=COLUMN --map rating=COLUMN.")
+    return {"csat_from": csat_from, "unscaled_ok": unscaled_ok, "empty_reason": reason}
+
+
+def _with_ratings(feedback: ir.Table) -> ir.Table:
+    """``feedback`` with ``rating`` and ``rating_scale`` (null when a hand-made table lacks them)."""
+    missing = {c: ibis.null("float64") for c in ("rating", "rating_scale") if c not in feedback.columns}
+    return feedback.mutate(**missing) if missing else feedback
+
+
+def _csat_from_rating(feedback: ir.Table, unscaled_ok: bool) -> ir.Value:
+    """The 1-5 ratings as CSAT: those with ``rating_scale`` 5, and the unscaled ones when all lie in 1..5."""
+    feedback = _with_ratings(feedback)
+    r, scale = feedback.rating.cast("float64"), feedback.rating_scale.cast("float64")
+    on5 = r.notnull() & ((scale == 5) | (scale.isnull() & ibis.literal(unscaled_ok)))
+    return ibis.ifelse(on5, r, ibis.null("float64"))
 
 
 def _metric_rows(rec: dict, group: list[str], metrics: Sequence[str], min_n: int, level: float) -> list[list]:
