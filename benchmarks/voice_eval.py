@@ -8,6 +8,11 @@ Sections (each a function returning rows for one table; add yours to ``SECTIONS`
   the zero-shot embedding prototypes, and the trained backend with 200 labels (5 random draws,
   evaluated on all other tweets and on the held-out half B only), with plain logistic
   regression on the embeddings as the baseline.
+- ``rated``: on each labelled set (airline tweets; olist reviews with stars, Portuguese;
+  TripAdvisor hotel reviews with stars): accuracy, macro-F1 and one-vs-rest AUC on the test half
+  of the lexicon default, plain VADER, a plain TF-IDF (word 1-2 grams) + logistic regression
+  baseline and the ratings model, both trained on the other half's ratings (the tweets: labels),
+  with texts/s scored.
 - ``emotions``: what the labels can check: AUC of delight for positive tweets, of frustration
   for negative tweets and, within negatives, for the "Customer Service Issue" / "Late Flight"
   reasons, of confusion for questions, of disappointment for negative tweets.
@@ -163,6 +168,126 @@ def _trained_rows(
     return rows
 
 
+# -- sentiment on rated and labelled sets (issue 15) ---------------------------------------------
+
+
+def rated_sets() -> dict[str, pd.DataFrame]:
+    """Each labelled set with ``text``, ``y`` (negative / neutral / positive) and ``half`` (0 = train, 1 = test).
+
+    Classes from stars as the ratings model reads them (1-2 negative, 3 neutral, 4-5 positive);
+    the airline tweets carry hand labels instead (no ratings). Halves alternate by row.
+    """
+    from journeymap.voice.sentiment import rating_classes
+
+    out = {}
+    tw = tweets()
+    out["airline tweets (labels)"] = pd.DataFrame({"text": tw.text, "y": tw.airline_sentiment, "half": tw.half})
+    o = pd.read_csv(DATA / "olist_order_reviews_sample" / "olist_order_reviews_first6123.csv")
+    text = (o.review_comment_title.fillna("") + ". " + o.review_comment_message.fillna("")).str.strip(". ")
+    o = pd.DataFrame({"text": text, "y": rating_classes(rating=o.review_score.tolist())})
+    o = o[o.text.str.len() > 0].reset_index(drop=True)
+    o["half"] = np.arange(len(o)) % 2
+    out["olist reviews (pt, stars)"] = o
+    t = pd.read_csv(DATA / "tripadvisor_hotel_reviews_2k" / "tripadvisor_hotel_reviews_2k.csv")
+    t = pd.DataFrame({"text": t.Review, "y": rating_classes(rating=t.Rating.tolist())})
+    t["half"] = np.arange(len(t)) % 2
+    out["tripadvisor hotels (stars)"] = t
+    return out
+
+
+def _auc(y, proba: np.ndarray | None = None, score: np.ndarray | None = None) -> float | None:
+    """Macro one-vs-rest AUC: from class probabilities, or from a -1..1 score (negative: -s,
+    positive: s, neutral: -|s|)."""
+    labels = ["negative", "neutral", "positive"]
+    y = np.asarray(y)
+    if proba is not None:
+        return round(float(roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=labels)), 3)
+    if score is None:
+        return None
+    s = np.asarray(score, float)
+    parts = [roc_auc_score(y == c, v) for c, v in zip(labels, (-s, -np.abs(s), s), strict=True) if 0 < (y == c).sum() < len(y)]
+    return round(float(np.mean(parts)), 3)
+
+
+def _rated_row(data: str, method: str, y, pred, seconds: float, *, proba=None, score=None, note="") -> dict:
+    return {
+        "data": data,
+        "method": method,
+        "n test": len(y),
+        "accuracy": round(accuracy_score(y, pred), 3),
+        "macro-F1": round(f1_score(y, pred, average="macro"), 3),
+        "neutral F1": round(f1_score(y, pred, labels=["neutral"], average="macro"), 3),
+        "AUC (ovr)": _auc(y, proba, score),
+        "texts/s": round(len(y) / seconds) if seconds else "",
+        "note": note,
+    }
+
+
+def section_rated(args) -> list[dict]:
+    """Lexicon, plain VADER, plain TF-IDF + LR and the ratings model on each labelled set, test half."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from journeymap.voice.sentiment import (
+        LABELS,
+        LexiconSentiment,
+        RatingsSentiment,
+        labels,
+        lexicon_labels,
+    )
+
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        sia = SentimentIntensityAnalyzer()
+    except ImportError:
+        sia = None
+    rows = []
+    for data, df in rated_sets().items():
+        train, test = df[df.half == 0], df[df.half == 1]
+        x_train, y_train = train.text.tolist(), train.y.to_numpy()
+        x_test, y_test = test.text.tolist(), test.y.to_numpy()
+        mean_len = round(float(np.mean([len(t) for t in x_test])))
+        lex = LexiconSentiment()
+        t0 = time.perf_counter()
+        f = lex.features(x_test)
+        s = time.perf_counter() - t0
+        stored = lexicon_labels(f)
+        rows.append(_rated_row(data, "lexicon (default without ratings)", y_test, labels(f[:, 0]), s, score=f[:, 0],
+                               note=f"mean {mean_len} chars; stored labels: {np.mean(np.asarray(stored) == 'mixed'):.0%} mixed"))
+        if sia is not None:
+            t0 = time.perf_counter()
+            comp = np.array([sia.polarity_scores(t)["compound"] for t in x_test])
+            s = time.perf_counter() - t0
+            vader = np.where(comp >= 0.05, "positive", np.where(comp <= -0.05, "negative", "neutral"))
+            rows.append(_rated_row(data, "plain VADER", y_test, vader, s, score=comp, note="compound ±0.05"))
+        t0 = time.perf_counter()
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        base = LogisticRegression(max_iter=2000).fit(vec.fit_transform(x_train), y_train)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        p = base.predict_proba(vec.transform(x_test))
+        s = time.perf_counter() - t0
+        p = p[:, [list(base.classes_).index(c) for c in LABELS]]
+        rows.append(_rated_row(data, "TF-IDF word 1-2 + LR (baseline)", y_test, np.array(LABELS)[p.argmax(1)], s, proba=p,
+                               note=f"trained on the other half ({len(x_train)}), fit {fit_s:.1f} s"))
+        t0 = time.perf_counter()
+        model = RatingsSentiment().fit(x_train, y_train.tolist())
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        score, stored = model.score_and_classify(x_test)  # what scoring runs: the timed part
+        s = time.perf_counter() - t0
+        p = model.predict_proba(x_test)
+        pred = ["neutral" if x == "mixed" else x for x in stored]
+        src = "labels" if "labels" in data else "ratings"
+        rows.append(_rated_row(data, "ratings model", y_test, pred, s, proba=p,
+                               note=f"trained on the other half's {src} ({len(x_train)}), fit {fit_s:.1f} s; "
+                                    f"{np.mean(np.asarray(stored) == 'mixed'):.0%} mixed (counted neutral)"))
+    rows.append({"data": "airline passenger satisfaction", "method": "(left out)",
+                 "note": "survey ratings without any free text: nothing for a text model to read"})
+    return rows
+
+
 # -- emotions ----------------------------------------------------------------------------------
 
 
@@ -307,6 +432,7 @@ def section_throughput(args) -> list[dict]:
 
 SECTIONS: dict[str, Callable] = {
     "sentiment": section_sentiment,
+    "rated": section_rated,
     "emotions": section_emotions,
     "throughput": section_throughput,
 }
