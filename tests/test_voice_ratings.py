@@ -230,3 +230,22 @@ def test_opting_out_keeps_the_lexicon(rated, tmp_path):
     assert set(df["scored_by"].dropna()) == {"lexicon"} and df["heldout"].isna().all()
     # the English lexicon is not applied to Portuguese: those rows stay unscored (item 2)
     assert df["scored_by"].isna().sum() >= 300
+
+
+def test_char_ngrams_are_sklearns():
+    """The ratings model's fast character n-grams give exactly sklearn's TfidfVectorizer(char_wb)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from journeymap.voice.sentiment import _CharNgrams
+
+    rng = np.random.default_rng(3)
+    train = [t for _, t, _ in _reviews(rng, EN, THINGS_EN, 200) + _reviews(rng, PT, THINGS_PT, 200)]
+    test = [t for _, t, _ in _reviews(rng, PT, THINGS_PT, 50) + _reviews(rng, EN, THINGS_EN, 50)]
+    test += ["  Tabs\tand  DOUBLE  spaces\n here ", "a I x", "", "emoji 😡😡 and ÇÃO", "Ótimo!!! 10/10 :)"]
+    ours = _CharNgrams((2, 5), 2, 300_000)
+    ours.fit_transform(train)
+    peer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=300_000,
+                           dtype=np.float32).fit(train)
+    assert ours.vocabulary_ == peer.vocabulary_
+    a, b = ours.transform(test), peer.transform(test)
+    assert a.shape == b.shape and abs(a - b).max() < 1e-6
