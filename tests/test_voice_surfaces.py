@@ -255,3 +255,23 @@ def test_rescore_after_label_changes_trained_scores(reviews_ws):
     second = _stored(reviews_ws, "trained")
     assert set(second) == set(ids)
     assert second["r0"] > first["r0"] and second["r2"] < first["r2"]  # labelled texts moved with their labels
+
+
+# -- embeddings: ONNX Runtime for the command line ----------------------------------------------
+@nlp
+def test_cli_embedder_uses_onnx_when_installed(reviews_ws, monkeypatch):
+    import importlib.util
+
+    from journeymap.cli.voice_cmds import _embedder
+    from journeymap.errors import InputError
+
+    monkeypatch.delenv("JOURNEYMAP_EMBED_RUNTIME", raising=False)
+    onnx = importlib.util.find_spec("onnxruntime") is not None
+    with Workspace.open(reviews_ws) as w:
+        assert _embedder(w).runtime == ("onnx" if onnx else "torch")
+        assert embeddings.Embedder(device="cuda").runtime == "torch"  # a GPU keeps PyTorch
+        monkeypatch.setenv("JOURNEYMAP_EMBED_RUNTIME", "onnx-int8")
+        assert _embedder(w).runtime == "onnx-int8"
+        monkeypatch.setenv("JOURNEYMAP_EMBED_RUNTIME", "fast")
+        with pytest.raises(InputError, match="JOURNEYMAP_EMBED_RUNTIME='fast'"):
+            _embedder(w)
