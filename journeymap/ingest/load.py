@@ -13,8 +13,10 @@ warehouse is exactly as before. Per file the rows go through one staging table:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -26,8 +28,23 @@ from typing import Any
 
 from journeymap import schema
 from journeymap.blueprint import Blueprint
+from journeymap.errors import InputError
+from journeymap.ingest.count import (
+    Scan,
+    long_record_sentence,
+    mismatch_sentence,
+    scan_file,
+    swallowed_sentence,
+    unclosed_sentence,
+)
 from journeymap.ingest.mapping import ColumnMapping, blueprint_source, resolve_mapping
-from journeymap.ingest.readers import SourceRelation, open_source, quote_ident, quote_str
+from journeymap.ingest.readers import (
+    SourceReadError,
+    SourceRelation,
+    open_source,
+    quote_ident,
+    quote_str,
+)
 from journeymap.ingest.report import SourceReport
 from journeymap.ingest.timestamps import (
     check_format,
@@ -109,14 +126,83 @@ class Job:
 
 
 def run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | None) -> SourceReport:
-    """Ingest one file inside the caller's transaction; return its counts."""
-    # the file's sha256 (for ingest_log) is computed on a side thread while the engine works:
-    # hashlib and file reads release the GIL, so it overlaps the load instead of following it
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jm-sha256") as pool:
-        return _run_source(job, explicit, progress, pool.submit(file_hash, job.path))
+    """Ingest one file inside the caller's transaction; return its counts.
+
+    While the engine loads the file, a side thread reads it again with a reader of its own
+    (:func:`journeymap.ingest.count.scan_file`): its sha256 (for ``ingest_log``), a ``.gz`` decompressed
+    to its end, its records counted. The file is refused (InputError: the caller's transaction
+    rolls back, nothing of it loads) when that reader finds it damaged, a quote never closed, or
+    another number of records than the engine read.
+    """
+    # file reads, hashlib, zlib and numpy release the GIL: the side read overlaps the load
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jm-count") as pool:
+        scan = pool.submit(scan_file, job.path, job.fmt, stop)
+        try:
+            return _run_source(job, explicit, progress, scan)
+        except Exception as e:
+            better = _read_error(job, e, scan, stop)
+            if better is None:
+                raise
+            raise InputError(better) from None
 
 
-def _run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | None, digest: Future) -> SourceReport:
+def _read_error(job: Job, e: Exception, scan: Future, stop: threading.Event) -> str | None:
+    """The independent reader's sentence for an ingest that failed, when it knows why: a damaged
+    ``.gz`` or a record over the readers' limit (the engine says only "CSV Error on Line: 1")."""
+    text = str(e).lower()
+    too_long = "maximum line size of" in text or "maximum_object_size" in text or "longer than journeymap reads" in text
+    engine_read = isinstance(e, SourceReadError) or not isinstance(e, InputError)
+    if not (too_long or (engine_read and job.path.name.lower().endswith(".gz"))):
+        stop.set()
+        return None
+    try:
+        found = scan.result()
+    except OSError:
+        return None
+    if found.problem:
+        return found.problem
+    if too_long:
+        return long_record_sentence(job.path, found.long_row, found.long_bytes, job.fmt)
+    return None
+
+
+def _check_complete(job: Job, rows_read: int, scan: Future) -> str:
+    """Refuse the file unless the independent reader read it to its end and counted ``rows_read``
+    records (RFC 4180 records of CSV/TSV, non-blank NDJSON lines, Parquet's footer); return its sha256."""
+    try:
+        found: Scan = scan.result()
+    except OSError as e:
+        raise InputError(
+            f"Source file {job.source!r} cannot be read to its end ({e}); check that it is not damaged or still being written."
+        ) from None
+    if found.problem:
+        raise InputError(found.problem)
+    if found.unclosed_row is not None:
+        raise InputError(unclosed_sentence(job.path, found.unclosed_row, found.unclosed_line or 0))
+    swallowed = _swallowed(job)
+    if swallowed is not None:
+        raise InputError(swallowed_sentence(job.path, *swallowed))
+    held = found.records(columns=len(job.rel.columns))
+    if held is not None and held != rows_read:
+        raise InputError(mismatch_sentence(job.path, rows_read, held))
+    return found.sha256
+
+
+def _swallowed(job: Job) -> tuple[int, int] | None:
+    """(line, lines) of the first record the CSV reader rejected that runs over several lines: a quote
+    opened and not closed where the header's columns expect it swallowed the lines after it."""
+    if not job.rel.rejects or not _exists(job.db, job.rel.rejects):
+        return None
+    row = job.db.execute(
+        f"SELECT line, length(raw) - length(replace(raw, chr(10), '')) + 1 FROM (SELECT line, "
+        f"trim(csv_line, chr(10) || chr(13)) AS raw FROM {job.rel.rejects}) "
+        "WHERE contains(raw, chr(10)) OR contains(raw, chr(13)) ORDER BY line LIMIT 1"
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def _run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | None, scan: Future) -> SourceReport:
     started = datetime.now(UTC).replace(tzinfo=None)
     t0 = time.perf_counter()
     tell = progress or (lambda *_: None)
@@ -137,6 +223,8 @@ def _run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | 
         job.ts_format = detect_ts_format(
             job.db, job.rel.sql, job.mapping.columns["ts"], years=job.years, table=f"jm_ts_sample_{job.n}"
         )
+    if scan.done() and scan.exception() is None and scan.result().problem:
+        raise InputError(scan.result().problem)  # a damaged .gz, found already: the engine may take long on it
     tell(job.source, "load", 0.2)
     if job.table == "customers":
         _stage(job)
@@ -153,7 +241,7 @@ def _run_source(job: Job, explicit: dict[str, str] | None, progress: Progress | 
         quarantined=quarantined, duplicate=good - loaded + seen, seconds=time.perf_counter() - t0,
         format=job.fmt, mapping=job.mapping.columns, guessed=job.mapping.guessed,
     )
-    _log(job, report, started, digest.result())
+    _log(job, report, started, _check_complete(job, report.rows_read, scan))
     _drop(job)
     tell(job.source, "done", 1.0)
     return report
@@ -430,8 +518,11 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int, int]:
             f"INSERT INTO {t} ({select}, source) SELECT {items}, {quote_str(job.source)} FROM ({reasoned}) s "
             f"WHERE s._jm_reason IS NULL"
         ).fetchone()[0]
-    finally:
-        db.execute("RESET preserve_insertion_order")
+    except Exception:
+        with contextlib.suppress(Exception):  # an aborted transaction refuses it; the insert's error says why
+            db.execute("RESET preserve_insertion_order")
+        raise
+    db.execute("RESET preserve_insertion_order")
     loaded = inserted
     tell(job.source, "check", 0.6)
     if _has_ties(db, t, key, before):

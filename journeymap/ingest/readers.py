@@ -16,10 +16,18 @@ Examples
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from journeymap.errors import InputError
+from journeymap.ingest.count import (
+    MAX_RECORD_BYTES,
+    csv_counter,
+    gzip_sentence,
+    long_record_sentence,
+    unclosed_sentence,
+)
 
 FORMATS = ("csv", "tsv", "parquet", "json", "ndjson")
 
@@ -63,16 +71,59 @@ def check_file(path: Path, fmt: str) -> None:
     head = _head(path)
     if not head.strip():
         raise InputError(f"Source file {str(path)!r} is empty; there is nothing to ingest.")
+    wide = _wide_encoding(head)
+    if wide is not None:
+        raise InputError(
+            f"Source file {str(path)!r} is {wide[0]} text, not UTF-8 ({wide[1]}); convert it first, e.g. "
+            f"iconv -f {wide[0]} -t UTF-8 {path.name} > utf8_{path.name}"
+        )
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as e:
-        if e.start < len(head) - 4:  # not just a character cut at the end of the sample
+        if e.start < len(head) - 4 or len(head) < _SNIFF_BYTES:  # not just a character cut at the end of the sample
+            binary = _binary_kind(head, path, fmt)
+            if binary:
+                raise InputError(binary) from None
             raise InputError(
                 f"Source file {str(path)!r} is not UTF-8 text (byte {head[e.start]:#04x} at offset {e.start}); "
                 f"convert it first, e.g. iconv -f LATIN1 -t UTF-8 {path.name} > utf8_{path.name}"
             ) from None
+
+
+def _wide_encoding(head: bytes) -> tuple[str, str] | None:
+    """(encoding, why) of UTF-16/UTF-32 when ``head`` is text in one of them: from its byte-order
+    mark or, without one, from the zero byte every ASCII character then carries."""
+    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                      (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if head.startswith(bom):
+            return name, f"it starts with a {name} byte-order mark"
+    sample = head[:4096]
+    if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):
+        for offset, name in ((0, "UTF-16BE"), (1, "UTF-16LE")):
+            if sample[offset::2].count(0) * 4 >= len(sample[offset::2]) * 3:
+                return name, "every other byte is zero"
+    return None
+
+
+def _binary_kind(head: bytes, path: Path, fmt: str) -> str | None:
+    """A sentence for a file that is not text at all (an archive, Parquet, gzip without ``.gz``, an image...)."""
+    name = str(path)
+    if head.startswith(b"\x1f\x8b"):
+        return (f"Source file {name!r} is gzip-compressed but its name does not end in .gz; rename it "
+                f"{path.name}.gz (or gunzip it) and ingest it again.")
+    if head.startswith(b"PK\x03\x04"):
+        return (f"Source file {name!r} is a ZIP archive (an Excel .xlsx workbook is one), not {fmt} text; unzip it, "
+                "or save the sheet as CSV (UTF-8), and ingest that file.")
+    if head.startswith(b"PAR1"):
+        return f"Source file {name!r} is a Parquet file; name it .parquet or pass --source-format parquet."
+    sample = head[:4096]
+    control = sum(sample.count(bytes([b])) for b in (*range(0, 9), *range(14, 32)))
+    if control * 10 > len(sample):
+        return (f"Source file {name!r} is binary data, not {fmt} text ({control} control bytes in its first "
+                f"{len(sample):,}); check that it is the file you meant to ingest.")
+    return None
 
 
 def _head(path: Path) -> bytes:
@@ -82,7 +133,9 @@ def _head(path: Path) -> bytes:
                 return f.read(_SNIFF_BYTES)
         with open(path, "rb") as f:
             return f.read(_SNIFF_BYTES)
-    except (OSError, EOFError) as e:
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise InputError(gzip_sentence(path, e)) from None
+    except OSError as e:
         raise InputError(f"Source file {str(path)!r} cannot be read ({e}); check that it is not damaged.") from None
 
 
@@ -135,15 +188,49 @@ def open_source(db, path: Path, fmt: str, n: int) -> SourceRelation:
     except InputError:
         raise
     except Exception as e:  # duckdb raises many kinds; all mean the file cannot be read as fmt
-        msg = str(e).splitlines()[0]
-        if "unicode" in msg.lower() or "utf-8" in msg.lower():
-            raise InputError(
-                f"Source file {str(path)!r} is not UTF-8 text; convert it first, e.g. "
-                f"iconv -f LATIN1 -t UTF-8 {path.name} > utf8_{path.name}"
-            ) from None
-        raise InputError(
-            f"Source file {str(path)!r} cannot be read as {fmt} ({msg}); check the file or pass the right --source-format."
-        ) from None
+        raise SourceReadError(unreadable_sentence(path, fmt, e)) from None
+
+
+class SourceReadError(InputError):
+    """The engine's reader failed on a source file (the message says why, as far as known)."""
+
+
+def unreadable_sentence(path: Path, fmt: str, e: BaseException) -> str:
+    """One sentence for an engine error while reading ``path``: what is wrong and the fix."""
+    text = str(e)
+    msg = text.splitlines()[0] if text else type(e).__name__
+    low = text.lower()
+    if "maximum line size of" in low or "maximum_object_size" in low:
+        return long_record_sentence(path, None, None, fmt)
+    if "unicode" in msg.lower() or "utf-8" in msg.lower():
+        return (
+            f"Source file {str(path)!r} is not UTF-8 text; convert it first, e.g. "
+            f"iconv -f LATIN1 -t UTF-8 {path.name} > utf8_{path.name}"
+        )
+    if fmt in ("csv", "tsv") and "sniffing" in low:
+        return _sniff_sentence(path, fmt)
+    return f"Source file {str(path)!r} cannot be read as {fmt} ({msg}); check the file or pass the right --source-format."
+
+
+def _sniff_sentence(path: Path, fmt: str) -> str:
+    """Why the engine could not work out a CSV's layout from its first lines, as far as they tell."""
+    head = _head(path)
+    counter = csv_counter(fmt)
+    counter.feed(head)
+    if counter.inq and counter.open_at is not None:
+        records, breaks = counter.open_at
+        return unclosed_sentence(path, max(records, 1), breaks + 1)
+    lone_cr = head.replace(b"\r\n", b"").count(b"\r")
+    if lone_cr and head.count(b"\n"):
+        return (
+            f"Source file {str(path)!r} mixes line endings (\\r and \\n) in its first lines, so its rows cannot be "
+            f"told apart; convert them to one kind first, e.g. dos2unix {path.name} (or tr '\\r' '\\n'), and ingest it again."
+        )
+    return (
+        f"Source file {str(path)!r} cannot be read as {fmt}: its first lines do not split into the same columns "
+        "with double quotes around values; check the header and the first rows (quotes, delimiters) or pass "
+        "the right --source-format."
+    )
 
 
 def _describe(db, sql: str) -> tuple[list[str], dict[str, str]]:
@@ -157,7 +244,8 @@ def _open_csv(db, path: Path, delim: str, n: int) -> SourceRelation:
     reader = (
         f"read_csv({quote_str(str(path))}, all_varchar=true, header=true, delim={quote_str(delim)}, "
         f"quote='\"', escape='\"', ignore_errors=true, store_rejects=true, rejects_table='{rej}', "
-        f"rejects_scan='{scan}', max_line_size=10000000, compression='auto', encoding='utf-8')"
+        f"rejects_scan='{scan}', max_line_size={MAX_RECORD_BYTES}, buffer_size={2 * MAX_RECORD_BYTES}, compression='auto', encoding='utf-8', "
+        "comment='')"  # no comment lines: auto-detected, '#' would drop rows and cut values at '#'
     )
     cols, types = _describe(db, f"SELECT * FROM {reader}")
     if not cols or cols == ["column0"] and types.get("column0") is None:
@@ -170,8 +258,47 @@ def _open_csv(db, path: Path, delim: str, n: int) -> SourceRelation:
                     f"Source file {str(path)!r} has one column {cols[0]!r}, so it looks {name}, not "
                     f"{'tsv' if delim == chr(9) else 'csv'}; {hint}."
                 )
+    names = safe_names(cols)
     sql = f"SELECT * FROM {reader}"
-    return SourceRelation(sql=sql, columns=cols, types={c: types[c] for c in cols}, rejects=rej, numbered=False)
+    if names != cols:
+        sql = f"SELECT {_aliases(cols, names)} FROM {reader}"
+    return SourceRelation(sql=sql, columns=names, types={b: types[a] for a, b in zip(cols, names, strict=True)},
+                          rejects=rej, numbered=False)
+
+
+def safe_names(names: list[str]) -> list[str]:
+    """Source column names that cannot be mistaken for journeymap's working columns (``_jm_...``) or
+    for each other (the engine's names ignore case): ``_jm_reason`` is kept as ``jm_reason``, an empty
+    name at position i as ``column{i}``, a second ``ID`` beside ``id`` as ``ID_1``.
+
+    >>> safe_names(["id", "_jm_reason", "", "ID", "jm_reason"])
+    ['id', 'jm_reason_1', 'column2', 'ID_1', 'jm_reason']
+    """
+    taken: set[str] = set()
+    keep: list[bool] = []
+    for name in names:
+        ok = bool(name) and not name.lower().startswith("_jm_") and name.lower() not in taken
+        keep.append(ok)
+        if ok:
+            taken.add(name.lower())
+    out = []
+    for i, (name, ok) in enumerate(zip(names, keep, strict=True)):
+        if not ok:
+            base = name[1:] if name.lower().startswith("_jm_") else name or f"column{i}"
+            new, k = base, 0
+            while new.lower() in taken or new.lower().startswith("_jm_"):
+                k += 1
+                new = f"{base}_{k}"
+            name = new
+            taken.add(name.lower())
+        out.append(name)
+    return out
+
+
+def _aliases(columns: list[str], names: list[str]) -> str:
+    return ", ".join(
+        quote_ident(a) if a == b else f"{quote_ident(a)} AS {quote_ident(b)}" for a, b in zip(columns, names, strict=True)
+    )
 
 
 def _open_parquet(db, path: Path) -> SourceRelation:
@@ -179,9 +306,11 @@ def _open_parquet(db, path: Path) -> SourceRelation:
     cols, types = _describe(db, f"SELECT * FROM {reader}")
     # the row number from the reader itself (a window over the scan costs a tenth of the load)
     numbered = f"read_parquet({quote_str(str(path))}, file_row_number=true)"
-    fields = ", ".join(quote_ident(c) for c in cols)
-    sql = f"SELECT file_row_number + 1 AS _jm_row, {fields} FROM {numbered}"
-    return SourceRelation(sql=sql, columns=cols, types={c: types[c] for c in cols}, numbered=True)
+    names = safe_names(cols)
+    sql = f"SELECT file_row_number + 1 AS _jm_row, {_aliases(cols, names)} FROM {numbered}"
+    if "file_row_number" in (c.lower() for c in cols):  # the reader's own row number would clash with it
+        sql = f"SELECT row_number() OVER () AS _jm_row, {_aliases(cols, names)} FROM {reader}"
+    return SourceRelation(sql=sql, columns=names, types={b: types[a] for a, b in zip(cols, names, strict=True)}, numbered=True)
 
 
 def _json_columns(db, objects_sql: str, path: Path) -> list[str]:
@@ -195,10 +324,11 @@ def _json_columns(db, objects_sql: str, path: Path) -> list[str]:
 
 
 def _json_relation(db, objects_sql: str, path: Path) -> SourceRelation:
-    cols = _json_columns(db, objects_sql, path)
+    keys = _json_columns(db, objects_sql, path)
+    cols = safe_names(keys)
     fields = ", ".join(
-        f"CASE WHEN json_type(j) = 'OBJECT' THEN json_extract_string(j, {quote_str('$.' + _json_key(c))}) END AS {quote_ident(c)}"
-        for c in cols
+        f"CASE WHEN json_type(j) = 'OBJECT' THEN {_json_field(k)} END AS {quote_ident(c)}"
+        for k, c in zip(keys, cols, strict=True)
     )
     sql = (
         f"SELECT _jm_row, CASE WHEN j IS NULL THEN 'malformed JSON line' WHEN json_type(j) <> 'OBJECT' "
@@ -208,15 +338,19 @@ def _json_relation(db, objects_sql: str, path: Path) -> SourceRelation:
     return SourceRelation(sql=sql, columns=cols, types={c: "VARCHAR" for c in cols}, bad=True)
 
 
-def _json_key(name: str) -> str:
-    return '"' + name.replace('"', '\\"') + '"'
+def _json_field(key: str) -> str:
+    """SQL of an object's value under ``key`` as text; keys a JSON path cannot name (empty, with a
+    quote or a backslash) through the object read as a map."""
+    if key and '"' not in key and "\\" not in key:
+        return f"json_extract_string(j, {quote_str('$.' + chr(34) + key + chr(34))})"
+    return f"json_extract_string(TRY_CAST(j AS MAP(VARCHAR, JSON))[{quote_str(key)}], '$')"
 
 
 def _open_ndjson(db, path: Path, n: int) -> SourceRelation:
     lines = (
         f"SELECT row_number() OVER () AS _jm_row, line AS _jm_line FROM read_csv({quote_str(str(path))}, "
         "columns={'line': 'VARCHAR'}, header=false, delim='\x01', quote='', escape='', auto_detect=false, "
-        "max_line_size=10000000, compression='auto', strict_mode=false)"
+        f"max_line_size={MAX_RECORD_BYTES}, buffer_size={2 * MAX_RECORD_BYTES}, compression='auto', strict_mode=false)"
     )
     objects = f"SELECT _jm_row, _jm_line, try_cast(_jm_line AS JSON) AS j FROM ({lines}) WHERE trim(_jm_line) <> ''"
     return _json_relation(db, objects, path)
@@ -225,7 +359,7 @@ def _open_ndjson(db, path: Path, n: int) -> SourceRelation:
 def _open_json_array(db, path: Path, n: int) -> SourceRelation:
     objects = (
         f"SELECT row_number() OVER () AS _jm_row, json AS j, json::VARCHAR AS _jm_line "
-        f"FROM read_json_objects({quote_str(str(path))}, format='array', compression='auto_detect', maximum_object_size=16777216)"
+        f"FROM read_json_objects({quote_str(str(path))}, format='array', compression='auto_detect', maximum_object_size={MAX_RECORD_BYTES})"
     )
     db.execute(f"SELECT count(*) FROM ({objects})").fetchall()  # fail early on a broken file
     return _json_relation(db, objects, path)
