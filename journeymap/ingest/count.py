@@ -70,6 +70,8 @@ class Scan:
     long_row: int | None = None
     """The first record longer than :data:`MAX_RECORD_BYTES` (CSV/TSV: data row; NDJSON: line), if any."""
     long_bytes: int = 0
+    lone_cr: tuple[int, int] | None = None
+    """CSV/TSV whose lines end in \\n: (data row, line) of the first \\r inside a value that is not quoted."""
 
     def records(self, columns: int = 2) -> int | None:
         """Data records the file holds, for a source of ``columns`` columns (None: not counted)."""
@@ -155,6 +157,15 @@ def swallowed_sentence(path: Path, line: int, lines: int) -> str:
         "cannot be split into the header's columns (a quote that is opened and not closed swallows the "
         "lines after it), so nothing of it was loaded; close the quote on line "
         f"{line:,} (or remove the stray \") and ingest the file again."
+    )
+
+
+def lone_cr_sentence(path: Path, row: int, line: int) -> str:
+    """One sentence for a carriage return inside an unquoted value of a file whose lines end in \\n."""
+    return (
+        f"Source file {str(path)!r} has a carriage return (\\r) inside a value that is not quoted, on row {row:,} "
+        f"(line {line:,} of the file), which the reader cannot split into columns; quote that value or replace "
+        f"its \\r, e.g. tr '\\r' ' ' < {path.name} > fixed_{path.name}, and ingest the file again."
     )
 
 
@@ -291,6 +302,7 @@ class _CsvCounter:
         self.breaks = 0  # line breaks, inside quotes too (for line numbers)
         self.misplaced = 0
         self.open_at: tuple[int, int] | None = None  # (records, line breaks) before the last opening quote
+        self.lone_cr: tuple[int, int] | None = None  # (data row, line) of the first \r inside an unquoted value
         self.long_row: int | None = None
         self.long_bytes = 0
         self._pending = b""
@@ -344,6 +356,8 @@ class _CsvCounter:
                     self.long_row = records_before + int(np.count_nonzero(filled[: far[0] + 1])) - 1
                     self.long_bytes = int(gaps[far[0]]) - 1
             self.last_term = int(ends[-1])
+        if self.term == _LF and self.lone_cr is None:
+            self._find_lone_cr(a, q, t, ot, filled, start_inq, records_before)
         if self.inq and q.size:
             # the last quote opened a value that is still open: remember where (an unclosed quote)
             last = int(q[-1])
@@ -352,6 +366,21 @@ class _CsvCounter:
         self.breaks += int(t.size)
         self.prev = int(a[-1])
         self.offset += n
+
+    def _find_lone_cr(self, a, q, t, ot, filled, start_inq: bool, records_before: int) -> None:
+        """Remember the first carriage return outside quotes that does not end a line (\\r\\n): the
+        engine's reader cannot go on from one in a file whose lines end in \\n."""
+        n = a.size
+        cr = np.flatnonzero(a == _CR)
+        if not cr.size:
+            return
+        lone = cr[(a[np.minimum(cr + 1, n - 1)] != _LF) & (cr < n - 1)]  # (one ending a chunk is not seen)
+        if q.size:
+            lone = lone[((np.searchsorted(q, lone) + start_inq) & 1) == 0]
+        if lone.size:
+            pos = int(lone[0])
+            done = int(np.searchsorted(ot, pos))
+            self.lone_cr = (records_before + int(np.count_nonzero(filled[:done])), self.breaks + int(np.searchsorted(t, pos)) + 1)
 
     def _check_quotes(self, a: np.ndarray, q: np.ndarray, start_inq: bool) -> None:
         """Count quotes that neither open a value (after a delimiter, a line break or a quote),
@@ -381,6 +410,7 @@ class _CsvCounter:
         if self.long_row is None and tail > MAX_RECORD_BYTES:
             self.long_row, self.long_bytes = self.nonblank, tail
         scan.long_row, scan.long_bytes = self.long_row, self.long_bytes
+        scan.lone_cr = self.lone_cr
 
 
 def _first_break(data: bytes) -> int | None:

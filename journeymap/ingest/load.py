@@ -31,6 +31,7 @@ from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
 from journeymap.ingest.count import (
     Scan,
+    lone_cr_sentence,
     long_record_sentence,
     mismatch_sentence,
     scan_file,
@@ -153,7 +154,8 @@ def _read_error(job: Job, e: Exception, scan: Future, stop: threading.Event) -> 
     text = str(e).lower()
     too_long = "maximum line size of" in text or "maximum_object_size" in text or "longer than journeymap reads" in text
     engine_read = isinstance(e, SourceReadError) or not isinstance(e, InputError)
-    if not (too_long or (engine_read and job.path.name.lower().endswith(".gz"))):
+    csv_read = engine_read and job.fmt in ("csv", "tsv") and ("csv" in text or "state machine" in text or "sniffing" in text)
+    if not (too_long or csv_read or (engine_read and job.path.name.lower().endswith(".gz"))):
         stop.set()
         return None
     try:
@@ -164,6 +166,10 @@ def _read_error(job: Job, e: Exception, scan: Future, stop: threading.Event) -> 
         return found.problem
     if too_long:
         return long_record_sentence(job.path, found.long_row, found.long_bytes, job.fmt)
+    if found.unclosed_row is not None:
+        return unclosed_sentence(job.path, found.unclosed_row, found.unclosed_line or 0)
+    if found.lone_cr is not None:
+        return lone_cr_sentence(job.path, *found.lone_cr)
     return None
 
 
@@ -185,6 +191,8 @@ def _check_complete(job: Job, rows_read: int, scan: Future) -> str:
         raise InputError(swallowed_sentence(job.path, *swallowed))
     held = found.records(columns=len(job.rel.columns))
     if held is not None and held != rows_read:
+        if found.lone_cr is not None:
+            raise InputError(lone_cr_sentence(job.path, *found.lone_cr))
         raise InputError(mismatch_sentence(job.path, rows_read, held))
     return found.sha256
 

@@ -25,6 +25,7 @@ from journeymap.ingest.count import (
     MAX_RECORD_BYTES,
     csv_counter,
     gzip_sentence,
+    lone_cr_sentence,
     long_record_sentence,
     unclosed_sentence,
 )
@@ -220,6 +221,8 @@ def _sniff_sentence(path: Path, fmt: str) -> str:
     if counter.inq and counter.open_at is not None:
         records, breaks = counter.open_at
         return unclosed_sentence(path, max(records, 1), breaks + 1)
+    if counter.lone_cr is not None:
+        return lone_cr_sentence(path, *counter.lone_cr)
     lone_cr = head.replace(b"\r\n", b"").count(b"\r")
     if lone_cr and head.count(b"\n"):
         return (

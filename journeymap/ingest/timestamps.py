@@ -41,6 +41,7 @@ journeymap.errors.InputError: Timestamps in column 'd' read both as month/day an
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -330,7 +331,9 @@ def detect_ts_format(db, relation_sql: str, column: str, *, years: tuple[int, in
         )
         return _decide(db, table, column, years)
     finally:
-        db.execute(f"DROP TABLE IF EXISTS {table}")
+        # after a failed read the transaction refuses any statement: the read's own error tells why
+        with contextlib.suppress(Exception):
+            db.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _decide(db, table: str, column: str, years: tuple[int, int]) -> str | None:
