@@ -195,6 +195,10 @@ CASES: list[Case] = [
     Case("lone-cr-in-value-late", "lonecrlate.csv", table(rows(30_000, "lr")) + b"lr-x,2024-05-01,@help \r\rmy order\n" + table(rows(5, "lr", 30_000), header=None),
          "refuse", "row 30,001"),
     Case("quoted-cr-in-value", "quotedcr.csv", plain("customer_id,ts,event", 'qc1,2024-05-01,"vi\r\rsit"', "qc2,2024-05-01,cart"), "load", loaded=2),
+    Case("crlf-then-lf", "crlflf.csv", plain("customer_id,ts,event", "cl1,2024-05-01,visit", end="\r\n") + plain("cl2,2024-05-01,cart", "cl3,2024-05-01,v"),
+         "refuse", "line endings"),
+    Case("crlf-then-lf-late", "crlflflate.csv", table(rows(30_000, "cf"), end="\r\n") + plain("cf-x,2024-05-01,visit") + table(rows(5, "cf", 30_000), header=None, end="\r\n"),
+         "refuse", "row 30,001 (line 30,002 of the file) ends in \\n alone"),
     Case("no-final-newline", "nofinal.csv", plain("customer_id,ts,event", "nf1,2024-05-01,visit", "nf2,2024-05-01,cart", final=False), "load", loaded=2),
     Case("blank-lines", "blank.csv", plain("customer_id,ts,event", "", "bl1,2024-05-01,visit", "", "", "bl2,2024-05-01,cart", ""), "load", loaded=2),
     Case("blank-crlf-lines", "blankcrlf.csv", plain("customer_id,ts,event", "", "bc1,2024-05-01,visit", "", end="\r\n"), "load", loaded=1),
@@ -475,6 +479,32 @@ def test_jm_column_is_kept_in_properties(seeded: Path, tmp_path: Path) -> None:
     assert json.loads(props)["jm_reason"] == "mine"
     reason = con.execute("SELECT reason FROM quarantine WHERE source = ?", [str(src)]).fetchone()[0]
     assert reason.startswith("unparseable timestamp 'never'")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_an_engine_that_drops_rows_is_caught(seeded: Path, tmp_path: Path, monkeypatch, fmt: str) -> None:
+    """The safety net itself: a reader that silently returns fewer rows than the file holds (as the
+    engine did with a .gz cut short, or '#' lines taken for comments) is refused, and nothing loads."""
+    from dataclasses import replace
+
+    from journeymap.ingest import load
+
+    real = load.open_source
+
+    def losing(db, path, fmt, n):
+        rel = real(db, path, fmt, n)
+        return replace(rel, sql=f"SELECT * FROM ({rel.sql}) LIMIT 995")
+
+    monkeypatch.setattr(load, "open_source", losing)
+    ws = tmp_path / "ws"
+    shutil.copytree(seeded, ws)
+    src = tmp_path / f"lossy.{fmt}"
+    src.write_bytes(table(rows(1000, "lo")) if fmt == "csv" else ndjson([event(i, "lo") for i in range(1000)]))
+    before = snapshot(ws)
+    code, out, err = _cli(ws, ["ingest", "events", str(src), "--format", "json"], in_process=True)
+    assert code == 1 and "Traceback" not in err
+    assert "the engine read 995 rows but the file holds 1,000 records" in err
+    assert snapshot(ws) == before
 
 
 # -- faults, as real processes -------------------------------------------------------------------

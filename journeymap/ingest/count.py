@@ -72,6 +72,8 @@ class Scan:
     long_bytes: int = 0
     lone_cr: tuple[int, int] | None = None
     """CSV/TSV whose lines end in \\n: (data row, line) of the first \\r inside a value that is not quoted."""
+    lone_lf: tuple[int, int] | None = None
+    """CSV/TSV whose lines end in \\r\\n: (data row, line) of the first line that ends in \\n alone."""
 
     def records(self, columns: int = 2) -> int | None:
         """Data records the file holds, for a source of ``columns`` columns (None: not counted)."""
@@ -166,6 +168,15 @@ def lone_cr_sentence(path: Path, row: int, line: int) -> str:
         f"Source file {str(path)!r} has a carriage return (\\r) inside a value that is not quoted, on row {row:,} "
         f"(line {line:,} of the file), which the reader cannot split into columns; quote that value or replace "
         f"its \\r, e.g. tr '\\r' ' ' < {path.name} > fixed_{path.name}, and ingest the file again."
+    )
+
+
+def lone_lf_sentence(path: Path, row: int, line: int) -> str:
+    """One sentence for a line ending in \\n alone in a file whose lines end in \\r\\n."""
+    return (
+        f"Source file {str(path)!r} mixes line endings: its lines end in \\r\\n but row {row:,} (line {line:,} of "
+        f"the file) ends in \\n alone, which the reader cannot follow; convert them to one kind first, e.g. "
+        f"dos2unix {path.name}, and ingest the file again."
     )
 
 
@@ -303,6 +314,8 @@ class _CsvCounter:
         self.misplaced = 0
         self.open_at: tuple[int, int] | None = None  # (records, line breaks) before the last opening quote
         self.lone_cr: tuple[int, int] | None = None  # (data row, line) of the first \r inside an unquoted value
+        self.crlf: bool | None = None  # whether lines end in \r\n (from the first line break)
+        self.lone_lf: tuple[int, int] | None = None  # (data row, line) of the first \n alone where lines end in \r\n
         self.long_row: int | None = None
         self.long_bytes = 0
         self._pending = b""
@@ -344,6 +357,13 @@ class _CsvCounter:
             if self.term == _LF:
                 before = np.where(ot > 0, a[np.maximum(ot - 1, 0)], self.prev)
                 blank |= (gaps == 2) & (before == _CR)
+                if self.crlf is None:
+                    self.crlf = bool(before[0] == _CR)  # the file's first line break: \r\n or \n
+                if self.crlf and self.lone_lf is None and not (before == _CR).all():
+                    # lines end in \r\n, this one in \n alone: the engine's reader stops there
+                    first = int(np.flatnonzero(before != _CR)[0])
+                    self.lone_lf = (records_before + int(np.count_nonzero(~blank[:first])),
+                                    self.breaks + int(np.searchsorted(t, ot[first])) + 1)
             filled = ~blank
             if records_before == 0:  # blank lines before the header are skipped in any reading
                 lead = np.flatnonzero(filled)
@@ -411,6 +431,7 @@ class _CsvCounter:
             self.long_row, self.long_bytes = self.nonblank, tail
         scan.long_row, scan.long_bytes = self.long_row, self.long_bytes
         scan.lone_cr = self.lone_cr
+        scan.lone_lf = self.lone_lf
 
 
 def _first_break(data: bytes) -> int | None:
@@ -444,7 +465,8 @@ def _recount_csv(path: Path, gz: bool, delim: int, scan: Scan, stop: threading.E
         with raw, io.TextIOWrapper(raw, encoding="latin-1", newline="") as text:
             nonblank = lines = 0
             for row in csv.reader(text, delimiter=chr(delim), quotechar='"', doublequote=True, strict=False):
-                lines += 1
+                if row or nonblank:  # blank lines before the header are skipped in any reading
+                    lines += 1
                 nonblank += bool(row)
                 if stop is not None and stop.is_set() and not lines % 65536:
                     return

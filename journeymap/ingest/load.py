@@ -32,6 +32,7 @@ from journeymap.errors import InputError
 from journeymap.ingest.count import (
     Scan,
     lone_cr_sentence,
+    lone_lf_sentence,
     long_record_sentence,
     mismatch_sentence,
     scan_file,
@@ -170,6 +171,8 @@ def _read_error(job: Job, e: Exception, scan: Future, stop: threading.Event) -> 
         return unclosed_sentence(job.path, found.unclosed_row, found.unclosed_line or 0)
     if found.lone_cr is not None:
         return lone_cr_sentence(job.path, *found.lone_cr)
+    if found.lone_lf is not None:
+        return lone_lf_sentence(job.path, *found.lone_lf)
     return None
 
 
@@ -193,6 +196,8 @@ def _check_complete(job: Job, rows_read: int, scan: Future) -> str:
     if held is not None and held != rows_read:
         if found.lone_cr is not None:
             raise InputError(lone_cr_sentence(job.path, *found.lone_cr))
+        if found.lone_lf is not None:
+            raise InputError(lone_lf_sentence(job.path, *found.lone_lf))
         raise InputError(mismatch_sentence(job.path, rows_read, held))
     return found.sha256
 

@@ -223,8 +223,9 @@ def _sniff_sentence(path: Path, fmt: str) -> str:
         return unclosed_sentence(path, max(records, 1), breaks + 1)
     if counter.lone_cr is not None:
         return lone_cr_sentence(path, *counter.lone_cr)
-    lone_cr = head.replace(b"\r\n", b"").count(b"\r")
-    if lone_cr and head.count(b"\n"):
+    outside = b"".join(head.split(b'"')[::2])  # line breaks inside quoted values are values
+    crlf = outside.count(b"\r\n")
+    if sum(k > 0 for k in (crlf, outside.count(b"\n") - crlf, outside.count(b"\r") - crlf)) > 1:
         return (
             f"Source file {str(path)!r} mixes line endings (\\r and \\n) in its first lines, so its rows cannot be "
             f"told apart; convert them to one kind first, e.g. dos2unix {path.name} (or tr '\\r' '\\n'), and ingest it again."
