@@ -453,6 +453,8 @@ def explain(exc: BaseException) -> tuple[str, int]:
             return _one_line(str(e)), 1
         if isinstance(e, WorkspaceBusyError):
             return _one_line(str(e)), 1
+        if isinstance(e, EngineError):
+            continue  # its message may quote the driver's error, which is explained below (or after the loop)
         found = _driver_error(e)
         if found is not None:
             return found

@@ -128,7 +128,6 @@ class Case:
     loaded: int | None = None
     quarantined: int | None = None
     rows: int | None = None  # rows read, where the file's own reading is special (else counted here)
-    item: int | None = None  # the issue-14 item whose fix this case needs, while it is in progress
     subprocess: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
 
@@ -317,7 +316,7 @@ CASES: list[Case] = [
     Case("bad-map-flag", "mapflag.csv", table(rows(2, "mf")), "refuse", "TARGET=COLUMN", args=("--map", "customer_id")),
     Case("wrong-source-format", "wrongfmt.csv", table(rows(2, "wf")), "refuse", "parquet", args=("--source-format", "parquet")),
     Case("unknown-extension", "sheet.xlsx", b"PK\x03\x04" + noise(100, 6), "refuse", "--source-format"),
-    Case("bad-ts-format", "tsfmt.csv", table(rows(2, "tf")), "refuse", "%Q", args=("--ts-format", "%Q"), item=2),
+    Case("bad-ts-format", "tsfmt.csv", table(rows(2, "tf")), "refuse", "%Q", args=("--ts-format", "%Q")),
     Case("bad-tz", "tz.csv", table(rows(2, "tzz")), "refuse", "Mars/Olympus", args=("--tz", "Mars/Olympus")),
     # feedback and customers
     Case("feedback-bad-kind-and-nps", "fb.csv", plain("customer_id,ts,text,kind,nps", "fk1,2024-05-01,great,survey,9", "fk2,2024-05-01,meh,pigeon,5",
@@ -411,13 +410,7 @@ def _feedback_seed(root: Path) -> Path:
     return p
 
 
-def _marks(case: Case):
-    if case.item is not None:
-        return [pytest.mark.xfail(strict=True, reason=f"item {case.item} of issue 14, in progress")]
-    return []
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=_marks(c)) for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
 def test_bad_input(case: Case, seeded: Path, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     shutil.copytree(seeded, ws)
@@ -524,7 +517,6 @@ class Fault:
     name: str
     setup: Callable[[Path, Path], dict]  # (workspace, tmp) -> options: args, preexec, signal_after, holder
     says: str = ""
-    item: int | None = None
 
 
 def _corrupt_warehouse(ws: Path, tmp: Path) -> dict:
@@ -619,7 +611,7 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("fault", [pytest.param(f, id=f.name, marks=_marks(f)) for f in FAULTS])
+@pytest.mark.parametrize("fault", [pytest.param(f, id=f.name) for f in FAULTS])
 def test_fault(fault: Fault, seeded: Path, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     shutil.copytree(seeded, ws)

@@ -42,6 +42,7 @@ journeymap.errors.InputError: Timestamps in column 'd' read both as month/day an
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -88,12 +89,29 @@ def check_tz(tz: str) -> str:
     return tz
 
 
+_CODES = re.compile(r"%(-?[aAwdbBmyYHIpMSfzZjUWcxX]|%)")
+"""strptime codes the engine reads (``%-d`` style too)."""
+
+
 def check_format(ts_format: str) -> str:
-    """Return ``ts_format`` when it has at least one strptime code, else raise InputError."""
+    """Return ``ts_format`` when it has strptime codes and only known ones, else raise InputError.
+
+    >>> check_format("%Q")
+    Traceback (most recent call last):
+    ...
+    journeymap.errors.InputError: Timestamp format '%Q' (ts_format) has an unknown code '%Q'; use strptime codes such as %d/%m/%Y %H:%M (%d day, %m month, %Y year, %y 2-digit year, %H hour, %M minute, %S second, %z offset).
+    """
     if "%" not in ts_format:
         raise InputError(
             f"Timestamp format {ts_format!r} (ts_format) has no strptime codes; write e.g. '%d/%m/%Y %H:%M'."
         )
+    for m in re.finditer(r"%-?.?", ts_format):
+        if not _CODES.fullmatch(m.group(0)):
+            raise InputError(
+                f"Timestamp format {ts_format!r} (ts_format) has an unknown code {m.group(0)!r}; use strptime "
+                "codes such as %d/%m/%Y %H:%M (%d day, %m month, %Y year, %y 2-digit year, %H hour, %M minute, "
+                "%S second, %z offset)."
+            )
     return ts_format
 
 
