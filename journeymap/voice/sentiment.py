@@ -659,10 +659,7 @@ class TrainedSentiment:
             self.emb_head_.predict_proba(self.embedder.encode(texts))
             + self.lex_head_.predict_proba(_lexicon_features(self._lex, texts))
         ) / 2
-        out = np.zeros((len(texts), len(LABELS)))
-        for j, c in enumerate(self.classes_):
-            out[:, LABELS.index(c)] = p[:, j]
-        return out
+        return _in_label_order(p, self.classes_)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """P(positive) - P(negative) per text."""
@@ -672,6 +669,15 @@ class TrainedSentiment:
     def classify(self, texts: Sequence[str]) -> list[str]:
         """The most probable class per text."""
         return [LABELS[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+
+def _in_label_order(p: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """A classifier's probabilities (columns in ``classes`` order) with columns in :data:`LABELS`
+    order, 0 for a label the classifier never saw."""
+    out = np.zeros((p.shape[0], len(LABELS)))
+    for j, c in enumerate(classes):
+        out[:, LABELS.index(c)] = p[:, j]
+    return out
 
 
 # -- the ratings model: learnt from the workspace's own rated comments --------------------------
@@ -843,11 +849,7 @@ class RatingsSentiment:
 
             raise NotFittedError("This RatingsSentiment is not fitted yet; call fit(texts, labels) first.")
         texts = list(texts)
-        p = self.head_.predict_proba(self._matrix(texts))
-        out = np.zeros((len(texts), len(LABELS)))
-        for j, c in enumerate(self.classes_):
-            out[:, LABELS.index(c)] = p[:, j]
-        return out
+        return _in_label_order(self.head_.predict_proba(self._matrix(texts)), self.classes_)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """P(positive) - P(negative) per text."""
