@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -385,8 +385,11 @@ def test_event_id_is_a_keyed_hash_of_the_canonical_values_and_the_occurrence(tmp
         parts = [pseudonym(cid), ts, tp, "\x00", revenue, "\x00", "page", page]
         return md5(key + "\x1e" + "\x1f".join(parts))
 
-    first = ident("c1", "2024-05-01T10:00:00.000000", "visit", "\x00", "/home")
-    want = [first, ident("c1", "2024-05-01T10:05:00.000000", "purchase", "12.5", "/buy"), md5(first + ":1")]
+    def us(text):  # the time as UTC epoch microseconds
+        return str(int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) * 1_000_000)
+
+    first = ident("c1", us("2024-05-01T10:00:00"), "visit", "\x00", "/home")
+    want = [first, ident("c1", us("2024-05-01T10:05:00"), "purchase", "12.5", "/buy"), md5(first + ":1")]
     got = [r[0] for r in ws.con.con.execute("SELECT event_id FROM events ORDER BY seq").fetchall()]
     assert got == want
     # the raw customer id is neither a column value nor a property

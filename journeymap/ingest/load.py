@@ -321,7 +321,7 @@ def _identity_sql(job: Job) -> str:
     key = job.pseudonym_key.hex() if job.pseudonym_key is not None else ""
     null = "chr(0)"
     parts = [
-        f"coalesce(customer_id, {null})", f"coalesce(strftime(ts, '%Y-%m-%dT%H:%M:%S.%f'), {null})",
+        f"coalesce(customer_id, {null})", f"coalesce(CAST(epoch_us(ts) AS VARCHAR), {null})",
         f"coalesce(touchpoint, {null})", f"coalesce(channel, {null})",
         f"coalesce(CAST(revenue AS VARCHAR), {null})", f"coalesce(order_id, {null})",
     ]
