@@ -57,15 +57,13 @@ def tweets() -> pd.DataFrame:
     return df
 
 
+def _scores(y, pred) -> dict:
+    """Accuracy and macro-F1 of predicted labels, rounded as the tables print them."""
+    return {"accuracy": round(accuracy_score(y, pred), 3), "macro-F1": round(f1_score(y, pred, average="macro"), 3)}
+
+
 def _row(method: str, y, pred, subset: str = "all 14,640", note: str = "") -> dict:
-    return {
-        "method": method,
-        "evaluated on": subset,
-        "n": len(y),
-        "accuracy": round(accuracy_score(y, pred), 3),
-        "macro-F1": round(f1_score(y, pred, average="macro"), 3),
-        "note": note,
-    }
+    return {"method": method, "evaluated on": subset, "n": len(y), **_scores(y, pred), "note": note}
 
 
 def _embedder():
@@ -214,8 +212,7 @@ def _rated_row(data: str, method: str, y, pred, seconds: float, *, proba=None, s
         "data": data,
         "method": method,
         "n test": len(y),
-        "accuracy": round(accuracy_score(y, pred), 3),
-        "macro-F1": round(f1_score(y, pred, average="macro"), 3),
+        **_scores(y, pred),
         "neutral F1": round(f1_score(y, pred, labels=["neutral"], average="macro"), 3),
         "AUC (ovr)": _auc(y, proba, score),
         "texts/s": round(len(y) / seconds) if seconds else "",

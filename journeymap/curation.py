@@ -55,6 +55,7 @@ from journeymap.blueprint import (
 )
 from journeymap.errors import InputError
 from journeymap.results import TableResult
+from journeymap.schema import touch_order
 
 GOAL_WORDS = frozenset({
     "purchase", "purchased", "purchases", "order", "orders", "ordered", "payment", "payments", "billed",
@@ -140,8 +141,6 @@ def touchpoint_profile(events: ir.Table, goals: list[str] | None = None) -> ir.T
     goal (null when no goals are known); ``revenue_share`` and ``revenue_events``
     the share and number of its events with a positive revenue.
     """
-    from journeymap.schema import touch_order
-
     cols = events.columns
     w = ibis.window(group_by=events.customer_id, order_by=touch_order(events))
     n = events.count().over(ibis.window(group_by=events.customer_id))
@@ -320,8 +319,6 @@ def propose_journey_settings(events: ir.Table, con: BaseBackend | None = None) -
     >>> p.inactivity_gap, p.conversion_window.days, p.customers, p.span_s / 86400
     (None, 5, 2, 20.0)
     """
-    from journeymap.schema import touch_order
-
     t = events.filter(events.ts.notnull())
     secs = t.ts.epoch_seconds()
     w = ibis.window(group_by=t.customer_id, order_by=touch_order(t))

@@ -8,24 +8,15 @@ Python's ``datetime.strptime`` on the same text.
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import write_csv
 
 from journeymap.errors import InputError
-
-
-def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return path
 
 
 def event_rows(times: list[str], column: str = "time") -> list[dict[str, str]]:

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import write_csv
 
 from journeymap.blueprint import Blueprint
 from journeymap.cli import main
@@ -38,13 +39,6 @@ ONE_JOURNEY_PER_CASE = {"goals": [], "journey": {"inactivity_gap": None, "conver
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def write_csv(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
 
 def workspace(tmp_path: Path, blueprint: dict, name: str = "ws") -> Workspace:
     ws = Workspace.init(tmp_path / name)

@@ -12,7 +12,6 @@ rows the test wrote.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import write_csv
 
 from journeymap.errors import InputError
 
@@ -34,13 +34,6 @@ MOMENTS = [datetime(2024, 5, 1, 10, 0, 0, 123456), datetime(2023, 11, 14, 22, 13
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def write_csv(path: Path, rows: list[dict[str, object]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
 
 def write_ndjson(path: Path, rows: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

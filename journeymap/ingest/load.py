@@ -519,9 +519,9 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int, int]:
     reasoned = _reasoned_sql(job, numbered=False)
     before = db.execute(f"SELECT coalesce(max(rowid), -1) FROM {t}").fetchone()[0]
     # Events keep the source's row order in seq. Parquet and JSON number their rows as read; CSV
-    # rows are numbered last, over the good rows as they leave the parallel scan in file order
-    # (a window below the parsing and checks cost a third more CPU). Otherwise insertion order
-    # does not matter, and not keeping it is much faster.
+    # has no row number, so its good rows are numbered last, in file order. DuckDB streams that
+    # window on one thread, the parse included (docs/ingest.md, "Keeping the row order"). Otherwise
+    # insertion order does not matter, and not keeping it is much faster.
     number_last = t == "events" and not job.rel.numbered
     items = ", ".join(f"{job.seq_base} + row_number() OVER () AS seq" if c == "seq" and number_last else c for c in cols)
     if not number_last:
