@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-workspace
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test lint bench clean venv axe
 
 venv: $(STAMP)
 
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m journeymap demo $(DEMO_DIR) --force
 
-test: $(STAMP)
+# axe-core for the accessibility tests (test-only npm devDependency; the report never loads it).
+axe:
+	@test -f node_modules/axe-core/axe.min.js || { command -v npm >/dev/null 2>&1 \
+	  && npm ci --no-audit --no-fund --silent; } \
+	  || echo "note: axe-core not installed (needs npm); accessibility tests will skip" >&2
+
+test: $(STAMP) axe
 	$(PY) -m pytest
 
 lint: $(STAMP)
