@@ -262,7 +262,6 @@ def test_axe_finds_no_serious_or_critical_violation(request, chromium, which, vi
         violations = _axe(page)
     finally:
         page.close()
-    assert all(v["impact"] in ("minor", "moderate", "serious", "critical", None) for v in violations), violations
     bad = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert not bad, f"axe-core {which} report at {viewport}, details {state}:\n{_describe(bad)}"
 
