@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from journeymap.maps.models import JourneyMap, Rate
+from journeymap.report.safety import csv_cell
 
 Table = tuple[list[str], list[list[Any]]]
 
@@ -161,7 +162,12 @@ def map_tables(doc: JourneyMap) -> dict[str, Table]:
 
 
 def write_csv(doc: JourneyMap, folder: str | Path) -> list[Path]:
-    """Write one CSV file per table of :func:`map_tables` into ``folder``; returns the paths."""
+    """Write one CSV file per table of :func:`map_tables` into ``folder``; returns the paths.
+
+    Every cell goes through :func:`~journeymap.report.safety.csv_cell`: a text cell starting with
+    ``= + - @``, tab or CR (a name such as ``=HYPERLINK(...)`` or ``-1`` from the user's files) gets a
+    leading ``'`` so that a spreadsheet shows it instead of running it; numbers are written as they are.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -170,6 +176,6 @@ def write_csv(doc: JourneyMap, folder: str | Path) -> list[Path]:
         with path.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(columns)
-            w.writerows([["" if v is None else v for v in row] for row in rows])
+            w.writerows([[csv_cell(v) for v in row] for row in rows])
         paths.append(path)
     return paths
