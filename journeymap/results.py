@@ -102,11 +102,13 @@ class Result(BaseModel):
         tables = self.tables()
         key = name or next(iter(tables))
         columns, rows = tables[key]
+        from journeymap.report.safety import csv_cell  # "=HYPERLINK(...)" is not run as a formula
+
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow([csv_cell(c) for c in columns])
         for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([csv_cell(v) for v in row])
         return buf.getvalue()
 
 

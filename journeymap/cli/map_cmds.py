@@ -109,8 +109,10 @@ def diff_cmd(old: str, new: str, show_all: bool, fmt: str) -> None:
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
+        from journeymap.report.safety import csv_cell
+
         w.writerow(columns)
-        w.writerows([["" if v is None else v for v in r] for r in rows])
+        w.writerows([[csv_cell(v) for v in r] for r in rows])
         click.echo(buf.getvalue(), nl=False)
         return
     console.print(f"Added touchpoints: {', '.join(d.added_touchpoints) or 'none'}", highlight=False)

@@ -97,10 +97,12 @@ def emit(result: Result | dict | list, fmt: str, title: str | None = None) -> No
         import csv
         import io
 
+        from journeymap.report.safety import csv_cell
+
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(columns)
-        w.writerows(rows)
+        w.writerow([csv_cell(c) for c in columns])
+        w.writerows([[csv_cell(v) for v in r] for r in rows])
         click.echo(buf.getvalue(), nl=False)
     else:
         print_table(columns, rows, title=title)
