@@ -25,6 +25,7 @@ from typing import Any
 
 import ibis
 from ibis.backends import BaseBackend
+from ibis.common.exceptions import TableNotFound
 
 from journeymap import engine, schema
 from journeymap.blueprint import Blueprint, default_blueprint
@@ -225,7 +226,16 @@ class Workspace:
     def table(self, name: str) -> ibis.Table:
         if name not in schema.TABLES:
             raise InputError(f"Table {name!r} is not a journeymap table; use one of {', '.join(schema.TABLES)}.")
-        return self.con.table(name)
+        try:
+            return self.con.table(name)
+        except TableNotFound:
+            if self.read_only:  # a warehouse made outside journeymap, or one whose first ingest was stopped
+                raise WorkspaceError(
+                    f"The warehouse of {str(self.path)!r} has no {name} table yet (no data yet): load data with "
+                    f"`journeymap ingest events FILE`."
+                ) from None
+            self.ensure_tables()
+            return self.con.table(name)
 
     def events(self) -> ibis.Table:
         """The ``events`` table as an Ibis expression."""
