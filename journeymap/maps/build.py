@@ -27,7 +27,9 @@ from journeymap import __version__, engine
 from journeymap.errors import InputError
 from journeymap.maps import opportunities as opp
 from journeymap.maps.models import (
+    EMOTION_MIN_N,
     KPI,
+    PURCHASE_PATH_CAVEAT,
     AttributionComparison,
     AttributionRow,
     BackFlow,
@@ -93,6 +95,10 @@ PHASE = "_phase"
 """Column of the journeys the map's friction is grouped by: ``to_goal`` or ``post_goal`` (see _Builder._phased)."""
 ALL = ("all",)
 """Key of a persona's emotion over all stages (not a stage name)."""
+CAVEAT_PAIN_RANK = 5
+"""Pain points up to this rank that are also conversion drivers carry :data:`PURCHASE_PATH_CAVEAT`."""
+DRIVERS = {"exit": "exits", "loop": "loops", "slow": "waits"}
+"""Friction component prefix -> the name of the driver of a pain point (:attr:`PainPoint.driver`)."""
 
 
 def build_map(
@@ -107,6 +113,7 @@ def build_map(
     personas: bool = True,
     themes: bool = True,
     seed: int = 0,
+    emotion_min_n: int | None = None,
 ) -> JourneyMap:
     """The JourneyMap of a workspace.
 
@@ -130,6 +137,9 @@ def build_map(
         Leave the persona comparison / theme discovery out (faster; used for the compared period).
     seed
         Seed of theme discovery (the same data and seed give the same themes).
+    emotion_min_n
+        Fewest scored feedback items an emotion needs to be shown as a colour (``meta.emotion_min_n``);
+        default: ``[report] emotion_min_n`` in journeymap.toml, else 10.
 
     The document is deterministic: the same data gives the same JSON (but for ``meta``'s build time
     and the ingest log's clock) with any number of engine threads and any order of the source rows
@@ -139,6 +149,7 @@ def build_map(
     from journeymap.attribution import DEFAULT_MODELS, parse_models
 
     t0 = time.perf_counter()
+    min_n = _emotion_min_n(ws, emotion_min_n)
     tell = _progress(progress)
     model_list = parse_models(models or DEFAULT_MODELS)
     bp = ws.blueprint
@@ -151,13 +162,27 @@ def build_map(
     if previous is not None:
         tell("compare")
         old = build_map(ws, start=previous[0], end=previous[1], persona=persona, models=["first"],
-                        personas=False, themes=False, seed=seed)
+                        personas=False, themes=False, seed=seed, emotion_min_n=min_n)
         doc = with_change(doc, old)
     tell("assemble")
     meta = doc.meta.model_copy(update={
-        "compare_to": compare_to, "build_seconds": round(time.perf_counter() - t0, 3)})
+        "compare_to": compare_to, "emotion_min_n": min_n, "build_seconds": round(time.perf_counter() - t0, 3)})
     # figures keep 9 significant digits: the same data gives the same document whatever the engine's threads
     return JourneyMap.model_validate(round_figures(doc.model_copy(update={"meta": meta}).model_dump()))
+
+
+def _emotion_min_n(ws: Any, given: int | None) -> int:
+    """The emotion minimum: ``given``, else ``[report] emotion_min_n`` of journeymap.toml, else 10."""
+    where = "emotion_min_n"
+    value: Any = given
+    if value is None:
+        settings = getattr(ws, "settings", None)
+        report = (getattr(settings, "extra", None) or {}).get("report") or {}
+        value = report.get("emotion_min_n", EMOTION_MIN_N) if isinstance(report, dict) else EMOTION_MIN_N
+        where = "[report] emotion_min_n in journeymap.toml"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{where} is {value!r}, not a whole number of at least 1; write e.g. emotion_min_n = 10.")
+    return int(value)
 
 
 def with_change(doc: JourneyMap, old: JourneyMap) -> JourneyMap:
@@ -282,6 +307,8 @@ class _Builder:
                                    attribution=attribution, lift_rows=lift_rows, quotes=tp_quotes)
 
         pain = self._pain_points(cells)
+        stages, pain = self._with_caveats(stages, pain, drivers_doc)
+        cells = sorted((tp for st in stages for lane in st.lanes for tp in lane.touchpoints), key=lambda c: c.order)
         dvo = self._designed_vs_observed(cells, tr, tr_stage)
         curve = _curve(stages, cells, voice.method)
         overall_conv = rate(totals["converted"], totals["journeys"])
@@ -403,15 +430,26 @@ class _Builder:
                 known.add(link.target)
         real = [r for r in tr if r["source"] != "START"]
         top = sorted(real, key=lambda r: (-int(r["count"]), r["source"], r["target"]))[:25]
+        ends = self._end_words()
         return Flows(
             unit="journeys", total=self.total_journeys,
-            top_transitions=[Transition(source=r["source"], target=r["target"], count=int(r["count"]),
+            top_transitions=[Transition(source=r["source"], target=ends.get(r["target"], r["target"]),
+                                        count=int(r["count"]),
                                         share=_f(r["probability"]), median_gap_s=_f(r["median_gap_s"]))
                              for r in top],
             nodes=nodes, links=links,
             note="Sankey: first 5 steps of each journey (repeats collapsed), top 8 touchpoints per step, the rest "
                  "as 'Other'; link values count journeys (one transition per journey per step). Top transitions "
-                 "count every transition between consecutive touches (START excluded).")
+                 "count every transition between consecutive touches, and a journey's last touch to how it ends "
+                 f"({', '.join(dict.fromkeys(ends.values()))}); journey starts are left out.")
+
+    def _end_words(self) -> dict[str, str]:
+        """The end nodes of transitions (CONVERTED, DROPPED, IN_PROGRESS) in words, with or without goals."""
+        from journeymap.journeys.transitions import CONVERTED, DROPPED, IN_PROGRESS
+
+        if self.bp.goal_touchpoints():
+            return {CONVERTED: "Converted", DROPPED: "Gave up", IN_PROGRESS: "Still in progress"}
+        return {CONVERTED: "Converted", DROPPED: "Ended", IN_PROGRESS: "Continued"}
 
     def _flow_rows(self) -> tuple[list[dict], list[dict]]:
         """The Sankey's nodes and links (``journeys.flows(j, steps=5, top=8)``) in one query.
@@ -584,13 +622,44 @@ class _Builder:
         from journeymap.attribution import AttributionSettings, attribute
 
         out = _Attribution(self.models)
+        settings = AttributionSettings(level="touchpoint")
         try:
-            res = attribute(self.j, self.models, blueprint=self.bp, settings=AttributionSettings(level="touchpoint"),
-                            con=self.con)
+            res = attribute(self.j, self.models, blueprint=self.bp, settings=settings, con=self.con)
         except InputError as e:
             out.warnings.append(f"Attribution left out: {e}")
             return out
         out.read(res, self.bp)
+        out.denominator(self._unattributed(settings), res.diagnostics.get("conversions"))
+        return out
+
+    def _unattributed(self, settings: Any) -> dict[str, int]:
+        """Converted journeys, and those no attribution credit reaches, by reason (the journey container's rule).
+
+        A conversion is credited over its journey's touches before the goal that take part (not goal touches;
+        by default marketing touchpoints only) and are within the lookback of the goal; a converted journey
+        without such a touch is left out of the attributed conversions.
+        """
+        from journeymap.attribution.touches import participating
+
+        s = settings.resolved(self.bp)
+        keep = participating(self.bp, s.include_service)
+        conv = self.j.filter(self.j.converted)
+        before = ~conv.is_goal
+        takes_part = before & conv.touchpoint.isin(keep) if keep is not None else before
+        within = takes_part
+        if s.lookback is not None:
+            gap = (conv.journey_end.epoch_seconds() - conv.ts.epoch_seconds()).cast("float64")
+            within = takes_part & (gap <= s.lookback.total_seconds())
+        per = conv.group_by("journey_id").agg(_b=before.any(), _p=takes_part.any(), _w=within.any())
+        row = engine.execute(per.aggregate(
+            converted=per.count(),
+            no_touch_before_goal=(~per._b).cast("int64").sum(),
+            no_credited_touch=(per._b & ~per._p).cast("int64").sum(),
+            outside_lookback=(per._p & ~per._w).cast("int64").sum()), self.con).iloc[0]
+        out = {k: int(row[k] or 0) for k in ("converted", "no_touch_before_goal", "no_credited_touch",
+                                             "outside_lookback")}
+        out["_marketing_only"] = int(keep is not None)
+        out["_lookback_s"] = int(s.lookback.total_seconds()) if s.lookback is not None else -1
         return out
 
     def _drivers_and_lift(self) -> tuple[list[Driver], dict[str, dict]]:
@@ -650,31 +719,50 @@ class _Builder:
                    "conversion": c.figures.conversion.value if c.figures.conversion and goals else None,
                    "emotion": c.emotion.mean if c.emotion else None,
                    "feedback": c.emotion.n if c.emotion else 0}
-            parts = []
-            if c.figures.exit_rate is not None and goals:
-                exp = fr.components.get("expected_exit_rate")
-                if c.post_goal:
-                    parts.append(f"post-purchase: {_pct(c.figures.exit_rate)} of touches end a journey after a "
-                                 "purchase without another one"
-                                 + (f" (expected {_pct(exp)} for post-purchase touches)" if exp is not None else ""))
-                else:
-                    parts.append(f"{_pct(c.figures.exit_rate)} of touches end a journey that gives up"
-                                 + (f" (expected {_pct(exp)})" if exp is not None else ""))
-            if not goals:  # what scored instead of exits: loops and waits, in words
-                parts += _loop_wait_words(fr.components)
+            # the headline names the component that drives the score, with its own figure against its expectation
+            driver = friction_driver(fr.components)
+            parts = [_driver_words(driver, fr.components, c.post_goal)] if driver else []
             if neg:
                 parts.append(f"top complaint: \"{neg[0].theme}\" ({neg[0].n} comments)")
             quotes = sorted((q for q in c.quotes if (q.sentiment or 0) < 0),
                             key=lambda q: (rank_value(q.sentiment), q.feedback_id))
             out.append(PainPoint(
                 rank=i + 1, touchpoint=c.name, stage=c.stage, owner=c.owner, post_goal=c.post_goal,
-                score=fr.score * share, friction=fr.score, reach=share,
+                score=fr.score * share, friction=fr.score, reach=share, driver=driver,
                 headline=f"{c.name}: " + "; ".join(parts) if parts else c.name, themes=neg[:3],
                 evidence=Evidence(figures=fig, quotes=quotes[:QUOTES_PER_TOUCHPOINT],
                                   note="score = friction score x share of journeys reaching it"
                                        + ("; post-purchase touchpoint: exits and loops judged against "
                                           "post-purchase touches" if c.post_goal else ""))))
         return out
+
+    def _with_caveats(self, stages: list[StageColumn], pain: list[PainPoint],
+                      drivers: list[Driver]) -> tuple[list[StageColumn], list[PainPoint]]:
+        """Stages and pain points with :data:`PURCHASE_PATH_CAVEAT` where a touchpoint is both a top pain point
+        (rank <= :data:`CAVEAT_PAIN_RANK`) and a conversion driver: a significant positive exposure lift, or a
+        significant touchpoint driver with odds ratio above 1. Touches on the way to the goal are reached by
+        most buyers whatever they do for them, so their lift reflects where they sit."""
+        driving = {d.feature for d in drivers if d.kind == "touchpoint" and d.significant and (d.odds_ratio or 0) > 1}
+        cells = {tp.name: tp for st in stages for lane in st.lanes for tp in lane.touchpoints}
+        flagged = set()
+        for p in pain:
+            cell = cells.get(p.touchpoint)
+            lift = cell.lift if cell is not None else None
+            lifts = lift is not None and lift.significant and (lift.effect or 0) > 0
+            if p.rank <= CAVEAT_PAIN_RANK and (lifts or p.touchpoint in driving):
+                flagged.add(p.touchpoint)
+        if not flagged:
+            return stages, pain
+
+        def cell(tp: TouchpointCell) -> TouchpointCell:
+            return tp.model_copy(update={"caveats": [*tp.caveats, PURCHASE_PATH_CAVEAT]}) if tp.name in flagged else tp
+
+        stages = [st.model_copy(update={"lanes": [lane.model_copy(update={"touchpoints": [cell(tp) for tp in
+                                                                                           lane.touchpoints]})
+                                                  for lane in st.lanes]}) for st in stages]
+        pain = [p.model_copy(update={"caveats": [*p.caveats, PURCHASE_PATH_CAVEAT]}) if p.touchpoint in flagged
+                else p for p in pain]
+        return stages, pain
 
     def _designed_vs_observed(self, cells, tr, tr_stage) -> DesignedVsObserved:
         order = self.stage_order
@@ -792,7 +880,7 @@ class _Builder:
             notes.append(f"{small} touchpoint/stage KPI figures rest on fewer than {SMALL_N} responses (flagged).")
         if status.get("in_progress"):
             notes.append(f"{status['in_progress']} journeys are still in progress at the data's end; "
-                         + ("they count as neither converted nor dropped." if self.bp.goal_touchpoints() else
+                         + ("they count as neither converted nor gave up." if self.bp.goal_touchpoints() else
                             "the blueprint has no goals: they continued, the others ended."))
         return DataQuality(rows=rows, mapped_rows={"events": mapped_events, "feedback": voice.n_feedback},
                            feedback_languages=dict(langs),
@@ -829,6 +917,31 @@ class _Attribution:
             models=models, conversions=total, rows=rows,
             note="Credits per touchpoint (marketing touchpoints: paid and earned, unless marked otherwise) "
                  f"for conversions; settings {settings}.")
+
+    def denominator(self, counts: dict[str, int], attributed: float | None) -> None:
+        """State the attribution's denominator: conversions credited vs converted journeys, and why they differ."""
+        converted = counts["converted"]
+        reasons = {k: counts[k] for k in ("no_touch_before_goal", "no_credited_touch", "outside_lookback")}
+        conversions = float(attributed if attributed is not None else self.doc.conversions)
+        lookback_s = counts["_lookback_s"]
+        lookback = _duration_words(timedelta(seconds=lookback_s)) if lookback_s >= 0 else None
+        which = "marketing touch (a paid or earned touchpoint)" if counts["_marketing_only"] else "touch"
+        within = f" in the {lookback} before the goal" if lookback else " before the goal"
+        words = {"no_touch_before_goal": "had no touch before the goal",
+                 "no_credited_touch": "had no marketing touch before the goal (only owned or service touchpoints, "
+                                      "which attribution does not credit)",
+                 "outside_lookback": f"had {'marketing ' if counts['_marketing_only'] else ''}touches only more "
+                                     f"than {lookback or 'the lookback'} before the goal"}
+        left = converted - sum(reasons.values())
+        why = "; ".join(f"{n:,} {words[k]}" for k, n in reasons.items() if n)
+        shown = f"{conversions:,.0f}" if float(conversions).is_integer() else f"{conversions:,.1f}"
+        note = (f"Credit is shared over {shown} conversions: converted journeys with at least one {which}{within} "
+                f"({converted:,} converted journeys" + (f"; {why})." if why else ")."))
+        if abs(left - conversions) > 1e-6:  # not the journey container's count: say so rather than mislead
+            note += f" {left:,} converted journeys have such a touch."
+        self.doc = self.doc.model_copy(update={"converted_journeys": converted,
+                                               "unattributed": {k: v for k, v in reasons.items()},
+                                               "denominator_note": note})
 
     def shares_of(self, tp: str) -> dict[str, float]:
         return dict(self._shares.get(tp, {}))
@@ -1204,17 +1317,42 @@ def _duration_words(d: timedelta) -> str:
     return f"{hours:g} hour" + ("s" if hours != 1 else "")
 
 
-def _loop_wait_words(components: dict[str, Any]) -> list[str]:
-    """The loop and wait components of a friction score in words (pain points of a map without goals)."""
-    out = []
-    if (components.get("loop_component") or 0) > 0 and components.get("loop_rate") is not None:
+def friction_driver(components: dict[str, Any]) -> str | None:
+    """The component that drives a friction score: ``exits``, ``loops`` or ``waits``, the one with the largest
+    positive part (the score is the sum of the positive parts; ties: exits, then loops); None when none is.
+
+    >>> friction_driver({"exit_component": -2.1, "loop_component": 0.4, "slow_component": 2.75})
+    'waits'
+    >>> friction_driver({"exit_component": None, "loop_component": -1.0, "slow_component": 0.0}) is None
+    True
+    """
+    parts = {k: components.get(f"{k}_component") for k in DRIVERS}
+    positive = {k: float(v) for k, v in parts.items() if v is not None and float(v) > 0}
+    if not positive:
+        return None
+    main = max(positive, key=lambda k: (rank_value(positive[k]), k == "exit", k == "loop"))
+    return DRIVERS[main]
+
+
+def _driver_words(driver: str, components: dict[str, Any], post_goal: bool) -> str:
+    """The driving component's own figure against its expectation, in words (a pain point's headline)."""
+    # a post-purchase touchpoint's journeys follow a conversion: said first, and its expectations are of
+    # post-purchase touches
+    after = " for post-purchase touches" if post_goal else ""
+    head = "post-purchase: " if post_goal else ""
+    if driver == "exits" and components.get("exit_rate") is not None:
+        exp = components.get("expected_exit_rate")
+        what = ("{} of touches here end a journey after a purchase without another one" if post_goal
+                else "{} of touches here end a journey that gives up")
+        return head + what.format(_pct(components["exit_rate"])) + (f" (expected {_pct(exp)}{after})"
+                                                                    if exp is not None else "")
+    if driver == "loops" and components.get("loop_rate") is not None:
         exp = components.get("expected_loop_rate")
-        out.append(f"{_pct(components['loop_rate'])} of journeys come back to it"
-                   + (f" (expected {_pct(exp)})" if exp is not None else ""))
-    slow = components.get("slow_ratio")
-    if (components.get("slow_component") or 0) > 0 and slow is not None:
-        out.append(f"the wait around it is {slow:.1f}x the usual")
-    return out
+        return (f"{head}{_pct(components['loop_rate'])} of journeys come back to it"
+                + (f" (expected {_pct(exp)}{after})" if exp is not None else ""))
+    if driver == "waits" and components.get("slow_ratio") is not None:
+        return f"{head}the wait around it is {_times(components['slow_ratio'])} the usual"
+    return f"{head}{driver} drive its friction score"
 
 
 def _friction(f: dict | None) -> Friction | None:
@@ -1262,12 +1400,15 @@ def _summary(meta, totals, conv, kpis, emotion, pain, opportunities, drivers, st
         Headline(key="customers", label="Customers", value=int(totals["customers"] or 0), unit="count"),
         Headline(key="journeys", label="Journeys", value=int(totals["journeys"] or 0), unit="count"),
         Headline(key="conversion", label="Journeys that convert", value=conv.value, unit="share", low=conv.low,
-                 high=conv.high, n=conv.n),
+                 high=conv.high, n=conv.n, target=bp.targets.conversion_rate,
+                 meets_target=None if bp.targets.conversion_rate is None or conv.value is None
+                 else conv.value >= bp.targets.conversion_rate),
     ]
     for k in kpis:
         heads.append(Headline(key=k.name, label={"nps": "NPS", "csat": "CSAT (% satisfied)",
                                                  "ces": "Customer effort (1-7)"}[k.name],
-                              value=k.value, unit="score", low=k.low, high=k.high, n=k.n))
+                              value=k.value, unit="score", low=k.low, high=k.high, n=k.n, target=k.target,
+                              meets_target=k.meets_target))
     if emotion is not None:
         heads.append(Headline(key="emotion", label="Mean emotion (-1..+1)", value=emotion.mean, unit="score",
                               low=emotion.low, high=emotion.high, n=emotion.n))
@@ -1408,6 +1549,13 @@ def _channel_of(r: dict | None) -> str | None:
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+def _times(x: float) -> str:
+    """A ratio as ``3.2x`` (``114x`` from 10 up; two decimals where one would read ``1.0x``)."""
+    if x >= 9.95:
+        return f"{x:.0f}x"
+    return f"{x:.2f}x" if f"{x:.1f}" == "1.0" else f"{x:.1f}x"
 
 
 def _pct(x: float | None) -> str:

@@ -40,7 +40,18 @@ SCHEMA_VERSION = 3
 2: ``persona_maps`` (the grid per persona); ``post_goal`` on stages, touchpoint cells, pain points and
 opportunities (touches after the goal's stage are judged against post-purchase touches).
 3: ``after_goal`` on stages and persona stages (of converted journeys, the share whose customer reaches the
-stage after converting, within the conversion window); ``conversion_to_next`` is None on the goal's stage."""
+stage after converting, within the conversion window); ``conversion_to_next`` is None on the goal's stage.
+Additions within 3, each with a default so documents written before them still load: ``meta.emotion_min_n``;
+``driver`` and ``caveats`` on pain points, ``caveats`` on touchpoint cells; ``target``/``meets_target`` on
+headlines; ``converted_journeys``, ``unattributed`` and ``denominator_note`` on the attribution."""
+
+EMOTION_MIN_N = 10
+"""Default of :attr:`Meta.emotion_min_n`: emotion is coloured only where this many scored items or more stand
+behind it (``[report] emotion_min_n`` in journeymap.toml, or ``build_map(emotion_min_n=...)``)."""
+
+PURCHASE_PATH_CAVEAT = "Sits on the purchase path: its lift reflects position, not proof it helps."
+"""The caveat of a touchpoint that is both a top-5 pain point and a conversion driver (see
+:attr:`TouchpointCell.caveats`)."""
 
 Scalar = float | int | str | bool | None
 
@@ -245,6 +256,10 @@ class Meta(_Doc):
     """Wall time the build took."""
     warnings: list[str] = Field(default_factory=list)
     """Parts that could not be computed, and why (e.g. no feedback table)."""
+    emotion_min_n: int = EMOTION_MIN_N
+    """Fewest scored feedback items an emotion needs to be shown as a colour and a word (very negative ...
+    very positive); with fewer, renderers print "few comments (n)" and no colour. From ``[report]
+    emotion_min_n`` in journeymap.toml (default 10)."""
 
 
 class Headline(_Doc):
@@ -268,6 +283,11 @@ class Headline(_Doc):
     """Change vs the compared period (same unit), when compared."""
     significant: bool | None = None
     """Whether the change is significant at 5%, when compared."""
+    target: float | None = None
+    """The blueprint's target for it (``targets.conversion_rate`` for conversion, the NPS/CSAT/CES targets), in
+    the unit of ``value`` (a CSAT target of 5 or less is a mean rating on 1-5, see :attr:`KPI.meets_target`)."""
+    meets_target: bool | None = None
+    """Whether ``value`` meets ``target`` (None without a target or a value)."""
 
 
 class Summary(_Doc):
@@ -345,6 +365,9 @@ class TouchpointCell(_Doc):
     """Top themes of feedback linked here."""
     quotes: list[Quote] = Field(default_factory=list)
     """3-5 representative redacted quotes (most negative first when friction is high)."""
+    caveats: list[str] = Field(default_factory=list)
+    """Plain-words cautions on reading its figures, e.g. :data:`PURCHASE_PATH_CAVEAT` when it is both a top-5
+    pain point and a conversion driver (significant positive lift, or a significant odds ratio above 1)."""
 
 
 class Lane(_Doc):
@@ -401,7 +424,8 @@ class Transition(_Doc):
     source: str
     """From touchpoint (``(start)`` for journey starts)."""
     target: str
-    """To touchpoint (``(converted)``/``(exit)`` for journey ends)."""
+    """To touchpoint, or how the journey ends there in words: ``Converted``, ``Gave up``, ``Still in progress``
+    (a blueprint without goals: ``Ended``, ``Continued``)."""
     count: int
     """Number of such transitions."""
     share: float | None = None
@@ -505,7 +529,13 @@ class PainPoint(_Doc):
     reach: float
     """Share of journeys reaching it."""
     headline: str = ""
-    """One plain-words sentence on what goes wrong (top theme, exit rate...)."""
+    """One plain-words sentence on what goes wrong: ``Touchpoint: `` then the figure of the component that drives
+    the friction score (see ``driver``) against its expectation, then the top complaint when there is one."""
+    driver: Literal["exits", "loops", "waits"] | None = None
+    """The friction component with the largest positive part (exits, loops or waits), the one ``headline``
+    names; None when no component is positive."""
+    caveats: list[str] = Field(default_factory=list)
+    """Cautions on reading it (the same as its touchpoint cell's ``caveats``)."""
     themes: list[ThemeRef] = Field(default_factory=list)
     """Top negative themes of feedback here."""
     evidence: Evidence = Field(default_factory=Evidence)
@@ -558,6 +588,14 @@ class AttributionComparison(_Doc):
     """Per touchpoint, largest data-driven credit first."""
     note: str = ""
     """Settings (lookback, which touchpoints count)."""
+    converted_journeys: int | None = None
+    """Converted journeys in the map (``conversions`` counts those of them with a credited touch)."""
+    unattributed: dict[str, int] = Field(default_factory=dict)
+    """Converted journeys left out of ``conversions``, by reason: ``no_touch_before_goal`` (the goal was their
+    only touch), ``no_credited_touch`` (no touchpoint that takes part: only service touches by default),
+    ``outside_lookback`` (touches that take part, all older than the lookback before the goal)."""
+    denominator_note: str = ""
+    """One sentence: what ``conversions`` counts and why it differs from the converted journeys."""
 
 
 class Driver(_Doc):

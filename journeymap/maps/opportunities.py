@@ -105,7 +105,9 @@ def _fix_friction(pain: list[PainPoint], by_name: dict[str, TouchpointCell]) -> 
             title = f"Fix \"{t.theme}\" at {p.touchpoint}"
         else:
             parts = {k: comp.get(f"{k}_component") or 0 for k in ("exit", "loop", "slow")}
-            main = max(parts, key=lambda k: (rank_value(parts[k]), k == "exit", k == "loop"))
+            # the component the pain point's headline names (its driver), else the largest
+            main = {"exits": "exit", "loops": "loop", "waits": "slow"}.get(p.driver or "") or \
+                max(parts, key=lambda k: (rank_value(parts[k]), k == "exit", k == "loop"))
             title = {"exit": f"Win back customers whose post-purchase journey ends at {p.touchpoint}"
                      if p.post_goal else f"Reduce drop-outs at {p.touchpoint}",
                      "loop": f"Find out why customers go round in circles at {p.touchpoint}",

@@ -13,15 +13,38 @@ Examples
 '4.0 d'
 >>> score(0.2010, 0.154, 0.248, 506)
 '+0.20 (95% CI +0.15 to +0.25; n=506)'
+
+Below :data:`MIN_N_INTERVAL` observations no interval is printed, whatever the document holds:
+
+>>> rate(Rate(k=2, n=3, value=2 / 3, low=0.21, high=0.94))
+'66.7% (2 of 3; n too small for an interval)'
+>>> score(-0.4, -0.9, 0.1, 3)
+'-0.40 (n=3, too small for an interval)'
+
+Emotion is coloured only from ``min_n`` scored items (the document's ``meta.emotion_min_n``):
+
+>>> emotion_class(-0.5, 3), emotion_word(-0.5, 3), emotion_word(-0.5, 12)
+('emo-few', 'few comments (3)', 'very negative')
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from journeymap.maps.models import KPI, Emotion, Estimate, Lift, Rate
+from journeymap.maps.models import EMOTION_MIN_N, KPI, Emotion, Estimate, Headline, Lift, Rate
 
 DASH = "–"
+
+MIN_N_INTERVAL = 5
+"""Fewest observations behind a figure for its interval to be printed: below it a rate prints its counts
+(``2 of 3``) and a score its n, never an interval that would look precise (the document may still hold one)."""
+
+TOO_SMALL = "n too small for an interval"
+
+
+def interval_ok(n: int | None) -> bool:
+    """Whether a figure on ``n`` observations may print its interval (unknown ``n``: yes)."""
+    return n is None or n >= MIN_N_INTERVAL
 
 
 def pct(x: float | None, digits: int = 1) -> str:
@@ -53,6 +76,8 @@ def rate(r: Rate | None) -> str:
     """A rate with its Wilson interval and counts."""
     if r is None or r.value is None:
         return DASH if r is None else f"{DASH} (0 of {r.n:,})"
+    if not interval_ok(r.n):
+        return f"{pct(r.value)} ({r.k:,} of {r.n:,}; {TOO_SMALL})"
     ci = f"95% CI {pct(r.low)}-{pct(r.high)}; " if r.low is not None and r.high is not None else ""
     return f"{pct(r.value)} ({ci}{r.k:,} of {r.n:,})"
 
@@ -61,7 +86,8 @@ def rate_short(r: Rate | None) -> str:
     """A rate in few characters, for the map grid: ``81.0% (78.5-83.2%) 881/1,088``."""
     if r is None or r.value is None:
         return DASH if r is None else f"{DASH} (0/{r.n:,})"
-    ci = f" ({r.low * 100:.1f}-{r.high * 100:.1f}%)" if r.low is not None and r.high is not None else ""
+    ci = (f" ({r.low * 100:.1f}-{r.high * 100:.1f}%)" if r.low is not None and r.high is not None
+          and interval_ok(r.n) else "")
     return f"{pct(r.value)}{ci} {r.k:,}/{r.n:,}"
 
 
@@ -71,14 +97,17 @@ def rate_ci(r: Rate | None) -> str:
         return ""
     if r.value is None:
         return f"0 of {r.n:,}"
-    ci = f"95% CI {pct(r.low)}-{pct(r.high)} · " if r.low is not None and r.high is not None else ""
+    ci = (f"95% CI {pct(r.low)}-{pct(r.high)} · " if r.low is not None and r.high is not None
+          and interval_ok(r.n) else "")
     return f"{ci}{r.k:,} of {r.n:,}"
 
 
 def score(value: float | None, low: float | None, high: float | None, n: int | None, digits: int = 2) -> str:
-    """A mean score with its interval and n (``n too small`` when there is no interval)."""
+    """A mean score with its interval and n (none below :data:`MIN_N_INTERVAL` observations)."""
     if value is None:
         return f"{DASH} (n={n or 0:,})"
+    if not interval_ok(n):
+        return f"{signed(value, digits)} (n={n or 0:,}, too small for an interval)"
     ci = (f"95% CI {signed(low, digits)} to {signed(high, digits)}; " if low is not None and high is not None
           else "no interval; ")
     return f"{signed(value, digits)} ({ci}n={n or 0:,})"
@@ -97,8 +126,12 @@ def kpi(k: KPI) -> str:
     digits = 1 if k.name == "ces" else 0
     if k.value is None:
         return f"{k.name.upper()} {DASH} (n={k.n:,})"
-    ci = (f"95% CI {k.low:.{digits}f} to {k.high:.{digits}f}; " if k.low is not None and k.high is not None
-          else "")
+    if not interval_ok(k.n):
+        ci = f"{TOO_SMALL}; "
+    elif k.low is not None and k.high is not None:
+        ci = f"95% CI {k.low:.{digits}f} to {k.high:.{digits}f}; "
+    else:
+        ci = ""
     tgt = ""
     if k.target is not None:
         tgt = f"; target {k.target:g}" + ("" if k.meets_target is None else (" met" if k.meets_target else " not met"))
@@ -140,21 +173,46 @@ def headline(value: Any, unit: str) -> str:
     return num(value)
 
 
-def emotion_class(mean: float | None) -> str:
-    """CSS class of the diverging blue (positive) / orange (negative) emotion scale."""
+def headline_ci(h: Headline) -> str:
+    """A headline's interval in its unit (``95% CI 17.7% to 22.0%``); empty without one or below
+    :data:`MIN_N_INTERVAL` observations."""
+    if h.low is None or h.high is None or not interval_ok(h.n):
+        return ""
+    return f"95% CI {headline(h.low, h.unit)} to {headline(h.high, h.unit)}"
+
+
+def headline_target(h: Headline) -> str:
+    """A headline's target and verdict: ``target 30.0%, not met``; empty without a target."""
+    if h.target is None:
+        return ""
+    verdict = "" if h.meets_target is None else (", met" if h.meets_target else ", not met")
+    if h.key == "csat" and h.target <= 5:  # a CSAT target of 5 or less is a mean rating on 1-5, not a % satisfied
+        return f"target mean rating {h.target:g} of 5{verdict}"
+    return f"target {headline(h.target, h.unit)}{verdict}"
+
+
+def emotion_class(mean: float | None, n: int | None = None, min_n: int = EMOTION_MIN_N) -> str:
+    """CSS class of the diverging blue (positive) / orange (negative) emotion scale.
+
+    ``emo-few`` (no colour) when ``n`` is given and below ``min_n`` (the document's ``meta.emotion_min_n``).
+    """
     if mean is None:
         return "emo-none"
+    if n is not None and n < min_n:
+        return "emo-few"
     for bound, name in ((-0.3, "emo-neg2"), (-0.05, "emo-neg1"), (0.05, "emo-neutral"), (0.3, "emo-pos1")):
         if mean < bound:
             return name
     return "emo-pos2"
 
 
-def emotion_word(mean: float | None) -> str:
-    """The emotion class in words (the label beside the colour)."""
+def emotion_word(mean: float | None, n: int | None = None, min_n: int = EMOTION_MIN_N) -> str:
+    """The emotion class in words (the label beside the colour); ``few comments (n)`` below ``min_n``."""
+    cls = emotion_class(mean, n, min_n)
+    if cls == "emo-few":
+        return f"few comments ({n:,})"
     return {"emo-none": "no feedback", "emo-neg2": "very negative", "emo-neg1": "negative",
-            "emo-neutral": "neutral", "emo-pos1": "positive", "emo-pos2": "very positive"}[emotion_class(mean)]
-
+            "emo-neutral": "neutral", "emo-pos1": "positive", "emo-pos2": "very positive"}[cls]
 
 
 # -- evidence in words (the document's named figures, never shown as key=value) ---------------------
@@ -200,33 +258,40 @@ def _exits_unscored(figs: dict[str, Any]) -> bool:
     return "exit_component" in figs and _f(figs, "exit_component") is None and _f(figs, "exit_rate") is not None
 
 
-def _friction_phrases(figs: dict[str, Any]) -> list[str]:
+def _keyed_friction_phrases(figs: dict[str, Any]) -> list[tuple[str, str]]:
+    """The exit, loop and wait phrases, each with its component's name (``exits``, ``loops``, ``waits``)."""
     out = []
     exit_rate, expected = _f(figs, "exit_rate"), _f(figs, "expected_exit_rate")
     if exit_rate is not None and _exits_unscored(figs):
-        out.append(f"{pct(exit_rate)} of touches here are the last of a journey that ended (no goals: "
-                   "not scored as friction)")
+        out.append(("exits", f"{pct(exit_rate)} of touches here are the last of a journey that ended (no goals: "
+                             "not scored as friction)"))
     elif exit_rate is not None:
-        out.append(f"{pct(exit_rate)} of touches here end a journey that gives up"
-                   + (f" (expected {pct(expected)})" if expected is not None else ""))
+        out.append(("exits", f"{pct(exit_rate)} of touches here end a journey that gives up"
+                             + (f" (expected {pct(expected)})" if expected is not None else "")))
     loop, exp_loop = _f(figs, "loop_rate"), _f(figs, "expected_loop_rate")
     if loop:
-        out.append(f"loop rate (repeat visits in a journey) {pct(loop)}"
-                   + (f" (expected {pct(exp_loop)})" if exp_loop is not None else ""))
+        out.append(("loops", f"loop rate (repeat visits in a journey) {pct(loop)}"
+                             + (f" (expected {pct(exp_loop)})" if exp_loop is not None else "")))
     slow = _f(figs, "slow_ratio")
     if slow is not None and slow >= 1.5:
-        out.append(f"the wait around it is {slow:.1f}× the usual")
+        out.append(("waits", f"the wait around it is {slow:.1f}× the usual"))
     return out
 
 
-def pain_words(figs: dict[str, Any], exits: bool = True) -> str:
+def _friction_phrases(figs: dict[str, Any]) -> list[str]:
+    return [text for _, text in _keyed_friction_phrases(figs)]
+
+
+def pain_words(figs: dict[str, Any], exits: bool = True, driver: str | None = None,
+               min_n: int = EMOTION_MIN_N) -> str:
     """A pain point's or friction evidence's figures in a sentence (journeys, conversion, emotion).
 
-    ``exits=False`` leaves out the exit rate (when the headline beside it already says it).
+    ``exits=False`` leaves out the exit rate (when the headline beside it already says it); ``driver``
+    (a pain point's ``driver``: ``exits``, ``loops`` or ``waits``) leaves out that component's phrase instead,
+    the one its headline says. ``min_n``: the document's ``meta.emotion_min_n``.
     """
-    parts = _friction_phrases(figs)
-    if not exits and figs.get("exit_rate") is not None:
-        parts = parts[1:]
+    skip = driver if driver is not None else (None if exits else "exits")
+    parts = [text for key, text in _keyed_friction_phrases(figs) if key != skip]
     journeys, reach = _f(figs, "journeys"), _f(figs, "reach")
     if journeys is not None:
         parts.append(f"{num(journeys)} journeys" + (f" ({pct(reach)} of all)" if reach is not None else ""))
@@ -235,7 +300,10 @@ def pain_words(figs: dict[str, Any], exits: bool = True) -> str:
         parts.append(f"{pct(conv)} of them convert")
     emo, n = _f(figs, "emotion"), _f(figs, "feedback")
     if emo is not None:
-        parts.append(f"emotion {signed(emo)} ({emotion_word(emo)}; {num(n or 0)} feedback items)")
+        if emotion_class(emo, None if n is None else int(n), min_n) == "emo-few":
+            parts.append(f"emotion {signed(emo)} from few comments ({num(n or 0)})")
+        else:
+            parts.append(f"emotion {signed(emo)} ({emotion_word(emo)}; {num(n or 0)} feedback items)")
     return "; ".join(parts)
 
 
@@ -358,8 +426,10 @@ def plain_note(text: str) -> str:
     return re.sub(r"\{[^{}]*\}", repl, text or "")
 
 FILTERS = {
-    "pct": pct, "num": num, "signed": signed, "rate": rate, "rate_short": rate_short, "rate_ci": rate_ci, "score": score, "emotion": emotion, "kpi": kpi,
-    "lift": lift, "duration": duration, "headline": headline, "emotion_class": emotion_class,
+    "pct": pct, "num": num, "signed": signed, "rate": rate, "rate_short": rate_short, "rate_ci": rate_ci,
+    "score": score, "emotion": emotion, "kpi": kpi, "lift": lift, "duration": duration, "headline": headline,
+    "headline_ci": headline_ci, "headline_target": headline_target, "interval_ok": interval_ok,
+    "emotion_class": emotion_class,
     "emotion_word": emotion_word, "pain_words": pain_words, "friction_words": friction_words,
     "figures_words": figures_words, "words": words, "feature": feature, "qvalue": qvalue,
     "plain_note": plain_note,
