@@ -207,7 +207,7 @@ def test_back_flows_from_one_touchpoint_are_one_row(raw):
 
 
 def test_figures_lane_has_one_row_per_figure(doc, html):
-    lane = _between(html, '<tr class="lane-extra lane-figures">', '<tr class="lane-extra"><th class="lane-h">KPIs')
+    lane = _between(html, '<tr class="lane-extra lane-figures">', '<tr class="lane-extra"><th class="lane-h" scope="row">KPIs')
     assert lane.count('<table class="figs-mini">') == len(doc.stages)
     assert lane.count('<tr class="fig-row">') == 5 * len(doc.stages)
     for st in doc.stages:
@@ -223,7 +223,7 @@ def test_cells_without_data_and_the_legend(doc, html):
                and "no-data" in (a.get("class") or "").split()}
     assert no_data == {tp.name for tp in doc.touchpoints() if not tp.has_data}
     legend = _between(html, '<div class="legend"', "</div>\n  </div>")
-    assert "Fill = emotion" in legend and "Outline = friction rank" in legend and "no data in the period" in legend
+    assert "Fill = emotion" in legend and "Outline and #n = friction rank" in legend and "no data in the period" in legend
 
 
 def _with_persona_map(raw: dict, journeys: int) -> dict:
@@ -231,6 +231,7 @@ def _with_persona_map(raw: dict, journeys: int) -> dict:
     stages = json.loads(json.dumps(raw["stages"]))
     cell = stages[1]["lanes"][0]["touchpoints"][0]
     cell["figures"]["journeys"] = journeys
+    cell["figures"]["share"] = journeys / 10_000  # the card shows reach: 4,321 -> 43.2% reach
     data["persona_maps"] = [{"persona": raw["personas"][0]["name"], "customers": 7, "journeys": 9,
                              "stages": stages, "pain_points": []}]
     data["schema_version"] = raw["schema_version"]
@@ -247,8 +248,9 @@ def test_persona_maps_render_their_own_grid(raw):
     html = render_html(doc)
     grids = [a for t, a in tags(html) if t == "div" and a.get("data-persona-grid") is not None]
     assert [a["data-persona-grid"] for a in grids] == [raw["personas"][0]["name"]] and "hidden" in grids[0]
-    assert "4,321 journeys" in _between(html, 'data-persona-grid="', '<section id="emotion"')
-    assert "4,321 journeys" not in _between(html, 'id="grid-all"', 'data-persona-grid="')
+    mine = _between(html, 'data-persona-grid="', '<section id="emotion"')
+    assert "43.2% reach" in mine and "4,321 (43.2% of journeys)" in mine  # the card, then its details
+    assert "43.2% reach" not in _between(html, 'id="grid-all"', 'data-persona-grid="')
 
 
 FOLLOWING = (("map", "<h3>Pain points, worst first</h3>", "<h3>Opportunities</h3>"),
@@ -584,6 +586,7 @@ def test_browser_figures_lane_does_not_overlap(doc, tmp_path, page_of, width):
     render_html(doc, path)
     page, errors, _ = page_of(path)
     page.set_viewport_size({"width": width, "height": 900})
+    page.locator("#grid-all details.stage-figures > summary").click()  # folded under the map on screen
     boxes = page.evaluate("""() => [...document.querySelectorAll('#grid-all .lane-figures > td')].map(td => ({
         over: td.scrollWidth > td.clientWidth + 1,
         rows: [...td.querySelectorAll('tr.fig-row')].map(r => { const b = r.getBoundingClientRect();

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import IO
 
 import jinja2
+import markupsafe
 
 from journeymap.maps.models import JourneyMap
 from journeymap.report import formatting, view
+from journeymap.report.safety import display_text
 
 ECHARTS_VERSION = "6.1.0"
 """Version of the vendored Apache ECharts (``assets/echarts.min.js``, from ``npm pack echarts``)."""
@@ -29,6 +31,17 @@ def _asset(name: str) -> str:
     return resources.files("journeymap.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
+def _finalize(value: object) -> object:
+    """Every ``{{ ... }}`` output: text without invisible characters (:func:`safety.display_text`).
+
+    Markup (``| safe``: the inlined CSS, scripts and the already cleaned JSON; a macro's output, whose
+    own ``{{ }}`` went through here) is left as it is.
+    """
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return display_text(value)
+    return value
+
+
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -36,6 +49,7 @@ def _environment() -> jinja2.Environment:
         autoescape=True,  # customer text (quotes, names) is escaped everywhere
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
+        finalize=_finalize,  # bidi overrides and zero-width characters never reach the page
     )
     env.filters.update(formatting.FILTERS)
     return env
@@ -83,6 +97,10 @@ def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = Non
         report_js=_inline_script(_asset("report.js")),
         echarts_version=ECHARTS_VERSION,
         data_json=view.script_json(view.chart_data(doc)),
+        nav_labels=view.NAV_LABELS,
+        min_n=view.emotion_min_n(doc),
+        emotion_lane=view.emotion_lane,
+        emotion_style=view.emotion_style,
     )
     if isinstance(path_or_file, (str, Path)):
         path = Path(path_or_file)

@@ -6,6 +6,7 @@ Only grouping and ordering of what the JourneyMap already holds; no figure is co
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,10 @@ from journeymap.maps.models import (
     Transition,
 )
 from journeymap.report import formatting
+from journeymap.report.safety import display_text
+
+EMOTION_MIN_N = 10
+"""Fewest feedback items behind an emotion colour when the document does not state its own minimum."""
 
 SECTIONS = [
     ("summary", "Executive summary"),
@@ -33,6 +38,11 @@ SECTIONS = [
     ("quality", "Data quality"),
 ]
 """Section ids and titles, in report order (the HTML's table of contents and the tests' checklist)."""
+
+NAV_LABELS = {"summary": "Summary", "map": "Map", "emotion": "Emotion", "flow": "Flow", "funnel": "Funnel",
+              "attribution": "Attribution", "voice": "Voice", "personas": "Personas", "change": "Change",
+              "designed": "Designed vs observed", "quality": "Data quality"}
+"""Short section names for the one-line navigation bar."""
 
 
 @dataclass
@@ -61,7 +71,7 @@ def _grid(stages: list[StageColumn], top_transitions: list[Transition], pain_poi
     stage_of: dict[str, str] = {}
     for st in stages:
         for lane in st.lanes:
-            if lane.channel not in channels:
+            if lane.touchpoints and lane.channel not in channels:  # a channel row with no card in any stage folds away
                 channels.append(lane.channel)
             cells[(st.name, lane.channel)] = list(lane.touchpoints)
             for tp in lane.touchpoints:
@@ -161,9 +171,21 @@ def _funnel_rows(stages: list[StageColumn]) -> list[dict[str, Any]]:
             for s in stages]
 
 
+def _displayed(data: Any) -> Any:
+    """``data`` with :func:`~journeymap.report.safety.display_text` applied to every string in it."""
+    if isinstance(data, str):
+        return display_text(data)
+    if isinstance(data, dict):
+        return {_displayed(k): _displayed(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_displayed(v) for v in data]
+    return data
+
+
 def script_json(data: Any) -> str:
-    """JSON safe to inline in a ``<script type="application/json">`` element (no ``</script>`` break-out)."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """JSON safe to inline in a ``<script type="application/json">`` element (no ``</script>`` break-out);
+    every string (keys too) without invisible characters (:func:`~journeymap.report.safety.display_text`)."""
+    text = json.dumps(_displayed(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -220,3 +242,74 @@ def opportunity_rows(doc: JourneyMap) -> list[OpportunityRow]:
             note=group[0].evidence.note, rule_id="back_flow", grouped=len(group)))
     rows.sort(key=lambda r: (-r.priority, r.rule_id, r.title))
     return rows
+
+
+def emotion_min_n(doc: JourneyMap) -> int:
+    """The fewest feedback items the document colours an emotion from (its own setting, else 10)."""
+    for holder in (doc.emotion_curve, doc.meta):
+        for name in ("min_n", "emotion_min_n"):
+            v = getattr(holder, name, None)
+            if isinstance(v, int):
+                return v
+    return EMOTION_MIN_N
+
+
+@dataclass
+class LanePoint:
+    """One stage's point on the emotion lane: where it sits (percent of the lane) and what it says."""
+
+    stage: str
+    x: float
+    y: float | None
+    low_y: float | None
+    high_y: float | None
+    css: str
+    label: str
+    word: str
+    few: bool
+
+
+@dataclass
+class EmotionLane:
+    """The emotion curve drawn as a lane of the map, one point per stage column."""
+
+    points: list[LanePoint]
+    limit: float
+    """The lane spans -limit..+limit."""
+    path: str
+    """SVG polyline points (viewBox 0 0 100 100) through the stages with a mean."""
+
+
+def emotion_lane(stages: list[StageColumn], min_n: int) -> EmotionLane:
+    """Points of the emotion lane: x at each stage column's centre, y from the mean (-limit at the bottom).
+
+    A stage with fewer than ``min_n`` feedback items is drawn muted and says "few comments (n)"; its
+    interval is drawn only from 5 items on (formatting.MIN_N_INTERVAL's rule).
+    """
+    values = [v for st in stages if st.emotion for v in (st.emotion.mean, st.emotion.low, st.emotion.high)
+              if v is not None]
+    limit = min(1.0, max(0.5, math.ceil(max((abs(v) for v in values), default=0.0) * 4) / 4))
+
+    def y(v: float | None) -> float | None:
+        return None if v is None else round((limit - v) / (2 * limit) * 100, 2)
+
+    n_cols = max(len(stages), 1)
+    points = []
+    for i, st in enumerate(stages):
+        e = st.emotion
+        mean, n = (e.mean, e.n) if e else (None, 0)
+        css, word = emotion_style(mean, n, min_n)
+        few = mean is not None and n < min_n
+        ci = e is not None and mean is not None and n >= 5 and e.low is not None and e.high is not None
+        label = formatting.DASH if mean is None else f"{formatting.signed(mean)} (n={n:,})"
+        points.append(LanePoint(st.name, round((i + 0.5) / n_cols * 100, 3), y(mean),
+                                y(e.low) if ci and e else None, y(e.high) if ci and e else None, css, label, word, few))
+    path = " ".join(f"{p.x:g},{p.y:g}" for p in points if p.y is not None)
+    return EmotionLane(points, limit, path)
+
+
+def emotion_style(mean: float | None, n: int | None, min_n: int) -> tuple[str, str]:
+    """CSS class and word of an emotion: muted "few comments (n)" below ``min_n`` items."""
+    if mean is not None and n is not None and n < min_n:
+        return "emo-few", f"few comments ({n:,})"
+    return formatting.emotion_class(mean), formatting.emotion_word(mean)

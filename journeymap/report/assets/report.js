@@ -1,36 +1,90 @@
-/* journeymap report: details panel, persona filter, charts (ECharts, inlined). Reads only the
-   inlined document data; makes no network request. */
+/* journeymap report: details dialog, persona filter, charts (ECharts, inlined). Reads only the
+   inlined document data; makes no network request. Every text a chart shows as HTML (tooltips) goes
+   through esc(): names come from users. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("jm-data").textContent);
-  var BLUE = "#0072B2", ORANGE = "#E69F00", VERMILLION = "#D55E00", SKY = "#56B4E9", GREEN = "#009E73",
-      YELLOW = "#F0E442", PURPLE = "#CC79A7", GREY = "#999999";
+  /* Okabe-Ito; orange, sky, yellow and grey darkened (same hue) to 3:1 against white (WCAG 1.4.11) */
+  var BLUE = "#0072B2", ORANGE = "#C48800", VERMILLION = "#D55E00", SKY = "#1E9BE2", GREEN = "#009E73",
+      YELLOW = "#A1960D", PURPLE = "#CC79A7", GREY = "#939393";
   var PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, "#000000", YELLOW, GREY];
   var charts = [];
 
-  /* -- details panel ------------------------------------------------------------------------ */
+  /* -- text and numbers --------------------------------------------------------------------- */
+  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;", "`": "&#96;" };
+  function esc(s) { return String(s === null || s === undefined ? "" : s).replace(/[&<>"'`]/g, function (c) { return ESC[c]; }); }
+  var INT = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  function num(x) { return x === null || x === undefined || isNaN(x) ? "–" : (Math.abs(x - Math.round(x)) < 1e-9 ? INT.format(x) : new Intl.NumberFormat("en-US", { maximumFractionDigits: 1, minimumFractionDigits: 1 }).format(x)); }
+  function pct(x) { return x === null || x === undefined || isNaN(x) ? "–" : (x * 100).toFixed(1) + "%"; }
+  function signed(x) { return x === null || x === undefined ? "–" : (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(2); }
+  var MIN_N_INTERVAL = 5;
+  function rateText(r) {  /* a rate with its interval (from 5 cases on) and counts */
+    if (!r) { return "–"; }
+    var ci = r.low !== null && r.low !== undefined && r.n >= MIN_N_INTERVAL ? " (95% CI " + pct(r.low) + "–" + pct(r.high) + ")" : "";
+    return pct(r.value) + ci + ", " + num(r.k) + " of " + num(r.n);
+  }
+  /* one tooltip body: a title line, then label/value lines; everything escaped */
+  function tip(title, lines) {
+    return "<strong>" + esc(title) + "</strong>" + lines.map(function (l) { return "<br>" + esc(l); }).join("");
+  }
+
+  /* -- details dialog ----------------------------------------------------------------------- */
   var panel = document.getElementById("details");
   var body = panel ? panel.querySelector(".details-body") : null;
+  var opener = null;
+  function closeDetails() {
+    if (!panel || panel.hidden) { return; }
+    panel.hidden = true;
+    document.body.classList.remove("details-open");
+    document.querySelectorAll(".tp.selected").forEach(function (b) { b.classList.remove("selected"); });
+    if (opener && document.contains(opener)) { opener.focus({ preventScroll: true }); }
+    opener = null;
+  }
+  function keepInView(btn) {  /* the card stays visible beside (wide) or above (narrow) the panel */
+    var r = btn.getBoundingClientRect(), p = panel.getBoundingClientRect();
+    var navH = (document.querySelector("nav.toc") || { offsetHeight: 0 }).offsetHeight;
+    var head = btn.closest("table") ? btn.closest("table").querySelector("thead") : null;
+    var top = navH + (head ? head.offsetHeight : 0) + 8;
+    var bottom = p.left < 20 ? p.top - 8 : window.innerHeight - 8;   /* bottom sheet: above it */
+    if (r.top < top) { window.scrollBy(0, r.top - top); }
+    else if (r.bottom > bottom) { window.scrollBy(0, r.bottom - bottom); }
+  }
   function openDetails(btn) {
     var article = document.getElementById(btn.getAttribute("data-tp"));
     if (!article || !panel) { return; }
-    body.replaceChildren(article.cloneNode(true));
-    body.firstElementChild.removeAttribute("id");
-    body.firstElementChild.style.display = "block";
+    var copy = article.cloneNode(true);
+    copy.removeAttribute("id");
+    copy.style.display = "block";
+    var h = copy.querySelector("h3");
+    if (h) { h.id = "details-title"; }
+    body.replaceChildren(copy);
     document.querySelectorAll(".tp.selected").forEach(function (b) { b.classList.remove("selected"); });
     btn.classList.add("selected");
+    opener = btn;
     panel.hidden = false;
+    panel.scrollTop = 0;
+    document.body.classList.add("details-open");
     panel.setAttribute("data-open", btn.getAttribute("data-name"));
+    btn.scrollIntoView({ block: "nearest", inline: "nearest" });
+    keepInView(btn);
+    panel.querySelector(".close").focus({ preventScroll: true });
   }
   document.querySelectorAll("button.tp").forEach(function (btn) {
     btn.addEventListener("click", function () { openDetails(btn); });
   });
   if (panel) {
-    panel.querySelector(".close").addEventListener("click", function () { panel.hidden = true; });
-    document.addEventListener("keydown", function (e) { if (e.key === "Escape") { panel.hidden = true; } });
+    panel.querySelector(".close").addEventListener("click", closeDetails);
+    document.addEventListener("keydown", function (e) { if (e.key === "Escape") { closeDetails(); } });
   }
   var printBtn = document.getElementById("print-btn");
   if (printBtn) { printBtn.addEventListener("click", function () { window.print(); }); }
+
+  /* sticky stage headers sit under the sticky navigation bar */
+  function navHeight() {
+    var nav = document.querySelector("nav.toc");
+    document.documentElement.style.setProperty("--nav-h", (nav ? nav.offsetHeight : 0) + "px");
+  }
+  navHeight();
 
   /* -- charts -------------------------------------------------------------------------------- */
   function chart(id, option) {
@@ -43,24 +97,25 @@
     charts.push(c);
     return c;
   }
-  function pct(x) { return x === null || x === undefined ? "–" : (x * 100).toFixed(1) + "%"; }
 
   function emotionOption(emo) {
     return {
       tooltip: { trigger: "axis", formatter: function (ps) {
         var p = emo[ps[0].dataIndex];
-        return p.name + ": " + (p.mean === null ? "–" : p.mean.toFixed(2)) +
-          (p.low !== null ? " (95% CI " + p.low.toFixed(2) + " to " + p.high.toFixed(2) + ")" : "") + ", n=" + p.n;
+        var lines = ["Mean emotion " + (p.mean === null ? "–" : signed(p.mean))];
+        if (p.low !== null && p.n >= MIN_N_INTERVAL) { lines.push("95% CI " + signed(p.low) + " to " + signed(p.high)); }
+        lines.push(num(p.n) + " feedback items");
+        return tip(p.name, lines);
       } },
       grid: { left: 50, right: 20, top: 20, bottom: 40 },
-      xAxis: { type: "category", data: emo.map(function (p) { return p.name + " (n=" + p.n + ")"; }) },
+      xAxis: { type: "category", data: emo.map(function (p) { return p.name + " (n=" + num(p.n) + ")"; }) },
       yAxis: { type: "value", min: -1, max: 1, name: "emotion" },
-      visualMap: { show: false, dimension: 1, pieces: [{ lt: -0.05, color: VERMILLION }, { gte: -0.05, lte: 0.05, color: GREY }, { gt: 0.05, color: BLUE }] },
+      visualMap: { show: false, dimension: 1, pieces: [{ lt: -0.05, color: VERMILLION }, { gte: -0.05, lte: 0.05, color: "#6b7682" }, { gt: 0.05, color: BLUE }] },
       series: [
         { type: "line", name: "low", data: emo.map(function (p) { return p.low; }), lineStyle: { opacity: 0 }, symbol: "none", stack: "ci", stackStrategy: "all", connectNulls: true, silent: true },
         { type: "line", name: "95% interval", data: emo.map(function (p) { return p.low === null ? null : p.high - p.low; }), lineStyle: { opacity: 0 }, symbol: "none", stack: "ci", stackStrategy: "all", areaStyle: { color: SKY, opacity: 0.25 }, connectNulls: true, silent: true },
         { type: "line", name: "mean", data: emo.map(function (p) { return p.mean; }), symbolSize: 10, lineStyle: { width: 3, color: BLUE },
-          label: { show: true, formatter: function (d) { return d.value === null ? "" : d.value.toFixed(2); } },
+          label: { show: true, formatter: function (d) { return d.value === null || d.value === undefined ? "" : signed(d.value); } },
           markLine: { silent: true, symbol: "none", data: [{ yAxis: 0 }], lineStyle: { color: "#666", type: "dashed" } } }
       ]
     };
@@ -69,11 +124,18 @@
 
   var sk = data.sankey;
   var labels = {};
-  var OUTCOME = { CONVERTED: ["Converted", GREEN], DROPPED: [data.outcomes.dropped, VERMILLION], IN_PROGRESS: [data.outcomes.in_progress, GREY] };
+  var OUTCOME = { CONVERTED: ["Converted", GREEN], DROPPED: [data.outcomes.dropped, VERMILLION], IN_PROGRESS: [data.outcomes.in_progress, "#6b7682"] };
   sk.nodes.forEach(function (n) { labels[n.id] = OUTCOME[n.label] ? OUTCOME[n.label][0] : n.label; });
+  function nodeName(id) { return labels[id] !== undefined ? labels[id] : id; }
+  var unit = sk.unit || "journeys";
   if (sk.nodes.length) {
     chart("chart-sankey", {
-      tooltip: { trigger: "item" },
+      tooltip: { trigger: "item", formatter: function (p) {
+        if (p.dataType === "edge") {
+          return tip(nodeName(p.data.source) + " → " + nodeName(p.data.target), [num(p.data.value) + " " + unit]);
+        }
+        return tip(nodeName(p.name), [num(p.value) + " " + unit]);
+      } },
       series: [{ type: "sankey", left: 10, right: 110, top: 10, bottom: 10, nodeGap: 8, nodeAlign: "left", layoutIterations: 32,
         emphasis: { focus: "adjacency" },
         data: sk.nodes.map(function (n) {
@@ -81,7 +143,7 @@
         }),
         links: sk.links.map(function (l) { return { source: l.source, target: l.target, value: l.value }; }),
         lineStyle: { color: "gradient", opacity: 0.35 },
-        label: { fontSize: 11, color: "#1b1f24", textBorderColor: "#ffffff", textBorderWidth: 3, formatter: function (p) { return labels[p.name] || p.name; } } }]
+        label: { fontSize: 11, color: "#1b1f24", textBorderColor: "#ffffff", textBorderWidth: 3, formatter: function (p) { return nodeName(p.name); } } }]
     });
   }
 
@@ -89,14 +151,19 @@
   function funnelOption(rows, title) {
     return {
       title: { text: title, textStyle: { fontSize: 13 } },
-      tooltip: { trigger: "axis" },
-      grid: { left: 110, right: 140, top: 30, bottom: 20 },
+      tooltip: { trigger: "axis", formatter: function (ps) {
+        var r = rows[ps[0].dataIndex];
+        return tip(r.stage, ["Reach " + rateText(r.reach)]);
+      } },
+      grid: { left: 110, right: 150, top: 30, bottom: 20 },
       xAxis: { type: "value", max: 1, axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } },
       yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.stage; }) },
       series: [{ type: "bar", data: rows.map(function (r) { return r.reach ? r.reach.value : null; }), itemStyle: { color: BLUE },
         label: { show: true, position: "right", formatter: function (d) {
           var r = rows[d.dataIndex].reach;
-          return r ? pct(r.value) + " (" + pct(r.low) + "–" + pct(r.high) + ", n=" + r.n + ")" : "–";
+          if (!r) { return "–"; }
+          var ci = r.low !== null && r.n >= MIN_N_INTERVAL ? " (" + pct(r.low) + "–" + pct(r.high) + ")" : "";
+          return pct(r.value) + ci + ", n=" + num(r.n);
         } } }]
     };
   }
@@ -105,7 +172,12 @@
   var at = data.attribution;
   if (at.rows.length) {
     chart("chart-attribution", {
-      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, formatter: function (ps) {
+        var r = at.rows[ps[0].dataIndex];
+        return tip(r.touchpoint, at.models.map(function (m) {
+          return m.replace(/_/g, " ") + ": " + pct(r.shares[m]) + " of the credit (" + num(r.credits[m]) + " conversions)";
+        }));
+      } },
       legend: { type: "scroll", top: 0 },
       grid: { left: 150, right: 20, top: 40, bottom: 30 },
       xAxis: { type: "value", axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } },
@@ -138,7 +210,7 @@
     var all = document.getElementById("grid-all");
     if (all) { all.hidden = own !== null; }
     document.body.classList.toggle("persona-grid-active", own !== null);
-    if (panel) { panel.hidden = true; }
+    closeDetails();
     var pains = active && own === null ? data.personas[+idx].top_pain_points : [];
     document.querySelectorAll("button.tp").forEach(function (b) {
       b.classList.toggle("persona-pain", pains.indexOf(b.getAttribute("data-name")) >= 0);
@@ -166,7 +238,7 @@
   }
   if (select) { select.addEventListener("change", function () { applyPersona(select.value); }); }
 
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+  window.addEventListener("resize", function () { navHeight(); charts.forEach(function (c) { c.resize(); }); });
   var closedForPrint = [];
   window.addEventListener("beforeprint", function () {
     closedForPrint = [].slice.call(document.querySelectorAll("details:not([open])"));
