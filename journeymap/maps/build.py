@@ -928,8 +928,8 @@ class _Attribution:
         which = "marketing touch (a paid or earned touchpoint)" if counts["_marketing_only"] else "touch"
         within = f" in the {lookback} before the goal" if lookback else " before the goal"
         words = {"no_touch_before_goal": "had no touch before the goal",
-                 "no_credited_touch": "had no marketing touch before the goal (only owned or service touchpoints, "
-                                      "which attribution does not credit)",
+                 "no_credited_touch": "had no marketing touch before the goal, only owned or service touchpoints "
+                                      "that attribution does not credit",
                  "outside_lookback": f"had {'marketing ' if counts['_marketing_only'] else ''}touches only more "
                                      f"than {lookback or 'the lookback'} before the goal"}
         left = converted - sum(reasons.values())

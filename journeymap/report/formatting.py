@@ -331,6 +331,8 @@ def _kpi_words(figs: dict[str, Any]) -> str:
     label = _KPI_LABEL.get(name, name.upper())
     value, mean, low, high = _f(figs, "value"), _f(figs, "mean"), _f(figs, "low"), _f(figs, "high")
     n, target = _f(figs, "n"), _f(figs, "target")
+    if not interval_ok(None if n is None else int(n)):
+        low = high = None
     if name == "csat" and value is not None:
         text = f"{label} {value:.0f}% satisfied"
         ci = f"95% CI {low:.0f}%-{high:.0f}%; " if low is not None and high is not None else ""
@@ -376,7 +378,8 @@ def evidence_words(rule_id: str, figs: dict[str, Any]) -> str:
     if rule_id == "conversion_below_target":
         conv, lo, hi = _f(figs, "conversion"), _f(figs, "low"), _f(figs, "high")
         text = f"{pct(conv)} of {num(_f(figs, 'journeys') or 0)} journeys convert"
-        if lo is not None and hi is not None:
+        n = _f(figs, "journeys")
+        if lo is not None and hi is not None and interval_ok(None if n is None else int(n)):
             text += f" (95% CI {pct(lo)}-{pct(hi)})"
         return text + (f"; target {pct(_f(figs, 'target'))}" if _f(figs, "target") is not None else "")
     if rule_id == "back_flow":
