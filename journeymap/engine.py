@@ -138,6 +138,15 @@ def _connect_file(p: Path, read_only: bool, on_wait: Callable[[str], None] | Non
             "copied without it); load data with `journeymap ingest events FILE`, or check [warehouse] url "
             "in journeymap.toml."
         )
+    if not read_only and not p.parent.is_dir():
+        # a warehouse in a sub-folder (duckdb:///warehouse/x.duckdb): git keeps no empty folder
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise WorkspaceError(
+                f"Cannot create the warehouse's folder {str(p.parent)!r} ({e.strerror}); check [warehouse] url in "
+                "journeymap.toml and the folder's permissions."
+            ) from None
     timeout = lock_timeout()  # a bad $JOURNEYMAP_LOCK_TIMEOUT is told at once, not only when busy
     deadline = None
     told = None
