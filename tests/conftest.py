@@ -33,6 +33,25 @@ def ws(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def demo_report(tmp_path_factory) -> Path:
+    """The default demo as a user makes it: ``journeymap demo`` then ``journeymap report`` (one per session).
+
+    Returns the HTML report's path; the workspace is its folder's parent's ``shop``.
+    """
+    from click.testing import CliRunner
+
+    from journeymap.cli import main
+
+    ws = tmp_path_factory.mktemp("demo-report") / "shop"
+    r = CliRunner().invoke(main, ["demo", str(ws)])
+    assert r.exit_code == 0, r.output
+    out = ws.parent / "map.html"
+    r = CliRunner().invoke(main, ["-w", str(ws), "report", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data``; tests that use it skip when it is absent."""
     if not SHARED_DATA.is_dir():

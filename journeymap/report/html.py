@@ -101,6 +101,7 @@ def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = Non
         min_n=view.emotion_min_n(doc),
         emotion_lane=view.emotion_lane,
         emotion_style=view.emotion_style,
+        caveated={tp.name: tp.caveats for tp in doc.touchpoints() if tp.caveats},
     )
     if isinstance(path_or_file, (str, Path)):
         path = Path(path_or_file)

@@ -245,13 +245,8 @@ def opportunity_rows(doc: JourneyMap) -> list[OpportunityRow]:
 
 
 def emotion_min_n(doc: JourneyMap) -> int:
-    """The fewest feedback items the document colours an emotion from (its own setting, else 10)."""
-    for holder in (doc.emotion_curve, doc.meta):
-        for name in ("min_n", "emotion_min_n"):
-            v = getattr(holder, name, None)
-            if isinstance(v, int):
-                return v
-    return EMOTION_MIN_N
+    """The fewest scored feedback items the document colours an emotion from (``meta.emotion_min_n``)."""
+    return int(getattr(doc.meta, "emotion_min_n", EMOTION_MIN_N))
 
 
 @dataclass
@@ -310,6 +305,4 @@ def emotion_lane(stages: list[StageColumn], min_n: int) -> EmotionLane:
 
 def emotion_style(mean: float | None, n: int | None, min_n: int) -> tuple[str, str]:
     """CSS class and word of an emotion: muted "few comments (n)" below ``min_n`` items."""
-    if mean is not None and n is not None and n < min_n:
-        return "emo-few", f"few comments ({n:,})"
-    return formatting.emotion_class(mean), formatting.emotion_word(mean)
+    return formatting.emotion_class(mean, n, min_n), formatting.emotion_word(mean, n, min_n)
