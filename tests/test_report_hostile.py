@@ -366,3 +366,22 @@ def test_browser_hover_and_click_run_nothing(built):
     assert pwned == "undefined", "a payload ran (window.__pwned is set)"
     assert planted == [0, []], planted
     assert errors == [], errors
+
+
+# -- the terminal --------------------------------------------------------------------------------
+def test_terminal_tables_print_names_as_they_are(tmp_path):
+    """Names that are rich markup or terminal escape sequences print literally (no crash on "[/bold]",
+    no hyperlink, no escape character reaching the terminal)."""
+    names = ["[/bold]", "[link=https://evil.example]Checkout[/link]", "\x1b]0;owned\x07\x1b[31mred", "[red]Home[/red]"]
+    rows = [{"customer_id": f"C{i}", "ts": f"2025-01-0{1 + k} 10:00:00", "touchpoint": n}
+            for i in range(3) for k, n in enumerate(names)]
+    events = write_csv(tmp_path / "e.csv", rows)
+    ws = tmp_path / "ws"
+    _invoke("init", str(ws))
+    _invoke("-w", str(ws), "ingest", "events", str(events))
+    for cmd in (["touchpoints"], ["paths"], ["map"]):
+        r = CliRunner(env={"COLUMNS": "300"}).invoke(main, ["-w", str(ws), *cmd])
+        assert r.exit_code == 0, (cmd, r.output)
+        assert "\x1b" not in r.output and "\x07" not in r.output, cmd
+        flat = re.sub(r"[\s│┃]+", " ", r.output)
+        assert "[/bold]" in flat and "[red]Home[/red]" in flat, (cmd, r.output)

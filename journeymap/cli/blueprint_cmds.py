@@ -137,7 +137,7 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
               + ("" if j["proposed"] else f"; the data suggests {j['proposal']['inactivity_gap']} and "
                  f"{j['proposal']['conversion_window']}") + ").", highlight=False)
     for w in report["warnings"]:
-        out.print(f"[bold yellow]Warning:[/] {escape(w)}", highlight=False)
+        out.print(f"[bold yellow]Warning:[/] {escape(w)}", highlight=False, markup=True)
     if target is not None:
         out.print(f"Draft written to {target}; review the stages, then run: journeymap blueprint check",
                   highlight=False)

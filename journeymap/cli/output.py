@@ -15,12 +15,23 @@ from rich.markup import escape
 from rich.table import Table
 
 from journeymap.errors import JourneymapError
+from journeymap.report.safety import display_text
 from journeymap.results import Result
 
 FORMATS = ("table", "csv", "json")
 
-console = Console(stderr=False, soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+
+class _Console(Console):
+    """A console whose text arguments lose terminal escape sequences and invisible characters."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(display_text(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+# markup off: names from the user's files ("[/bold]", "[link=...]") print as they are; a line that
+# styles itself passes markup=True and escapes what it interpolates
+console = _Console(stderr=False, soft_wrap=True, markup=False)
+err_console = _Console(stderr=True, soft_wrap=True, markup=False)
 
 
 def format_option(default: str = "table", choices: Sequence[str] = FORMATS) -> Callable:
@@ -62,13 +73,13 @@ def _fmt_cell(v: Any) -> str:
         return "–"
     if isinstance(v, float):
         return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
-    return str(v)
+    return display_text(str(v))  # no terminal escape sequence, bidi override or zero-width character
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
     table = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:
-        table.add_column(str(c))
+        table.add_column(display_text(str(c)))
     for row in rows:
         table.add_row(*(_fmt_cell(v) for v in row))
     console.print(table)

@@ -9,9 +9,27 @@ compute no figure.
 - :func:`export_image`: PNG or PDF of the HTML through headless Chromium (when installed).
 """
 
-from journeymap.report.browser import export_image
-from journeymap.report.html import ECHARTS_VERSION, render_html
-from journeymap.report.markdown import render_markdown
-from journeymap.report.tables import map_tables, write_csv
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from journeymap.report.browser import export_image
+    from journeymap.report.html import ECHARTS_VERSION, render_html
+    from journeymap.report.markdown import render_markdown
+    from journeymap.report.tables import map_tables, write_csv
+
+_WHERE = {"export_image": "browser", "ECHARTS_VERSION": "html", "render_html": "html",
+          "render_markdown": "markdown", "map_tables": "tables", "write_csv": "tables"}
+
+
+def __getattr__(name: str) -> Any:
+    """The renderers load on first use: the CLI imports :mod:`journeymap.report.safety` for every
+    table it prints, without paying for Jinja and the map models."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"journeymap.report.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'journeymap.report' has no attribute {name!r}")
+
 
 __all__ = ["ECHARTS_VERSION", "export_image", "map_tables", "render_html", "render_markdown", "write_csv"]
