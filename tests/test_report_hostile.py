@@ -58,7 +58,7 @@ STAGES = [
 TOUCHPOINTS = [
     (HYPER, 0, f"social {IMG}", AT),
     (f"Site {LINK}", 1, "web", PLUS),
-    (f"Help {JS}", 1, f"we{ZW}b", QUOTES),
+    (f"Help {JS} | a\\|b", 1, f"we{ZW}b", QUOTES),
     (f"Pay{ZW}ment {SCRIPT}", 2, f"app {SCRIPT}", MINUS),
     (f"{PLUS} Buy{BIDI}", 2, "web", f"Team {IMG}"),
 ]
@@ -250,10 +250,19 @@ def test_markdown_renders_no_element_or_link_from_user_text(built):
     assert bad == []  # no img / script / a / code ... at all: the summary itself makes none
     assert not any(a for _, a in parsed.tags), "no attributes (onerror, href, src) anywhere"
     text = "".join(parsed.text)
-    for payload in (IMG, SCRIPT, LINK, QUOTES):
+    for payload in (IMG, SCRIPT, LINK, QUOTES, TOUCHPOINTS[2][0]):
         assert payload in text, payload  # shown as text
     assert "window.__pwned=1" in text and not INVISIBLE.search(text)
     assert f"Pay{ZW}ment" not in built["md"] and "Payment" in text
+    # every table row has as many cells as its header: no pipe from a name splits a cell
+    header = None
+    for line in built["md"].splitlines():
+        if not line.startswith("|"):
+            header = None
+            continue
+        cells = len(re.findall(r"(?<!\\)\|", line))
+        header = header or cells
+        assert cells == header, line
 
 
 # -- CSV -----------------------------------------------------------------------------------------
