@@ -79,6 +79,33 @@
   var printBtn = document.getElementById("print-btn");
   if (printBtn) { printBtn.addEventListener("click", function () { window.print(); }); }
 
+  /* wide tables scroll sideways inside their own box on narrow screens; a box that scrolls takes the
+     keyboard focus (arrow keys scroll it) and is named after its section */
+  document.querySelectorAll("table.data").forEach(function (t) {
+    var box = document.createElement("div");
+    box.className = "table-scroll";
+    t.parentNode.insertBefore(box, t);
+    box.appendChild(t);
+  });
+  function scrollBoxes() {
+    document.querySelectorAll(".table-scroll, .grid-frame").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1) {
+        var section = box.closest("section");
+        var title = section && section.querySelector("h2") ? section.querySelector("h2").textContent : "Table";
+        box.tabIndex = 0;
+        box.setAttribute("role", "region");
+        if (!box.hasAttribute("aria-label")) { box.setAttribute("aria-label", title + " (scrolls)"); }
+      } else if (box.classList.contains("table-scroll")) {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      } else {
+        box.removeAttribute("tabindex");
+      }
+    });
+  }
+  scrollBoxes();
+
   /* sticky stage headers sit under the sticky navigation bar */
   function navHeight() {
     var nav = document.querySelector("nav.toc");
@@ -236,9 +263,10 @@
       funnel.setOption(funnelOption(rows, active ? data.personas[+idx].name : "All customers"));
     }
   }
-  if (select) { select.addEventListener("change", function () { applyPersona(select.value); }); }
+  if (select) { select.addEventListener("change", function () { applyPersona(select.value); scrollBoxes(); }); }
+  document.querySelectorAll("details").forEach(function (d) { d.addEventListener("toggle", scrollBoxes); });
 
-  window.addEventListener("resize", function () { navHeight(); charts.forEach(function (c) { c.resize(); }); });
+  window.addEventListener("resize", function () { navHeight(); scrollBoxes(); charts.forEach(function (c) { c.resize(); }); });
   var closedForPrint = [];
   window.addEventListener("beforeprint", function () {
     closedForPrint = [].slice.call(document.querySelectorAll("details:not([open])"));
