@@ -107,9 +107,9 @@ def css_rules() -> list[tuple[str, str]]:
 def resolve(value: str, props: dict[str, str]) -> str | None:
     """A CSS colour value as hex: literal hex, or ``var(--x)`` of a hex custom property; None otherwise."""
     v = value.strip().removesuffix("!important").strip()
-    m = re.fullmatch(r"var\((--[\w-]+)(?:\s*,[^)]*)?\)", v)
+    m = re.fullmatch(r"var\((--[\w-]+)(?:\s*,\s*([^)]*))?\)", v)
     if m:
-        return props.get(m[1])
+        return props.get(m[1]) or (resolve(m[2], props) if m[2] else None)
     return v if re.fullmatch(r"#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}", v) else None
 
 
@@ -126,7 +126,7 @@ def js_text_colours() -> dict[str, str]:
     js = (ASSETS / "report.js").read_text(encoding="utf-8")
     consts = js_constants()
     out: dict[str, str] = {}
-    for m in re.finditer(r"\b(label|textStyle|axisLabel|nameTextStyle|labelLine)\s*:\s*\{([^{}]*)\}", js):
+    for m in re.finditer(r"\b(label|textStyle|axisLabel|nameTextStyle)\s*:\s*\{([^{}]*)", js):  # up to a nested {
         c = re.search(r"(?<![\w-])color\s*:\s*(?:[\"'](#[0-9a-fA-F]{3,6})[\"']|([A-Z][A-Z0-9_]*)\b)", m[2])
         if c:
             hexa = c[1] or consts.get(c[2] or "")
@@ -135,16 +135,49 @@ def js_text_colours() -> dict[str, str]:
     return out
 
 
+def js_mark_colours() -> dict[str, str]:
+    """Colours report.js draws with: its NAME = "#hex" constants and every other ``color: "#hex"`` literal
+    (item, line and visual-map colours), chart text colours left out."""
+    js = (ASSETS / "report.js").read_text(encoding="utf-8")
+    text = set(js_text_colours().values())
+    marks = dict(js_constants())
+    for m in re.finditer(r"(?<![\w-])color\s*:\s*[\"'](#[0-9a-fA-F]{3,6})[\"']", js):
+        if m[1] not in text:
+            marks[f"color: {m[1]}"] = m[1]
+    return marks
+
+
 def test_chart_mark_colours_reach_3_to_1_against_white():
-    """Every colour constant report.js draws chart lines, bars, areas and nodes with: >= 3:1 against white."""
+    """Every colour report.js draws chart lines, bars, areas and nodes with: >= 3:1 against white."""
     bg = css_properties().get("--bg", "#ffffff")
-    low = {name: round(contrast(hexa, bg), 2) for name, hexa in js_constants().items() if contrast(hexa, bg) < 3.0}
+    marks = js_mark_colours()
+    assert len(marks) >= 5, marks
+    low = {name: round(contrast(hexa, bg), 2) for name, hexa in marks.items() if contrast(hexa, bg) < 3.0}
     assert not low, f"chart colours under 3:1 against the background {bg} (WCAG 1.4.11): {low}"
+
+
+def test_stylesheet_chart_strokes_reach_3_to_1_against_white():
+    """Lines the stylesheet draws (the emotion lane's SVG): every opaque ``stroke`` >= 3:1 against the page.
+
+    A stroke drawn translucent (``stroke-opacity`` / ``opacity`` under 1, e.g. an interval band) is a supplement
+    whose figures are also given in words, and is left out."""
+    props = css_properties()
+    bg = props.get("--bg", "#ffffff")
+    strokes = {}
+    for sel, decl in css_rules():
+        m = re.search(r"(?<![\w-])stroke\s*:\s*([^;]+)", decl)
+        alpha = re.search(r"(?<![\w-])(?:stroke-)?opacity\s*:\s*([\d.]+)", decl)
+        hexa = resolve(m[1], props) if m else None
+        if hexa and not (alpha and float(alpha[1]) < 1):
+            strokes[f"{sel} {{stroke: {m[1].strip()}}}"] = hexa
+    low = {k: round(contrast(v, bg), 2) for k, v in strokes.items() if contrast(v, bg) < 3.0}
+    assert not low, f"chart strokes under 3:1 against {bg} (WCAG 1.4.11): {low}"
 
 
 def test_chart_text_colours_reach_4_5_to_1_against_white():
     bg = css_properties().get("--bg", "#ffffff")
     text = js_text_colours()
+    assert text, "found no chart text colour in report.js (label / textStyle / axisLabel color)"
     low = {k: round(contrast(v, bg), 2) for k, v in text.items() if contrast(v, bg) < 4.5}
     assert not low, f"chart text colours under 4.5:1 against {bg} (WCAG 1.4.3): {low}"
 
