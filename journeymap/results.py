@@ -102,7 +102,7 @@ class Result(BaseModel):
         tables = self.tables()
         key = name or next(iter(tables))
         columns, rows = tables[key]
-        from journeymap.report.safety import csv_cell  # "=HYPERLINK(...)" is not run as a formula
+        from journeymap.safety import csv_cell  # "=HYPERLINK(...)" is not run as a formula
 
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

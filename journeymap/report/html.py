@@ -21,7 +21,7 @@ import markupsafe
 
 from journeymap.maps.models import JourneyMap
 from journeymap.report import formatting, view
-from journeymap.report.safety import display_text
+from journeymap.safety import display_text
 
 ECHARTS_VERSION = "6.1.0"
 """Version of the vendored Apache ECharts (``assets/echarts.min.js``, from ``npm pack echarts``)."""
@@ -32,7 +32,7 @@ def _asset(name: str) -> str:
 
 
 def _finalize(value: object) -> object:
-    """Every ``{{ ... }}`` output: text without invisible characters (:func:`safety.display_text`).
+    """Every ``{{ ... }}`` output: text without invisible characters (:func:`journeymap.safety.display_text`).
 
     Markup (``| safe``: the inlined CSS, scripts and the already cleaned JSON; a macro's output, whose
     own ``{{ }}`` went through here) is left as it is.

@@ -18,7 +18,7 @@ from typing import IO, Any
 from journeymap.maps.models import JourneyMap
 from journeymap.report import formatting as f
 from journeymap.report import view
-from journeymap.report.safety import md_text as md
+from journeymap.safety import md_text as md
 
 # Every string from the user's files or blueprint (names, titles, quotes, labels, notes, sentences
 # naming them) goes through ``md`` so that it shows as literal text; figures formatted here do not.

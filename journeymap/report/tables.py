@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from journeymap.maps.models import JourneyMap, Rate
-from journeymap.report.safety import csv_cell
+from journeymap.safety import csv_cell
 
 Table = tuple[list[str], list[list[Any]]]
 
@@ -164,7 +164,7 @@ def map_tables(doc: JourneyMap) -> dict[str, Table]:
 def write_csv(doc: JourneyMap, folder: str | Path) -> list[Path]:
     """Write one CSV file per table of :func:`map_tables` into ``folder``; returns the paths.
 
-    Every cell goes through :func:`~journeymap.report.safety.csv_cell`: a text cell starting with
+    Every cell goes through :func:`~journeymap.safety.csv_cell`: a text cell starting with
     ``= + - @``, tab or CR (a name such as ``=HYPERLINK(...)`` or ``-1`` from the user's files) gets a
     leading ``'`` so that a spreadsheet shows it instead of running it; numbers are written as they are.
     """

@@ -19,7 +19,7 @@ from journeymap.maps.models import (
     Transition,
 )
 from journeymap.report import formatting
-from journeymap.report.safety import display_text
+from journeymap.safety import display_text
 
 EMOTION_MIN_N = 10
 """Fewest feedback items behind an emotion colour when the document does not state its own minimum."""
@@ -172,7 +172,7 @@ def _funnel_rows(stages: list[StageColumn]) -> list[dict[str, Any]]:
 
 
 def _displayed(data: Any) -> Any:
-    """``data`` with :func:`~journeymap.report.safety.display_text` applied to every string in it."""
+    """``data`` with :func:`~journeymap.safety.display_text` applied to every string in it."""
     if isinstance(data, str):
         return display_text(data)
     if isinstance(data, dict):
@@ -184,7 +184,7 @@ def _displayed(data: Any) -> Any:
 
 def script_json(data: Any) -> str:
     """JSON safe to inline in a ``<script type="application/json">`` element (no ``</script>`` break-out);
-    every string (keys too) without invisible characters (:func:`~journeymap.report.safety.display_text`)."""
+    every string (keys too) without invisible characters (:func:`~journeymap.safety.display_text`)."""
     text = json.dumps(_displayed(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
