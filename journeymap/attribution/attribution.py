@@ -20,10 +20,7 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import ibis.expr.types as ir
@@ -38,7 +35,7 @@ from journeymap.attribution.results import AttributionResult
 from journeymap.attribution.shapley import MAX_EXACT, ordered_shapley, shapley_credits
 from journeymap.attribution.touches import AttributionSettings, attribution_touches
 from journeymap.blueprint import Blueprint
-from journeymap.errors import EngineError, InputError
+from journeymap.errors import InputError
 
 DEFAULT_MODELS = ("first", "last", "last_non_direct", "linear", "time_decay", "position", "markov", "shapley")
 """What ``journeymap attribution`` runs without ``--models``."""
@@ -114,7 +111,10 @@ def attribute(
             warnings.append("time_decay left out: a path file has no touch times.")
             models = [m for m in models if m not in NEEDS_TIME]
     else:
-        with _cached(_slim(attribution_touches(source, blueprint, settings, markers=True), models), con) as marked:
+        from journeymap.engine import materialized
+
+        touches_expr = _slim(attribution_touches(source, blueprint, settings, markers=True), models)
+        with materialized(con, touches_expr, "the attribution touches") as marked:
             touches = marked.filter(marked.channel.notnull()).mutate(nulls=1.0 - marked.conversions)
             paths = aggregate_paths(touches, con)
             unattributed = _unattributed(marked, paths, con)
@@ -145,32 +145,6 @@ def _slim(touches: ir.Table, models: list[str]) -> ir.Table:
     if any(m in NEEDS_TIME for m in models):
         cols.append("t_before")
     return touches.select(*cols)
-
-
-@contextlib.contextmanager
-def _cached(table: ir.Table, con=None) -> Iterator[ir.Table]:
-    """The table computed once in the engine, released afterwards.
-
-    A temporary table where the engine has them (DuckDB); elsewhere (Spark) the
-    engine's own cache (a persisted DataFrame).
-    """
-    backend = con if con is not None else table._find_backend(use_default=True)
-    name = f"_jm_attribution_{uuid.uuid4().hex}"
-    try:
-        try:
-            cached = backend.create_table(name, obj=table, temp=True)
-            release = functools.partial(backend.drop_table, name, force=True)
-        except NotImplementedError:  # no temporary tables (Spark): ibis's cache, memtables registered first
-            backend._run_pre_execute_hooks(table)
-            cached = backend._cached_table(table)
-            release = cached.release
-    except Exception as e:  # engine errors differ per backend
-        raise EngineError(f"The engine failed to prepare the attribution touches: {e}") from e
-    try:
-        yield cached
-    finally:
-        with contextlib.suppress(Exception):
-            release()
 
 
 def _unattributed(marked: ir.Table, paths: Paths, con) -> float:

@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -300,11 +301,38 @@ def backend_name(con: BaseBackend) -> str:
     return con.name
 
 
-def execute(expr: ibis.Expr, con: BaseBackend | None = None, limit: int | None = None):
-    """Run an expression and return a pandas object (or a scalar)."""
+Connection = BaseBackend
+"""The type of a warehouse connection, for annotations outside the engine (an Ibis backend)."""
+
+
+def backend_of(con_or_ws: Any, expr: ibis.Expr | None = None) -> BaseBackend:
+    """The connection behind ``con_or_ws`` (a connection, or anything with a ``con`` property such as a
+    :class:`~journeymap.workspace.Workspace`); when None, the one ``expr`` is bound to (the default
+    in-memory DuckDB for memtables)."""
+    if con_or_ws is None:
+        if expr is None:
+            raise TypeError("backend_of() needs a connection, a workspace or an expression")
+        return expr._find_backend(use_default=True)
+    if isinstance(con_or_ws, BaseBackend):
+        return con_or_ws
+    return con_or_ws.con
+
+
+def execute(expr: ibis.Expr, con: Any = None, limit: int | None = None, *, arrow: bool = False):
+    """Run an expression: a pandas object (a scalar for a scalar expression), or a pyarrow Table with ``arrow``.
+
+    ``con`` is a connection or a workspace; None runs the expression where it is bound (memtables: the
+    default in-memory DuckDB). Engine errors become :class:`EngineError`; journeymap's own
+    :class:`InputError` passes through.
+    """
     try:
-        if con is not None:
-            return con.execute(expr, limit=limit)
+        backend = backend_of(con, None) if con is not None else None
+        if arrow:
+            if backend is not None:
+                return backend.to_pyarrow(expr, limit=limit)
+            return expr.to_pyarrow(limit=limit)
+        if backend is not None:
+            return backend.execute(expr, limit=limit)
         return expr.execute(limit=limit)
     except InputError:
         raise
@@ -312,16 +340,82 @@ def execute(expr: ibis.Expr, con: BaseBackend | None = None, limit: int | None =
         raise EngineError(f"The engine failed to run a query: {e}") from e
 
 
-def to_pyarrow(expr: ibis.Expr, con: BaseBackend | None = None):
-    """Run an expression and return a pyarrow Table."""
+def to_pyarrow(expr: ibis.Expr, con: Any = None, limit: int | None = None):
+    """Run an expression and return a pyarrow Table (``execute(..., arrow=True)``)."""
+    return execute(expr, con, limit, arrow=True)
+
+
+_MATERIALIZED: dict[str, tuple[BaseBackend, str]] = {}
+"""Tables :func:`materialize` made, by their qualified name: the connection and the name given (for :func:`release`)."""
+
+
+def materialize(
+    con_or_ws: Any, expr: ibis.Table, name: str | None = None, *, temp: bool = True, what: str = "a table"
+) -> ibis.Table:
+    """``expr`` computed once in the engine, as a table later expressions read instead of recomputing it.
+
+    ``temp`` (default): a temporary table where the engine has them (DuckDB, SQL databases), else the
+    engine's own cache (Spark: a persisted DataFrame); it lives until :func:`release` (or the
+    connection closes). ``temp=False`` writes a lasting table ``name`` (replacing one of that name).
+    ``con_or_ws`` is a connection, a workspace, or None (the backend ``expr`` is bound to). ``what``
+    names the table in the error an engine failure raises (``EngineError``).
+
+    Examples
+    --------
+    >>> t = materialize(None, ibis.memtable({"a": [1, 2, 3]}))
+    >>> int(execute(t.a.sum()))
+    6
+    >>> release(t)
+    """
+    con = backend_of(con_or_ws, expr)
+    name = name or f"_jm_{uuid.uuid4().hex}"
     try:
-        return con.to_pyarrow(expr) if con is not None else expr.to_pyarrow()
-    except Exception as e:
-        raise EngineError(f"The engine failed to run a query: {e}") from e
+        if not temp:
+            table = con.create_table(name, obj=expr, overwrite=True)
+            _MATERIALIZED[table.get_name()] = (con, name)
+            return table
+        try:
+            table = con.create_table(name, obj=expr, temp=True)
+            _MATERIALIZED[table.get_name()] = (con, name)
+            return table
+        except NotImplementedError:  # no temporary tables (Spark): ibis's cache, memtables registered first
+            con._run_pre_execute_hooks(expr)
+            return con._cached_table(expr)
+    except Exception as e:  # engine errors differ per backend
+        raise EngineError(f"The engine failed to prepare {what}: {e}") from e
+
+
+def release(table: ibis.Table) -> None:
+    """Drop a table :func:`materialize` made (a temporary table, or the engine's cache); best effort."""
+    with contextlib.suppress(Exception):
+        if isinstance(table, ibis.expr.types.CachedTable):
+            table.release()
+            return
+        made = _MATERIALIZED.pop(table.get_name(), None)
+        if made is not None:
+            con, name = made
+            con.drop_table(name, force=True)
+
+
+@contextlib.contextmanager
+def materialized(
+    con_or_ws: Any, expr: ibis.Table, what: str = "a table", name: str | None = None
+) -> Iterator[ibis.Table]:
+    """:func:`materialize` for the length of a ``with`` block, released afterwards."""
+    table = materialize(con_or_ws, expr, name, what=what)
+    try:
+        yield table
+    finally:
+        release(table)
 
 
 def table_exists(con: BaseBackend, name: str) -> bool:
     return name in con.list_tables()
+
+
+def list_tables(con_or_ws: Any) -> list[str]:
+    """The names of the tables in the warehouse."""
+    return list(backend_of(con_or_ws).list_tables())
 
 
 @contextlib.contextmanager
