@@ -286,6 +286,7 @@ class ThemeModel:
     def _fit_nmf(self, X, k: int) -> None:
         from sklearn.decomposition import NMF
 
+        k = min(k, _distinct_rows(X))  # no more themes than distinct comments
         W = NMF(k, init="nndsvda", random_state=self.seed, max_iter=300).fit_transform(X)
         self.labels_ = _relabel(W.argmax(axis=1), k)
         norms = np.linalg.norm(W, axis=1)
@@ -308,6 +309,7 @@ class ThemeModel:
         if dims >= 2:
             parts.append(0.5 * normalize(TruncatedSVD(dims, random_state=self.seed).fit_transform(X)))
         H = np.hstack(parts)
+        k = min(k, _distinct_rows(H))  # fewer distinct comments than themes: one theme per distinct comment at most
         km = KMeans(k, n_init=4, random_state=self.seed).fit(H)
         self.labels_ = _relabel(km.labels_, k)
         centres = np.stack([H[self.labels_ == c].mean(axis=0) for c in range(int(self.labels_.max()) + 1)])
@@ -336,6 +338,22 @@ def _shared_centrality(cleaned: Sequence[str], labels: np.ndarray, centrality: n
     return np.array([best[key] for key in keys], dtype=np.float64)
 
 
+def _distinct_rows(M: np.ndarray) -> int:
+    """How many distinct rows ``M`` has (to 12 decimals: identical comments embed to identical rows).
+
+    >>> _distinct_rows(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    2
+    """
+    import scipy.sparse as sp
+
+    if sp.issparse(M):  # TF-IDF rows: compare their non-zero columns and values, never densify
+        csr = M.tocsr()
+        ptr = csr.indptr
+        return len({(csr.indices[a:b].tobytes(), np.round(csr.data[a:b], 6).tobytes())
+                    for a, b in zip(ptr[:-1], ptr[1:], strict=True)})
+    return int(len(np.unique(np.round(np.asarray(M, dtype=np.float64), 12), axis=0)))
+
+
 def _relabel(labels: np.ndarray, k: int) -> np.ndarray:
     """Renumber themes by size (largest first, ties by first appearance): stable across runs."""
     sizes = np.bincount(labels, minlength=k)
@@ -361,6 +379,9 @@ def choose_k(X, lo: int, hi: int, *, seed: int = 0, sample: int = 2000) -> int:
     if dims < 2:
         return lo
     Z = normalize(TruncatedSVD(dims, random_state=seed).fit_transform(X[np.sort(rows)]))
+    hi = min(hi, _distinct_rows(Z))  # k-means cannot find more clusters than distinct points
+    if hi <= lo:
+        return max(1, hi)
     best, best_k = -1.0, lo
     for k in range(lo, hi + 1):
         lab = KMeans(k, n_init=2, random_state=seed).fit_predict(Z)
