@@ -56,8 +56,8 @@ from journeymap.errors import InputError
 from journeymap.journeys.funnel_steps import FunnelSpec
 from journeymap.journeys.transitions import run
 from journeymap.results import TableResult
+from journeymap.stats import ALPHA, Z95
 
-Z95 = 1.959963984540054
 MAX_ATTRIBUTE_VALUES = 20
 DRIVER_COLUMNS = (
     "feature", "kind", "name", "value", "exposed", "exposed_converters", "converters", "non_converters",
@@ -236,7 +236,7 @@ def _rows(counts, n: int, conv: int, min_count: int) -> list[list[Any]]:
     if out:
         adjusted = false_discovery_control([r[14] for r in out], method="bh")
         for r, q in zip(out, adjusted, strict=True):
-            r[15], r[16] = float(q), bool(q < 0.05)
+            r[15], r[16] = float(q), bool(q < ALPHA)
     out.sort(key=lambda r: (r[14], r[10] is None, -(r[10] or 0.0), r[0]))
     return out
 

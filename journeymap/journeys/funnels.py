@@ -75,8 +75,7 @@ from journeymap.journeys.funnel_steps import (
 )
 from journeymap.journeys.transitions import run
 from journeymap.results import TableResult
-
-Z95 = 1.959963984540054
+from journeymap.stats import wilson
 
 OUTCOMES = ("reached", "converted", "dropped", "in_progress", "stopped")
 
@@ -328,25 +327,6 @@ def _rows(wide, spec: FunnelSpec) -> tuple[list[str], list[list[Any]], list[list
                     if count:
                         hist.append(dim + [n, step.label, lo, hi, count])
     return [*keys, *FUNNEL_COLUMNS], rows, hist
-
-
-def wilson(successes: int, n: int | None, z: float = Z95) -> tuple[float | None, float | None]:
-    """The Wilson score interval of ``successes / n`` (None when ``n`` is 0), exactly 0 (1) at 0 (n) successes.
-
-    >>> [round(v, 4) for v in wilson(5, 10)]
-    [0.2366, 0.7634]
-    >>> wilson(0, 3)[0], wilson(3, 3)[1]
-    (0.0, 1.0)
-    """
-    if not n:
-        return None, None
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if successes <= 0 else max(0.0, centre - half)
-    high = 1.0 if successes >= n else min(1.0, centre + half)
-    return low, high
 
 
 def _num(value: Any) -> float | None:

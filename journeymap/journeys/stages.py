@@ -53,9 +53,9 @@ from ibis.backends import BaseBackend
 
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
-from journeymap.journeys.touchpoints import wilson_interval
 from journeymap.journeys.transitions import frame_rows, run
 from journeymap.results import TableResult
+from journeymap.stats import wilson_expr as wilson_interval
 
 STAGE_COLUMNS = (
     "stage", "stage_no", "journeys", "share_of_journeys", "reached_or_beyond", "to_next", "rate_to_next",

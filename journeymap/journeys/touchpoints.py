@@ -38,8 +38,7 @@ from ibis.backends import BaseBackend
 
 from journeymap.journeys.transitions import _require, frame_rows, run, whole_seconds
 from journeymap.results import TableResult
-
-Z95 = 1.959963984540054
+from journeymap.stats import wilson_expr as wilson_interval
 
 TOUCHPOINT_COLUMNS = (
     "touchpoint", "events", "customers", "journeys", "share_of_journeys", "conversions",
@@ -52,27 +51,6 @@ class TouchpointsResult(TableResult):
     """One row per touchpoint (and breakdown value) with reach, conversion and position figures."""
 
     kind: ClassVar[str] = "touchpoints"
-
-
-def wilson_interval(successes: ir.NumericValue, n: ir.NumericValue, z: float = Z95):
-    """The Wilson score interval ``(low, high)`` of ``successes / n`` as Ibis expressions.
-
-    >>> import ibis
-    >>> lo, hi = wilson_interval(ibis.literal(5), ibis.literal(10))
-    >>> round(lo.execute(), 4), round(hi.execute(), 4)
-    (0.2366, 0.7634)
-    """
-    n = n.cast("float64")
-    p = successes.cast("float64") / n
-    z2 = z * z
-    denom = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * ((p * (1 - p) / n + z2 / (4 * n * n)).sqrt()) / denom
-    # within [0, 1] and exact at the edges: in floating point 0 of n gave a low bound of -4e-19
-    k = successes.cast("float64")
-    low = ibis.cases((n <= 0, ibis.null("float64")), (k <= 0, 0.0), else_=ibis.greatest(centre - half, 0.0))
-    high = ibis.cases((n <= 0, ibis.null("float64")), (k >= n, 1.0), else_=ibis.least(centre + half, 1.0))
-    return low, high
 
 
 def touchpoints_expr(journeys: ir.Table, *, by: str | None = None, node: str = "touchpoint") -> ir.Table:

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from journeymap.ranking import rank_value
+from journeymap.stats import EMOTION_THRESHOLD
 from journeymap.voice import lexicon
 from journeymap.voice.sentiment import LexiconSentiment
 
@@ -265,7 +266,7 @@ def score_emotions(texts: Sequence[str]) -> dict[str, np.ndarray]:
     return _scorer().score_dict(texts)
 
 
-def dominant(scores: Sequence[float], *, threshold: float = 0.4) -> str | None:
+def dominant(scores: Sequence[float], *, threshold: float = EMOTION_THRESHOLD) -> str | None:
     """The strongest emotion of one text's scores, or None when none reaches ``threshold``.
 
     >>> dominant([0.1, 0.0, 0.8, 0.2, 0.0, 0.3])

@@ -38,73 +38,18 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-from scipy import stats
 
 from journeymap import engine
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
+from journeymap.stats import MIN_N, nps_interval, t_interval  # the intervals, re-exported here
+from journeymap.stats import wilson_percent as wilson_interval
 from journeymap.voice.results import KpiTable
 
 METRICS = ("nps", "csat", "ces")
 DIMENSIONS = ("touchpoint", "stage", "channel", "persona", "period")
 PERIODS = {"day": "D", "week": "W", "month": "M"}
-MIN_N = 30
-"""Below this many responses a KPI is flagged ``too_small``."""
 UNASSIGNED = "unassigned"
-
-
-# -- intervals (pure math on counts) -------------------------------------------------------------
-def _z(level: float) -> float:
-    if not 0 < level < 1:
-        raise InputError(f"Confidence level {level!r} must be between 0 and 1 (argument level); pass e.g. 0.95.")
-    return float(stats.norm.ppf(0.5 + level / 2))
-
-
-def nps_interval(promoters: int, detractors: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """NPS and its interval from counts: ``(nps, low, high)`` in -100..100.
-
-    >>> [round(x, 2) for x in nps_interval(50, 20, 100)]
-    [30.0, 14.69, 45.31]
-    """
-    if n <= 0:
-        return (math.nan, math.nan, math.nan)
-    p, d = promoters / n, detractors / n
-    score = p - d
-    var = max(p + d - score**2, 0.0)
-    half = _z(level) * math.sqrt(var / n)
-    return (100 * score, max(-100.0, 100 * (score - half)), min(100.0, 100 * (score + half)))
-
-
-def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """Share ``k/n`` in % with its Wilson score interval: ``(value, low, high)``.
-
-    >>> [round(x, 2) for x in wilson_interval(8, 10)]
-    [80.0, 49.02, 94.33]
-    """
-    if n <= 0:
-        return (math.nan, math.nan, math.nan)
-    z = _z(level)
-    p = k / n
-    denom = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return (100 * p, 100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
-
-
-def t_interval(mean: float, sd: float | None, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean with its Student-t interval: ``(mean, low, high)`` (no interval for n < 2).
-
-    >>> [round(x, 3) for x in t_interval(4.0, 1.0, 10)]
-    [4.0, 3.285, 4.715]
-    """
-    if n <= 0:
-        return (math.nan, math.nan, math.nan)
-    if n < 2 or sd is None or math.isnan(sd):
-        return (mean, math.nan, math.nan)
-    if not 0 < level < 1:
-        _z(level)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-    return (mean, mean - half, mean + half)
 
 
 # -- dimensions ----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from journeymap import stats
 from journeymap.errors import InputError
 from journeymap.voice import lexicon
 
@@ -42,8 +43,8 @@ STORED_LABELS = (*LABELS, "mixed")
 """Every ``sentiment_label`` a stored score can have: the classes plus ``mixed`` (praise and complaint
 in one comment; its ``sentiment`` still says which side weighs more)."""
 BACKENDS = ("lexicon", "embedding", "trained")
-NEUTRAL_BAND = (-0.05, 0.3)
-"""Scores strictly inside this band are labelled neutral."""
+NEUTRAL_BAND = stats.NEUTRAL_BAND
+"""Scores strictly inside this band are labelled neutral (:data:`journeymap.stats.NEUTRAL_BAND`)."""
 
 
 def label(score: float, *, neutral: tuple[float, float] = NEUTRAL_BAND) -> str:
