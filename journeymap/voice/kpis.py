@@ -94,13 +94,13 @@ def _filled(col: ir.Value) -> ir.StringValue:
 
 
 def _with_persona(feedback: ir.Table, blueprint: Blueprint | None, customers: ir.Table | None) -> ir.Table:
-    from journeymap.journeys.personas import OTHER, assign_personas
+    """The persona breakdown is the journeys' one (:func:`journeymap.journeys.filters.with_dimension`),
+    its ``dimension`` column named ``persona``."""
+    from journeymap.journeys.filters import with_dimension as journeys_dimension
 
     if customers is None or blueprint is None:
         raise InputError("Breakdown by persona needs the customers table and the blueprint (arguments customers, blueprint); pass both.")
-    personas = assign_personas(customers, blueprint).rename(persona_customer_id="customer_id")
-    joined = feedback.left_join(personas, feedback.customer_id == personas.persona_customer_id)
-    return joined.drop("persona_customer_id").mutate(persona=ibis._.persona.fill_null(OTHER))
+    return journeys_dimension(feedback, "persona", customers=customers, blueprint=blueprint).rename(persona="dimension")
 
 
 # -- KPIs ----------------------------------------------------------------------------------------
