@@ -73,7 +73,9 @@ class JourneyRules:
 
 def data_end(events: ir.Table) -> datetime | None:
     """The time of the last event (an aggregate; the only thing computed eagerly here)."""
-    value = events.ts.max().execute()
+    from journeymap.engine import execute
+
+    value = execute(events.ts.max())
     if value is None or (hasattr(value, "__class__") and str(value) == "NaT"):
         return None
     return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
@@ -205,7 +207,9 @@ def _whole_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
 
 def _has_orders(events: ir.Table) -> bool:
     """Whether any touch has an ``order_id`` (one short query; without orders the journeys' plan is unchanged)."""
-    return bool(events.filter(events.order_id.notnull()).limit(1).count().execute())
+    from journeymap.engine import execute
+
+    return bool(execute(events.filter(events.order_id.notnull()).limit(1).count()))
 
 
 def _touch_in_journey(touches: ir.Table, journeys: ir.Table) -> list:
@@ -236,7 +240,9 @@ def journey_table(journeys: ir.Table) -> ir.Table:
 def status_counts(journeys: ir.Table) -> dict[str, int]:
     """Journeys per status, for reconciling figures across analyses (an aggregate)."""
     jt = journey_table(journeys)
-    df = jt.group_by("status").agg(n=jt.count()).execute()
+    from journeymap.engine import execute
+
+    df = execute(jt.group_by("status").agg(n=jt.count()))
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({str(s): int(n) for s, n in zip(df["status"], df["n"], strict=True)})
     return counts
