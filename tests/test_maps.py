@@ -30,6 +30,7 @@ from journeymap.cli import main
 from journeymap.demo import PLANTED, create_demo
 from journeymap.errors import InputError
 from journeymap.maps import SCHEMA_VERSION, JourneyMap, build_map, diff_maps, json_schema
+from journeymap.maps.build import score_missing
 from journeymap.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -45,6 +46,7 @@ def demo_ws(tmp_path_factory):
     path = tmp_path_factory.mktemp("maps") / "shop"
     create_demo(path, GOLDEN_CUSTOMERS, seed=GOLDEN_SEED)
     w = Workspace.open(path)
+    score_missing(w)  # the scoring step `journeymap map` runs first; build_map itself writes nothing
     yield w
     w.close()
 
