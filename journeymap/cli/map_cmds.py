@@ -38,9 +38,11 @@ def map_cmd(ctx: Context, start, end, persona, compare_to, models, output, fmt) 
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from journeymap.cli.report_cmds import score_first
     from journeymap.maps import build_map
 
     ws = ctx.scored()
+    score_first(ws)
     with Progress(TextColumn("Building the map: {task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("start", total=1.0)

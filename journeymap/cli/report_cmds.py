@@ -19,6 +19,7 @@ def build_with_progress(ws, **options):
 
     from journeymap.maps import build_map
 
+    score_first(ws)
     with Progress(TextColumn("Building the map: {task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("start", total=1.0)
@@ -27,6 +28,15 @@ def build_with_progress(ws, **options):
             bar.update(task, description=label, completed=done / max(total, 1))
 
         return build_map(ws, progress=tell, **options)
+
+
+def score_first(ws) -> None:
+    """The scoring step before a map: score feedback without scores yet and say so in one line."""
+    from journeymap.maps.build import score_missing
+
+    n = score_missing(ws)
+    if n:
+        err_console.print(f"Scored {n:,} feedback items (they had no scores yet).", highlight=False, markup=False)
 
 
 @main.command("report")

@@ -61,7 +61,7 @@ def stored_scores(con: Any, backend: str = "lexicon") -> ir.Table:
         t = con.table(TABLE)
         t = t.filter(t.backend == backend)
     else:
-        t = ibis.memtable({c: [] for c in SCHEMA.names}, schema=SCHEMA)
+        t = ibis.memtable(SCHEMA.to_pyarrow().empty_table())
     return t.drop("backend", "scored_at").rename(s_id="feedback_id")
 
 
