@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import ibis
@@ -620,3 +622,82 @@ def check_blueprint(blueprint: Blueprint, events: ir.Table, feedback: ir.Table |
     return BlueprintCheck(columns=CHECK_COLUMNS, rows=rows, meta={
         "touchpoints": len(names), "data_touchpoints": len(counts),
         "errors": sum(r[0] == "error" for r in rows), "warnings": sum(r[0] == "warning" for r in rows)})
+
+
+# -- the draft a command writes ---------------------------------------------------------------------
+def is_curated(blueprint: Blueprint) -> bool:
+    """True when ``blueprint`` holds anything beyond what ``journeymap init`` writes (its name aside)."""
+    default = default_blueprint()
+    return blueprint.model_copy(update={"name": default.name}) != default
+
+
+@dataclass(frozen=True)
+class DraftOutcome:
+    """What :func:`write_draft` did: the drafted blueprint, where it was written and a JSON-ready summary."""
+
+    blueprint: Blueprint
+    base: Blueprint
+    """The blueprint the draft started from (its goals kept when it had some)."""
+    written: Path | None
+    """The file the draft was written to; None when it was not written (the caller prints it)."""
+    summary: dict[str, Any]
+    """``written``, ``touchpoints_added``, ``channels``, ``stages`` (added per stage), ``goals_guessed``,
+    ``touchpoints`` (the added ones), and :func:`draft_report`'s ``conversion``, ``goals``, ``journey``,
+    ``warnings``."""
+
+    @property
+    def added(self) -> list[Touchpoint]:
+        """The drafted touchpoints the base blueprint lacked."""
+        known = set(self.base.touchpoint_names())
+        return [t for t in self.blueprint.touchpoints if t.name not in known]
+
+
+def write_draft(events: ir.Table, base: Blueprint, *, target: Path | None, blueprint_path: Path | None = None,
+                con: BaseBackend | None = None, min_events: int = 1, force: bool = False) -> DraftOutcome:
+    """Draft a blueprint from the events (:func:`draft`), report on it and write it to ``target``.
+
+    Parameters
+    ----------
+    events : the workspace's ``events`` table.
+    base : the current blueprint; everything it curates is kept.
+    target : the file to write; None writes nothing (the caller prints :attr:`DraftOutcome.blueprint`).
+    blueprint_path : the workspace's blueprint.yaml: a curated blueprint there is not overwritten unless
+        ``force`` (the old file is then kept as ``blueprint.yaml.bak``; the content is kept, the comments
+        are not).
+    con, min_events : as for :func:`draft`.
+
+    Raises
+    ------
+    InputError
+        When there are no events, or ``target`` is the curated workspace blueprint and ``force`` is off.
+    """
+    from journeymap import engine
+
+    if int(engine.execute(events.count(), con)) == 0:
+        raise InputError("The workspace has no events to draft from; load some first with: "
+                         "journeymap ingest events FILE")
+    result = draft(events, base=base, con=con, min_events=min_events)
+    bp = result.blueprint
+    report = draft_report(events, result)
+    if target is not None:
+        is_workspace_file = blueprint_path is not None and target.resolve() == Path(blueprint_path).resolve()
+        if target.exists() and is_workspace_file and is_curated(base) and not force:
+            raise InputError(
+                f"{target} already holds a curated blueprint; write the draft elsewhere with -o draft.yaml, "
+                "or pass --force to rewrite it (its content is kept, its comments are not).")
+        if target.exists() and force:
+            shutil.copyfile(target, target.with_name(target.name + ".bak"))
+        bp.save(target)
+    known = set(base.touchpoint_names())
+    added = [t for t in bp.touchpoints if t.name not in known]
+    summary = {
+        "written": None if target is None else str(target),
+        "touchpoints_added": len(added),
+        "channels": sorted({t.channel for t in added if t.channel}),
+        "stages": {s: sum(t.stage == s for t in added) for s in bp.stage_names()},
+        "goals_guessed": [g.touchpoint for g in bp.goals] if not base.goals else [],
+        "touchpoints": [{"name": t.name, "stage": t.stage, "channel": t.channel, "kind": t.kind,
+                         "description": t.description} for t in added],
+        **report,
+    }
+    return DraftOutcome(bp, base, target, summary)

@@ -232,3 +232,30 @@ def test_cli_validate(ws, tmp_path):
     broken.write_text("stages:\n  - name: a\n   bad indent: [\n")
     r = _cli(ws.path, "validate", str(broken))
     assert r.exit_code == 1 and "line 3" in r.output
+
+
+def test_write_draft_is_the_command_without_the_cli(cli_ws, tmp_path):
+    """The library call behind ``blueprint draft``: same summary as the command's JSON, same refusal and backup."""
+    from journeymap.curation import is_curated, write_draft
+
+    ws = cli_ws
+    assert not is_curated(ws.blueprint)
+    out = write_draft(ws.events(), ws.blueprint, target=ws.blueprint_path, blueprint_path=ws.blueprint_path,
+                      con=ws.con)
+    assert out.written == ws.blueprint_path and Blueprint.load(ws.blueprint_path) == out.blueprint
+    assert [t.name for t in out.added] == [t["name"] for t in out.summary["touchpoints"]]
+    assert set(out.summary["stages"]) == set(out.blueprint.stage_names())
+    assert sum(out.summary["stages"].values()) == out.summary["touchpoints_added"] == SMALL.touchpoint.nunique()
+    curated = Blueprint.load(ws.blueprint_path)
+    assert is_curated(curated)
+    with pytest.raises(InputError, match="--force"):
+        write_draft(ws.events(), curated, target=ws.blueprint_path, blueprint_path=ws.blueprint_path, con=ws.con)
+    # elsewhere, or not written at all, is fine; the summary equals the command's JSON
+    elsewhere = write_draft(ws.events(), curated, target=tmp_path / "d.yaml", blueprint_path=ws.blueprint_path,
+                            con=ws.con)
+    assert Blueprint.load(tmp_path / "d.yaml") == elsewhere.blueprint and elsewhere.added == []
+    unwritten = write_draft(ws.events(), curated, target=None, con=ws.con)
+    assert unwritten.written is None and unwritten.summary["written"] is None
+    r = _cli(ws.path, "draft", "-o", str(tmp_path / "e.yaml"), "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == {**json.loads(json.dumps(elsewhere.summary)), "written": str(tmp_path / "e.yaml")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 
 import click
@@ -29,13 +28,6 @@ def blueprint() -> None:
       journeymap blueprint check --strict
       journeymap blueprint validate blueprint.yaml
     """
-
-
-def _is_curated(bp) -> bool:
-    """True when the blueprint holds anything beyond what ``journeymap init`` writes."""
-    from journeymap.blueprint import default_blueprint
-
-    return bp.model_copy(update={"name": default_blueprint().name}) != default_blueprint()
 
 
 @blueprint.command("draft")
@@ -67,45 +59,18 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
       journeymap blueprint draft -o draft.yaml   # review a draft next to a curated blueprint
       journeymap blueprint draft -o - | less
     """
-    from journeymap.curation import draft, draft_report
-    from journeymap.errors import InputError
+    from pathlib import Path
+
+    from journeymap.curation import write_draft
 
     ws = ctx.ws
-    base = ws.blueprint
-    events = ws.events()
-    if int(events.count().execute()) == 0:
-        raise InputError("The workspace has no events to draft from; load some first with: "
-                         "journeymap ingest events FILE")
-    result = draft(events, base=base, con=ws.con, min_events=min_events)
-    bp = result.blueprint
-    report = draft_report(events, result)
-    known = set(base.touchpoint_names())
-    added = [t for t in bp.touchpoints if t.name not in known]
-    guessed = [g.touchpoint for g in bp.goals] if not base.goals else []
-    if output == "-":
+    target = None if output == "-" else (Path(output) if output else ws.blueprint_path)
+    outcome = write_draft(ws.events(), ws.blueprint, target=target, blueprint_path=ws.blueprint_path, con=ws.con,
+                          min_events=min_events, force=force)
+    bp, base, info = outcome.blueprint, outcome.base, outcome.summary
+    added, guessed = outcome.added, info["goals_guessed"]
+    if target is None:
         click.echo(bp.to_yaml(), nl=False)
-        target = None
-    else:
-        from pathlib import Path
-
-        target = Path(output) if output else ws.blueprint_path
-        if target.exists() and target.resolve() == ws.blueprint_path.resolve() and _is_curated(base) and not force:
-            raise InputError(
-                f"{target} already holds a curated blueprint; write the draft elsewhere with -o draft.yaml, "
-                "or pass --force to rewrite it (its content is kept, its comments are not).")
-        if target.exists() and force:
-            shutil.copyfile(target, target.with_name(target.name + ".bak"))
-        bp.save(target)
-    info = {
-        "written": None if target is None else str(target),
-        "touchpoints_added": len(added),
-        "channels": sorted({t.channel for t in added if t.channel}),
-        "stages": {s: sum(t.stage == s for t in added) for s in bp.stage_names()},
-        "goals_guessed": guessed,
-        "touchpoints": [{"name": t.name, "stage": t.stage, "channel": t.channel, "kind": t.kind,
-                         "description": t.description} for t in added],
-        **report,
-    }
     if fmt == "json":
         if target is None:  # the YAML went to stdout; keep the summary off it
             err_console.print_json(data=info)
@@ -121,22 +86,22 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
               + (f"goals kept: {', '.join(base.goal_touchpoints())}." if base.goals
                  else f"goals guessed: {', '.join(guessed) or 'none'}."),
               highlight=False)
-    conv = report["conversion"]
-    if report["goals"]:
+    conv = info["conversion"]
+    if info["goals"]:
         goal_rows = [[g["touchpoint"], g["reason"], g["journeys"], g["converted"], _share(g["share"])]
-                     for g in report["goals"]]
+                     for g in info["goals"]]
         if target is not None:
             print_table(["goal", "from", "journeys", "converted", "share"], goal_rows,
                         title="goals (each alone)")
     if conv["share"] is not None:
         out.print(f"With these goals {conv['converted']:,} of {conv['journeys']:,} journeys convert "
                   f"({_share(conv['share'])}).", highlight=False)
-    j = report["journey"]
+    j = info["journey"]
     out.print(f"Journey settings {'proposed' if j['proposed'] else 'kept'}: inactivity_gap {j['inactivity_gap']}, "
               f"conversion_window {j['conversion_window']} ({j['basis']}"
               + ("" if j["proposed"] else f"; the data suggests {j['proposal']['inactivity_gap']} and "
                  f"{j['proposal']['conversion_window']}") + ").", highlight=False)
-    for w in report["warnings"]:
+    for w in info["warnings"]:
         out.print(f"[bold yellow]Warning:[/] {escape(w)}", highlight=False, markup=True)
     if target is not None:
         out.print(f"Draft written to {target}; review the stages, then run: journeymap blueprint check",
