@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-workspace
 
-.PHONY: demo test lint bench clean venv axe
+LINT_PATHS := journeymap tests benchmarks
+
+.PHONY: demo test lint contracts bench clean venv axe
 
 venv: $(STAMP)
 
@@ -25,11 +27,22 @@ axe:
 	  && npm ci --no-audit --no-fund --silent; } \
 	  || echo "note: axe-core not installed (needs npm); accessibility tests will skip" >&2
 
-test: $(STAMP) axe
+# The layer contracts of DESIGN.md ([tool.importlinter] in pyproject.toml); part of the tests.
+contracts: $(STAMP)
+	$(VENV)/bin/lint-imports --no-logo
+
+test: $(STAMP) axe contracts
 	$(PY) -m pytest
 
+# Every tool runs; then one line per tool that failed, and a non-zero exit.
 lint: $(STAMP)
-	$(PY) -m ruff check journeymap tests benchmarks
+	@failed=""; \
+	$(PY) -m ruff check $(LINT_PATHS) || failed="$$failed\nmake lint: FAILED ruff check (findings above; many fix with: ruff check --fix $(LINT_PATHS))"; \
+	$(PY) -m ruff format --check $(LINT_PATHS) || failed="$$failed\nmake lint: FAILED ruff format --check (files above; fix with: ruff format $(LINT_PATHS))"; \
+	$(PY) -m mypy journeymap || failed="$$failed\nmake lint: FAILED mypy journeymap (type errors above)"; \
+	$(VENV)/bin/lint-imports --no-logo || failed="$$failed\nmake lint: FAILED lint-imports (broken layer contracts above; [tool.importlinter] in pyproject.toml)"; \
+	if [ -n "$$failed" ]; then printf '%b\n' "$$failed" >&2; exit 1; fi; \
+	echo "make lint: ruff check, ruff format --check, mypy and lint-imports all pass"
 
 bench: $(STAMP)
 	$(PY) benchmarks/ingest.py

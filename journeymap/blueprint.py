@@ -36,6 +36,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from journeymap.errors import BlueprintError
 
@@ -384,7 +385,7 @@ def _no_duplicates(names: list[str], what: str) -> None:
         seen.add(name)
 
 
-def _friendly(err: dict) -> str:
+def _friendly(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         return f"{err['loc'][-1]!r} is not a blueprint key; check its spelling or remove it"

@@ -116,15 +116,16 @@ def register(db: Path, mode: str) -> Path | None:
     path = _record_path(db, os.getpid())
     record = {"pid": os.getpid(), "command": command(), "mode": mode, "since": time.time(),
               "ticks": _start_ticks(os.getpid())}
+    written: Path | None = path
     try:
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_name(path.name + ".part")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
-        path = None
-    _held[db] = [path, 1]
-    return path
+        written = None
+    _held[db] = [written, 1]
+    return written
 
 
 def release(db: Path) -> None:

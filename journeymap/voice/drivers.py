@@ -174,7 +174,7 @@ def key_drivers(
     rw = relative_weights(R, r)
     sh = shapley_r2(R, r) if len(ratings) <= MAX_SHAPLEY else None
     key = sh if sh is not None else rw
-    order = sorted(range(len(ratings)), key=lambda j: (-rank_value(key[j]), ratings[j]))  # rounded, then name
+    order = sorted(range(len(ratings)), key=lambda j: (-rank_value(float(key[j])), ratings[j]))  # rounded, then name
     rows = []
     for rank, j in enumerate(order, start=1):
         rows.append([

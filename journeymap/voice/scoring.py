@@ -287,7 +287,7 @@ def score_feedback(
     total = todo.num_rows
     if total:
         rated = _RatingsModel(con, workspace, ratings)
-        model = None
+        model: SentimentBackend | None = None
         if backend == "lexicon":
             model = rated.get()
             fingerprint = rated.fingerprint

@@ -347,7 +347,7 @@ def _distinct_rows(M: np.ndarray) -> int:
     import scipy.sparse as sp
 
     if sp.issparse(M):  # TF-IDF rows: compare their non-zero columns and values, never densify
-        csr = M.tocsr()
+        csr = sp.csr_matrix(M)  # (typed as an array; already CSR from TF-IDF)
         ptr = csr.indptr
         return len({(csr.indices[a:b].tobytes(), np.round(csr.data[a:b], 6).tobytes())
                     for a, b in zip(ptr[:-1], ptr[1:], strict=True)})
@@ -558,7 +558,7 @@ def themes_from_texts(
     if free.sum() > 0:
         idx = np.flatnonzero(free)
         model = ThemeModel(backend, n_themes=n_themes, seed=seed, embedder=embedder).fit(
-            [texts[i] for i in idx], None if languages is None else [languages[i] for i in idx])
+            [texts[i] for i in idx.tolist()], None if languages is None else [languages[i] for i in idx.tolist()])
         labels = [_label(ph, c) for c, ph in enumerate(model.key_phrases_)]
         named = rule_names(labels, model.key_phrases_, rules)
         for c, (name, how) in enumerate(named):
@@ -716,9 +716,9 @@ def find_themes(
     df = engine.execute(t.order_by("feedback_id"), con)
     texts = df["text"].tolist()
     if scores is None:
-        from journeymap.voice.sentiment import get_backend, labels
+        from journeymap.voice.sentiment import LexiconSentiment, labels
 
-        model = get_backend("lexicon")
+        model = LexiconSentiment()
         values = model.score(texts) if texts else np.zeros(0)
         df["sentiment"] = values
         df["sentiment_label"] = labels(values, neutral=model.neutral) if texts else []
