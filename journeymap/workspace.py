@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-from ibis.backends import BaseBackend
 from ibis.common.exceptions import TableNotFound
 
 from journeymap import engine, schema
@@ -112,7 +111,7 @@ class Workspace:
         self.path = Path(path).resolve()
         self.settings = settings or Settings.read(self.path / CONFIG_FILE)
         self.read_only = read_only
-        self._con: BaseBackend | None = None
+        self._con: engine.Connection | None = None
         self._blueprint: Blueprint | None = None
 
     def __repr__(self) -> str:
@@ -185,7 +184,7 @@ class Workspace:
 
     # -- warehouse -------------------------------------------------------------------------------
     @property
-    def con(self) -> BaseBackend:
+    def con(self) -> engine.Connection:
         """The Ibis connection to the warehouse (opened on first use)."""
         if self._con is None:
             self._con = engine.connect(self.settings.url, base=self.path, memory_limit=self.settings.memory_limit,
@@ -210,18 +209,15 @@ class Workspace:
 
     def ensure_tables(self) -> None:
         """Create any missing canonical table, empty."""
-        from journeymap.ingest import create_table
-
-        existing = set(self.con.list_tables())
+        existing = set(engine.list_tables(self.con))
         for name, sch in schema.TABLES.items():
             if name not in existing:
-                create_table(self.con, name, sch)
+                engine.create_table(self.con, name, sch)
             elif name != "customers" and self.con.name == "duckdb":
                 # workspaces made before a column was added get it, empty
                 have = set(self.con.table(name).columns)
-                for col in (c for c in sch.names if c not in have):
-                    kind = "BIGINT" if sch[col].is_integer() else "VARCHAR"
-                    self.con.raw_sql(f'ALTER TABLE {name} ADD COLUMN "{col}" {kind}')
+                missing = {c: "BIGINT" if sch[c].is_integer() else "VARCHAR" for c in sch.names if c not in have}
+                engine.add_columns(self.con, name, missing)
 
     def table(self, name: str) -> ibis.Table:
         if name not in schema.TABLES:

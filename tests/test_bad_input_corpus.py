@@ -480,7 +480,7 @@ def test_an_engine_that_drops_rows_is_caught(seeded: Path, tmp_path: Path, monke
     engine did with a .gz cut short, or '#' lines taken for comments) is refused, and nothing loads."""
     from dataclasses import replace
 
-    from journeymap.ingest import load
+    from journeymap.engine.duckdb_load import readers as load
 
     real = load.open_source
 

@@ -440,7 +440,7 @@ def test_two_files_in_one_call_are_deduplicated_against_each_other(ws, tmp_path)
 
 
 def test_a_failure_mid_ingest_leaves_the_warehouse_unchanged(ws, tmp_path, monkeypatch):
-    import journeymap.ingest.load as load
+    import journeymap.engine.duckdb_load.steps as load
 
     ws.ingest_events(write(tmp_path / "first.csv", ROWS[:1], "csv"), mapping={"customer_id": "cookie"})
     before = {t: ws.con.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("events", "quarantine", "ingest_log")}

@@ -123,7 +123,7 @@ def test_values_that_agree_on_day_and_month_are_not_ambiguous(ws, tmp_path):
 
 
 def test_the_whole_column_decides_when_its_first_rows_leave_day_and_month_open(ws, tmp_path, monkeypatch):
-    from journeymap.ingest import timestamps
+    from journeymap.engine.duckdb_load import timestamps
 
     monkeypatch.setattr(timestamps, "PREFIX_ROWS", 4)  # a long file, in small
     times = ["12/1/10 8:26", "12/2/10 8:27", "12/3/10 8:28", "12/4/10 8:29", "12/5/10 8:30", "12/28/10 9:00"]

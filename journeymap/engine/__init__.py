@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import ibis
 from ibis.backends import BaseBackend
@@ -214,7 +214,8 @@ def _layout_checked() -> bool:
             db = duckdb.connect(f)
             db.execute("CREATE TABLE t AS SELECT range AS x FROM range(10)")  # two blocks: metadata, data
             db.execute("CHECKPOINT")
-            block_size, total_blocks = db.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+            block_size, total_blocks = db.execute(
+                "SELECT block_size, total_blocks FROM pragma_database_size()").fetchone() or (0, 0)
             db.close()
             return total_blocks > 1 and os.path.getsize(f) == _DUCKDB_HEADERS + total_blocks * block_size
     except Exception:
@@ -276,7 +277,7 @@ def connect_spark(master: str = "local[2]") -> BaseBackend:
         raise missing_extra("pyspark", "spark", "Engine 'spark'") from None
     session = _SPARK_SESSIONS.get(master)
     if session is None:
-        os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         # tables Spark writes go to a folder of the session's own, never ./spark-warehouse in the caller's folder
         scratch = os.environ.get("JOURNEYMAP_SPARK_DIR") or tempfile.mkdtemp(prefix="journeymap-spark-")
         session = (
@@ -301,7 +302,7 @@ def backend_name(con: BaseBackend) -> str:
     return con.name
 
 
-Connection = BaseBackend
+Connection: TypeAlias = BaseBackend
 """The type of a warehouse connection, for annotations outside the engine (an Ibis backend)."""
 
 
@@ -409,6 +410,28 @@ def materialized(
         release(table)
 
 
+def create_table(con_or_ws: Any, name: str, schema: Any) -> None:
+    """Create the empty table ``name`` with Ibis schema ``schema``.
+
+    On DuckDB, ``events`` is made by its loader (``event_id`` stored with FSST compression:
+    :func:`journeymap.engine.duckdb_load.create_events_table`).
+    """
+    con = backend_of(con_or_ws)
+    if con.name == "duckdb" and name == "events":
+        from journeymap.engine.duckdb_load import create_events_table
+
+        create_events_table(con, name, schema)
+        return
+    con.create_table(name, schema=schema)
+
+
+def add_columns(con_or_ws: Any, name: str, columns: dict[str, str]) -> None:
+    """Add empty columns to table ``name``: column -> ``BIGINT`` or ``VARCHAR`` (SQL engines)."""
+    con = backend_of(con_or_ws)
+    for col, kind in columns.items():
+        con.raw_sql(f'ALTER TABLE {name} ADD COLUMN "{col}" {kind}')
+
+
 def table_exists(con: BaseBackend, name: str) -> bool:
     return name in con.list_tables()
 
@@ -482,7 +505,7 @@ def _free(path: str | None) -> str:
         return ""
     folder = Path(path).parent
     try:
-        free = shutil.disk_usage(folder).free
+        free: float = shutil.disk_usage(folder).free
     except OSError:
         return ""
     for unit in ("bytes", "KB", "MB", "GB", "TB"):

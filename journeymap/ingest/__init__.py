@@ -27,14 +27,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ibis.backends import BaseBackend
-
 from journeymap import engine
 from journeymap.blueprint import Blueprint
+from journeymap.engine import Connection
+from journeymap.engine.loader import loader_for
 from journeymap.errors import InputError
-from journeymap.ingest.load import Job, drop_temporaries, new_ingest_id, run_source
+from journeymap.ingest.load import Job, new_ingest_id, run_source
 from journeymap.ingest.mapping import ColumnMapping, parse_map_flags, resolve_mapping
-from journeymap.ingest.readers import FORMATS, check_file, detect_format, quote_ident
+from journeymap.ingest.readers import FORMATS, check_file, detect_format
 from journeymap.ingest.report import IngestReport, SourceReport
 from journeymap.ingest.timestamps import check_format, check_tz, check_years
 
@@ -50,7 +50,7 @@ __all__ = [
 
 
 def ingest(
-    con: BaseBackend,
+    con: Connection,
     table: str,
     paths: Sequence[str | Path],
     *,
@@ -109,11 +109,7 @@ def ingest(
         raise InputError(f"Table {table!r} cannot be ingested into; use one of: {', '.join(TABLES)}.")
     if not paths:
         raise InputError("No source files were given; pass at least one file to ingest.")
-    if con.name != "duckdb":
-        raise InputError(
-            f"Ingest into engine {con.name!r} is not supported yet; ingest into a DuckDB workspace, "
-            "or load the canonical tables with the engine's own tools."
-        )
+    loader = loader_for(con)  # an engine without a loader (Spark, for now) is told here, before anything is read
     if kind is not None and kind not in ("survey", "review", "ticket", "chat", "social", "interview", "other"):
         raise InputError(f"Feedback kind {kind!r} (kind) is unknown; use survey, review, ticket, chat, social, interview or other.")
     tz_value = check_tz(tz or default_tz)
@@ -124,51 +120,35 @@ def ingest(
     formats = [detect_format(p, fmt) for p in files]
     for p, f in zip(files, formats, strict=True):
         check_file(p, f)
-    db = con.con
-    if table == "events" and db.execute("SELECT count(*) FROM (SELECT 1 FROM events WHERE seq IS NULL LIMIT 1)").fetchone()[0]:
+    if table == "events" and loader.has_unnumbered_events():
         raise InputError(
             "This workspace's events were loaded by an older journeymap, whose event ids and row order "
             "differ from this version's; make a new workspace (journeymap init) and ingest the files again."
         )
     ingest_id = new_ingest_id()
     reports: list[SourceReport] = []
-    previous = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    if _bytes(MEMORY_LIMIT) < _bytes(previous):
-        db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    previous = loader.memory_limit()
+    if previous is not None and _bytes(MEMORY_LIMIT) < _bytes(previous):
+        loader.set_memory_limit(MEMORY_LIMIT)
     try:
         with engine.transaction(con):
             for n, (p, f) in enumerate(zip(files, formats, strict=True)):
                 job = Job(
-                    db=db, table=table, path=p, fmt=f, n=n, blueprint=blueprint, pseudonym_key=pseudonym_key,
+                    table=table, path=p, fmt=f, n=n, blueprint=blueprint, pseudonym_key=pseudonym_key,
                     tz=tz_value, ts_format=ts_format, kind=kind, ingest_id=ingest_id, tz_given=tz is not None,
                     years=year_range, ts_default=ts_default,
                 )
-                reports.append(run_source(job, dict(mapping or {}), progress))
+                reports.append(run_source(loader, job, dict(mapping or {}), progress))
     finally:
-        drop_temporaries(db)
-        db.execute(f"SET memory_limit = '{previous}'")
+        loader.drop_temporaries()
+        if previous is not None:
+            loader.set_memory_limit(previous)
     return IngestReport(sources=reports, ingest_id=ingest_id, meta={"table": table})
 
 
-def create_table(con: BaseBackend, name: str, sch: Any) -> None:
-    """Create the empty canonical table ``name`` with Ibis schema ``sch``.
-
-    On DuckDB, ``events.event_id`` (an md5: 32 hex characters, all different) is stored with
-    FSST compression forced. Left to choose, DuckDB also tries a dictionary on every block it
-    writes, which never wins on unique ids and costs about a tenth of an ingest's CPU. The
-    values, the type and the file size are the same; tables made before keep DuckDB's choice.
-    """
-    if con.name != "duckdb" or name != "events":
-        con.create_table(name, schema=sch)
-        return
-    from ibis.backends.sql.datatypes import DuckDBType
-
-    cols = ", ".join(
-        f"{quote_ident(c)} {DuckDBType.to_string(t)}{'' if t.nullable else ' NOT NULL'}"
-        f"{' USING COMPRESSION fsst' if c == 'event_id' else ''}"
-        for c, t in sch.items()
-    )
-    con.con.execute(f"CREATE TABLE {quote_ident(name)} ({cols})")
+def create_table(con: Connection, name: str, sch: Any) -> None:
+    """Create the empty canonical table ``name`` with Ibis schema ``sch`` (:func:`journeymap.engine.create_table`)."""
+    engine.create_table(con, name, sch)
 
 
 def _check_ts_default(value: str | None, table: str) -> str | None:

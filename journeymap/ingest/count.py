@@ -39,12 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
+from journeymap.engine.loader import (
+    MAX_RECORD_BYTES,  # the readers' longest record: see long_record_sentence
+)
+
 CHUNK = 1 << 22
 """Bytes read (and decompressed) at a time."""
 
-MAX_RECORD_BYTES = 32 << 20
-"""The longest record (line) the engine's readers accept (DuckDB's ``max_line_size``; its buffers are
-twice that); longer ones are named by :func:`long_record_sentence`."""
 
 _QUOTE, _LF, _CR, _SPACE = 34, 10, 13, 32
 

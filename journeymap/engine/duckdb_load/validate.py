@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from journeymap import schema
 from journeymap.blueprint import Blueprint, MatchRule
-from journeymap.ingest.readers import quote_str
+from journeymap.engine.duckdb_load.readers import quote_str
 
 
 def _rule_sql(rule: MatchRule, raw_event: str | None, columns: Mapping[str, str]) -> str | None:
