@@ -43,6 +43,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -53,6 +54,8 @@ from journeymap.voice.sentiment import LexiconSentiment
 
 EMOTIONS = ("delight", "trust", "frustration", "confusion", "anxiety", "disappointment")
 """The emotion columns, in order."""
+
+_V = TypeVar("_V")  # what a pattern of :func:`_spans` stands for
 
 _POSITIVE = ("delight", "trust")
 _NEGATIVE = ("frustration", "disappointment")
@@ -100,9 +103,9 @@ class EmotionScorer:
         # sarcasm frames (each: frustration weight) and idioms (each: {emotion index: weight});
         # where two overlap, the earlier one in the file wins
         sarcasm = data.get("sarcasm", {}).get("patterns", {})
-        self._sarcasm = [(*_bounded(r), w) for r, w in sarcasm.items()]
+        self._sarcasm: list[tuple[re.Pattern, bool, float]] = [(*_bounded(r), w) for r, w in sarcasm.items()]
         idioms = data.get("idioms", {}).get("patterns", {})
-        self._idioms = [
+        self._idioms: list[tuple[re.Pattern, bool, dict[int, float]]] = [
             (*_bounded(r), {EMOTIONS.index(e): w for e, w in means.items()}) for r, means in idioms.items()
         ]
         self._stem_memo: dict[str, list[tuple[int, float]]] = {}
@@ -149,11 +152,11 @@ class EmotionScorer:
             weights[doc, frustration] += w
             sarcastic[doc] = True
         big = _blank(big, spans)
-        spans = _spans(self._idioms, big)
-        for (_a, _b, means), doc in zip(spans, docs_of([s[0] for s in spans]), strict=True):
+        idiom_spans = _spans(self._idioms, big)
+        for (_a, _b, means), doc in zip(idiom_spans, docs_of([s[0] for s in idiom_spans]), strict=True):
             for j, w in means.items():
                 weights[doc, j] += w
-        big = _blank(big, spans)
+        big = _blank(big, idiom_spans)
         for regex, j, w, bounded in self._patterns:
             found = [
                 m for m in regex.finditer(big) if not (bounded and m.start() and big[m.start() - 1].isalnum())
@@ -232,10 +235,10 @@ def _bounded(regex: str) -> tuple[re.Pattern, bool]:
     return re.compile(regex[2:] if bounded else regex, re.MULTILINE), bounded
 
 
-def _spans(patterns: list, text: str) -> list[tuple[int, int, object]]:
+def _spans(patterns: list[tuple[re.Pattern, bool, _V]], text: str) -> list[tuple[int, int, _V]]:
     """``(start, end, value)`` of the patterns' matches in ``text``, in order of start; where
     matches overlap, the earlier pattern of the list wins."""
-    taken: list[tuple[int, int, object]] = []
+    taken: list[tuple[int, int, _V]] = []
     for regex, bounded, value in patterns:
         for m in regex.finditer(text):
             a, b = m.span()

@@ -799,6 +799,13 @@ class RatingsSentiment:
     """
 
     name = "ratings"
+    # Set by :func:`fit_ratings_model` (absent on a model fitted directly; callers use getattr).
+    heldout_ids_: frozenset[str]
+    n_heldout_: int
+    n_rated_: int
+    n_labels_: int
+    heldout_macro_f1_: float | None
+    heldout_accuracy_: float | None
 
     def __init__(self, *, C: float = 1.0, min_df: int = 2, max_char_features: int = 300_000):
         self.C = C
@@ -913,7 +920,8 @@ def rating_classes(
 
     out = by_share(r, scale)
     out = np.where(out == None, by_share(c, np.full(n, 5.0)), out)  # noqa: E711 (elementwise)
-    from_nps = np.where(np.isnan(p), None, np.where(p <= 6, "negative", np.where(p <= 8, "neutral", "positive")))
+    # numpy's stubs take no None in where(); at run time it makes an object array, as wanted here
+    from_nps = np.where(np.isnan(p), None, np.where(p <= 6, "negative", np.where(p <= 8, "neutral", "positive")))  # type: ignore[call-overload]
     out = np.where(out == None, from_nps, out)  # noqa: E711
     return [None if x is None else str(x) for x in out.tolist()]
 
