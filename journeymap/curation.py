@@ -41,7 +41,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -211,7 +211,7 @@ def suggest_stage(name: str, position: float | None, after_goal: float | None, s
     return stages[min(len(stages) - 1, int(pos * len(stages)))]
 
 
-def _kind(name: str, channel: str | None) -> str:
+def _kind(name: str, channel: str | None) -> Literal["owned", "paid", "earned"]:
     if _has(name, PAID_WORDS) or channel in ("paid search", "display", "paid social"):
         return "paid"
     if _has(name, EARNED_WORDS):
@@ -337,7 +337,7 @@ def propose_journey_settings(events: ir.Table, con: BaseBackend | None = None) -
     gap = None
     if customers and gap_q is not None:
         gap = readable_duration(max(float(gap_q), 1.0), up=True)
-        if gap.total_seconds() >= span_s:  # no customer's gap can be longer: nothing to split
+        if gap is not None and gap.total_seconds() >= span_s:  # no customer's gap can be longer: nothing to split
             gap = None
     base = gap.total_seconds() if gap is not None else span_s
     window = readable_duration(min(base, WINDOW_SPAN_SHARE * span_s), up=False)
@@ -483,10 +483,10 @@ def draft_report(events: ir.Table, result: Draft) -> dict[str, Any]:
                         f"{CONVERT_HIGH:.0%}, so some are probably steps rather than conversions; remove those "
                         "from goals in blueprint.yaml.")
     if len(names) > 1:
-        for g in per_goal:
-            if g["share"] is not None and g["share"] > CONVERT_HIGH:
-                warnings.append(f"Goal {g['touchpoint']!r} alone converts {g['share']:.1%} of the "
-                                f"{g['journeys']:,} journeys, more than {CONVERT_HIGH:.0%}; remove it from goals "
+        for pg in per_goal:
+            if pg["share"] is not None and pg["share"] > CONVERT_HIGH:
+                warnings.append(f"Goal {pg['touchpoint']!r} alone converts {pg['share']:.1%} of the "
+                                f"{pg['journeys']:,} journeys, more than {CONVERT_HIGH:.0%}; remove it from goals "
                                 "if it is a step rather than a conversion.")
     warnings += [r[3] for r in journey_setting_warnings(bp, events, result.proposal, counts=together)]
     return {"conversion": together, "goals": per_goal, "journey": {
