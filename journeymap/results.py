@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +38,8 @@ class Result(BaseModel):
 
     kind: ClassVar[str] = "result"
     schema_version: ClassVar[int] = 1
+    migrations: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+    """Schema migration steps: ``migrations[v]`` turns a version ``v`` dict into version ``v + 1``."""
 
     meta: dict[str, Any] = Field(default_factory=dict)
     """Settings and provenance: filters, engine, row counts, definitions used."""
@@ -68,12 +71,32 @@ class Result(BaseModel):
             raise InputError(
                 f"Result kind {kind!r} is unknown; known kinds: {', '.join(sorted(_REGISTRY))}."
             )
+        if "from_dict" in vars(target):  # a result with its own loading (the JourneyMap document)
+            return target.from_dict(data if version is None else {"schema_version": version, **data})
         if version is not None and version > target.schema_version:
             raise InputError(
                 f"Result {kind!r} has schema_version {version}, newer than this journeymap "
                 f"reads ({target.schema_version}); upgrade journeymap."
             )
+        if version is not None and version < target.schema_version:
+            data = target.migrate(data, version)
         return target.model_validate(data)
+
+    @classmethod
+    def migrate(cls, data: dict[str, Any], version: int, to: int | None = None) -> dict[str, Any]:
+        """``data`` of schema ``version`` brought to version ``to`` (default: this one) step by step
+        (:attr:`migrations`); a version without a step is refused in one sentence."""
+        target = cls.schema_version if to is None else to
+        while version < target:
+            step = cls.migrations.get(version)
+            if step is None:
+                raise InputError(
+                    f"Result {cls.kind!r} of schema_version {version} cannot be read by this journeymap "
+                    f"(it reads {target}); make it again with this version."
+                )
+            data = step(dict(data))
+            version += 1
+        return data
 
     @classmethod
     def from_json(cls, text: str) -> Result:

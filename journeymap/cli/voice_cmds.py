@@ -241,6 +241,33 @@ def emotions_cmd(ctx: Context, by: str | None, period: str, link: bool, fmt: str
     emit(EmotionTable(columns=list(df.columns), rows=df.astype(object).values.tolist(), meta={"by": by}), fmt, title="emotions")
 
 
+@voice.command("summary")
+@click.option("--by", type=click.Choice(["touchpoint", "stage", "persona"]), default=None,
+              help="Break the figures down by this (feedback linked to touchpoints as on the map).")
+@format_option()
+@pass_ctx
+@handle_errors
+def summary_cmd(ctx: Context, by: str | None, fmt: str) -> None:
+    """Mean emotion (-1..+1) with its 95% interval, negative share and top emotions: the map's voice figures.
+
+    Each item's score is the mean of its text sentiment and its rescaled ratings (scoring new comments
+    first); the map shows the same figures per touchpoint, stage and persona.
+
+    \b
+    Example:
+      journeymap voice summary --by touchpoint
+    """
+    from journeymap.voice.summary import feedback_table, voice_summary
+
+    ws = ctx.scored("lexicon")
+    _score(ws, "lexicon")
+    bp = ws.blueprint
+    t = feedback_table(ws.feedback(), bp, ws.con, customers=ws.customers() if bp.personas else None)
+    column = {"touchpoint": "link_touchpoint", "stage": "link_stage", "persona": "persona", None: None}[by]
+    result = voice_summary(t, column, ws.con)
+    emit(result.model_copy(update={"meta": {**result.meta, "by": by}}), fmt, title="voice summary")
+
+
 def theme_options(func):
     """Options shared by ``voice themes``, ``quotes`` and ``impact``."""
     options = [

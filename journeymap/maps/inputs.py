@@ -11,7 +11,6 @@ feedback scores are read as stored (:func:`journeymap.voice.summary.stored_score
 from __future__ import annotations
 
 import contextlib
-import functools
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -745,12 +744,10 @@ class _VoiceGatherer:
 
     def prepare(self) -> None:
         from journeymap.journeys import apply_filters
-        from journeymap.voice.linking import link_feedback
         from journeymap.voice.summary import (
             feedback_figures,
+            feedback_table,
             most_negative,
-            scored_feedback,
-            stored_scores,
             unscored_count,
         )
 
@@ -772,21 +769,7 @@ class _VoiceGatherer:
             table = table.drop(*[c for c in UNREAD_COLUMNS if c in table.columns])
             return self._ctx.enter_context(_temp_table(table, con, "links"))
 
-        linked = link_feedback(fb, g.bp, con=con, materialize=keep) if g.bp.touchpoints else \
-            fb.mutate(link_touchpoint=ibis.literal(UNASSIGNED), link_method=ibis.literal(UNASSIGNED),
-                      link_confidence=ibis.literal(0.0))
-        stage_map = {k: v for k, v in g.stage_of.items() if v}
-        t = linked.mutate(link_stage=linked.link_touchpoint.substitute(stage_map, else_=ibis.null("string"))
-                          if stage_map else ibis.null("string"))
-        if customers is not None and g.bp.personas:
-            from journeymap.journeys import assign_personas
-
-            pa = assign_personas(customers, g.bp).select(_pc="customer_id", persona="persona")
-            t = t.left_join(pa, t.customer_id == pa._pc).drop("_pc")
-            t = t.mutate(persona=t.persona.fill_null("other"))
-        else:
-            t = t.mutate(persona=ibis.literal("other"))
-        t = scored_feedback(t, stored_scores(con, "lexicon"))
+        t = feedback_table(fb, g.bp, con, customers=customers if g.bp.personas else None, materialize=keep)
         t = t.drop(*[c for c in UNREAD_COLUMNS if c in t.columns])
         self.table = self._ctx.enter_context(_temp_table(t, con, "feedback"))
         t = self.table
@@ -899,31 +882,9 @@ class _VoiceGatherer:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _temp_table(table: ir.Table, con: Any, what: str) -> Iterator[ir.Table]:
-    """``table`` computed once in the engine, released afterwards.
-
-    A temporary table where the engine has them (DuckDB); elsewhere (Spark) the engine's own
-    cache, as :func:`journeymap.attribution.attribution` does.
-    """
-    from journeymap.errors import EngineError
-
-    name = f"_jm_map_{what}_{uuid.uuid4().hex[:12]}"
-    try:
-        try:
-            cached = con.create_table(name, obj=table, temp=True)
-            release = functools.partial(con.drop_table, name, force=True)
-        except NotImplementedError:  # no temporary tables: ibis's cache, memtables registered first
-            con._run_pre_execute_hooks(table)
-            cached = con._cached_table(table)
-            release = cached.release
-    except Exception as e:  # engine errors differ per backend
-        raise EngineError(f"The engine failed to prepare the map's {what}: {e}") from e
-    try:
-        yield cached
-    finally:
-        with contextlib.suppress(Exception):
-            release()
+def _temp_table(table: ir.Table, con: Any, what: str) -> contextlib.AbstractContextManager[ir.Table]:
+    """``table`` computed once in the engine (:func:`journeymap.engine.materialized`), released afterwards."""
+    return engine.materialized(con, table, what=f"the map's {what}", name=f"_jm_map_{what}_{uuid.uuid4().hex[:12]}")
 
 
 def _has_scores(con: Any) -> bool:

@@ -26,16 +26,20 @@ True
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from journeymap.errors import InputError
+from journeymap.results import Result
 
 SCHEMA_VERSION = 3
-"""Version of the document's shape. Bump on any change a reader could notice; readers refuse other versions.
+"""Version of the document's shape. Bump on any change a reader could notice and add its migration step to
+:data:`MIGRATIONS`: readers migrate older documents (1 and 2 load) and refuse newer ones.
 
 2: ``persona_maps`` (the grid per persona); ``post_goal`` on stages, touchpoint cells, pain points and
 opportunities (touches after the goal's stage are judged against post-purchase touches).
@@ -860,11 +864,70 @@ class DataQuality(_Doc):
 
 
 # -- the document ---------------------------------------------------------------------------------
-class JourneyMap(_Doc):
-    """The Customer Touchpoint Map: one versioned document, every figure with its evidence."""
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 -> 2: ``persona_maps`` (none: a version 1 map has no grid per persona) and ``post_goal`` (False on
+    every stage, cell, pain point and opportunity: a version 1 map did not judge post-purchase touches apart)."""
+    data = {**data, "persona_maps": data.get("persona_maps") or []}
+    stages = []
+    for st in data.get("stages") or []:
+        lanes = [{**lane, "touchpoints": [{"post_goal": False, **c} for c in lane.get("touchpoints") or []]}
+                 for lane in st.get("lanes") or []]
+        stages.append({"post_goal": False, **st, "lanes": lanes})
+    data["stages"] = stages
+    for key in ("pain_points", "opportunities"):
+        data[key] = [{"post_goal": False, **x} for x in data.get(key) or []]
+    return _versioned(data, 2)
+
+
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 -> 3: ``after_goal`` (None: not computed) on stages and persona stages; ``conversion_to_next`` is
+    None on the goal's stage (journeys end at the goal; what follows it is ``after_goal``)."""
+    goals = set(((data.get("meta") or {}).get("journey_definition") or {}).get("goals") or [])
+
+    def goal_stage(stages: list[dict[str, Any]]) -> str | None:
+        for st in sorted(stages, key=lambda x: x.get("order", 0)):
+            if any(c.get("name") in goals for lane in st.get("lanes") or [] for c in lane.get("touchpoints") or []):
+                return st.get("name")
+        return None
+
+    def fixed(stages: list[dict[str, Any]], goal: str | None, name: str = "name") -> list[dict[str, Any]]:
+        return [{"after_goal": None, **st, **({"conversion_to_next": None} if st.get(name) == goal else {})}
+                for st in stages]
+
+    goal = goal_stage(data.get("stages") or [])
+    data = {**data, "stages": fixed(data.get("stages") or [], goal)}
+    data["personas"] = [{**p, "stages": fixed(p.get("stages") or [], goal, "stage")} for p in data.get("personas") or []]
+    data["persona_maps"] = [{**m, "stages": fixed(m.get("stages") or [], goal)} for m in data.get("persona_maps") or []]
+    return _versioned(data, 3)
+
+
+def _versioned(data: dict[str, Any], version: int) -> dict[str, Any]:
+    meta = data.get("meta")
+    return {**data, "schema_version": version,
+            **({"meta": {**meta, "schema_version": version}} if isinstance(meta, dict) else {})}
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
+"""Schema migration steps of the document: ``MIGRATIONS[v]`` turns a version ``v`` document (a dict) into version
+``v + 1``. A version 4 adds ``MIGRATIONS[3]``; :meth:`JourneyMap.from_dict` runs the steps in turn."""
+
+# the document's version is a field (it is in its JSON), where other results keep it on the class
+warnings.filterwarnings("ignore", message='Field name "schema_version" in "JourneyMap" shadows', category=UserWarning)
+
+
+class JourneyMap(Result):
+    """The Customer Touchpoint Map: one versioned document, every figure with its evidence.
+
+    A :class:`~journeymap.results.Result` of kind ``journey_map`` whose JSON is the document itself (no ``kind``
+    key); documents of an older schema load through :data:`MIGRATIONS`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    kind: ClassVar[str] = "journey_map"
+    migrations: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = MIGRATIONS
 
     schema_version: int = SCHEMA_VERSION
-    """Version of this document's schema; :meth:`from_json` refuses other versions."""
+    """Version of this document's schema; :meth:`from_json` migrates older versions and refuses newer ones."""
     meta: Meta
     """Provenance: workspace, period, filters, persona, versions."""
     summary: Summary = Field(default_factory=Summary)
@@ -929,11 +992,13 @@ class JourneyMap(_Doc):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JourneyMap:
-        """Load a document from :meth:`to_dict` output; refuses other schema versions."""
+        """Load a document from :meth:`to_dict` output: older schema versions are migrated, others refused."""
         if not isinstance(data, dict) or "meta" not in data:
             raise InputError("This is not a JourneyMap document (no 'meta'); make one with `journeymap map -o map.json`.")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and 1 <= version < SCHEMA_VERSION:
+            data = cls.migrate(data, version, SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
             raise InputError(
                 f"JourneyMap schema_version {version!r} is not the version this journeymap reads "
                 f"({SCHEMA_VERSION}); rebuild the map with `journeymap map -o map.json`."

@@ -1,4 +1,6 @@
-"""Small statistics on aggregates for the map: Wilson intervals, mean intervals, two-sample tests.
+"""Small statistics on aggregates for the map: rates and means as document models, two-sample tests.
+
+The intervals and z are :mod:`journeymap.stats`'s (``wilson`` and ``Z95`` are re-exported here).
 
 Examples
 --------
@@ -16,8 +18,9 @@ import math
 from typing import Any
 
 from journeymap.maps.models import Estimate, Rate
+from journeymap.stats import Z95, normal_interval, wilson
 
-Z95 = 1.959963984540054
+__all__ = ["Z95", "mean_interval", "rate", "two_means", "two_proportions", "wilson"]
 
 
 def rate(k: int | float | None, n: int | float | None, low: float | None = None, high: float | None = None) -> Rate:
@@ -31,21 +34,6 @@ def rate(k: int | float | None, n: int | float | None, low: float | None = None,
     return Rate(k=k, n=n, value=k / n, low=_bound(_f(low), k, n, 0), high=_bound(_f(high), k, n, n))
 
 
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
-    """The Wilson score interval of ``k / n``, within [0, 1]: exactly 0 (1) when ``k`` is 0 (``n``).
-
-    >>> wilson(0, 7)[0], wilson(7, 7)[1]
-    (0.0, 1.0)
-    """
-    if n <= 0:
-        return None, None
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return _bound(centre - half, k, n, 0), _bound(centre + half, k, n, n)
-
-
 def _bound(x: float | None, k: int, n: int, edge: int) -> float | None:
     """A Wilson bound within [0, 1], and exact at the edge it reaches: the low bound is 0 when ``k == 0``
     and the high bound 1 when ``k == n`` (in floating point they come out as -4e-19 or 0.9999999999999999)."""
@@ -57,13 +45,11 @@ def _bound(x: float | None, k: int, n: int, edge: int) -> float | None:
 
 
 def mean_interval(mean: float | None, sd: float | None, n: int, z: float = Z95) -> Estimate:
-    """A mean with a normal-approximation 95% interval (``None`` bounds when n < 2)."""
+    """A mean with a normal-approximation 95% interval (``None`` bounds when n < 2; :func:`journeymap.stats.normal_interval`)."""
     if mean is None or n <= 0 or _nan(mean):
         return Estimate(n=int(n or 0))
-    if n < 2 or sd is None or _nan(sd):
-        return Estimate(value=float(mean), n=int(n))
-    half = z * float(sd) / math.sqrt(n)
-    return Estimate(value=float(mean), low=float(mean) - half, high=float(mean) + half, n=int(n))
+    low, high = normal_interval(float(mean), None if sd is None or _nan(sd) else float(sd), int(n), z)
+    return Estimate(value=float(mean), low=low, high=high, n=int(n))
 
 
 def two_proportions(old: Rate | None, new: Rate | None) -> dict[str, Any]:

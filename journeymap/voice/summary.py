@@ -11,8 +11,8 @@ means; the quotes of a touchpoint) and ``journeymap voice summary`` print, so bo
 - :func:`voice_summary`: those figures as a table (the ``journeymap voice summary`` command);
 - :func:`most_negative` and :func:`pick_quotes`: the quotes of a touchpoint.
 
-The thresholds are voice's own: the lower end of :data:`journeymap.voice.sentiment.NEUTRAL_BAND` and
-the threshold of :func:`journeymap.voice.emotions.dominant`. Nothing here writes to the warehouse:
+The thresholds are voice's own, kept in :mod:`journeymap.stats`: :data:`NEGATIVE` (the lower end of the
+sentiment labels' neutral band) and :data:`EMOTION_THRESHOLD` (:func:`journeymap.voice.emotions.dominant`'s). Nothing here writes to the warehouse:
 :func:`stored_scores` reads the scores made by :func:`journeymap.voice.scoring.score_feedback`.
 """
 
@@ -30,15 +30,9 @@ import ibis.expr.types as ir
 from journeymap import engine
 from journeymap.ranking import RANK_DECIMALS
 from journeymap.results import TableResult
-from journeymap.voice.emotions import EMOTIONS, dominant
-from journeymap.voice.sentiment import NEUTRAL_BAND
+from journeymap.stats import EMOTION_THRESHOLD, NEGATIVE, Z95, normal_interval
+from journeymap.voice.emotions import EMOTIONS
 
-NEGATIVE = NEUTRAL_BAND[0]
-"""An item whose score is below this counts as negative (the lower end of the neutral band)."""
-EMOTION_THRESHOLD: float = dominant.__kwdefaults__["threshold"]
-"""An emotion counts as present in a comment when its score reaches this (:func:`voice.emotions.dominant`'s)."""
-Z95 = 1.959963984540054
-"""z of a two-sided 95% normal interval."""
 QUOTES_PER_TOUCHPOINT = 5
 """Quotes shown per touchpoint."""
 UNASSIGNED = "unassigned"
@@ -107,6 +101,34 @@ def scored_feedback(feedback: ir.Table, scores: ir.Table) -> ir.Table:
     return t.mutate(_score=item_score(t))
 
 
+def feedback_table(feedback: ir.Table, blueprint: Any, con: Any, *, customers: ir.Table | None = None,
+                   scores: ir.Table | None = None,
+                   materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
+    """``feedback`` linked to touchpoints (``link_touchpoint``, ``link_stage``), with its customer's ``persona``
+    (``other`` without one) and its stored scores (:func:`scored_feedback`): the table the voice summary reads.
+
+    ``customers`` gives the personas (blueprint rules); ``materialize`` is passed to
+    :func:`journeymap.voice.linking.link_feedback`; ``scores`` defaults to :func:`stored_scores`.
+    """
+    from journeymap.voice.linking import link_feedback
+
+    linked = link_feedback(feedback, blueprint, con=con, materialize=materialize) if blueprint.touchpoints else \
+        feedback.mutate(link_touchpoint=ibis.literal(UNASSIGNED), link_method=ibis.literal(UNASSIGNED),
+                        link_confidence=ibis.literal(0.0))
+    stage_map = {t.name: t.stage for t in blueprint.touchpoints if t.stage}
+    t = linked.mutate(link_stage=linked.link_touchpoint.substitute(stage_map, else_=ibis.null("string"))
+                      if stage_map else ibis.null("string"))
+    if customers is not None and blueprint.personas:
+        from journeymap.journeys import assign_personas
+
+        pa = assign_personas(customers, blueprint).select(_pc="customer_id", persona="persona")
+        t = t.left_join(pa, t.customer_id == pa._pc).drop("_pc")
+        t = t.mutate(persona=t.persona.fill_null("other"))
+    else:
+        t = t.mutate(persona=ibis.literal("other"))
+    return scored_feedback(t, stored_scores(con, "lexicon") if scores is None else scores)
+
+
 # -- figures per group ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FeedbackFigures:
@@ -129,10 +151,9 @@ class FeedbackFigures:
 
     def interval(self) -> tuple[float | None, float | None]:
         """The normal-approximation 95% interval of :attr:`mean` (None bounds with n < 2 or no sd)."""
-        if self.mean is None or self.n < 2 or self.sd is None:
+        if self.mean is None:
             return None, None
-        half = Z95 * self.sd / math.sqrt(self.n)
-        return self.mean - half, self.mean + half
+        return normal_interval(self.mean, self.sd, self.n, Z95)
 
     def dominant(self, top: int = 3) -> list[tuple[str, int, float]]:
         """The most frequent emotions: ``(emotion, items, share of texts)``, most frequent first (ties: name)."""
