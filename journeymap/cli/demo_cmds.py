@@ -55,12 +55,18 @@ def demo_cmd(directory: str, customers: int, seed: int, events_format: str | Non
 
 def _write_report(summary, quiet: bool):
     """Build the demo's map and write its HTML report into DIR/reports/ (path added to ``files``)."""
+    from journeymap.journeys import cache
     from journeymap.maps import build_map
     from journeymap.report import render_html
     from journeymap.workspace import Workspace
 
     with Workspace.open(summary.workspace) as ws:
+        if cache.supported(ws.con):  # the journeys the commands after the demo read
+            cache.refresh(ws.con, ws.events(), ws.blueprint)
         if quiet:
+            from journeymap.maps.build import score_missing
+
+            score_missing(ws)  # the scoring step before a map (build_map writes nothing)
             doc = build_map(ws)
         else:
             from journeymap.cli.report_cmds import build_with_progress

@@ -68,6 +68,7 @@ def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str
             progress=callback, **({"kind": kind} if kind else {}),
             **({"ts_default": ts_default} if ts_default else {}),
         )
+    _store_journeys(ctx)
     if fmt == "json":
         data = report.to_dict()
         data["total"] = report.total.model_dump(include={"rows_read", "loaded", "quarantined", "duplicate", "seconds"})
@@ -78,3 +79,23 @@ def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str
             if s.guessed:
                 guessed = ", ".join(f"{k}={s.mapping[k]}" for k in s.guessed)
                 err_console.print(f"{s.source}: guessed {guessed}; override with --map TARGET=COLUMN", highlight=False)
+
+
+def _store_journeys(ctx: Context) -> None:
+    """Store the journeys of every event for the commands that follow (:mod:`journeymap.journeys.cache`).
+
+    Best effort: the ingest is committed already; when this fails the commands compute the journeys.
+    """
+    from journeymap.journeys import cache
+
+    ws = ctx.writer()
+    if not cache.supported(ws.con):
+        return
+    try:
+        with err_console.status("Storing the journeys for the next commands", spinner="dots"):
+            cache.refresh(ws.con, ws.events(), ws.blueprint)
+    except Exception as e:  # the loaded data stays; the next commands build the journeys themselves
+        from journeymap.engine import explain
+
+        err_console.print(f"The journeys were not stored ({explain(e)[0]}); commands compute them until the next "
+                          "ingest.", highlight=False)

@@ -86,6 +86,16 @@ def journeys_for(
 
     ws = ctx.ws
     filters = filters_for(start, end, persona, where)
+    if not by and not filters.describe():
+        from journeymap.journeys import cache
+
+        # every event's journeys as stored in the warehouse, while the events and the blueprint's journey
+        # definition are those they were built for; else stored now when this command writes anyway
+        stored = cache.cached(ws.con, ws.blueprint)
+        if stored is not None:
+            return stored
+        if not ws.read_only and cache.supported(ws.con):
+            return cache.refresh(ws.con, ws.events(), ws.blueprint)
     customers = ws.customers() if (filters.needs_customers or by) else None
     events = apply_filters(ws.events(), filters, customers=customers, blueprint=ws.blueprint)
     if by:
