@@ -127,7 +127,9 @@ def is_fresh(con: BaseBackend, blueprint: Blueprint) -> bool:
 
 def cached(con: BaseBackend, blueprint: Blueprint) -> ir.Table | None:
     """The stored journeys when they are fresh (:func:`is_fresh`), else None."""
-    return con.table(TABLE) if is_fresh(con, blueprint) else None
+    from journeymap.engine.fetch import table
+
+    return table(con, TABLE) if is_fresh(con, blueprint) else None
 
 
 def refresh(con: BaseBackend, events: ir.Table, blueprint: Blueprint) -> ir.Table:
