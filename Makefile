@@ -38,7 +38,7 @@ test: $(STAMP) axe contracts
 lint: $(STAMP)
 	@failed=""; \
 	$(PY) -m ruff check $(LINT_PATHS) || failed="$$failed\nmake lint: FAILED ruff check (findings above; many fix with: ruff check --fix $(LINT_PATHS))"; \
-	$(PY) -m ruff format --check $(LINT_PATHS) || failed="$$failed\nmake lint: FAILED ruff format --check (files above; fix with: ruff format $(LINT_PATHS))"; \
+	RUFF_OUTPUT_FORMAT=concise $(PY) -m ruff format --check $(LINT_PATHS) || failed="$$failed\nmake lint: FAILED ruff format --check (files above; fix with: ruff format $(LINT_PATHS))"; \
 	$(PY) -m mypy journeymap || failed="$$failed\nmake lint: FAILED mypy journeymap (type errors above)"; \
 	$(VENV)/bin/lint-imports --no-logo || failed="$$failed\nmake lint: FAILED lint-imports (broken layer contracts above; [tool.importlinter] in pyproject.toml)"; \
 	if [ -n "$$failed" ]; then printf '%b\n' "$$failed" >&2; exit 1; fi; \
