@@ -42,12 +42,13 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeymap.blueprint import Blueprint
+from journeymap.engine import kept
 
 TABLE = "_jm_journeys"
 """The warehouse table holding the journeys of every event (no filter, no breakdown)."""
 
-META = "_jm_journeys_meta"
-"""One row: the key :data:`TABLE` was built for, and when."""
+META = f"{TABLE}_meta"
+"""One row: the key :data:`TABLE` was built for, and when (:mod:`journeymap.engine.kept`)."""
 
 FORMAT = 1
 """Raised when the stored table's layout changes (part of the key)."""
@@ -81,37 +82,15 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def _data_state(con: BaseBackend) -> list[Any]:
-    """The events' row count and the events ingest log's size and last time (one small query)."""
-    row = con.raw_sql(
-        "SELECT (SELECT count(*) FROM events), "
-        "(SELECT count(*) FROM ingest_log WHERE \"table\" = 'events'), "
-        "(SELECT CAST(max(finished_at) AS VARCHAR) FROM ingest_log WHERE \"table\" = 'events'), "
-        "(SELECT sum(loaded) FROM ingest_log WHERE \"table\" = 'events')"
-    ).fetchone()
-    return [None if v is None else str(v) for v in (row or ())]
-
-
 def key(con: BaseBackend, blueprint: Blueprint) -> str:
     """The key of the journeys the warehouse's events and ``blueprint`` give now (see the module docs)."""
-    text = json.dumps([_code_digest(), definition(blueprint), _data_state(con)], sort_keys=True)
+    text = json.dumps([_code_digest(), definition(blueprint), kept.events_state(con)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def supported(con: BaseBackend) -> bool:
     """Whether this engine keeps the journeys (DuckDB)."""
-    return con.name == "duckdb"
-
-
-def _stored_key(con: BaseBackend) -> str | None:
-    found = con.raw_sql(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        f"AND schema_name = current_schema() AND table_name IN ('{TABLE}', '{META}')"
-    ).fetchone()
-    if not found or found[0] != 2:
-        return None
-    row = con.raw_sql(f"SELECT max(key) FROM {META}").fetchone()
-    return row[0] if row else None
+    return kept.supported(con)
 
 
 def is_fresh(con: BaseBackend, blueprint: Blueprint) -> bool:
@@ -119,7 +98,7 @@ def is_fresh(con: BaseBackend, blueprint: Blueprint) -> bool:
     if not supported(con):
         return False
     try:
-        stored = _stored_key(con)
+        stored = kept.stored_key(con, TABLE)
         return stored is not None and stored == key(con, blueprint)
     except Exception:  # a warehouse made outside journeymap (no ingest_log): the journeys are computed
         return False
@@ -137,17 +116,13 @@ def refresh(con: BaseBackend, events: ir.Table, blueprint: Blueprint) -> ir.Tabl
 
     ``con`` must be open for writing; ``events`` is the whole ``events`` table of ``con``.
     """
-    from journeymap import engine
+    from journeymap.engine.fetch import table
     from journeymap.journeys.journeys import build_journeys
 
     now = key(con, blueprint)
-    if _stored_key(con) == now:
-        return con.table(TABLE)
-    with engine.transaction(con):
-        table = engine.materialize(con, build_journeys(events, blueprint), TABLE, temp=False, what="the journeys")
-        con.raw_sql(f"CREATE OR REPLACE TABLE {META} AS SELECT '{now}' AS key, {FORMAT} AS format, "
-                    "now() AS built_at")
-    return table
+    if kept.stored_key(con, TABLE) == now:
+        return table(con, TABLE)
+    return kept.keep(con, TABLE, build_journeys(events, blueprint), now, what="the journeys")
 
 
 def journeys(con: BaseBackend, events: ir.Table, blueprint: Blueprint, *, writable: bool = False) -> ir.Table:
