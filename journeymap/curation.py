@@ -56,7 +56,7 @@ from journeymap.blueprint import (
     default_blueprint,
 )
 from journeymap.errors import InputError
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow
 from journeymap.schema import touch_order
 
 GOAL_WORDS = frozenset({
@@ -545,6 +545,17 @@ def journey_setting_warnings(blueprint: Blueprint, events: ir.Table, proposal: J
     return rows
 
 
+@dataclass(frozen=True)
+class CheckRow(TableRow):
+    """One problem of :class:`BlueprintCheck`."""
+
+    severity: Literal["error", "warning", "info"]
+    check: str
+    name: str
+    events: int | None
+    message: str
+
+
 class BlueprintCheck(TableResult):
     """Problems found comparing a blueprint with the data (``kind`` ``blueprint_check``).
 
@@ -552,18 +563,19 @@ class BlueprintCheck(TableResult):
     """
 
     kind: ClassVar[str] = "blueprint_check"
+    Row: ClassVar[type[TableRow]] = CheckRow
 
     @property
     def ok(self) -> bool:
         """True when no problem is an error."""
-        return not any(r[0] == "error" for r in self.rows)
+        return not any(r.severity == "error" for r in self.typed_rows())
 
     @property
     def errors(self) -> list[dict[str, Any]]:
         return [r for r in self.records() if r["severity"] == "error"]
 
 
-CHECK_COLUMNS = ["severity", "check", "name", "events", "message"]
+CHECK_COLUMNS = list(CheckRow.columns())
 
 
 def check_blueprint(blueprint: Blueprint, events: ir.Table, feedback: ir.Table | None = None, *,

@@ -22,7 +22,8 @@ import io
 import json
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -135,10 +136,61 @@ class Result(BaseModel):
         return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class TableRow:
+    """Base of the typed rows of a :class:`TableResult`: a frozen dataclass whose fields are its columns.
+
+    A result kind declares its row model as ``Row`` (e.g. ``TouchpointsResult.Row``) and
+    :meth:`TableResult.typed_rows` returns the rows as instances, read by attribute
+    (``r.rate_low``) instead of by column-name string. The stored ``columns``/``rows`` (JSON, CSV)
+    stay as they are; a row model only reads them. Analyses with a breakdown (``by``) put its
+    column(s) first: those values are in :attr:`breakdown`, by column name, and are not fields.
+    Fields listed in :attr:`renamed` may carry another column name (``touchpoints(node="stage")``
+    names its first column ``stage``; the field stays ``touchpoint``).
+
+    To move a consumer from ``r["rate_low"]`` over ``result.records()`` to ``r.rate_low`` over
+    ``result.typed_rows()``: same values, same order; a breakdown value is ``r.breakdown["dimension"]``.
+    """
+
+    breakdown: dict[str, Any] = field(default_factory=dict, kw_only=True, hash=False)
+    """The breakdown columns' values, by column name (empty without a breakdown)."""
+    renamed: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        """The table's own columns, in order: the fields without :attr:`breakdown`."""
+        return tuple(f.name for f in fields(cls) if f.name != "breakdown")
+
+    def values(self) -> list[Any]:
+        """The row as stored: breakdown values first, then the fields in order."""
+        return [*self.breakdown.values(), *(getattr(self, c) for c in self.columns())]
+
+
+R = TypeVar("R", bound=TableRow)
+
+
+def typed_rows(row: type[R], columns: list[str], rows: list[list[Any]], *, what: str = "table") -> list[R]:
+    """``rows`` of a table with ``columns`` as ``row`` instances (see :class:`TableRow`).
+
+    The last columns must be ``row``'s columns (names in ``row.renamed`` aside); the ones before them
+    are the breakdown and go to ``breakdown``. A mismatch is refused in one sentence.
+    """
+    own = row.columns()
+    lead = len(columns) - len(own)
+    tail = columns[lead:] if lead >= 0 else columns
+    if lead < 0 or any(c != f and f not in row.renamed for c, f in zip(tail, own, strict=True)):
+        raise InputError(f"The {what} columns {columns} do not end with the columns of {row.__name__} {list(own)}; "
+                         "declare the row model that matches the table.")
+    keys = columns[:lead]
+    return [row(*r[lead:], breakdown=dict(zip(keys, r[:lead], strict=True))) for r in rows]
+
+
 class TableResult(Result):
-    """A result that is one table: ``columns`` and ``rows``."""
+    """A result that is one table: ``columns`` and ``rows``; ``Row`` is its typed row model."""
 
     kind: ClassVar[str] = "table"
+    Row: ClassVar[type[TableRow] | None] = None
+    """The typed row model of this kind (:class:`TableRow`); None only for the generic ``table``."""
     columns: list[str]
     rows: list[list[Any]]
 
@@ -146,8 +198,18 @@ class TableResult(Result):
         return {self.kind: (self.columns, self.rows)}
 
     def records(self) -> list[dict[str, Any]]:
-        """Rows as dicts keyed by column."""
+        """Rows as dicts keyed by column (:meth:`typed_rows` reads them by attribute)."""
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def typed_rows(self) -> list[Any]:
+        """Rows as instances of :attr:`Row`, read by attribute (``r.rate_low``); see :class:`TableRow`.
+
+        For a statically typed list, call :func:`typed_rows` with the row class
+        (``typed_rows(TouchpointRow, r.columns, r.rows)``).
+        """
+        if self.Row is None:
+            raise InputError(f"Result {self.kind!r} declares no row model; read its rows with records().")
+        return typed_rows(self.Row, self.columns, self.rows, what=f"{self.kind!r} result's")
 
 
 def registered_kinds() -> dict[str, type[Result]]:

@@ -37,17 +37,13 @@ import ibis.expr.types as ir
 import numpy as np
 from scipy import stats
 
-from journeymap.attribution.results import HypothesisResult, LiftResult
+from journeymap.attribution.results import HypothesisResult, LiftResult, LiftRow
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
 
 NOTE = "Association, not cause: journeys that meet a touchpoint differ in other ways too."
 
-LIFT_COLUMNS = [
-    "touchpoint", "exposed", "exposed_conversions", "exposed_rate", "unexposed", "unexposed_conversions",
-    "unexposed_rate", "risk_difference", "rd_low", "rd_high", "odds_ratio", "or_low", "or_high",
-    "p_value", "q_value", "significant", "strata",
-]
+LIFT_COLUMNS = list(LiftRow.columns())
 
 
 def exposure_counts(journeys: ir.Table, customers: ir.Table | None = None, blueprint: Blueprint | None = None,

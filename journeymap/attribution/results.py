@@ -11,11 +11,12 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from journeymap.results import Result, TableResult
+from journeymap.results import Result, TableResult, TableRow
 
 CREDIT_COLUMNS = ["model", "channel", "conversions", "value", "share",
                   "conversions_low", "conversions_high", "value_low", "value_high"]
@@ -66,16 +67,41 @@ class AttributionResult(Result):
         return out
 
 
+@dataclass(frozen=True)
+class LiftRow(TableRow):
+    """One touchpoint of :class:`LiftResult` (and the one row of :class:`HypothesisResult`)."""
+
+    touchpoint: str
+    exposed: int
+    exposed_conversions: int
+    exposed_rate: float | None
+    unexposed: int
+    unexposed_conversions: int
+    unexposed_rate: float | None
+    risk_difference: float | None
+    rd_low: float | None
+    rd_high: float | None
+    odds_ratio: float | None
+    or_low: float | None
+    or_high: float | None
+    p_value: float | None
+    q_value: float | None
+    significant: bool
+    strata: int
+
+
 class LiftResult(TableResult):
     """Exposure lift per touchpoint: association, not cause (see :mod:`journeymap.attribution.lift`)."""
 
     kind: ClassVar[str] = "lift"
+    Row: ClassVar[type[TableRow]] = LiftRow
 
 
 class HypothesisResult(TableResult):
     """One touchpoint's exposure effect: effect, interval, p-value and sample sizes, in words too."""
 
     kind: ClassVar[str] = "hypothesis"
+    Row: ClassVar[type[TableRow]] = LiftRow
     answer: str = ""
 
 

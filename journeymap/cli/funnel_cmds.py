@@ -154,8 +154,8 @@ def friction_cmd(ctx: Context, start, end, persona, where, by, node, top, fmt) -
         result = friction(journeys, node=node, by=BY_COLUMN if by else None,
                           goals=bool(ctx.ws.blueprint.goal_touchpoints()))
     if top is not None:  # the first N of each breakdown value
-        at = result.columns.index("rank")
-        result = result.model_copy(update={"rows": [r for r in result.rows if r[at] <= top]})
+        kept = [row for row, t in zip(result.rows, result.typed_rows(), strict=True) if t.rank <= top]
+        result = result.model_copy(update={"rows": kept})
     emit(_with_filters(result, start, end, persona, where, by), fmt, title="friction")
 
 

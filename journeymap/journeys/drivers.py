@@ -37,7 +37,7 @@ Examples
 ...     "ts": [dt.datetime(2024, 1, 1, h) for h in (1, 2, 1, 2, 1, 1)]})
 >>> bp = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}], "journey": {"conversion_window": "1h"}})
 >>> r = drivers(build_journeys(ev, bp, end=dt.datetime(2024, 2, 1)), min_count=1)
->>> [(row["feature"], row["exposed_converters"], row["exposed"]) for row in r.records()]
+>>> [(row.feature, row.exposed_converters, row.exposed) for row in r.typed_rows()]
 [('touchpoint=Demo', 2, 2), ('touchpoint=Ad', 0, 2)]
 """
 
@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -55,21 +56,43 @@ from ibis.backends import BaseBackend
 from journeymap.errors import InputError
 from journeymap.journeys.funnel_steps import FunnelSpec
 from journeymap.journeys.transitions import run
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow
 from journeymap.stats import ALPHA, Z95
 
 MAX_ATTRIBUTE_VALUES = 20
-DRIVER_COLUMNS = (
-    "feature", "kind", "name", "value", "exposed", "exposed_converters", "converters", "non_converters",
-    "rate_exposed", "rate_unexposed", "odds_ratio", "or_low", "or_high", "haldane", "p_value", "p_adjusted",
-    "significant",
-)
+
+
+@dataclass(frozen=True)
+class DriverRow(TableRow):
+    """One feature of :class:`DriversResult` (odds ratio and flags None where a group is empty)."""
+
+    feature: str
+    kind: str
+    name: str
+    value: str
+    exposed: int
+    exposed_converters: int
+    converters: int
+    non_converters: int
+    rate_exposed: float
+    rate_unexposed: float | None
+    odds_ratio: float | None
+    or_low: float | None
+    or_high: float | None
+    haldane: bool | None
+    p_value: float
+    p_adjusted: float | None
+    significant: bool | None
+
+
+DRIVER_COLUMNS = DriverRow.columns()
 
 
 class DriversResult(TableResult):
     """One row per feature (touchpoint or attribute value), smallest p-value first."""
 
     kind: ClassVar[str] = "drivers"
+    Row: ClassVar[type[TableRow]] = DriverRow
 
 
 def odds_ratio(a: float, b: float, c: float, d: float, z: float = Z95) -> tuple[float, float, float, bool]:

@@ -43,12 +43,13 @@ Examples
 ...     "ts": [dt.datetime(2024, 1, 1, h) for h in (1, 2, 3, 1, 2)],
 ...     "touchpoint": ["Home", "Form", "Form", "Home", "Form"]})
 >>> j = build_journeys(ev, rules=JourneyRules(inactivity_gap=None, conversion_window=None))
->>> friction(j).records()[0]["touchpoint"]
+>>> friction(j).typed_rows()[0].touchpoint
 'Form'
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import ibis
@@ -58,7 +59,7 @@ from ibis.backends import BaseBackend
 from journeymap.errors import InputError
 from journeymap.journeys.paths import journey_key
 from journeymap.journeys.transitions import frame_rows, run
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow
 
 MAX_POSITION = 20
 """Steps beyond this share one expected exit rate."""
@@ -66,18 +67,45 @@ MAX_POSITION = 20
 MAX_COMPONENT = 3.0
 """Each component is capped at 3 (an eight-fold lift), so no single signal outweighs the other two."""
 
-FRICTION_COLUMNS = (
-    "rank", "touchpoint", "friction_score", "exit_component", "loop_component", "slow_component",
-    "touches", "journeys", "exits", "exit_rate", "expected_exit_rate", "exit_lift",
-    "loop_journeys", "self_loops", "ping_pongs", "loop_rate", "expected_loop_rate", "loop_lift",
-    "p90_gap_in_s", "p90_gap_out_s", "typical_p90_gap_in_s", "typical_p90_gap_out_s", "slow_ratio",
-)
+
+@dataclass(frozen=True)
+class FrictionRow(TableRow):
+    """One touchpoint of :class:`FrictionResult` (the first column is named after ``node``)."""
+
+    renamed = ("touchpoint",)
+    rank: int
+    touchpoint: str
+    friction_score: float | None
+    exit_component: float | None
+    loop_component: float | None
+    slow_component: float | None
+    touches: int
+    journeys: int
+    exits: int
+    exit_rate: float | None
+    expected_exit_rate: float | None
+    exit_lift: float | None
+    loop_journeys: int
+    self_loops: int
+    ping_pongs: int
+    loop_rate: float | None
+    expected_loop_rate: float | None
+    loop_lift: float | None
+    p90_gap_in_s: float | None
+    p90_gap_out_s: float | None
+    typical_p90_gap_in_s: float | None
+    typical_p90_gap_out_s: float | None
+    slow_ratio: float | None
+
+
+FRICTION_COLUMNS = FrictionRow.columns()
 
 
 class FrictionResult(TableResult):
     """One row per touchpoint, highest friction first."""
 
     kind: ClassVar[str] = "friction"
+    Row: ClassVar[type[TableRow]] = FrictionRow
 
 
 def friction_expr(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None,

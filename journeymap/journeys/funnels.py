@@ -49,7 +49,7 @@ Examples
 ...     "ts": [dt.datetime(2024, 1, d) for d in (1, 2, 3, 1, 2)],
 ...     "touchpoint": ["Home", "Cart", "Buy", "Home", "Cart"]})
 >>> r = funnel(ev, ["Home", "Cart", "Buy"], window=None)
->>> [(row["name"], row["reached"], row["rate_overall"]) for row in r.records()]
+>>> [(row.name, row.reached, row.rate_overall) for row in r.typed_rows()]
 [('Home', 2, 1.0), ('Cart', 2, 1.0), ('Buy', 1, 0.5)]
 """
 
@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -74,7 +75,7 @@ from journeymap.journeys.funnel_steps import (
     step_ref,
 )
 from journeymap.journeys.transitions import run
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow, typed_rows
 from journeymap.stats import wilson
 
 OUTCOMES = ("reached", "converted", "dropped", "in_progress", "stopped")
@@ -82,22 +83,59 @@ OUTCOMES = ("reached", "converted", "dropped", "in_progress", "stopped")
 HISTOGRAM_EDGES = (0, 60, 300, 1800, 3600, 21600, 86400, 259200, 604800, 1209600, 2592000)
 """Bin edges (seconds) of the time-to-convert histogram; the last bin is open."""
 
-FUNNEL_COLUMNS = (
-    "step", "name", "optional", "reached", "customers", "rate_overall", "overall_low", "overall_high",
-    "rate_from_previous", "previous_low", "previous_high", "dropped", "in_progress", "entered_here",
-    "median_time_s", "p90_time_s", "median_time_from_entry_s", "p90_time_from_entry_s",
-)
+
+@dataclass(frozen=True)
+class FunnelRow(TableRow):
+    """One step (and breakdown value) of :class:`FunnelResult`."""
+
+    step: int
+    name: str
+    optional: bool
+    reached: int
+    customers: int
+    rate_overall: float | None
+    overall_low: float | None
+    overall_high: float | None
+    rate_from_previous: float | None
+    previous_low: float | None
+    previous_high: float | None
+    dropped: int
+    in_progress: int
+    entered_here: int
+    median_time_s: float | None
+    p90_time_s: float | None
+    median_time_from_entry_s: float | None
+    p90_time_from_entry_s: float | None
+
+
+@dataclass(frozen=True)
+class HistogramRow(TableRow):
+    """One bin of the funnel's time-to-convert histogram (``bin_end_s`` None: the open last bin)."""
+
+    step: int
+    name: str
+    bin_start_s: int
+    bin_end_s: int | None
+    reached: int
+
+
+FUNNEL_COLUMNS = FunnelRow.columns()
 
 
 class FunnelResult(TableResult):
     """One row per step (and breakdown value), plus a time-to-convert histogram."""
 
     kind: ClassVar[str] = "funnel"
+    Row: ClassVar[type[TableRow]] = FunnelRow
     histogram_columns: list[str] = []
     histogram_rows: list[list[Any]] = []
 
     def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
         return {"funnel": (self.columns, self.rows), "histogram": (self.histogram_columns, self.histogram_rows)}
+
+    def typed_histogram(self) -> list[HistogramRow]:
+        """The histogram's rows as :class:`HistogramRow` (breakdown value in ``breakdown``)."""
+        return typed_rows(HistogramRow, self.histogram_columns, self.histogram_rows, what="funnel histogram")
 
 
 # -- public API -----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ Examples
 ...     "ts": [dt.datetime(2024, 1, d) for d in (1, 2, 3, 1, 2)],
 ...     "touchpoint": ["Home", "Product 1", "Product 2", "Home", "Product 3"]})
 >>> rules = PathRules(aliases=(("^Product", "Product"),), collapse_repeats=True)
->>> variants(build_journeys(ev), rules=rules).records()[0]["path"]
+>>> variants(build_journeys(ev), rules=rules).typed_rows()[0].path
 'Home > Product'
 """
 
@@ -51,7 +51,7 @@ from ibis.backends import BaseBackend
 
 from journeymap.errors import InputError
 from journeymap.journeys.transitions import END_NODES, _require, frame_rows, run
-from journeymap.results import Result, TableResult
+from journeymap.results import Result, TableResult, TableRow
 
 ELLIPSIS = "…"
 SEP = " > "
@@ -106,10 +106,24 @@ class PathRules:
                 "max_steps": self.max_steps, "start": self.start, "end": self.end, "anchor": self.anchor}
 
 
+@dataclass(frozen=True)
+class PathRow(TableRow):
+    """One path variant of :class:`PathsResult` (steps joined by " > ")."""
+
+    path: str
+    journeys: int
+    conversions: int
+    in_progress: int
+    dropped: int
+    conversion_rate: float
+    share: float
+
+
 class PathsResult(TableResult):
     """Top path variants: ``path, journeys, conversions, in_progress, dropped, conversion_rate, share``."""
 
     kind: ClassVar[str] = "paths"
+    Row: ClassVar[type[TableRow]] = PathRow
 
 
 class FlowsResult(Result):
@@ -292,7 +306,7 @@ def variants(
     g = run(variants_expr(journeys, rules, by=by, top=top), con)
     texts = _decode(journeys, rules, by, g, con)
     keys = [by] if by else []
-    columns = [*keys, "path", "journeys", "conversions", "in_progress", "dropped", "conversion_rate", "share"]
+    columns = [*keys, *PathRow.columns()]
     rows = []
     for rec in g.itertuples():
         n = int(rec.journeys)

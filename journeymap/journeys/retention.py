@@ -26,7 +26,7 @@ Examples
 >>> ev = ibis.memtable({"customer_id": ["a", "a", "b"], "touchpoint": ["Buy", "Buy", "Buy"],
 ...     "ts": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 9), dt.datetime(2024, 1, 2)]})
 >>> r = retention(ev, goals=["Buy"], period="week", periods=2)
->>> [(row["period"], row["customers"], row["rate"]) for row in r.records()]
+>>> [(row.period, row.customers, row.rate) for row in r.typed_rows()]
 [(0, 0, 0.0), (1, 1, 0.5), (2, 0, 0.0)]
 >>> r.meta["repeat_purchase_rate"]
 0.5
@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -46,22 +47,51 @@ from ibis.backends import BaseBackend
 from journeymap.errors import InputError
 from journeymap.journeys.funnel_steps import Step
 from journeymap.journeys.transitions import run
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow, typed_rows
 from journeymap.schema import touch_order
 
 PERIODS = {"day": "D", "week": "W", "month": "M"}
-RETENTION_COLUMNS = ("cohort", "cohort_size", "period", "customers", "rate", "complete")
+
+
+@dataclass(frozen=True)
+class RetentionRow(TableRow):
+    """One cohort and period of :class:`RetentionResult`."""
+
+    cohort: str
+    cohort_size: int
+    period: int
+    customers: int
+    rate: float | None
+    complete: bool
+
+
+@dataclass(frozen=True)
+class RepeatRow(TableRow):
+    """One cohort of the ``repeat`` table of :class:`RetentionResult`."""
+
+    cohort: str
+    buyers: int
+    repeat_buyers: int
+    repeat_rate: float | None
+
+
+RETENTION_COLUMNS = RetentionRow.columns()
 
 
 class RetentionResult(TableResult):
     """Long form: one row per cohort and period; plus the ``repeat`` table."""
 
     kind: ClassVar[str] = "retention"
+    Row: ClassVar[type[TableRow]] = RetentionRow
     repeat_columns: list[str] = []
     repeat_rows: list[list[Any]] = []
 
     def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
         return {"retention": (self.columns, self.rows), "repeat": (self.repeat_columns, self.repeat_rows)}
+
+    def typed_repeat(self) -> list[RepeatRow]:
+        """The ``repeat`` table's rows as :class:`RepeatRow` (breakdown value in ``breakdown``)."""
+        return typed_rows(RepeatRow, self.repeat_columns, self.repeat_rows, what="repeat table")
 
 
 def _predicate(table: ir.Table, spec: Any, goals: Sequence[str], what: str) -> ir.BooleanValue:
@@ -242,7 +272,7 @@ def retention(
     buyers, repeaters = int(rep.buyers.sum()), int(rep.repeat_buyers.sum())
     return RetentionResult(
         columns=[*keys, *RETENTION_COLUMNS], rows=rows,
-        repeat_columns=[*keys, "cohort", "buyers", "repeat_buyers", "repeat_rate"], repeat_rows=rep_rows,
+        repeat_columns=[*keys, *RepeatRow.columns()], repeat_rows=rep_rows,
         meta={"period": period, "by": by, "mode": "on or after" if on_or_after else "on",
               "cohorts": "recurring" if recurring else "first-time",
               "start": _label(start, "first goal"), "return": _label(return_event, _label(start, "goal")),

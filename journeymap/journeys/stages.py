@@ -37,13 +37,14 @@ Examples
 >>> ev = ibis.memtable({"customer_id": ["a", "a", "b"], "touchpoint": ["Ad", "Shop", "Ad"],
 ...     "ts": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 1)]})
 >>> r = stage_funnel(build_journeys(ev, bp), bp)
->>> [(row["stage"], row["journeys"], row["to_next"]) for row in r.records()]
+>>> [(row.stage, row.journeys, row.to_next) for row in r.typed_rows()]
 [('aware', 2, 1), ('buy', 1, None)]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -54,20 +55,44 @@ from ibis.backends import BaseBackend
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
 from journeymap.journeys.transitions import frame_rows, run
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow
 from journeymap.stats import wilson_expr as wilson_interval
 
-STAGE_COLUMNS = (
-    "stage", "stage_no", "journeys", "share_of_journeys", "reached_or_beyond", "to_next", "rate_to_next",
-    "next_low", "next_high", "converted", "in_progress", "dropped", "conversion_rate",
-    "ended_dropped", "ended_in_progress", "converters", "after_goal", "after_goal_rate", "after_low", "after_high",
-)
+
+@dataclass(frozen=True)
+class StageRow(TableRow):
+    """One stage (and breakdown value) of :class:`StageFunnelResult`."""
+
+    stage: str
+    stage_no: int
+    journeys: int
+    share_of_journeys: float | None
+    reached_or_beyond: int
+    to_next: int | None
+    rate_to_next: float | None
+    next_low: float | None
+    next_high: float | None
+    converted: int
+    in_progress: int
+    dropped: int
+    conversion_rate: float | None
+    ended_dropped: int
+    ended_in_progress: int
+    converters: int | None
+    after_goal: int | None
+    after_goal_rate: float | None
+    after_low: float | None
+    after_high: float | None
+
+
+STAGE_COLUMNS = StageRow.columns()
 
 
 class StageFunnelResult(TableResult):
     """One row per blueprint stage (and breakdown value)."""
 
     kind: ClassVar[str] = "stage_funnel"
+    Row: ClassVar[type[TableRow]] = StageRow
 
 
 def stage_funnel_expr(journeys: ir.Table, stages: Sequence[str], *, by: str | None = None,

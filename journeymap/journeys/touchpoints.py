@@ -23,13 +23,14 @@ Examples
 ...     "touchpoint": ["Ad", "Ad", "Buy", "Ad"]})
 >>> bp = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}]})
 >>> r = touchpoints(build_journeys(ev, bp))
->>> ad = r.records()[0]
->>> ad["touchpoint"], ad["events"], ad["journeys"], ad["conversion_rate"], ad["repeat_rate"]
+>>> ad = r.typed_rows()[0]
+>>> ad.touchpoint, ad.events, ad.journeys, ad.conversion_rate, ad.repeat_rate
 ('Ad', 3, 2, 0.5, 0.5)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import ibis
@@ -37,20 +38,37 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeymap.journeys.transitions import _require, frame_rows, run, whole_seconds
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow
 from journeymap.stats import wilson_expr as wilson_interval
 
-TOUCHPOINT_COLUMNS = (
-    "touchpoint", "events", "customers", "journeys", "share_of_journeys", "conversions",
-    "conversion_rate", "rate_low", "rate_high", "median_step", "median_time_to_conversion_s",
-    "repeat_rate",
-)
+
+@dataclass(frozen=True)
+class TouchpointRow(TableRow):
+    """One row of :class:`TouchpointsResult` (``node="stage"`` etc. names the first column after the node)."""
+
+    renamed = ("touchpoint",)
+    touchpoint: str
+    events: int
+    customers: int
+    journeys: int
+    share_of_journeys: float | None
+    conversions: int
+    conversion_rate: float | None
+    rate_low: float | None
+    rate_high: float | None
+    median_step: float | None
+    median_time_to_conversion_s: float | None
+    repeat_rate: float | None
+
+
+TOUCHPOINT_COLUMNS = TouchpointRow.columns()
 
 
 class TouchpointsResult(TableResult):
     """One row per touchpoint (and breakdown value) with reach, conversion and position figures."""
 
     kind: ClassVar[str] = "touchpoints"
+    Row: ClassVar[type[TableRow]] = TouchpointRow
 
 
 def touchpoints_expr(journeys: ir.Table, *, by: str | None = None, node: str = "touchpoint") -> ir.Table:

@@ -21,12 +21,13 @@ Examples
 ...     "ts": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 1)],
 ...     "touchpoint": ["Ad", "Site", "Ad"]})
 >>> r = transitions(build_journeys(ev))
->>> [(row["source"], row["target"], row["count"]) for row in r.records()][:3]
+>>> [(row.source, row.target, row.count) for row in r.typed_rows()][:3]
 [('START', 'Ad', 2), ('Ad', 'IN_PROGRESS', 1), ('Ad', 'Site', 1)]
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import ibis
@@ -34,7 +35,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeymap.errors import InputError
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow
 
 START = "START"
 CONVERTED = "CONVERTED"
@@ -43,13 +44,28 @@ DROPPED = "DROPPED"
 END_NODES = {"converted": CONVERTED, "in_progress": IN_PROGRESS, "dropped": DROPPED}
 """Journey status -> the node its last touch leads to."""
 
-TRANSITION_COLUMNS = ("source", "target", "count", "customers", "probability", "median_gap_s", "p90_gap_s")
+
+@dataclass(frozen=True)
+class TransitionRow(TableRow):
+    """One edge ``source -> target`` of :class:`TransitionsResult`."""
+
+    source: str
+    target: str
+    count: int
+    customers: int
+    probability: float
+    median_gap_s: float | None
+    p90_gap_s: float | None
+
+
+TRANSITION_COLUMNS = TransitionRow.columns()
 
 
 class TransitionsResult(TableResult):
     """The directly-follows graph: one row per ``source -> target`` edge (and breakdown value)."""
 
     kind: ClassVar[str] = "transitions"
+    Row: ClassVar[type[TableRow]] = TransitionRow
 
 
 def journey_order(journeys: ir.Table) -> ibis.expr.types.Column:
@@ -165,7 +181,7 @@ def transitions(
     >>> ev = ibis.memtable({"customer_id": ["a", "a"], "ts": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)],
     ...                     "touchpoint": ["Ad", "Site"]})
     >>> r = transitions(build_journeys(ev))
-    >>> [row for row in r.records() if row["source"] == "Ad"][0]["median_gap_s"]
+    >>> [row for row in r.typed_rows() if row.source == "Ad"][0].median_gap_s
     86400.0
     """
     expr = transitions_expr(journeys, by=by, node=node)

@@ -24,7 +24,7 @@ Examples
 >>> a, b, c = rng.normal(size=(3, 500))
 >>> t = ibis.memtable({"a": a, "b": b, "c": c, "y": 3 * a + b + rng.normal(size=500)})
 >>> r = key_drivers(t, "y", ["a", "b", "c"])
->>> [x["driver"] for x in r.records()], round(r.meta["r2"], 2)
+>>> [x.driver for x in r.typed_rows()], round(r.meta["r2"], 2)
 (['a', 'b', 'c'], 0.91)
 """
 
@@ -42,7 +42,7 @@ import numpy as np
 from journeymap import engine
 from journeymap.errors import InputError
 from journeymap.ranking import rank_value
-from journeymap.voice.results import KeyDrivers
+from journeymap.voice.results import KeyDriverRow, KeyDrivers
 
 MAX_SHAPLEY = 16
 """Up to this many ratings the Shapley (LMG) shares are exact; beyond, only relative weights."""
@@ -181,7 +181,7 @@ def key_drivers(
             ratings[j], None if sh is None else float(sh[j]), None if sh is None else float(100 * sh[j] / r2),
             float(rw[j]), float(r[j]), float(means[j]), n, rank,
         ])
-    columns = ["driver", "shapley", "shapley_pct", "relative_weight", "correlation", "mean", "n", "rank"]
+    columns = list(KeyDriverRow.columns())
     meta = {"target": target, "positive": positive, "r2": r2, "n": n, "target_mean": float(means[-1]),
             "method": "LMG (Shapley decomposition of R^2)" if sh is not None else "Johnson relative weights",
             "missing_values": list(missing_values)}

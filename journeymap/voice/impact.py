@@ -13,8 +13,8 @@ Examples
 >>> fb = ibis.memtable({"feedback_id": ["1", "2", "3", "4"], "nps": [0, 3, 10, 9],
 ...                     "csat": [1, 2, 5, 5]})
 >>> ts = ThemeSet(themes=[Theme(name="delays", label="delays", size=2, feedback_ids=["1", "2"])], n_comments=4)
->>> r = theme_impact(fb, ts).records()
->>> [(x["metric"], x["score_all"], x["score_without"], x["impact"]) for x in r]
+>>> r = theme_impact(fb, ts).typed_rows()
+>>> [(x.metric, x.score_all, x.score_without, x.impact) for x in r]
 [('nps', 0.0, 100.0, -100.0), ('csat', 50.0, 100.0, -50.0)]
 """
 
@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 
 from journeymap import engine
 from journeymap.errors import InputError
-from journeymap.voice.results import ThemeImpact, ThemeSet
+from journeymap.voice.results import ThemeImpact, ThemeImpactRow, ThemeSet
 
 METRICS = ("nps", "csat")
 
@@ -96,5 +96,5 @@ def _get(row: Any, key: str) -> float:
     return 0.0 if v is None or v != v else float(v)
 
 
-_COLUMNS = ["theme", "metric", "n_theme", "n_all", "score_all", "score_without", "impact"]
+_COLUMNS = list(ThemeImpactRow.columns())
 _DEF = "impact = score(all) - score(without the theme's responses); negative: the theme pulls the score down"

@@ -26,7 +26,7 @@ Examples
 >>> fb = ibis.memtable({"touchpoint": ["a", "a", "a", "b"], "nps": [10, 9, 3, 7],
 ...                     "csat": [5, 2, None, 4], "ces": [2, 4, None, None]})
 >>> r = kpis(fb, by="touchpoint", min_n=2)
->>> [(x["touchpoint"], x["metric"], x["n"], round(x["value"], 1)) for x in r.records()][:3]
+>>> [(x.breakdown["touchpoint"], x.metric, x.n, round(x.value, 1)) for x in r.typed_rows()][:3]
 [('a', 'nps', 3, 33.3), ('a', 'csat', 2, 50.0), ('a', 'ces', 2, 3.0)]
 """
 
@@ -44,7 +44,7 @@ from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
 from journeymap.stats import MIN_N, nps_interval, t_interval  # the intervals, re-exported here
 from journeymap.stats import wilson_percent as wilson_interval
-from journeymap.voice.results import KpiTable
+from journeymap.voice.results import KpiRow, KpiTable
 
 METRICS = ("nps", "csat", "ces")
 DIMENSIONS = ("touchpoint", "stage", "channel", "persona", "period")
@@ -174,7 +174,7 @@ def kpis(
     rows = []
     for rec in counts.to_dict(orient="records"):
         rows.extend(_metric_rows(rec, group, metrics, min_n, level))
-    columns = [*group, "metric", "n", "value", "low", "high", "too_small", "promoters", "passives", "detractors", "satisfied"]
+    columns = [*group, *KpiRow.columns()]
     meta = {
         "by": by, "period": period if by == "period" else None, "min_n": min_n, "level": level,
         "definitions": {

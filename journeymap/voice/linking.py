@@ -46,7 +46,7 @@ from journeymap import engine
 from journeymap.blueprint import Blueprint, Touchpoint
 from journeymap.errors import InputError
 from journeymap.ranking import RANK_DECIMALS
-from journeymap.voice.results import LinkSummary
+from journeymap.voice.results import LinkRow, LinkSummary
 
 METHODS = ("explicit", "keyword", "similarity", "unassigned")
 THRESHOLDS = {"tfidf": 0.15, "embedding": 0.35}
@@ -224,5 +224,5 @@ def link_summary(links: ir.Table, con: Any = None) -> LinkSummary:
     ).order_by(["link_touchpoint", "link_method"])
     df = engine.execute(agg, con)
     rows = [[r.link_touchpoint, r.link_method, int(r.n), round(float(r.mean_confidence), 4)] for r in df.itertuples()]
-    return LinkSummary(columns=["touchpoint", "method", "n", "mean_confidence"], rows=rows,
+    return LinkSummary(columns=list(LinkRow.columns()), rows=rows,
                        meta={"methods": list(METHODS)})

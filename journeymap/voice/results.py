@@ -13,11 +13,91 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from journeymap.results import Result, TableResult
+from journeymap.results import Result, TableResult, TableRow
+
+
+@dataclass(frozen=True)
+class KpiRow(TableRow):
+    """One group and metric of :class:`KpiTable` (the group column(s) in ``breakdown``)."""
+
+    metric: str
+    n: int
+    value: float
+    low: float
+    high: float
+    too_small: bool
+    promoters: int | None
+    passives: int | None
+    detractors: int | None
+    satisfied: int | None
+
+
+@dataclass(frozen=True)
+class SentimentRow(TableRow):
+    """One group of :class:`SentimentTable`: mean score and % of each label."""
+
+    n: int
+    sentiment: float | None
+    negative_pct: float | None
+    neutral_pct: float | None
+    positive_pct: float | None
+    mixed_pct: float | None
+    unscored: int
+
+
+@dataclass(frozen=True)
+class EmotionRow(TableRow):
+    """One group of :class:`EmotionTable`: mean score (0..1) of each emotion (``voice.emotions.EMOTIONS``)."""
+
+    n: int
+    delight: float | None
+    trust: float | None
+    frustration: float | None
+    confusion: float | None
+    anxiety: float | None
+    disappointment: float | None
+
+
+@dataclass(frozen=True)
+class LinkRow(TableRow):
+    """One touchpoint and linking method of :class:`LinkSummary` (touchpoint None: not linked)."""
+
+    touchpoint: str | None
+    method: str
+    n: int
+    mean_confidence: float | None
+
+
+@dataclass(frozen=True)
+class ThemeImpactRow(TableRow):
+    """One theme and score of :class:`ThemeImpact`."""
+
+    theme: str
+    metric: str
+    n_theme: int
+    n_all: int
+    score_all: float | None
+    score_without: float | None
+    impact: float | None
+
+
+@dataclass(frozen=True)
+class KeyDriverRow(TableRow):
+    """One rating of :class:`KeyDrivers` (``shapley`` None beyond the ratings Shapley is computed for)."""
+
+    driver: str
+    shapley: float | None
+    shapley_pct: float | None
+    relative_weight: float
+    correlation: float
+    mean: float
+    n: int
+    rank: int
 
 
 class KpiTable(TableResult):
@@ -31,24 +111,28 @@ class KpiTable(TableResult):
     """
 
     kind: ClassVar[str] = "voice_kpis"
+    Row: ClassVar[type[TableRow]] = KpiRow
 
 
 class SentimentTable(TableResult):
     """Sentiment per group: n, mean score, share of each label."""
 
     kind: ClassVar[str] = "voice_sentiment"
+    Row: ClassVar[type[TableRow]] = SentimentRow
 
 
 class EmotionTable(TableResult):
     """Mean emotion scores per group, with n."""
 
     kind: ClassVar[str] = "voice_emotions"
+    Row: ClassVar[type[TableRow]] = EmotionRow
 
 
 class LinkSummary(TableResult):
     """How feedback was linked to touchpoints: rows per touchpoint and method, with n and mean confidence."""
 
     kind: ClassVar[str] = "voice_links"
+    Row: ClassVar[type[TableRow]] = LinkRow
 
 
 class Quote(BaseModel):
@@ -122,6 +206,7 @@ class ThemeImpact(TableResult):
     """
 
     kind: ClassVar[str] = "voice_theme_impact"
+    Row: ClassVar[type[TableRow]] = ThemeImpactRow
 
 
 class KeyDrivers(TableResult):
@@ -133,3 +218,4 @@ class KeyDrivers(TableResult):
     """
 
     kind: ClassVar[str] = "voice_key_drivers"
+    Row: ClassVar[type[TableRow]] = KeyDriverRow
