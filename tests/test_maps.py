@@ -541,6 +541,8 @@ def test_spark_map_has_the_same_pain_points_and_reach_as_duckdb(spark_con, tmp_p
             df = engine.execute(duck_ws.table(name), duck_ws.con)
             spark_ws.con.create_table(name, obj=ibis.memtable(df, schema=duck_ws.table(name).schema()),
                                       overwrite=True)
+        for w in (duck_ws, spark_ws):
+            score_missing(w)  # the scoring step (on each engine), then the map
         maps = {n: build_map(w, themes=False, models=["first", "linear"])
                 for n, w in (("duckdb", duck_ws), ("spark", spark_ws))}
     finally:

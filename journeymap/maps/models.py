@@ -907,7 +907,7 @@ def _versioned(data: dict[str, Any], version: int) -> dict[str, Any]:
             **({"meta": {**meta, "schema_version": version}} if isinstance(meta, dict) else {})}
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """Schema migration steps of the document: ``MIGRATIONS[v]`` turns a version ``v`` document (a dict) into version
 ``v + 1``. A version 4 adds ``MIGRATIONS[3]``; :meth:`JourneyMap.from_dict` runs the steps in turn."""
 
@@ -926,9 +926,9 @@ class JourneyMap(Result):
     kind: ClassVar[str] = "journey_map"
     migrations: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = MIGRATIONS
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = SCHEMA_VERSION  # type: ignore[misc]  # a field here: the document's JSON carries it
     """Version of this document's schema; :meth:`from_json` migrates older versions and refuses newer ones."""
-    meta: Meta
+    meta: Meta  # type: ignore[assignment]  # the document's own provenance model, not a dict
     """Provenance: workspace, period, filters, persona, versions."""
     summary: Summary = Field(default_factory=Summary)
     """Executive summary and headline numbers."""

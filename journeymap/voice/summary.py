@@ -177,9 +177,9 @@ def feedback_figures(t: ir.Table, by: str | Sequence[str] | None, con: Any) -> d
     for r in df.to_dict("records"):
         key = None if not cols else (r[cols[0]] if len(cols) == 1 else tuple(r[c] for c in cols))
         out[key] = FeedbackFigures(
-            n=int(r["n"] or 0), mean=_f(r["mean"]), sd=_f(r["sd"]), negative_share=_f(r["neg"]),
-            texts=int(r["texts"] or 0), kpi_means={k: _f(r[f"{k}_mean"]) for k in ("nps", "csat", "ces")},
-            emotion_counts=tuple((e, int(r[f"e_{e}"] or 0)) for e in EMOTIONS))
+            n=_count(r["n"]), mean=_f(r["mean"]), sd=_f(r["sd"]), negative_share=_f(r["neg"]),
+            texts=_count(r["texts"]), kpi_means={k: _f(r[f"{k}_mean"]) for k in ("nps", "csat", "ces")},
+            emotion_counts=tuple((e, _count(r[f"e_{e}"])) for e in EMOTIONS))
     return out
 
 
@@ -292,6 +292,11 @@ def _f(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(v) or math.isinf(v) else v
+
+
+def _count(x: Any) -> int:
+    """A count from the engine: 0 for None or NaN (a sum over no rows, or over nulls, on some engines)."""
+    return int(_f(x) or 0)
 
 
 def _s(x: Any) -> str | None:

@@ -72,11 +72,10 @@ def build_section(name: str, inputs: MapInputs) -> Any:
         return sorted((tp for st in build_section("stages", inputs) for lane in st.lanes for tp in lane.touchpoints),
                       key=lambda c: c.order)
     value = SECTIONS[key](inputs)
-    field = JourneyMap.model_fields[key]
-    dumped = round_figures(_dump(value))
     from pydantic import TypeAdapter
 
-    return TypeAdapter(field.annotation).validate_python(dumped)
+    annotation: Any = JourneyMap.model_fields[key].annotation
+    return TypeAdapter(annotation).validate_python(round_figures(_dump(value)))
 
 
 def compose(inputs: MapInputs, *, compared: bool = True) -> JourneyMap:

@@ -35,7 +35,7 @@ def flows(inputs: MapInputs) -> Flows:
     ends = end_words(inputs)
     return Flows(
         unit="journeys", total=inputs.totals.journeys,
-        top_transitions=[Transition(source=r["source"], target=ends.get(r["target"], r["target"]),
+        top_transitions=[Transition(source=r["source"], target=ends.get(r["target"]) or r["target"],
                                     count=int(r["count"]), share=_f(r["probability"]),
                                     median_gap_s=_f(r["median_gap_s"]))
                          for r in top],

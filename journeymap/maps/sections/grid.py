@@ -194,10 +194,10 @@ def with_caveats(stages: list[StageColumn], pain: list[PainPoint],
     if not flagged:
         return stages, pain
 
-    def cell(tp: TouchpointCell) -> TouchpointCell:
+    def caveated(tp: TouchpointCell) -> TouchpointCell:
         return tp.model_copy(update={"caveats": [*tp.caveats, PURCHASE_PATH_CAVEAT]}) if tp.name in flagged else tp
 
-    stages = [st.model_copy(update={"lanes": [lane.model_copy(update={"touchpoints": [cell(tp) for tp in
+    stages = [st.model_copy(update={"lanes": [lane.model_copy(update={"touchpoints": [caveated(tp) for tp in
                                                                                        lane.touchpoints]})
                                               for lane in st.lanes]}) for st in stages]
     pain = [p.model_copy(update={"caveats": [*p.caveats, PURCHASE_PATH_CAVEAT]}) if p.touchpoint in flagged

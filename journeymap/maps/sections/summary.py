@@ -125,21 +125,21 @@ def _summary(inputs: MapInputs) -> Summary:
     # start journeys that rarely convert again, so their drop-off is not customers giving up on buying
     goal_stages = [x.order for x in stages if x.name in {bp.stage_of(g) for g in bp.goal_touchpoints()}]
     last = min(goal_stages) if goal_stages else len(stages)
-    steps = [(x, stages[i + 1]) for i, x in enumerate(stages[:-1])
+    steps = [(x, x.conversion_to_next, stages[i + 1]) for i, x in enumerate(stages[:-1])
              if x.order < last and stages[i + 1].order <= last and x.conversion_to_next is not None
              and x.conversion_to_next.n]
     if steps:
-        a, z = min(steps, key=lambda p: (rank_value(p[0].conversion_to_next.value), p[0].order))
-        s.append(f"The biggest drop is from {a.name} to {z.name}: only {pct(a.conversion_to_next.value)} of the "
-                 f"{a.conversion_to_next.n:,} journeys that reach {a.name} go on to {z.name}.")
-    after = [x for x in stages if x.after_goal is not None and x.after_goal.n]
+        a, rate_a, z = min(steps, key=lambda p: (rank_value(p[1].value), p[0].order))
+        s.append(f"The biggest drop is from {a.name} to {z.name}: only {pct(rate_a.value)} of the "
+                 f"{rate_a.n:,} journeys that reach {a.name} go on to {z.name}.")
+    after = [(x.name, x.after_goal) for x in stages if x.after_goal is not None and x.after_goal.n]
     if after:  # what converters do next (their later journeys), not "0% go on" within the converting journey
         window = bp.journey.conversion_window
-        reach = [f"{pct(x.after_goal.value)} go on to {x.name}" if i == 0 else f"{pct(x.after_goal.value)} to {x.name}"
-                 for i, x in enumerate(after)]
+        reach = [f"{pct(r.value)} go on to {name}" if i == 0 else f"{pct(r.value)} to {name}"
+                 for i, (name, r) in enumerate(after)]
         s.append("After converting, " + (", ".join(reach[:-1]) + " and " + reach[-1] if len(reach) > 1 else reach[0])
                  + (f" within {duration_words(window)}" if window is not None else "")
-                 + f" (of {after[0].after_goal.n:,} converted journeys; their customers' later journeys).")
+                 + f" (of {after[0][1].n:,} converted journeys; their customers' later journeys).")
     top_tp = [d for d in drivers if d.kind == "touchpoint" and d.significant and (d.odds_ratio or 0) > 1]
     if top_tp:
         d = top_tp[0]

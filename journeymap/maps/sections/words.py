@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from journeymap.ranking import rank_value
 
-DRIVERS = {"exit": "exits", "loop": "loops", "slow": "waits"}
+Driver = Literal["exits", "loops", "waits"]
+DRIVERS: dict[str, Driver] = {"exit": "exits", "loop": "loops", "slow": "waits"}
 """Friction component prefix -> the name of the driver of a pain point (:attr:`PainPoint.driver`)."""
 
 
@@ -33,7 +34,7 @@ def duration_words(d: timedelta) -> str:
     return f"{hours:g} hour" + ("s" if hours != 1 else "")
 
 
-def friction_driver(components: dict[str, Any]) -> str | None:
+def friction_driver(components: dict[str, Any]) -> Driver | None:
     """The component that drives a friction score: ``exits``, ``loops`` or ``waits``, the one with the largest
     positive part (the score is the sum of the positive parts; ties: exits, then loops); None when none is.
 
