@@ -81,21 +81,40 @@ def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str
                 err_console.print(f"{s.source}: guessed {guessed}; override with --map TARGET=COLUMN", highlight=False)
 
 
+class _Taken(Exception):
+    """Another process took the warehouse between the ingest and the storing of the journeys."""
+
+
+def _give_up(line: str) -> None:
+    raise _Taken(line)
+
+
 def _store_journeys(ctx: Context) -> None:
     """Store the journeys of every event for the commands that follow (:mod:`journeymap.journeys.cache`).
 
-    Best effort: the ingest is committed already; when this fails the commands compute the journeys.
+    The warehouse is closed first and opened again (closing checkpoints it, so the blocks the ingest
+    freed hold the journeys instead of growing the file). When another process takes it in between,
+    or storing fails, the ingest stands (it is committed) and the next commands compute the journeys.
     """
+    from journeymap import engine
+    from journeymap.engine.fetch import table
     from journeymap.journeys import cache
 
     ws = ctx.writer()
     if not cache.supported(ws.con):
         return
+    blueprint = ws.blueprint
+    ws.close()
+    try:
+        con = engine.connect(ws.settings.url, base=ws.path, memory_limit=ws.settings.memory_limit,
+                             read_only=False, on_wait=_give_up)
+    except (_Taken, engine.WorkspaceBusyError):
+        return
     try:
         with err_console.status("Storing the journeys for the next commands", spinner="dots"):
-            cache.refresh(ws.con, ws.events(), ws.blueprint)
+            cache.refresh(con, table(con, "events"), blueprint)
     except Exception as e:  # the loaded data stays; the next commands build the journeys themselves
-        from journeymap.engine import explain
-
-        err_console.print(f"The journeys were not stored ({explain(e)[0]}); commands compute them until the next "
-                          "ingest.", highlight=False)
+        err_console.print(f"The journeys were not stored ({engine.explain(e)[0]}); commands compute them until "
+                          "the next ingest.", highlight=False)
+    finally:
+        engine.disconnect(con)
