@@ -37,7 +37,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from journeymap.journeys.transitions import _require, frame_rows, run, whole_seconds
+from journeymap.journeys.transitions import _plain, _require, whole_seconds
 from journeymap.results import TableResult, TableRow
 from journeymap.stats import wilson_expr as wilson_interval
 
@@ -138,10 +138,13 @@ def touchpoints(
     TouchpointsResult
         Columns as in the module docs, most-reached first.
     """
-    df = run(touchpoints_expr(journeys, by=by, node=node), con)
+    from journeymap.engine.fetch import rows
+
+    # plain rows from the engine: no pandas to import for a command that prints one small table
+    columns, values = rows(touchpoints_expr(journeys, by=by, node=node), con)
     return TouchpointsResult(
-        columns=list(df.columns),
-        rows=frame_rows(df),
+        columns=columns,
+        rows=[[_plain(v) for v in row] for row in values],
         meta={"by": by, "node": node, "interval": "wilson 95%", "time_unit": "seconds",
               "median_step": "step at which a journey first reaches it"},
     )
