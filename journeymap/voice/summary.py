@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 
 from journeymap import engine
 from journeymap.ranking import RANK_DECIMALS
-from journeymap.results import TableResult
+from journeymap.results import TableResult, TableRow
 from journeymap.stats import EMOTION_THRESHOLD, NEGATIVE, Z95, normal_interval
 from journeymap.voice.emotions import EMOTIONS
 
@@ -183,14 +183,29 @@ def feedback_figures(t: ir.Table, by: str | Sequence[str] | None, con: Any) -> d
     return out
 
 
+@dataclass(frozen=True)
+class SummaryRow(TableRow):
+    """One group of :class:`VoiceSummary` (``group`` is ``all`` without ``by``; ``emotions`` in words)."""
+
+    group: str | None
+    n: int
+    mean: float | None
+    low: float | None
+    high: float | None
+    negative_share: float | None
+    texts: int
+    emotions: str
+
+
 class VoiceSummary(TableResult):
     """``journeymap voice summary``: per group, the scored items, mean score with its 95% interval, the
     negative share and the most frequent emotions (the figures of the map's emotion)."""
 
     kind: ClassVar[str] = "voice_summary"
+    Row: ClassVar[type[TableRow]] = SummaryRow
 
 
-SUMMARY_COLUMNS = ["group", "n", "mean", "low", "high", "negative_share", "texts", "emotions"]
+SUMMARY_COLUMNS = list(SummaryRow.columns())
 
 
 def voice_summary(t: ir.Table, by: str | None, con: Any) -> VoiceSummary:
