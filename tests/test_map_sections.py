@@ -185,3 +185,14 @@ def test_a_document_newer_or_without_a_step_is_refused_in_one_sentence():
     for version in (0, SCHEMA_VERSION + 1, "3"):
         with pytest.raises(InputError, match=r"schema_version .* rebuild the map with `journeymap map -o map.json`"):
             JourneyMap.from_dict({**raw, "schema_version": version})
+
+
+def test_the_maps_thresholds_are_the_stats_modules():
+    """No copies: the map's emotion minimum and small-sample size and voice's thresholds are journeymap.stats'."""
+    from journeymap import stats
+    from journeymap.maps import inputs, models
+    from journeymap.voice import emotions, summary
+
+    assert models.EMOTION_MIN_N == stats.EMOTION_MIN_N and inputs.SMALL_N == stats.MIN_N
+    assert summary.NEGATIVE == stats.NEGATIVE == stats.NEUTRAL_BAND[0]
+    assert summary.EMOTION_THRESHOLD == stats.EMOTION_THRESHOLD == emotions.dominant.__kwdefaults__["threshold"]

@@ -33,6 +33,7 @@ from journeymap.maps.models import (
     QuarantineCount,
 )
 from journeymap.ranking import rank_value
+from journeymap.stats import MIN_N
 from journeymap.voice.summary import UNASSIGNED, FeedbackFigures, NegativeQuote
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
     from journeymap.voice.results import ThemeSet
     from journeymap.workspace import Workspace
 
-SMALL_N = 30
-"""KPIs and emotions on fewer responses are flagged small (read with caution)."""
+SMALL_N = MIN_N
+"""KPIs and emotions on fewer responses are flagged small (read with caution; :data:`journeymap.stats.MIN_N`)."""
 SEP = "\x1f"
 PROVENANCE = ("source", "ingest_id", "properties")
 UNREAD_COLUMNS = ("properties", "source", "session_id")

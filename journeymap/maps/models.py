@@ -50,7 +50,8 @@ Additions within 3, each with a default so documents written before them still l
 headlines; ``converted_journeys``, ``unattributed`` and ``denominator_note`` on the attribution."""
 
 EMOTION_MIN_N = 10
-"""Default of :attr:`Meta.emotion_min_n`: emotion is coloured only where this many scored items or more stand
+"""Default of :attr:`Meta.emotion_min_n` (equal to :data:`journeymap.stats.EMOTION_MIN_N`; the document's models
+import nothing that may load ibis, so the number is stated here): emotion is coloured only where this many scored items or more stand
 behind it (``[report] emotion_min_n`` in journeymap.toml, or ``build_map(emotion_min_n=...)``)."""
 
 PURCHASE_PATH_CAVEAT = "Sits on the purchase path: its lift reflects position, not proof it helps."
