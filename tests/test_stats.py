@@ -204,3 +204,23 @@ def test_the_former_homes_use_the_one_copy():
     assert kpis.wilson_interval is stats.wilson_percent and kpis.t_interval is stats.t_interval
     assert kpis.MIN_N == stats.MIN_N and sentiment.NEUTRAL_BAND == stats.NEUTRAL_BAND
     assert emotions.dominant.__kwdefaults__["threshold"] == stats.EMOTION_THRESHOLD
+
+
+@pytest.mark.parametrize("level", LEVELS + [1 - 0.05])
+def test_attribution_takes_its_z_from_here_with_the_same_bits(level):
+    """abtest's Wald interval and lift's CMH intervals: z from z_for_level equals scipy's quantile to the bit."""
+    import numpy as np
+
+    from journeymap.attribution import abtest, lift
+
+    z = _old_z(level)
+    for c0, n0, c1, n1 in [(100, 1000, 130, 1000), (3, 17, 9, 20), (0, 50, 4, 60)]:
+        s = abtest.two_proportions(c0, n0, c1, n1, level)
+        p0, p1 = c0 / n0, c1 / n1
+        se = math.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
+        assert (s["low"], s["high"]) == (p1 - p0 - z * se, p1 - p0 + z * se)
+    tables = np.array([[[10, 40], [5, 45]], [[7, 13], [4, 16]]], dtype=float)
+    got = lift.cmh(tables, level)
+    ref = lift._cmh(tables[:, 0, 0], tables[:, 0, 1], tables[:, 1, 0], tables[:, 1, 1], z, {})
+    for k in ("or_low", "or_high", "rd_low", "rd_high"):
+        assert got[k] == float(ref[k]), k

@@ -48,6 +48,7 @@ from scipy import optimize, stats
 
 from journeymap.attribution.results import ABTestResult
 from journeymap.errors import InputError
+from journeymap.stats import z_for_level
 
 SRM_ALPHA = 0.001
 
@@ -89,7 +90,7 @@ def two_proportions(c0: float, n0: float, c1: float, n1: float, level: float = 0
     """Difference ``p1 - p0`` with a Wald interval, relative lift, pooled z and two-sided p."""
     p0, p1 = c0 / n0, c1 / n1
     diff = p1 - p0
-    z_crit = stats.norm.ppf(0.5 + level / 2)
+    z_crit = z_for_level(level)
     se = math.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
     pooled = (c0 + c1) / (n0 + n1)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n0 + 1 / n1))

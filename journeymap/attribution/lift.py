@@ -40,6 +40,7 @@ from scipy import stats
 from journeymap.attribution.results import HypothesisResult, LiftResult, LiftRow
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
+from journeymap.stats import z_for_level
 
 NOTE = "Association, not cause: journeys that meet a touchpoint differ in other ways too."
 
@@ -89,7 +90,7 @@ def cmh(tables: np.ndarray, level: float = 0.95) -> dict[str, float]:
     """
     t = tables[tables.sum(axis=(1, 2)) > 1]
     a, b, c, d = t[:, 0, 0], t[:, 0, 1], t[:, 1, 0], t[:, 1, 1]
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = z_for_level(level)
     out = {"odds_ratio": math.nan, "or_low": math.nan, "or_high": math.nan, "risk_difference": math.nan,
            "rd_low": math.nan, "rd_high": math.nan, "p_value": math.nan}
     if len(t) == 0:
