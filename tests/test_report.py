@@ -307,12 +307,13 @@ def test_html_of_an_empty_map_renders():
 
 
 @pytest.mark.slow
-def test_default_demo_report_is_at_most_5_mb(tmp_path):
-    from journeymap.demo import DEFAULT_CUSTOMERS, create_demo
+def test_default_demo_report_is_at_most_5_mb(tmp_path, demo_copy):
+    from journeymap.demo import DEFAULT_CUSTOMERS, DEFAULT_SEED
     from journeymap.maps import build_map
     from journeymap.workspace import Workspace
 
-    create_demo(tmp_path / "demo", DEFAULT_CUSTOMERS)
+    # create_demo(DEFAULT_CUSTOMERS): the session's default demo, copied
+    demo_copy(tmp_path / "demo", DEFAULT_CUSTOMERS, DEFAULT_SEED)
     with Workspace.open(tmp_path / "demo") as ws:
         doc = build_map(ws)
     path = tmp_path / "map.html"

@@ -12,14 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from journeymap.cli import main
-from journeymap.demo import PLANTED, create_demo, demo_blueprint
+from journeymap.demo import PLANTED, demo_blueprint
 
 
 @pytest.fixture(scope="module")
-def demo_ws(tmp_path_factory):
+def demo_ws(tmp_path_factory, demo_copy):
     assert demo_blueprint().themes == [], "the demo must not pin themes, or this test proves nothing"
     path = tmp_path_factory.mktemp("voice_demo") / "shop"
-    create_demo(path, 3000, seed=42)
+    demo_copy(path, 3000, seed=42)  # create_demo(path, 3000, seed=42), made once per session
     return path
 
 
