@@ -30,13 +30,13 @@ def demo_cmd(directory: str, customers: int, seed: int, events_format: str | Non
       journeymap demo shop
       journeymap demo shop --customers 1000000 --force --format json
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from journeymap.demo import create_demo
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True, disable=fmt == "json") as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def tell(phase: str, fraction: float) -> None:
             if phase not in tasks:

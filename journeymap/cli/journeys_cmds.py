@@ -229,7 +229,7 @@ def paths_cmd(ctx: Context, start, end, persona, where, by, from_, to, alias, co
       journeymap paths --from Home --to Purchase --format csv
       journeymap paths --flows --steps 4 --top 6 --format json
     """
-    from journeymap.journeys import PathRules, flows, variants
+    from journeymap.journeys import FlowsResult, PathRules, PathsResult, flows, variants
 
     if top < 0 or (show_flows and top == 0):
         raise InputError(f"--top {top} must be 1 or more{'' if show_flows else ' (or 0 for every variant)'}.")
@@ -240,6 +240,7 @@ def paths_cmd(ctx: Context, start, end, persona, where, by, from_, to, alias, co
     check_names(ctx, "--to", names=[to] if to else [], extra=aliases)
     journeys = journeys_for(ctx, start, end, persona, where, by)
     dim = BY_COLUMN if by else None
+    result: FlowsResult | PathsResult
     with working("Computing flows" if show_flows else "Computing path variants"):
         if show_flows:
             result = flows(journeys, rules=rules, by=dim, steps=steps, top=top, measure=measure)

@@ -31,13 +31,20 @@ def _progress_bars() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
     a bar appears on the first call. As with ingest, the bars show while stderr is a terminal and
     go when done; redirected output (json, csv, logs) gets nothing from them.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True, disable=not err_console.is_terminal,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def track(name: str) -> Callable[[int, int], None]:
         def callback(done: int, total: int) -> None:
