@@ -163,7 +163,7 @@ def _heuristic_rows(paths: Paths, touches: ir.Table | None, models: list[str], s
 
     if touches is None:
         touches, con = path_touches(paths), None
-    expr = heuristic_credits(touches, models, half_life=s.half_life, direct=s.direct,
+    expr = heuristic_credits(touches, models, half_life=s.half_life_delta, direct=s.direct,
                              custom_weights=custom_weights)
     df = execute(expr, con)
     rows = []
@@ -186,12 +186,12 @@ def _data_driven_rows(paths: Paths, models: list[str], order: int, collapse: boo
             extra["removal"] = [[c, float(e)] for c, e in zip(fit.channels, fit.removal_effects, strict=True)]
             rows += _rows("markov", fit.channels, fit.conversions, fit.value)
         elif m == "shapley":
-            fit = shapley_credits(paths, max_exact=max_exact, seed=seed)
-            if not fit.exact:
-                warnings.append(f"Shapley sampled over {fit.n_permutations} channel orders ({len(fit.channels)} "
+            sfit = shapley_credits(paths, max_exact=max_exact, seed=seed)
+            if not sfit.exact:
+                warnings.append(f"Shapley sampled over {sfit.n_permutations} channel orders ({len(sfit.channels)} "
                                 f"channels > {max_exact}); largest standard error "
-                                f"{float(fit.stderr_conversions.max()):.3g} conversions.")
-            rows += _rows("shapley", fit.channels, fit.conversions, fit.value)
+                                f"{float(sfit.stderr_conversions.max()):.3g} conversions.")
+            rows += _rows("shapley", sfit.channels, sfit.conversions, sfit.value)
     return rows
 
 

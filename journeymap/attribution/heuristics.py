@@ -164,7 +164,11 @@ def _weight(t: ir.Table, model: str, custom: Sequence[float] | None) -> ir.Float
         return (t.pos == t._lnd.coalesce(t._last)).cast("float64")
     if model == "time_decay":
         return t._decay / t._decay_sum
-    f, m, la = custom if model == "custom" else POSITIONAL[model]
+    if model == "custom":
+        assert custom is not None  # _check_custom ran first
+        f, m, la = custom
+    else:
+        f, m, la = POSITIONAL[model]
     return _positional(first, last, n, f, m, la)
 
 

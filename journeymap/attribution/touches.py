@@ -89,8 +89,20 @@ class AttributionSettings:
             raise InputError(f"container {self.container!r} is unknown; use 'journey' or 'customer'.")
         if self.level not in ("channel", "touchpoint"):
             raise InputError(f"level {self.level!r} is unknown; use 'channel' or 'touchpoint'.")
-        if self.half_life is None or self.half_life.total_seconds() <= 0:
+        if not isinstance(self.half_life, timedelta) or self.half_life.total_seconds() <= 0:
             raise InputError(f"half_life {self.half_life!r} must be a positive duration such as 7d.")
+
+    @property
+    def lookback_delta(self) -> timedelta | None:
+        """``lookback`` as a duration (text given to the constructor is parsed there)."""
+        assert not isinstance(self.lookback, str)  # parsed in __post_init__
+        return self.lookback
+
+    @property
+    def half_life_delta(self) -> timedelta:
+        """``half_life`` as a duration (text given to the constructor is parsed there)."""
+        assert isinstance(self.half_life, timedelta)  # parsed and checked in __post_init__
+        return self.half_life
 
     def resolved(self, blueprint: Blueprint | None) -> AttributionSettings:
         """These settings with the lookback taken from the blueprint when not given."""
@@ -105,8 +117,8 @@ class AttributionSettings:
     def describe(self) -> dict[str, Any]:
         """JSON-ready settings for results' metadata."""
         out = asdict(self)
-        out["lookback"] = format_duration(self.lookback)
-        out["half_life"] = format_duration(self.half_life)
+        out["lookback"] = format_duration(self.lookback_delta)
+        out["half_life"] = format_duration(self.half_life_delta)
         out["direct"] = list(self.direct)
         return out
 
@@ -166,8 +178,8 @@ def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, 
     j = j.filter(row & ((j.status != "in_progress") | ibis.literal(s.include_in_progress)))
     t_before = (j.journey_end.epoch_seconds() - j.ts.epoch_seconds()).cast("float64")
     j = j.mutate(t_before=t_before)
-    if s.lookback is not None:
-        j = j.filter(j.t_before <= s.lookback.total_seconds())
+    if (lb := s.lookback_delta) is not None:
+        j = j.filter(j.t_before <= lb.total_seconds())
     conv = j.converted.cast("float64")
     return j.select(
         path_id=j.journey_id, channel=ibis.ifelse(j.is_goal, ibis.null("string"), j._label), ts=j.ts,
@@ -196,8 +208,8 @@ def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings,
     # a touch before the conversion in the order of touches (not by time alone: a same-second touch
     # that follows the goal in the file is not credited); the lookback is a time
     cond = [t.customer_id == goals.c_customer, t._o < goals.c_o]
-    if s.lookback is not None:
-        cond.append(t.ts >= goals.c_ts - ibis.interval(seconds=int(s.lookback.total_seconds())))
+    if (lb := s.lookback_delta) is not None:
+        cond.append(t.ts >= goals.c_ts - ibis.interval(seconds=int(lb.total_seconds())))
     conv = t.inner_join(goals, cond)
     conv = conv.select(
         path_id=conv.c_id, channel=conv._label, ts=conv.ts, _o=conv._o,
@@ -228,8 +240,8 @@ def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir
     o = t.inner_join(last, t.customer_id == last.customer_id)
     o = o.filter(o._last_goal.isnull() | (o._o > o._last_goal))  # after the last conversion, in touch order
     o = o.mutate(t_before=(o._end.epoch_seconds() - o.ts.epoch_seconds()).cast("float64"))
-    if s.lookback is not None:
-        o = o.filter(o.t_before <= s.lookback.total_seconds())
+    if (lb := s.lookback_delta) is not None:
+        o = o.filter(o.t_before <= lb.total_seconds())
     return o.select(
         path_id=o.customer_id + ":open", channel=o._label, ts=o.ts, _o=o._o,
         t_before=o.t_before, conversions=ibis.literal(0.0), value=ibis.literal(0.0), nulls=ibis.literal(1.0),
