@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeymap import __version__
+from journeymap._version import __version__
 from journeymap.maps import opportunities as opp
 from journeymap.maps.inputs import MapInputs
 from journeymap.maps.models import Change, Headline, JourneyMap, Meta, Opportunity, Rate, Summary
