@@ -38,8 +38,19 @@ import numpy as np
 from journeymap.engine import DEFAULT_MEMORY_LIMIT
 
 CHANNELS = ["search", "social", "email", "display", "affiliate", "direct", "video", "referral", "sms", "push"]
-MODELS = ["first", "last", "last_non_direct", "linear", "time_decay", "position", "j_shaped", "inverse_j",
-          "participation", "markov", "shapley"]
+MODELS = [
+    "first",
+    "last",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position",
+    "j_shaped",
+    "inverse_j",
+    "participation",
+    "markov",
+    "shapley",
+]
 
 
 def generate(n_events: int, path: Path, seed: int = 0) -> int:
@@ -68,13 +79,15 @@ def generate(n_events: int, path: Path, seed: int = 0) -> int:
     order = np.lexsort((all_ts, all_cust))
     names = np.array([*CHANNELS, "Buy"], dtype=object)
     epoch = np.datetime64("2024-01-01T00:00:00", "us")
-    table = pa.table({
-        "customer_id": pa.array(np.char.add("c", all_cust[order].astype(str))),
-        "ts": pa.array(epoch + (all_ts[order] * 1e6).astype("timedelta64[us]")),
-        "touchpoint": pa.array(names[tp[order]].astype(str)),
-        "revenue": pa.array(revenue[order], mask=np.isnan(revenue[order])),
-        "event_id": pa.array(np.char.zfill(np.arange(len(order)).astype(str), 9)),
-    })
+    table = pa.table(
+        {
+            "customer_id": pa.array(np.char.add("c", all_cust[order].astype(str))),
+            "ts": pa.array(epoch + (all_ts[order] * 1e6).astype("timedelta64[us]")),
+            "touchpoint": pa.array(names[tp[order]].astype(str)),
+            "revenue": pa.array(revenue[order], mask=np.isnan(revenue[order])),
+            "event_id": pa.array(np.char.zfill(np.arange(len(order)).astype(str), 9)),
+        }
+    )
     pq.write_table(table, path)
     return len(order)
 
@@ -91,18 +104,22 @@ def run_ours(path: str, threads: int, memory: str | None = None) -> dict:
     con.raw_sql(f"SET threads = {threads}")
     if memory:
         con.raw_sql(f"SET memory_limit = '{memory}'")
-    bp = Blueprint.model_validate({
-        "touchpoints": [*({"name": c, "channel": c, "kind": "paid"} for c in CHANNELS), {"name": "Buy"}],
-        "goals": [{"touchpoint": "Buy"}],
-        "journey": {"inactivity_gap": None, "conversion_window": None, "attribution_lookback": None},
-    })
+    bp = Blueprint.model_validate(
+        {
+            "touchpoints": [*({"name": c, "channel": c, "kind": "paid"} for c in CHANNELS), {"name": "Buy"}],
+            "goals": [{"touchpoint": "Buy"}],
+            "journey": {"inactivity_gap": None, "conversion_window": None, "attribution_lookback": None},
+        }
+    )
     events = con.read_parquet(path)
     journeys = build_journeys(events, bp)
-    result = attribute(journeys, MODELS, blueprint=bp, con=con,
-                       settings=AttributionSettings(include_in_progress=True))
+    result = attribute(journeys, MODELS, blueprint=bp, con=con, settings=AttributionSettings(include_in_progress=True))
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "credits": {f"{r[0]}|{r[1]}": r[2] for r in result.credits},
-            "diagnostics": {k: v for k, v in result.diagnostics.items() if k != "warnings"}}
+    return {
+        "seconds": seconds,
+        "credits": {f"{r[0]}|{r[1]}": r[2] for r in result.credits},
+        "diagnostics": {k: v for k, v in result.diagnostics.items() if k != "warnings"},
+    }
 
 
 def run_peer(path: str) -> dict:
@@ -121,24 +138,40 @@ def run_peer(path: str) -> dict:
     paths = touches.groupby(key, sort=False)["touchpoint"].agg(" > ".join).to_frame("path").join(per)
     paths["null"] = (~paths["conv"]).astype("int64")
     paths["conv"] = paths["conv"].astype("int64")
-    agg = paths.groupby("path", as_index=False).agg(total_conversions=("conv", "sum"),
-                                                    total_conversion_value=("value", "sum"),
-                                                    total_null=("null", "sum"))
+    agg = paths.groupby("path", as_index=False).agg(
+        total_conversions=("conv", "sum"), total_conversion_value=("value", "sum"), total_null=("null", "sum")
+    )
     t_paths = time.perf_counter() - t0
     t1 = time.perf_counter()
     h = heuristic_models(agg, "path", "total_conversions", var_value="total_conversion_value", flg_pro=False)
     t_h = time.perf_counter() - t1
     t2 = time.perf_counter()
-    m = markov_model(agg, "path", "total_conversions", var_value="total_conversion_value", var_null="total_null",
-                     verbose=False, flg_pro=False)
+    m = markov_model(
+        agg,
+        "path",
+        "total_conversions",
+        var_value="total_conversion_value",
+        var_null="total_null",
+        verbose=False,
+        flg_pro=False,
+    )
     t_m = time.perf_counter() - t2
     credits = {}
-    for col, model in (("first_touch_conversions", "first"), ("last_touch_conversions", "last"),
-                       ("linear_touch_conversions", "linear")):
+    for col, model in (
+        ("first_touch_conversions", "first"),
+        ("last_touch_conversions", "last"),
+        ("linear_touch_conversions", "linear"),
+    ):
         credits.update({f"{model}|{c}": float(v) for c, v in zip(h["channel_name"], h[col], strict=True)})
     credits.update({f"markov|{c}": float(v) for c, v in zip(m["channel_name"], m["total_conversions"], strict=True)})
-    return {"seconds": time.perf_counter() - t0, "paths_s": t_paths, "heuristics_s": t_h, "markov_s": t_m,
-            "credits": credits, "n_paths": len(agg)}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "paths_s": t_paths,
+        "heuristics_s": t_h,
+        "markov_s": t_m,
+        "credits": credits,
+        "n_paths": len(agg),
+    }
 
 
 def _peak_mib() -> float | None:
@@ -178,9 +211,12 @@ def main() -> None:
     ap.add_argument("--child", choices=["ours", "peer"])
     ap.add_argument("--file")
     ap.add_argument("--skip-peer", action="store_true")
-    ap.add_argument("--memory", default=DEFAULT_MEMORY_LIMIT,
-                    help="DuckDB memory_limit for journeymap (it spills to disk beyond); default: a workspace's "
-                         f"default, {DEFAULT_MEMORY_LIMIT}; 'none' for DuckDB's own (80%% of RAM)")
+    ap.add_argument(
+        "--memory",
+        default=DEFAULT_MEMORY_LIMIT,
+        help="DuckDB memory_limit for journeymap (it spills to disk beyond); default: a workspace's "
+        f"default, {DEFAULT_MEMORY_LIMIT}; 'none' for DuckDB's own (80%% of RAM)",
+    )
     args = ap.parse_args()
     if args.memory and args.memory.lower() == "none":
         args.memory = None
@@ -192,25 +228,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.parquet"
         n = generate(args.events, path)
-        print(f"events: {n:,} ({path.stat().st_size / 2**20:.0f} MiB parquet), threads: {args.threads}, "
-              f"DuckDB memory_limit: {args.memory or 'default'}, load average: {_load()}")
+        print(
+            f"events: {n:,} ({path.stat().st_size / 2**20:.0f} MiB parquet), threads: {args.threads}, "
+            f"DuckDB memory_limit: {args.memory or 'default'}, load average: {_load()}"
+        )
         ours, ours_mb, ours_cpu = _child("ours", str(path), args.threads, args.memory)
-        print(f"journeymap  {ours['seconds']:7.2f} s  peak {ours_mb:7.0f} MiB  CPU {ours_cpu:6.1f} s  "
-              f"(all {len(MODELS)} models; {ours['diagnostics']['paths']:,} paths, "
-              f"{ours['diagnostics']['conversions']:,.0f} conversions)")
+        print(
+            f"journeymap  {ours['seconds']:7.2f} s  peak {ours_mb:7.0f} MiB  CPU {ours_cpu:6.1f} s  "
+            f"(all {len(MODELS)} models; {ours['diagnostics']['paths']:,} paths, "
+            f"{ours['diagnostics']['conversions']:,.0f} conversions)"
+        )
         if args.skip_peer:
             return
         peer, peer_mb, peer_cpu = _child("peer", str(path), args.threads)
-        print(f"peer        {peer['seconds']:7.2f} s  peak {peer_mb:7.0f} MiB  CPU {peer_cpu:6.1f} s  "
-              f"(pandas paths {peer['paths_s']:.2f} s, "
-              f"heuristic_models {peer['heuristics_s']:.2f} s, markov_model {peer['markov_s']:.2f} s; "
-              f"{peer['n_paths']:,} paths)")
+        print(
+            f"peer        {peer['seconds']:7.2f} s  peak {peer_mb:7.0f} MiB  CPU {peer_cpu:6.1f} s  "
+            f"(pandas paths {peer['paths_s']:.2f} s, "
+            f"heuristic_models {peer['heuristics_s']:.2f} s, markov_model {peer['markov_s']:.2f} s; "
+            f"{peer['n_paths']:,} paths)"
+        )
         ratio = peer["seconds"] / ours["seconds"]
-        print(f"ratio       {ratio:7.1f}x faster end to end (CPU seconds of each whole process, "
-              f"peer / ours = {peer_cpu / ours_cpu:.1f}x)")
+        print(
+            f"ratio       {ratio:7.1f}x faster end to end (CPU seconds of each whole process, "
+            f"peer / ours = {peer_cpu / ours_cpu:.1f}x)"
+        )
         _agreement(ours["credits"], peer["credits"])
-        print(f"target      >= 5x faster: {'met' if ratio >= 5 else 'MISSED'}; peak <= 2048 MiB: "
-              f"{'met' if ours_mb <= 2048 else 'MISSED'}; load average at the end: {_load()}")
+        print(
+            f"target      >= 5x faster: {'met' if ratio >= 5 else 'MISSED'}; peak <= 2048 MiB: "
+            f"{'met' if ours_mb <= 2048 else 'MISSED'}; load average at the end: {_load()}"
+        )
 
 
 def _load() -> str:

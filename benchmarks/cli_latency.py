@@ -77,8 +77,14 @@ def measure(cmd: list[str], runs: int) -> tuple[float, float, list[float]]:
 
 def import_offenders(cmd: list[str], top: int = 10) -> list[tuple[str, float, int]]:
     """``python -X importtime``: the ``top`` packages by import self time (summed over their modules)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", *cmd[1:]], capture_output=True, text=True,
-                          env=_env(), timeout=TIMEOUT_S, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *cmd[1:]],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT_S,
+        check=False,
+    )
     self_us: dict[str, int] = defaultdict(int)
     modules: dict[str, int] = defaultdict(int)
     for line in proc.stderr.splitlines():
@@ -106,24 +112,33 @@ def verdict(wall: float, cpu: float, target: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="Timed runs per command (default 5).")
-    parser.add_argument("--customers", type=int, default=2000,
-                        help="Demo customers (2000 give about 10,000 events).")
+    parser.add_argument("--customers", type=int, default=2000, help="Demo customers (2000 give about 10,000 events).")
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="journeymap-latency-") as folder:
         ws = Path(folder) / "shop"
         t0 = time.perf_counter()
-        subprocess.run(_command("demo", str(ws), "--customers", str(args.customers), "--format", "json"),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), timeout=240, check=True)
+        subprocess.run(
+            _command("demo", str(ws), "--customers", str(args.customers), "--format", "json"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            timeout=240,
+            check=True,
+        )
         events = _count_events(ws)
-        print(f"workspace: {events:,} events ({args.customers} demo customers), made in "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"workspace: {events:,} events ({args.customers} demo customers), made in {time.perf_counter() - t0:.1f} s"
+        )
         cases = [
             ("journeymap --help", _command("--help"), HELP_TARGET_S),
             ("journeymap touchpoints", _command("-w", str(ws), "touchpoints"), TOUCHPOINTS_TARGET_S),
-            ("touchpoints --start 1900-01-01 (journeys computed, for comparison)",
-             _command("-w", str(ws), "touchpoints", "--start", "1900-01-01"), None),
+            (
+                "touchpoints --start 1900-01-01 (journeys computed, for comparison)",
+                _command("-w", str(ws), "touchpoints", "--start", "1900-01-01"),
+                None,
+            ),
         ]
         print(f"\n{'command':<68} {'wall (median)':>14} {'cpu (median)':>13}  target  verdict")
         for label, cmd, target in cases:
@@ -132,13 +147,17 @@ def main() -> None:
             judged = verdict(wall, cpu, target) if target else ""
             print(f"{label:<68} {wall:>12.3f} s {cpu:>11.3f} s  {shown:<7} {judged}")
             print(f"{'':<4}walls: {', '.join(f'{w:.3f}' for w in walls)}")
-        for label, cmd in (("journeymap --help", _command("--help")),
-                           ("journeymap touchpoints", _command("-w", str(ws), "touchpoints"))):
+        for label, cmd in (
+            ("journeymap --help", _command("--help")),
+            ("journeymap touchpoints", _command("-w", str(ws), "touchpoints")),
+        ):
             print(f"\npython -X importtime, {label}: top packages by import self time")
             for name, seconds, count in import_offenders(cmd):
                 print(f"  {name:<28} {seconds * 1000:8.1f} ms  ({count} modules)")
-    print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-          f"benchmark took {time.perf_counter() - started:.0f} s")
+    print(
+        f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"benchmark took {time.perf_counter() - started:.0f} s"
+    )
 
 
 def _count_events(ws: Path) -> int:

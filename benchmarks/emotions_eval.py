@@ -59,9 +59,7 @@ def labelled(data: Path = DATA, labels: Path = LABELS) -> pd.DataFrame:
     return df
 
 
-def evaluate(
-    df: pd.DataFrame, scorer: EmotionScorer | None = None, threshold: float = THRESHOLD
-) -> pd.DataFrame:
+def evaluate(df: pd.DataFrame, scorer: EmotionScorer | None = None, threshold: float = THRESHOLD) -> pd.DataFrame:
     """Per-emotion precision, recall, F1 and support (rows: emotions, then micro and macro)."""
     scores = (scorer or EmotionScorer()).score(df.text.tolist())
     rows, tp_all, fp_all, fn_all = [], 0, 0, 0
@@ -89,7 +87,13 @@ def markdown(table: pd.DataFrame) -> str:
     cols = ["emotion", *table.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for name, row in table.iterrows():
-        lines.append("| " + " | ".join([str(name), *(str(int(v)) if k in ("support", "predicted") else f"{v:.3f}" for k, v in row.items())]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [str(name), *(str(int(v)) if k in ("support", "predicted") else f"{v:.3f}" for k, v in row.items())]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -123,14 +127,18 @@ def main() -> None:
     df = labelled()
     if args.errors:
         for r in errors(df, args.errors, args.threshold).itertuples():
-            print(f"{'MISS' if getattr(r, args.errors) else 'FALSE'} {r.score:.2f} {r.dataset[:4]}:{r.row_id} {r.text[:300]!r}")
+            print(
+                f"{'MISS' if getattr(r, args.errors) else 'FALSE'} {r.score:.2f} {r.dataset[:4]}:{r.row_id} {r.text[:300]!r}"
+            )
         return
     print(f"{len(df)} labelled texts ({', '.join(f'{k}: {v}' for k, v in df.dataset.value_counts().items())})")
     print(markdown(evaluate(df, threshold=args.threshold)))
     for half, name in ((0, "half A (tuning)"), (1, "half B (held out)")):
         t = evaluate(df[df.half == half], threshold=args.threshold)
-        print(f"{name}: macro F1 {t.f1['macro']:.3f}, micro F1 {t.f1['micro']:.3f}; per emotion "
-              + ", ".join(f"{e} {t.f1[e]:.2f}" for e in EMOTIONS))
+        print(
+            f"{name}: macro F1 {t.f1['macro']:.3f}, micro F1 {t.f1['micro']:.3f}; per emotion "
+            + ", ".join(f"{e} {t.f1[e]:.2f}" for e in EMOTIONS)
+        )
     if not args.no_throughput:
         print(f"\nthroughput: {throughput():,.0f} texts/s on 10,000 airline tweets (best of 3)")
 

@@ -36,15 +36,38 @@ from pathlib import Path
 import numpy as np
 
 TOUCHPOINTS = [
-    "Search ad", "Social ad", "Email", "Home", "Category", "Product", "Reviews", "Compare",
-    "Cart", "Checkout", "Purchase", "Support chat", "Help page", "Store visit", "App open",
+    "Search ad",
+    "Social ad",
+    "Email",
+    "Home",
+    "Category",
+    "Product",
+    "Reviews",
+    "Compare",
+    "Cart",
+    "Checkout",
+    "Purchase",
+    "Support chat",
+    "Help page",
+    "Store visit",
+    "App open",
 ]
 STAGES = {
-    "Search ad": "awareness", "Social ad": "awareness", "Email": "awareness",
-    "Home": "consideration", "Category": "consideration", "Product": "consideration",
-    "Reviews": "consideration", "Compare": "consideration", "Help page": "consideration",
-    "Cart": "purchase", "Checkout": "purchase", "Purchase": "purchase",
-    "Support chat": "service", "Store visit": "service", "App open": "service",
+    "Search ad": "awareness",
+    "Social ad": "awareness",
+    "Email": "awareness",
+    "Home": "consideration",
+    "Category": "consideration",
+    "Product": "consideration",
+    "Reviews": "consideration",
+    "Compare": "consideration",
+    "Help page": "consideration",
+    "Cart": "purchase",
+    "Checkout": "purchase",
+    "Purchase": "purchase",
+    "Support chat": "service",
+    "Store visit": "service",
+    "App open": "service",
 }
 BLUEPRINT = {
     "stages": [{"name": s} for s in ("awareness", "consideration", "purchase", "service")],
@@ -98,13 +121,15 @@ def generate(n_events: int, path: Path, seed: int = 7) -> None:
     names = np.array(TOUCHPOINTS, dtype=object)
     tp = names[state]
     revenue = np.where(tp == "Purchase", 50.0, np.nan)
-    table = pa.table({
-        "customer_id": pa.array(np.char.add("c", cust.astype("U8")).astype(object)),
-        "ts": pa.array(ts.astype("datetime64[s]")).cast(pa.timestamp("us")),
-        "touchpoint": pa.array(tp),
-        "event_id": pa.array(np.char.zfill(np.arange(total).astype("U10"), 10).astype(object)),
-        "revenue": pa.array(revenue, mask=np.isnan(revenue)),
-    })
+    table = pa.table(
+        {
+            "customer_id": pa.array(np.char.add("c", cust.astype("U8")).astype(object)),
+            "ts": pa.array(ts.astype("datetime64[s]")).cast(pa.timestamp("us")),
+            "touchpoint": pa.array(tp),
+            "event_id": pa.array(np.char.zfill(np.arange(total).astype("U10"), 10).astype(object)),
+            "revenue": pa.array(revenue, mask=np.isnan(revenue)),
+        }
+    )
     pq.write_table(table, path, row_group_size=1_000_000)
 
 
@@ -143,8 +168,10 @@ def run_ours(path: Path) -> None:
     # into a folder of its own (the default, ./.tmp, is shared by every in-memory DuckDB started here)
     spill = tempfile.mkdtemp(prefix="flows-spill-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
-    con.raw_sql(f"SET threads = 2; SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; "
-                f"SET temp_directory = '{spill}'; SET preserve_insertion_order = false")
+    con.raw_sql(
+        f"SET threads = 2; SET TimeZone = 'UTC'; SET memory_limit = '{MEMORY_LIMIT}'; "
+        f"SET temp_directory = '{spill}'; SET preserve_insertion_order = false"
+    )
     events = con.read_parquet(str(path), table_name="events")
     bp = Blueprint.model_validate(BLUEPRINT)
 
@@ -177,8 +204,10 @@ def _time_part_b(jt, bp, con) -> None:
     except ImportError:
         _step("funnels", 0.0, note="journeymap.journeys.funnels / stages not available: not timed")
         return
-    for name, call in (("funnel (4 steps)", lambda: funnels.funnel(jt, FUNNEL, con=con)),
-                       ("stage funnel", lambda: stages.stage_funnel(jt, bp, con=con))):
+    for name, call in (
+        ("funnel (4 steps)", lambda: funnels.funnel(jt, FUNNEL, con=con)),
+        ("stage funnel", lambda: stages.stage_funnel(jt, bp, con=con)),
+    ):
         t = time.perf_counter()
         try:
             call()
@@ -221,14 +250,17 @@ def run_sql(path: Path) -> None:
     spill = tempfile.mkdtemp(prefix="flows-spill-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
     con = duckdb.connect()
-    con.execute(f"SET threads = 2; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{spill}'; "
-                "SET preserve_insertion_order = false")
+    con.execute(
+        f"SET threads = 2; SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{spill}'; "
+        "SET preserve_insertion_order = false"
+    )
     _CPU[0] = _cpu()
     t = time.perf_counter()
     edges = con.execute(
         "SELECT prev, touchpoint, count(*) FROM (SELECT touchpoint, lag(touchpoint) OVER "
         "(PARTITION BY customer_id ORDER BY ts, event_id) AS prev FROM read_parquet(?)) GROUP BY ALL",
-        [str(path)]).fetchall()
+        [str(path)],
+    ).fetchall()
     _step("LAG + GROUP BY", time.perf_counter() - t, edges=len(edges))
 
 
@@ -244,8 +276,9 @@ def _child(part: str, path: Path, timeout: float) -> list[dict]:
         failed = f"stopped after {timeout:.0f} s"
     steps = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     if failed:
-        steps.append({"step": "(rest)", "seconds": float("nan"), "cpu_s": float("nan"), "peak_mb": float("nan"),
-                      "note": failed})
+        steps.append(
+            {"step": "(rest)", "seconds": float("nan"), "cpu_s": float("nan"), "peak_mb": float("nan"), "note": failed}
+        )
     return steps
 
 
@@ -270,8 +303,10 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             # in a process of its own: Linux keeps a process's peak RSS across exec, so the
             # children started later would otherwise report the generator's memory as theirs
-            subprocess.run([sys.executable, __file__, "--part", "generate", "--data", str(path),
-                            "--events", str(args.events)], check=True)
+            subprocess.run(
+                [sys.executable, __file__, "--part", "generate", "--data", str(path), "--events", str(args.events)],
+                check=True,
+            )
             print(f"generated {args.events:,} events in {time.perf_counter() - t:.1f} s -> {path}")
         ours = _report("journeymap (DuckDB, 2 threads)", _child("ours", path, args.timeout))
         _report("hand-written DuckDB SQL (calibration)", _child("sql", path, args.timeout))
@@ -279,8 +314,10 @@ def main(argv: list[str] | None = None) -> None:
         if "(rest)" in ours["wall"]:
             print("targets: not judged, the journeymap run failed (see above)")
         else:
-            print(f"targets: whole set {ours['wall']['total']:.1f} s wall (<= 10 s: {ours['wall']['total'] <= 10}), "
-                  f"peak {peak:,.0f} MB (<= 2048 MB: {peak <= 2048})")
+            print(
+                f"targets: whole set {ours['wall']['total']:.1f} s wall (<= 10 s: {ours['wall']['total'] <= 10}), "
+                f"peak {peak:,.0f} MB (<= 2048 MB: {peak <= 2048})"
+            )
         if not args.skip_pm4py:
             theirs = _report("pm4py", _child("pm4py", path, args.timeout))
             same = ("journeys", "transitions", "variants (top 20)")
@@ -288,9 +325,11 @@ def main(argv: list[str] | None = None) -> None:
                 if not (ours[kind]["total"] > 0 and theirs[kind]["total"] > 0):
                     break
                 ours_same = sum(ours[kind].get(k, float("nan")) for k in same)
-                print(f"ratio pm4py / journeymap ({kind} time): journeys + transitions + variants "
-                      f"{theirs[kind]['total'] / ours_same:.1f}x; whole set "
-                      f"{theirs[kind]['total'] / ours[kind]['total']:.1f}x (target >= 8x)")
+                print(
+                    f"ratio pm4py / journeymap ({kind} time): journeys + transitions + variants "
+                    f"{theirs[kind]['total'] / ours_same:.1f}x; whole set "
+                    f"{theirs[kind]['total'] / ours[kind]['total']:.1f}x (target >= 8x)"
+                )
         print("load average (1, 5, 15 min) at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
@@ -300,8 +339,11 @@ def _report(title: str, steps: list[dict]) -> dict:
     print(f"{title}: peak memory {peak:,.0f} MB")
     out: dict = {"wall": {}, "cpu": {}, "peak": {}}
     for s in steps:
-        extra = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k}: {v}" for k, v in s.items()
-                          if k not in ("step", "seconds", "cpu_s", "peak_mb"))
+        extra = ", ".join(
+            f"{k} {v:,}" if isinstance(v, int) else f"{k}: {v}"
+            for k, v in s.items()
+            if k not in ("step", "seconds", "cpu_s", "peak_mb")
+        )
         print(f"  {s['step']:<20} {s['seconds']:8.2f} s wall {s['cpu_s']:8.2f} s cpu  {extra}")
         out["wall"][s["step"]], out["cpu"][s["step"]], out["peak"][s["step"]] = s["seconds"], s["cpu_s"], s["peak_mb"]
     for kind in ("wall", "cpu"):

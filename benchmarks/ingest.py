@@ -61,8 +61,16 @@ def _ours(path: str, threads: int | None, queue) -> None:
     r = ws.ingest_events(path)
     seconds, cpu = time.perf_counter() - t, _cpu() - c
     s = r.total
-    queue.put({"seconds": seconds, "cpu": cpu, "rows": s.rows_read, "loaded": s.loaded, "quarantined": s.quarantined,
-               "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    queue.put(
+        {
+            "seconds": seconds,
+            "cpu": cpu,
+            "rows": s.rows_read,
+            "loaded": s.loaded,
+            "quarantined": s.quarantined,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
 
 
 def _peer(path: str, threads: int | None, queue) -> None:
@@ -83,8 +91,14 @@ def _peer(path: str, threads: int | None, queue) -> None:
     db.register("src", df)
     db.execute("CREATE TABLE events AS SELECT * FROM src")
     rows = db.execute("SELECT count(*) FROM events").fetchone()[0]
-    queue.put({"seconds": time.perf_counter() - t, "cpu": _cpu() - c, "rows": rows,
-               "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    queue.put(
+        {
+            "seconds": time.perf_counter() - t,
+            "cpu": _cpu() - c,
+            "rows": rows,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
 
 
 def measure(target, path: Path, threads: int | None) -> dict:
@@ -102,7 +116,9 @@ def measure(target, path: Path, threads: int | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--threads", type=int, default=None, help="DuckDB threads on both sides (default: DuckDB's own, the cores).")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="DuckDB threads on both sides (default: DuckDB's own, the cores)."
+    )
     ap.add_argument("--formats", default="csv,parquet", help="Comma-separated formats to measure (csv, parquet).")
     ap.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     args = ap.parse_args(argv)
@@ -110,8 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         files = {k: v for k, v in generate(Path(tmp), args.rows).items() if k in formats}
-        figures = {"rows": args.rows, "threads": args.threads or os.cpu_count(), "cores": os.cpu_count(),
-                   "generate_seconds": round(time.perf_counter() - t, 1)}
+        figures = {
+            "rows": args.rows,
+            "threads": args.threads or os.cpu_count(),
+            "cores": os.cpu_count(),
+            "generate_seconds": round(time.perf_counter() - t, 1),
+        }
         for fmt, path in files.items():
             ours, peer = measure(_ours, path, args.threads), measure(_peer, path, args.threads)
             assert ours["rows"] == args.rows and ours["loaded"] == args.rows, ours
@@ -134,15 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
-        print(f"{args.rows:,} events (generated in {figures['generate_seconds']} s), "
-              f"{figures['threads']} thread(s) on {figures['cores']} cores")
+        print(
+            f"{args.rows:,} events (generated in {figures['generate_seconds']} s), "
+            f"{figures['threads']} thread(s) on {figures['cores']} cores"
+        )
         for fmt in files:
             f = figures[fmt]
-            print(f"{fmt:8} journeymap {f['journeymap_rows_per_s']:>10,} rows/s  {f['journeymap_cpu_seconds']:>6} cpu-s  "
-                  f"peak {f['journeymap_peak_mb']:>5,} MB  load {f['journeymap_load'][0]}->{f['journeymap_load'][1]}  | "
-                  f"{f['peer']} {f['peer_rows_per_s']:>10,} rows/s  {f['peer_cpu_seconds']:>6} cpu-s  "
-                  f"peak {f['peer_peak_mb']:>5,} MB  load {f['peer_load'][0]}->{f['peer_load'][1]}  | "
-                  f"ratio {f['speed_ratio_vs_peer']}x (cpu {f['cpu_ratio_vs_peer']}x)")
+            print(
+                f"{fmt:8} journeymap {f['journeymap_rows_per_s']:>10,} rows/s  {f['journeymap_cpu_seconds']:>6} cpu-s  "
+                f"peak {f['journeymap_peak_mb']:>5,} MB  load {f['journeymap_load'][0]}->{f['journeymap_load'][1]}  | "
+                f"{f['peer']} {f['peer_rows_per_s']:>10,} rows/s  {f['peer_cpu_seconds']:>6} cpu-s  "
+                f"peak {f['peer_peak_mb']:>5,} MB  load {f['peer_load'][0]}->{f['peer_load'][1]}  | "
+                f"ratio {f['speed_ratio_vs_peer']}x (cpu {f['cpu_ratio_vs_peer']}x)"
+            )
     return 0
 
 

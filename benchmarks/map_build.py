@@ -42,9 +42,11 @@ def build(ws, materialise: bool):
 
     original = B._temp_table
     if not materialise:
+
         @contextlib.contextmanager
         def passthrough(table, con, what):
             yield table
+
         B._temp_table = passthrough
     try:
         doc = B.build_map(ws, progress=progress)
@@ -53,8 +55,10 @@ def build(ws, materialise: bool):
     total = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    print(f"  cpu time (all threads): {cpu:.2f} s; on 2 idle cores the wall time is between {cpu / 2:.1f} s "
-          f"and {cpu:.1f} s")
+    print(
+        f"  cpu time (all threads): {cpu:.2f} s; on 2 idle cores the wall time is between {cpu / 2:.1f} s "
+        f"and {cpu:.1f} s"
+    )
     marks = [*steps, ("end", total)]
     per_step = [(a[0], b[1] - a[1]) for a, b in zip(marks, marks[1:], strict=False)]
     return doc, total, per_step

@@ -73,9 +73,13 @@ def step_report(workspace: str, out: str, rescore: str = "") -> dict:
             t2 = time.perf_counter()
             runs.append({"build_s": t1 - t0, "render_s": t2 - t1, "total_s": t2 - t0, "cpu_s": _cpu() - c0})
     heads = {h.key: h.value for h in doc.summary.headlines}
-    return {"runs": runs, "bytes": Path(out).stat().st_size, "events": doc.data_quality.rows.get("events"),
-            "headlines": {k: heads.get(k) for k in ("customers", "journeys", "conversion")},
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "runs": runs,
+        "bytes": Path(out).stat().st_size,
+        "events": doc.data_quality.rows.get("events"),
+        "headlines": {k: heads.get(k) for k in ("customers", "journeys", "conversion")},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 PEER_SQL = """
@@ -105,13 +109,20 @@ def step_peer(workspace: str) -> dict:
         gap = ws.blueprint.journey.inactivity_gap
         db = ws.path / ws.settings.url.split("///", 1)[1]
     con = duckdb.connect(str(db), read_only=True, config={"threads": 2})
-    sql = PEER_SQL.format(goals=", ".join("'" + g.replace("'", "''") + "'" for g in goals),
-                          gap_s=gap.total_seconds() if gap is not None else "'infinity'::DOUBLE")
+    sql = PEER_SQL.format(
+        goals=", ".join("'" + g.replace("'", "''") + "'" for g in goals),
+        gap_s=gap.total_seconds() if gap is not None else "'infinity'::DOUBLE",
+    )
     c0, t0 = _cpu(), time.perf_counter()
     customers, journeys, converting = con.execute(sql).fetchone()
     took = time.perf_counter() - t0
-    return {"total_s": took, "cpu_s": _cpu() - c0, "customers": customers, "journeys": journeys,
-            "conversion": converting / journeys if journeys else None}
+    return {
+        "total_s": took,
+        "cpu_s": _cpu() - c0,
+        "customers": customers,
+        "journeys": journeys,
+        "conversion": converting / journeys if journeys else None,
+    }
 
 
 def _child(step: str, *args: str) -> dict:
@@ -126,8 +137,11 @@ def main() -> None:
     ap.add_argument("--workspace", help="Workspace folder (made when missing; default: a temp folder).")
     ap.add_argument("--customers", type=int, default=187_000, help="Demo customers (187,000 = about 1M events).")
     ap.add_argument("--keep", action="store_true", help="Keep a temp workspace.")
-    ap.add_argument("--rescore", action="store_true",
-                    help="Drop the workspace's kept feedback scores first (the first build scores again).")
+    ap.add_argument(
+        "--rescore",
+        action="store_true",
+        help="Drop the workspace's kept feedback scores first (the first build scores again).",
+    )
     ap.add_argument("--step", choices=["ingest", "report", "peer"], help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -159,21 +173,29 @@ def main() -> None:
     if ingest_s is not None:
         print(f"ingest (generate + load the demo):   {ingest_s:7.2f} s")
     for name, r in (("report, first (scores feedback)", first), ("report, again (scores kept)", second)):
-        print(f"{name:35s} {r['total_s']:7.2f} s  (build_map {r['build_s']:.2f} s + render_html "
-              f"{r['render_s']:.2f} s; cpu {r['cpu_s']:.1f} s)")
+        print(
+            f"{name:35s} {r['total_s']:7.2f} s  (build_map {r['build_s']:.2f} s + render_html "
+            f"{r['render_s']:.2f} s; cpu {r['cpu_s']:.1f} s)"
+        )
     print(f"peer: DuckDB headline query         {peer['total_s']:7.2f} s  (cpu {peer['cpu_s']:.1f} s)")
-    print(f"headlines, report vs peer: customers {rep['headlines']['customers']} vs {peer['customers']}; "
-          f"journeys {rep['headlines']['journeys']} vs {peer['journeys']}; conversion "
-          f"{rep['headlines']['conversion']:.4f} vs {peer['conversion']:.4f}")
+    print(
+        f"headlines, report vs peer: customers {rep['headlines']['customers']} vs {peer['customers']}; "
+        f"journeys {rep['headlines']['journeys']} vs {peer['journeys']}; conversion "
+        f"{rep['headlines']['conversion']:.4f} vs {peer['conversion']:.4f}"
+    )
     print(f"ratio report (first) / peer query:  {first['total_s'] / peer['total_s']:7.1f}x")
     if ingest_s is not None:
         print(f"ratio report (first) / ingest:      {first['total_s'] / ingest_s:7.2f}x")
     print(f"peak memory of the report process: {rep['peak_rss_mb']:.0f} MB; HTML {rep['bytes'] / 1e6:.2f} MB")
     met = "met" if first["total_s"] <= TARGET_S else "NOT met"
-    print(f"target report <= {TARGET_S:.0f} s on 2 cores: {met} ({first['total_s']:.1f} s first, "
-          f"{second['total_s']:.1f} s again)")
-    print(f"load average (1, 5, 15 min): start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
-          f"end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"target report <= {TARGET_S:.0f} s on 2 cores: {met} ({first['total_s']:.1f} s first, "
+        f"{second['total_s']:.1f} s again)"
+    )
+    print(
+        f"load average (1, 5, 15 min): start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
+        f"end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

@@ -121,9 +121,7 @@ def section_sentiment(args) -> list[dict]:
     return rows
 
 
-def _trained_rows(
-    df, y, texts, vectors, emb, trained_cls, n_labels: int = 200, seeds: int = 5
-) -> list[dict]:
+def _trained_rows(df, y, texts, vectors, emb, trained_cls, n_labels: int = 200, seeds: int = 5) -> list[dict]:
     from sklearn.linear_model import LogisticRegression
 
     scores: dict[str, list[float]] = {}
@@ -154,10 +152,7 @@ def _trained_rows(
             {
                 "method": f"{name} @{n_labels} labels",
                 "evaluated on": key.split("|")[1],
-                "n": "≈"
-                + str(
-                    len(df) - n_labels if key.endswith("rest") else int(half_b.sum() - n_labels / 2)
-                ),
+                "n": "≈" + str(len(df) - n_labels if key.endswith("rest") else int(half_b.sum() - n_labels / 2)),
                 "accuracy": round(float(np.mean(acc)), 3),
                 "macro-F1": round(float(np.mean(f1)), 3),
                 "note": f"mean of {seeds} random draws, F1 sd {np.std(f1):.3f}",
@@ -203,7 +198,11 @@ def _auc(y, proba: np.ndarray | None = None, score: np.ndarray | None = None) ->
     if score is None:
         return None
     s = np.asarray(score, float)
-    parts = [roc_auc_score(y == c, v) for c, v in zip(labels, (-s, -np.abs(s), s), strict=True) if 0 < (y == c).sum() < len(y)]
+    parts = [
+        roc_auc_score(y == c, v)
+        for c, v in zip(labels, (-s, -np.abs(s), s), strict=True)
+        if 0 < (y == c).sum() < len(y)
+    ]
     return round(float(np.mean(parts)), 3)
 
 
@@ -250,8 +249,17 @@ def section_rated(args) -> list[dict]:
         f = lex.features(x_test)
         s = time.perf_counter() - t0
         stored = lexicon_labels(f)
-        rows.append(_rated_row(data, "lexicon (default without ratings)", y_test, labels(f[:, 0]), s, score=f[:, 0],
-                               note=f"mean {mean_len} chars; stored labels: {np.mean(np.asarray(stored) == 'mixed'):.0%} mixed"))
+        rows.append(
+            _rated_row(
+                data,
+                "lexicon (default without ratings)",
+                y_test,
+                labels(f[:, 0]),
+                s,
+                score=f[:, 0],
+                note=f"mean {mean_len} chars; stored labels: {np.mean(np.asarray(stored) == 'mixed'):.0%} mixed",
+            )
+        )
         if sia is not None:
             t0 = time.perf_counter()
             comp = np.array([sia.polarity_scores(t)["compound"] for t in x_test])
@@ -266,8 +274,17 @@ def section_rated(args) -> list[dict]:
         p = base.predict_proba(vec.transform(x_test))
         s = time.perf_counter() - t0
         p = p[:, [list(base.classes_).index(c) for c in LABELS]]
-        rows.append(_rated_row(data, "TF-IDF word 1-2 + LR (baseline)", y_test, np.array(LABELS)[p.argmax(1)], s, proba=p,
-                               note=f"trained on the other half ({len(x_train)}), fit {fit_s:.1f} s"))
+        rows.append(
+            _rated_row(
+                data,
+                "TF-IDF word 1-2 + LR (baseline)",
+                y_test,
+                np.array(LABELS)[p.argmax(1)],
+                s,
+                proba=p,
+                note=f"trained on the other half ({len(x_train)}), fit {fit_s:.1f} s",
+            )
+        )
         t0 = time.perf_counter()
         model = RatingsSentiment().fit(x_train, y_train.tolist())
         fit_s = time.perf_counter() - t0
@@ -277,11 +294,25 @@ def section_rated(args) -> list[dict]:
         p = model.predict_proba(x_test)
         pred = ["neutral" if x == "mixed" else x for x in stored]
         src = "labels" if "labels" in data else "ratings"
-        rows.append(_rated_row(data, "ratings model", y_test, pred, s, proba=p,
-                               note=f"trained on the other half's {src} ({len(x_train)}), fit {fit_s:.1f} s; "
-                                    f"{np.mean(np.asarray(stored) == 'mixed'):.0%} mixed (counted neutral)"))
-    rows.append({"data": "airline passenger satisfaction", "method": "(left out)",
-                 "note": "survey ratings without any free text: nothing for a text model to read"})
+        rows.append(
+            _rated_row(
+                data,
+                "ratings model",
+                y_test,
+                pred,
+                s,
+                proba=p,
+                note=f"trained on the other half's {src} ({len(x_train)}), fit {fit_s:.1f} s; "
+                f"{np.mean(np.asarray(stored) == 'mixed'):.0%} mixed (counted neutral)",
+            )
+        )
+    rows.append(
+        {
+            "data": "airline passenger satisfaction",
+            "method": "(left out)",
+            "note": "survey ratings without any free text: nothing for a text model to read",
+        }
+    )
     return rows
 
 
@@ -316,8 +347,7 @@ def section_emotions(args) -> list[dict]:
         ("trust", "positive tweets vs the rest", df.airline_sentiment == "positive", e.trust),
     ]
     rows = [
-        {"emotion": emo, "check": what, "AUC": round(roc_auc_score(lab, score), 3)}
-        for emo, what, lab, score in checks
+        {"emotion": emo, "check": what, "AUC": round(roc_auc_score(lab, score), 3)} for emo, what, lab, score in checks
     ]
     for emo in EMOTIONS:
         rows.append(
@@ -360,9 +390,9 @@ def perf_child(kind: str, n: int) -> dict:
         from journeymap.workspace import Workspace
 
         ws = Workspace.init(tempfile.mkdtemp() + "/perf")
-        fb = ibis.memtable(
-            {"feedback_id": [f"f{i}" for i in range(n)], "ts": ["2024-01-01"] * n, "text": texts}
-        ).cast({"ts": "timestamp"})
+        fb = ibis.memtable({"feedback_id": [f"f{i}" for i in range(n)], "ts": ["2024-01-01"] * n, "text": texts}).cast(
+            {"ts": "timestamp"}
+        )
         ws.con.insert("feedback", fb)
         t0, c0 = time.perf_counter(), time.process_time()
         score_feedback(ws.con)
@@ -451,9 +481,7 @@ def markdown(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sections", default=",".join(SECTIONS))
-    p.add_argument(
-        "--no-embeddings", action="store_true", help="skip everything that needs the nlp extra"
-    )
+    p.add_argument("--no-embeddings", action="store_true", help="skip everything that needs the nlp extra")
     p.add_argument("--n", type=int, default=100_000, help="texts for the throughput runs")
     p.add_argument("--n-embed", type=int, default=512, help="texts per embedding runtime timing")
     p.add_argument("--perf-child", help=argparse.SUPPRESS)
@@ -470,9 +498,7 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "voice_eval.json").write_text(
-        json.dumps(results, indent=2, default=str), encoding="utf-8"
-    )
+    (OUT / "voice_eval.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
 
 
 if __name__ == "__main__":

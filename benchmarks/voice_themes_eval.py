@@ -35,9 +35,20 @@ DATA = Path(os.environ.get("JOURNEYMAP_SHARED_DATA", ROOT.parent / "shared" / "d
 OUT = ROOT / "benchmarks" / "out"
 CACHE = OUT / "embeddings"
 RATINGS = [
-    "Inflight wifi service", "Departure/Arrival time convenient", "Ease of Online booking", "Gate location",
-    "Food and drink", "Online boarding", "Seat comfort", "Inflight entertainment", "On-board service",
-    "Leg room service", "Baggage handling", "Checkin service", "Inflight service", "Cleanliness",
+    "Inflight wifi service",
+    "Departure/Arrival time convenient",
+    "Ease of Online booking",
+    "Gate location",
+    "Food and drink",
+    "Online boarding",
+    "Seat comfort",
+    "Inflight entertainment",
+    "On-board service",
+    "Leg room service",
+    "Baggage handling",
+    "Checkin service",
+    "Inflight service",
+    "Cleanliness",
 ]
 
 
@@ -61,15 +72,17 @@ def section_themes(args) -> list[dict]:
     for backend, k in runs:
         t0 = time.perf_counter()
         m = ThemeModel(backend, n_themes=k, seed=0, embedder=emb if backend == "embedding" else None).fit(texts)
-        rows.append({
-            "themes": f"{backend} ({'NMF' if backend == 'tfidf' else 'MiniLM + TF-IDF, k-means'})",
-            "k": f"{m.n_themes_}" + (" (silhouette)" if k is None else " (label count)"),
-            "n": len(texts),
-            "NMI": round(normalized_mutual_info_score(y, m.labels_), 3),
-            "ARI": round(adjusted_rand_score(y, m.labels_), 3),
-            "seconds": round(time.perf_counter() - t0, 1),
-            "top labels": "; ".join(" / ".join(p[:2]) for p in m.key_phrases_[:3]),
-        })
+        rows.append(
+            {
+                "themes": f"{backend} ({'NMF' if backend == 'tfidf' else 'MiniLM + TF-IDF, k-means'})",
+                "k": f"{m.n_themes_}" + (" (silhouette)" if k is None else " (label count)"),
+                "n": len(texts),
+                "NMI": round(normalized_mutual_info_score(y, m.labels_), 3),
+                "ARI": round(adjusted_rand_score(y, m.labels_), 3),
+                "seconds": round(time.perf_counter() - t0, 1),
+                "top labels": "; ".join(" / ".join(p[:2]) for p in m.key_phrases_[:3]),
+            }
+        )
     return rows
 
 
@@ -94,8 +107,11 @@ def section_drivers(args) -> list[dict]:
     perm_rank = {RATINGS[i]: k + 1 for k, i in enumerate(np.argsort(-pi.importances_mean))}
     return [
         {
-            "rank": x["rank"], "driver": x["driver"], "LMG % of R2": round(x["shapley_pct"], 1),
-            "relative weight": round(x["relative_weight"], 4), "correlation": round(x["correlation"], 3),
+            "rank": x["rank"],
+            "driver": x["driver"],
+            "LMG % of R2": round(x["shapley_pct"], 1),
+            "relative weight": round(x["relative_weight"], 4),
+            "correlation": round(x["correlation"], 3),
             "permutation rank (logit)": perm_rank[x["driver"]],
             "note": f"R2 {r.meta['r2']:.3f}, n {r.meta['n']}, {seconds:.1f} s" if x["rank"] == 1 else "",
         }
@@ -116,15 +132,24 @@ def perf_child(n: int) -> dict:
     ts = [stamps[i % len(stamps)] for i in range(n)]
     t0 = time.perf_counter()
     r = themes_from_texts([str(i) for i in range(n)], texts, ts=ts, seed=0)
-    return {"texts": n, "themes": len(r.themes), "seconds": round(time.perf_counter() - t0, 1),
-            "peak MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {
+        "texts": n,
+        "themes": len(r.themes),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "peak MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def section_themes_perf(args) -> list[dict]:
     """TF-IDF themes of 100k texts on 2 threads: seconds and peak memory (target <= 60 s, <= 3 GB)."""
     env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
-    out = subprocess.run([sys.executable, __file__, "--perf-child", str(getattr(args, "n", 100_000))],
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--perf-child", str(getattr(args, "n", 100_000))],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return [{"run": "TF-IDF themes (auto k)", **json.loads(out.stdout.strip().splitlines()[-1])}]
 
 

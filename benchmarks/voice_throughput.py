@@ -52,7 +52,7 @@ def review_texts(n: int, length: int = LENGTH, seed: int = 0) -> list[str]:
     start = rng.random(n)
     out = []
     for i, j, k, f in zip(a, b, c, start, strict=True):
-        first = words[i][int(f * len(words[i]) / 2):]
+        first = words[i][int(f * len(words[i]) / 2) :]
         text = " ".join(first) + " " + reviews[j] + " " + reviews[k]
         cut = text.find(" ", length)
         if cut > 0:
@@ -68,14 +68,25 @@ def _clock() -> tuple[float, float]:
 
 def _row(job: str, n: int, started: tuple[float, float], chars: float) -> dict:
     wall, cpu = (x - y for x, y in zip(_clock(), started, strict=True))
-    return {"job": job, "texts": n, "mean chars": round(chars), "wall s": round(wall, 1), "CPU s": round(cpu, 1),
-            "texts/s (wall)": round(n / wall), "texts per CPU-s": round(n / cpu),
-            "load average": round(os.getloadavg()[0], 1)}
+    return {
+        "job": job,
+        "texts": n,
+        "mean chars": round(chars),
+        "wall s": round(wall, 1),
+        "CPU s": round(cpu, 1),
+        "texts/s (wall)": round(n / wall),
+        "texts per CPU-s": round(n / cpu),
+        "load average": round(os.getloadavg()[0], 1),
+    }
 
 
 def describe(texts: list[str]) -> dict:
     """Count, distinct count and mean length of the texts."""
-    return {"texts": len(texts), "distinct": len(set(texts)), "mean chars": round(float(np.mean([len(t) for t in texts])))}
+    return {
+        "texts": len(texts),
+        "distinct": len(set(texts)),
+        "mean chars": round(float(np.mean([len(t) for t in texts]))),
+    }
 
 
 def job_lexicon(texts: list[str]) -> dict:
@@ -85,7 +96,7 @@ def job_lexicon(texts: list[str]) -> dict:
     model.score(texts[:100])  # warm: lexicon and rules loaded
     started = _clock()
     for k in range(0, len(texts), 5000):
-        model.score(texts[k:k + 5000])
+        model.score(texts[k : k + 5000])
     return _row("lexicon sentiment (LexiconSentiment.score)", len(texts), started, np.mean([len(t) for t in texts]))
 
 
@@ -97,14 +108,19 @@ def job_score_feedback(texts: list[str]) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.init(Path(tmp) / "ws")
-        fb = ibis.memtable({"feedback_id": [f"f{i:06d}" for i in range(len(texts))],
-                            "ts": ["2024-05-01"] * len(texts), "text": texts}).cast({"ts": "timestamp"})
+        fb = ibis.memtable(
+            {"feedback_id": [f"f{i:06d}" for i in range(len(texts))], "ts": ["2024-05-01"] * len(texts), "text": texts}
+        ).cast({"ts": "timestamp"})
         cols = [c for c in ws.feedback().columns if c in fb.columns]
         ws.con.insert("feedback", fb.select(*cols))
         started = _clock()
         result = score_feedback(ws.con, workspace=ws)
-        row = _row("score_feedback, default backend (voice sentiment)", result.scored, started,
-                   np.mean([len(t) for t in texts]))
+        row = _row(
+            "score_feedback, default backend (voice sentiment)",
+            result.scored,
+            started,
+            np.mean([len(t) for t in texts]),
+        )
         ws.close()
     return row
 

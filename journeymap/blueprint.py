@@ -65,9 +65,7 @@ def parse_duration(value: Any) -> timedelta | None:
         return None
     m = _DURATION.match(text)
     if not m:
-        raise ValueError(
-            f"duration {value!r} is not understood; write a number with a unit, e.g. 30d, 12h, 45m, 2w"
-        )
+        raise ValueError(f"duration {value!r} is not understood; write a number with a unit, e.g. 30d, 12h, 45m, 2w")
     return timedelta(seconds=float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()])
 
 
@@ -199,9 +197,7 @@ class Persona(_Model):
             if isinstance(cond, dict):
                 bad = set(cond) - allowed
                 if bad:
-                    raise ValueError(
-                        f"persona rule on {attr!r} uses {sorted(bad)}; use one of {sorted(allowed)}"
-                    )
+                    raise ValueError(f"persona rule on {attr!r} uses {sorted(bad)}; use one of {sorted(allowed)}")
         return v
 
 
@@ -397,7 +393,7 @@ def _friendly(err: ErrorDetails) -> str:
         return f"{err['input']!r} is not allowed; {err['msg'].lower()}"
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     return f"{msg} (got {err.get('input')!r})"
 
 

@@ -59,36 +59,143 @@ from journeymap.errors import InputError
 from journeymap.results import TableResult, TableRow
 from journeymap.schema import touch_order
 
-GOAL_WORDS = frozenset({
-    "purchase", "purchased", "purchases", "order", "orders", "ordered", "payment", "payments", "billed",
-    "booking", "bookings", "booked", "reservation", "subscribe", "subscribed", "subscription", "signup",
-    "signups", "enrolled", "enrolment", "enrollment", "transaction", "transactions", "conversion", "converted",
-    "sale",
-})
+GOAL_WORDS = frozenset(
+    {
+        "purchase",
+        "purchased",
+        "purchases",
+        "order",
+        "orders",
+        "ordered",
+        "payment",
+        "payments",
+        "billed",
+        "booking",
+        "bookings",
+        "booked",
+        "reservation",
+        "subscribe",
+        "subscribed",
+        "subscription",
+        "signup",
+        "signups",
+        "enrolled",
+        "enrolment",
+        "enrollment",
+        "transaction",
+        "transactions",
+        "conversion",
+        "converted",
+        "sale",
+    }
+)
 """Words that make a touchpoint name a goal (whole words, case-insensitive; ``Online order``, ``BILLED``)."""
 
 GOAL_PHRASES = re.compile(
     r"\b(sign(ed)? up|check ?out (complete|completed|completion|success|successful|succeeded|done|finished|"
-    r"confirmed)|(invoice|bill) paid)\b")
+    r"confirmed)|(invoice|bill) paid)\b"
+)
 """Phrases that make a name a goal (on the name's lower-case words joined by spaces)."""
 
-NOT_GOAL_WORDS = frozenset({
-    # looking at, or asking about, a goal rather than reaching it
-    "view", "viewed", "history", "status", "track", "tracking", "tracked", "page", "form", "screen", "step",
-    "details", "info", "method", "methods", "review", "search", "lookup", "list", "help", "faq", "support",
-    "question", "enquiry", "inquiry", "complaint", "request", "requested", "reminder", "due", "overdue",
-    "pending", "attempt", "attempted", "retry", "add", "edit", "edited", "change", "changed", "update",
-    "updated", "remove", "removed", "delete", "deleted",
-    # a goal undone, failed or refused
-    "cancel", "cancelled", "canceled", "cancellation", "return", "returned", "returns", "refund", "refunded",
-    "refunds", "fail", "failed", "failure", "declined", "decline", "rejected", "reject", "denied", "error",
-    "expired", "abandon", "abandoned", "reversal", "reversed", "chargeback", "unpaid",
-    # messages and what follows a goal
-    "confirmation", "email", "mail", "sms", "notification", "letter", "shipped", "shipping", "delivered",
-    "delivery", "dispatched",
-    # advertising a sale
-    "ad", "ads", "advert", "banner", "campaign", "promo", "promotion", "newsletter",
-})
+NOT_GOAL_WORDS = frozenset(
+    {
+        # looking at, or asking about, a goal rather than reaching it
+        "view",
+        "viewed",
+        "history",
+        "status",
+        "track",
+        "tracking",
+        "tracked",
+        "page",
+        "form",
+        "screen",
+        "step",
+        "details",
+        "info",
+        "method",
+        "methods",
+        "review",
+        "search",
+        "lookup",
+        "list",
+        "help",
+        "faq",
+        "support",
+        "question",
+        "enquiry",
+        "inquiry",
+        "complaint",
+        "request",
+        "requested",
+        "reminder",
+        "due",
+        "overdue",
+        "pending",
+        "attempt",
+        "attempted",
+        "retry",
+        "add",
+        "edit",
+        "edited",
+        "change",
+        "changed",
+        "update",
+        "updated",
+        "remove",
+        "removed",
+        "delete",
+        "deleted",
+        # a goal undone, failed or refused
+        "cancel",
+        "cancelled",
+        "canceled",
+        "cancellation",
+        "return",
+        "returned",
+        "returns",
+        "refund",
+        "refunded",
+        "refunds",
+        "fail",
+        "failed",
+        "failure",
+        "declined",
+        "decline",
+        "rejected",
+        "reject",
+        "denied",
+        "error",
+        "expired",
+        "abandon",
+        "abandoned",
+        "reversal",
+        "reversed",
+        "chargeback",
+        "unpaid",
+        # messages and what follows a goal
+        "confirmation",
+        "email",
+        "mail",
+        "sms",
+        "notification",
+        "letter",
+        "shipped",
+        "shipping",
+        "delivered",
+        "delivery",
+        "dispatched",
+        # advertising a sale
+        "ad",
+        "ads",
+        "advert",
+        "banner",
+        "campaign",
+        "promo",
+        "promotion",
+        "newsletter",
+    }
+)
 """Words that keep a name from being a goal (``View order history``, ``Payment failed``, ``Order tracking``)."""
 
 
@@ -110,19 +217,95 @@ def _words(name: str) -> list[str]:
     """Lower-case words of a name, splitting camelCase, snake_case and punctuation."""
     return re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).lower())
 
+
 STAGE_WORDS: dict[str, tuple[str, ...]] = {
-    "awareness": ("ad", "ads", "advert", "banner", "display", "billboard", "impression", "influencer",
-                  "organic", "sponsored", "campaign", "landing", "tv", "radio", "poster", "word of mouth"),
-    "consideration": ("product", "homepage", "home", "browse", "catalogue", "catalog", "search", "reviews",
-                      "compare", "comparison", "guide", "chat", "store visit", "newsletter", "wishlist",
-                      "page", "view", "demo", "trial", "pricing"),
-    "purchase": ("cart", "basket", "checkout", "payment", "pay", "order", "purchase", "buy", "delivery options",
-                 "shipping options", "quote"),
-    "retention": ("delivery", "tracking", "track", "shipping", "return", "returns", "refund", "support",
-                  "service", "call", "ticket", "complaint", "loyalty", "reminder", "confirmation", "renewal",
-                  "onboarding", "account", "invoice", "reorder"),
-    "advocacy": ("refer", "referral", "review", "rating", "share", "mention", "recommend", "testimonial",
-                 "ambassador", "social post"),
+    "awareness": (
+        "ad",
+        "ads",
+        "advert",
+        "banner",
+        "display",
+        "billboard",
+        "impression",
+        "influencer",
+        "organic",
+        "sponsored",
+        "campaign",
+        "landing",
+        "tv",
+        "radio",
+        "poster",
+        "word of mouth",
+    ),
+    "consideration": (
+        "product",
+        "homepage",
+        "home",
+        "browse",
+        "catalogue",
+        "catalog",
+        "search",
+        "reviews",
+        "compare",
+        "comparison",
+        "guide",
+        "chat",
+        "store visit",
+        "newsletter",
+        "wishlist",
+        "page",
+        "view",
+        "demo",
+        "trial",
+        "pricing",
+    ),
+    "purchase": (
+        "cart",
+        "basket",
+        "checkout",
+        "payment",
+        "pay",
+        "order",
+        "purchase",
+        "buy",
+        "delivery options",
+        "shipping options",
+        "quote",
+    ),
+    "retention": (
+        "delivery",
+        "tracking",
+        "track",
+        "shipping",
+        "return",
+        "returns",
+        "refund",
+        "support",
+        "service",
+        "call",
+        "ticket",
+        "complaint",
+        "loyalty",
+        "reminder",
+        "confirmation",
+        "renewal",
+        "onboarding",
+        "account",
+        "invoice",
+        "reorder",
+    ),
+    "advocacy": (
+        "refer",
+        "referral",
+        "review",
+        "rating",
+        "share",
+        "mention",
+        "recommend",
+        "testimonial",
+        "ambassador",
+        "social post",
+    ),
 }
 """Words in a touchpoint's name that suggest its stage (whole words, case-insensitive)."""
 
@@ -149,20 +332,30 @@ def touchpoint_profile(events: ir.Table, goals: list[str] | None = None) -> ir.T
     goals = list(goals or [])
     t = events.mutate(
         _pos=ibis.ifelse(n > 1, ibis.row_number().over(w).cast("float64") / (n - 1).cast("float64"), 0.5),
-        _goal_ts=(events.touchpoint.isin(goals).ifelse(events.ts, ibis.null("timestamp"))
-                  .min().over(ibis.window(group_by=events.customer_id))) if goals else ibis.null("timestamp"),
+        _goal_ts=(
+            events.touchpoint.isin(goals)
+            .ifelse(events.ts, ibis.null("timestamp"))
+            .min()
+            .over(ibis.window(group_by=events.customer_id))
+        )
+        if goals
+        else ibis.null("timestamp"),
         _rev=(events.revenue.notnull() & (events.revenue > 0)) if "revenue" in cols else ibis.literal(False),
     )
     after = (t._goal_ts.notnull() & (t.ts > t._goal_ts)).cast("float64")
     agg = t.group_by("touchpoint").agg(
-        events=t.count(), customers=t.customer_id.nunique(), position=t._pos.median(),
-        after_goal=after.mean() if goals else ibis.null("float64"), revenue_share=t._rev.cast("float64").mean(),
+        events=t.count(),
+        customers=t.customer_id.nunique(),
+        position=t._pos.median(),
+        after_goal=after.mean() if goals else ibis.null("float64"),
+        revenue_share=t._rev.cast("float64").mean(),
         revenue_events=t._rev.cast("int64").sum(),
     )
     if "channel" in cols:
         ch = events.filter(events.channel.notnull()).group_by(["touchpoint", "channel"]).agg(_n=ibis._.count())
-        ch = ch.mutate(_r=ibis.row_number().over(ibis.window(group_by=ch.touchpoint,
-                                                             order_by=[ibis.desc(ch._n), ch.channel])))
+        ch = ch.mutate(
+            _r=ibis.row_number().over(ibis.window(group_by=ch.touchpoint, order_by=[ibis.desc(ch._n), ch.channel]))
+        )
         ch = ch.filter(ch._r == 0).select(touchpoint=ch.touchpoint, top_channel=ch.channel)
         agg = agg.left_join(ch, "touchpoint").drop("touchpoint_right")
     else:
@@ -174,12 +367,15 @@ def _rows(expr: ir.Table, con: BaseBackend | None) -> list[dict[str, Any]]:
     from journeymap import engine
 
     df = engine.execute(expr, con)
-    return [{k: (None if v != v else v) if isinstance(v, float) else v for k, v in r.items()}
-            for r in df.to_dict(orient="records")]
+    return [
+        {k: (None if v != v else v) if isinstance(v, float) else v for k, v in r.items()}
+        for r in df.to_dict(orient="records")
+    ]
 
 
-def suggest_stage(name: str, position: float | None, after_goal: float | None, stages: list[str],
-                  is_goal: bool = False) -> str:
+def suggest_stage(
+    name: str, position: float | None, after_goal: float | None, stages: list[str], is_goal: bool = False
+) -> str:
     """A stage for a touchpoint from its name and where it sits relative to goals.
 
     >>> s = list(DEFAULT_STAGES)
@@ -232,8 +428,30 @@ CONVERT_HIGH = 0.6
 """A goal setting that converts more than this share of journeys is warned about (so is one that converts none)."""
 
 _M, _H, _D = 60, 3600, 86400
-READABLE = (60, 2 * _M, 5 * _M, 10 * _M, 15 * _M, 30 * _M, _H, 2 * _H, 3 * _H, 6 * _H, 12 * _H, _D, 2 * _D,
-            3 * _D, 5 * _D, 7 * _D, 14 * _D, 30 * _D, 60 * _D, 90 * _D, 180 * _D, 365 * _D)
+READABLE = (
+    60,
+    2 * _M,
+    5 * _M,
+    10 * _M,
+    15 * _M,
+    30 * _M,
+    _H,
+    2 * _H,
+    3 * _H,
+    6 * _H,
+    12 * _H,
+    _D,
+    2 * _D,
+    3 * _D,
+    5 * _D,
+    7 * _D,
+    14 * _D,
+    30 * _D,
+    60 * _D,
+    90 * _D,
+    180 * _D,
+    365 * _D,
+)
 """Durations the proposals round to (seconds; beyond a year, whole years of 365 days)."""
 
 
@@ -280,18 +498,25 @@ class JourneyProposal:
     def as_dict(self) -> dict[str, Any]:
         from journeymap.blueprint import format_duration
 
-        return {"inactivity_gap": format_duration(self.inactivity_gap) or "none",
-                "conversion_window": format_duration(self.conversion_window) or "none",
-                "gap_quantile": GAP_QUANTILE, "gap_quantile_s": self.gap_quantile_s,
-                "customers_with_gaps": self.customers, "span_s": self.span_s}
+        return {
+            "inactivity_gap": format_duration(self.inactivity_gap) or "none",
+            "conversion_window": format_duration(self.conversion_window) or "none",
+            "gap_quantile": GAP_QUANTILE,
+            "gap_quantile_s": self.gap_quantile_s,
+            "customers_with_gaps": self.customers,
+            "span_s": self.span_s,
+        }
 
     def describe(self) -> str:
         """One sentence saying where the two settings come from."""
         if self.span_s is None:
             return "the events have no times, so the journey settings are left as they are"
-        gap = (f"{GAP_QUANTILE:.0%} of the {self.customers:,} customers with several touches have no gap longer "
-               f"than {_human(self.gap_quantile_s)}" if self.gap_quantile_s is not None
-               else "no customer has two timed touches")
+        gap = (
+            f"{GAP_QUANTILE:.0%} of the {self.customers:,} customers with several touches have no gap longer "
+            f"than {_human(self.gap_quantile_s)}"
+            if self.gap_quantile_s is not None
+            else "no customer has two timed touches"
+        )
         return f"{gap}, and the data spans {_human(self.span_s)}"
 
 
@@ -358,8 +583,9 @@ class Draft:
     """Share of all events with a positive revenue."""
 
 
-def draft_blueprint(events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend | None = None,
-                    min_events: int = 1) -> Blueprint:
+def draft_blueprint(
+    events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend | None = None, min_events: int = 1
+) -> Blueprint:
     """A blueprint drafted from the events, keeping everything curated in ``base`` (:func:`draft`'s blueprint).
 
     Parameters
@@ -379,8 +605,9 @@ def draft_blueprint(events: ir.Table, base: Blueprint | None = None, *, con: Bas
     return draft(events, base, con=con, min_events=min_events).blueprint
 
 
-def draft(events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend | None = None,
-          min_events: int = 1) -> Draft:
+def draft(
+    events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend | None = None, min_events: int = 1
+) -> Draft:
     """Draft a blueprint from the events and say why (see :func:`draft_blueprint`).
 
     Goals, when ``base`` has none: touchpoints whose name says so (:func:`goal_name`), and
@@ -397,9 +624,10 @@ def draft(events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend |
     all_events = sum(int(p["events"]) for p in profile)
     revenue_share = sum(int(p["revenue_events"] or 0) for p in profile) / all_events if all_events else 0.0
     transactional = revenue_share <= REVENUE_MOST
-    profile = sorted((p for p in profile if p["touchpoint"] is not None and p["events"] >= min_events),
-                     key=lambda p: (p["position"] if p["position"] is not None else 0.5, -p["events"],
-                                    p["touchpoint"]))
+    profile = sorted(
+        (p for p in profile if p["touchpoint"] is not None and p["events"] >= min_events),
+        key=lambda p: (p["position"] if p["position"] is not None else 0.5, -p["events"], p["touchpoint"]),
+    )
     goals = [g.model_copy() for g in base.goals]
     reasons = dict.fromkeys((g.touchpoint for g in goals), "kept")
     if not goals:
@@ -413,8 +641,9 @@ def draft(events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend |
                 continue
             goals.append(Goal(touchpoint=name, value="revenue" if share > 0 else None))
         if goals:  # positions relative to the guessed goals
-            profile_g = {p["touchpoint"]: p for p in _rows(
-                touchpoint_profile(events, [g.touchpoint for g in goals]), con)}
+            profile_g = {
+                p["touchpoint"]: p for p in _rows(touchpoint_profile(events, [g.touchpoint for g in goals]), con)
+            }
             for p in profile:
                 p["after_goal"] = profile_g[p["touchpoint"]]["after_goal"]
     goal_names = {g.touchpoint for g in goals}
@@ -422,13 +651,22 @@ def draft(events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend |
     drafted = [
         Touchpoint(
             name=p["touchpoint"],
-            stage=suggest_stage(p["touchpoint"], p["position"], p["after_goal"] if goal_names else None,
-                                stages, p["touchpoint"] in goal_names) if stages else None,
-            channel=p["top_channel"], kind=_kind(p["touchpoint"], p["top_channel"]),
+            stage=suggest_stage(
+                p["touchpoint"],
+                p["position"],
+                p["after_goal"] if goal_names else None,
+                stages,
+                p["touchpoint"] in goal_names,
+            )
+            if stages
+            else None,
+            channel=p["top_channel"],
+            kind=_kind(p["touchpoint"], p["top_channel"]),
             description=f"Drafted from data: {p['events']:,} events from {p['customers']:,} customers.",
             keywords=sorted({w for w in re.findall(r"[a-z]{3,}", p["touchpoint"].lower())}),
         )
-        for p in profile if p["touchpoint"].lower() not in known
+        for p in profile
+        if p["touchpoint"].lower() not in known
     ]
     proposal = propose_journey_settings(events, con)
     data = base.model_dump()
@@ -436,8 +674,11 @@ def draft(events: ir.Table, base: Blueprint | None = None, *, con: BaseBackend |
     data["goals"] = [g.model_dump() for g in goals]
     proposed = base.journey == JourneySettings() and proposal.span_s is not None
     if proposed:
-        data["journey"] = {**data["journey"], "inactivity_gap": proposal.inactivity_gap,
-                           "conversion_window": proposal.conversion_window}
+        data["journey"] = {
+            **data["journey"],
+            "inactivity_gap": proposal.inactivity_gap,
+            "conversion_window": proposal.conversion_window,
+        }
     return Draft(Blueprint.model_validate(data), reasons, proposal, proposed, revenue_share)
 
 
@@ -445,12 +686,18 @@ def goal_conversion(events: ir.Table, goals: list[str], journey: JourneySettings
     """Journeys and converted journeys when ``goals`` are the goals (journeys built as every analysis builds them)."""
     from journeymap.journeys.journeys import JourneyRules, build_journeys, status_counts
 
-    rules = JourneyRules(goals=tuple(goals), inactivity_gap=journey.inactivity_gap,
-                         conversion_window=journey.conversion_window)
+    rules = JourneyRules(
+        goals=tuple(goals), inactivity_gap=journey.inactivity_gap, conversion_window=journey.conversion_window
+    )
     counts = status_counts(build_journeys(events, rules=rules))
     total = sum(counts.values())
-    return {"goals": list(goals), "journeys": total, "converted": counts["converted"],
-            "in_progress": counts["in_progress"], "share": counts["converted"] / total if total else None}
+    return {
+        "goals": list(goals),
+        "journeys": total,
+        "converted": counts["converted"],
+        "in_progress": counts["in_progress"],
+        "share": counts["converted"] / total if total else None,
+    }
 
 
 def draft_report(events: ir.Table, result: Draft) -> dict[str, Any]:
@@ -467,37 +714,65 @@ def draft_report(events: ir.Table, result: Draft) -> dict[str, Any]:
     per_goal = []
     for g in bp.goals:
         alone = together if len(names) == 1 else goal_conversion(events, [g.touchpoint], bp.journey)
-        per_goal.append({"touchpoint": g.touchpoint, "reason": result.goal_reasons.get(g.touchpoint, "kept"),
-                         "value": g.value, "journeys": alone["journeys"], "converted": alone["converted"],
-                         "share": alone["share"]})
+        per_goal.append(
+            {
+                "touchpoint": g.touchpoint,
+                "reason": result.goal_reasons.get(g.touchpoint, "kept"),
+                "value": g.value,
+                "journeys": alone["journeys"],
+                "converted": alone["converted"],
+                "share": alone["share"],
+            }
+        )
     warnings: list[str] = []
     n, share = together["journeys"], together["share"]
     if not names:
-        warnings.append(f"No goal was found, so 0% of the {n:,} journeys convert; name the touchpoint that "
-                        "completes a journey under goals in blueprint.yaml.")
+        warnings.append(
+            f"No goal was found, so 0% of the {n:,} journeys convert; name the touchpoint that "
+            "completes a journey under goals in blueprint.yaml."
+        )
     elif share is not None and share == 0:
-        warnings.append(f"The goals ({', '.join(names)}) convert 0% of the {n:,} journeys; check their names "
-                        "under goals in blueprint.yaml.")
+        warnings.append(
+            f"The goals ({', '.join(names)}) convert 0% of the {n:,} journeys; check their names "
+            "under goals in blueprint.yaml."
+        )
     elif share is not None and share > CONVERT_HIGH:
-        warnings.append(f"The goals ({', '.join(names)}) convert {share:.1%} of the {n:,} journeys, more than "
-                        f"{CONVERT_HIGH:.0%}, so some are probably steps rather than conversions; remove those "
-                        "from goals in blueprint.yaml.")
+        warnings.append(
+            f"The goals ({', '.join(names)}) convert {share:.1%} of the {n:,} journeys, more than "
+            f"{CONVERT_HIGH:.0%}, so some are probably steps rather than conversions; remove those "
+            "from goals in blueprint.yaml."
+        )
     if len(names) > 1:
         for pg in per_goal:
             if pg["share"] is not None and pg["share"] > CONVERT_HIGH:
-                warnings.append(f"Goal {pg['touchpoint']!r} alone converts {pg['share']:.1%} of the "
-                                f"{pg['journeys']:,} journeys, more than {CONVERT_HIGH:.0%}; remove it from goals "
-                                "if it is a step rather than a conversion.")
+                warnings.append(
+                    f"Goal {pg['touchpoint']!r} alone converts {pg['share']:.1%} of the "
+                    f"{pg['journeys']:,} journeys, more than {CONVERT_HIGH:.0%}; remove it from goals "
+                    "if it is a step rather than a conversion."
+                )
     warnings += [r[3] for r in journey_setting_warnings(bp, events, result.proposal, counts=together)]
-    return {"conversion": together, "goals": per_goal, "journey": {
-        **{k: v or "none" for k, v in bp.model_dump(mode="json")["journey"].items()},
-        "proposed": result.settings_proposed, "proposal": result.proposal.as_dict(),
-        "basis": result.proposal.describe()}, "revenue_share": result.revenue_share, "warnings": warnings}
+    return {
+        "conversion": together,
+        "goals": per_goal,
+        "journey": {
+            **{k: v or "none" for k, v in bp.model_dump(mode="json")["journey"].items()},
+            "proposed": result.settings_proposed,
+            "proposal": result.proposal.as_dict(),
+            "basis": result.proposal.describe(),
+        },
+        "revenue_share": result.revenue_share,
+        "warnings": warnings,
+    }
 
 
-def journey_setting_warnings(blueprint: Blueprint, events: ir.Table, proposal: JourneyProposal | None = None, *,
-                             con: BaseBackend | None = None,
-                             counts: dict[str, Any] | None = None) -> list[list[Any]]:
+def journey_setting_warnings(
+    blueprint: Blueprint,
+    events: ir.Table,
+    proposal: JourneyProposal | None = None,
+    *,
+    con: BaseBackend | None = None,
+    counts: dict[str, Any] | None = None,
+) -> list[list[Any]]:
     """Check rows (severity, check, name, events, message) for journey settings the data contradicts.
 
     The inactivity gap splits most customers: of the customers with at least two touches,
@@ -518,8 +793,9 @@ def journey_setting_warnings(blueprint: Blueprint, events: ir.Table, proposal: J
         return proposal
 
     if settings.inactivity_gap is not None:
-        j = build_journeys(events, rules=JourneyRules(goals=(), inactivity_gap=settings.inactivity_gap,
-                                                      conversion_window=None))
+        j = build_journeys(
+            events, rules=JourneyRules(goals=(), inactivity_gap=settings.inactivity_gap, conversion_window=None)
+        )
         per = j.group_by(_c=j.customer_id).agg(_n=j.count(), _j=j.journey_no.max())
         per = per.filter(per._n >= 2)
         r = _rows(per.agg(customers=per.count(), split=(per._j > 1).cast("int64").sum()), con)[0]
@@ -527,10 +803,17 @@ def journey_setting_warnings(blueprint: Blueprint, events: ir.Table, proposal: J
         if customers and split > customers / 2:
             gap = format_duration(settings.inactivity_gap)
             better = format_duration(suggested().inactivity_gap) or "none"
-            rows.append(["warning", "inactivity gap splits customers", gap, None,
-                         f"The inactivity gap {gap} splits {split:,} of the {customers:,} customers with several "
-                         f"touches ({split / customers:.0%}) into more than one journey; raise "
-                         f"journey.inactivity_gap (the data suggests {better}) or set it to none."])
+            rows.append(
+                [
+                    "warning",
+                    "inactivity gap splits customers",
+                    gap,
+                    None,
+                    f"The inactivity gap {gap} splits {split:,} of the {customers:,} customers with several "
+                    f"touches ({split / customers:.0%}) into more than one journey; raise "
+                    f"journey.inactivity_gap (the data suggests {better}) or set it to none.",
+                ]
+            )
     if settings.conversion_window is not None:
         counts = counts or goal_conversion(events, blueprint.goal_touchpoints(), settings)
         n, open_ = counts["journeys"], counts["in_progress"]
@@ -538,10 +821,17 @@ def journey_setting_warnings(blueprint: Blueprint, events: ir.Table, proposal: J
             window = format_duration(settings.conversion_window)
             better = format_duration(suggested().conversion_window) or "none"
             span = _human(suggested().span_s)
-            rows.append(["warning", "journeys in progress", window, None,
-                         f"{open_:,} of the {n:,} journeys ({open_ / n:.0%}) end \"in progress\" because their "
-                         f"last touch is within the conversion window {window} of the data's end (the data spans "
-                         f"{span}); shorten journey.conversion_window (the data suggests {better})."])
+            rows.append(
+                [
+                    "warning",
+                    "journeys in progress",
+                    window,
+                    None,
+                    f'{open_:,} of the {n:,} journeys ({open_ / n:.0%}) end "in progress" because their '
+                    f"last touch is within the conversion window {window} of the data's end (the data spans "
+                    f"{span}); shorten journey.conversion_window (the data suggests {better}).",
+                ]
+            )
     return rows
 
 
@@ -578,8 +868,9 @@ class BlueprintCheck(TableResult):
 CHECK_COLUMNS = list(CheckRow.columns())
 
 
-def check_blueprint(blueprint: Blueprint, events: ir.Table, feedback: ir.Table | None = None, *,
-                    con: BaseBackend | None = None) -> BlueprintCheck:
+def check_blueprint(
+    blueprint: Blueprint, events: ir.Table, feedback: ir.Table | None = None, *, con: BaseBackend | None = None
+) -> BlueprintCheck:
     """Compare ``blueprint`` with the data and list what does not line up.
 
     Errors: a goal with no events (nothing can convert). Warnings: data
@@ -590,8 +881,11 @@ def check_blueprint(blueprint: Blueprint, events: ir.Table, feedback: ir.Table |
     (:func:`journey_setting_warnings`). Info: blueprint touchpoints without data
     (fine for a billboard or word of mouth).
     """
-    counts = {r["touchpoint"]: int(r["events"]) for r in _rows(
-        events.group_by("touchpoint").agg(events=events.count()), con) if r["touchpoint"] is not None}
+    counts = {
+        r["touchpoint"]: int(r["events"])
+        for r in _rows(events.group_by("touchpoint").agg(events=events.count()), con)
+        if r["touchpoint"] is not None
+    }
     fb_counts: dict[str, int] = {}
     if feedback is not None and "touchpoint" in feedback.columns:
         f = feedback.filter(feedback.touchpoint.notnull())
@@ -600,40 +894,96 @@ def check_blueprint(blueprint: Blueprint, events: ir.Table, feedback: ir.Table |
     rows: list[list[Any]] = []
     for g in blueprint.goals:
         if counts.get(g.touchpoint, 0) == 0:
-            rows.append(["error", "goal without events", g.touchpoint, 0,
-                         f"goal {g.touchpoint!r} has no events, so no journey can convert; fix its name or "
-                         "its touchpoint's match rules"])
+            rows.append(
+                [
+                    "error",
+                    "goal without events",
+                    g.touchpoint,
+                    0,
+                    f"goal {g.touchpoint!r} has no events, so no journey can convert; fix its name or "
+                    "its touchpoint's match rules",
+                ]
+            )
     if not blueprint.goals:
-        rows.append(["warning", "no goals", "", None,
-                     "the blueprint has no goals, so nothing counts as a conversion; add one under goals"])
+        rows.append(
+            [
+                "warning",
+                "no goals",
+                "",
+                None,
+                "the blueprint has no goals, so nothing counts as a conversion; add one under goals",
+            ]
+        )
     for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         if name not in names:
-            rows.append(["warning", "data touchpoint not in blueprint", name, n,
-                         f"{n:,} events have touchpoint {name!r}, which the blueprint lacks; add it "
-                         "(journeymap blueprint draft) or a match rule that maps it"])
+            rows.append(
+                [
+                    "warning",
+                    "data touchpoint not in blueprint",
+                    name,
+                    n,
+                    f"{n:,} events have touchpoint {name!r}, which the blueprint lacks; add it "
+                    "(journeymap blueprint draft) or a match rule that maps it",
+                ]
+            )
     for name, n in sorted(fb_counts.items(), key=lambda kv: -kv[1]):
         if name not in names:
-            rows.append(["warning", "feedback touchpoint not in blueprint", name, n,
-                         f"{n:,} feedback rows name touchpoint {name!r}, which the blueprint lacks; add it"])
+            rows.append(
+                [
+                    "warning",
+                    "feedback touchpoint not in blueprint",
+                    name,
+                    n,
+                    f"{n:,} feedback rows name touchpoint {name!r}, which the blueprint lacks; add it",
+                ]
+            )
     for stage in blueprint.stage_names():
         if not any(t.stage == stage for t in blueprint.touchpoints):
-            rows.append(["warning", "stage without touchpoints", stage, None,
-                         f"stage {stage!r} has no touchpoints; give it some or remove it"])
+            rows.append(
+                [
+                    "warning",
+                    "stage without touchpoints",
+                    stage,
+                    None,
+                    f"stage {stage!r} has no touchpoints; give it some or remove it",
+                ]
+            )
     for t in blueprint.touchpoints:
         if t.stage is None:
-            rows.append(["warning", "touchpoint without stage", t.name, counts.get(t.name, 0),
-                         f"touchpoint {t.name!r} has no stage; set its stage"])
+            rows.append(
+                [
+                    "warning",
+                    "touchpoint without stage",
+                    t.name,
+                    counts.get(t.name, 0),
+                    f"touchpoint {t.name!r} has no stage; set its stage",
+                ]
+            )
         if t.name not in counts:
-            rows.append(["info", "touchpoint without data", t.name, 0,
-                         f"touchpoint {t.name!r} has no events (fine for offline touchpoints such as a "
-                         "billboard); otherwise check its match rules"])
+            rows.append(
+                [
+                    "info",
+                    "touchpoint without data",
+                    t.name,
+                    0,
+                    f"touchpoint {t.name!r} has no events (fine for offline touchpoints such as a "
+                    "billboard); otherwise check its match rules",
+                ]
+            )
     if counts:
         rows += journey_setting_warnings(blueprint, events, con=con)
     order = {"error": 0, "warning": 1, "info": 2}
     rows.sort(key=lambda r: order[r[0]])
-    return BlueprintCheck(columns=CHECK_COLUMNS, rows=rows, meta={
-        "touchpoints": len(names), "data_touchpoints": len(counts),
-        "errors": sum(r[0] == "error" for r in rows), "warnings": sum(r[0] == "warning" for r in rows)})
+    return BlueprintCheck(
+        columns=CHECK_COLUMNS,
+        rows=rows,
+        meta={
+            "touchpoints": len(names),
+            "data_touchpoints": len(counts),
+            "errors": sum(r[0] == "error" for r in rows),
+            "warnings": sum(r[0] == "warning" for r in rows),
+        },
+    )
 
 
 # -- the draft a command writes ---------------------------------------------------------------------
@@ -664,8 +1014,16 @@ class DraftOutcome:
         return [t for t in self.blueprint.touchpoints if t.name not in known]
 
 
-def write_draft(events: ir.Table, base: Blueprint, *, target: Path | None, blueprint_path: Path | None = None,
-                con: BaseBackend | None = None, min_events: int = 1, force: bool = False) -> DraftOutcome:
+def write_draft(
+    events: ir.Table,
+    base: Blueprint,
+    *,
+    target: Path | None,
+    blueprint_path: Path | None = None,
+    con: BaseBackend | None = None,
+    min_events: int = 1,
+    force: bool = False,
+) -> DraftOutcome:
     """Draft a blueprint from the events (:func:`draft`), report on it and write it to ``target``.
 
     Parameters
@@ -686,8 +1044,9 @@ def write_draft(events: ir.Table, base: Blueprint, *, target: Path | None, bluep
     from journeymap import engine
 
     if int(engine.execute(events.count(), con)) == 0:
-        raise InputError("The workspace has no events to draft from; load some first with: "
-                         "journeymap ingest events FILE")
+        raise InputError(
+            "The workspace has no events to draft from; load some first with: journeymap ingest events FILE"
+        )
     result = draft(events, base=base, con=con, min_events=min_events)
     bp = result.blueprint
     report = draft_report(events, result)
@@ -696,7 +1055,8 @@ def write_draft(events: ir.Table, base: Blueprint, *, target: Path | None, bluep
         if target.exists() and is_workspace_file and is_curated(base) and not force:
             raise InputError(
                 f"{target} already holds a curated blueprint; write the draft elsewhere with -o draft.yaml, "
-                "or pass --force to rewrite it (its content is kept, its comments are not).")
+                "or pass --force to rewrite it (its content is kept, its comments are not)."
+            )
         if target.exists() and force:
             shutil.copyfile(target, target.with_name(target.name + ".bak"))
         bp.save(target)
@@ -708,8 +1068,10 @@ def write_draft(events: ir.Table, base: Blueprint, *, target: Path | None, bluep
         "channels": sorted({t.channel for t in added if t.channel}),
         "stages": {s: sum(t.stage == s for t in added) for s in bp.stage_names()},
         "goals_guessed": [g.touchpoint for g in bp.goals] if not base.goals else [],
-        "touchpoints": [{"name": t.name, "stage": t.stage, "channel": t.channel, "kind": t.kind,
-                         "description": t.description} for t in added],
+        "touchpoints": [
+            {"name": t.name, "stage": t.stage, "channel": t.channel, "kind": t.kind, "description": t.description}
+            for t in added
+        ],
         **report,
     }
     return DraftOutcome(bp, base, target, summary)

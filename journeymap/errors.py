@@ -56,6 +56,5 @@ def missing_extra(package: str, extra: str, what: str) -> MissingDependencyError
     "Engine 'spark' needs pyspark, which is not installed. Install it with: pip install 'journeymap[spark]'"
     """
     return MissingDependencyError(
-        f"{what} needs {package}, which is not installed. "
-        f"Install it with: pip install 'journeymap[{extra}]'"
+        f"{what} needs {package}, which is not installed. Install it with: pip install 'journeymap[{extra}]'"
     )

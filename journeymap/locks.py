@@ -114,8 +114,13 @@ def register(db: Path, mode: str) -> Path | None:
         held[1] += 1
         return held[0]
     path = _record_path(db, os.getpid())
-    record = {"pid": os.getpid(), "command": command(), "mode": mode, "since": time.time(),
-              "ticks": _start_ticks(os.getpid())}
+    record = {
+        "pid": os.getpid(),
+        "command": command(),
+        "mode": mode,
+        "since": time.time(),
+        "ticks": _start_ticks(os.getpid()),
+    }
     written: Path | None = path
     try:
         path.parent.mkdir(exist_ok=True)
@@ -166,8 +171,14 @@ def holders(db: Path, *, include_self: bool = False) -> list[Holder]:
             continue
         if pid == os.getpid() and not include_self:
             continue
-        found.append(Holder(pid=pid, command=str(rec.get("command") or "?"), mode=str(rec.get("mode") or "?"),
-                            since=float(rec.get("since") or 0)))
+        found.append(
+            Holder(
+                pid=pid,
+                command=str(rec.get("command") or "?"),
+                mode=str(rec.get("mode") or "?"),
+                since=float(rec.get("since") or 0),
+            )
+        )
     return sorted(found, key=lambda h: (h.since, h.pid))
 
 

@@ -69,9 +69,7 @@ class Result(BaseModel):
         version = data.pop("schema_version", None)
         target = _REGISTRY.get(kind) if kind else (cls if cls is not Result else None)
         if target is None:
-            raise InputError(
-                f"Result kind {kind!r} is unknown; known kinds: {', '.join(sorted(_REGISTRY))}."
-            )
+            raise InputError(f"Result kind {kind!r} is unknown; known kinds: {', '.join(sorted(_REGISTRY))}.")
         if "from_dict" in vars(target):  # a result with its own loading (the JourneyMap document)
             return target.from_dict(data if version is None else {"schema_version": version, **data})
         if version is not None and version > target.schema_version:
@@ -179,8 +177,10 @@ def typed_rows(row: type[R], columns: list[str], rows: list[list[Any]], *, what:
     lead = len(columns) - len(own)
     tail = columns[lead:] if lead >= 0 else columns
     if lead < 0 or any(c != f and f not in row.renamed for c, f in zip(tail, own, strict=True)):
-        raise InputError(f"The {what} columns {columns} do not end with the columns of {row.__name__} {list(own)}; "
-                         "declare the row model that matches the table.")
+        raise InputError(
+            f"The {what} columns {columns} do not end with the columns of {row.__name__} {list(own)}; "
+            "declare the row model that matches the table."
+        )
     keys = columns[:lead]
     return [row(*r[lead:], breakdown=dict(zip(keys, r[:lead], strict=True))) for r in rows]
 

@@ -35,9 +35,9 @@ from typing import Any
 # controls other than tab and newline) and the line / paragraph separators. The visible format
 # characters (Arabic number signs, Egyptian hieroglyph and musical format controls) are not here.
 _HIDDEN = re.compile(
-    "(?P<flag>\U0001F3F4[\U000E0020-\U000E007E]{1,32}\U000E007F)"  # subdivision flag: keep
+    "(?P<flag>\U0001f3f4[\U000e0020-\U000e007e]{1,32}\U000e007f)"  # subdivision flag: keep
     "|(?P<hidden>[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000E0001\U000E0020-\U000E007F])"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0001\U000e0020-\U000e007f])"
 )
 _ZWNJ, _ZWJ = "\u200c", "\u200d"
 
@@ -49,10 +49,15 @@ def _keep_joiner(text: str, i: int) -> bool:
         return False
     before, after = text[i - 1], text[i + 1]
     if text[i] == _ZWJ:
-        return (unicodedata.category(before) in ("So", "Sk") or before == "\ufe0f") and \
-            unicodedata.category(after) == "So"
-    return (ord(before) > 0x2FF and ord(after) > 0x2FF and unicodedata.category(before)[0] in "LM"
-            and unicodedata.category(after)[0] in "LM")
+        return (unicodedata.category(before) in ("So", "Sk") or before == "\ufe0f") and unicodedata.category(
+            after
+        ) == "So"
+    return (
+        ord(before) > 0x2FF
+        and ord(after) > 0x2FF
+        and unicodedata.category(before)[0] in "LM"
+        and unicodedata.category(after)[0] in "LM"
+    )
 
 
 def _hidden(m: re.Match[str]) -> str:

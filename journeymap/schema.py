@@ -41,6 +41,7 @@ def touch_order(table) -> list:
     """Sort keys of ``table``'s touches in the one order of :data:`ORDER_COLUMNS` (those it has)."""
     return [table[c] for c in ORDER_COLUMNS if c in table.columns]
 
+
 EVENTS_REQUIRED = ("customer_id", "ts", "touchpoint")
 EVENTS_OPTIONAL = ("channel", "session_id", "revenue", "order_id")
 
@@ -68,8 +69,17 @@ FEEDBACK = ibis.schema(
 
 FEEDBACK_REQUIRED = ("ts",)
 FEEDBACK_OPTIONAL = (
-    "feedback_id", "customer_id", "kind", "touchpoint", "channel", "text",
-    "rating", "rating_scale", "nps", "csat", "ces",
+    "feedback_id",
+    "customer_id",
+    "kind",
+    "touchpoint",
+    "channel",
+    "text",
+    "rating",
+    "rating_scale",
+    "nps",
+    "csat",
+    "ces",
 )
 
 SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}

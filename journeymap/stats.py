@@ -37,8 +37,21 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import ibis.expr.types as ir
 
 __all__ = [
-    "ALPHA", "EMOTION_MIN_N", "EMOTION_THRESHOLD", "LEVEL", "MIN_N", "NEGATIVE", "NEUTRAL_BAND", "Z95",
-    "normal_interval", "nps_interval", "t_interval", "t_quantile", "wilson", "wilson_expr", "wilson_percent",
+    "ALPHA",
+    "EMOTION_MIN_N",
+    "EMOTION_THRESHOLD",
+    "LEVEL",
+    "MIN_N",
+    "NEGATIVE",
+    "NEUTRAL_BAND",
+    "Z95",
+    "normal_interval",
+    "nps_interval",
+    "t_interval",
+    "t_quantile",
+    "wilson",
+    "wilson_expr",
+    "wilson_percent",
     "z_for_level",
 ]
 

@@ -139,16 +139,15 @@ class Workspace:
         if path.exists() and not path.is_dir():
             raise WorkspaceError(f"{str(path)!r} is a file, not a folder; choose another path.")
         path.mkdir(parents=True, exist_ok=True)
-        settings = Settings(
-            name=name or path.resolve().name, url=url or engine.DEFAULT_URL, pseudonymise=pseudonymise
-        )
+        settings = Settings(name=name or path.resolve().name, url=url or engine.DEFAULT_URL, pseudonymise=pseudonymise)
         (path / CONFIG_FILE).write_text(settings.render(), encoding="utf-8")
         (blueprint or default_blueprint(settings.name)).save(path / BLUEPRINT_FILE)
         (path / settings.report_dir).mkdir(exist_ok=True)
         gitignore = path / ".gitignore"
         if not gitignore.exists():
-            gitignore.write_text(f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n*.duckdb.tmp/\n.journeymap-locks/\n",
-                                 encoding="utf-8")
+            gitignore.write_text(
+                f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n*.duckdb.tmp/\n.journeymap-locks/\n", encoding="utf-8"
+            )
         ws = cls(path, settings)
         if pseudonymise and not ws.key_path.exists():
             ws.new_key()
@@ -169,8 +168,7 @@ class Workspace:
             p = Path(path)
             if not (p / CONFIG_FILE).is_file():
                 raise WorkspaceError(
-                    f"{str(p)!r} is not a journeymap workspace (no {CONFIG_FILE}); "
-                    f"create one with: journeymap init {p}"
+                    f"{str(p)!r} is not a journeymap workspace (no {CONFIG_FILE}); create one with: journeymap init {p}"
                 )
             return cls(p, read_only=read_only)
         here = Path.cwd().resolve()
@@ -187,8 +185,9 @@ class Workspace:
     def con(self) -> engine.Connection:
         """The Ibis connection to the warehouse (opened on first use)."""
         if self._con is None:
-            self._con = engine.connect(self.settings.url, base=self.path, memory_limit=self.settings.memory_limit,
-                                       read_only=self.read_only)
+            self._con = engine.connect(
+                self.settings.url, base=self.path, memory_limit=self.settings.memory_limit, read_only=self.read_only
+            )
         return self._con
 
     def reopen(self, *, read_only: bool) -> None:
@@ -343,8 +342,9 @@ class Workspace:
         """Load event files; returns an :class:`~journeymap.ingest.IngestReport`."""
         return self.ingest("events", paths, progress=progress, **options)
 
-    def ingest_feedback(self, *paths: str | Path, progress: Callable | None = None, ts_default: str | None = None,
-                        **options: Any):
+    def ingest_feedback(
+        self, *paths: str | Path, progress: Callable | None = None, ts_default: str | None = None, **options: Any
+    ):
         """Load feedback files (surveys, reviews, tickets...).
 
         ``ts_default`` dates files without a time column: ``"load"`` (now) or an ISO date.

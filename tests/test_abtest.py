@@ -26,8 +26,9 @@ from journeymap.results import Result
 
 D = datetime(2024, 1, 1)
 END = D + timedelta(days=60)
-BP = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}],
-                               "journey": {"inactivity_gap": None, "conversion_window": "1d"}})
+BP = Blueprint.model_validate(
+    {"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": None, "conversion_window": "1d"}}
+)
 
 
 def experiment(n_a=1000, n_b=1000, p_a=0.10, p_b=0.14, seed=7, as_column=False):
@@ -67,7 +68,7 @@ def test_statistics_against_scipy_and_hand():
 
 def test_abtest_detects_the_difference_and_checks_the_split():
     r = abtest(build_journeys(experiment(2000, 2000, 0.10, 0.14), BP, end=END), touchpoint="Landing")
-    (v, control, diff, lo, hi, rel, z, p, sig), = r.comparisons
+    ((v, control, diff, lo, hi, rel, z, p, sig),) = r.comparisons
     assert (v, control, sig) == ("B", "A", True) and lo < diff < hi and lo > 0
     assert not r.srm["mismatch"] and r.srm["mixed_units"] == 0
     assert r.power["required_per_arm"] > 0 and 0 < r.power["mde_absolute"] < 0.04
@@ -103,8 +104,9 @@ def test_power_figures_by_hand():
     n = required_sample_size(p0, 0.03)
     assert n == pytest.approx(want) and math.ceil(n) == 1774
     # inverted: the power of the two-sided pooled z test with n per arm is the asked-for 80%
-    power = stats.norm.cdf((0.03 - Z975 * math.sqrt(2 * pbar * (1 - pbar) / n))
-                           / math.sqrt((p0 * (1 - p0) + p1 * (1 - p1)) / n))
+    power = stats.norm.cdf(
+        (0.03 - Z975 * math.sqrt(2 * pbar * (1 - pbar) / n)) / math.sqrt((p0 * (1 - p0) + p1 * (1 - p1)) / n)
+    )
     assert power == pytest.approx(0.8, abs=1e-9)
     with pytest.raises(InputError, match="mde"):
         required_sample_size(0.95, 0.1)
@@ -135,8 +137,11 @@ def test_mixed_units_and_in_progress_journeys():
     # an hour after the start, only the converted journeys are finished: the open ones are left out
     early = abtest(build_journeys(experiment(40, 40), BP, end=D + timedelta(hours=1)), touchpoint="Landing")
     assert all(units == conv < 40 for _, units, conv, _ in early.variants)
-    late = abtest(build_journeys(experiment(40, 40), BP, end=D + timedelta(hours=1)), touchpoint="Landing",
-                  include_in_progress=True)
+    late = abtest(
+        build_journeys(experiment(40, 40), BP, end=D + timedelta(hours=1)),
+        touchpoint="Landing",
+        include_in_progress=True,
+    )
     assert [v[1] for v in late.variants] == [40, 40]
 
 
@@ -209,8 +214,12 @@ def test_a_journey_with_two_variants_in_one_second_counts_under_the_first_row(tm
 
     for first, second in (("A", "B"), ("B", "A")):
         csv = tmp_path / f"{first}.csv"
-        rows = ["customer,time,event,variant", f"x,2024-01-01 00:00:00,Landing,{first}",
-                f"x,2024-01-01 00:00:00,Landing,{second}", "x,2024-01-01 00:01:00,Buy,"]
+        rows = [
+            "customer,time,event,variant",
+            f"x,2024-01-01 00:00:00,Landing,{first}",
+            f"x,2024-01-01 00:00:00,Landing,{second}",
+            "x,2024-01-01 00:01:00,Buy,",
+        ]
         rows += [f"{v}{i},2024-01-01 00:0{i}:00,Landing,{v}" for v in "AB" for i in range(3)]
         rows.append("late,2024-02-01 00:00:00,Browse,")
         csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -237,16 +246,16 @@ def test_abtest_cli_reports_an_mde_that_needs_exactly_the_arm_size(tmp_path):
         assert out.exit_code == 0, out.output
         return out.output
 
-    run("ingest", "events", str(csv), "--map", "customer_id=customer", "--map", "ts=time",
-        "--map", "touchpoint=event")
+    run("ingest", "events", str(csv), "--map", "customer_id=customer", "--map", "ts=time", "--map", "touchpoint=event")
     power = json.loads(run("abtest", "--touchpoint", "Landing", "--variant", "variant", "--format", "json"))["power"]
     p0, n = 7 / 41, 41  # the control's rate and the smallest arm, from the file
     assert power["control_rate"] == pytest.approx(p0) and power["n_per_arm"] == n
     mde = power["mde_absolute"]
     assert power_by_hand(p0, mde, n) == pytest.approx(0.8, abs=1e-6)
     # the same tool sized for that effect asks for exactly the arm it was computed at
-    again = json.loads(run("abtest", "--touchpoint", "Landing", "--variant", "variant", "--mde", repr(mde),
-                           "--format", "json"))["power"]
+    again = json.loads(
+        run("abtest", "--touchpoint", "Landing", "--variant", "variant", "--mde", repr(mde), "--format", "json")
+    )["power"]
     assert again["target_mde"] == pytest.approx(mde) and again["required_per_arm"] == n
     bad = CliRunner().invoke(main, ["-w", str(ws), "abtest", "--touchpoint", "Landing", "--power", "80"])
     assert bad.exit_code != 0 and "power 80" in bad.output and "Traceback" not in bad.output

@@ -30,45 +30,62 @@ from journeymap.journeys import build_journeys
 from journeymap.results import Result
 
 D = datetime(2024, 3, 1)
-ALL = ["first", "last", "last_non_direct", "linear", "time_decay", "position", "j_shaped", "inverse_j",
-       "participation"]
+ALL = ["first", "last", "last_non_direct", "linear", "time_decay", "position", "j_shaped", "inverse_j", "participation"]
 
 
 def day(n: float) -> datetime:
     return D + timedelta(days=n)
 
 
-BP = Blueprint.model_validate({
-    "stages": [{"name": "awareness"}, {"name": "purchase"}],
-    "touchpoints": [
-        {"name": "Search ad", "channel": "search", "kind": "paid", "stage": "awareness"},
-        {"name": "Email", "channel": "email", "kind": "owned", "marketing": True},
-        {"name": "Direct visit", "channel": "direct", "kind": "owned", "marketing": True},
-        {"name": "Social", "channel": "social", "kind": "earned"},
-        {"name": "Support call", "channel": "phone", "kind": "owned"},
-        {"name": "Buy", "channel": "web", "stage": "purchase"},
-    ],
-    "goals": [{"touchpoint": "Buy"}],
-    "journey": {"inactivity_gap": "60d", "conversion_window": "7d", "attribution_lookback": "30d"},
-})
+BP = Blueprint.model_validate(
+    {
+        "stages": [{"name": "awareness"}, {"name": "purchase"}],
+        "touchpoints": [
+            {"name": "Search ad", "channel": "search", "kind": "paid", "stage": "awareness"},
+            {"name": "Email", "channel": "email", "kind": "owned", "marketing": True},
+            {"name": "Direct visit", "channel": "direct", "kind": "owned", "marketing": True},
+            {"name": "Social", "channel": "social", "kind": "earned"},
+            {"name": "Support call", "channel": "phone", "kind": "owned"},
+            {"name": "Buy", "channel": "web", "stage": "purchase"},
+        ],
+        "goals": [{"touchpoint": "Buy"}],
+        "journey": {"inactivity_gap": "60d", "conversion_window": "7d", "attribution_lookback": "30d"},
+    }
+)
 
 ROWS = [  # customer, day, touchpoint, revenue
-    ("a", 0, "Search ad", None), ("a", 1, "Email", None), ("a", 2, "Support call", None),
-    ("a", 3, "Direct visit", None), ("a", 4, "Buy", 100.0),
-    ("b", 0, "Direct visit", None), ("b", 1, "Direct visit", None), ("b", 8, "Buy", 40.0),
-    ("c", 0, "Social", None), ("c", 1, "Search ad", None), ("c", 2, "Social", None),
+    ("a", 0, "Search ad", None),
+    ("a", 1, "Email", None),
+    ("a", 2, "Support call", None),
+    ("a", 3, "Direct visit", None),
+    ("a", 4, "Buy", 100.0),
+    ("b", 0, "Direct visit", None),
+    ("b", 1, "Direct visit", None),
+    ("b", 8, "Buy", 40.0),
+    ("c", 0, "Social", None),
+    ("c", 1, "Search ad", None),
+    ("c", 2, "Social", None),
     ("c", 2.5, "Buy", 60.0),
-    ("d", 0, "Search ad", None), ("d", 1, "Email", None),  # dropped, never converts
-    ("e", -40, "Email", None), ("e", 0, "Social", None), ("e", 1, "Buy", 10.0),  # Email outside 30d
+    ("d", 0, "Search ad", None),
+    ("d", 1, "Email", None),  # dropped, never converts
+    ("e", -40, "Email", None),
+    ("e", 0, "Social", None),
+    ("e", 1, "Buy", 10.0),  # Email outside 30d
 ]
 
 
 def events(rows=ROWS):
-    return ibis.memtable(pd.DataFrame({
-        "customer_id": [r[0] for r in rows], "ts": [day(r[1]) for r in rows],
-        "touchpoint": [r[2] for r in rows], "revenue": [r[3] for r in rows],
-        "event_id": [f"{r[0]}{i:03d}" for i, r in enumerate(rows)],
-    }).astype({"revenue": "float64"}))
+    return ibis.memtable(
+        pd.DataFrame(
+            {
+                "customer_id": [r[0] for r in rows],
+                "ts": [day(r[1]) for r in rows],
+                "touchpoint": [r[2] for r in rows],
+                "revenue": [r[3] for r in rows],
+                "event_id": [f"{r[0]}{i:03d}" for i, r in enumerate(rows)],
+            }
+        ).astype({"revenue": "float64"})
+    )
 
 
 def credits(con, models, settings=None, **kw):
@@ -76,8 +93,11 @@ def credits(con, models, settings=None, **kw):
     j = build_journeys(events(), BP, end=day(100))
     t = attribution_touches(j, BP, settings or AttributionSettings())
     df = con.execute(heuristic_credits(t, models, **kw))
-    return {(m, c): (round(float(x), 9), round(float(v), 9))
-            for m, c, x, v in zip(df.model, df.channel, df.conversions, df.value, strict=True) if x or v}
+    return {
+        (m, c): (round(float(x), 9), round(float(v), 9))
+        for m, c, x, v in zip(df.model, df.channel, df.conversions, df.value, strict=True)
+        if x or v
+    }
 
 
 def test_hand_computed_models():
@@ -161,8 +181,7 @@ def test_non_converting_paths_are_kept():
 # -- ChannelAttribution ------------------------------------------------------------------------------
 def _ca_heuristics(frame: pd.DataFrame) -> pd.DataFrame:
     ca = pytest.importorskip("ChannelAttribution")
-    out = ca.heuristic_models(frame, "path", "total_conversions", var_value="total_conversion_value",
-                              flg_pro=False)
+    out = ca.heuristic_models(frame, "path", "total_conversions", var_value="total_conversion_value", flg_pro=False)
     return out.set_index("channel_name")
 
 
@@ -200,16 +219,26 @@ def synthetic_events(n_customers: int, seed: int = 1) -> pd.DataFrame:
 
 def test_heuristics_equal_channelattribution_on_generated_journeys():
     frame = synthetic_events(400)
-    bp = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}],
-                                   "journey": {"inactivity_gap": None, "attribution_lookback": None}})
+    bp = Blueprint.model_validate(
+        {"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": None, "attribution_lookback": None}}
+    )
     con = ibis.duckdb.connect()
     j = build_journeys(ibis.memtable(frame), bp)
-    result = attribute(j, ["first", "last", "linear"], blueprint=bp, con=con,
-                       settings=AttributionSettings(lookback=None, include_in_progress=True))
+    result = attribute(
+        j,
+        ["first", "last", "linear"],
+        blueprint=bp,
+        con=con,
+        settings=AttributionSettings(lookback=None, include_in_progress=True),
+    )
     touches = con.execute(attribution_touches(j, bp, AttributionSettings(include_in_progress=True)))
     touches = touches.sort_values(["path_id", "pos"])
-    paths = touches.groupby("path_id").agg(path=("channel", " > ".join), total_conversions=("conversions", "max"),
-                                           total_conversion_value=("value", "max"), total_null=("nulls", "max"))
+    paths = touches.groupby("path_id").agg(
+        path=("channel", " > ".join),
+        total_conversions=("conversions", "max"),
+        total_conversion_value=("value", "max"),
+        total_null=("nulls", "max"),
+    )
     paths = paths.groupby("path", as_index=False).sum()
     assert paths.total_conversions.sum() > 50
     _compare(result, _ca_heuristics(paths))
@@ -287,13 +316,28 @@ def test_long_paths_fall_back_to_lists():
 
 
 # -- every model: properties, edge cases, Spark ---------------------------------------------------------
-PATH_MODELS = ["first", "last", "last_non_direct", "linear", "position", "j_shaped", "inverse_j", "custom",
-               "participation", "markov", "shapley"]
+PATH_MODELS = [
+    "first",
+    "last",
+    "last_non_direct",
+    "linear",
+    "position",
+    "j_shaped",
+    "inverse_j",
+    "custom",
+    "participation",
+    "markov",
+    "shapley",
+]
 
 rows_strategy = st.lists(
-    st.tuples(st.lists(st.sampled_from(["a", "b", "c", "direct"]), min_size=1, max_size=5),
-              st.integers(0, 4), st.integers(0, 4)),
-    min_size=1, max_size=6,
+    st.tuples(
+        st.lists(st.sampled_from(["a", "b", "c", "direct"]), min_size=1, max_size=5),
+        st.integers(0, 4),
+        st.integers(0, 4),
+    ),
+    min_size=1,
+    max_size=6,
 ).filter(lambda rows: sum(r[1] for r in rows) > 0)
 
 
@@ -330,12 +374,17 @@ def test_properties_of_every_model(rows):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=5)
-       .filter(lambda rows: sum(r[1] for r in rows) > 0), st.integers(1, 4))
+@given(
+    st.lists(st.tuples(st.integers(1, 6), st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=5).filter(
+        lambda rows: sum(r[1] for r in rows) > 0
+    ),
+    st.integers(1, 4),
+)
 def test_one_channel_gets_everything_property(rows, order):
     conv = [r[1] for r in rows]
-    p = Paths.from_sequences([["only"] * r[0] for r in rows], conv, value=[3.0 * c for c in conv],
-                             nulls=[r[2] for r in rows])
+    p = Paths.from_sequences(
+        [["only"] * r[0] for r in rows], conv, value=[3.0 * c for c in conv], nulls=[r[2] for r in rows]
+    )
     r = attribute(p, PATH_MODELS, custom_weights=(2, 1, 1), order=order, collapse_repeats=order % 2 == 0)
     for m in PATH_MODELS:
         assert r.credit(m) == {"only": pytest.approx(sum(conv))}, m
@@ -343,8 +392,14 @@ def test_one_channel_gets_everything_property(rows, order):
 
 
 def test_one_channel_gets_everything_in_every_model():
-    rows = [("a", 0, "Email", None), ("a", 1, "Email", None), ("a", 2, "Buy", 30.0),
-            ("b", 0, "Email", None), ("b", 3, "Buy", 12.0), ("c", 0, "Email", None)]
+    rows = [
+        ("a", 0, "Email", None),
+        ("a", 1, "Email", None),
+        ("a", 2, "Buy", 30.0),
+        ("b", 0, "Email", None),
+        ("b", 3, "Buy", 12.0),
+        ("c", 0, "Email", None),
+    ]
     j = build_journeys(events(rows), BP, end=day(100))
     r = attribute(j, "all", blueprint=BP, con=ibis.duckdb.connect(), order=3, bootstrap=20)
     assert set(r.models()) == {*ALL, "markov", "shapley"}  # 'all' names custom only with its weights
@@ -358,13 +413,19 @@ def test_one_channel_gets_everything_in_every_model():
 def test_empty_and_non_converting_journeys_give_defined_answers():
     con = ibis.duckdb.connect()
     nothing = events([("a", 0, "Email", None)]).filter(ibis.literal(False))
-    r = attribute(build_journeys(nothing, BP, end=day(1)), ["first", "linear", "markov", "shapley"],
-                  blueprint=BP, con=con)
+    r = attribute(
+        build_journeys(nothing, BP, end=day(1)), ["first", "linear", "markov", "shapley"], blueprint=BP, con=con
+    )
     assert r.credits == [] and r.diagnostics["paths"] == 0 and r.diagnostics["conversions"] == 0
     assert any("No paths" in w for w in r.diagnostics["warnings"])
     dropped = [("a", 0, "Email", None), ("a", 1, "Search ad", None), ("b", 0, "Social", None)]
-    r = attribute(build_journeys(events(dropped), BP, end=day(100)), ["first", "linear", "markov", "shapley"],
-                  blueprint=BP, con=con, bootstrap=10)
+    r = attribute(
+        build_journeys(events(dropped), BP, end=day(100)),
+        ["first", "linear", "markov", "shapley"],
+        blueprint=BP,
+        con=con,
+        bootstrap=10,
+    )
     assert r.diagnostics["paths"] == 2 and r.diagnostics["non_converting"] == 2.0
     assert {row[0] for row in r.credits} == {"markov", "shapley"}  # rule-based models credit converting paths
     assert all(row[2] == 0.0 and row[4] == 0.0 for row in r.credits)

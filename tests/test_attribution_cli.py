@@ -31,20 +31,30 @@ def shop(ws):
         if rng.random() < (0.5 if "Webinar" in seen else 0.15):
             rows.append((f"c{i}", t + timedelta(hours=5), "Buy", 20.0, None))
     events = pd.DataFrame(rows, columns=["customer_id", "ts", "touchpoint", "revenue", "properties"])
-    events = events.assign(channel=None, session_id=None, event_id=[f"{i:05d}" for i in range(len(events))],
-                           source="test")
-    ws.con.insert("events", events[["customer_id", "ts", "touchpoint", "channel", "session_id", "revenue",
-                                    "properties", "event_id", "source"]])
-    ws.save_blueprint(Blueprint.model_validate({
-        "stages": [{"name": "awareness"}, {"name": "purchase"}],
-        "touchpoints": [
-            {"name": "Search ad", "channel": "search", "kind": "paid", "stage": "awareness"},
-            {"name": "Email", "channel": "email", "kind": "owned", "marketing": True, "stage": "awareness"},
-            {"name": "Webinar", "channel": "events", "kind": "owned", "stage": "awareness"},
-            {"name": "Buy", "channel": "web", "stage": "purchase"},
+    events = events.assign(
+        channel=None, session_id=None, event_id=[f"{i:05d}" for i in range(len(events))], source="test"
+    )
+    ws.con.insert(
+        "events",
+        events[
+            ["customer_id", "ts", "touchpoint", "channel", "session_id", "revenue", "properties", "event_id", "source"]
         ],
-        "goals": [{"touchpoint": "Buy"}],
-        "journey": {"inactivity_gap": "30d", "conversion_window": "2d"}}))
+    )
+    ws.save_blueprint(
+        Blueprint.model_validate(
+            {
+                "stages": [{"name": "awareness"}, {"name": "purchase"}],
+                "touchpoints": [
+                    {"name": "Search ad", "channel": "search", "kind": "paid", "stage": "awareness"},
+                    {"name": "Email", "channel": "email", "kind": "owned", "marketing": True, "stage": "awareness"},
+                    {"name": "Webinar", "channel": "events", "kind": "owned", "stage": "awareness"},
+                    {"name": "Buy", "channel": "web", "stage": "purchase"},
+                ],
+                "goals": [{"touchpoint": "Buy"}],
+                "journey": {"inactivity_gap": "30d", "conversion_window": "2d"},
+            }
+        )
+    )
     return ws
 
 
@@ -62,8 +72,23 @@ def test_attribution_csv_and_json(shop):
     assert {r["channel"] for r in rows} == {"search", "email"}  # Webinar is not marketing
     for m in models:
         assert sum(float(r["share"]) for r in rows if r["model"] == m) == pytest.approx(1.0)
-    data = json.loads(invoke(shop, "attribution", "--models", "linear,markov", "--include-service",
-                             "--level", "touchpoint", "--bootstrap", "20", "--order", "2", "--format", "json"))
+    data = json.loads(
+        invoke(
+            shop,
+            "attribution",
+            "--models",
+            "linear,markov",
+            "--include-service",
+            "--level",
+            "touchpoint",
+            "--bootstrap",
+            "20",
+            "--order",
+            "2",
+            "--format",
+            "json",
+        )
+    )
     assert data["kind"] == "attribution" and data["meta"]["order"] == 2
     assert {r[1] for r in data["credits"]} == {"Search ad", "Email", "Webinar"}
     assert all(r[5] is not None for r in data["credits"] if r[0] == "markov")
@@ -74,8 +99,11 @@ def test_attribution_table_and_path_file(shop, tmp_path):
     assert "comparison" in out and "diagnostics" in out
     f = tmp_path / "paths.csv"
     f.write_text("path,total_conversions,total_conversion_value,total_null\na > b,3,30,1\nb,1,5,4\n")
-    rows = list(csv.DictReader(io.StringIO(invoke(shop, "attribution", "--paths", str(f), "--models", "last",
-                                                  "--format", "csv"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(invoke(shop, "attribution", "--paths", str(f), "--models", "last", "--format", "csv"))
+        )
+    )
     assert {(r["channel"], float(r["conversions"])) for r in rows} == {("a", 0.0), ("b", 4.0)}
 
 
@@ -107,15 +135,18 @@ def test_paths_file_from_channelattribution_equals_its_heuristics(shared_data):
     """`--paths FILE` on ChannelAttribution's own sample: the CSV equals its heuristic_models."""
     ca = pytest.importorskip("ChannelAttribution")
     file = shared_data / "channelattribution_paths" / "data.csv"
-    out = CliRunner().invoke(main, ["attribution", "--paths", str(file), "--models", "first,last,linear",
-                                    "--format", "csv"])
+    out = CliRunner().invoke(
+        main, ["attribution", "--paths", str(file), "--models", "first,last,linear", "--format", "csv"]
+    )
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(io.StringIO(out.output)))
-    theirs = ca.heuristic_models(pd.read_csv(file), "path", "total_conversions",
-                                 var_value="total_conversion_value", flg_pro=False).set_index("channel_name")
+    theirs = ca.heuristic_models(
+        pd.read_csv(file), "path", "total_conversions", var_value="total_conversion_value", flg_pro=False
+    ).set_index("channel_name")
     names = {"first": "first_touch", "last": "last_touch", "linear": "linear_touch"}
     assert len(rows) == 3 * len(theirs)
     for r in rows:
         for what in ("conversions", "value"):
-            assert float(r[what]) == pytest.approx(theirs.loc[r["channel"], f"{names[r['model']]}_{what}"],
-                                                   rel=1e-12, abs=1e-9)
+            assert float(r[what]) == pytest.approx(
+                theirs.loc[r["channel"], f"{names[r['model']]}_{what}"], rel=1e-12, abs=1e-9
+            )

@@ -48,7 +48,9 @@ HEADER = ("customer_id", "ts", "event")
 # -- building files ------------------------------------------------------------------------------
 def rows(n: int, prefix: str = "u", start: int = 0) -> list[tuple[str, str, str]]:
     """``n`` good event rows whose ids no other case uses (``prefix``)."""
-    return [(f"{prefix}{i}", f"2024-05-01 10:{i // 60 % 60:02d}:{i % 60:02d}", "visit") for i in range(start, start + n)]
+    return [
+        (f"{prefix}{i}", f"2024-05-01 10:{i // 60 % 60:02d}:{i % 60:02d}", "visit") for i in range(start, start + n)
+    ]
 
 
 def table(lines, header=HEADER, sep: str = ",", end: str = "\n", quote_all: bool = False) -> bytes:
@@ -91,7 +93,10 @@ def soup(n: int, seed: int) -> bytes:
 def big_csv(n: int, prefix: str) -> bytes:
     """``n`` rows with a random page each (32 hex digits), about 70 bytes a row."""
     r = random.Random(n)
-    body = [(f"{prefix}{i}", f"2024-05-01 10:{i // 60 % 60:02d}:{i % 60:02d}", "visit", "/p/" + r.randbytes(16).hex()) for i in range(n)]
+    body = [
+        (f"{prefix}{i}", f"2024-05-01 10:{i // 60 % 60:02d}:{i % 60:02d}", "visit", "/p/" + r.randbytes(16).hex())
+        for i in range(n)
+    ]
     return table(body, header=(*HEADER, "page"))
 
 
@@ -140,22 +145,60 @@ CASES: list[Case] = [
     # encodings and byte-order marks
     Case("utf8-bom", "bom.csv", b"\xef\xbb\xbf" + table(rows(4, "a")), "load", loaded=4),
     Case("utf8-bom-crlf", "bomcrlf.csv", b"\xef\xbb\xbf" + table(rows(4, "b"), end="\r\n"), "load", loaded=4),
-    Case("utf16-le-bom", "u16.csv", table(rows(3, "c")).decode().encode("utf-16"), "refuse", "iconv -f UTF-16 -t UTF-8"),
-    Case("utf16-be-bom", "u16be.csv", b"\xfe\xff" + table(rows(3, "c")).decode().encode("utf-16-be"), "refuse", "iconv -f UTF-16 "),
+    Case(
+        "utf16-le-bom", "u16.csv", table(rows(3, "c")).decode().encode("utf-16"), "refuse", "iconv -f UTF-16 -t UTF-8"
+    ),
+    Case(
+        "utf16-be-bom",
+        "u16be.csv",
+        b"\xfe\xff" + table(rows(3, "c")).decode().encode("utf-16-be"),
+        "refuse",
+        "iconv -f UTF-16 ",
+    ),
     Case("utf16-le-no-bom", "u16le.csv", table(rows(3, "c")).decode().encode("utf-16-le"), "refuse", "UTF-16LE"),
     Case("utf16-be-no-bom", "u16be2.csv", table(rows(3, "c")).decode().encode("utf-16-be"), "refuse", "UTF-16BE"),
     Case("utf32-bom", "u32.csv", table(rows(3, "c")).decode().encode("utf-32"), "refuse", "UTF-32"),
     Case("utf16-ndjson", "u16.ndjson", ndjson([event(1)]).decode().encode("utf-16"), "refuse", "UTF-16"),
-    Case("latin1", "latin1.csv", table([("d1", "2024-05-01", "café")]).decode().encode("latin-1"), "refuse", "iconv -f LATIN1"),
-    Case("cp1252-quotes", "cp1252.csv", "customer_id,ts,event\nd2,2024-05-01,\u201cquoted\u201d\n".encode("cp1252"), "refuse", "not UTF-8"),
-    Case("utf8-multibyte", "mb.csv", table([("ü1", "2024-05-01", "Größe 🛒"), ("日本", "2024-05-01", "購入")]), "load", loaded=2),
-    Case("utf8-rtl-zero-width", "rtl.csv", table([("e\u200b1", "2024-05-01", "\u202ecart"), ("e2", "2024-05-01", "שלום")]), "load", loaded=2),
+    Case(
+        "latin1",
+        "latin1.csv",
+        table([("d1", "2024-05-01", "café")]).decode().encode("latin-1"),
+        "refuse",
+        "iconv -f LATIN1",
+    ),
+    Case(
+        "cp1252-quotes",
+        "cp1252.csv",
+        "customer_id,ts,event\nd2,2024-05-01,\u201cquoted\u201d\n".encode("cp1252"),
+        "refuse",
+        "not UTF-8",
+    ),
+    Case(
+        "utf8-multibyte",
+        "mb.csv",
+        table([("ü1", "2024-05-01", "Größe 🛒"), ("日本", "2024-05-01", "購入")]),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "utf8-rtl-zero-width",
+        "rtl.csv",
+        table([("e\u200b1", "2024-05-01", "\u202ecart"), ("e2", "2024-05-01", "שלום")]),
+        "load",
+        loaded=2,
+    ),
     Case("bom-ndjson", "bom.ndjson", b"\xef\xbb\xbf" + ndjson([event(1, "bn"), event(2, "bn")]), "load", loaded=2),
     Case("png-as-csv", "image.csv", b"\x89PNG\r\n\x1a\n" + noise(2000, 1), "refuse", "binary data"),
     Case("gzip-named-csv", "packed.csv", gz(table(rows(50, "pk"))), "refuse", "rename it packed.csv.gz"),
     Case("zip-as-csv", "archive.csv", b"PK\x03\x04" + noise(500, 2), "refuse", "ZIP archive"),
-    Case("latin1-after-head", "late.csv", table(rows(40_000, "lh")) + "lh-x,2024-05-01,caf\xe9\n".encode("latin-1"), "load",
-         loaded=40_000, quarantined=1),
+    Case(
+        "latin1-after-head",
+        "late.csv",
+        table(rows(40_000, "lh")) + "lh-x,2024-05-01,caf\xe9\n".encode("latin-1"),
+        "load",
+        loaded=40_000,
+        quarantined=1,
+    ),
     # delimiters
     Case("semicolon", "semi.csv", table(rows(3, "s"), sep=";"), "refuse", "semicolon"),
     Case("tsv-named-csv", "tabs.csv", table(rows(3, "t"), sep="\t"), "refuse", "--source-format tsv"),
@@ -163,74 +206,301 @@ CASES: list[Case] = [
     Case("tsv", "good.tsv", table(rows(5, "t3"), sep="\t"), "load", loaded=5),
     Case("tsv-forced", "good.dat", table(rows(5, "t4"), sep="\t"), "load", args=("--source-format", "tsv"), loaded=5),
     Case("pipe", "pipe.csv", table(rows(3, "p"), sep="|"), "refuse", "customer_id"),
-    Case("trailing-delimiter", "trail.csv", plain("customer_id,ts,event,", "td1,2024-05-01,visit,", "td2,2024-05-01,visit,"), "load", loaded=2),
-    Case("spaces-after-commas", "spaces.csv", plain("customer_id, ts, event", "sp1, 2024-05-01, visit"), "load",
-         args=("--map", "ts= ts", "--map", "touchpoint= event"), loaded=1),
+    Case(
+        "trailing-delimiter",
+        "trail.csv",
+        plain("customer_id,ts,event,", "td1,2024-05-01,visit,", "td2,2024-05-01,visit,"),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "spaces-after-commas",
+        "spaces.csv",
+        plain("customer_id, ts, event", "sp1, 2024-05-01, visit"),
+        "load",
+        args=("--map", "ts= ts", "--map", "touchpoint= event"),
+        loaded=1,
+    ),
     # quotes
-    Case("multiline-values", "multi.csv", table([("m1", "2024-05-01", "line one\nline two"), ("m2", "2024-05-01", "a\r\nb")]), "load", loaded=2),
-    Case("doubled-quotes", "dq.csv", table([("q1", "2024-05-01", 'say "hi"'), ("q2", "2024-05-01", '""')]), "load", loaded=2),
+    Case(
+        "multiline-values",
+        "multi.csv",
+        table([("m1", "2024-05-01", "line one\nline two"), ("m2", "2024-05-01", "a\r\nb")]),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "doubled-quotes",
+        "dq.csv",
+        table([("q1", "2024-05-01", 'say "hi"'), ("q2", "2024-05-01", '""')]),
+        "load",
+        loaded=2,
+    ),
     Case("all-quoted", "allq.csv", table(rows(20, "aq"), quote_all=True), "load", loaded=20),
-    Case("stray-quote-mid-value", "stray.csv", plain("customer_id,ts,event", 'sq1,2024-05-01,vi"sit', "sq2,2024-05-01,cart"), "load", loaded=2),
-    Case("quote-then-text", "qtext.csv", plain("customer_id,ts,event", 'qt1,2024-05-01,"vi"sit', "qt2,2024-05-01,cart"), "refuse", "quotes"),
-    Case("quote-then-text-late", "qtextlate.csv", table(rows(30_000, "ql")) + b'ql-x,2024-05-01,"vi"sit\n', "load", loaded=30_000, quarantined=1),
-    Case("single-quotes", "sq.csv", plain("customer_id,ts,event", "'s1',2024-05-01,'visit, home'", "s2,2024-05-01,cart"), "load", loaded=1, quarantined=1),
+    Case(
+        "stray-quote-mid-value",
+        "stray.csv",
+        plain("customer_id,ts,event", 'sq1,2024-05-01,vi"sit', "sq2,2024-05-01,cart"),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "quote-then-text",
+        "qtext.csv",
+        plain("customer_id,ts,event", 'qt1,2024-05-01,"vi"sit', "qt2,2024-05-01,cart"),
+        "refuse",
+        "quotes",
+    ),
+    Case(
+        "quote-then-text-late",
+        "qtextlate.csv",
+        table(rows(30_000, "ql")) + b'ql-x,2024-05-01,"vi"sit\n',
+        "load",
+        loaded=30_000,
+        quarantined=1,
+    ),
+    Case(
+        "single-quotes",
+        "sq.csv",
+        plain("customer_id,ts,event", "'s1',2024-05-01,'visit, home'", "s2,2024-05-01,cart"),
+        "load",
+        loaded=1,
+        quarantined=1,
+    ),
     Case("quoted-header", "qh.csv", plain('"customer_id","ts","event"', "qh1,2024-05-01,visit"), "load", loaded=1),
-    Case("unclosed-quote-top", "uqtop.csv", plain("customer_id,ts,event", 'uq1,"2024-05-01,visit', *(",".join(r) for r in rows(50, "uq"))),
-         "refuse", "unterminated quote"),
-    Case("unclosed-quote-row-30000", "uq30k.csv",
-         table(rows(30_000, "uk")) + b'uk-x,"2024-05-01,visit\n' + table(rows(1_000, "uk", 30_000), header=None),
-         "refuse", "row 30,001"),
-    Case("stray-quotes-swallow-500", "swallow.csv",
-         table(rows(30_000, "sw")) + b'sw-x,2024-05-01,"visit\n' + table(rows(499, "sw", 30_000), header=None)
-         + b'sw-y,2024-05-01,"cart\n' + table(rows(500, "sw", 40_000), header=None),
-         "refuse", "line 30,002"),
-    Case("quoted-value-eof", "qeof.csv", plain("customer_id,ts,event", "qe1,2024-05-01,visit", 'qe2,2024-05-01,"visit'), "refuse", "unterminated quote"),
+    Case(
+        "unclosed-quote-top",
+        "uqtop.csv",
+        plain("customer_id,ts,event", 'uq1,"2024-05-01,visit', *(",".join(r) for r in rows(50, "uq"))),
+        "refuse",
+        "unterminated quote",
+    ),
+    Case(
+        "unclosed-quote-row-30000",
+        "uq30k.csv",
+        table(rows(30_000, "uk")) + b'uk-x,"2024-05-01,visit\n' + table(rows(1_000, "uk", 30_000), header=None),
+        "refuse",
+        "row 30,001",
+    ),
+    Case(
+        "stray-quotes-swallow-500",
+        "swallow.csv",
+        table(rows(30_000, "sw"))
+        + b'sw-x,2024-05-01,"visit\n'
+        + table(rows(499, "sw", 30_000), header=None)
+        + b'sw-y,2024-05-01,"cart\n'
+        + table(rows(500, "sw", 40_000), header=None),
+        "refuse",
+        "line 30,002",
+    ),
+    Case(
+        "quoted-value-eof",
+        "qeof.csv",
+        plain("customer_id,ts,event", "qe1,2024-05-01,visit", 'qe2,2024-05-01,"visit'),
+        "refuse",
+        "unterminated quote",
+    ),
     # line endings
     Case("crlf", "crlf.csv", table(rows(6, "cr"), end="\r\n"), "load", loaded=6),
     Case("cr-only", "cr.csv", table(rows(6, "co"), end="\r"), "load", loaded=6, rows=6),
-    Case("mixed-endings", "mixed.csv", plain("customer_id,ts,event", "mx1,2024-05-01,visit", end="\r") + plain("mx2,2024-05-01,v", "mx3,2024-05-01,v"),
-         "refuse", "line endings"),
-    Case("lone-cr-in-value", "lonecr.csv", plain("customer_id,ts,event", "lc1,2024-05-01,vi\r\rsit", "lc2,2024-05-01,cart"), "refuse", "carriage return"),
-    Case("lone-cr-in-value-late", "lonecrlate.csv", table(rows(30_000, "lr")) + b"lr-x,2024-05-01,@help \r\rmy order\n" + table(rows(5, "lr", 30_000), header=None),
-         "refuse", "row 30,001"),
-    Case("quoted-cr-in-value", "quotedcr.csv", plain("customer_id,ts,event", 'qc1,2024-05-01,"vi\r\rsit"', "qc2,2024-05-01,cart"), "load", loaded=2),
-    Case("crlf-then-lf", "crlflf.csv", plain("customer_id,ts,event", "cl1,2024-05-01,visit", end="\r\n") + plain("cl2,2024-05-01,cart", "cl3,2024-05-01,v"),
-         "refuse", "line endings"),
-    Case("crlf-then-lf-late", "crlflflate.csv", table(rows(30_000, "cf"), end="\r\n") + plain("cf-x,2024-05-01,visit") + table(rows(5, "cf", 30_000), header=None, end="\r\n"),
-         "refuse", "row 30,001 (line 30,002 of the file) ends in \\n alone"),
-    Case("no-final-newline", "nofinal.csv", plain("customer_id,ts,event", "nf1,2024-05-01,visit", "nf2,2024-05-01,cart", final=False), "load", loaded=2),
-    Case("blank-lines", "blank.csv", plain("customer_id,ts,event", "", "bl1,2024-05-01,visit", "", "", "bl2,2024-05-01,cart", ""), "load", loaded=2),
-    Case("blank-crlf-lines", "blankcrlf.csv", plain("customer_id,ts,event", "", "bc1,2024-05-01,visit", "", end="\r\n"), "load", loaded=1),
-    Case("leading-blank-lines", "lead.csv", plain("", "", "customer_id,ts,event", "lb1,2024-05-01,visit"), "load", loaded=1),
-    Case("whitespace-lines", "wsl.csv", plain("customer_id,ts,event", "ws1,2024-05-01,visit", "   ", "\t", "ws2,2024-05-01,cart"), "load", loaded=2, quarantined=2),
+    Case(
+        "mixed-endings",
+        "mixed.csv",
+        plain("customer_id,ts,event", "mx1,2024-05-01,visit", end="\r") + plain("mx2,2024-05-01,v", "mx3,2024-05-01,v"),
+        "refuse",
+        "line endings",
+    ),
+    Case(
+        "lone-cr-in-value",
+        "lonecr.csv",
+        plain("customer_id,ts,event", "lc1,2024-05-01,vi\r\rsit", "lc2,2024-05-01,cart"),
+        "refuse",
+        "carriage return",
+    ),
+    Case(
+        "lone-cr-in-value-late",
+        "lonecrlate.csv",
+        table(rows(30_000, "lr")) + b"lr-x,2024-05-01,@help \r\rmy order\n" + table(rows(5, "lr", 30_000), header=None),
+        "refuse",
+        "row 30,001",
+    ),
+    Case(
+        "quoted-cr-in-value",
+        "quotedcr.csv",
+        plain("customer_id,ts,event", 'qc1,2024-05-01,"vi\r\rsit"', "qc2,2024-05-01,cart"),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "crlf-then-lf",
+        "crlflf.csv",
+        plain("customer_id,ts,event", "cl1,2024-05-01,visit", end="\r\n")
+        + plain("cl2,2024-05-01,cart", "cl3,2024-05-01,v"),
+        "refuse",
+        "line endings",
+    ),
+    Case(
+        "crlf-then-lf-late",
+        "crlflflate.csv",
+        table(rows(30_000, "cf"), end="\r\n")
+        + plain("cf-x,2024-05-01,visit")
+        + table(rows(5, "cf", 30_000), header=None, end="\r\n"),
+        "refuse",
+        "row 30,001 (line 30,002 of the file) ends in \\n alone",
+    ),
+    Case(
+        "no-final-newline",
+        "nofinal.csv",
+        plain("customer_id,ts,event", "nf1,2024-05-01,visit", "nf2,2024-05-01,cart", final=False),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "blank-lines",
+        "blank.csv",
+        plain("customer_id,ts,event", "", "bl1,2024-05-01,visit", "", "", "bl2,2024-05-01,cart", ""),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "blank-crlf-lines",
+        "blankcrlf.csv",
+        plain("customer_id,ts,event", "", "bc1,2024-05-01,visit", "", end="\r\n"),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "leading-blank-lines",
+        "lead.csv",
+        plain("", "", "customer_id,ts,event", "lb1,2024-05-01,visit"),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "whitespace-lines",
+        "wsl.csv",
+        plain("customer_id,ts,event", "ws1,2024-05-01,visit", "   ", "\t", "ws2,2024-05-01,cart"),
+        "load",
+        loaded=2,
+        quarantined=2,
+    ),
     # structure
     Case("header-only", "hdr.csv", plain("customer_id,ts,event"), "load", loaded=0, quarantined=0),
     Case("header-only-no-newline", "hdr2.csv", plain("customer_id,ts,event", final=False), "load", loaded=0),
     Case("empty-file", "empty.csv", b"", "refuse", "is empty"),
     Case("whitespace-file", "blankfile.csv", b"  \n\n \r\n", "refuse", "is empty"),
     Case("no-header", "nohdr.csv", table(rows(3, "nh"), header=None), "refuse", "no column"),
-    Case("ragged-rows", "ragged.csv", plain("customer_id,ts,event", "rg1,2024-05-01", "rg2,2024-05-01,visit,extra", "rg3,2024-05-01,cart"),
-         "load", loaded=1, quarantined=2),
-    Case("duplicate-headers", "duph.csv", plain("customer_id,ts,event,event", "dh1,2024-05-01,visit,other"), "load", loaded=1),
-    Case("case-duplicate-headers", "caseh.csv", plain("customer_id,ts,event,Page,page", "ch1,2024-05-01,visit,A,a"), "load", loaded=1),
+    Case(
+        "ragged-rows",
+        "ragged.csv",
+        plain("customer_id,ts,event", "rg1,2024-05-01", "rg2,2024-05-01,visit,extra", "rg3,2024-05-01,cart"),
+        "load",
+        loaded=1,
+        quarantined=2,
+    ),
+    Case(
+        "duplicate-headers",
+        "duph.csv",
+        plain("customer_id,ts,event,event", "dh1,2024-05-01,visit,other"),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "case-duplicate-headers",
+        "caseh.csv",
+        plain("customer_id,ts,event,Page,page", "ch1,2024-05-01,visit,A,a"),
+        "load",
+        loaded=1,
+    ),
     Case("empty-header-name", "emptyh.csv", plain("customer_id,,ts,event", "eh1,x,2024-05-01,visit"), "load", loaded=1),
-    Case("delimiters-only-row", "commas.csv", plain("customer_id,ts,event", ",,", "dr1,2024-05-01,visit"), "load", loaded=1, quarantined=1),
-    Case("2000-columns", "wide.csv", table([("w1", "2024-05-01", "visit", *map(str, range(1997)))],
-                                           header=(*HEADER, *(f"c{i}" for i in range(1997)))), "load", loaded=1),
-    Case("1mb-field", "field1m.csv", table([("f1", "2024-05-01", "visit", "y" * (1 << 20)), ("f2", "2024-05-01", "visit", "")],
-                                           header=(*HEADER, "note")), "load", loaded=2),
-    Case("10mib-field", "field10m.csv", table([("f3", "2024-05-01", "visit", TEN_MIB), ("f4", "2024-05-01", "cart", "z")],
-                                              header=(*HEADER, "note")), "load", loaded=2),
-    Case("10mib-field-late", "field10mlate.csv", table([*rows(30_000, "fl"), ("fl-x", "2024-05-01", "visit")])
-         .replace(b"fl-x,2024-05-01,visit", b"fl-x,2024-05-01," + TEN_MIB.encode()), "load", loaded=30_001),
-    Case("40mib-field", "field40m.csv", table([("f5", "2024-05-01", "x" * (40 << 20))]), "refuse", "longer than journeymap reads (32 MiB)"),
+    Case(
+        "delimiters-only-row",
+        "commas.csv",
+        plain("customer_id,ts,event", ",,", "dr1,2024-05-01,visit"),
+        "load",
+        loaded=1,
+        quarantined=1,
+    ),
+    Case(
+        "2000-columns",
+        "wide.csv",
+        table(
+            [("w1", "2024-05-01", "visit", *map(str, range(1997)))], header=(*HEADER, *(f"c{i}" for i in range(1997)))
+        ),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "1mb-field",
+        "field1m.csv",
+        table(
+            [("f1", "2024-05-01", "visit", "y" * (1 << 20)), ("f2", "2024-05-01", "visit", "")],
+            header=(*HEADER, "note"),
+        ),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "10mib-field",
+        "field10m.csv",
+        table([("f3", "2024-05-01", "visit", TEN_MIB), ("f4", "2024-05-01", "cart", "z")], header=(*HEADER, "note")),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "10mib-field-late",
+        "field10mlate.csv",
+        table([*rows(30_000, "fl"), ("fl-x", "2024-05-01", "visit")]).replace(
+            b"fl-x,2024-05-01,visit", b"fl-x,2024-05-01," + TEN_MIB.encode()
+        ),
+        "load",
+        loaded=30_001,
+    ),
+    Case(
+        "40mib-field",
+        "field40m.csv",
+        table([("f5", "2024-05-01", "x" * (40 << 20))]),
+        "refuse",
+        "longer than journeymap reads (32 MiB)",
+    ),
     Case("long-event-name", "longname.csv", table([("ln1", "2024-05-01", "e" * 100_000)]), "load", loaded=1),
-    Case("nul-bytes", "nul.csv", plain("customer_id,ts,event", "nu1,2024-05-01,vi\x00sit", "nu2,2024-05-01,cart"), "load", loaded=2),
-    Case("control-chars", "ctrl.csv", table([("cc1", "2024-05-01", "a\x01b\x07c\x1b[31m"), ("cc2\x7f", "2024-05-01", "\x0b\x0c")]), "load", loaded=2),
-    Case("binary-garbage-after-header", "garbage.csv", b"customer_id,ts,event\n" + noise(3000, 3), "refuse", "binary data"),
+    Case(
+        "nul-bytes",
+        "nul.csv",
+        plain("customer_id,ts,event", "nu1,2024-05-01,vi\x00sit", "nu2,2024-05-01,cart"),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "control-chars",
+        "ctrl.csv",
+        table([("cc1", "2024-05-01", "a\x01b\x07c\x1b[31m"), ("cc2\x7f", "2024-05-01", "\x0b\x0c")]),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "binary-garbage-after-header",
+        "garbage.csv",
+        b"customer_id,ts,event\n" + noise(3000, 3),
+        "refuse",
+        "binary data",
+    ),
     Case("garbage-ascii-after-header", "garbage2.csv", b"customer_id,ts,event\n" + soup(3000, 4), "refuse", ""),
-    Case("hash-lines", "hash.csv", plain("customer_id,ts,event", "#h1,2024-05-01,visit", "# note", "h2,2024-05-01,item #5"), "load", loaded=2, quarantined=1),
-    Case("comment-first-line", "comment.csv", plain("# exported 2024", "customer_id,ts,event", "cf1,2024-05-01,visit"), "refuse", "no column"),
+    Case(
+        "hash-lines",
+        "hash.csv",
+        plain("customer_id,ts,event", "#h1,2024-05-01,visit", "# note", "h2,2024-05-01,item #5"),
+        "load",
+        loaded=2,
+        quarantined=1,
+    ),
+    Case(
+        "comment-first-line",
+        "comment.csv",
+        plain("# exported 2024", "customer_id,ts,event", "cf1,2024-05-01,visit"),
+        "refuse",
+        "no column",
+    ),
     # gzip
     Case("gz", "ok.csv.gz", gz(table(rows(40, "gz"))), "load", loaded=40),
     Case("gz-cut-60pct", "cut.csv.gz", cut(BIG_GZ, 0.6), "refuse", "ends early"),
@@ -240,98 +510,430 @@ CASES: list[Case] = [
     Case("gz-flipped-byte", "flip.csv.gz", flip(gz(big_csv(3_000, "fb")), 0.5), "refuse", "damaged"),
     Case("gz-bad-crc", "crc.csv.gz", flip(BIG_GZ, 1 - 6 / len(BIG_GZ)), "refuse", "CRC"),
     Case("gz-trailing-garbage", "tail.csv.gz", gz(table(rows(5, "tg"))) + b"garbage!", "refuse", "damaged"),
-    Case("gz-two-members", "two.csv.gz", gz(table(rows(5, "m1"))) + gz(table(rows(5, "m2", 5), header=None)), "load", loaded=10),
+    Case(
+        "gz-two-members",
+        "two.csv.gz",
+        gz(table(rows(5, "m1"))) + gz(table(rows(5, "m2", 5), header=None)),
+        "load",
+        loaded=10,
+    ),
     Case("gz-of-nothing", "nothing.csv.gz", gz(b""), "refuse", "is empty"),
     Case("gz-tsv", "ok.tsv.gz", gz(table(rows(7, "gt"), sep="\t")), "load", loaded=7),
-    Case("gz-ndjson-cut", "cut.ndjson.gz", cut(gz(ndjson([event(i, "nc", pad="".join(random.Random(i).choices("abcdef0123", k=40)))
-                                                          for i in range(20_000)])), 0.5), "refuse", "ends early"),
-    Case("gz-json-cut", "cut.json.gz", cut(gz(json.dumps([event(i, "jc") for i in range(5_000)]).encode()), 0.5), "refuse", ""),
+    Case(
+        "gz-ndjson-cut",
+        "cut.ndjson.gz",
+        cut(
+            gz(
+                ndjson(
+                    [event(i, "nc", pad="".join(random.Random(i).choices("abcdef0123", k=40))) for i in range(20_000)]
+                )
+            ),
+            0.5,
+        ),
+        "refuse",
+        "ends early",
+    ),
+    Case(
+        "gz-json-cut",
+        "cut.json.gz",
+        cut(gz(json.dumps([event(i, "jc") for i in range(5_000)]).encode()), 0.5),
+        "refuse",
+        "",
+    ),
     Case("gz-ndjson", "ok.ndjson.gz", gz(ndjson([event(i, "ng") for i in range(9)])), "load", loaded=9),
     # NDJSON
     Case("ndjson", "ok.ndjson", ndjson([event(i, "n") for i in range(5)]), "load", loaded=5),
-    Case("ndjson-malformed-line", "mal.ndjson", ndjson([event(1, "ml"), '{"customer_id": "ml2", ', event(3, "ml")]), "load", loaded=2, quarantined=1),
-    Case("ndjson-blank-lines", "blank.ndjson", ndjson([event(1, "nb"), "", "   ", event(2, "nb"), ""]), "load", loaded=2),
-    Case("ndjson-array-line", "arr.ndjson", ndjson([event(1, "na"), "[1, 2]", event(2, "na")]), "load", loaded=2, quarantined=1),
-    Case("ndjson-scalar-line", "scalar.ndjson", ndjson([event(1, "ns"), "42", '"text"', "null", event(2, "ns")]), "load", loaded=2, quarantined=3),
+    Case(
+        "ndjson-malformed-line",
+        "mal.ndjson",
+        ndjson([event(1, "ml"), '{"customer_id": "ml2", ', event(3, "ml")]),
+        "load",
+        loaded=2,
+        quarantined=1,
+    ),
+    Case(
+        "ndjson-blank-lines", "blank.ndjson", ndjson([event(1, "nb"), "", "   ", event(2, "nb"), ""]), "load", loaded=2
+    ),
+    Case(
+        "ndjson-array-line",
+        "arr.ndjson",
+        ndjson([event(1, "na"), "[1, 2]", event(2, "na")]),
+        "load",
+        loaded=2,
+        quarantined=1,
+    ),
+    Case(
+        "ndjson-scalar-line",
+        "scalar.ndjson",
+        ndjson([event(1, "ns"), "42", '"text"', "null", event(2, "ns")]),
+        "load",
+        loaded=2,
+        quarantined=3,
+    ),
     Case("ndjson-empty-key", "ekey.ndjson", ndjson([event(1, "ek", **{"": "v"}), event(2, "ek")]), "load", loaded=2),
-    Case("ndjson-odd-keys", "okey.ndjson", ndjson([event(1, "ok", **{'q"k': 1, "b\\s": 2, "a.b": 3, "$x": 4})]), "load", loaded=1),
+    Case(
+        "ndjson-odd-keys",
+        "okey.ndjson",
+        ndjson([event(1, "ok", **{'q"k': 1, "b\\s": 2, "a.b": 3, "$x": 4})]),
+        "load",
+        loaded=1,
+    ),
     Case("ndjson-case-keys", "ckey.ndjson", ndjson([event(1, "ck", ID="A", id="a")]), "load", loaded=1),
-    Case("ndjson-duplicate-keys", "dkey.ndjson", ndjson(['{"customer_id": "dk1", "ts": "2024-05-01", "event": "a", "event": "b"}']), "load", loaded=1),
-    Case("ndjson-nested", "nested.ndjson", ndjson([event(1, "nn", cart={"items": [1, {"sku": "x"}]}, tags=["a", "b"])]), "load", loaded=1),
-    Case("ndjson-nan-literal", "nan.ndjson", ndjson([event(1, "nl"), '{"customer_id": "nl2", "ts": "2024-05-01", "event": "v", "revenue": NaN}']),
-         "load", loaded=1, quarantined=1),
-    Case("ndjson-infinity-literal", "inf.ndjson", ndjson([event(1, "il"), '{"customer_id": "il2", "ts": "2024-05-01", "event": "v", "revenue": Infinity}']),
-         "load", loaded=1, quarantined=1),
+    Case(
+        "ndjson-duplicate-keys",
+        "dkey.ndjson",
+        ndjson(['{"customer_id": "dk1", "ts": "2024-05-01", "event": "a", "event": "b"}']),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "ndjson-nested",
+        "nested.ndjson",
+        ndjson([event(1, "nn", cart={"items": [1, {"sku": "x"}]}, tags=["a", "b"])]),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "ndjson-nan-literal",
+        "nan.ndjson",
+        ndjson([event(1, "nl"), '{"customer_id": "nl2", "ts": "2024-05-01", "event": "v", "revenue": NaN}']),
+        "load",
+        loaded=1,
+        quarantined=1,
+    ),
+    Case(
+        "ndjson-infinity-literal",
+        "inf.ndjson",
+        ndjson([event(1, "il"), '{"customer_id": "il2", "ts": "2024-05-01", "event": "v", "revenue": Infinity}']),
+        "load",
+        loaded=1,
+        quarantined=1,
+    ),
     Case("ndjson-crlf", "crlf.ndjson", ndjson([event(i, "nr") for i in range(3)], end="\r\n"), "load", loaded=3),
-    Case("ndjson-cut-last-line", "cutl.ndjson", ndjson([event(1, "cl"), event(2, "cl")]) + b'{"customer_id": "cl3", "ts": "2024-', "load", loaded=2, quarantined=1),
+    Case(
+        "ndjson-cut-last-line",
+        "cutl.ndjson",
+        ndjson([event(1, "cl"), event(2, "cl")]) + b'{"customer_id": "cl3", "ts": "2024-',
+        "load",
+        loaded=2,
+        quarantined=1,
+    ),
     Case("ndjson-all-malformed", "allbad.ndjson", ndjson(["{", "}", "nope"]), "refuse", "no JSON objects"),
     Case("ndjson-10mib-line", "big.ndjson", ndjson([event(1, "nt", note=TEN_MIB), event(2, "nt")]), "load", loaded=2),
-    Case("ndjson-html-keys", "html.ndjson", ndjson([event(1, "nh", **{"<b>k</b>": "<script>x</script>"})]), "load", loaded=1),
+    Case(
+        "ndjson-html-keys",
+        "html.ndjson",
+        ndjson([event(1, "nh", **{"<b>k</b>": "<script>x</script>"})]),
+        "load",
+        loaded=1,
+    ),
     # JSON arrays
     Case("json-array", "ok.json", json.dumps([event(i, "ja") for i in range(4)]).encode(), "load", loaded=4),
-    Case("json-array-cut", "cut.json", json.dumps([event(i, "jt") for i in range(50)]).encode()[:-40], "refuse", "cannot be read as json"),
+    Case(
+        "json-array-cut",
+        "cut.json",
+        json.dumps([event(i, "jt") for i in range(50)]).encode()[:-40],
+        "refuse",
+        "cannot be read as json",
+    ),
     Case("json-single-object", "one.json", json.dumps(event(1, "jo")).encode(), "refuse", ""),
     Case("json-array-of-scalars", "scalars.json", b"[1, 2, 3]", "refuse", "no JSON objects"),
     Case("json-empty-array", "empty.json", b"[]", "refuse", "no JSON objects"),
-    Case("json-mixed-array", "mixed.json", json.dumps([event(1, "jm"), 5, "x", event(2, "jm")]).encode(), "load", loaded=2, quarantined=2),
+    Case(
+        "json-mixed-array",
+        "mixed.json",
+        json.dumps([event(1, "jm"), 5, "x", event(2, "jm")]).encode(),
+        "load",
+        loaded=2,
+        quarantined=2,
+    ),
     # Parquet
-    Case("parquet", "ok.parquet", parquet({"customer_id": ["pq1", "pq2"], "ts": ["2024-05-01", "2024-05-02"], "event": ["a", "b"]}), "load", loaded=2),
-    Case("parquet-cut", "cut.parquet", lambda p: (parquet({"customer_id": [f"pc{i}" for i in range(1000)], "ts": ["2024-05-01"] * 1000,
-                                                           "event": ["a"] * 1000})(p), p.write_bytes(p.read_bytes()[:-300])), "refuse", "parquet"),
+    Case(
+        "parquet",
+        "ok.parquet",
+        parquet({"customer_id": ["pq1", "pq2"], "ts": ["2024-05-01", "2024-05-02"], "event": ["a", "b"]}),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "parquet-cut",
+        "cut.parquet",
+        lambda p: (
+            parquet(
+                {"customer_id": [f"pc{i}" for i in range(1000)], "ts": ["2024-05-01"] * 1000, "event": ["a"] * 1000}
+            )(p),
+            p.write_bytes(p.read_bytes()[:-300]),
+        ),
+        "refuse",
+        "parquet",
+    ),
     Case("parquet-garbage", "junk.parquet", noise(4000, 5), "refuse", "parquet"),
     Case("parquet-zero-rows", "none.parquet", parquet({"customer_id": [], "ts": [], "event": []}), "load", loaded=0),
-    Case("parquet-zero-rows-typed", "none2.parquet", lambda p: __import__("pyarrow.parquet").parquet.write_table(
-        __import__("pyarrow").table({"customer_id": __import__("pyarrow").array([], "string"), "ts": __import__("pyarrow").array([], "string"),
-                                     "event": __import__("pyarrow").array([], "string")}), p), "load", loaded=0),
-    Case("parquet-jm-column", "jm.parquet", parquet({"customer_id": ["pj1"], "ts": ["2024-05-01"], "event": ["a"], "_jm_reason": ["mine"]}), "load", loaded=1),
-    Case("parquet-file-row-number-column", "frn.parquet", parquet({"customer_id": ["pf1"], "ts": ["2024-05-01"], "event": ["a"], "file_row_number": [7]}),
-         "load", loaded=1),
-    Case("parquet-epoch-ns", "ns.parquet", parquet({"customer_id": ["pn1"], "ts": [1_714_557_600_000_000_000], "event": ["a"]}), "load", loaded=1),
-    Case("parquet-epoch-nan-inf", "naninf.parquet", parquet({"customer_id": ["pi1", "pi2", "pi3"], "ts": [1.7e9, float("nan"), float("inf")],
-                                                            "event": ["a", "b", "c"]}), "load", loaded=1, quarantined=2),
-    Case("parquet-as-csv", "pq.csv", parquet({"customer_id": ["x"], "ts": ["2024-05-01"], "event": ["a"]}), "refuse", "--source-format parquet"),
+    Case(
+        "parquet-zero-rows-typed",
+        "none2.parquet",
+        lambda p: __import__("pyarrow.parquet").parquet.write_table(
+            __import__("pyarrow").table(
+                {
+                    "customer_id": __import__("pyarrow").array([], "string"),
+                    "ts": __import__("pyarrow").array([], "string"),
+                    "event": __import__("pyarrow").array([], "string"),
+                }
+            ),
+            p,
+        ),
+        "load",
+        loaded=0,
+    ),
+    Case(
+        "parquet-jm-column",
+        "jm.parquet",
+        parquet({"customer_id": ["pj1"], "ts": ["2024-05-01"], "event": ["a"], "_jm_reason": ["mine"]}),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "parquet-file-row-number-column",
+        "frn.parquet",
+        parquet({"customer_id": ["pf1"], "ts": ["2024-05-01"], "event": ["a"], "file_row_number": [7]}),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "parquet-epoch-ns",
+        "ns.parquet",
+        parquet({"customer_id": ["pn1"], "ts": [1_714_557_600_000_000_000], "event": ["a"]}),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "parquet-epoch-nan-inf",
+        "naninf.parquet",
+        parquet(
+            {"customer_id": ["pi1", "pi2", "pi3"], "ts": [1.7e9, float("nan"), float("inf")], "event": ["a", "b", "c"]}
+        ),
+        "load",
+        loaded=1,
+        quarantined=2,
+    ),
+    Case(
+        "parquet-as-csv",
+        "pq.csv",
+        parquet({"customer_id": ["x"], "ts": ["2024-05-01"], "event": ["a"]}),
+        "refuse",
+        "--source-format parquet",
+    ),
     # names and values
-    Case("jm-reason-column", "jmr.csv", plain("customer_id,ts,event,_jm_reason", "jr1,2024-05-01,visit,mine", "jr2,never,visit,mine"), "load", loaded=1, quarantined=1),
-    Case("jm-row-column", "jmrow.csv", plain("customer_id,ts,event,_jm_row,_JM_Bad", "jw1,2024-05-01,visit,99,x"), "load", loaded=1),
-    Case("html-script-names", "html.csv", table([("<b>h1</b>", "2024-05-01", "<script>alert(1)</script>"), ("h2", "2024-05-01", "<img src=x onerror=alert(1)>")]),
-         "load", loaded=2),
-    Case("formula-injection", "formula.csv", table([("=cmd|' /C calc'!A0", "2024-05-01", "+SUM(1)"), ("@x", "2024-05-01", "-2+3")]), "load", loaded=2),
-    Case("empty-customer-ids", "noid.csv", plain("customer_id,ts,event", ",2024-05-01,visit", "  ,2024-05-01,visit", "ok1,2024-05-01,visit"), "load", loaded=1, quarantined=2),
-    Case("empty-event-names", "noevent.csv", plain("customer_id,ts,event", "ne1,2024-05-01,", "ne2,2024-05-01,visit"), "load", loaded=1, quarantined=1),
-    Case("bad-timestamps", "badts.csv", plain("customer_id,ts,event", "bt1,yesterday,visit", "bt2,2024-13-45,visit", "bt3,2024-05-01,visit"), "load", loaded=1, quarantined=2),
-    Case("revenue-nan-inf", "rev.csv", plain("customer_id,ts,event,revenue", "rv1,2024-05-01,buy,NaN", "rv2,2024-05-01,buy,inf", "rv3,2024-05-01,buy,-Infinity",
-                                             "rv4,2024-05-01,buy,12.5", "rv5,2024-05-01,buy,1e400"), "load", loaded=1, quarantined=4),
-    Case("year-10000", "y10k.csv", plain("customer_id,ts,event", "yk1,10000-01-01,visit", "yk2,2024-05-01,visit"), "load", loaded=1, quarantined=1),
-    Case("year-0012", "y12.csv", plain("customer_id,ts,event", "yt1,0012-01-01,visit", "yt2,2024-05-01,visit"), "load", loaded=1, quarantined=1),
-    Case("compact-datetime", "compact.csv", plain("customer_id,ts,event", "cd1,20240501100000,visit", "cd2,20240502110000,visit"), "load", loaded=2),
-    Case("epoch-seconds-and-ms", "epoch.csv", plain("customer_id,ts,event", "ep1,1714557600,visit", "ep2,1714557600000,visit"), "load", loaded=2),
-    Case("iso-minute-offsets", "iso.csv", plain("customer_id,ts,event", "io1,2024-05-01T10:00Z,visit", "io2,2024-05-01 10:00 GMT,visit",
-                                                "io3,2024-05-01T10:00:00+05:30,visit"), "load", loaded=3),
-    Case("ids-with-spaces", "idsp.csv", plain("customer_id,ts,event", "  is1  ,2024-05-01,visit", "is1,2024-05-01 00:00:01,visit"), "load", loaded=2),
-    Case("all-rows-bad", "allbad.csv", plain("customer_id,ts,event", "ab1,,visit", ",2024-05-01,visit", "ab3,2024-05-01,"), "load", loaded=0, quarantined=3),
+    Case(
+        "jm-reason-column",
+        "jmr.csv",
+        plain("customer_id,ts,event,_jm_reason", "jr1,2024-05-01,visit,mine", "jr2,never,visit,mine"),
+        "load",
+        loaded=1,
+        quarantined=1,
+    ),
+    Case(
+        "jm-row-column",
+        "jmrow.csv",
+        plain("customer_id,ts,event,_jm_row,_JM_Bad", "jw1,2024-05-01,visit,99,x"),
+        "load",
+        loaded=1,
+    ),
+    Case(
+        "html-script-names",
+        "html.csv",
+        table(
+            [
+                ("<b>h1</b>", "2024-05-01", "<script>alert(1)</script>"),
+                ("h2", "2024-05-01", "<img src=x onerror=alert(1)>"),
+            ]
+        ),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "formula-injection",
+        "formula.csv",
+        table([("=cmd|' /C calc'!A0", "2024-05-01", "+SUM(1)"), ("@x", "2024-05-01", "-2+3")]),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "empty-customer-ids",
+        "noid.csv",
+        plain("customer_id,ts,event", ",2024-05-01,visit", "  ,2024-05-01,visit", "ok1,2024-05-01,visit"),
+        "load",
+        loaded=1,
+        quarantined=2,
+    ),
+    Case(
+        "empty-event-names",
+        "noevent.csv",
+        plain("customer_id,ts,event", "ne1,2024-05-01,", "ne2,2024-05-01,visit"),
+        "load",
+        loaded=1,
+        quarantined=1,
+    ),
+    Case(
+        "bad-timestamps",
+        "badts.csv",
+        plain("customer_id,ts,event", "bt1,yesterday,visit", "bt2,2024-13-45,visit", "bt3,2024-05-01,visit"),
+        "load",
+        loaded=1,
+        quarantined=2,
+    ),
+    Case(
+        "revenue-nan-inf",
+        "rev.csv",
+        plain(
+            "customer_id,ts,event,revenue",
+            "rv1,2024-05-01,buy,NaN",
+            "rv2,2024-05-01,buy,inf",
+            "rv3,2024-05-01,buy,-Infinity",
+            "rv4,2024-05-01,buy,12.5",
+            "rv5,2024-05-01,buy,1e400",
+        ),
+        "load",
+        loaded=1,
+        quarantined=4,
+    ),
+    Case(
+        "year-10000",
+        "y10k.csv",
+        plain("customer_id,ts,event", "yk1,10000-01-01,visit", "yk2,2024-05-01,visit"),
+        "load",
+        loaded=1,
+        quarantined=1,
+    ),
+    Case(
+        "year-0012",
+        "y12.csv",
+        plain("customer_id,ts,event", "yt1,0012-01-01,visit", "yt2,2024-05-01,visit"),
+        "load",
+        loaded=1,
+        quarantined=1,
+    ),
+    Case(
+        "compact-datetime",
+        "compact.csv",
+        plain("customer_id,ts,event", "cd1,20240501100000,visit", "cd2,20240502110000,visit"),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "epoch-seconds-and-ms",
+        "epoch.csv",
+        plain("customer_id,ts,event", "ep1,1714557600,visit", "ep2,1714557600000,visit"),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "iso-minute-offsets",
+        "iso.csv",
+        plain(
+            "customer_id,ts,event",
+            "io1,2024-05-01T10:00Z,visit",
+            "io2,2024-05-01 10:00 GMT,visit",
+            "io3,2024-05-01T10:00:00+05:30,visit",
+        ),
+        "load",
+        loaded=3,
+    ),
+    Case(
+        "ids-with-spaces",
+        "idsp.csv",
+        plain("customer_id,ts,event", "  is1  ,2024-05-01,visit", "is1,2024-05-01 00:00:01,visit"),
+        "load",
+        loaded=2,
+    ),
+    Case(
+        "all-rows-bad",
+        "allbad.csv",
+        plain("customer_id,ts,event", "ab1,,visit", ",2024-05-01,visit", "ab3,2024-05-01,"),
+        "load",
+        loaded=0,
+        quarantined=3,
+    ),
     Case("same-file-twice", "twice.csv", GOOD, "load", loaded=0, quarantined=0, rows=3),
     # mapping and arguments
     Case("missing-ts-column", "nots.csv", plain("customer_id,event", "mt1,visit"), "refuse", "ts"),
     Case("map-to-absent-column", "map.csv", table(rows(2, "ma")), "refuse", "nope", args=("--map", "customer_id=nope")),
     Case("bad-map-flag", "mapflag.csv", table(rows(2, "mf")), "refuse", "TARGET=COLUMN", args=("--map", "customer_id")),
-    Case("wrong-source-format", "wrongfmt.csv", table(rows(2, "wf")), "refuse", "parquet", args=("--source-format", "parquet")),
+    Case(
+        "wrong-source-format",
+        "wrongfmt.csv",
+        table(rows(2, "wf")),
+        "refuse",
+        "parquet",
+        args=("--source-format", "parquet"),
+    ),
     Case("unknown-extension", "sheet.xlsx", b"PK\x03\x04" + noise(100, 6), "refuse", "--source-format"),
     Case("bad-ts-format", "tsfmt.csv", table(rows(2, "tf")), "refuse", "%Q", args=("--ts-format", "%Q")),
     Case("bad-tz", "tz.csv", table(rows(2, "tzz")), "refuse", "Mars/Olympus", args=("--tz", "Mars/Olympus")),
     # feedback and customers
-    Case("feedback-bad-kind-and-nps", "fb.csv", plain("customer_id,ts,text,kind,nps", "fk1,2024-05-01,great,survey,9", "fk2,2024-05-01,meh,pigeon,5",
-                                                      "fk3,2024-05-01,bad,survey,11"), "load", table="feedback", loaded=1, quarantined=2),
-    Case("feedback-rating-500", "rating.csv", plain("customer_id,ts,text,rating,rating_scale", "fr1,2024-05-01,ok,4,5", "fr2,2024-05-01,wow,500,5"),
-         "load", table="feedback", loaded=1, quarantined=1),
-    Case("customers-one-column-blank-lines", "cust.csv", plain("customer_id", "cu1", "", "cu2", ""), "load", table="customers", loaded=2, quarantined=2),
-    Case("customers-jm-column", "custjm.csv", plain("customer_id,_jm_reason,segment", "cj1,x,gold"), "load", table="customers", loaded=1),
+    Case(
+        "feedback-bad-kind-and-nps",
+        "fb.csv",
+        plain(
+            "customer_id,ts,text,kind,nps",
+            "fk1,2024-05-01,great,survey,9",
+            "fk2,2024-05-01,meh,pigeon,5",
+            "fk3,2024-05-01,bad,survey,11",
+        ),
+        "load",
+        table="feedback",
+        loaded=1,
+        quarantined=2,
+    ),
+    Case(
+        "feedback-rating-500",
+        "rating.csv",
+        plain("customer_id,ts,text,rating,rating_scale", "fr1,2024-05-01,ok,4,5", "fr2,2024-05-01,wow,500,5"),
+        "load",
+        table="feedback",
+        loaded=1,
+        quarantined=1,
+    ),
+    Case(
+        "customers-one-column-blank-lines",
+        "cust.csv",
+        plain("customer_id", "cu1", "", "cu2", ""),
+        "load",
+        table="customers",
+        loaded=2,
+        quarantined=2,
+    ),
+    Case(
+        "customers-jm-column",
+        "custjm.csv",
+        plain("customer_id,_jm_reason,segment", "cj1,x,gold"),
+        "load",
+        table="customers",
+        loaded=1,
+    ),
     # a sample of the file cases again, as real processes
     Case("process-gz-cut", "pcut.csv.gz", BIG_GZ[: 1 << 20], "refuse", "ends early", subprocess=True),
-    Case("process-utf16", "pu16.csv", table(rows(3, "pu")).decode().encode("utf-16"), "refuse", "UTF-16", subprocess=True),
-    Case("process-unclosed-quote", "puq.csv", table(rows(3_000, "pq")) + b'pq-x,"2024-05-01,visit\n' + table(rows(100, "pq", 3_000), header=None),
-         "refuse", "unterminated quote", subprocess=True),
+    Case(
+        "process-utf16", "pu16.csv", table(rows(3, "pu")).decode().encode("utf-16"), "refuse", "UTF-16", subprocess=True
+    ),
+    Case(
+        "process-unclosed-quote",
+        "puq.csv",
+        table(rows(3_000, "pq")) + b'pq-x,"2024-05-01,visit\n' + table(rows(100, "pq", 3_000), header=None),
+        "refuse",
+        "unterminated quote",
+        subprocess=True,
+    ),
     Case("process-good", "pgood.csv", table(rows(100, "pg")), "load", loaded=100, subprocess=True),
-    Case("process-ragged", "pragged.csv", plain("customer_id,ts,event", "pr1,2024-05-01", "pr2,2024-05-01,visit"), "load", loaded=1, quarantined=1, subprocess=True),
+    Case(
+        "process-ragged",
+        "pragged.csv",
+        plain("customer_id,ts,event", "pr1,2024-05-01", "pr2,2024-05-01,visit"),
+        "load",
+        loaded=1,
+        quarantined=1,
+        subprocess=True,
+    ),
 ]
 
 
@@ -351,8 +953,13 @@ def _cli(ws: Path, args: list[str], in_process: bool) -> tuple[int, str, str]:
             tb = "".join(traceback.format_exception(result.exception))
             return result.exit_code or 99, result.stdout, result.stderr + "\nTraceback (in process)\n" + tb
         return result.exit_code, result.stdout, result.stderr
-    p = subprocess.run([sys.executable, "-m", "journeymap", "-w", str(ws), *args], capture_output=True, text=True,
-                       env=_env(), timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -420,7 +1027,9 @@ def test_bad_input(case: Case, seeded: Path, tmp_path: Path) -> None:
     else:
         src.write_bytes(case.data)
     before = snapshot(ws)
-    code, out, err = _cli(ws, ["ingest", case.table, str(src), "--format", "json", *case.args], in_process=not case.subprocess)
+    code, out, err = _cli(
+        ws, ["ingest", case.table, str(src), "--format", "json", *case.args], in_process=not case.subprocess
+    )
     assert "Traceback" not in err, err
     if case.outcome == "refuse":
         lines = [line for line in err.splitlines() if line.strip()]
@@ -448,9 +1057,11 @@ def test_bad_input(case: Case, seeded: Path, tmp_path: Path) -> None:
     assert grew["quarantine"] == quarantined
     assert grew["ingest_log"] == 1
     if quarantined:
-        reasons = duckdb.connect(str(ws / "journeymap.duckdb"), read_only=True).execute(
-            "SELECT count(*) FROM quarantine WHERE reason IS NULL OR reason = '' OR reason = 'mine'"
-        ).fetchone()[0]
+        reasons = (
+            duckdb.connect(str(ws / "journeymap.duckdb"), read_only=True)
+            .execute("SELECT count(*) FROM quarantine WHERE reason IS NULL OR reason = '' OR reason = 'mine'")
+            .fetchone()[0]
+        )
         assert reasons == 0, "every quarantined row has its own reason"
 
 
@@ -562,7 +1173,10 @@ def _read_only_folder(ws: Path, tmp: Path) -> dict:
         pytest.skip("root writes to read-only folders")
     for p in (ws, *ws.iterdir()):
         p.chmod(0o555 if p.is_dir() else 0o444)
-    return {"unchanged": True, "restore": lambda: [p.chmod(0o755 if p.is_dir() else 0o644) for p in (ws, *ws.iterdir())]}
+    return {
+        "unchanged": True,
+        "restore": lambda: [p.chmod(0o755 if p.is_dir() else 0o644) for p in (ws, *ws.iterdir())],
+    }
 
 
 def _no_workspace(ws: Path, tmp: Path) -> dict:
@@ -624,12 +1238,19 @@ def test_fault(fault: Fault, seeded: Path, tmp_path: Path) -> None:
     before = snapshot(ws) if check else None
     holder = None
     if opts.get("holder"):
-        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(ws / "journeymap.duckdb"), "30"], stdout=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(ws / "journeymap.duckdb"), "30"], stdout=subprocess.PIPE, text=True
+        )
         assert holder.stdout.readline().strip() == "ready"
     try:
-        p = subprocess.Popen([sys.executable, "-m", "journeymap", "-w", str(target), "ingest", "events", str(src)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-                             preexec_fn=opts.get("preexec"))
+        p = subprocess.Popen(
+            [sys.executable, "-m", "journeymap", "-w", str(target), "ingest", "events", str(src)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            preexec_fn=opts.get("preexec"),
+        )
         if "signal" in opts:
             reading(p.pid, src)
             p.send_signal(opts["signal"])

@@ -23,15 +23,20 @@ def _events(path: Path) -> Path:
     rows = []
     for i in range(30):
         steps = ["Home", "Search", "Checkout", "Purchase"][: 1 + i % 4]
-        rows += [{"customer_id": f"C{i:03d}", "ts": f"2025-02-{1 + i % 27:02d} 10:{k:02d}:00", "touchpoint": tp}
-                 for k, tp in enumerate(steps)]
+        rows += [
+            {"customer_id": f"C{i:03d}", "ts": f"2025-02-{1 + i % 27:02d} 10:{k:02d}:00", "touchpoint": tp}
+            for k, tp in enumerate(steps)
+        ]
     return write_csv(path, rows)
 
 
 def _git_clone(src: Path, dst: Path) -> list[str]:
     """Copy what git would hold: every file of ``src`` the workspace's ``.gitignore`` does not ignore."""
-    patterns = [p.strip().rstrip("/") for p in (src / ".gitignore").read_text(encoding="utf-8").splitlines()
-                if p.strip() and not p.startswith("#")]
+    patterns = [
+        p.strip().rstrip("/")
+        for p in (src / ".gitignore").read_text(encoding="utf-8").splitlines()
+        if p.strip() and not p.startswith("#")
+    ]
     copied = []
     for f in sorted(src.rglob("*")):
         rel = f.relative_to(src)
@@ -47,7 +52,10 @@ def _run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
-WAREHOUSES = {"duckdb:///journeymap.duckdb": "journeymap.duckdb", "duckdb:///warehouse/jm.duckdb": "warehouse/jm.duckdb"}
+WAREHOUSES = {
+    "duckdb:///journeymap.duckdb": "journeymap.duckdb",
+    "duckdb:///warehouse/jm.duckdb": "warehouse/jm.duckdb",
+}
 
 
 @pytest.fixture(params=list(WAREHOUSES), ids=["default", "sub-folder"])
@@ -72,8 +80,9 @@ def _one_sentence(output: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [["touchpoints", "--format", "json"], ["map"], ["info"], ["stages"],
-                                     ["voice", "quotes"]])
+@pytest.mark.parametrize(
+    "command", [["touchpoints", "--format", "json"], ["map"], ["info"], ["stages"], ["voice", "quotes"]]
+)
 def test_commands_on_a_clone_without_data_say_so(clone, command):
     ws, _, warehouse = clone
     r = _run("-w", str(ws), *command)

@@ -56,8 +56,14 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _jm(ws: Path, *args: str, timeout_s: float = 60, preexec=None, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "journeymap", "-w", str(ws), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(**env), preexec_fn=preexec)
+    return subprocess.Popen(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(**env),
+        preexec_fn=preexec,
+    )
 
 
 def _run(ws: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -73,9 +79,13 @@ class Holder:
         script = tmp / "holder.py"
         script.write_text(HOLDER, encoding="utf-8")
         self.release_file = tmp / f"release-{uuid.uuid4().hex}"
-        self.proc = subprocess.Popen([sys.executable, str(script), str(ws), mode, label, str(seconds),
-                                      str(self.release_file)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(ws), mode, label, str(seconds), str(self.release_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
         line = self.proc.stdout.readline()
         assert line.strip() == "ready", self.proc.stderr.read()
         self.pid = self.proc.pid
@@ -97,8 +107,9 @@ def _events_csv(path: Path, n: int, prefix: str = "c") -> Path:
         w = csv.writer(f)
         w.writerow(["customer_id", "ts", "event"])
         for i in range(n):
-            w.writerow([f"{prefix}{i % 20}", f"2024-03-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{i % 7:02d}",
-                        f"step{i % 5}"])
+            w.writerow(
+                [f"{prefix}{i % 20}", f"2024-03-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{i % 7:02d}", f"step{i % 5}"]
+            )
     return path
 
 
@@ -131,6 +142,7 @@ def small_ws(tmp_path) -> tuple[Path, Path]:
 
 # -- read-only commands run beside each other -----------------------------------------------------
 
+
 def test_two_touchpoints_at_once_beside_a_reader(small_ws, tmp_path):
     ws, src = small_ws
     reader = Holder(ws, "read", "journeymap report", 60, tmp_path)
@@ -159,9 +171,21 @@ def demo_ws(tmp_path_factory) -> Path:
 
 
 READ_COMMANDS = [
-    ["info"], ["quarantine"], ["touchpoints"], ["transitions"], ["paths"], ["stages"], ["friction"],
-    ["retention"], ["attribution"], ["blueprint", "check"], ["voice", "kpis"], ["voice", "sentiment"],
-    ["voice", "emotions"], ["voice", "themes"], ["map", "--format", "json"],
+    ["info"],
+    ["quarantine"],
+    ["touchpoints"],
+    ["transitions"],
+    ["paths"],
+    ["stages"],
+    ["friction"],
+    ["retention"],
+    ["attribution"],
+    ["blueprint", "check"],
+    ["voice", "kpis"],
+    ["voice", "sentiment"],
+    ["voice", "emotions"],
+    ["voice", "themes"],
+    ["map", "--format", "json"],
 ]
 
 
@@ -195,9 +219,14 @@ def test_scores_missing_open_the_workspace_for_writing(tmp_path, monkeypatch):
     """Feedback without scores: the command must write them, so it waits for the reader like a writer."""
     w = Workspace.init(tmp_path / "ws")
     fb = tmp_path / "fb.csv"
-    fb.write_text("feedback_id,customer_id,ts,text,nps\n" + "".join(
-        f"f{i},c{i % 4},2024-01-{1 + i:02d} 10:00:00,{'refund ignored' if i % 2 else 'friendly crew'},{i % 11}\n"
-        for i in range(12)), encoding="utf-8")
+    fb.write_text(
+        "feedback_id,customer_id,ts,text,nps\n"
+        + "".join(
+            f"f{i},c{i % 4},2024-01-{1 + i:02d} 10:00:00,{'refund ignored' if i % 2 else 'friendly crew'},{i % 11}\n"
+            for i in range(12)
+        ),
+        encoding="utf-8",
+    )
     w.ingest_feedback(fb)
     w.close()
     reader = Holder(w.path, "read", "journeymap touchpoints", 60, tmp_path)
@@ -218,6 +247,7 @@ def test_scores_missing_open_the_workspace_for_writing(tmp_path, monkeypatch):
 
 # -- a busy workspace: wait, then one sentence naming the holder ---------------------------------
 
+
 def test_ingest_waits_for_a_writer_then_loads(small_ws, tmp_path):
     ws, src = small_ws
     more = _events_csv(tmp_path / "more.csv", 30, prefix="n")
@@ -225,8 +255,9 @@ def test_ingest_waits_for_a_writer_then_loads(small_ws, tmp_path):
     try:
         p = _jm(ws, "ingest", "events", str(more), JOURNEYMAP_LOCK_TIMEOUT="90")
         waiting = p.stderr.readline()  # it waits, and says for whom ...
-        assert waiting.startswith(f"Waiting for the workspace: held by `journeymap ingest` (PID {writer.pid}, "
-                                  "writing since "), waiting
+        assert waiting.startswith(
+            f"Waiting for the workspace: held by `journeymap ingest` (PID {writer.pid}, writing since "
+        ), waiting
         assert p.poll() is None
         writer.release()  # ... and goes on when the writer has finished
         out, err = p.communicate(timeout=120)
@@ -254,8 +285,7 @@ def test_busy_workspace_gives_up_with_one_sentence(small_ws, tmp_path, args):
     lines = _error_lines(out.stderr)
     assert len(lines) == 2, out.stderr  # the progress line, then the error
     assert lines[0].startswith("Waiting for the workspace: held by `journeymap ingest`")
-    assert lines[1].startswith("Error: The workspace is busy: `journeymap ingest` "
-                               f"(PID {writer.pid}, writing since ")
+    assert lines[1].startswith(f"Error: The workspace is busy: `journeymap ingest` (PID {writer.pid}, writing since ")
     assert "within 1.5 s" in lines[1] and "JOURNEYMAP_LOCK_TIMEOUT" in lines[1]
     assert waited >= 1.5
     assert _count_events(ws) == len(_rows(src))  # the refused ingest loaded nothing
@@ -290,6 +320,7 @@ def test_bad_lock_timeout_is_one_sentence(small_ws):
 
 # -- a damaged warehouse --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "checksum"])
 def test_damaged_warehouse_is_one_sentence(small_ws, tmp_path, damage):
     ws, src = small_ws
@@ -322,12 +353,14 @@ def test_missing_warehouse_file_is_one_sentence(small_ws):
 
 # -- a full disk ----------------------------------------------------------------------------------
 
+
 def _mount_tmpfs(folder: Path, size: str) -> bool:
     if os.name != "posix" or shutil.which("mount") is None:
         return False
     folder.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
     return r.returncode == 0
 
 
@@ -344,6 +377,7 @@ def test_disk_full_then_the_next_ingest_works(tmp_path, fault):
 
         def preexec():
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     try:
         first = _events_csv(tmp_path / "first.csv", 50)
         w = Workspace.init(base / "ws")
@@ -354,8 +388,10 @@ def test_disk_full_then_the_next_ingest_works(tmp_path, fault):
         big = tmp_path / "big.csv"  # 150k distinct rows: more than the disk (or the limit) holds
         with open(big, "w", encoding="utf-8") as f:
             f.write("customer_id,ts,event\n")
-            f.writelines(f"b{i % 9973},2024-02-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:00,{uuid.uuid4().hex}\n"
-                         for i in range(150_000))
+            f.writelines(
+                f"b{i % 9973},2024-02-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:00,{uuid.uuid4().hex}\n"
+                for i in range(150_000)
+            )
         p = _jm(w.path, "ingest", "events", str(big), preexec=preexec)
         out, err = p.communicate(timeout=240)
         assert p.returncode == 1, err
@@ -381,6 +417,7 @@ def test_disk_full_then_the_next_ingest_works(tmp_path, fault):
 
 # -- every other error: one line, no traceback ------------------------------------------------------
 
+
 def _fail_with(monkeypatch, exc: BaseException) -> None:
     def boom(cls, *args, **kwargs):
         raise exc
@@ -388,12 +425,15 @@ def _fail_with(monkeypatch, exc: BaseException) -> None:
     monkeypatch.setattr(Workspace, "open", classmethod(boom))
 
 
-@pytest.mark.parametrize(("exc", "code", "words"), [
-    (KeyError("touchpoint"), 2, "Unexpected error: KeyError: 'touchpoint'; please report it with the command"),
-    (OSError(errno.ENOSPC, "No space left on device"), 1, "is full"),
-    (OSError(errno.EACCES, "Permission denied", "/srv/ws/journeymap.duckdb"), 1, "Permission denied on"),
-    (MemoryError(), 1, "ran out of memory"),
-])
+@pytest.mark.parametrize(
+    ("exc", "code", "words"),
+    [
+        (KeyError("touchpoint"), 2, "Unexpected error: KeyError: 'touchpoint'; please report it with the command"),
+        (OSError(errno.ENOSPC, "No space left on device"), 1, "is full"),
+        (OSError(errno.EACCES, "Permission denied", "/srv/ws/journeymap.duckdb"), 1, "Permission denied on"),
+        (MemoryError(), 1, "ran out of memory"),
+    ],
+)
 def test_other_errors_are_one_line(small_ws, monkeypatch, exc, code, words):
     ws, _ = small_ws
     _fail_with(monkeypatch, exc)
@@ -410,10 +450,17 @@ def test_engine_errors_inside_a_query_are_one_line(small_ws, monkeypatch):
     ws, _ = small_ws
     for exc, words in [
         (duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block"), "raise [warehouse] memory_limit"),
-        (duckdb.IOException('IO Error: Could not write file "/x/journeymap.duckdb.wal": No space left on device'),
-         "The disk holding /x/journeymap.duckdb.wal is full"),
-        (duckdb.IOException('IO Error: Could not set lock on file "/x/w.duckdb": Conflicting lock is held in '
-                            "/usr/bin/python3 (PID 4242)"), "another process (PID 4242)"),
+        (
+            duckdb.IOException('IO Error: Could not write file "/x/journeymap.duckdb.wal": No space left on device'),
+            "The disk holding /x/journeymap.duckdb.wal is full",
+        ),
+        (
+            duckdb.IOException(
+                'IO Error: Could not set lock on file "/x/w.duckdb": Conflicting lock is held in '
+                "/usr/bin/python3 (PID 4242)"
+            ),
+            "another process (PID 4242)",
+        ),
         (duckdb.SerializationException("Serialization Error: Failed to deserialize"), "is damaged"),
     ]:
         _fail_with(monkeypatch, exc)

@@ -36,8 +36,15 @@ def test_duration_round_trip(seconds):
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("30d", timedelta(days=30)), ("2w", timedelta(weeks=2)), ("90 m", timedelta(minutes=90)),
-     ("1.5h", timedelta(minutes=90)), (3600, timedelta(hours=1)), ("none", None), (0, None)],
+    [
+        ("30d", timedelta(days=30)),
+        ("2w", timedelta(weeks=2)),
+        ("90 m", timedelta(minutes=90)),
+        ("1.5h", timedelta(minutes=90)),
+        (3600, timedelta(hours=1)),
+        ("none", None),
+        (0, None),
+    ],
 )
 def test_parse_duration(text, expected):
     assert parse_duration(text) == expected
@@ -48,8 +55,13 @@ def test_blueprint_yaml_round_trip(tmp_path):
         {
             "stages": [{"name": "awareness"}, {"name": "purchase"}],
             "touchpoints": [
-                {"name": "Ad", "stage": "awareness", "channel": "display", "kind": "paid",
-                 "match": [{"event_regex": "^ad_", "where": {"utm_medium": ["cpc"]}}]},
+                {
+                    "name": "Ad",
+                    "stage": "awareness",
+                    "channel": "display",
+                    "kind": "paid",
+                    "match": [{"event_regex": "^ad_", "where": {"utm_medium": ["cpc"]}}],
+                },
                 {"name": "Buy", "stage": "purchase", "channel": "web"},
             ],
             "goals": [{"touchpoint": "Buy"}],

@@ -18,22 +18,36 @@ from journeymap.errors import InputError
 
 def _events(rows: list[tuple[str, int, str, str, float | None]]) -> pd.DataFrame:
     """(customer, day, touchpoint, channel, revenue) rows as an events frame."""
-    return pd.DataFrame({
-        "customer_id": [r[0] for r in rows],
-        "ts": [dt.datetime(2024, 1, 1) + dt.timedelta(days=r[1]) for r in rows],
-        "touchpoint": [r[2] for r in rows], "channel": [r[3] for r in rows],
-        "revenue": pd.Series([r[4] for r in rows], dtype="float64"),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "ts": [dt.datetime(2024, 1, 1) + dt.timedelta(days=r[1]) for r in rows],
+            "touchpoint": [r[2] for r in rows],
+            "channel": [r[3] for r in rows],
+            "revenue": pd.Series([r[4] for r in rows], dtype="float64"),
+        }
+    )
 
 
 # Three customers: an unnamed step first, a page, a basket, a paid conversion, then a later step.
-SMALL = _events([
-    ("a", 0, "Step 1", "display", None), ("a", 1, "Step 2", "web", None), ("a", 2, "Basket", "web", None),
-    ("a", 3, "Thing X", "web", 40.0), ("a", 4, "Step 9", "email", None), ("a", 5, "Step 9", "email", None),
-    ("b", 0, "Step 1", "display", None), ("b", 1, "Step 2", "app", None), ("b", 2, "Basket", "app", None),
-    ("b", 3, "Thing X", "store", 25.0), ("b", 6, "Step 9", "email", None),
-    ("c", 0, "Step 1", "social", None), ("c", 1, "Step 2", "web", None), ("c", 2, "Basket", "web", None),
-])
+SMALL = _events(
+    [
+        ("a", 0, "Step 1", "display", None),
+        ("a", 1, "Step 2", "web", None),
+        ("a", 2, "Basket", "web", None),
+        ("a", 3, "Thing X", "web", 40.0),
+        ("a", 4, "Step 9", "email", None),
+        ("a", 5, "Step 9", "email", None),
+        ("b", 0, "Step 1", "display", None),
+        ("b", 1, "Step 2", "app", None),
+        ("b", 2, "Basket", "app", None),
+        ("b", 3, "Thing X", "store", 25.0),
+        ("b", 6, "Step 9", "email", None),
+        ("c", 0, "Step 1", "social", None),
+        ("c", 1, "Step 2", "web", None),
+        ("c", 2, "Basket", "web", None),
+    ]
+)
 
 
 @pytest.fixture
@@ -43,8 +57,9 @@ def small(duckdb_con):
 
 def test_draft_channels_are_the_most_common(small, duckdb_con):
     bp = draft_blueprint(small, con=duckdb_con)
-    want = SMALL.groupby("touchpoint").channel.agg(lambda s: s.value_counts().sort_index()
-                                                   .sort_values(ascending=False, kind="stable").index[0])
+    want = SMALL.groupby("touchpoint").channel.agg(
+        lambda s: s.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[0]
+    )
     assert {t.name: t.channel for t in bp.touchpoints} == want.to_dict()
     assert {t.name: t.kind for t in bp.touchpoints}["Basket"] == "owned"
     assert bp.touchpoint("Basket").description.startswith("Drafted from data: 3 events from 3 customers")
@@ -60,26 +75,39 @@ def test_draft_goal_from_revenue_and_stages_from_names_and_position(small, duckd
     assert stage["Step 9"] == "retention"  # all its events come after the customer's first goal
     # no name hint: by median position in the customer's history (first touch -> awareness)
     assert stage["Step 1"] == "awareness"
-    pos = SMALL.assign(p=SMALL.groupby("customer_id").cumcount() / (SMALL.groupby("customer_id")
-                                                                   .ts.transform("size") - 1))
+    pos = SMALL.assign(
+        p=SMALL.groupby("customer_id").cumcount() / (SMALL.groupby("customer_id").ts.transform("size") - 1)
+    )
     assert pos[pos.touchpoint == "Step 2"].p.median() < 0.6  # hence consideration, not purchase
     assert stage["Step 2"] == "consideration"
 
 
 def test_draft_goal_from_name_without_revenue(duckdb_con):
-    ev = duckdb_con.create_table("named", _events([
-        ("a", 0, "Landing page", "web", None), ("a", 1, "Order completed", "web", None),
-        ("b", 0, "Landing page", "web", None)]), overwrite=True)
+    ev = duckdb_con.create_table(
+        "named",
+        _events(
+            [
+                ("a", 0, "Landing page", "web", None),
+                ("a", 1, "Order completed", "web", None),
+                ("b", 0, "Landing page", "web", None),
+            ]
+        ),
+        overwrite=True,
+    )
     bp = draft_blueprint(ev, con=duckdb_con)
     assert bp.goal_touchpoints() == ["Order completed"] and bp.goals[0].value is None
 
 
 def test_draft_keeps_what_the_base_curates(small, duckdb_con):
-    base = Blueprint(name="Shop", touchpoints=[
-        Touchpoint(name="Basket", stage="consideration", channel="app", owner="Ecommerce", kind="owned"),
-        Touchpoint(name="Step 1", stage="awareness", channel="tv", owner="Brand")],
+    base = Blueprint(
+        name="Shop",
+        touchpoints=[
+            Touchpoint(name="Basket", stage="consideration", channel="app", owner="Ecommerce", kind="owned"),
+            Touchpoint(name="Step 1", stage="awareness", channel="tv", owner="Brand"),
+        ],
         goals=[Goal(touchpoint="Basket", value=None)],
-        personas=[Persona(name="Loyal", where={"segment": "loyal"})])
+        personas=[Persona(name="Loyal", where={"segment": "loyal"})],
+    )
     bp = draft_blueprint(small, base=base, con=duckdb_con)
     assert bp.touchpoints[:2] == base.touchpoints  # curated first, untouched (stage, channel, owner)
     assert bp.goals == base.goals and bp.personas == base.personas and bp.name == "Shop"
@@ -152,8 +180,9 @@ def test_check_finds_planted_problems(small, duckdb_con):
 
 
 def test_check_feedback_touchpoints(small, duckdb_con):
-    fb = duckdb_con.create_table("fb", pd.DataFrame({"touchpoint": ["Basket", "Call centre", "Call centre", None]}),
-                                 overwrite=True)
+    fb = duckdb_con.create_table(
+        "fb", pd.DataFrame({"touchpoint": ["Basket", "Call centre", "Call centre", None]}), overwrite=True
+    )
     r = check_blueprint(draft_blueprint(small, con=duckdb_con), small, fb, con=duckdb_con)
     assert [(x["name"], x["events"]) for x in r.records() if x["check"].startswith("feedback")] == [("Call centre", 2)]
 
@@ -174,8 +203,7 @@ def _cli(ws_path, *args):
 def cli_ws(ws):
     sch = ws.events().schema()
     t = ibis.memtable(SMALL)
-    ws.con.insert("events", t.select(**{c: t[c].cast(sch[c]) if c in SMALL else ibis.null(sch[c])
-                                        for c in sch.names}))
+    ws.con.insert("events", t.select(**{c: t[c].cast(sch[c]) if c in SMALL else ibis.null(sch[c]) for c in sch.names}))
     return ws
 
 
@@ -240,8 +268,7 @@ def test_write_draft_is_the_command_without_the_cli(cli_ws, tmp_path):
 
     ws = cli_ws
     assert not is_curated(ws.blueprint)
-    out = write_draft(ws.events(), ws.blueprint, target=ws.blueprint_path, blueprint_path=ws.blueprint_path,
-                      con=ws.con)
+    out = write_draft(ws.events(), ws.blueprint, target=ws.blueprint_path, blueprint_path=ws.blueprint_path, con=ws.con)
     assert out.written == ws.blueprint_path and Blueprint.load(ws.blueprint_path) == out.blueprint
     assert [t.name for t in out.added] == [t["name"] for t in out.summary["touchpoints"]]
     assert set(out.summary["stages"]) == set(out.blueprint.stage_names())
@@ -251,8 +278,9 @@ def test_write_draft_is_the_command_without_the_cli(cli_ws, tmp_path):
     with pytest.raises(InputError, match="--force"):
         write_draft(ws.events(), curated, target=ws.blueprint_path, blueprint_path=ws.blueprint_path, con=ws.con)
     # elsewhere, or not written at all, is fine; the summary equals the command's JSON
-    elsewhere = write_draft(ws.events(), curated, target=tmp_path / "d.yaml", blueprint_path=ws.blueprint_path,
-                            con=ws.con)
+    elsewhere = write_draft(
+        ws.events(), curated, target=tmp_path / "d.yaml", blueprint_path=ws.blueprint_path, con=ws.con
+    )
     assert Blueprint.load(tmp_path / "d.yaml") == elsewhere.blueprint and elsewhere.added == []
     unwritten = write_draft(ws.events(), curated, target=None, con=ws.con)
     assert unwritten.written is None and unwritten.summary["written"] is None

@@ -97,8 +97,21 @@ def test_feedback_follows_experience(data):
 
 def test_planted_friction_has_highest_exit_rate(ev, journeys):
     dropped = journeys[~journeys.converted]
-    pre = ev[ev.touchpoint.isin(["Product page", "Basket", "Delivery options", "Checkout", "Homepage",
-                                 "Customer reviews", "Size guide", "Live chat", "App browse"])]
+    pre = ev[
+        ev.touchpoint.isin(
+            [
+                "Product page",
+                "Basket",
+                "Delivery options",
+                "Checkout",
+                "Homepage",
+                "Customer reviews",
+                "Size guide",
+                "Live chat",
+                "App browse",
+            ]
+        )
+    ]
     touches = pre.groupby("touchpoint").size()
     exits = dropped["last"].value_counts().reindex(touches.index, fill_value=0)
     rate = (exits / touches).sort_values(ascending=False)
@@ -115,8 +128,20 @@ def test_planted_friction_is_slow(ev):
     gap = (s.event_time.shift(-1) - s.event_time).dt.total_seconds()
     same = s.user == s.user.shift(-1)
     p90 = gap[same].groupby(s.touchpoint[same]).quantile(0.9)
-    pre = p90.drop(["Order confirmation", "Delivery tracking", "Customer service call", "Returns portal",
-                    "Loyalty programme", "Product review", "Referral", "Social mention", "Purchase"], errors="ignore")
+    pre = p90.drop(
+        [
+            "Order confirmation",
+            "Delivery tracking",
+            "Customer service call",
+            "Returns portal",
+            "Loyalty programme",
+            "Product review",
+            "Referral",
+            "Social mention",
+            "Purchase",
+        ],
+        errors="ignore",
+    )
     assert pre.idxmax() == PLANTED["friction_touchpoint"]
 
 
@@ -218,5 +243,7 @@ def test_chunks_do_not_change_the_data(monkeypatch):
     parts = generate(500, seed=9)
     assert parts.customers.num_rows == 500
     assert not parts.events.equals(whole.events)  # chunks have their own streams; CHUNK is part of the recipe
-    assert np.array_equal(parts.customers.column("customer_id").to_numpy(zero_copy_only=False),
-                          whole.customers.column("customer_id").to_numpy(zero_copy_only=False))
+    assert np.array_equal(
+        parts.customers.column("customer_id").to_numpy(zero_copy_only=False),
+        whole.customers.column("customer_id").to_numpy(zero_copy_only=False),
+    )

@@ -85,10 +85,21 @@ def sources(tmp_path_factory) -> dict[str, Path]:
 
 
 def _build(src: Path, where: Path, threads: int) -> bytes:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads), "NUMEXPR_NUM_THREADS": str(threads), "PYTHONHASHSEED": "random"}
-    done = subprocess.run([sys.executable, "-c", BUILD, str(src), str(where / "shop"), str(threads)],
-                          capture_output=True, env=env, timeout=300, check=False)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "NUMEXPR_NUM_THREADS": str(threads),
+        "PYTHONHASHSEED": "random",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD, str(src), str(where / "shop"), str(threads)],
+        capture_output=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     return done.stdout
 
@@ -96,7 +107,7 @@ def _build(src: Path, where: Path, threads: int) -> bytes:
 def _first_difference(a: bytes, b: bytes) -> str:
     la, lb = a.decode().splitlines(), b.decode().splitlines()
     i = next((k for k, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y), min(len(la), len(lb)))
-    return f"line {i + 1}: {la[i:i + 1]} != {lb[i:i + 1]}"
+    return f"line {i + 1}: {la[i : i + 1]} != {lb[i : i + 1]}"
 
 
 @pytest.mark.slow
@@ -109,8 +120,9 @@ def test_shuffled_rows_keep_the_data(sources):
         key = list(a.columns)
         assert a.sort_values(key).reset_index(drop=True).equals(b.sort_values(key).reset_index(drop=True))
         if ts is not None:  # same-timestamp rows in the same relative order
-            assert [g.index.size for _, g in a.groupby(ts, sort=True)] == \
-                [g.index.size for _, g in b.groupby(ts, sort=True)]
+            assert [g.index.size for _, g in a.groupby(ts, sort=True)] == [
+                g.index.size for _, g in b.groupby(ts, sort=True)
+            ]
             for (_, ga), (_, gb) in zip(a.groupby(ts, sort=True), b.groupby(ts, sort=True), strict=True):
                 assert ga.reset_index(drop=True).equals(gb.reset_index(drop=True))
 
@@ -144,12 +156,14 @@ def test_identical_texts_of_a_theme_share_their_centrality():
     assert _shared_centrality(cleaned, labels, cent).tolist() == [0.9000001, 0.9000001, 0.9000001, 0.7]
 
 
-LINK_BLUEPRINT = {"touchpoints": [
-    {"name": "Checkout", "description": "paying with a card: payment failed, card declined, charged twice"},
-    {"name": "Returns", "description": "sending clothes back for a refund: refund slow, label missing"},
-    {"name": "Courier", "description": "parcel arrived late, box damaged, left at the wrong door"},
-    {"name": "Sizing", "description": "size too small or too big, measurements wrong, fit"},
-]}
+LINK_BLUEPRINT = {
+    "touchpoints": [
+        {"name": "Checkout", "description": "paying with a card: payment failed, card declined, charged twice"},
+        {"name": "Returns", "description": "sending clothes back for a refund: refund slow, label missing"},
+        {"name": "Courier", "description": "parcel arrived late, box damaged, left at the wrong door"},
+        {"name": "Sizing", "description": "size too small or too big, measurements wrong, fit"},
+    ]
+}
 
 
 def _linked(tmp_path: Path, name: str, rows: list[dict]) -> list[tuple]:
@@ -169,12 +183,24 @@ def _linked(tmp_path: Path, name: str, rows: list[dict]) -> list[tuple]:
 def test_similarity_links_do_not_depend_on_the_stored_row_order(tmp_path):
     """Unlinked texts go to the similarity step in feedback_id order, so its batches (each with its own
     TF-IDF) are the same whatever order the file had."""
-    texts = ["my card was declined twice", "payment failed at the last step", "refund is so slow",
-             "the label was missing from the box", "parcel arrived late and damaged", "jeans too small",
-             "measurements on the chart are wrong", "charged twice for one order", "wrong door again",
-             "clothes back but no refund yet", "great fit", "box damaged, parcel late"]
-    rows = [{"response_id": f"R{i:03d}", "customer": f"C{i}", "submitted_at": f"2025-03-{i + 1:02d} 10:00:00",
-             "comment": t} for i, t in enumerate(texts)]
+    texts = [
+        "my card was declined twice",
+        "payment failed at the last step",
+        "refund is so slow",
+        "the label was missing from the box",
+        "parcel arrived late and damaged",
+        "jeans too small",
+        "measurements on the chart are wrong",
+        "charged twice for one order",
+        "wrong door again",
+        "clothes back but no refund yet",
+        "great fit",
+        "box damaged, parcel late",
+    ]
+    rows = [
+        {"response_id": f"R{i:03d}", "customer": f"C{i}", "submitted_at": f"2025-03-{i + 1:02d} 10:00:00", "comment": t}
+        for i, t in enumerate(texts)
+    ]
     forward = _linked(tmp_path, "forward", rows)
     shuffled = _linked(tmp_path, "shuffled", [rows[i] for i in (5, 11, 0, 7, 2, 9, 4, 1, 10, 3, 8, 6)])
     assert sum(1 for r in forward if r[2] == "similarity") >= 6  # the step under test links most rows

@@ -49,8 +49,9 @@ def _journeys(df: pd.DataFrame, goals: set[str], gap_s: float | None, window_s: 
     if gap_s is not None:
         new |= (df.ts - prev_ts).dt.total_seconds() > gap_s
     df["j"] = new.cumsum()
-    j = df.groupby("j").agg(customer=("customer", "first"), end=("ts", "max"), last=("touchpoint", "last"),
-                            n=("ts", "size"))
+    j = df.groupby("j").agg(
+        customer=("customer", "first"), end=("ts", "max"), last=("touchpoint", "last"), n=("ts", "size")
+    )
     j["converted"] = j["last"].isin(goals)
     before_end = (df.ts.max() - j.end).dt.total_seconds()
     if window_s is not None:  # no journey ends exactly one window before the end: either boundary rule agrees
@@ -79,13 +80,23 @@ def test_rees46_only_purchase_is_a_goal_and_the_printed_share_is_right(shared_da
     assert [(g["touchpoint"], g["reason"]) for g in info["goals"]] == [("purchase", "name")]
     raw = pd.read_csv(src)
     assert info["revenue_share"] == pytest.approx((raw.price > 0).mean())  # price on (nearly) every event
-    df = pd.DataFrame({"customer": raw.user_id.astype(str), "touchpoint": raw.event_type, "row": range(len(raw)),
-                       "ts": pd.to_datetime(raw.event_time.str.removesuffix(" UTC"))})
-    j = _journeys(df, {"purchase"}, _seconds(info["journey"]["inactivity_gap"]),
-                  _seconds(info["journey"]["conversion_window"]))
+    df = pd.DataFrame(
+        {
+            "customer": raw.user_id.astype(str),
+            "touchpoint": raw.event_type,
+            "row": range(len(raw)),
+            "ts": pd.to_datetime(raw.event_time.str.removesuffix(" UTC")),
+        }
+    )
+    j = _journeys(
+        df, {"purchase"}, _seconds(info["journey"]["inactivity_gap"]), _seconds(info["journey"]["conversion_window"])
+    )
     conv = info["conversion"]
-    assert (conv["journeys"], conv["converted"], conv["in_progress"]) == (len(j), j.converted.sum(),
-                                                                         j.in_progress.sum())
+    assert (conv["journeys"], conv["converted"], conv["in_progress"]) == (
+        len(j),
+        j.converted.sum(),
+        j.in_progress.sum(),
+    )
     assert conv["share"] == pytest.approx(j.converted.mean())
     assert 0 < conv["share"] < 0.6 and not any("%" in w and "convert" in w for w in info["warnings"])
     # the table output prints the same share
@@ -94,19 +105,35 @@ def test_rees46_only_purchase_is_a_goal_and_the_printed_share_is_right(shared_da
 
 
 NAMED = [  # (case, activity) in file order: retail orders, hospital billing, road-traffic fines
-    ("r1", "Product page"), ("r1", "Online order"),
-    ("r2", "Product page"), ("r2", "View order history"), ("r2", "Store order"),
-    ("h1", "NEW"), ("h1", "FIN"), ("h1", "RELEASE"), ("h1", "BILLED"),
-    ("f1", "Create Fine"), ("f1", "Send Fine"), ("f1", "Payment"),
-    ("x1", "Checkout"), ("x1", "Payment failed"), ("x1", "Cancel order"), ("x1", "Order tracking"),
+    ("r1", "Product page"),
+    ("r1", "Online order"),
+    ("r2", "Product page"),
+    ("r2", "View order history"),
+    ("r2", "Store order"),
+    ("h1", "NEW"),
+    ("h1", "FIN"),
+    ("h1", "RELEASE"),
+    ("h1", "BILLED"),
+    ("f1", "Create Fine"),
+    ("f1", "Send Fine"),
+    ("f1", "Payment"),
+    ("x1", "Checkout"),
+    ("x1", "Payment failed"),
+    ("x1", "Cancel order"),
+    ("x1", "Order tracking"),
 ]
 
 
 def _write_named(path: Path) -> pd.DataFrame:
     t0 = dt.datetime(2024, 3, 1, 9)
-    df = pd.DataFrame({"case_id": [c for c, _ in NAMED], "activity": [a for _, a in NAMED],
-                       "time": [(t0 + dt.timedelta(hours=i)).isoformat() for i in range(len(NAMED))],
-                       "amount": [10.0 + i for i in range(len(NAMED))]})  # a value on every event, as in fines
+    df = pd.DataFrame(
+        {
+            "case_id": [c for c, _ in NAMED],
+            "activity": [a for _, a in NAMED],
+            "time": [(t0 + dt.timedelta(hours=i)).isoformat() for i in range(len(NAMED))],
+            "amount": [10.0 + i for i in range(len(NAMED))],
+        }
+    )  # a value on every event, as in fines
     df.to_csv(path, index=False)
     return df
 
@@ -115,18 +142,21 @@ def test_goal_names_from_real_logs_are_goals_and_their_look_alikes_are_not(tmp_p
     src = tmp_path / "named.csv"
     raw = _write_named(src)
     ws = Workspace.init(tmp_path / "ws")
-    ws.ingest_events(src, mapping={"customer_id": "case_id", "touchpoint": "activity", "ts": "time",
-                                   "revenue": "amount"})
+    ws.ingest_events(
+        src, mapping={"customer_id": "case_id", "touchpoint": "activity", "ts": "time", "revenue": "amount"}
+    )
     ws.close()
     info = _draft_json(tmp_path / "ws")
     # the amount on every event is not a transaction: only the names make goals
     assert set(info["goals_guessed"]) == {"Online order", "Store order", "BILLED", "Payment"}
     assert {g["reason"] for g in info["goals"]} == {"name"}
-    df = pd.DataFrame({"customer": raw.case_id, "touchpoint": raw.activity, "row": range(len(raw)),
-                       "ts": pd.to_datetime(raw.time)})
+    df = pd.DataFrame(
+        {"customer": raw.case_id, "touchpoint": raw.activity, "row": range(len(raw)), "ts": pd.to_datetime(raw.time)}
+    )
     goals = set(info["goals_guessed"])
-    j = _journeys(df, goals, _seconds(info["journey"]["inactivity_gap"]),
-                  _seconds(info["journey"]["conversion_window"]))
+    j = _journeys(
+        df, goals, _seconds(info["journey"]["inactivity_gap"]), _seconds(info["journey"]["conversion_window"])
+    )
     share = j.converted.mean()
     assert info["conversion"]["share"] == pytest.approx(share) and share > 0.6
     high = [w for w in info["warnings"] if "more than 60%" in w and w.startswith("The goals")]
@@ -137,13 +167,26 @@ def test_goal_names_from_real_logs_are_goals_and_their_look_alikes_are_not(tmp_p
 
 
 def test_revenue_makes_a_goal_only_where_it_is_a_transaction(tmp_path):
-    rows = [("a", "Step A", None), ("a", "Step B", None), ("a", "Contract signed", 120.0),
-            ("b", "Step A", None), ("b", "Step B", None), ("c", "Step A", None), ("c", "Step B", None),
-            ("c", "Contract signed", 80.0), ("d", "Step A", None)]
+    rows = [
+        ("a", "Step A", None),
+        ("a", "Step B", None),
+        ("a", "Contract signed", 120.0),
+        ("b", "Step A", None),
+        ("b", "Step B", None),
+        ("c", "Step A", None),
+        ("c", "Step B", None),
+        ("c", "Contract signed", 80.0),
+        ("d", "Step A", None),
+    ]
     t0 = dt.datetime(2024, 5, 1)
-    frame = pd.DataFrame({"customer": [r[0] for r in rows], "event": [r[1] for r in rows],
-                          "time": [(t0 + dt.timedelta(hours=i)).isoformat() for i in range(len(rows))],
-                          "revenue": [r[2] for r in rows]})
+    frame = pd.DataFrame(
+        {
+            "customer": [r[0] for r in rows],
+            "event": [r[1] for r in rows],
+            "time": [(t0 + dt.timedelta(hours=i)).isoformat() for i in range(len(rows))],
+            "revenue": [r[2] for r in rows],
+        }
+    )
     frame.to_csv(tmp_path / "deals.csv", index=False)
     priced = frame.assign(revenue=[5.0 + i for i in range(len(rows))])  # a price column on every event
     priced.to_csv(tmp_path / "priced.csv", index=False)
@@ -156,19 +199,30 @@ def test_revenue_makes_a_goal_only_where_it_is_a_transaction(tmp_path):
     assert priced_info["goals_guessed"] == []  # before: every step carried revenue, so every step was a goal
     deals = _draft_json(tmp_path / "deals")
     assert [(g["touchpoint"], g["reason"], g["value"]) for g in deals["goals"]] == [
-        ("Contract signed", "revenue", "revenue")]
+        ("Contract signed", "revenue", "revenue")
+    ]
     assert deals["revenue_share"] == pytest.approx(frame.revenue.notna().mean())  # 2 of 9 events
     n = priced.customer.nunique()  # one journey each (no goal, one short stretch)
-    assert priced_info["warnings"][0] == (f"No goal was found, so 0% of the {n:,} journeys convert; name the "
-                                          "touchpoint that completes a journey under goals in blueprint.yaml.")
+    assert priced_info["warnings"][0] == (
+        f"No goal was found, so 0% of the {n:,} journeys convert; name the "
+        "touchpoint that completes a journey under goals in blueprint.yaml."
+    )
 
 
 def test_uci_retail_prices_on_every_line_make_no_goal(shared_data, tmp_path):
     """UCI online retail, touchpoint = product: every line carries its price, so revenue says nothing."""
     src = shared_data / "uci_online_retail_sample" / "online_retail_first28492.csv"
     ws = Workspace.init(tmp_path / "ws")
-    ws.ingest_events(src, mapping={"customer_id": "CustomerID", "ts": "InvoiceDate", "touchpoint": "Description",
-                                   "revenue": "TotalPrice"}, ts_format="%m/%d/%y %H:%M")
+    ws.ingest_events(
+        src,
+        mapping={
+            "customer_id": "CustomerID",
+            "ts": "InvoiceDate",
+            "touchpoint": "Description",
+            "revenue": "TotalPrice",
+        },
+        ts_format="%m/%d/%y %H:%M",
+    )
     ev = ws.events().select("customer_id", "ts", "revenue").to_pandas()
     ws.close()
     info = _draft_json(tmp_path / "ws")
@@ -185,19 +239,31 @@ def test_process_log_gap_does_not_split_most_cases(shared_data, tmp_path):
     """Helpdesk tickets: the default 30d gap splits most cases; the proposed gap splits at most one in ten."""
     src = shared_data / "pm_helpdesk_tickets" / "helpdesk_events.csv.gz"
     ws = Workspace.init(tmp_path / "ws")
-    ws.ingest_events(src, mapping={"customer_id": "case:concept:name", "touchpoint": "concept:name",
-                                   "ts": "time:timestamp"})
+    ws.ingest_events(
+        src, mapping={"customer_id": "case:concept:name", "touchpoint": "concept:name", "ts": "time:timestamp"}
+    )
     ws.close()
     raw = pd.read_csv(src)
-    df = pd.DataFrame({"customer": raw["case:concept:name"], "touchpoint": raw["concept:name"],
-                       "row": range(len(raw)), "ts": pd.to_datetime(raw["time:timestamp"], utc=True)})
+    df = pd.DataFrame(
+        {
+            "customer": raw["case:concept:name"],
+            "touchpoint": raw["concept:name"],
+            "row": range(len(raw)),
+            "ts": pd.to_datetime(raw["time:timestamp"], utc=True),
+        }
+    )
     several, split30 = _split_share(df, 30 * 86400)
     assert split30 > several / 2  # the data really is split by the default
     gap_rows = [r for r in _check_rows(tmp_path / "ws") if r["check"] == "inactivity gap splits customers"]
     assert len(gap_rows) == 1 and gap_rows[0]["severity"] == "warning"
     msg = gap_rows[0]["message"]
-    assert msg.startswith(f"The inactivity gap 30d splits {split30:,} of the {several:,} customers with several "
-                          f"touches ({split30 / several:.0%})") and "journey.inactivity_gap" in msg
+    assert (
+        msg.startswith(
+            f"The inactivity gap 30d splits {split30:,} of the {several:,} customers with several "
+            f"touches ({split30 / several:.0%})"
+        )
+        and "journey.inactivity_gap" in msg
+    )
     info = _draft_json(tmp_path / "ws")
     gap = _seconds(info["journey"]["inactivity_gap"])
     assert info["journey"]["proposed"] and gap is not None
@@ -227,19 +293,22 @@ def _twenty_days(path: Path) -> pd.DataFrame:
 def test_twenty_day_log_window_and_in_progress_warning(tmp_path):
     raw = _twenty_days(tmp_path / "web.csv")
     ws = Workspace.init(tmp_path / "ws")
-    ws.ingest_events(tmp_path / "web.csv", mapping={"customer_id": "customer", "touchpoint": "touchpoint",
-                                                    "ts": "time"})
+    ws.ingest_events(
+        tmp_path / "web.csv", mapping={"customer_id": "customer", "touchpoint": "touchpoint", "ts": "time"}
+    )
     ws.close()
-    df = pd.DataFrame({"customer": raw.customer, "touchpoint": raw.touchpoint, "row": range(len(raw)),
-                       "ts": pd.to_datetime(raw.time)})
+    df = pd.DataFrame(
+        {"customer": raw.customer, "touchpoint": raw.touchpoint, "row": range(len(raw)), "ts": pd.to_datetime(raw.time)}
+    )
     span = (df.ts.max() - df.ts.min()).total_seconds()
     assert span == 20 * 86400
     # the workspace's default settings (30d, no goals): every journey ends within 30d of the end
     old = _journeys(df, set(), 30 * 86400, 30 * 86400)
     rows = [r for r in _check_rows(tmp_path / "ws") if r["check"] == "journeys in progress"]
     assert len(rows) == 1 and old.in_progress.sum() == len(old) == 60
-    assert rows[0]["message"].startswith(f"{old.in_progress.sum():,} of the {len(old):,} journeys "
-                                         f"({old.in_progress.mean():.0%}) end \"in progress\"")
+    assert rows[0]["message"].startswith(
+        f'{old.in_progress.sum():,} of the {len(old):,} journeys ({old.in_progress.mean():.0%}) end "in progress"'
+    )
     assert "conversion window 30d" in rows[0]["message"] and "journey.conversion_window" in rows[0]["message"]
     info = _draft_json(tmp_path / "ws")
     assert info["goals_guessed"] == ["Purchase"]
@@ -247,16 +316,23 @@ def test_twenty_day_log_window_and_in_progress_warning(tmp_path):
     assert window is not None and window <= span / 4 < span
     new = _journeys(df, {"Purchase"}, _seconds(info["journey"]["inactivity_gap"]), window)
     conv = info["conversion"]
-    assert (conv["journeys"], conv["converted"], conv["in_progress"]) == (len(new), new.converted.sum(),
-                                                                         new.in_progress.sum())
+    assert (conv["journeys"], conv["converted"], conv["in_progress"]) == (
+        len(new),
+        new.converted.sum(),
+        new.in_progress.sum(),
+    )
     assert new.in_progress.sum() <= len(new) / 2
-    assert not [r for r in _check_rows(tmp_path / "ws") if r["check"] in ("journeys in progress",
-                                                                          "inactivity gap splits customers")]
+    assert not [
+        r
+        for r in _check_rows(tmp_path / "ws")
+        if r["check"] in ("journeys in progress", "inactivity gap splits customers")
+    ]
     # drafting again keeps the (now curated) settings and says what the data suggests
     r = _cli(tmp_path / "ws", "draft", "-o", "-")
     j = info["journey"]
-    assert (f"Journey settings kept: inactivity_gap {j['inactivity_gap']}, conversion_window "
-            f"{j['conversion_window']}") in r.stderr and "the data suggests" in r.stderr
+    assert (
+        f"Journey settings kept: inactivity_gap {j['inactivity_gap']}, conversion_window {j['conversion_window']}"
+    ) in r.stderr and "the data suggests" in r.stderr
 
 
 @pytest.mark.spark
@@ -266,12 +342,14 @@ def test_proposal_and_setting_warnings_on_spark_match_duckdb(tmp_path, spark_con
 
     _twenty_days(tmp_path / "web.csv")
     ws = Workspace.init(tmp_path / "ws")
-    ws.ingest_events(tmp_path / "web.csv", mapping={"customer_id": "customer", "touchpoint": "touchpoint",
-                                                    "ts": "time"})
+    ws.ingest_events(
+        tmp_path / "web.csv", mapping={"customer_id": "customer", "touchpoint": "touchpoint", "ts": "time"}
+    )
     ev = ws.events()
     frame = ev.select("customer_id", "ts", "touchpoint", "seq", "event_id").to_pandas()  # no all-null columns
-    bp = default_blueprint().model_copy(update={"journey": default_blueprint().journey.model_copy(
-        update={"inactivity_gap": dt.timedelta(hours=12)})})
+    bp = default_blueprint().model_copy(
+        update={"journey": default_blueprint().journey.model_copy(update={"inactivity_gap": dt.timedelta(hours=12)})}
+    )
     sp = spark_con.create_table("draft_real_events", frame, overwrite=True)
     assert propose_journey_settings(sp, spark_con) == propose_journey_settings(ev, ws.con)
     want = check_blueprint(bp, ev, con=ws.con).rows

@@ -30,8 +30,9 @@ def data():
             rows += [(cid, D + timedelta(hours=h), tp) for h, tp in enumerate(path)]
             rows.append((cid, D + timedelta(days=5), "Mail"))  # after the conversion: not a feature of converters
             n += 1
-    ev = ibis.memtable({"customer_id": [r[0] for r in rows], "ts": [r[1] for r in rows],
-                        "touchpoint": [r[2] for r in rows]})
+    ev = ibis.memtable(
+        {"customer_id": [r[0] for r in rows], "ts": [r[1] for r in rows], "touchpoint": [r[2] for r in rows]}
+    )
     segment = ["vip" if i in (0, 1, 2, 3, 10) else "std" for i in range(len(cust))]
     customers = ibis.memtable({"customer_id": cust, "segment": segment})
     return build_journeys(ev, BP, end=D + timedelta(days=60)), customers
@@ -98,5 +99,6 @@ def test_min_count_and_round_trip():
     r = drivers(j, min_count=5)
     assert {row["feature"] for row in r.records()} == {"touchpoint=Demo", "touchpoint=Ad", "touchpoint=Mail"}
     assert Result.from_json(r.to_json()) == r
-    assert odds_ratio(1, 1, 1, 1)[:3] == pytest.approx((1.0, math.exp(-1.959963984540054 * 2),
-                                                        math.exp(1.959963984540054 * 2)))
+    assert odds_ratio(1, 1, 1, 1)[:3] == pytest.approx(
+        (1.0, math.exp(-1.959963984540054 * 2), math.exp(1.959963984540054 * 2))
+    )

@@ -33,9 +33,7 @@ def test_each_emotion_wins_on_its_own_cues(scorer, text, emotion):
 
 
 def test_negated_delight_counts_as_disappointment(scorer):
-    happy, not_happy = scorer.score(
-        ["I am happy with the flight", "I am not happy with the flight"]
-    )
+    happy, not_happy = scorer.score(["I am happy with the flight", "I am not happy with the flight"])
     d, dis = EMOTIONS.index("delight"), EMOTIONS.index("disappointment")
     assert happy[d] > 0.4 and not_happy[d] == 0.0
     assert not_happy[dis] > happy[dis]
@@ -74,6 +72,4 @@ def test_emotions_against_airline_labels(shared_data):
     assert roc_auc_score(reason, e.frustration[neg]) > 0.58
     assert roc_auc_score(df.text.str.contains("?", regex=False), e.confusion) > 0.9
     # negative tweets carry more disappointment than positive ones
-    assert (
-        e.disappointment[neg].mean() > e.disappointment[df.airline_sentiment == "positive"].mean()
-    )
+    assert e.disappointment[neg].mean() > e.disappointment[df.airline_sentiment == "positive"].mean()

@@ -25,8 +25,14 @@ LABELS = ROOT / "tests" / "fixtures" / "emotions_labelled.csv"
 # F1 measured on the 300 labelled texts after the issue-15 changes (before: delight 0.741,
 # trust 0.537, frustration 0.559, confusion 0.323, anxiety 0.320, disappointment 0.316), less a
 # margin of 0.05 for changes to the lexicon sentiment that damps emotions: a regression guard.
-F1_FLOOR = {"delight": 0.865, "trust": 0.739, "frustration": 0.738, "confusion": 0.571,
-            "anxiety": 0.621, "disappointment": 0.629}
+F1_FLOOR = {
+    "delight": 0.865,
+    "trust": 0.739,
+    "frustration": 0.738,
+    "confusion": 0.571,
+    "anxiety": 0.621,
+    "disappointment": 0.629,
+}
 MARGIN = 0.05
 
 
@@ -41,8 +47,11 @@ def test_labelled_set_holds_ids_and_labels_only():
     df = pd.read_csv(LABELS, dtype={"row_id": str})
     assert list(df.columns) == ["dataset", "row_id", *EMOTIONS]
     assert len(df) == 300 and not df.duplicated(["dataset", "row_id"]).any()
-    assert set(df.dataset) == {"twitter_airline_sentiment", "tripadvisor_hotel_reviews_2k",
-                               "twcs_customer_support_sample"}
+    assert set(df.dataset) == {
+        "twitter_airline_sentiment",
+        "tripadvisor_hotel_reviews_2k",
+        "twcs_customer_support_sample",
+    }
     assert df[list(EMOTIONS)].isin([0, 1]).all().all()
     assert (df[list(EMOTIONS)].sum() >= 15).all()  # every emotion has some support
 
@@ -93,18 +102,21 @@ CASES = [
 
 def test_false_positives_through_the_cli(tmp_path):
     path = tmp_path / "feedback.csv"
-    pd.DataFrame({
-        "feedback_id": [f"f{i}" for i in range(len(CASES))],
-        "ts": [f"2024-01-{i + 1:02d}" for i in range(len(CASES))],
-        "text": [text for text, _, _ in CASES],
-    }).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(len(CASES))],
+            "ts": [f"2024-01-{i + 1:02d}" for i in range(len(CASES))],
+            "text": [text for text, _, _ in CASES],
+        }
+    ).to_csv(path, index=False)
     ws = Workspace.init(tmp_path / "ws")
     ws.close()
     runner = CliRunner()
     out = runner.invoke(main, ["-w", str(tmp_path / "ws"), "ingest", "feedback", str(path)])
     assert out.exit_code == 0, out.output
-    out = runner.invoke(main, ["-w", str(tmp_path / "ws"), "voice", "emotions", "--by", "period",
-                               "--period", "day", "--format", "json"])
+    out = runner.invoke(
+        main, ["-w", str(tmp_path / "ws"), "voice", "emotions", "--by", "period", "--period", "day", "--format", "json"]
+    )
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
     rows = {r[0]: dict(zip(payload["columns"], r, strict=True)) for r in payload["rows"]}

@@ -27,8 +27,10 @@ PRIVATE_IBIS = {
 }
 """Patterns of private Ibis API and driver access, allowed only inside ``journeymap/engine``."""
 
-SQL_TEXT = re.compile(r"""["'][^"'\n]*\b(SELECT|INSERT INTO|CREATE (TEMP |OR REPLACE )?TABLE|DROP TABLE|ALTER TABLE|"""
-                      r"""DELETE FROM|UPDATE \w+ SET|DESCRIBE)\b""")
+SQL_TEXT = re.compile(
+    r"""["'][^"'\n]*\b(SELECT|INSERT INTO|CREATE (TEMP |OR REPLACE )?TABLE|DROP TABLE|ALTER TABLE|"""
+    r"""DELETE FROM|UPDATE \w+ SET|DESCRIBE)\b"""
+)
 """SQL statements written as Python string literals."""
 
 
@@ -64,10 +66,21 @@ def test_no_private_ibis_api_outside_the_engine() -> None:
 
 def test_the_check_finds_what_it_looks_for(tmp_path: Path) -> None:
     # the patterns match the forms they forbid, and leave public API alone
-    bad = ["db = con.con", "backend = t._find_backend(use_default=True)", "con.raw_sql('SET x = 1')",
-           "from ibis.backends.sql.datatypes import DuckDBType", "name = t.op().name", "c = con._cached_table(t)"]
-    good = ["from ibis.backends import BaseBackend", "ws.con.list_tables()", "engine.execute(t, con)",
-            "self.con = con", "t.cache()"]
+    bad = [
+        "db = con.con",
+        "backend = t._find_backend(use_default=True)",
+        "con.raw_sql('SET x = 1')",
+        "from ibis.backends.sql.datatypes import DuckDBType",
+        "name = t.op().name",
+        "c = con._cached_table(t)",
+    ]
+    good = [
+        "from ibis.backends import BaseBackend",
+        "ws.con.list_tables()",
+        "engine.execute(t, con)",
+        "self.con = con",
+        "t.cache()",
+    ]
     assert all(any(p.search(line) for p in PRIVATE_IBIS.values()) for line in bad)
     assert not any(p.search(line) for p in PRIVATE_IBIS.values() for line in good)
 

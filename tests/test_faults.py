@@ -76,7 +76,11 @@ def large_file(tmp_path_factory) -> Path:
         w = csv.writer(f)
         w.writerow(["customer_id", "ts", "event", "page"])
         for i in range(ROWS):
-            ts = "not a time" if i % (ROWS // BAD) == ROWS // (2 * BAD) else f"2024-06-01 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+            ts = (
+                "not a time"
+                if i % (ROWS // BAD) == ROWS // (2 * BAD)
+                else f"2024-06-01 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+            )
             w.writerow([f"k{i % 5000}", ts, ("visit", "search", "cart")[i % 3], f"/p/{i}"])
     return path
 
@@ -97,8 +101,13 @@ def seeded(tmp_path_factory) -> Path:
 
 
 def _driver(ws: Path, src: Path, pause: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", DRIVER, str(ws), str(src), str(pause)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env())
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(ws), str(src), str(pause)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
 
 
 def _wait_for(p: subprocess.Popen, marker: str, timeout: float = 240) -> list[str]:
@@ -124,8 +133,13 @@ def _kill(p: subprocess.Popen) -> None:
 
 def _reingest(ws: Path, src: Path) -> dict:
     """Ingest ``src`` again with the CLI (a fresh process) and return its total."""
-    run = subprocess.run([sys.executable, "-m", "journeymap", "-w", str(ws), "ingest", "events", str(src), "--format", "json"],
-                         capture_output=True, text=True, env=_env(), timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), "ingest", "events", str(src), "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     return json.loads(run.stdout)["total"]
@@ -179,7 +193,12 @@ def test_kill_during_commit_is_all_or_nothing(seeded, large_file, tmp_path, dela
     after = snapshot(ws)
     if after == before:  # killed before the commit took
         total = _reingest(ws, large_file)
-        assert (total["rows_read"], total["loaded"], total["quarantined"], total["duplicate"]) == (ROWS, ROWS - BAD, BAD, 0)
+        assert (total["rows_read"], total["loaded"], total["quarantined"], total["duplicate"]) == (
+            ROWS,
+            ROWS - BAD,
+            BAD,
+            0,
+        )
         return
     # the commit took: all of it (every good row, every bad row, one ingest_log row), nothing else changed
     grew = {t: len(after[t]) - len(before[t]) for t in TABLES}
@@ -196,8 +215,12 @@ def test_cli_killed_at_moments_never_leaves_part_of_a_file(seeded, large_file, t
     before = snapshot(ws)
     outcomes = []
     for delay in (0.5, 1.5, 3.0):
-        p = subprocess.Popen([sys.executable, "-m", "journeymap", "-w", str(ws), "ingest", "events", str(large_file)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+        p = subprocess.Popen(
+            [sys.executable, "-m", "journeymap", "-w", str(ws), "ingest", "events", str(large_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+        )
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=60)

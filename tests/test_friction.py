@@ -27,8 +27,14 @@ def journeys():
             if i:
                 t += timedelta(hours=10 if tp == "B" else 1)
             rows.append((cust, t, tp))
-    ev = ibis.memtable({"customer_id": [r[0] for r in rows], "ts": [r[1] for r in rows],
-                        "touchpoint": [r[2] for r in rows], "event_id": [f"{i:02d}" for i in range(len(rows))]})
+    ev = ibis.memtable(
+        {
+            "customer_id": [r[0] for r in rows],
+            "ts": [r[1] for r in rows],
+            "touchpoint": [r[2] for r in rows],
+            "event_id": [f"{i:02d}" for i in range(len(rows))],
+        }
+    )
     return build_journeys(ev, rules=JourneyRules(goals=(), inactivity_gap=None, conversion_window=None))
 
 
@@ -70,10 +76,13 @@ def test_in_progress_journeys_are_not_exits():
 
 def test_slow_is_judged_within_the_stage():
     ev = journeys().select("customer_id", "ts", "touchpoint", "event_id")
-    bp = Blueprint.model_validate({"stages": [{"name": "s1"}, {"name": "s2"}],
-                                   "touchpoints": [{"name": "A", "stage": "s1"}, {"name": "B", "stage": "s2"},
-                                                   {"name": "C", "stage": "s1"}],
-                                   "journey": {"inactivity_gap": None, "conversion_window": None}})
+    bp = Blueprint.model_validate(
+        {
+            "stages": [{"name": "s1"}, {"name": "s2"}],
+            "touchpoints": [{"name": "A", "stage": "s1"}, {"name": "B", "stage": "s2"}, {"name": "C", "stage": "s1"}],
+            "journey": {"inactivity_gap": None, "conversion_window": None},
+        }
+    )
     got = {row["touchpoint"]: row for row in friction(build_journeys(ev, bp)).records()}
     assert got["B"]["slow_ratio"] == pytest.approx(1.0)  # alone in its stage: it is its own typical touchpoint
     assert got["A"]["typical_p90_gap_out_s"] == pytest.approx((10 + 1) / 2 * H)  # median of A's 10h and C's 1h

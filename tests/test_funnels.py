@@ -45,14 +45,24 @@ def col(result: FunnelResult, name: str, dim: str | None = None):
 
 
 STEPS = ["Home", "Cart", "Buy"]
-ORDERED = events([
-    ("a", 0, "Home"), ("a", 1, "Cart"), ("a", 2, "Buy"),            # converts
-    ("b", 0, "Home"), ("b", 1, "Cart"),                             # drops after Cart
-    ("c", 0, "Home"), ("c", 1, "Buy"), ("c", 2, "Cart"),            # Buy before Cart: drops after Cart
-    ("d", 25, "Home"),                                              # window still open at day 30
-    ("e", 0, "Home"), ("e", 1, "Cart"), ("e", 20, "Buy"),           # Buy outside the 14-day window
-    ("f", 0, "Cart"), ("f", 1, "Home"),                             # Cart before Home does not count
-])
+ORDERED = events(
+    [
+        ("a", 0, "Home"),
+        ("a", 1, "Cart"),
+        ("a", 2, "Buy"),  # converts
+        ("b", 0, "Home"),
+        ("b", 1, "Cart"),  # drops after Cart
+        ("c", 0, "Home"),
+        ("c", 1, "Buy"),
+        ("c", 2, "Cart"),  # Buy before Cart: drops after Cart
+        ("d", 25, "Home"),  # window still open at day 30
+        ("e", 0, "Home"),
+        ("e", 1, "Cart"),
+        ("e", 20, "Buy"),  # Buy outside the 14-day window
+        ("f", 0, "Cart"),
+        ("f", 1, "Home"),  # Cart before Home does not count
+    ]
+)
 
 
 def test_ordered_window_and_in_progress(con):
@@ -60,8 +70,8 @@ def test_ordered_window_and_in_progress(con):
     assert col(r, "reached") == [6, 4, 1]
     assert col(r, "rate_overall") == pytest.approx([1, 4 / 6, 1 / 6])
     assert col(r, "rate_from_previous")[1:] == pytest.approx([4 / 6, 1 / 4])
-    assert col(r, "dropped") == [1, 3, 0]          # f after Home; b, c, e after Cart
-    assert col(r, "in_progress") == [1, 0, 0]      # d: entered day 25, window open until day 39
+    assert col(r, "dropped") == [1, 3, 0]  # f after Home; b, c, e after Cart
+    assert col(r, "in_progress") == [1, 0, 0]  # d: entered day 25, window open until day 39
     assert col(r, "median_time_s")[1] == pytest.approx(86400)  # 1, 1, 2, 1 days
     assert col(r, "p90_time_s")[1] == pytest.approx(86400 + 0.7 * 86400)
     assert r.meta["converted"] == 1 and r.meta["in_progress"] == 1 and r.meta["dropped"] == 4
@@ -70,8 +80,8 @@ def test_ordered_window_and_in_progress(con):
 
 def test_no_window_lets_late_steps_count():
     r = funnel(ORDERED, STEPS, window=None, end=END)
-    assert col(r, "reached") == [6, 4, 2]          # e's Buy on day 20 now counts
-    assert col(r, "in_progress") == [0, 0, 0]      # without a window nothing is in progress
+    assert col(r, "reached") == [6, 4, 2]  # e's Buy on day 20 now counts
+    assert col(r, "in_progress") == [0, 0, 0]  # without a window nothing is in progress
 
 
 def test_wilson_interval_on_rates():
@@ -94,21 +104,36 @@ def test_customers_behind_steps_and_drop_offs():
 
 
 def test_strict_order_needs_the_very_next_event():
-    ev = events([
-        ("a", 0, "Home"), ("a", 1, "Cart"), ("a", 2, "Buy"),
-        ("b", 0, "Home"), ("b", 1, "Ad"), ("b", 2, "Cart"), ("b", 3, "Buy"),
-        ("c", 0, "Home"), ("c", 1, "Home"), ("c", 2, "Cart"),    # entry is the first Home
-    ])
+    ev = events(
+        [
+            ("a", 0, "Home"),
+            ("a", 1, "Cart"),
+            ("a", 2, "Buy"),
+            ("b", 0, "Home"),
+            ("b", 1, "Ad"),
+            ("b", 2, "Cart"),
+            ("b", 3, "Buy"),
+            ("c", 0, "Home"),
+            ("c", 1, "Home"),
+            ("c", 2, "Cart"),  # entry is the first Home
+        ]
+    )
     assert col(funnel(ev, STEPS, order="strict", window=None), "reached") == [3, 1, 1]
     assert col(funnel(ev, STEPS, order="ordered", window=None), "reached") == [3, 3, 2]
 
 
 def test_any_order():
-    ev = events([
-        ("a", 0, "Buy"), ("a", 1, "Home"), ("a", 2, "Cart"),
-        ("b", 0, "Cart"), ("b", 1, "Home"),
-        ("c", 0, "Home"), ("c", 20, "Buy"),                      # Buy is outside the window
-    ])
+    ev = events(
+        [
+            ("a", 0, "Buy"),
+            ("a", 1, "Home"),
+            ("a", 2, "Cart"),
+            ("b", 0, "Cart"),
+            ("b", 1, "Home"),
+            ("c", 0, "Home"),
+            ("c", 20, "Buy"),  # Buy is outside the window
+        ]
+    )
     r = funnel(ev, STEPS, order="any", end=END)
     assert col(r, "reached") == [3, 2, 1]
     assert col(r, "median_time_from_entry_s")[2] == pytest.approx(2 * 86400)
@@ -121,35 +146,55 @@ def test_same_step_twice_must_happen_twice():
     assert col(funnel(ev, ["Home", "Home", "Buy"], order="any", window=None), "reached") == [2, 2, 1]
 
 
-EXCL = events([
-    ("a", 0, "Home"), ("a", 1, "Support"), ("a", 2, "Cart"), ("a", 3, "Buy"),
-    ("b", 0, "Home"), ("b", 1, "Cart"), ("b", 2, "Buy"), ("b", 3, "Support"),
-    ("c", 0, "Home"), ("c", 1, "Cart"), ("c", 2, "Support"),
-    ("d", 0, "Support"), ("d", 1, "Home"), ("d", 2, "Cart"),
-])
+EXCL = events(
+    [
+        ("a", 0, "Home"),
+        ("a", 1, "Support"),
+        ("a", 2, "Cart"),
+        ("a", 3, "Buy"),
+        ("b", 0, "Home"),
+        ("b", 1, "Cart"),
+        ("b", 2, "Buy"),
+        ("b", 3, "Support"),
+        ("c", 0, "Home"),
+        ("c", 1, "Cart"),
+        ("c", 2, "Support"),
+        ("d", 0, "Support"),
+        ("d", 1, "Home"),
+        ("d", 2, "Cart"),
+    ]
+)
 
 
 def test_exclusion_remove_takes_customers_out():
     r = funnel(EXCL, STEPS, exclude=["Support"], end=END)
-    assert col(r, "reached") == [2, 2, 1]           # a and c removed; b (after converting) and d (before) stay
+    assert col(r, "reached") == [2, 2, 1]  # a and c removed; b (after converting) and d (before) stay
     r = funnel(EXCL, STEPS, exclude=[Exclusion(Step("Support"), after=2, before=3)], end=END)
-    assert col(r, "reached") == [3, 3, 2]           # only c has Support between Cart and (the window's end)
+    assert col(r, "reached") == [3, 3, 2]  # only c has Support between Cart and (the window's end)
 
 
 def test_exclusion_stop_counts_up_to_the_event():
     r = funnel(EXCL, STEPS, exclude=["Support:stop"], end=END)
-    assert col(r, "reached") == [4, 3, 1]           # a stops at Home; c reached Cart before Support
+    assert col(r, "reached") == [4, 3, 1]  # a stops at Home; c reached Cart before Support
     r = funnel(EXCL, STEPS, order="any", exclude=["Support:stop"], end=END)
     assert col(r, "reached") == [4, 3, 1]
 
 
 def test_optional_step_counts_only_between_its_neighbours():
-    ev = events([
-        ("a", 0, "Home"), ("a", 1, "Promo"), ("a", 2, "Buy"),
-        ("b", 0, "Home"), ("b", 1, "Buy"), ("b", 2, "Promo"),
-        ("c", 0, "Home"), ("c", 1, "Buy"),
-        ("d", 0, "Home"), ("d", 1, "Promo"),
-    ])
+    ev = events(
+        [
+            ("a", 0, "Home"),
+            ("a", 1, "Promo"),
+            ("a", 2, "Buy"),
+            ("b", 0, "Home"),
+            ("b", 1, "Buy"),
+            ("b", 2, "Promo"),
+            ("c", 0, "Home"),
+            ("c", 1, "Buy"),
+            ("d", 0, "Home"),
+            ("d", 1, "Promo"),
+        ]
+    )
     r = funnel(ev, ["Home", "Promo", "Buy"], optional=["Promo"], end=END)
     assert col(r, "reached") == [4, 2, 3]
     assert col(r, "optional") == [False, True, False]
@@ -157,11 +202,15 @@ def test_optional_step_counts_only_between_its_neighbours():
 
 
 def test_open_funnel_enters_at_any_step():
-    ev = events([
-        ("a", 0, "Cart"), ("a", 1, "Buy"),
-        ("b", 0, "Home"), ("b", 1, "Cart"),
-        ("c", 0, "Buy"),
-    ])
+    ev = events(
+        [
+            ("a", 0, "Cart"),
+            ("a", 1, "Buy"),
+            ("b", 0, "Home"),
+            ("b", 1, "Cart"),
+            ("c", 0, "Buy"),
+        ]
+    )
     r = funnel(ev, STEPS, open=True, end=END)
     assert col(r, "reached") == [1, 2, 2]
     assert col(r, "entered_here") == [1, 1, 1]
@@ -169,10 +218,19 @@ def test_open_funnel_enters_at_any_step():
     assert col(funnel(ev, STEPS, end=END), "reached") == [1, 1, 0]  # closed: only b enters (Buy listed, 0)
 
 
-TOTALS = events([
-    ("a", 0, "Home"), ("a", 0.5, "Buy"), ("a", 1, "Home"), ("a", 1.2, "Home"), ("a", 1.5, "Buy"), ("a", 5, "Home"),
-    ("b", 0, "Home"), ("b", 0.5, "Home"), ("b", 2, "Home"),
-])
+TOTALS = events(
+    [
+        ("a", 0, "Home"),
+        ("a", 0.5, "Buy"),
+        ("a", 1, "Home"),
+        ("a", 1.2, "Home"),
+        ("a", 1.5, "Buy"),
+        ("a", 5, "Home"),
+        ("b", 0, "Home"),
+        ("b", 0.5, "Home"),
+        ("b", 2, "Home"),
+    ]
+)
 
 
 def test_totals_re_enter_after_converting_or_timing_out(con):
@@ -199,18 +257,29 @@ def test_entries_table_lists_each_entry():
 
 
 def test_per_step_time_limit():
-    ev = events([
-        ("a", 0, "Home"), ("a", 2 / 24, "Cart"), ("a", 3 / 24, "Buy"),
-        ("b", 0, "Home"), ("b", 0.5 / 24, "Cart"), ("b", 10 / 24, "Buy"),
-    ])
+    ev = events(
+        [
+            ("a", 0, "Home"),
+            ("a", 2 / 24, "Cart"),
+            ("a", 3 / 24, "Buy"),
+            ("b", 0, "Home"),
+            ("b", 0.5 / 24, "Cart"),
+            ("b", 10 / 24, "Buy"),
+        ]
+    )
     assert col(funnel(ev, STEPS, step_limits={2: "1h"}, end=END), "reached") == [2, 1, 1]
     assert col(funnel(ev, STEPS, end=END), "reached") == [2, 2, 2]
 
 
-BREAK = events([
-    ("a", 0, "Home", "web"), ("a", 1, "Cart", "app"), ("a", 2, "Buy", "app"),
-    ("b", 0, "Home", "app"), ("b", 1, "Cart", "web"),
-])
+BREAK = events(
+    [
+        ("a", 0, "Home", "web"),
+        ("a", 1, "Cart", "app"),
+        ("a", 2, "Buy", "app"),
+        ("b", 0, "Home", "app"),
+        ("b", 1, "Cart", "web"),
+    ]
+)
 
 
 @pytest.mark.parametrize(
@@ -229,11 +298,16 @@ def test_breakdown_value_from_first_last_or_chosen_step(by_step, expected):
 
 
 def test_steps_filter_on_columns_and_properties():
-    ev = events([
-        ("a", 0, "Home", "web"), ("a", 1, "Checkout", "app", '{"plan": "gold"}'),
-        ("b", 0, "Home", "web"), ("b", 1, "Checkout", "web", '{"plan": "gold"}'),
-        ("c", 0, "Home", "app"), ("c", 1, "Checkout", "app", '{"plan": "silver"}'),
-    ])
+    ev = events(
+        [
+            ("a", 0, "Home", "web"),
+            ("a", 1, "Checkout", "app", '{"plan": "gold"}'),
+            ("b", 0, "Home", "web"),
+            ("b", 1, "Checkout", "web", '{"plan": "gold"}'),
+            ("c", 0, "Home", "app"),
+            ("c", 1, "Checkout", "app", '{"plan": "silver"}'),
+        ]
+    )
     app = funnel(ev, ["Home", {"touchpoint": "Checkout", "where": {"channel": "app"}}], end=END)
     assert col(app, "reached") == [3, 2]
     gold = funnel(ev, ["Home", "Checkout[plan=gold]"], end=END)
@@ -284,17 +358,30 @@ def test_steps_as_stages_and_lists_of_touchpoints():
     from journeymap.blueprint import Blueprint
     from journeymap.journeys import JourneyRules, build_journeys
 
-    bp = Blueprint.model_validate({
-        "stages": [{"name": "aware"}, {"name": "buy"}],
-        "touchpoints": [{"name": "Ad", "stage": "aware"}, {"name": "Mail", "stage": "aware"},
-                        {"name": "Cart", "stage": "buy"}, {"name": "Buy", "stage": "buy"}, {"name": "Help"}],
-    })
-    ev = events([
-        ("a", 0, "Mail"), ("a", 1, "Cart"),                 # aware -> buy
-        ("b", 0, "Help"), ("b", 1, "Ad"), ("b", 2, "Help"),  # aware, never buy
-        ("c", 0, "Buy"), ("c", 1, "Ad"),                    # buy before aware: does not count
-        ("d", 0, "Help"),                                   # never enters
-    ])
+    bp = Blueprint.model_validate(
+        {
+            "stages": [{"name": "aware"}, {"name": "buy"}],
+            "touchpoints": [
+                {"name": "Ad", "stage": "aware"},
+                {"name": "Mail", "stage": "aware"},
+                {"name": "Cart", "stage": "buy"},
+                {"name": "Buy", "stage": "buy"},
+                {"name": "Help"},
+            ],
+        }
+    )
+    ev = events(
+        [
+            ("a", 0, "Mail"),
+            ("a", 1, "Cart"),  # aware -> buy
+            ("b", 0, "Help"),
+            ("b", 1, "Ad"),
+            ("b", 2, "Help"),  # aware, never buy
+            ("c", 0, "Buy"),
+            ("c", 1, "Ad"),  # buy before aware: does not count
+            ("d", 0, "Help"),  # never enters
+        ]
+    )
     j = build_journeys(ev, bp, rules=JourneyRules(inactivity_gap=None, conversion_window=None))
     r = funnel(j, ["stage:aware", "stage:buy"], end=END)
     assert col(r, "reached") == [3, 1]

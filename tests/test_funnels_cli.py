@@ -16,34 +16,58 @@ from journeymap.cli import main
 
 D = datetime(2024, 3, 1)
 ROWS = [
-    ("a", 0, "Ad"), ("a", 1, "Site"), ("a", 2, "Buy"), ("a", 20, "Buy"),
-    ("b", 0, "Ad"), ("b", 1, "Site"), ("b", 1.5, "Support"),
-    ("c", 0, "Site"), ("c", 1, "Ad"),
+    ("a", 0, "Ad"),
+    ("a", 1, "Site"),
+    ("a", 2, "Buy"),
+    ("a", 20, "Buy"),
+    ("b", 0, "Ad"),
+    ("b", 1, "Site"),
+    ("b", 1.5, "Support"),
+    ("c", 0, "Site"),
+    ("c", 1, "Ad"),
     ("d", 38, "Ad"),
-    ("e", 0, "Ad"), ("e", 1, "Buy"),
+    ("e", 0, "Ad"),
+    ("e", 1, "Buy"),
     ("f", 40, "Ad"),
 ]
 
 
 @pytest.fixture
 def shop(ws):
-    events = pd.DataFrame({
-        "customer_id": [r[0] for r in ROWS], "ts": [D + timedelta(days=r[1]) for r in ROWS],
-        "touchpoint": [r[2] for r in ROWS], "channel": ["app" if r[0] in "ae" else "web" for r in ROWS],
-        "session_id": None, "revenue": [50.0 if r[2] == "Buy" else None for r in ROWS],
-        "properties": None, "event_id": [f"{i:03d}" for i in range(len(ROWS))], "source": "test",
-    })
+    events = pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in ROWS],
+            "ts": [D + timedelta(days=r[1]) for r in ROWS],
+            "touchpoint": [r[2] for r in ROWS],
+            "channel": ["app" if r[0] in "ae" else "web" for r in ROWS],
+            "session_id": None,
+            "revenue": [50.0 if r[2] == "Buy" else None for r in ROWS],
+            "properties": None,
+            "event_id": [f"{i:03d}" for i in range(len(ROWS))],
+            "source": "test",
+        }
+    )
     ws.con.insert("events", events)
-    customers = pd.DataFrame({"customer_id": list("abcdef"), "source": "test",
-                              "segment": ["vip", "vip", "new", "new", "new", "new"]})
+    customers = pd.DataFrame(
+        {"customer_id": list("abcdef"), "source": "test", "segment": ["vip", "vip", "new", "new", "new", "new"]}
+    )
     ws.con.create_table("customers", customers, overwrite=True)
-    ws.save_blueprint(Blueprint.model_validate({
-        "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "buy"}],
-        "touchpoints": [{"name": "Ad", "stage": "aware"}, {"name": "Site", "stage": "consider"},
-                        {"name": "Buy", "stage": "buy"}, {"name": "Support"}],
-        "personas": [{"name": "VIP", "where": {"segment": "vip"}}],
-        "goals": [{"touchpoint": "Buy"}],
-        "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}}))
+    ws.save_blueprint(
+        Blueprint.model_validate(
+            {
+                "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "buy"}],
+                "touchpoints": [
+                    {"name": "Ad", "stage": "aware"},
+                    {"name": "Site", "stage": "consider"},
+                    {"name": "Buy", "stage": "buy"},
+                    {"name": "Support"},
+                ],
+                "personas": [{"name": "VIP", "where": {"segment": "vip"}}],
+                "goals": [{"touchpoint": "Buy"}],
+                "journey": {"inactivity_gap": "30d", "conversion_window": "7d"},
+            }
+        )
+    )
     return ws
 
 
@@ -60,16 +84,32 @@ def rows(text):
 def test_funnel_csv_counts(shop):
     got = rows(invoke(shop, "funnel", "Ad", "Site", "Buy", "--format", "csv"))
     assert [int(r["reached"]) for r in got] == [6, 2, 1]
-    assert [int(r["in_progress"]) for r in got] == [2, 0, 0]   # d and f entered within 14 days of the end
+    assert [int(r["in_progress"]) for r in got] == [2, 0, 0]  # d and f entered within 14 days of the end
     assert list(got[0])[:4] == ["step", "name", "optional", "reached"]
 
 
 def test_funnel_options(shop):
-    got = rows(invoke(shop, "funnel", "Ad", "Site", "Buy", "--exclude", "Support:stop", "--optional", "Site",
-                      "--window", "none", "--format", "csv"))
+    got = rows(
+        invoke(
+            shop,
+            "funnel",
+            "Ad",
+            "Site",
+            "Buy",
+            "--exclude",
+            "Support:stop",
+            "--optional",
+            "Site",
+            "--window",
+            "none",
+            "--format",
+            "csv",
+        )
+    )
     assert [int(r["reached"]) for r in got] == [6, 2, 2]  # Site counts between Ad and Buy (a) or the stop (b)
-    data = json.loads(invoke(shop, "funnel", "stage:aware", "stage:buy", "--order", "any", "--unit", "journey",
-                             "--format", "json"))
+    data = json.loads(
+        invoke(shop, "funnel", "stage:aware", "stage:buy", "--order", "any", "--unit", "journey", "--format", "json")
+    )
     assert data["kind"] == "funnel" and data["meta"]["unit"] == "journey"
     assert [r[3] for r in data["rows"]] == [7, 2]  # 7 journeys (a has two); a:1 and e:1 touch both stages
 

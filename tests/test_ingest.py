@@ -58,11 +58,20 @@ def counts(r):
 
 
 # -- formats ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name,fmt", [
-    ("e.csv", "csv"), ("e.csv.gz", "csv"), ("e.tsv", "tsv"), ("e.tsv.gz", "tsv"),
-    ("e.ndjson", "ndjson"), ("e.jsonl.gz", "ndjson"), ("e.json", "json"), ("e.json.gz", "json"),
-    ("e.parquet", "parquet"),
-])
+@pytest.mark.parametrize(
+    "name,fmt",
+    [
+        ("e.csv", "csv"),
+        ("e.csv.gz", "csv"),
+        ("e.tsv", "tsv"),
+        ("e.tsv.gz", "tsv"),
+        ("e.ndjson", "ndjson"),
+        ("e.jsonl.gz", "ndjson"),
+        ("e.json", "json"),
+        ("e.json.gz", "json"),
+        ("e.parquet", "parquet"),
+    ],
+)
 def test_every_format_loads_the_same_events(ws, tmp_path, name, fmt):
     path = write(tmp_path / name, ROWS, fmt)
     r = ws.ingest_events(path, mapping={"customer_id": "cookie"})
@@ -70,7 +79,11 @@ def test_every_format_loads_the_same_events(ws, tmp_path, name, fmt):
     df = events(ws)
     assert list(df.customer_id) == ["c1", "c1", "c2"]
     assert list(df.touchpoint) == ["visit", "purchase", "visit"]
-    assert list(df.ts) == [pd.Timestamp("2024-05-01 10:00"), pd.Timestamp("2024-05-01 10:05"), pd.Timestamp("2024-05-02 09:00")]
+    assert list(df.ts) == [
+        pd.Timestamp("2024-05-01 10:00"),
+        pd.Timestamp("2024-05-01 10:05"),
+        pd.Timestamp("2024-05-02 09:00"),
+    ]
     assert df.revenue.tolist()[1] == 12.5 and pd.isna(df.revenue.tolist()[0])
     # unmapped columns as text, and the timestamp's own text (what was read can be traced to the file)
     assert json.loads(df.properties[0]) == {"page": "/home", "time": "2024-05-01T10:00:00Z"}
@@ -91,18 +104,25 @@ def test_typed_parquet_bad_values_count_the_same_into_an_empty_or_a_filled_table
     from journeymap.workspace import Workspace
 
     t = datetime(2024, 1, 1, 12)
-    table = pa.table({
-        "user_id": ["a", None, "b", "c", "d", "a", "e"],
-        "ts": pa.array([t, t, None, t, t, t, t], pa.timestamp("us")),
-        "event_name": ["visit", "visit", "visit", "buy", "buy", "visit", "buy"],
-        "value": [1.0, 2.0, 3.0, float("nan"), float("inf"), 1.0, None],
-        "qty": pa.array([1, 2, 3, 4, 5, 1, None], pa.int64()),
-    })
+    table = pa.table(
+        {
+            "user_id": ["a", None, "b", "c", "d", "a", "e"],
+            "ts": pa.array([t, t, None, t, t, t, t], pa.timestamp("us")),
+            "event_name": ["visit", "visit", "visit", "buy", "buy", "visit", "buy"],
+            "value": [1.0, 2.0, 3.0, float("nan"), float("inf"), 1.0, None],
+            "qty": pa.array([1, 2, 3, 4, 5, 1, None], pa.int64()),
+        }
+    )
     path = tmp_path / "typed.parquet"
     pq.write_table(table, path)
     # by hand: row 2 has no customer, row 3 no time, rows 4 and 5 a non-finite revenue; row 6 repeats
     # row 1, and a repeated event of one source is an event of its own (real logs repeat events)
-    want_reasons = ["missing customer id", "missing timestamp", "bad number in revenue: 'nan'", "bad number in revenue: 'inf'"]
+    want_reasons = [
+        "missing customer id",
+        "missing timestamp",
+        "bad number in revenue: 'nan'",
+        "bad number in revenue: 'inf'",
+    ]
     results = []
     for name, warm_up in (("empty", False), ("filled", True)):
         ws = Workspace.init(tmp_path / name)
@@ -122,10 +142,14 @@ def test_typed_parquet_bad_values_count_the_same_into_an_empty_or_a_filled_table
 
 
 def test_parquet_typed_columns(ws, tmp_path):
-    table = pa.table({
-        "user_id": [1, 2], "ts": pa.array([datetime(2024, 1, 1, 12), datetime(2024, 1, 2, 12)], pa.timestamp("us")),
-        "event_name": ["visit", "buy"], "value": [None, 9.5],
-    })
+    table = pa.table(
+        {
+            "user_id": [1, 2],
+            "ts": pa.array([datetime(2024, 1, 1, 12), datetime(2024, 1, 2, 12)], pa.timestamp("us")),
+            "event_name": ["visit", "buy"],
+            "value": [None, 9.5],
+        }
+    )
     pq.write_table(table, tmp_path / "t.parquet")
     r = ws.ingest_events(tmp_path / "t.parquet", tz="Europe/Paris")
     assert counts(r) == (2, 2, 0, 0)
@@ -137,11 +161,24 @@ def test_parquet_typed_columns(ws, tmp_path):
 
 # -- mapping ------------------------------------------------------------------------------------
 def test_automatic_mapping_is_reported(ws, tmp_path):
-    rows = [{"user_id": "u1", "timestamp": "2024-01-01 00:00", "event_name": "visit", "utm_source": "google", "sales_value": "3"}]
+    rows = [
+        {
+            "user_id": "u1",
+            "timestamp": "2024-01-01 00:00",
+            "event_name": "visit",
+            "utm_source": "google",
+            "sales_value": "3",
+        }
+    ]
     r = ws.ingest_events(write(tmp_path / "a.csv", rows, "csv"))
     s = r.sources[0]
-    assert s.mapping == {"customer_id": "user_id", "ts": "timestamp", "touchpoint": "event_name",
-                         "channel": "utm_source", "revenue": "sales_value"}
+    assert s.mapping == {
+        "customer_id": "user_id",
+        "ts": "timestamp",
+        "touchpoint": "event_name",
+        "channel": "utm_source",
+        "revenue": "sales_value",
+    }
     assert s.guessed == ["customer_id", "ts", "touchpoint", "channel", "revenue"]
     df = events(ws)
     assert df.channel[0] == "google" and df.revenue[0] == 3.0
@@ -159,10 +196,19 @@ def test_mapping_by_flag_wins_over_guesses(ws, tmp_path):
 def test_mapping_by_blueprint_sources(tmp_path):
     from journeymap.workspace import Workspace
 
-    bp = Blueprint.model_validate({"sources": [
-        {"pattern": "crm_*.csv", "table": "events", "map": {"customer_id": "acct", "ts": "when", "touchpoint": "what"},
-         "ts_format": "%d/%m/%Y %H:%M", "tz": "America/New_York"},
-    ]})
+    bp = Blueprint.model_validate(
+        {
+            "sources": [
+                {
+                    "pattern": "crm_*.csv",
+                    "table": "events",
+                    "map": {"customer_id": "acct", "ts": "when", "touchpoint": "what"},
+                    "ts_format": "%d/%m/%Y %H:%M",
+                    "tz": "America/New_York",
+                },
+            ]
+        }
+    )
     ws = Workspace.init(tmp_path / "ws", blueprint=bp)
     rows = [{"acct": "A", "when": "01/02/2024 10:00", "what": "call"}]
     r = ws.ingest_events(write(tmp_path / "crm_jan.csv", rows, "csv"))
@@ -189,18 +235,21 @@ def counts_in(ws):
 
 
 # -- timestamps ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("raw,tz,fmt,expected", [
-    ("2024-03-10T12:00:00+02:00", None, None, "2024-03-10 10:00"),
-    ("2024-03-10 12:00:00", "Europe/Paris", None, "2024-03-10 11:00"),
-    ("2024-07-10 12:00:00", "Europe/Paris", None, "2024-07-10 10:00"),  # summer time
-    ("2024-03-10T12:00:00Z", "Europe/Paris", None, "2024-03-10 12:00"),  # an offset wins over tz
-    ("2015-02-24 11:35:52 -0800", None, None, "2015-02-24 19:35:52"),
-    ("1700000000", None, None, "2023-11-14 22:13:20"),
-    ("1700000000123", None, None, "2023-11-14 22:13:20.123"),
-    ("10/03/2024 08:30", None, "%d/%m/%Y %H:%M", "2024-03-10 08:30"),
-    ("10/03/2024 08:30", "Asia/Tokyo", "%d/%m/%Y %H:%M", "2024-03-09 23:30"),
-    ("2024-03-10", None, None, "2024-03-10 00:00"),
-])
+@pytest.mark.parametrize(
+    "raw,tz,fmt,expected",
+    [
+        ("2024-03-10T12:00:00+02:00", None, None, "2024-03-10 10:00"),
+        ("2024-03-10 12:00:00", "Europe/Paris", None, "2024-03-10 11:00"),
+        ("2024-07-10 12:00:00", "Europe/Paris", None, "2024-07-10 10:00"),  # summer time
+        ("2024-03-10T12:00:00Z", "Europe/Paris", None, "2024-03-10 12:00"),  # an offset wins over tz
+        ("2015-02-24 11:35:52 -0800", None, None, "2015-02-24 19:35:52"),
+        ("1700000000", None, None, "2023-11-14 22:13:20"),
+        ("1700000000123", None, None, "2023-11-14 22:13:20.123"),
+        ("10/03/2024 08:30", None, "%d/%m/%Y %H:%M", "2024-03-10 08:30"),
+        ("10/03/2024 08:30", "Asia/Tokyo", "%d/%m/%Y %H:%M", "2024-03-09 23:30"),
+        ("2024-03-10", None, None, "2024-03-10 00:00"),
+    ],
+)
 def test_timestamps(ws, tmp_path, raw, tz, fmt, expected):
     path = write(tmp_path / "t.csv", [{"customer_id": "c", "ts": raw, "event": "e"}], "csv")
     r = ws.ingest_events(path, tz=tz, ts_format=fmt)
@@ -224,12 +273,12 @@ def test_default_tz_comes_from_the_workspace(tmp_path):
 # -- quarantine ---------------------------------------------------------------------------------
 def test_each_quarantine_reason(ws, tmp_path):
     rows = [
-        {"customer_id": "c1", "ts": "2024-01-01 10:00", "event": "visit", "revenue": "1"},   # ok
-        {"customer_id": "", "ts": "2024-01-01 10:00", "event": "visit", "revenue": "1"},     # missing id
-        {"customer_id": "c3", "ts": "yesterday", "event": "visit", "revenue": "1"},          # bad ts
+        {"customer_id": "c1", "ts": "2024-01-01 10:00", "event": "visit", "revenue": "1"},  # ok
+        {"customer_id": "", "ts": "2024-01-01 10:00", "event": "visit", "revenue": "1"},  # missing id
+        {"customer_id": "c3", "ts": "yesterday", "event": "visit", "revenue": "1"},  # bad ts
         {"customer_id": "c4", "ts": "2024-01-01 10:00", "event": "visit", "revenue": "abc"},  # bad number
-        {"customer_id": "c5", "ts": "", "event": "visit", "revenue": "1"},                   # missing ts
-        {"customer_id": "c6", "ts": "2024-01-01 10:00", "event": "", "revenue": "1"},        # missing event
+        {"customer_id": "c5", "ts": "", "event": "visit", "revenue": "1"},  # missing ts
+        {"customer_id": "c6", "ts": "2024-01-01 10:00", "event": "", "revenue": "1"},  # missing event
     ]
     r = ws.ingest_events(write(tmp_path / "q.csv", rows, "csv"))
     assert counts(r) == (6, 1, 5, 0)
@@ -251,9 +300,9 @@ def test_malformed_lines_are_quarantined_with_their_row(ws, tmp_path):
     path.write_text(
         "customer_id,ts,event\n"
         "c1,2024-01-01,visit\n"
-        "c2,2024-01-01\n"                 # row 2: too few columns
-        "c3,2024-01-01,visit,extra\n"     # row 3: too many
-        "c4,not a time,visit\n"           # row 4: bad timestamp, numbered after the rejects
+        "c2,2024-01-01\n"  # row 2: too few columns
+        "c3,2024-01-01,visit,extra\n"  # row 3: too many
+        "c4,not a time,visit\n"  # row 4: bad timestamp, numbered after the rejects
         "c5,2024-01-02,visit\n",
         encoding="utf-8",
     )
@@ -271,7 +320,7 @@ def test_malformed_ndjson_line(ws, tmp_path):
     path.write_text(
         '{"customer_id": "a", "ts": "2024-01-01", "event": "x"}\n'
         '{"customer_id": "b", "ts": \n'
-        '[1, 2]\n'
+        "[1, 2]\n"
         '{"customer_id": "c", "ts": "2024-01-01", "event": "x", "extra": {"k": 1}}\n',
         encoding="utf-8",
     )
@@ -287,11 +336,20 @@ def test_malformed_ndjson_line(ws, tmp_path):
 def test_strict_blueprint_quarantines_unknown_touchpoints_and_rules_apply(tmp_path):
     from journeymap.workspace import Workspace
 
-    bp = Blueprint.model_validate({"strict": True, "touchpoints": [
-        {"name": "Search ad", "channel": "paid search", "match": [{"event": "click", "where": {"placement": ["cpc", "ppc"]}}]},
-        {"name": "Newsletter", "channel": "email", "match": [{"event_regex": "^nl_"}]},
-        {"name": "Checkout", "channel": "web"},
-    ]})
+    bp = Blueprint.model_validate(
+        {
+            "strict": True,
+            "touchpoints": [
+                {
+                    "name": "Search ad",
+                    "channel": "paid search",
+                    "match": [{"event": "click", "where": {"placement": ["cpc", "ppc"]}}],
+                },
+                {"name": "Newsletter", "channel": "email", "match": [{"event_regex": "^nl_"}]},
+                {"name": "Checkout", "channel": "web"},
+            ],
+        }
+    )
     ws = Workspace.init(tmp_path / "ws", blueprint=bp)
     rows = [
         {"customer_id": "a", "ts": "2024-01-01 00:00:01", "event": "click", "placement": "cpc"},
@@ -313,11 +371,17 @@ def test_data_channel_wins_over_blueprint_channel(tmp_path):
 
     bp = Blueprint.model_validate({"touchpoints": [{"name": "visit", "channel": "web"}]})
     ws = Workspace.init(tmp_path / "ws", blueprint=bp)
-    rows = [{"customer_id": "a", "ts": "2024-01-01", "event": "visit", "channel": "app"},
-            {"customer_id": "b", "ts": "2024-01-01", "event": "visit", "channel": ""},
-            {"customer_id": "c", "ts": "2024-01-01", "event": "other", "channel": ""}]
+    rows = [
+        {"customer_id": "a", "ts": "2024-01-01", "event": "visit", "channel": "app"},
+        {"customer_id": "b", "ts": "2024-01-01", "event": "visit", "channel": ""},
+        {"customer_id": "c", "ts": "2024-01-01", "event": "other", "channel": ""},
+    ]
     ws.ingest_events(write(tmp_path / "c.csv", rows, "csv"))
-    assert ws.con.con.execute("SELECT channel FROM events ORDER BY customer_id").fetchall() == [("app",), ("web",), (None,)]
+    assert ws.con.con.execute("SELECT channel FROM events ORDER BY customer_id").fetchall() == [
+        ("app",),
+        ("web",),
+        (None,),
+    ]
     ws.close()
 
 
@@ -336,7 +400,9 @@ def test_reingest_is_idempotent_and_repeated_rows_of_a_file_are_kept(ws, tmp_pat
     assert all(r == ld + q + d for r, ld, q, d in log)
     assert events(ws).event_id.nunique() == 5
     # the file's order is kept: the repeats follow the rows they repeat (rows 4 and 5 of the file)
-    order = ws.con.con.execute("SELECT seq FROM events WHERE customer_id = 'c1' AND touchpoint = 'visit' ORDER BY seq").fetchall()
+    order = ws.con.con.execute(
+        "SELECT seq FROM events WHERE customer_id = 'c1' AND touchpoint = 'visit' ORDER BY seq"
+    ).fetchall()
     assert [r[0] for r in order] == [1, 4, 5]
 
 
@@ -354,8 +420,10 @@ def test_the_same_rows_in_another_format_column_order_and_time_spelling_are_dupl
     rows = ROWS + [ROWS[0]]  # with a repeat: its occurrence number is part of its identity
     ws.ingest_events(write(tmp_path / "e.csv", rows, "csv"), mapping={"customer_id": "cookie"})
     # columns reversed, 'T' written as a space and 'Z' as '+00:00'
-    other = [{k: (v.replace("T", " ").replace("Z", "+00:00") if k == "time" else v) for k, v in reversed(r.items())}
-             for r in rows]
+    other = [
+        {k: (v.replace("T", " ").replace("Z", "+00:00") if k == "time" else v) for k, v in reversed(r.items())}
+        for r in rows
+    ]
     name = {"parquet": "e.parquet", "ndjson": "e.ndjson", "tsv": "e.tsv"}[fmt]
     r = ws.ingest_events(write(tmp_path / name, other, fmt), mapping={"customer_id": "cookie"})
     assert counts(r) == (4, 0, 0, 4)
@@ -414,10 +482,12 @@ def test_events_table_has_the_canonical_schema_and_event_ids_stored_with_fsst(ws
     ws.con.create_table("events_by_ibis", schema=schema.EVENTS)  # how the other tables are made
     assert db.execute("DESCRIBE events").fetchall() == db.execute("DESCRIBE events_by_ibis").fetchall()
     db.execute("CHECKPOINT")
-    used = dict(db.execute(
-        "SELECT column_name, string_agg(DISTINCT compression, ',') FROM pragma_storage_info('events') "
-        "WHERE segment_type <> 'VALIDITY' GROUP BY 1"
-    ).fetchall())
+    used = dict(
+        db.execute(
+            "SELECT column_name, string_agg(DISTINCT compression, ',') FROM pragma_storage_info('events') "
+            "WHERE segment_type <> 'VALIDITY' GROUP BY 1"
+        ).fetchall()
+    )
     assert used["event_id"] == "FSST" and used["customer_id"] != "FSST"  # forced on event_id only
 
 
@@ -443,7 +513,10 @@ def test_a_failure_mid_ingest_leaves_the_warehouse_unchanged(ws, tmp_path, monke
     import journeymap.engine.duckdb_load.steps as load
 
     ws.ingest_events(write(tmp_path / "first.csv", ROWS[:1], "csv"), mapping={"customer_id": "cookie"})
-    before = {t: ws.con.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("events", "quarantine", "ingest_log")}
+    before = {
+        t: ws.con.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in ("events", "quarantine", "ingest_log")
+    }
     calls = {"n": 0}
     real = load._log
 
@@ -463,18 +536,26 @@ def test_a_failure_mid_ingest_leaves_the_warehouse_unchanged(ws, tmp_path, monke
 
 
 def test_customers_upsert_latest_row_wins(ws, tmp_path):
-    a = write(tmp_path / "crm1.csv", [
-        {"customer_id": "c1", "segment": "gold", "region": "north"},
-        {"customer_id": "c2", "segment": "silver", "region": "south"},
-        {"customer_id": "c1", "segment": "platinum", "region": "north"},
-    ], "csv")
+    a = write(
+        tmp_path / "crm1.csv",
+        [
+            {"customer_id": "c1", "segment": "gold", "region": "north"},
+            {"customer_id": "c2", "segment": "silver", "region": "south"},
+            {"customer_id": "c1", "segment": "platinum", "region": "north"},
+        ],
+        "csv",
+    )
     r = ws.ingest_customers(a)
     assert counts(r) == (3, 2, 0, 1)
-    b = write(tmp_path / "crm2.csv", [
-        {"customer_id": "c2", "plan": "pro"},
-        {"customer_id": "c3", "plan": "free"},
-        {"customer_id": "", "plan": "free"},
-    ], "csv")
+    b = write(
+        tmp_path / "crm2.csv",
+        [
+            {"customer_id": "c2", "plan": "pro"},
+            {"customer_id": "c3", "plan": "free"},
+            {"customer_id": "", "plan": "free"},
+        ],
+        "csv",
+    )
     r = ws.ingest_customers(b)
     assert counts(r) == (3, 2, 1, 0)
     rows = ws.con.con.execute("SELECT customer_id, segment, region, plan FROM customers ORDER BY 1").fetchall()
@@ -485,13 +566,53 @@ def test_customers_upsert_latest_row_wins(ws, tmp_path):
 # -- feedback -----------------------------------------------------------------------------------
 def test_feedback_scores_scales_and_ids(ws, tmp_path):
     rows = [
-        {"response_id": "r1", "date": "2024-01-01", "nps": "9", "csat": "5", "ces": "2", "comment": "great", "kind": "survey"},
-        {"response_id": "r2", "date": "2024-01-02", "nps": "11", "csat": "", "ces": "", "comment": "", "kind": "survey"},
+        {
+            "response_id": "r1",
+            "date": "2024-01-01",
+            "nps": "9",
+            "csat": "5",
+            "ces": "2",
+            "comment": "great",
+            "kind": "survey",
+        },
+        {
+            "response_id": "r2",
+            "date": "2024-01-02",
+            "nps": "11",
+            "csat": "",
+            "ces": "",
+            "comment": "",
+            "kind": "survey",
+        },
         {"response_id": "r3", "date": "2024-01-03", "nps": "", "csat": "0", "ces": "", "comment": "", "kind": "survey"},
         {"response_id": "r4", "date": "2024-01-04", "nps": "", "csat": "", "ces": "8", "comment": "", "kind": "survey"},
-        {"response_id": "r5", "date": "2024-01-05", "nps": "seven", "csat": "", "ces": "", "comment": "", "kind": "survey"},
-        {"response_id": "r6", "date": "2024-01-06", "nps": "7.5", "csat": "", "ces": "", "comment": "", "kind": "survey"},
-        {"response_id": "r7", "date": "2024-01-07", "nps": "", "csat": "", "ces": "", "comment": "meh", "kind": "tweet"},
+        {
+            "response_id": "r5",
+            "date": "2024-01-05",
+            "nps": "seven",
+            "csat": "",
+            "ces": "",
+            "comment": "",
+            "kind": "survey",
+        },
+        {
+            "response_id": "r6",
+            "date": "2024-01-06",
+            "nps": "7.5",
+            "csat": "",
+            "ces": "",
+            "comment": "",
+            "kind": "survey",
+        },
+        {
+            "response_id": "r7",
+            "date": "2024-01-07",
+            "nps": "",
+            "csat": "",
+            "ces": "",
+            "comment": "meh",
+            "kind": "tweet",
+        },
         {"response_id": "r1", "date": "2024-01-08", "nps": "3", "csat": "", "ces": "", "comment": "", "kind": "survey"},
     ]
     r = ws.ingest_feedback(write(tmp_path / "f.csv", rows, "csv"))
@@ -565,8 +686,11 @@ def test_broken_json_array_is_an_input_error(ws, tmp_path):
 
 def test_progress_is_reported_per_file_and_phase(ws, tmp_path):
     seen = []
-    ws.ingest_events(write(tmp_path / "a.csv", ROWS, "csv"), mapping={"customer_id": "cookie"},
-                     progress=lambda src, phase, frac: seen.append((Path(src).name, phase, frac)))
+    ws.ingest_events(
+        write(tmp_path / "a.csv", ROWS, "csv"),
+        mapping={"customer_id": "cookie"},
+        progress=lambda src, phase, frac: seen.append((Path(src).name, phase, frac)),
+    )
     assert [p for _, p, _ in seen] == ["read", "load", "check", "quarantine", "done"]
     assert seen[-1] == ("a.csv", "done", 1.0)
 
@@ -575,7 +699,9 @@ def test_report_round_trips_and_reconciles():
     from journeymap.ingest import IngestReport, SourceReport
     from journeymap.results import Result
 
-    r = IngestReport(sources=[SourceReport(source="a", table="events", rows_read=5, loaded=3, quarantined=1, duplicate=1)])
+    r = IngestReport(
+        sources=[SourceReport(source="a", table="events", rows_read=5, loaded=3, quarantined=1, duplicate=1)]
+    )
     assert Result.from_json(r.to_json()) == r
     with pytest.raises(ValueError, match="rows read 5"):
         SourceReport(source="a", table="events", rows_read=5, loaded=3, quarantined=1, duplicate=0)
@@ -593,7 +719,13 @@ def test_cli_ingest_json_and_errors(tmp_path):
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert data["kind"] == "ingest"
-    assert data["total"] == {"rows_read": 4, "loaded": 4, "quarantined": 0, "duplicate": 0, "seconds": data["total"]["seconds"]}
+    assert data["total"] == {
+        "rows_read": 4,
+        "loaded": 4,
+        "quarantined": 0,
+        "duplicate": 0,
+        "seconds": data["total"]["seconds"],
+    }
     table = runner.invoke(main, args)
     assert table.exit_code == 0 and "total" in table.stdout and "4" in table.stdout
     bad = runner.invoke(main, [*args[:-1], "customer_id=nope"])
@@ -651,8 +783,10 @@ def test_memory_limit_is_restored(ws, tmp_path):
 
 @pytest.mark.parametrize("column", ["InvoiceNo", "order_id", "transaction_id"])
 def test_order_id_is_guessed_from_obvious_names(ws, tmp_path, column):
-    rows = [{"customer_id": "a", "ts": "2024-01-01 10:00", "event": "Purchase", column: "536365"},
-            {"customer_id": "a", "ts": "2024-01-01 10:00", "event": "Purchase", column: "536365"}]
+    rows = [
+        {"customer_id": "a", "ts": "2024-01-01 10:00", "event": "Purchase", column: "536365"},
+        {"customer_id": "a", "ts": "2024-01-01 10:00", "event": "Purchase", column: "536365"},
+    ]
     r = ws.ingest_events(write(tmp_path / "o.csv", rows, "csv"))
     assert r.sources[0].mapping["order_id"] == column and "order_id" in r.sources[0].guessed
     assert [x[0] for x in ws.con.con.execute("SELECT order_id FROM events ORDER BY seq").fetchall()] == ["536365"] * 2

@@ -74,11 +74,18 @@ def test_well_formed_csv_keeps_every_row(ws, tmp_path_factory, rows, drop):
 
 @pytest.mark.slow
 @_SETTINGS
-@given(columns=st.lists(st.sampled_from(["customer_id", "ts", "event", "page", "amount"]), min_size=1, max_size=5, unique=True))
+@given(
+    columns=st.lists(
+        st.sampled_from(["customer_id", "ts", "event", "page", "amount"]), min_size=1, max_size=5, unique=True
+    )
+)
 def test_missing_columns_are_a_mapping_error_or_load(ws, tmp_path_factory, columns):
     _fresh(ws)
     path = tmp_path_factory.mktemp("fz") / "c.csv"
-    path.write_text(",".join(columns) + "\n" + ",".join("2024-01-01" if c == "ts" else "x" for c in columns) + "\n", encoding="utf-8")
+    path.write_text(
+        ",".join(columns) + "\n" + ",".join("2024-01-01" if c == "ts" else "x" for c in columns) + "\n",
+        encoding="utf-8",
+    )
     required = {"customer_id", "ts", "event"}
     if required <= set(columns):
         _accounted(ws, ws.ingest_events(path))

@@ -195,8 +195,13 @@ def test_a_writing_command_stores_journeys_a_reader_only_computes(shop):
 def _jm(ws: Path, *args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("JOURNEYMAP_WORKSPACE", "JOURNEYMAP_DEBUG")}
     env.update(COLUMNS="200", NO_COLOR="1", JOURNEYMAP_LOCK_TIMEOUT="0")
-    return subprocess.Popen([sys.executable, "-m", "journeymap", "-w", str(ws), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("stale", [False, True], ids=["stored", "stale"])
@@ -210,7 +215,9 @@ def test_two_processes_at_once_agree(shop, stale):
     outs = [(*p.communicate(timeout=240), p.returncode) for p in procs]
     for out, err, rc in outs:
         assert rc == 0, err
-        got = {r["touchpoint"]: (int(r["events"]), int(r["journeys"]), int(r["conversions"]))
-               for r in csv.DictReader(out.splitlines())}
+        got = {
+            r["touchpoint"]: (int(r["events"]), int(r["journeys"]), int(r["conversions"]))
+            for r in csv.DictReader(out.splitlines())
+        }
         assert got == _expected([first], set(goals))
     assert outs[0][0] == outs[1][0]

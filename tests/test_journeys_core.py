@@ -102,7 +102,11 @@ def test_status_counts_reconcile(con, journeys):
 
 def test_stage_comes_from_blueprint(con, journeys):
     df = run(con, journeys.select("touchpoint", "stage").distinct().order_by("touchpoint"))
-    assert dict(zip(df.touchpoint, df.stage, strict=True)) == {"Ad": "awareness", "Buy": "purchase", "Site": "awareness"}
+    assert dict(zip(df.touchpoint, df.stage, strict=True)) == {
+        "Ad": "awareness",
+        "Buy": "purchase",
+        "Site": "awareness",
+    }
 
 
 def test_no_goals_no_gap_gives_one_journey_per_customer(con):
@@ -130,10 +134,15 @@ def test_goal_at_first_touch_ends_a_one_touch_journey(con):
 def test_missing_touchpoints_keep_any_semantics_of_converted(con):
     # converted is any(is_goal) over the journey: null only when no touch's goal flag is known
     rows = [
-        ("n", day(0), None, "n1"), ("n", day(1), "Buy", "n2"),  # goal last: converted
-        ("m", day(0), "Ad", "m1"), ("m", day(1), None, "m2"),  # a known non-goal: not converted
-        ("k", day(0), None, "k1"), ("k", day(1), None, "k2"),  # nothing known: null
-        ("q", day(0), None, "q1"), ("q", day(1), "Ad", "q2"), ("q", day(2), None, "q3"),  # known inside
+        ("n", day(0), None, "n1"),
+        ("n", day(1), "Buy", "n2"),  # goal last: converted
+        ("m", day(0), "Ad", "m1"),
+        ("m", day(1), None, "m2"),  # a known non-goal: not converted
+        ("k", day(0), None, "k1"),
+        ("k", day(1), None, "k2"),  # nothing known: null
+        ("q", day(0), None, "q1"),
+        ("q", day(1), "Ad", "q2"),
+        ("q", day(2), None, "q3"),  # known inside
     ]
     jt = run(con, journey_table(build_journeys(events_table(rows), BP)).order_by("customer_id"))
     got = {c: (None if v is None or v != v else bool(v)) for c, v in zip(jt.customer_id, jt.converted, strict=True)}

@@ -16,16 +16,27 @@ from journeymap.voice.kpis import kpis, nps_interval, t_interval, wilson_interva
 def _fb():
     # touchpoint a: nps 10, 9, 8, 3, 0 -> 2 promoters, 1 passive, 2 detractors -> NPS 0
     # touchpoint b: nps 10, 10, 7 -> 2 promoters, 1 passive -> NPS 66.67
-    return ibis.memtable({
-        "feedback_id": [str(i) for i in range(8)],
-        "customer_id": ["c1", "c2", "c3", "c1", "c2", "c3", "c4", None],
-        "ts": ["2024-01-01", "2024-01-02", "2024-01-31", "2024-02-01", "2024-02-05", "2024-02-06", "2024-03-01", "2024-03-02"],
-        "touchpoint": ["a", "a", "a", "a", "a", "b", "b", "b"],
-        "channel": ["web", "web", "app", "app", None, "web", "web", "web"],
-        "nps": [10, 9, 8, 3, 0, 10, 10, 7],
-        "csat": [5, 4, 3, None, 1, 5, 4, None],
-        "ces": [1, 2, 3, 4, None, 7, 7, 7],
-    }).cast({"ts": "timestamp", "nps": "int16", "csat": "int16", "ces": "int16"})
+    return ibis.memtable(
+        {
+            "feedback_id": [str(i) for i in range(8)],
+            "customer_id": ["c1", "c2", "c3", "c1", "c2", "c3", "c4", None],
+            "ts": [
+                "2024-01-01",
+                "2024-01-02",
+                "2024-01-31",
+                "2024-02-01",
+                "2024-02-05",
+                "2024-02-06",
+                "2024-03-01",
+                "2024-03-02",
+            ],
+            "touchpoint": ["a", "a", "a", "a", "a", "b", "b", "b"],
+            "channel": ["web", "web", "app", "app", None, "web", "web", "web"],
+            "nps": [10, 9, 8, 3, 0, 10, 10, 7],
+            "csat": [5, 4, 3, None, 1, 5, 4, None],
+            "ces": [1, 2, 3, 4, None, 7, 7, 7],
+        }
+    ).cast({"ts": "timestamp", "nps": "int16", "csat": "int16", "ces": "int16"})
 
 
 def test_nps_interval_hand_computed():
@@ -95,7 +106,9 @@ def test_kpis_overall_and_by_channel_period_stage():
 def test_kpis_by_persona():
     customers = ibis.memtable({"customer_id": ["c1", "c2", "c3", "c4"], "plan": ["gold", "gold", "basic", "basic"]})
     bp = Blueprint.model_validate({"personas": [{"name": "Gold", "where": {"plan": "gold"}}]})
-    rows = {(x["persona"], x["metric"]): x for x in kpis(_fb(), by="persona", blueprint=bp, customers=customers).records()}
+    rows = {
+        (x["persona"], x["metric"]): x for x in kpis(_fb(), by="persona", blueprint=bp, customers=customers).records()
+    }
     # Gold: c1 (10, 3), c2 (9, 0): 2 promoters, 2 detractors -> 0; other: c3 (8, 10), c4 (10), no id (7)
     assert rows[("Gold", "nps")]["n"] == 4 and rows[("Gold", "nps")]["value"] == pytest.approx(0.0)
     assert rows[("other", "nps")]["n"] == 4 and rows[("other", "nps")]["value"] == pytest.approx(50.0)

@@ -10,9 +10,20 @@ from journeymap.errors import InputError
 from journeymap.voice.drivers import key_drivers, r2_of_subset, relative_weights, shapley_r2
 
 RATINGS = [
-    "Inflight wifi service", "Departure/Arrival time convenient", "Ease of Online booking", "Gate location",
-    "Food and drink", "Online boarding", "Seat comfort", "Inflight entertainment", "On-board service",
-    "Leg room service", "Baggage handling", "Checkin service", "Inflight service", "Cleanliness",
+    "Inflight wifi service",
+    "Departure/Arrival time convenient",
+    "Ease of Online booking",
+    "Gate location",
+    "Food and drink",
+    "Online boarding",
+    "Seat comfort",
+    "Inflight entertainment",
+    "On-board service",
+    "Leg room service",
+    "Baggage handling",
+    "Checkin service",
+    "Inflight service",
+    "Cleanliness",
 ]
 
 
@@ -33,7 +44,9 @@ def test_key_drivers_matches_numpy_regression():
     a, b, c = rng.normal(size=(3, 400))
     b = b + 0.5 * a
     y = 2 * a + b + 0.2 * c + rng.normal(size=400)
-    r = key_drivers(ibis.memtable({"a": a, "b": b, "c": c, "y": y, "d": np.where(a > 0, "yes", "no")}), "y", ["a", "b", "c"])
+    r = key_drivers(
+        ibis.memtable({"a": a, "b": b, "c": c, "y": y, "d": np.where(a > 0, "yes", "no")}), "y", ["a", "b", "c"]
+    )
     X = np.column_stack([np.ones(400), a, b, c])
     resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
     assert r.meta["r2"] == pytest.approx(1 - resid.var() / y.var(), abs=1e-9)

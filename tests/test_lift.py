@@ -19,16 +19,20 @@ from journeymap.results import Result
 
 D = datetime(2024, 1, 1)
 END = D + timedelta(days=30)  # every journey finished: none in progress
-BP = Blueprint.model_validate({
-    "stages": [{"name": "awareness"}, {"name": "consideration"}, {"name": "purchase"}],
-    "touchpoints": [
-        {"name": "Ad", "stage": "awareness"}, {"name": "Webinar", "stage": "consideration"},
-        {"name": "Blog", "stage": "awareness"}, {"name": "Buy", "stage": "purchase"},
-    ],
-    "goals": [{"touchpoint": "Buy"}],
-    "personas": [{"name": "Pro", "where": {"segment": "pro"}}],
-    "journey": {"inactivity_gap": None, "conversion_window": "1d"},
-})
+BP = Blueprint.model_validate(
+    {
+        "stages": [{"name": "awareness"}, {"name": "consideration"}, {"name": "purchase"}],
+        "touchpoints": [
+            {"name": "Ad", "stage": "awareness"},
+            {"name": "Webinar", "stage": "consideration"},
+            {"name": "Blog", "stage": "awareness"},
+            {"name": "Buy", "stage": "purchase"},
+        ],
+        "goals": [{"touchpoint": "Buy"}],
+        "personas": [{"name": "Pro", "where": {"segment": "pro"}}],
+        "journey": {"inactivity_gap": None, "conversion_window": "1d"},
+    }
+)
 
 
 def planted(n: int = 3000, seed: int = 4):

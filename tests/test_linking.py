@@ -9,27 +9,33 @@ from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
 from journeymap.voice.linking import link_feedback, link_summary, touchpoint_keywords
 
-BP = Blueprint.model_validate({"touchpoints": [
-    {"name": "Baggage claim", "keywords": ["lost bag", "luggage", "suitcase"]},
-    {"name": "Check-in", "description": "airport counter and online check in before the flight, boarding pass"},
-    {"name": "Refund desk", "keywords": ["refund", "money back"]},
-]})
+BP = Blueprint.model_validate(
+    {
+        "touchpoints": [
+            {"name": "Baggage claim", "keywords": ["lost bag", "luggage", "suitcase"]},
+            {"name": "Check-in", "description": "airport counter and online check in before the flight, boarding pass"},
+            {"name": "Refund desk", "keywords": ["refund", "money back"]},
+        ]
+    }
+)
 
 
 def _fb():
-    return ibis.memtable({
-        "feedback_id": ["e", "k1", "k2", "amb", "s", "u", "nid"],
-        "touchpoint": ["Refund desk", None, "", None, None, None, None],
-        "text": [
-            "my luggage was lost",           # explicit wins over the keyword
-            "where is my SUITCASE??",        # keyword
-            "I want my money back",          # keyword (multi-word), empty touchpoint counts as missing
-            "refund for the lost bag and the luggage",  # two baggage keywords beat one refund keyword
-            "could not print my boarding pass at the counter",  # similarity
-            "nice weather today",            # nothing
-            None,
-        ],
-    })
+    return ibis.memtable(
+        {
+            "feedback_id": ["e", "k1", "k2", "amb", "s", "u", "nid"],
+            "touchpoint": ["Refund desk", None, "", None, None, None, None],
+            "text": [
+                "my luggage was lost",  # explicit wins over the keyword
+                "where is my SUITCASE??",  # keyword
+                "I want my money back",  # keyword (multi-word), empty touchpoint counts as missing
+                "refund for the lost bag and the luggage",  # two baggage keywords beat one refund keyword
+                "could not print my boarding pass at the counter",  # similarity
+                "nice weather today",  # nothing
+                None,
+            ],
+        }
+    )
 
 
 def _links(**kw):
@@ -58,9 +64,21 @@ def test_threshold_and_no_similarity():
 
 
 def test_keywords_are_whole_words_and_include_name_words():
-    assert touchpoint_keywords(BP.touchpoints[0]) == ["lost bag", "luggage", "suitcase", "baggage claim", "baggage", "claim"]
-    fb = ibis.memtable({"feedback_id": ["1", "2"], "touchpoint": [None, None],
-                        "text": ["refunded? refundable!", "the baggage area was a mess"]}).cast({"touchpoint": "string"})
+    assert touchpoint_keywords(BP.touchpoints[0]) == [
+        "lost bag",
+        "luggage",
+        "suitcase",
+        "baggage claim",
+        "baggage",
+        "claim",
+    ]
+    fb = ibis.memtable(
+        {
+            "feedback_id": ["1", "2"],
+            "touchpoint": [None, None],
+            "text": ["refunded? refundable!", "the baggage area was a mess"],
+        }
+    ).cast({"touchpoint": "string"})
     df = link_feedback(fb, BP, backend="none").execute().set_index("feedback_id")
     assert df.loc["1", "link_method"] == "unassigned"  # 'refund' does not match inside 'refunded'
     assert df.loc["2", "link_touchpoint"] == "Baggage claim"

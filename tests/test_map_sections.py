@@ -102,8 +102,11 @@ def test_each_section_rebuilt_alone_equals_its_part_of_the_map(scored):
         if name == "lanes":
             assert part == doc.touchpoints() and len(part) >= 10
             continue
-        dumped = part.model_dump() if hasattr(part, "model_dump") else (
-            [p.model_dump() for p in part] if isinstance(part, list) else part)
+        dumped = (
+            part.model_dump()
+            if hasattr(part, "model_dump")
+            else ([p.model_dump() for p in part] if isinstance(part, list) else part)
+        )
         if name == "meta":  # when and how long: the only parts that depend on the clock
             for key in ("generated_at", "build_seconds"):
                 dumped.pop(key), full["meta"].pop(key)
@@ -143,11 +146,15 @@ def test_voice_summary_is_the_maps_emotion(scored):
     s = sc[sc.backend == "lexicon"][["feedback_id", "sentiment"]]
     t = fb.merge(s, on="feedback_id", how="left")
     scale = t.rating_scale.astype(float)
-    parts = pd.DataFrame({
-        "s": t.sentiment.astype(float),
-        "r": ((t.rating.astype(float) - 1) / (scale - 1) * 2 - 1).where(scale > 1),
-        "nps": (t.nps.astype(float) - 5) / 5, "csat": (t.csat.astype(float) - 3) / 2,
-        "ces": (t.ces.astype(float) - 4) / 3}).clip(-1, 1)
+    parts = pd.DataFrame(
+        {
+            "s": t.sentiment.astype(float),
+            "r": ((t.rating.astype(float) - 1) / (scale - 1) * 2 - 1).where(scale > 1),
+            "nps": (t.nps.astype(float) - 5) / 5,
+            "csat": (t.csat.astype(float) - 3) / 2,
+            "ces": (t.ces.astype(float) - 4) / 3,
+        }
+    ).clip(-1, 1)
     item = parts.mean(axis=1, skipna=True)
     assert int(item.notna().sum()) == head.n
     assert float(item.mean()) == pytest.approx(head.value, rel=1e-6)
@@ -156,9 +163,11 @@ def test_voice_summary_is_the_maps_emotion(scored):
 # -- older documents ----------------------------------------------------------------------------------
 def test_schema_1_and_2_documents_load_as_3():
     golden = JourneyMap.load(FIXTURES / "map_golden.json")
-    goal_stage = next(s.name for s in golden.stages
-                      if any(c.name in golden.meta.journey_definition["goals"] for lane in s.lanes
-                             for c in lane.touchpoints))
+    goal_stage = next(
+        s.name
+        for s in golden.stages
+        if any(c.name in golden.meta.journey_definition["goals"] for lane in s.lanes for c in lane.touchpoints)
+    )
     for version in (1, 2):
         raw = json.loads((FIXTURES / f"map_v{version}.json").read_text(encoding="utf-8"))
         assert raw["schema_version"] == version
@@ -166,9 +175,12 @@ def test_schema_1_and_2_documents_load_as_3():
         assert old.schema_version == SCHEMA_VERSION == old.meta.schema_version
         assert Result.from_dict({"kind": "journey_map", **raw}) == old
         # every figure the old version had is the golden's
-        assert [(s.name, s.reach, s.conversion, s.drop_off) for s in old.stages] == \
-            [(s.name, s.reach, s.conversion, s.drop_off) for s in golden.stages]
-        assert [(p.touchpoint, p.score) for p in old.pain_points] == [(p.touchpoint, p.score) for p in golden.pain_points]
+        assert [(s.name, s.reach, s.conversion, s.drop_off) for s in old.stages] == [
+            (s.name, s.reach, s.conversion, s.drop_off) for s in golden.stages
+        ]
+        assert [(p.touchpoint, p.score) for p in old.pain_points] == [
+            (p.touchpoint, p.score) for p in golden.pain_points
+        ]
         assert old.summary.sentences == golden.summary.sentences
         # what it did not have: the version 3 reading
         assert all(s.after_goal is None for s in old.stages)

@@ -62,8 +62,9 @@ def journeys_df(demo_ws) -> pd.DataFrame:
     from journeymap.journeys import build_journeys
 
     j = build_journeys(demo_ws.events(), demo_ws.blueprint)
-    return engine.execute(j.select("customer_id", "journey_id", "step", "touchpoint", "stage", "converted", "ts"),
-                          demo_ws.con)
+    return engine.execute(
+        j.select("customer_id", "journey_id", "step", "touchpoint", "stage", "converted", "ts"), demo_ws.con
+    )
 
 
 # -- the document --------------------------------------------------------------------------------
@@ -90,8 +91,13 @@ def test_document_is_frozen_and_every_field_documented(doc):
         doc.meta = None  # type: ignore[misc]
     schema = json_schema()
     assert str(SCHEMA_VERSION) in schema["title"]
-    undocumented = [f"{name}.{field}" for name, d in schema["$defs"].items() if "properties" in d
-                    for field, p in d["properties"].items() if not p.get("description")]
+    undocumented = [
+        f"{name}.{field}"
+        for name, d in schema["$defs"].items()
+        if "properties" in d
+        for field, p in d["properties"].items()
+        if not p.get("description")
+    ]
     undocumented += [f for f, p in schema["properties"].items() if not p.get("description")]
     assert undocumented == []
 
@@ -116,8 +122,11 @@ def _close(a, b, path=()):
             return [f"{'/'.join(map(str, path))}: {len(a)} items vs {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _close(x, y, (*path, i))]
     if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-6,
-                                                                                         abs_tol=1e-9):
+        if (
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+        ):
             return []
     elif a == b:
         return []
@@ -137,8 +146,9 @@ def test_golden_map(doc):
 def test_touchpoint_reach_and_conversion_match_pandas(doc, journeys_df):
     j = journeys_df
     total = j.journey_id.nunique()
-    per = j.groupby("touchpoint").agg(journeys=("journey_id", "nunique"), customers=("customer_id", "nunique"),
-                                      events=("journey_id", "size"))
+    per = j.groupby("touchpoint").agg(
+        journeys=("journey_id", "nunique"), customers=("customer_id", "nunique"), events=("journey_id", "size")
+    )
     conv = j.drop_duplicates(["journey_id", "touchpoint"]).groupby("touchpoint").converted.sum()
     cells = {c.name: c for c in doc.touchpoints() if c.has_data}
     assert set(cells) == set(per.index)
@@ -153,8 +163,11 @@ def test_touchpoint_reach_and_conversion_match_pandas(doc, journeys_df):
 def _after_goal_peer(j: pd.DataFrame, stage: str, window) -> tuple[int, int]:
     """pandas: converted journeys whose customer touches ``stage`` in a later journey within ``window``."""
     j = j.assign(no=j.journey_id.str.rsplit(":", n=1).str[1].astype(int))
-    conv = j[j.converted.fillna(False).astype(bool)].groupby("journey_id", as_index=False).agg(
-        customer_id=("customer_id", "first"), no=("no", "first"), t=("ts", "max"))
+    conv = (
+        j[j.converted.fillna(False).astype(bool)]
+        .groupby("journey_id", as_index=False)
+        .agg(customer_id=("customer_id", "first"), no=("no", "first"), t=("ts", "max"))
+    )
     m = conv.merge(j[j.stage == stage][["customer_id", "no", "ts"]], on="customer_id", suffixes=("", "_l"))
     m = m[(m.no_l > m.no) & (m.ts <= m.t + window)]
     return m.journey_id.nunique(), len(conv)
@@ -163,8 +176,12 @@ def _after_goal_peer(j: pd.DataFrame, stage: str, window) -> tuple[int, int]:
 def test_stage_figures_match_the_stage_funnel(doc, demo_ws, journeys_df):
     from journeymap.journeys import build_journeys, stage_funnel
 
-    sf = {r["stage"]: r for r in stage_funnel(build_journeys(demo_ws.events(), demo_ws.blueprint),
-                                              demo_ws.blueprint, con=demo_ws.con).records()}
+    sf = {
+        r["stage"]: r
+        for r in stage_funnel(
+            build_journeys(demo_ws.events(), demo_ws.blueprint), demo_ws.blueprint, con=demo_ws.con
+        ).records()
+    }
     j = journeys_df
     total = j.journey_id.nunique()
     for st in doc.stages:
@@ -175,11 +192,16 @@ def test_stage_figures_match_the_stage_funnel(doc, demo_ws, journeys_df):
             assert st.conversion_to_next is None and r["after_goal"] is None
         elif r["to_next"] is not None:
             assert st.conversion_to_next.value == pytest.approx(r["rate_to_next"])
-            assert st.drop_off.value == pytest.approx(1 - st.conversion_to_next.value) or st.drop_off.k == \
-                r["ended_dropped"]
+            assert (
+                st.drop_off.value == pytest.approx(1 - st.conversion_to_next.value)
+                or st.drop_off.k == r["ended_dropped"]
+            )
         if r["after_goal"] is not None:  # stages after the goal's: converters reaching them afterwards
-            assert (st.after_goal.k, st.after_goal.n) == (r["after_goal"], r["converters"]) == \
-                _after_goal_peer(j, st.name, demo_ws.blueprint.journey.conversion_window)
+            assert (
+                (st.after_goal.k, st.after_goal.n)
+                == (r["after_goal"], r["converters"])
+                == _after_goal_peer(j, st.name, demo_ws.blueprint.journey.conversion_window)
+            )
         else:
             assert st.after_goal is None
         assert st.conversion.k == r["converted"]
@@ -202,13 +224,18 @@ def test_headline_conversion_and_emotion_match_hand_computation(doc, demo_ws, jo
 
     fb = link_feedback(demo_ws.feedback(), demo_ws.blueprint, con=demo_ws.con)
     df = engine.execute(fb, demo_ws.con).merge(
-        engine.execute(scores(demo_ws.con, "lexicon"), demo_ws.con)[["feedback_id", "sentiment"]], how="left")
+        engine.execute(scores(demo_ws.con, "lexicon"), demo_ws.con)[["feedback_id", "sentiment"]], how="left"
+    )
     df = df[df.link_touchpoint == PLANTED["friction_touchpoint"]]
-    parts = pd.DataFrame({
-        "s": df.sentiment,
-        "r": ((df.rating - 1) / (df.rating_scale - 1) * 2 - 1).where(df.rating_scale > 1),
-        "nps": (df.nps.astype(float) - 5) / 5, "csat": (df.csat.astype(float) - 3) / 2,
-        "ces": (df.ces.astype(float) - 4) / 3})
+    parts = pd.DataFrame(
+        {
+            "s": df.sentiment,
+            "r": ((df.rating - 1) / (df.rating_scale - 1) * 2 - 1).where(df.rating_scale > 1),
+            "nps": (df.nps.astype(float) - 5) / 5,
+            "csat": (df.csat.astype(float) - 3) / 2,
+            "ces": (df.ces.astype(float) - 4) / 3,
+        }
+    )
     item = parts.mean(axis=1, skipna=True).dropna()
     e = doc.touchpoint(PLANTED["friction_touchpoint"]).emotion
     assert e.n == len(item) and e.mean == pytest.approx(item.mean())
@@ -251,8 +278,9 @@ def test_designed_vs_observed_finds_blueprint_touchpoints_without_data(doc):
 def test_personas_are_compared_and_a_persona_map_differs(doc, demo_ws):
     names = [p.name for p in doc.personas]
     assert PLANTED["distinct_persona"] in names
-    assert sum(p.customers for p in doc.personas) == next(h.value for h in doc.summary.headlines
-                                                          if h.key == "customers")
+    assert sum(p.customers for p in doc.personas) == next(
+        h.value for h in doc.summary.headlines if h.key == "customers"
+    )
     one = build_map(demo_ws, persona=PLANTED["distinct_persona"], themes=False)
     assert one.meta.persona == PLANTED["distinct_persona"] and one.personas == []
     col = next(p for p in doc.personas if p.name == PLANTED["distinct_persona"])
@@ -270,8 +298,11 @@ def _grid_figures(stages):
         out[f"stage {st.name}"] = st.model_dump(mode="json", exclude={"lanes", "description"})
         for lane in st.lanes:
             for c in lane.touchpoints:
-                out[f"touchpoint {c.name}"] = {"stage": st.name, "lane": lane.channel, **c.model_dump(
-                    mode="json", include={"order", "figures", "friction", "kpis", "emotion"})}
+                out[f"touchpoint {c.name}"] = {
+                    "stage": st.name,
+                    "lane": lane.channel,
+                    **c.model_dump(mode="json", include={"order", "figures", "friction", "kpis", "emotion"}),
+                }
     return out
 
 
@@ -286,8 +317,13 @@ def test_persona_maps_equal_the_single_persona_map(doc, demo_ws):
     assert _close(_grid_figures(pm.stages), _grid_figures(one.stages)) == []
     assert _close(pm.emotion_curve.model_dump(mode="json"), one.emotion_curve.model_dump(mode="json")) == []
     assert [p.touchpoint for p in pm.pain_points] == [p.touchpoint for p in one.pain_points]
-    assert _close([[p.score, p.friction, p.reach] for p in pm.pain_points],
-                  [[p.score, p.friction, p.reach] for p in one.pain_points]) == []
+    assert (
+        _close(
+            [[p.score, p.friction, p.reach] for p in pm.pain_points],
+            [[p.score, p.friction, p.reach] for p in one.pain_points],
+        )
+        == []
+    )
     assert pm.journeys == one.summary.headlines[1].value and pm.customers == one.summary.headlines[0].value
     head = next(h for h in one.summary.headlines if h.key == "conversion")
     assert (pm.conversion.value, pm.conversion.low, pm.conversion.high) == (head.value, head.low, head.high)
@@ -299,8 +335,14 @@ def test_persona_maps_equal_the_single_persona_map(doc, demo_ws):
     # the persona maps add up to the overall map: journeys, and per touchpoint journeys reached
     assert sum(m.journeys for m in doc.persona_maps) == doc.summary.headlines[1].value
     for c in doc.touchpoints():
-        per = [cell for m in doc.persona_maps for st in m.stages for lane in st.lanes for cell in lane.touchpoints
-               if cell.name == c.name]
+        per = [
+            cell
+            for m in doc.persona_maps
+            for st in m.stages
+            for lane in st.lanes
+            for cell in lane.touchpoints
+            if cell.name == c.name
+        ]
         assert sum(x.figures.journeys for x in per) == c.figures.journeys, c.name
 
 
@@ -324,7 +366,7 @@ def test_summary_drop_and_post_purchase_pain_points(doc, demo_ws, journeys_df):
     assert f"from {order[i]} to {order[i + 1]}: only {rate_ * 100:.1f}% " in sentence, sentence
     assert not any(order[k] in sentence for k in range(goal + 1, len(order)))
     # post-purchase flags follow the goal's stage
-    post = set(order[goal + 1:])
+    post = set(order[goal + 1 :])
     assert {s.name for s in doc.stages if s.post_goal} == post
     assert all(p.post_goal == (p.stage in post) for p in doc.pain_points)
     assert any(p.post_goal for p in doc.pain_points)
@@ -336,8 +378,9 @@ def test_summary_drop_and_post_purchase_pain_points(doc, demo_ws, journeys_df):
     for p in doc.pain_points:
         if p.post_goal:
             cell = doc.touchpoint(p.touchpoint)
-            assert math.isclose(cell.friction.components["expected_exit_rate"],
-                                alone[p.touchpoint]["expected_exit_rate"], rel_tol=1e-9)
+            assert math.isclose(
+                cell.friction.components["expected_exit_rate"], alone[p.touchpoint]["expected_exit_rate"], rel_tol=1e-9
+            )
             assert "post-purchase" in p.headline and "gives up" not in p.headline
 
 
@@ -357,8 +400,15 @@ def _z_test(k1, n1, k2, n2):
 def test_compare_to_previous_matches_hand_computation(demo_ws):
     from journeymap.journeys import Filters, apply_filters, build_journeys
 
-    m = build_map(demo_ws, start="2025-07-01", end="2025-10-01", compare_to="previous", themes=False,
-                  personas=False, models=["first"])
+    m = build_map(
+        demo_ws,
+        start="2025-07-01",
+        end="2025-10-01",
+        compare_to="previous",
+        themes=False,
+        personas=False,
+        models=["first"],
+    )
     # the previous period has the same length (92 days) and ends where the current one starts
     assert m.change.previous_start == datetime(2025, 3, 31) and m.change.previous_end == datetime(2025, 7, 1)
 
@@ -388,8 +438,9 @@ def test_diff_of_two_maps_matches_hand_computation(demo_ws):
     hand_delta, hand_p = _z_test(a.k, a.n, b.k, b.n)
     assert delta.delta == pytest.approx(hand_delta) and delta.p == pytest.approx(hand_p)
     se = math.sqrt(a.value * (1 - a.value) / a.n + b.value * (1 - b.value) / b.n)
-    assert (delta.low, delta.high) == pytest.approx((hand_delta - 1.959963984540054 * se,
-                                                     hand_delta + 1.959963984540054 * se))
+    assert (delta.low, delta.high) == pytest.approx(
+        (hand_delta - 1.959963984540054 * se, hand_delta + 1.959963984540054 * se)
+    )
     old_rank = {p.touchpoint: p.rank for p in old.pain_points}
     new_rank = {p.touchpoint: p.rank for p in new.pain_points}
     for r in d.pain_points:
@@ -403,9 +454,24 @@ def test_diff_of_two_maps_matches_hand_computation(demo_ws):
 def test_added_and_removed_touchpoints(doc):
     cells = doc.touchpoints()
     gone = next(c for c in cells if c.has_data)
-    stages = [s.model_copy(update={"lanes": [lane.model_copy(update={"touchpoints": [
-        t.model_copy(update={"has_data": False}) if t.name == gone.name else t for t in lane.touchpoints]})
-        for lane in s.lanes]}) for s in doc.stages]
+    stages = [
+        s.model_copy(
+            update={
+                "lanes": [
+                    lane.model_copy(
+                        update={
+                            "touchpoints": [
+                                t.model_copy(update={"has_data": False}) if t.name == gone.name else t
+                                for t in lane.touchpoints
+                            ]
+                        }
+                    )
+                    for lane in s.lanes
+                ]
+            }
+        )
+        for s in doc.stages
+    ]
     older = doc.model_copy(update={"stages": stages})
     d = diff_maps(older, doc)
     assert d.added_touchpoints == [gone.name] and d.removed_touchpoints == []
@@ -413,27 +479,42 @@ def test_added_and_removed_touchpoints(doc):
 
 # -- designed vs observed on a hand-made workspace -----------------------------------------------
 def test_back_flows_skipped_stages_and_unmapped_touchpoints(ws, tmp_path):
-    bp = Blueprint.model_validate({
-        "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "buy"}],
-        "touchpoints": [{"name": "Ad", "stage": "aware", "channel": "paid", "owner": "Marketing"},
-                        {"name": "Page", "stage": "consider", "channel": "web", "owner": "Web"},
-                        {"name": "Poster", "stage": "aware", "channel": "outdoor"},
-                        {"name": "Buy", "stage": "buy", "channel": "web"}],
-        "goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": "none", "conversion_window": "none"}})
+    bp = Blueprint.model_validate(
+        {
+            "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "buy"}],
+            "touchpoints": [
+                {"name": "Ad", "stage": "aware", "channel": "paid", "owner": "Marketing"},
+                {"name": "Page", "stage": "consider", "channel": "web", "owner": "Web"},
+                {"name": "Poster", "stage": "aware", "channel": "outdoor"},
+                {"name": "Buy", "stage": "buy", "channel": "web"},
+            ],
+            "goals": [{"touchpoint": "Buy"}],
+            "journey": {"inactivity_gap": "none", "conversion_window": "none"},
+        }
+    )
     ws.save_blueprint(bp)
     rows = [  # a: Ad > Page > Ad > Buy (one back-flow Page->Ad); b: Ad > Buy (skips consider); c: Ad > Mystery
-        ("a", 1, "Ad"), ("a", 2, "Page"), ("a", 3, "Ad"), ("a", 4, "Buy"),
-        ("b", 1, "Ad"), ("b", 2, "Buy"), ("c", 1, "Ad"), ("c", 2, "Mystery")]
-    pd.DataFrame([{"customer_id": c, "ts": f"2025-01-0{d} 10:00:00", "touchpoint": t, "event_id": f"{c}{d}"}
-                  for c, d, t in rows]).to_csv(tmp_path / "events.csv", index=False)
+        ("a", 1, "Ad"),
+        ("a", 2, "Page"),
+        ("a", 3, "Ad"),
+        ("a", 4, "Buy"),
+        ("b", 1, "Ad"),
+        ("b", 2, "Buy"),
+        ("c", 1, "Ad"),
+        ("c", 2, "Mystery"),
+    ]
+    pd.DataFrame(
+        [{"customer_id": c, "ts": f"2025-01-0{d} 10:00:00", "touchpoint": t, "event_id": f"{c}{d}"} for c, d, t in rows]
+    ).to_csv(tmp_path / "events.csv", index=False)
     ws.ingest_events(tmp_path / "events.csv")
     m = build_map(Workspace.open(ws.path), themes=False)
     dvo = m.designed_vs_observed
     assert dvo.touchpoints_without_data == ["Poster"]
     assert [(u.name, u.events, u.customers) for u in dvo.unmapped_touchpoints] == [("Mystery", 1, 1)]
     assert [(b.source, b.target, b.count, b.share) for b in dvo.back_flows] == [("Page", "Ad", 1, 1.0)]
-    assert [(s.source_stage, s.target_stage, s.skipped, s.count) for s in dvo.skipped_stages] == \
-        [("aware", "buy", ["consider"], 2)]
+    assert [(s.source_stage, s.target_stage, s.skipped, s.count) for s in dvo.skipped_stages] == [
+        ("aware", "buy", ["consider"], 2)
+    ]
     rules = {o.rule_id for o in m.opportunities}
     assert {"no_data", "unmapped"} <= rules
     assert "back_flow" not in rules  # one transition back is listed, but too few to act on
@@ -451,13 +532,28 @@ def test_a_period_without_events_gives_an_empty_map(demo_ws):
 # -- CLI -------------------------------------------------------------------------------------------
 def test_cli_map_and_diff(demo_ws, tmp_path):
     w = str(demo_ws.path)
-    out = CliRunner().invoke(main, ["-w", w, "map", "--end", "2025-05-01", "--models", "first", "-o",
-                                    str(tmp_path / "old.json"), "--format", "json"])
+    out = CliRunner().invoke(
+        main,
+        [
+            "-w",
+            w,
+            "map",
+            "--end",
+            "2025-05-01",
+            "--models",
+            "first",
+            "-o",
+            str(tmp_path / "old.json"),
+            "--format",
+            "json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     m = JourneyMap.from_json(out.stdout)
     assert m == JourneyMap.load(tmp_path / "old.json")
-    out = CliRunner().invoke(main, ["-w", w, "map", "--start", "2025-05-01", "--models", "first", "-o",
-                                    str(tmp_path / "new.json")])
+    out = CliRunner().invoke(
+        main, ["-w", w, "map", "--start", "2025-05-01", "--models", "first", "-o", str(tmp_path / "new.json")]
+    )
     assert out.exit_code == 0, out.output
     assert "pain points" in out.stdout and "opportunities" in out.stdout
     out = CliRunner().invoke(main, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--format", "csv"])
@@ -483,26 +579,55 @@ def test_opportunity_rules_fire_on_their_evidence_only():
     )
     from journeymap.maps.opportunities import opportunities
 
-    bp = Blueprint.model_validate({
-        "stages": [{"name": "look"}, {"name": "buy"}],
-        "touchpoints": [{"name": "Guide", "stage": "look", "owner": "Content"},
-                        {"name": "Home", "stage": "look", "owner": "Web"},
-                        {"name": "Pay", "stage": "buy", "owner": "Payments"}],
-        "goals": [{"touchpoint": "Pay"}], "targets": {"nps": 30, "conversion_rate": 0.5}})
+    bp = Blueprint.model_validate(
+        {
+            "stages": [{"name": "look"}, {"name": "buy"}],
+            "touchpoints": [
+                {"name": "Guide", "stage": "look", "owner": "Content"},
+                {"name": "Home", "stage": "look", "owner": "Web"},
+                {"name": "Pay", "stage": "buy", "owner": "Payments"},
+            ],
+            "goals": [{"touchpoint": "Pay"}],
+            "targets": {"nps": 30, "conversion_rate": 0.5},
+        }
+    )
     lift = Lift(effect=0.2, low=0.1, high=0.3, q=0.001, significant=True)
 
     def cell(name, stage, share, journeys, lift=None, kpis=()):
-        return TouchpointCell(name=name, stage=stage, owner=bp.touchpoint(name).owner, kpis=list(kpis), lift=lift,
-                              figures=TouchpointFigures(journeys=journeys, share=share))
+        return TouchpointCell(
+            name=name,
+            stage=stage,
+            owner=bp.touchpoint(name).owner,
+            kpis=list(kpis),
+            lift=lift,
+            figures=TouchpointFigures(journeys=journeys, share=share),
+        )
 
-    cells = [cell("Guide", "look", 0.10, 100, lift, [KPI(name="nps", value=10, n=200, small_sample=False,
-                                                         target=30, meets_target=False)]),
-             cell("Home", "look", 0.60, 600, lift, [KPI(name="nps", value=10, n=5, small_sample=True,
-                                                        target=30, meets_target=False)]),
-             cell("Pay", "buy", 0.10, 100, lift)]
-    dvo = DesignedVsObserved(back_flows=[
-        BackFlow(source="Pay", source_stage="buy", target="Home", target_stage="look", count=50, share=0.2),
-        BackFlow(source="Pay", source_stage="buy", target="Guide", target_stage="look", count=3, share=0.2)])
+    cells = [
+        cell(
+            "Guide",
+            "look",
+            0.10,
+            100,
+            lift,
+            [KPI(name="nps", value=10, n=200, small_sample=False, target=30, meets_target=False)],
+        ),
+        cell(
+            "Home",
+            "look",
+            0.60,
+            600,
+            lift,
+            [KPI(name="nps", value=10, n=5, small_sample=True, target=30, meets_target=False)],
+        ),
+        cell("Pay", "buy", 0.10, 100, lift),
+    ]
+    dvo = DesignedVsObserved(
+        back_flows=[
+            BackFlow(source="Pay", source_stage="buy", target="Home", target_stage="look", count=50, share=0.2),
+            BackFlow(source="Pay", source_stage="buy", target="Guide", target_stage="look", count=3, share=0.2),
+        ]
+    )
     ops = opportunities(cells, [], dvo, bp, Rate(k=300, n=1000, value=0.3))
     got = {(o.rule_id, o.touchpoint) for o in ops}
     # low reach and significant lift before the goal's stage; not Home (reach 60%), not Pay (goal stage)
@@ -539,22 +664,38 @@ def test_spark_map_has_the_same_pain_points_and_reach_as_duckdb(spark_con, tmp_p
         for name in schema.TABLES:
             # the memtable carries the canonical schema: an all-null column (e.g. `source`) has no type of its own
             df = engine.execute(duck_ws.table(name), duck_ws.con)
-            spark_ws.con.create_table(name, obj=ibis.memtable(df, schema=duck_ws.table(name).schema()),
-                                      overwrite=True)
+            spark_ws.con.create_table(name, obj=ibis.memtable(df, schema=duck_ws.table(name).schema()), overwrite=True)
         for w in (duck_ws, spark_ws):
             score_missing(w)  # the scoring step (on each engine), then the map
-        maps = {n: build_map(w, themes=False, models=["first", "linear"])
-                for n, w in (("duckdb", duck_ws), ("spark", spark_ws))}
+        maps = {
+            n: build_map(w, themes=False, models=["first", "linear"])
+            for n, w in (("duckdb", duck_ws), ("spark", spark_ws))
+        }
     finally:
         duck_ws.close()
         spark_ws.close()
     duck, spark = maps["duckdb"], maps["spark"]
     assert spark.meta.engine == "pyspark" and duck.meta.engine == "duckdb"
     assert [p.touchpoint for p in spark.pain_points] == [p.touchpoint for p in duck.pain_points]
-    assert _close([[p.score, p.friction, p.reach] for p in spark.pain_points],
-                  [[p.score, p.friction, p.reach] for p in duck.pain_points]) == []
-    assert _close({c.name: c.figures.model_dump(mode="json") for c in spark.touchpoints()},
-                  {c.name: c.figures.model_dump(mode="json") for c in duck.touchpoints()}) == []
-    assert _close([s.model_dump(mode="json", include={"reach", "conversion_to_next", "drop_off"}) for s in spark.stages],
-                  [s.model_dump(mode="json", include={"reach", "conversion_to_next", "drop_off"}) for s in duck.stages]) == []
+    assert (
+        _close(
+            [[p.score, p.friction, p.reach] for p in spark.pain_points],
+            [[p.score, p.friction, p.reach] for p in duck.pain_points],
+        )
+        == []
+    )
+    assert (
+        _close(
+            {c.name: c.figures.model_dump(mode="json") for c in spark.touchpoints()},
+            {c.name: c.figures.model_dump(mode="json") for c in duck.touchpoints()},
+        )
+        == []
+    )
+    assert (
+        _close(
+            [s.model_dump(mode="json", include={"reach", "conversion_to_next", "drop_off"}) for s in spark.stages],
+            [s.model_dump(mode="json", include={"reach", "conversion_to_next", "drop_off"}) for s in duck.stages],
+        )
+        == []
+    )
     assert _close(_grid_figures(spark.persona_maps[0].stages), _grid_figures(duck.persona_maps[0].stages)) == []

@@ -33,7 +33,7 @@ def _reference(paths: list[tuple[tuple[str, ...], int, int]], order: int, collap
     for seq, conv, null in paths:
         if collapse:
             seq = tuple(c for i, c in enumerate(seq) if i == 0 or seq[i - 1] != c)
-        states = [tuple(seq[max(0, i - order + 1): i + 1]) for i in range(len(seq))]
+        states = [tuple(seq[max(0, i - order + 1) : i + 1]) for i in range(len(seq))]
         prev = ("<start>",)
         for s in states:
             add(prev, s, conv + null)
@@ -83,8 +83,9 @@ CASES = [
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_equals_exact_reference(case, order, collapse):
     rows = CASES[case]
-    p = Paths.from_sequences([r[0] for r in rows], [r[1] for r in rows], nulls=[r[2] for r in rows],
-                             value=[10 * r[1] for r in rows])
+    p = Paths.from_sequences(
+        [r[0] for r in rows], [r[1] for r in rows], nulls=[r[2] for r in rows], value=[10 * r[1] for r in rows]
+    )
     fit = markov_credits(p, order, collapse_repeats=collapse)
     base, effects = _reference(rows, order, collapse)
     assert fit.conversion_probability == pytest.approx(float(base), abs=1e-12)
@@ -106,23 +107,28 @@ def test_hand_solved_chain():
 
 
 paths_strategy = st.lists(
-    st.tuples(st.lists(st.sampled_from("abcd"), min_size=1, max_size=5),
-              st.integers(0, 5), st.integers(0, 5)),
-    min_size=1, max_size=8,
+    st.tuples(st.lists(st.sampled_from("abcd"), min_size=1, max_size=5), st.integers(0, 5), st.integers(0, 5)),
+    min_size=1,
+    max_size=8,
 ).filter(lambda rows: sum(r[1] for r in rows) > 0)
 
 
 @settings(max_examples=40, deadline=None)
 @given(paths_strategy, st.integers(1, 3))
 def test_properties_sum_nonnegative_and_relabelling(rows, order):
-    p = Paths.from_sequences([r[0] for r in rows], [r[1] for r in rows], nulls=[r[2] for r in rows],
-                             value=[2.5 * r[1] for r in rows])
+    p = Paths.from_sequences(
+        [r[0] for r in rows], [r[1] for r in rows], nulls=[r[2] for r in rows], value=[2.5 * r[1] for r in rows]
+    )
     fit = markov_credits(p, order)
     assert (fit.conversions >= 0).all()
     assert fit.conversions.sum() == pytest.approx(p.total_conversions) or fit.removal_effects.sum() == 0
     mapping = {"a": "w", "b": "z", "c": "x", "d": "y"}
-    q = Paths.from_sequences([[mapping[c] for c in r[0]] for r in rows], [r[1] for r in rows],
-                             nulls=[r[2] for r in rows], value=[2.5 * r[1] for r in rows])
+    q = Paths.from_sequences(
+        [[mapping[c] for c in r[0]] for r in rows],
+        [r[1] for r in rows],
+        nulls=[r[2] for r in rows],
+        value=[2.5 * r[1] for r in rows],
+    )
     fq = markov_credits(q, order)
     got = dict(zip(fq.channels, fq.conversions, strict=True))
     for c, v in zip(fit.channels, fit.conversions, strict=True):
@@ -145,8 +151,12 @@ def test_no_conversions_and_bad_order():
 
 
 def test_bootstrap_intervals_cover_and_repeat():
-    p = Paths.from_sequences([["a", "b"], ["a"], ["b", "c"], ["c"]], conversions=[30, 10, 25, 5],
-                             nulls=[40, 60, 30, 50], value=[300, 100, 250, 50])
+    p = Paths.from_sequences(
+        [["a", "b"], ["a"], ["b", "c"], ["c"]],
+        conversions=[30, 10, 25, 5],
+        nulls=[40, 60, 30, 50],
+        value=[300, 100, 250, 50],
+    )
     a = bootstrap_intervals(p, 100, models=("markov", "shapley"), seed=3)
     b = bootstrap_intervals(p, 100, models=("markov", "shapley"), seed=3)
     for m in ("markov", "shapley"):
@@ -162,8 +172,16 @@ def test_agrees_with_channelattribution_within_its_simulation_error(shared_data)
     ca = pytest.importorskip("ChannelAttribution")
     file = shared_data / "channelattribution_paths" / "data.csv"
     ours = markov_credits(read_path_file(file))
-    theirs = ca.markov_model(pd.read_csv(file), "path", "total_conversions", var_value="total_conversion_value",
-                             var_null="total_null", nsim_start=1e7, verbose=False, flg_pro=False)
+    theirs = ca.markov_model(
+        pd.read_csv(file),
+        "path",
+        "total_conversions",
+        var_value="total_conversion_value",
+        var_null="total_null",
+        nsim_start=1e7,
+        verbose=False,
+        flg_pro=False,
+    )
     theirs = theirs.set_index("channel_name")["total_conversions"]
     total = ours.conversions.sum()
     for c, v in zip(ours.channels, ours.conversions, strict=True):

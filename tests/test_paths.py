@@ -31,21 +31,36 @@ def day(n: float) -> datetime:
 #   a1 Ad > Site > Site > Buy (converted)   a2 Site (dropped)   a3 Ad (in progress)
 #   b1 Ad > Site (dropped)   c1 Ad > Site (in progress)   d1 Ad > Buy (converted)
 ROWS = [
-    ("a", day(0), "Ad"), ("a", day(1), "Site"), ("a", day(1.5), "Site"), ("a", day(2), "Buy"),
-    ("a", day(3), "Site"), ("a", day(43), "Ad"),
-    ("b", day(0), "Ad"), ("b", day(5), "Site"),
-    ("c", day(40), "Ad"), ("c", day(41), "Site"),
-    ("d", day(10), "Ad"), ("d", day(10.5), "Buy"),
+    ("a", day(0), "Ad"),
+    ("a", day(1), "Site"),
+    ("a", day(1.5), "Site"),
+    ("a", day(2), "Buy"),
+    ("a", day(3), "Site"),
+    ("a", day(43), "Ad"),
+    ("b", day(0), "Ad"),
+    ("b", day(5), "Site"),
+    ("c", day(40), "Ad"),
+    ("c", day(41), "Site"),
+    ("d", day(10), "Ad"),
+    ("d", day(10.5), "Buy"),
 ]
-BP = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}],
-                               "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}})
+BP = Blueprint.model_validate(
+    {"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}}
+)
 
 
 def journeys():
-    return build_journeys(ibis.memtable({
-        "customer_id": [r[0] for r in ROWS], "ts": [r[1] for r in ROWS], "touchpoint": [r[2] for r in ROWS],
-        "event_id": [f"{i:03d}" for i in range(len(ROWS))],
-    }), BP)
+    return build_journeys(
+        ibis.memtable(
+            {
+                "customer_id": [r[0] for r in ROWS],
+                "ts": [r[1] for r in ROWS],
+                "touchpoint": [r[2] for r in ROWS],
+                "event_id": [f"{i:03d}" for i in range(len(ROWS))],
+            }
+        ),
+        BP,
+    )
 
 
 def table(result):
@@ -73,20 +88,27 @@ def test_variants_with_status_counts(engine_con):
 
 def test_cleaning_rules_alias_collapse_and_max_steps(engine_con):
     rules = PathRules.parse_aliases(["^(Ad|Site)$=Pre"], collapse_repeats=True)
-    assert table(variants(journeys(), rules=rules, con=engine_con)) == {
-        "Pre > Buy": (2, 2, 0, 0), "Pre": (4, 0, 2, 2)}
+    assert table(variants(journeys(), rules=rules, con=engine_con)) == {"Pre > Buy": (2, 2, 0, 0), "Pre": (4, 0, 2, 2)}
     capped = variants(journeys(), rules=PathRules(max_steps=2), con=engine_con)
     assert table(capped) == {
-        "Ad > Site": (2, 0, 1, 1), "Ad > Site > …": (1, 1, 0, 0), "Ad > Buy": (1, 1, 0, 0),
-        "Ad": (1, 0, 1, 0), "Site": (1, 0, 0, 1)}
+        "Ad > Site": (2, 0, 1, 1),
+        "Ad > Site > …": (1, 1, 0, 0),
+        "Ad > Buy": (1, 1, 0, 0),
+        "Ad": (1, 0, 1, 0),
+        "Site": (1, 0, 0, 1),
+    }
 
 
 def test_anchors_from_to_between():
     j = journeys()
     assert table(variants(j, rules=PathRules(start="Site"))) == {
-        "Site": (3, 0, 1, 2), "Site > Site > Buy": (1, 1, 0, 0)}
+        "Site": (3, 0, 1, 2),
+        "Site > Site > Buy": (1, 1, 0, 0),
+    }
     assert table(variants(j, rules=PathRules(end="Buy"))) == {
-        "Ad > Site > Site > Buy": (1, 1, 0, 0), "Ad > Buy": (1, 1, 0, 0)}
+        "Ad > Site > Site > Buy": (1, 1, 0, 0),
+        "Ad > Buy": (1, 1, 0, 0),
+    }
     between = variants(j, rules=PathRules(start="Ad", end="Buy", max_steps=2))
     assert table(between) == {"Ad > … > Buy": (1, 1, 0, 0), "Ad > Buy": (1, 1, 0, 0)}
     to_site = variants(j, rules=PathRules(end="Site", max_steps=1))
@@ -97,26 +119,53 @@ def test_top_and_breakdown():
     j = journeys()
     assert len(variants(j, top=2).rows) == 2
     customers = ibis.memtable({"customer_id": ["a", "b", "c", "d"], "segment": ["vip", "new", "new", "new"]})
-    jd = build_journeys(with_dimension(ibis.memtable({
-        "customer_id": [r[0] for r in ROWS], "ts": [r[1] for r in ROWS], "touchpoint": [r[2] for r in ROWS],
-    }), "segment", customers=customers), BP)
+    jd = build_journeys(
+        with_dimension(
+            ibis.memtable(
+                {
+                    "customer_id": [r[0] for r in ROWS],
+                    "ts": [r[1] for r in ROWS],
+                    "touchpoint": [r[2] for r in ROWS],
+                }
+            ),
+            "segment",
+            customers=customers,
+        ),
+        BP,
+    )
     r = variants(jd, by="dimension")
     got = {(x["dimension"], x["path"]): x["journeys"] for x in r.records()}
-    assert got == {("vip", "Ad > Site > Site > Buy"): 1, ("vip", "Site"): 1, ("vip", "Ad"): 1,
-                   ("new", "Ad > Site"): 2, ("new", "Ad > Buy"): 1}
+    assert got == {
+        ("vip", "Ad > Site > Site > Buy"): 1,
+        ("vip", "Site"): 1,
+        ("vip", "Ad"): 1,
+        ("new", "Ad > Site"): 2,
+        ("new", "Ad > Buy"): 1,
+    }
 
 
 def test_flows_top_nodes_other_and_ends(engine_con):
     f = flows(journeys(), steps=3, top=1, con=engine_con)
     links = {(r[0], r[1], r[2]): r[3] for r in f.links}
     assert links == {
-        (1, "Ad", "Site"): 3, (1, "Ad", "Other"): 1, (1, "Ad", "IN_PROGRESS"): 1, (1, "Other", "DROPPED"): 1,
-        (2, "Site", "Buy"): 1, (2, "Site", "DROPPED"): 1, (2, "Site", "IN_PROGRESS"): 1,
-        (2, "Other", "CONVERTED"): 1, (3, "Buy", "CONVERTED"): 1,
+        (1, "Ad", "Site"): 3,
+        (1, "Ad", "Other"): 1,
+        (1, "Ad", "IN_PROGRESS"): 1,
+        (1, "Other", "DROPPED"): 1,
+        (2, "Site", "Buy"): 1,
+        (2, "Site", "DROPPED"): 1,
+        (2, "Site", "IN_PROGRESS"): 1,
+        (2, "Other", "CONVERTED"): 1,
+        (3, "Buy", "CONVERTED"): 1,
     }
     nodes = {(r[0], r[1]): (r[2], r[3]) for r in f.nodes}
-    assert nodes == {(1, "Ad"): (5, 4), (1, "Other"): (1, 1), (2, "Site"): (3, 3), (2, "Other"): (1, 1),
-                     (3, "Buy"): (1, 1)}
+    assert nodes == {
+        (1, "Ad"): (5, 4),
+        (1, "Other"): (1, 1),
+        (2, "Site"): (3, 3),
+        (2, "Other"): (1, 1),
+        (3, "Buy"): (1, 1),
+    }
     assert f.measure == "journeys" and "customers" in f.meta["counts"]
     assert set(f.tables()) == {"links", "nodes"}
 
@@ -144,12 +193,15 @@ def test_variants_expression_and_csv():
     assert variants(journeys()).to_csv().splitlines()[0].startswith("path,journeys,conversions")
 
 
-@pytest.mark.parametrize("bad,match", [
-    (lambda: PathRules(aliases=(("(", "x"),)), "not a valid regex"),
-    (lambda: PathRules.parse_aliases(["noequals"]), "is not regex=Alias"),
-    (lambda: PathRules(max_steps=0), "must be 1 or more"),
-    (lambda: flows(journeys(), measure="events"), "measure 'events'"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (lambda: PathRules(aliases=(("(", "x"),)), "not a valid regex"),
+        (lambda: PathRules.parse_aliases(["noequals"]), "is not regex=Alias"),
+        (lambda: PathRules(max_steps=0), "must be 1 or more"),
+        (lambda: flows(journeys(), measure="events"), "measure 'events'"),
+    ],
+)
 def test_bad_options_are_clear(bad, match):
     with pytest.raises(InputError, match=match):
         bad()
@@ -157,9 +209,20 @@ def test_bad_options_are_clear(bad, match):
 
 def test_flows_breakdown_and_customer_measure():
     customers = ibis.memtable({"customer_id": ["a", "b", "c", "d"], "segment": ["vip", "new", "new", "new"]})
-    jd = build_journeys(with_dimension(ibis.memtable({
-        "customer_id": [r[0] for r in ROWS], "ts": [r[1] for r in ROWS], "touchpoint": [r[2] for r in ROWS],
-    }), "segment", customers=customers), BP)
+    jd = build_journeys(
+        with_dimension(
+            ibis.memtable(
+                {
+                    "customer_id": [r[0] for r in ROWS],
+                    "ts": [r[1] for r in ROWS],
+                    "touchpoint": [r[2] for r in ROWS],
+                }
+            ),
+            "segment",
+            customers=customers,
+        ),
+        BP,
+    )
     f = flows(jd, by="dimension", steps=2, top=5, measure="customers")
     assert f.measure == "customers" and f.node_columns[0] == "dimension"
     first = {(r[0], r[2]): (r[3], r[4]) for r in f.nodes if r[1] == 1}

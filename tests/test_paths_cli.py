@@ -16,28 +16,50 @@ from journeymap.cli import main
 
 D = datetime(2024, 3, 1)
 ROWS = [  # the same journeys as tests/test_paths.py
-    ("a", 0, "Ad"), ("a", 1, "Site"), ("a", 1.5, "Site"), ("a", 2, "Buy"), ("a", 3, "Site"), ("a", 43, "Ad"),
-    ("b", 0, "Ad"), ("b", 5, "Site"), ("c", 40, "Ad"), ("c", 41, "Site"), ("d", 10, "Ad"), ("d", 10.5, "Buy"),
+    ("a", 0, "Ad"),
+    ("a", 1, "Site"),
+    ("a", 1.5, "Site"),
+    ("a", 2, "Buy"),
+    ("a", 3, "Site"),
+    ("a", 43, "Ad"),
+    ("b", 0, "Ad"),
+    ("b", 5, "Site"),
+    ("c", 40, "Ad"),
+    ("c", 41, "Site"),
+    ("d", 10, "Ad"),
+    ("d", 10.5, "Buy"),
 ]
 
 
 @pytest.fixture
 def shop(ws):
-    events = pd.DataFrame({
-        "customer_id": [r[0] for r in ROWS],
-        "ts": [D + timedelta(days=r[1]) for r in ROWS],
-        "touchpoint": [r[2] for r in ROWS],
-        "channel": ["paid" if r[2] == "Ad" else "web" for r in ROWS],
-        "session_id": None, "revenue": [50.0 if r[2] == "Buy" else None for r in ROWS],
-        "properties": None, "event_id": [f"{i:03d}" for i in range(len(ROWS))], "source": "test",
-    })
+    events = pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in ROWS],
+            "ts": [D + timedelta(days=r[1]) for r in ROWS],
+            "touchpoint": [r[2] for r in ROWS],
+            "channel": ["paid" if r[2] == "Ad" else "web" for r in ROWS],
+            "session_id": None,
+            "revenue": [50.0 if r[2] == "Buy" else None for r in ROWS],
+            "properties": None,
+            "event_id": [f"{i:03d}" for i in range(len(ROWS))],
+            "source": "test",
+        }
+    )
     ws.con.insert("events", events)
-    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "source": "test",
-                              "segment": ["vip", "new", "new", "new"]})
+    customers = pd.DataFrame(
+        {"customer_id": ["a", "b", "c", "d"], "source": "test", "segment": ["vip", "new", "new", "new"]}
+    )
     ws.con.create_table("customers", customers, overwrite=True)
-    ws.save_blueprint(Blueprint.model_validate({
-        "personas": [], "goals": [{"touchpoint": "Buy"}],
-        "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}}))
+    ws.save_blueprint(
+        Blueprint.model_validate(
+            {
+                "personas": [],
+                "goals": [{"touchpoint": "Buy"}],
+                "journey": {"inactivity_gap": "30d", "conversion_window": "7d"},
+            }
+        )
+    )
     return ws
 
 

@@ -30,8 +30,7 @@ CASE, ACTIVITY, TIME = "case:concept:name", "concept:name", "time:timestamp"
 LOGS = [
     pytest.param("pm_receipt_permit/receipt_events.csv.gz", id="receipt"),
     pytest.param("pm_helpdesk_tickets/helpdesk_events.csv.gz", id="helpdesk"),
-    pytest.param("pm_bpic2013_incidents/bpic2013_incidents_events.csv.gz", id="bpic2013",
-                 marks=pytest.mark.slow),
+    pytest.param("pm_bpic2013_incidents/bpic2013_incidents_events.csv.gz", id="bpic2013", marks=pytest.mark.slow),
     pytest.param("pm_bpic2012_loan/bpic2012_events.csv.gz", id="bpic2012", marks=pytest.mark.slow),
 ]
 
@@ -45,12 +44,16 @@ def read_log(path) -> pd.DataFrame:
 def as_events(df: pd.DataFrame) -> ibis.Table:
     """The log as canonical events; event_id = zero-padded row number, so ties keep file order."""
     width = len(str(len(df)))
-    return ibis.memtable(pd.DataFrame({
-        "customer_id": df[CASE].to_numpy(),
-        "ts": df[TIME].dt.tz_convert(None).to_numpy(),
-        "touchpoint": df[ACTIVITY].to_numpy(),
-        "event_id": [str(i).zfill(width) for i in range(len(df))],
-    }))
+    return ibis.memtable(
+        pd.DataFrame(
+            {
+                "customer_id": df[CASE].to_numpy(),
+                "ts": df[TIME].dt.tz_convert(None).to_numpy(),
+                "touchpoint": df[ACTIVITY].to_numpy(),
+                "event_id": [str(i).zfill(width) for i in range(len(df))],
+            }
+        )
+    )
 
 
 def pm4py_figures(df: pd.DataFrame):
@@ -69,8 +72,9 @@ def test_transitions_and_variants_equal_pm4py(shared_data, rel):
     journeys = build_journeys(as_events(df), rules=ONE_JOURNEY_PER_CASE)
 
     rows = transitions(journeys).records()
-    inner = {(r["source"], r["target"]): r["count"] for r in rows
-             if r["source"] != "START" and r["target"] != "DROPPED"}
+    inner = {
+        (r["source"], r["target"]): r["count"] for r in rows if r["source"] != "START" and r["target"] != "DROPPED"
+    }
     assert inner == {k: int(v) for k, v in dfg.items()}
     assert {r["target"]: r["count"] for r in rows if r["source"] == "START"} == {k: int(v) for k, v in starts.items()}
     assert {r["source"]: r["count"] for r in rows if r["target"] == "DROPPED"} == {k: int(v) for k, v in ends.items()}
@@ -85,11 +89,17 @@ def test_transitions_and_variants_equal_pm4py(shared_data, rel):
 
 def test_equal_timestamps_keep_file_order_like_pm4py():
     t = pd.Timestamp("2024-01-01", tz="UTC")
-    df = pd.DataFrame({CASE: ["1", "1", "1", "2", "2"], ACTIVITY: ["Z", "B", "A", "B", "A"],
-                       TIME: [t, t + pd.Timedelta("1h"), t + pd.Timedelta("1h"), t, t]})
+    df = pd.DataFrame(
+        {
+            CASE: ["1", "1", "1", "2", "2"],
+            ACTIVITY: ["Z", "B", "A", "B", "A"],
+            TIME: [t, t + pd.Timedelta("1h"), t + pd.Timedelta("1h"), t, t],
+        }
+    )
     dfg, _, _, var = pm4py_figures(df)
     journeys = build_journeys(as_events(df), rules=ONE_JOURNEY_PER_CASE)
     got = {(r["source"], r["target"]): r["count"] for r in transitions(journeys).records()}
     assert got[("B", "A")] == dfg[("B", "A")] == 2 and ("A", "B") not in got
     assert {r["path"]: r["journeys"] for r in variants(journeys).records()} == {
-        " > ".join(k): v for k, v in var.items()}
+        " > ".join(k): v for k, v in var.items()
+    }

@@ -55,8 +55,12 @@ def test_quarantine_keeps_bad_rows_with_their_ids_pseudonymised(tmp_path):
     for name in ("alice", "bob", "carol", "dave"):
         assert name not in text
     raw = json.loads(q.raw[0])  # row 2: bad time, the row kept with its id pseudonymised
-    assert raw == {"email": hashlib.sha256((key + "bob@example.com").encode()).hexdigest()[:32],
-                   "time": "not a time", "event": "visit", "page": "/home"}
+    assert raw == {
+        "email": hashlib.sha256((key + "bob@example.com").encode()).hexdigest()[:32],
+        "time": "not a time",
+        "event": "visit",
+        "page": "/home",
+    }
     assert "withheld" in json.loads(q.raw[2])  # the unsplittable line
     # and through the CLI a user reads no raw id either
     out = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "quarantine", "--format", "json"])
@@ -80,7 +84,9 @@ def test_a_workspace_without_its_key_refuses_to_ingest_until_the_key_is_imported
         c.ingest_events(tmp_path / "e.csv", mapping=MAP)
     c.close()
     runner = CliRunner()
-    bad = runner.invoke(main, ["-w", str(clone), "ingest", "events", str(tmp_path / "e.csv"), "--map", "customer_id=email"])
+    bad = runner.invoke(
+        main, ["-w", str(clone), "ingest", "events", str(tmp_path / "e.csv"), "--map", "customer_id=email"]
+    )
     assert bad.exit_code != 0 and "journeymap key import" in bad.output and "Traceback" not in bad.output
     exported = runner.invoke(main, ["-w", str(tmp_path / "ws"), "key", "export"])
     assert exported.exit_code == 0
@@ -102,8 +108,10 @@ def test_reingest_adds_no_second_copy_of_bad_rows_in_any_format(tmp_path):
     again = ws.ingest_events(tmp_path / "e.csv", mapping=MAP)
     assert counts(again) == (4, 0, 0, 4)
     # the well-formed bad rows as Parquet, columns reversed: the same two bad rows, not added again
-    rows = [{"page": "/home", "event": "visit", "time": "not a time", "email": "bob@example.com"},
-            {"page": "/cart", "event": None, "time": "2024-05-01 10:05", "email": "carol@example.com"}]
+    rows = [
+        {"page": "/home", "event": "visit", "time": "not a time", "email": "bob@example.com"},
+        {"page": "/cart", "event": None, "time": "2024-05-01 10:05", "email": "carol@example.com"},
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "bad.parquet")
     third = ws.ingest_events(tmp_path / "bad.parquet", mapping=MAP)
     assert counts(third) == (2, 0, 0, 2)

@@ -19,16 +19,22 @@ from journeymap.journeys.funnels import funnel
 from journeymap.journeys.stages import stage_funnel
 
 D = datetime(2024, 1, 1)
-BP = Blueprint.model_validate({
-    "stages": [{"name": "awareness"}, {"name": "consideration"}, {"name": "purchase"}],
-    "touchpoints": [
-        {"name": "Ad", "stage": "awareness"}, {"name": "Social", "stage": "awareness"},
-        {"name": "Site", "stage": "consideration"}, {"name": "Reviews", "stage": "consideration"},
-        {"name": "Cart", "stage": "purchase"}, {"name": "Buy", "stage": "purchase"}, {"name": "Support"},
-    ],
-    "goals": [{"touchpoint": "Buy"}],
-    "journey": {"inactivity_gap": "20d", "conversion_window": "10d"},
-})
+BP = Blueprint.model_validate(
+    {
+        "stages": [{"name": "awareness"}, {"name": "consideration"}, {"name": "purchase"}],
+        "touchpoints": [
+            {"name": "Ad", "stage": "awareness"},
+            {"name": "Social", "stage": "awareness"},
+            {"name": "Site", "stage": "consideration"},
+            {"name": "Reviews", "stage": "consideration"},
+            {"name": "Cart", "stage": "purchase"},
+            {"name": "Buy", "stage": "purchase"},
+            {"name": "Support"},
+        ],
+        "goals": [{"touchpoint": "Buy"}],
+        "journey": {"inactivity_gap": "20d", "conversion_window": "10d"},
+    }
+)
 NEXT = {  # a small Markov chain that generates journeys
     "Ad": (["Site", "Social", "Ad"], [0.6, 0.2, 0.2]),
     "Social": (["Site", "Ad"], [0.7, 0.3]),
@@ -56,8 +62,9 @@ def shop():
             t += timedelta(hours=float(rng.exponential(30)))
             if rng.random() < 0.08:
                 t += timedelta(days=25)  # an inactivity gap
-    ev = ibis.memtable({"customer_id": cust, "ts": ts, "touchpoint": tps,
-                        "event_id": [f"{i:06d}" for i in range(len(cust))]})
+    ev = ibis.memtable(
+        {"customer_id": cust, "ts": ts, "touchpoint": tps, "event_id": [f"{i:06d}" for i in range(len(cust))]}
+    )
     return build_journeys(ev, BP)
 
 
@@ -75,10 +82,14 @@ def test_stage_funnel_equals_funnels_over_stages(shop):
 def test_converted_journeys_equal_converted_flows_and_goal_funnel(shop):
     counts = status_counts(shop)
     edges = transitions(shop).records()
-    into = {node: sum(e["count"] for e in edges if e["target"] == node) for node in ("CONVERTED", "DROPPED",
-                                                                                      "IN_PROGRESS")}
-    assert into == {"CONVERTED": counts["converted"], "DROPPED": counts["dropped"],
-                    "IN_PROGRESS": counts["in_progress"]}
+    into = {
+        node: sum(e["count"] for e in edges if e["target"] == node) for node in ("CONVERTED", "DROPPED", "IN_PROGRESS")
+    }
+    assert into == {
+        "CONVERTED": counts["converted"],
+        "DROPPED": counts["dropped"],
+        "IN_PROGRESS": counts["in_progress"],
+    }
     goal = funnel(shop, ["Buy"], unit="journey", window=None, histogram=False).records()
     assert goal[0]["reached"] == counts["converted"]  # a goal ends its journey: one per converted journey
     paths = variants(shop, top=None).records()
@@ -96,8 +107,9 @@ def test_funnel_statuses_add_up(shop):
     r = funnel(shop, ["Ad", "Site", "Buy"], window="10d", histogram=False)
     first = r.records()[0]
     assert r.meta["converted"] + r.meta["in_progress"] + r.meta["dropped"] == first["reached"]
-    assert sum(row["dropped"] + row["in_progress"] for row in r.records()) + r.records()[-1]["reached"] \
-        == first["reached"]
+    assert (
+        sum(row["dropped"] + row["in_progress"] for row in r.records()) + r.records()[-1]["reached"] == first["reached"]
+    )
 
 
 @pytest.mark.slow
@@ -111,8 +123,9 @@ def test_demo_planted_friction_ranks_first(tmp_path):
         rows = friction(j).records()
         counts = status_counts(j)
         st = stage_funnel(j, ws.blueprint).records()
-        first = funnel(j, [f"stage:{s}" for s in ws.blueprint.stage_names()[:2]], unit="journey", window=None,
-                       histogram=False).records()
+        first = funnel(
+            j, [f"stage:{s}" for s in ws.blueprint.stage_names()[:2]], unit="journey", window=None, histogram=False
+        ).records()
         paths = variants(j, top=None)
         edges = transitions(j).records()
         goals = ws.blueprint.goal_touchpoints()
@@ -122,8 +135,11 @@ def test_demo_planted_friction_ranks_first(tmp_path):
     assert sum(p["conversions"] for p in paths.records()) == counts["converted"]
     assert sum(p["dropped"] for p in paths.records()) == counts["dropped"]
     into = {n: sum(e["count"] for e in edges if e["target"] == n) for n in ("CONVERTED", "DROPPED", "IN_PROGRESS")}
-    assert into == {"CONVERTED": counts["converted"], "DROPPED": counts["dropped"],
-                    "IN_PROGRESS": counts["in_progress"]}
+    assert into == {
+        "CONVERTED": counts["converted"],
+        "DROPPED": counts["dropped"],
+        "IN_PROGRESS": counts["in_progress"],
+    }
     assert sum(e["count"] for e in edges if e["source"] == "START") == sum(counts.values())
     assert goal[0]["reached"] == counts["converted"]
     assert rows[0]["touchpoint"] == PLANTED["friction"]

@@ -201,13 +201,19 @@ def test_kinds_and_keep_handles():
 
 
 def test_iban_check_digits_against_published_examples():
-    for iban in ["GB82 WEST 1234 5698 7654 32", "DE89 3704 0044 0532 0130 00", "NL91 ABNA 0417 1643 00",
-                 "FR14 2004 1010 0505 0001 3M02 606", "BE68 5390 0754 7034", "NO93 8601 1117 947"]:
+    for iban in [
+        "GB82 WEST 1234 5698 7654 32",
+        "DE89 3704 0044 0532 0130 00",
+        "NL91 ABNA 0417 1643 00",
+        "FR14 2004 1010 0505 0001 3M02 606",
+        "BE68 5390 0754 7034",
+        "NO93 8601 1117 947",
+    ]:
         assert iban_valid(iban), iban
         # a changed digit breaks the mod-97 check
         digits = [i for i, c in enumerate(iban) if c.isdigit() and i >= 4]
         for i in digits[:5]:
-            bad = iban[:i] + str((int(iban[i]) + 1) % 10) + iban[i + 1:]
+            bad = iban[:i] + str((int(iban[i]) + 1) % 10) + iban[i + 1 :]
             assert not iban_valid(bad), bad
     assert not iban_valid("XX82 WEST 1234 5698 7654 32")  # unknown country
     assert not iban_valid("GB82 WEST 1234 5698 7654")  # wrong length for GB
@@ -222,8 +228,11 @@ def test_few_real_reviews_change(shared_data):
     sets = {
         "tweets": (shared_data / "twitter_airline_sentiment" / "Tweets.csv", "text", 0.01),
         "hotels": (shared_data / "tripadvisor_hotel_reviews_2k" / "tripadvisor_hotel_reviews_2k.csv", "Review", 0.005),
-        "olist": (shared_data / "olist_order_reviews_sample" / "olist_order_reviews_first6123.csv",
-                  "review_comment_message", 0.002),
+        "olist": (
+            shared_data / "olist_order_reviews_sample" / "olist_order_reviews_first6123.csv",
+            "review_comment_message",
+            0.002,
+        ),
     }
     for name, (path, col, most) in sets.items():
         texts = pd.read_csv(path)[col].dropna().astype(str).tolist()

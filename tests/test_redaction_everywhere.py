@@ -26,38 +26,78 @@ from journeymap.workspace import Workspace
 
 # (template, planted values that must vanish, surrounding words that must stay)
 PLANTED = [
-    ("Refund never arrived, please refund to IBAN GB82 WEST 1234 5698 7654 32 asap",
-     ["GB82 WEST 1234 5698 7654 32", "GB82", "WEST 1234"], ["refund never arrived", "asap"]),
-    ("Refund never arrived, send it to DE89370400440532013000 today",
-     ["DE89370400440532013000", "DE89"], ["refund never arrived", "today"]),
-    ("Delivery to 10 Downing Street was left outside in the rain",
-     ["10 Downing Street", "Downing"], ["was left outside in the rain"]),
-    ("Delivery to 221B Baker St was left outside in the rain",
-     ["221B Baker St", "Baker", "221B"], ["was left outside in the rain"]),
-    ("Parcel for Rua Augusta 123, Lisboa was left outside in the rain",
-     ["Rua Augusta 123", "Augusta"], ["was left outside in the rain", "Lisboa"]),
-    ("Courier lost my parcel, postcode SW1A 2AA is not hard to find",
-     ["SW1A 2AA", "SW1A"], ["courier lost my parcel", "is not hard to find"]),
-    ("Courier lost my parcel in Springfield, IL 62704 again",
-     ["62704"], ["courier lost my parcel", "Springfield"]),
-    ("Courier lost my parcel at 75008 Paris and 1012 AB Amsterdam",
-     ["75008", "1012 AB"], ["courier lost my parcel", "Paris", "Amsterdam"]),
-    ("Jane Doe orders keep getting cancelled, my name is Jane Doe",
-     ["Jane Doe", "Doe"], ["orders keep getting cancelled", "my name is"]),
-    ("Mrs Whitmore at checkout was rude about the payment failing",
-     ["Whitmore"], ["at checkout was rude about the payment failing"]),
-    ("Payment failing at checkout every time. Thanks, Priya",
-     ["Priya"], ["payment failing at checkout every time"]),
-    ("Payment failing at checkout with card 4111 1111 1111 1111 exp 12/27 CVV 737",
-     ["4111 1111 1111 1111", "12/27", "737"], ["payment failing at checkout with card"]),
-    ("Account locked, SSN 219-09-9999 and DOB 01/02/1980 were rejected",
-     ["219-09-9999", "01/02/1980"], ["account locked", "were rejected"]),
-    ("Account locked, born on 14 March 1975 and still no access",
-     ["14 March 1975"], ["account locked", "and still no access"]),
-    ("Account locked, mail jane.doe@example.com or call +44 20 7946 0958",
-     ["jane.doe@example.com", "+44 20 7946 0958", "7946"], ["account locked", "mail", "or call"]),
-    ("Account locked, ask @mike.t who had the same problem",
-     ["@mike.t", "mike.t", "mike"], ["account locked", "who had the same problem"]),
+    (
+        "Refund never arrived, please refund to IBAN GB82 WEST 1234 5698 7654 32 asap",
+        ["GB82 WEST 1234 5698 7654 32", "GB82", "WEST 1234"],
+        ["refund never arrived", "asap"],
+    ),
+    (
+        "Refund never arrived, send it to DE89370400440532013000 today",
+        ["DE89370400440532013000", "DE89"],
+        ["refund never arrived", "today"],
+    ),
+    (
+        "Delivery to 10 Downing Street was left outside in the rain",
+        ["10 Downing Street", "Downing"],
+        ["was left outside in the rain"],
+    ),
+    (
+        "Delivery to 221B Baker St was left outside in the rain",
+        ["221B Baker St", "Baker", "221B"],
+        ["was left outside in the rain"],
+    ),
+    (
+        "Parcel for Rua Augusta 123, Lisboa was left outside in the rain",
+        ["Rua Augusta 123", "Augusta"],
+        ["was left outside in the rain", "Lisboa"],
+    ),
+    (
+        "Courier lost my parcel, postcode SW1A 2AA is not hard to find",
+        ["SW1A 2AA", "SW1A"],
+        ["courier lost my parcel", "is not hard to find"],
+    ),
+    ("Courier lost my parcel in Springfield, IL 62704 again", ["62704"], ["courier lost my parcel", "Springfield"]),
+    (
+        "Courier lost my parcel at 75008 Paris and 1012 AB Amsterdam",
+        ["75008", "1012 AB"],
+        ["courier lost my parcel", "Paris", "Amsterdam"],
+    ),
+    (
+        "Jane Doe orders keep getting cancelled, my name is Jane Doe",
+        ["Jane Doe", "Doe"],
+        ["orders keep getting cancelled", "my name is"],
+    ),
+    (
+        "Mrs Whitmore at checkout was rude about the payment failing",
+        ["Whitmore"],
+        ["at checkout was rude about the payment failing"],
+    ),
+    ("Payment failing at checkout every time. Thanks, Priya", ["Priya"], ["payment failing at checkout every time"]),
+    (
+        "Payment failing at checkout with card 4111 1111 1111 1111 exp 12/27 CVV 737",
+        ["4111 1111 1111 1111", "12/27", "737"],
+        ["payment failing at checkout with card"],
+    ),
+    (
+        "Account locked, SSN 219-09-9999 and DOB 01/02/1980 were rejected",
+        ["219-09-9999", "01/02/1980"],
+        ["account locked", "were rejected"],
+    ),
+    (
+        "Account locked, born on 14 March 1975 and still no access",
+        ["14 March 1975"],
+        ["account locked", "and still no access"],
+    ),
+    (
+        "Account locked, mail jane.doe@example.com or call +44 20 7946 0958",
+        ["jane.doe@example.com", "+44 20 7946 0958", "7946"],
+        ["account locked", "mail", "or call"],
+    ),
+    (
+        "Account locked, ask @mike.t who had the same problem",
+        ["@mike.t", "mike.t", "mike"],
+        ["account locked", "who had the same problem"],
+    ),
 ]
 COPIES = 8  # each template this many times (with an order number), so that its words could make key phrases
 NAME_WORDS = ["downing", "baker", "augusta", "doe", "whitmore", "priya", "mike"]
@@ -69,13 +109,22 @@ def _rows(customers: list[str], touchpoints: list[str]) -> list[dict]:
     for i, (template, _, _) in enumerate(PLANTED):
         for j in range(COPIES):
             n = i * COPIES + j
-            rows.append({
-                "response_id": f"PII-{n:04d}", "customer": customers[n % len(customers)],
-                "submitted_at": f"2025-{1 + n % 11:02d}-{1 + n % 27:02d} 12:00:00", "kind": "review",
-                "touchpoint": touchpoints[n % len(touchpoints)], "channel": "web",
-                "comment": f"Order {50000 + n}: {template}", "nps": "", "csat": "1", "ces": "",
-                "rating": "1", "rating_scale": "5",
-            })
+            rows.append(
+                {
+                    "response_id": f"PII-{n:04d}",
+                    "customer": customers[n % len(customers)],
+                    "submitted_at": f"2025-{1 + n % 11:02d}-{1 + n % 27:02d} 12:00:00",
+                    "kind": "review",
+                    "touchpoint": touchpoints[n % len(touchpoints)],
+                    "channel": "web",
+                    "comment": f"Order {50000 + n}: {template}",
+                    "nps": "",
+                    "csat": "1",
+                    "ces": "",
+                    "rating": "1",
+                    "rating_scale": "5",
+                }
+            )
     return rows
 
 
@@ -144,8 +193,9 @@ def test_planted_rows_surface_in_the_exports(outputs):
     seen = {tag for tag in re.findall(r"\[(\w+)\]", quotes)}
     assert {"iban", "address", "name"} <= seen, seen
     everything = "\n".join(outputs.values())
-    seen_all = set(re.findall(r"\[(iban|address|postcode|name|ssn|dob|expiry|cvv|card|email|phone|handle)\]",
-                              everything))
+    seen_all = set(
+        re.findall(r"\[(iban|address|postcode|name|ssn|dob|expiry|cvv|card|email|phone|handle)\]", everything)
+    )
     assert len(seen_all) >= 8, seen_all
     assert "refund never arrived" in everything.lower()
     assert "was left outside in the rain" in everything.lower()
@@ -163,7 +213,7 @@ def test_no_name_or_street_word_in_any_export(outputs, word):
     rx = re.compile(rf"(?<![\w.]){re.escape(word)}(?!\w)", re.IGNORECASE)
     for name, text in outputs.items():
         m = rx.search(text)
-        assert m is None, f"{word!r} leaks into {name}: ...{text[max(0, m.start() - 60):m.end() + 60]}..."
+        assert m is None, f"{word!r} leaks into {name}: ...{text[max(0, m.start() - 60) : m.end() + 60]}..."
 
 
 def test_theme_labels_and_key_phrases_come_from_redacted_text(outputs):
@@ -212,4 +262,3 @@ def test_map_json_texts_are_redacted_where_the_map_quotes(outputs):
     assert any("[" in t for t in texts), "no redacted quote reached the map"
     for t in texts:
         assert redact(t) == t, t
-

@@ -120,7 +120,7 @@ def test_html_escapes_customer_text(raw):
 def _between(html: str, start: str, end: str) -> str:
     """The part of ``html`` from ``start`` to ``end`` (both must be there)."""
     i = html.index(start)
-    return html[i:html.index(end, i)]
+    return html[i : html.index(end, i)]
 
 
 def _text(fragment: str) -> str:
@@ -164,7 +164,9 @@ def test_opportunity_evidence_has_the_documents_figures_in_words(raw, html):
         f = o["evidence"]["figures"]
         if o["rule_id"] == "fix_friction":
             assert f"{f['exit_rate'] * 100:.1f}% of touches here end a journey that gives up" in section
-            assert f"expected {f['expected_exit_rate'] * 100:.1f}%" in section and f"{f['journeys']:,} journeys" in section
+            assert (
+                f"expected {f['expected_exit_rate'] * 100:.1f}%" in section and f"{f['journeys']:,} journeys" in section
+            )
         elif o["rule_id"] == "back_flow":
             assert f"{f['transitions']:,} transitions" in section
         elif o["rule_id"] == "drive_traffic":
@@ -207,7 +209,9 @@ def test_back_flows_from_one_touchpoint_are_one_row(raw):
 
 
 def test_figures_lane_has_one_row_per_figure(doc, html):
-    lane = _between(html, '<tr class="lane-extra lane-figures">', '<tr class="lane-extra"><th class="lane-h" scope="row">KPIs')
+    lane = _between(
+        html, '<tr class="lane-extra lane-figures">', '<tr class="lane-extra"><th class="lane-h" scope="row">KPIs'
+    )
     assert lane.count('<table class="figs-mini">') == len(doc.stages)
     assert lane.count('<tr class="fig-row">') == 5 * len(doc.stages)
     for st in doc.stages:
@@ -218,12 +222,16 @@ def test_figures_lane_has_one_row_per_figure(doc, html):
 
 
 def test_cells_without_data_and_the_legend(doc, html):
-    no_data = {a["data-name"] for t, a in tags(html)  # the all-customers grid's buttons: ids tp-N
-               if t == "button" and a.get("data-tp", "").startswith("tp-")
-               and "no-data" in (a.get("class") or "").split()}
+    no_data = {
+        a["data-name"]
+        for t, a in tags(html)  # the all-customers grid's buttons: ids tp-N
+        if t == "button" and a.get("data-tp", "").startswith("tp-") and "no-data" in (a.get("class") or "").split()
+    }
     assert no_data == {tp.name for tp in doc.touchpoints() if not tp.has_data}
     legend = _between(html, '<div class="legend"', "</div>\n  </div>")
-    assert "Fill = emotion" in legend and "Outline and #n = friction rank" in legend and "no data in the period" in legend
+    assert (
+        "Fill = emotion" in legend and "Outline and #n = friction rank" in legend and "no data in the period" in legend
+    )
 
 
 def _with_persona_map(raw: dict, journeys: int) -> dict:
@@ -232,14 +240,16 @@ def _with_persona_map(raw: dict, journeys: int) -> dict:
     cell = stages[1]["lanes"][0]["touchpoints"][0]
     cell["figures"]["journeys"] = journeys
     cell["figures"]["share"] = journeys / 10_000  # the card shows reach: 4,321 -> 43.2% reach
-    data["persona_maps"] = [{"persona": raw["personas"][0]["name"], "customers": 7, "journeys": 9,
-                             "stages": stages, "pain_points": []}]
+    data["persona_maps"] = [
+        {"persona": raw["personas"][0]["name"], "customers": 7, "journeys": 9, "stages": stages, "pain_points": []}
+    ]
     data["schema_version"] = raw["schema_version"]
     return data
 
 
-needs_persona_maps = pytest.mark.skipif("persona_maps" not in JourneyMap.model_fields,
-                                        reason="this JourneyMap has no persona_maps")
+needs_persona_maps = pytest.mark.skipif(
+    "persona_maps" not in JourneyMap.model_fields, reason="this JourneyMap has no persona_maps"
+)
 
 
 @needs_persona_maps
@@ -253,14 +263,20 @@ def test_persona_maps_render_their_own_grid(raw):
     assert "43.2% reach" not in _between(html, 'id="grid-all"', 'data-persona-grid="')
 
 
-FOLLOWING = (("map", "<h3>Pain points, worst first</h3>", "<h3>Opportunities</h3>"),
-             ("emotion", '<section id="emotion"', "</section>"), ("funnel", '<section id="funnel"', "</section>"))
+FOLLOWING = (
+    ("map", "<h3>Pain points, worst first</h3>", "<h3>Opportunities</h3>"),
+    ("emotion", '<section id="emotion"', "</section>"),
+    ("funnel", '<section id="funnel"', "</section>"),
+)
 ALL_CUSTOMERS = ("flow", "attribution", "voice", "change", "designed", "quality")
 
 
 def _views(part: str) -> list[tuple[str | None, bool]]:
-    return [(a.get("data-pview"), "hidden" in a) for t, a in tags(part)
-            if t == "div" and "pview" in (a.get("class") or "").split()]
+    return [
+        (a.get("data-pview"), "hidden" in a)
+        for t, a in tags(part)
+        if t == "div" and "pview" in (a.get("class") or "").split()
+    ]
 
 
 @needs_persona_maps
@@ -278,16 +294,22 @@ def test_pain_points_emotion_and_funnel_have_a_view_per_persona_map(raw, html):
     funnel = _between(_between(html, '<section id="funnel"', "</section>"), f'data-pview="{pm["persona"]}"', "</table>")
     r = pm["stages"][0]["reach"]
     assert f"{r['k']:,} of {r['n']:,}" in funnel and f"{pm['journeys']:,} journeys" in funnel
-    emotion = _between(_between(html, '<section id="emotion"', "</section>"), f'data-pview="{pm["persona"]}"', "</table>")
-    assert [f"n={p['n']}" in emotion for p in pm["emotion_curve"]["stages"]] == [True] * len(pm["emotion_curve"]["stages"])
+    emotion = _between(
+        _between(html, '<section id="emotion"', "</section>"), f'data-pview="{pm["persona"]}"', "</table>"
+    )
+    assert [f"n={p['n']}" in emotion for p in pm["emotion_curve"]["stages"]] == [True] * len(
+        pm["emotion_curve"]["stages"]
+    )
     # the charts' data: each persona map's emotion curve and funnel, as in the document
     data = json.loads(_between(html, '<script type="application/json" id="jm-data">', "</script>").split(">", 1)[1])
     assert [m["persona"] for m in data["persona_maps"]] == names
     got = data["persona_maps"][0]
-    assert [(p["name"], p["n"], p["mean"]) for p in got["emotion"]] == \
-        [(p["name"], p["n"], p["mean"]) for p in pm["emotion_curve"]["stages"]]
-    assert [(f["stage"], f["reach"]["k"], f["reach"]["n"]) for f in got["funnel"]] == \
-        [(s["name"], s["reach"]["k"], s["reach"]["n"]) for s in pm["stages"] if s["reach"]]
+    assert [(p["name"], p["n"], p["mean"]) for p in got["emotion"]] == [
+        (p["name"], p["n"], p["mean"]) for p in pm["emotion_curve"]["stages"]
+    ]
+    assert [(f["stage"], f["reach"]["k"], f["reach"]["n"]) for f in got["funnel"]] == [
+        (s["name"], s["reach"]["k"], s["reach"]["n"]) for s in pm["stages"] if s["reach"]
+    ]
     # a summary banner per persona map, hidden until chosen
     banners = [a for t, a in tags(html) if t == "p" and "pview-banner" in (a.get("class") or "")]
     assert [(a["data-pview"], "hidden" in a) for a in banners] == [(n, True) for n in names]
@@ -368,7 +390,8 @@ def test_csv_tables_have_the_documents_figures(raw, doc, tmp_path):
         assert int(s["reach_k"]) == st["reach"]["k"] and int(s["reach_n"]) == st["reach"]["n"]
     pains = _read(tmp_path / "t", "pain_points")
     assert [(p["touchpoint"], float(p["score"])) for p in pains] == [
-        (p["touchpoint"], pytest.approx(p["score"])) for p in raw["pain_points"]]
+        (p["touchpoint"], pytest.approx(p["score"])) for p in raw["pain_points"]
+    ]
     attr = _read(tmp_path / "t", "attribution")
     for r, a in zip(attr, raw["attribution"]["rows"], strict=True):
         for m in raw["attribution"]["models"]:
@@ -379,10 +402,9 @@ def test_csv_tables_have_the_documents_figures(raw, doc, tmp_path):
         total = sum(float(r[f"{m}_credit"] or 0) for r in attr)
         assert total == pytest.approx(sum(a["credits"].get(m, 0) for a in raw["attribution"]["rows"]))
     quotes = _read(tmp_path / "t", "quotes")
-    assert {q["feedback_id"] for q in quotes} == {
-        q["feedback_id"] for tp in cells.values() for q in tp["quotes"]} | {
-        q["feedback_id"] for p in raw["pain_points"] for q in p["evidence"]["quotes"]} | {
-        q["feedback_id"] for t in raw["themes"] for q in t["quotes"]}
+    assert {q["feedback_id"] for q in quotes} == {q["feedback_id"] for tp in cells.values() for q in tp["quotes"]} | {
+        q["feedback_id"] for p in raw["pain_points"] for q in p["evidence"]["quotes"]
+    } | {q["feedback_id"] for t in raw["themes"] for q in t["quotes"]}
 
 
 # -- CLI -----------------------------------------------------------------------------------------
@@ -391,8 +413,9 @@ def test_cli_report_from_saved_map(tmp_path):
     r = CliRunner().invoke(main, ["report", "--from", str(FIXTURE), "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert r.output.strip() == str(out) and out.stat().st_size > 100_000
-    r = CliRunner().invoke(main, ["report", "--from", str(FIXTURE), "-o", str(tmp_path / "m.md"), "--format", "md",
-                                  "--json"])
+    r = CliRunner().invoke(
+        main, ["report", "--from", str(FIXTURE), "-o", str(tmp_path / "m.md"), "--format", "md", "--json"]
+    )
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
     assert info["format"] == "md" and info["bytes"] == (tmp_path / "m.md").stat().st_size
@@ -641,10 +664,26 @@ def test_png_and_pdf_exports(doc, tmp_path):
 
 def test_change_section_shows_the_deltas(raw, tmp_path):
     data = json.loads(json.dumps(raw))
-    data["change"] = {"previous_start": "2025-05-01T00:00:00", "previous_end": "2025-06-01T00:00:00",
-                      "deltas": [{"scope": "stage", "name": "purchase", "metric": "conversion", "old": 0.25,
-                                  "new": 0.3125, "delta": 0.0625, "low": 0.01, "high": 0.115, "p": 0.0123,
-                                  "significant": True, "n_old": 400, "n_new": 480}]}
+    data["change"] = {
+        "previous_start": "2025-05-01T00:00:00",
+        "previous_end": "2025-06-01T00:00:00",
+        "deltas": [
+            {
+                "scope": "stage",
+                "name": "purchase",
+                "metric": "conversion",
+                "old": 0.25,
+                "new": 0.3125,
+                "delta": 0.0625,
+                "low": 0.01,
+                "high": 0.115,
+                "p": 0.0123,
+                "significant": True,
+                "n_old": 400,
+                "n_new": 480,
+            }
+        ],
+    }
     doc = JourneyMap.from_dict(data)
     html = render_html(doc)
     section = html.split('id="change"')[1].split("</section>")[0]

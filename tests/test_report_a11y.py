@@ -65,6 +65,7 @@ def luminance(colour: str) -> float:
     float
         0 (black) to 1 (white).
     """
+
     def lin(v: int) -> float:
         s = v / 255
         return s / 12.92 if s <= 0.04045 else ((s + 0.055) / 1.055) ** 2.4
@@ -117,7 +118,7 @@ def js_constants() -> dict[str, str]:
     """The hex colour constants of report.js, ``{"BLUE": "#0072B2", ...}`` (``NAME = "#hex"`` assignments)."""
     js = (ASSETS / "report.js").read_text(encoding="utf-8")
     found = dict(re.findall(r"\b([A-Z][A-Z0-9_]*)\s*[:=]\s*[\"'](#[0-9a-fA-F]{3,6})[\"']", js))
-    assert found, "report.js defines no NAME = \"#hex\" colour constants"
+    assert found, 'report.js defines no NAME = "#hex" colour constants'
     return found
 
 
@@ -194,8 +195,12 @@ def test_page_text_colours_reach_4_5_to_1_on_the_page_and_panel_backgrounds():
             if hexa:
                 text[f"{sel} {{color: {m[1].strip()}}}"] = hexa
     assert len(text) >= 3, text
-    low = {f"{k} on {b}": round(contrast(v, bv), 2) for k, v in text.items() for b, bv in backgrounds.items()
-           if contrast(v, bv) < 4.5}
+    low = {
+        f"{k} on {b}": round(contrast(v, bv), 2)
+        for k, v in text.items()
+        for b, bv in backgrounds.items()
+        if contrast(v, bv) < 4.5
+    }
     assert not low, f"text under 4.5:1 (WCAG 1.4.3): {low}"
 
 
@@ -275,13 +280,17 @@ def _axe(page) -> list[dict]:
              return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
                targets: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
                summary: v.nodes.length ? v.nodes[0].failureSummary : ''}));
-           }""", WCAG_TAGS)
+           }""",
+        WCAG_TAGS,
+    )
 
 
 def _describe(violations: list[dict]) -> str:
-    return "\n".join(f"- {v['id']} ({v['impact']}, {v['count']} node(s)): {v['help']}; "
-                     f"targets: {v['targets']}; {v['summary'].splitlines()[-1].strip() if v['summary'] else ''}"
-                     for v in violations)
+    return "\n".join(
+        f"- {v['id']} ({v['impact']}, {v['count']} node(s)): {v['help']}; "
+        f"targets: {v['targets']}; {v['summary'].splitlines()[-1].strip() if v['summary'] else ''}"
+        for v in violations
+    )
 
 
 @pytest.mark.browser
@@ -325,7 +334,8 @@ def test_chart_text_as_drawn_reaches_4_5_to_1(chromium, small_report):
                    }
                    return {chart: chart.id, text: t.textContent.trim().slice(0, 40),
                            fill: getComputedStyle(t).fill, bg: bg};
-                 })""")
+                 })"""
+        )
     finally:
         page.close()
     assert len(drawn) >= 10, drawn  # the charts drew their axis labels
@@ -353,13 +363,14 @@ def test_details_panel_is_a_dialog_that_takes_and_gives_back_focus(chromium, sma
         btn.scroll_into_view_if_needed()
         btn.click()
         details.wait_for(state="visible", timeout=5_000)
-        assert details.get_attribute("role") == "dialog", "#details needs role=\"dialog\""
+        assert details.get_attribute("role") == "dialog", '#details needs role="dialog"'
         name = page.evaluate(
             """() => { const d = document.getElementById('details');
                  const ids = (d.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean);
                  const byRef = ids.map(i => document.getElementById(i)).filter(Boolean)
                                   .map(e => e.textContent.trim()).join(' ').trim();
-                 return byRef || (d.getAttribute('aria-label') || '').trim(); }""")
+                 return byRef || (d.getAttribute('aria-label') || '').trim(); }"""
+        )
         assert name, "#details has no accessible name (aria-labelledby to a non-empty element, or aria-label)"
         focus_inside = "() => document.getElementById('details').contains(document.activeElement)"
         page.wait_for_function(focus_inside, timeout=2_000)

@@ -50,18 +50,22 @@ PAGE_COMMENTS = 12
 
 
 def _blueprint(**targets) -> Blueprint:
-    return Blueprint.model_validate({
-        "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "compare"}, {"name": "buy"}],
-        "touchpoints": [
-            {"name": "Ad", "stage": "aware", "channel": "paid search", "kind": "paid", "owner": "Marketing"},
-            {"name": "Mail", "stage": "consider", "channel": "email", "kind": "earned", "owner": "CRM"},
-            {"name": "Page", "stage": "consider", "channel": "web", "kind": "owned", "owner": "Web"},
-            {"name": "Chat", "stage": "compare", "channel": "web", "kind": "owned", "owner": "Service"},
-            {"name": "Form", "stage": "buy", "channel": "web", "kind": "owned", "owner": "Checkout team"},
-            {"name": "Buy", "stage": "buy", "channel": "web", "kind": "owned", "owner": "Checkout team"}],
-        "goals": [{"touchpoint": GOAL}],
-        "journey": {"inactivity_gap": "none", "conversion_window": "none", "attribution_lookback": "30d"},
-        "targets": targets})
+    return Blueprint.model_validate(
+        {
+            "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "compare"}, {"name": "buy"}],
+            "touchpoints": [
+                {"name": "Ad", "stage": "aware", "channel": "paid search", "kind": "paid", "owner": "Marketing"},
+                {"name": "Mail", "stage": "consider", "channel": "email", "kind": "earned", "owner": "CRM"},
+                {"name": "Page", "stage": "consider", "channel": "web", "kind": "owned", "owner": "Web"},
+                {"name": "Chat", "stage": "compare", "channel": "web", "kind": "owned", "owner": "Service"},
+                {"name": "Form", "stage": "buy", "channel": "web", "kind": "owned", "owner": "Checkout team"},
+                {"name": "Buy", "stage": "buy", "channel": "web", "kind": "owned", "owner": "Checkout team"},
+            ],
+            "goals": [{"touchpoint": GOAL}],
+            "journey": {"inactivity_gap": "none", "conversion_window": "none", "attribution_lookback": "30d"},
+            "targets": targets,
+        }
+    )
 
 
 def _events() -> list[dict]:
@@ -70,8 +74,14 @@ def _events() -> list[dict]:
         for k in range(count):
             start = T0 + timedelta(hours=7 * i)
             for step, (tp, offset) in enumerate(steps):
-                rows.append({"event_id": f"{group}{k}-{step}", "customer_id": f"{group}{k}",
-                             "ts": (start + offset).isoformat(sep=" "), "touchpoint": tp})
+                rows.append(
+                    {
+                        "event_id": f"{group}{k}-{step}",
+                        "customer_id": f"{group}{k}",
+                        "ts": (start + offset).isoformat(sep=" "),
+                        "touchpoint": tp,
+                    }
+                )
             i += 1
     return rows
 
@@ -79,13 +89,31 @@ def _events() -> list[dict]:
 def _feedback() -> list[dict]:
     rows = []
     for k in range(FORM_COMMENTS):  # few, all negative: no colour, whatever their mean
-        rows.append({"feedback_id": f"form{k}", "customer_id": f"E{k}", "ts": (T0 + timedelta(days=3)).isoformat(),
-                     "touchpoint": "Form", "text": "the form is broken, awful and slow", "rating": "1",
-                     "rating_scale": "5", "nps": ""})
+        rows.append(
+            {
+                "feedback_id": f"form{k}",
+                "customer_id": f"E{k}",
+                "ts": (T0 + timedelta(days=3)).isoformat(),
+                "touchpoint": "Form",
+                "text": "the form is broken, awful and slow",
+                "rating": "1",
+                "rating_scale": "5",
+                "nps": "",
+            }
+        )
     for k in range(PAGE_COMMENTS):  # enough to colour; NPS answers for the headline
-        rows.append({"feedback_id": f"page{k}", "customer_id": f"A{k}", "ts": (T0 + timedelta(days=4)).isoformat(),
-                     "touchpoint": "Page", "text": "great page, lovely and clear", "rating": "5", "rating_scale": "5",
-                     "nps": str([10, 9, 9, 8, 3, 10][k % 6])})
+        rows.append(
+            {
+                "feedback_id": f"page{k}",
+                "customer_id": f"A{k}",
+                "ts": (T0 + timedelta(days=4)).isoformat(),
+                "touchpoint": "Page",
+                "text": "great page, lovely and clear",
+                "rating": "5",
+                "rating_scale": "5",
+                "nps": str([10, 9, 9, 8, 3, 10][k % 6]),
+            }
+        )
     return rows
 
 
@@ -131,10 +159,14 @@ def test_emotion_on_few_comments_has_no_colour_and_says_so(doc):
     assert form.emotion.mean < -0.3  # would be "very negative" with enough comments
     cls = f.emotion_class(form.emotion.mean, form.emotion.n, doc.meta.emotion_min_n)
     assert cls == "emo-few" and f.emotion_class(form.emotion.mean) == "emo-neg2"  # one-argument calls unchanged
-    assert f.emotion_word(form.emotion.mean, form.emotion.n, doc.meta.emotion_min_n) == f"few comments ({FORM_COMMENTS})"
+    assert (
+        f.emotion_word(form.emotion.mean, form.emotion.n, doc.meta.emotion_min_n) == f"few comments ({FORM_COMMENTS})"
+    )
     page_cls = f.emotion_class(page.emotion.mean, page.emotion.n, doc.meta.emotion_min_n)
     assert page_cls.startswith("emo-pos") and f.emotion_word(page.emotion.mean, page.emotion.n) in {
-        "positive", "very positive"}
+        "positive",
+        "very positive",
+    }
     # the emotion curve keeps the n the renderers test against
     point = next(p for p in doc.emotion_curve.touchpoints if p.name == "Form")
     assert f.emotion_class(point.mean, point.n, doc.meta.emotion_min_n) == "emo-few"
@@ -155,8 +187,9 @@ def test_emotion_minimum_is_read_from_journeymap_toml(tmp_path):
     finally:
         ws.close()
     cfg = tmp_path / "ws" / "journeymap.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace("emotion_min_n = 2", 'emotion_min_n = "ten"'),
-                   encoding="utf-8")
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("emotion_min_n = 2", 'emotion_min_n = "ten"'), encoding="utf-8"
+    )
     ws = Workspace.open(tmp_path / "ws")
     try:
         with pytest.raises(InputError, match=r"\[report\] emotion_min_n in journeymap.toml is 'ten'"):
@@ -220,8 +253,9 @@ def _driver(components: dict) -> str | None:
     if best <= 0:
         return None
     # ties: exits, then loops, then waits
-    return {"exit": "exits", "loop": "loops", "slow": "waits"}[next(k for k in ("exit", "loop", "slow")
-                                                                  if math.isclose(parts[k], best, abs_tol=1e-9))]
+    return {"exit": "exits", "loop": "loops", "slow": "waits"}[
+        next(k for k in ("exit", "loop", "slow") if math.isclose(parts[k], best, abs_tol=1e-9))
+    ]
 
 
 def test_pain_headlines_name_the_driving_component_with_its_own_figure(doc):
@@ -233,8 +267,10 @@ def test_pain_headlines_name_the_driving_component_with_its_own_figure(doc):
         seen.add(p.driver)
         assert p.headline.startswith(f"{p.touchpoint}: ")
         if p.driver == "exits":
-            assert (f"{comp['exit_rate'] * 100:.1f}% of touches here end a journey that gives up "
-                    f"(expected {comp['expected_exit_rate'] * 100:.1f}%)") in p.headline
+            assert (
+                f"{comp['exit_rate'] * 100:.1f}% of touches here end a journey that gives up "
+                f"(expected {comp['expected_exit_rate'] * 100:.1f}%)"
+            ) in p.headline
         elif p.driver == "loops":
             assert f"{comp['loop_rate'] * 100:.1f}% of journeys come back to it" in p.headline
         elif p.driver == "waits":
@@ -268,13 +304,19 @@ def test_attribution_states_its_denominator_as_pandas_counts_it(doc, events_df):
     a = doc.attribution
     assert (converted, no_touch, no_credited, outside) == (60, 5, 10, 5)  # the groups written above
     assert a.converted_journeys == converted and a.conversions == attributed
-    assert a.unattributed == {"no_touch_before_goal": no_touch, "no_credited_touch": no_credited,
-                              "outside_lookback": outside}
+    assert a.unattributed == {
+        "no_touch_before_goal": no_touch,
+        "no_credited_touch": no_credited,
+        "outside_lookback": outside,
+    }
     note = a.denominator_note
     assert note.startswith(f"Credit is shared over {attributed:,} conversions")
     assert f"({converted:,} converted journeys;" in note and "30 days" in note
-    for n, words in ((no_touch, "no touch before the goal"), (no_credited, "no marketing touch"),
-                     (outside, "marketing touches only more than 30 days before the goal")):
+    for n, words in (
+        (no_touch, "no touch before the goal"),
+        (no_credited, "no marketing touch"),
+        (outside, "marketing touches only more than 30 days before the goal"),
+    ):
         assert f"{n:,} had {words}" in note, note
 
 
@@ -330,9 +372,12 @@ def _strings(x, path=()):
 
 def test_reader_text_holds_no_internal_end_labels(doc):
     data = doc.to_dict()
-    bad = [(p, s) for p, s in _strings(data)
-           if p[:2] not in {("flows", "nodes"), ("flows", "links")}
-           and re.search(r"\b(DROPPED|CONVERTED|IN_PROGRESS|START)\b", s)]
+    bad = [
+        (p, s)
+        for p, s in _strings(data)
+        if p[:2] not in {("flows", "nodes"), ("flows", "links")}
+        and re.search(r"\b(DROPPED|CONVERTED|IN_PROGRESS|START)\b", s)
+    ]
     assert bad == []
     names = {c.name for c in doc.touchpoints()}
     ends = {t.target for t in doc.flows.top_transitions if t.target not in names}

@@ -74,18 +74,49 @@ COMMENTS = [
     f"Great help {QUOTES} lovely staff",
     f"Lovely help desk, great staff pay{ZW}ment{BIDI} fine",
 ]
-FILLER = ["today", "again", "slow", "mobile", "yesterday", "refund", "courier", "parcel", "size", "colour",
-          "price", "discount", "weekend", "morning", "evening", "laptop", "phone", "card", "voucher", "delivery"]
+FILLER = [
+    "today",
+    "again",
+    "slow",
+    "mobile",
+    "yesterday",
+    "refund",
+    "courier",
+    "parcel",
+    "size",
+    "colour",
+    "price",
+    "discount",
+    "weekend",
+    "morning",
+    "evening",
+    "laptop",
+    "phone",
+    "card",
+    "voucher",
+    "delivery",
+]
 PAYLOAD_TEXT = [IMG, SCRIPT, LINK, JS, HYPER, PLUS, AT, QUOTES]
 
 
 def _blueprint() -> dict:
     return {
-        "version": 1, "name": f"shop {IMG}", "strict": False,
+        "version": 1,
+        "name": f"shop {IMG}",
+        "strict": False,
         "stages": [{"name": n, "description": d, "goal": ""} for n, d in STAGES],
-        "touchpoints": [{"name": n, "stage": STAGES[s][0], "channel": c, "owner": o, "interaction": "direct",
-                         "kind": "owned", "description": f"about {LINK} {IMG}"}
-                        for n, s, c, o in TOUCHPOINTS],
+        "touchpoints": [
+            {
+                "name": n,
+                "stage": STAGES[s][0],
+                "channel": c,
+                "owner": o,
+                "interaction": "direct",
+                "kind": "owned",
+                "description": f"about {LINK} {IMG}",
+            }
+            for n, s, c, o in TOUCHPOINTS
+        ],
         "goals": [{"touchpoint": TOUCHPOINTS[-1][0]}],
         "personas": [{"name": n, "description": f"desc {SCRIPT}", "where": {"segment": seg}} for n, seg in PERSONAS],
         "targets": {"conversion_rate": 0.3},
@@ -101,25 +132,50 @@ def _data(root: Path, customers: int = 240, seed: int = 16) -> tuple[Path, Path,
     for i in range(customers):
         cid = f"C{i:04d}"
         seg = PERSONAS[i % len(PERSONAS)][1]
-        people.append({"customer_id": cid, "segment": seg, "region": rnd.choice([IMG, HYPER, "North", AT]),
-                       "plan": rnd.choice([SCRIPT, "basic", PLUS])})
+        people.append(
+            {
+                "customer_id": cid,
+                "segment": seg,
+                "region": rnd.choice([IMG, HYPER, "North", AT]),
+                "plan": rnd.choice([SCRIPT, "basic", PLUS]),
+            }
+        )
         t = t0 + timedelta(days=rnd.randrange(60), minutes=rnd.randrange(600))
         stop = rnd.choice([1, 2, 3, 4, 5, 5]) if i % 3 else rnd.choice([2, 4, 5])
         path = [0, rnd.choice([1, 2]), 2 if rnd.random() < 0.3 else 1, 3, 4][:stop]
         for k, tp in enumerate(path):
             t += timedelta(minutes=rnd.randrange(2, 90))
-            events.append({"user": cid, "event_time": t.strftime("%Y-%m-%d %H:%M:%S"), "event": TOUCHPOINTS[tp][0],
-                           "channel": TOUCHPOINTS[tp][2], "utm_campaign": rnd.choice([LINK, JS, MINUS, ""]),
-                           "device": rnd.choice([HYPER, f"mob{BIDI}ile", "desktop"])})
+            events.append(
+                {
+                    "user": cid,
+                    "event_time": t.strftime("%Y-%m-%d %H:%M:%S"),
+                    "event": TOUCHPOINTS[tp][0],
+                    "channel": TOUCHPOINTS[tp][2],
+                    "utm_campaign": rnd.choice([LINK, JS, MINUS, ""]),
+                    "device": rnd.choice([HYPER, f"mob{BIDI}ile", "desktop"]),
+                }
+            )
             if k == len(path) - 1 and rnd.random() < 0.6:
                 text = COMMENTS[rnd.randrange(7)] if tp in (3, 2) else COMMENTS[rnd.randrange(len(COMMENTS))]
                 text += " " + " ".join(rnd.sample(FILLER, 3))  # distinct texts, as real comments are
-                feedback.append({"response_id": f"R{i:04d}", "customer": cid,
-                                 "submitted_at": (t + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S"),
-                                 "kind": "review", "touchpoint": TOUCHPOINTS[tp][0], "channel": TOUCHPOINTS[tp][2],
-                                 "comment": text, "rating": 1 if "terrible" in text else 5, "rating_scale": 5})
-    return (write_csv(root / "events.csv", events), write_csv(root / "feedback.csv", feedback),
-            write_csv(root / "customers.csv", people))
+                feedback.append(
+                    {
+                        "response_id": f"R{i:04d}",
+                        "customer": cid,
+                        "submitted_at": (t + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S"),
+                        "kind": "review",
+                        "touchpoint": TOUCHPOINTS[tp][0],
+                        "channel": TOUCHPOINTS[tp][2],
+                        "comment": text,
+                        "rating": 1 if "terrible" in text else 5,
+                        "rating_scale": 5,
+                    }
+                )
+    return (
+        write_csv(root / "events.csv", events),
+        write_csv(root / "feedback.csv", feedback),
+        write_csv(root / "customers.csv", people),
+    )
 
 
 def _invoke(*args: str) -> str:
@@ -134,13 +190,24 @@ def built(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("hostile")
     ws = root / "ws"
     _invoke("init", str(ws))
-    (ws / "blueprint.yaml").write_text(yaml.safe_dump(_blueprint(), allow_unicode=True, sort_keys=False),
-                                       encoding="utf-8")
+    (ws / "blueprint.yaml").write_text(
+        yaml.safe_dump(_blueprint(), allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     events, feedback, customers = _data(root)
     w = ["-w", str(ws)]
     _invoke(*w, "ingest", "customers", str(customers))
-    _invoke(*w, "ingest", "events", str(events), "--map", "customer_id=user", "--map", "ts=event_time",
-            "--map", "touchpoint=event")
+    _invoke(
+        *w,
+        "ingest",
+        "events",
+        str(events),
+        "--map",
+        "customer_id=user",
+        "--map",
+        "ts=event_time",
+        "--map",
+        "touchpoint=event",
+    )
     _invoke(*w, "ingest", "feedback", str(feedback))
     _invoke(*w, "map", "-o", str(root / "map.json"))
     out = {"root": root, "ws": ws, "map": json.loads((root / "map.json").read_text(encoding="utf-8"))}
@@ -172,7 +239,7 @@ def test_the_payloads_reach_the_map(built):
 # -- unit level ----------------------------------------------------------------------------------
 def test_display_text_strips_invisible_characters_only():
     assert display_text(f"Pay{ZW}ment {BIDI}tuo\u2066x\u2069\u200e\u200f\u061c\ufeff\u2060") == "Payment tuox"
-    kept = "Café crème, 東京, Ελλάδα, 👩\u200d💻, 🏳\ufe0f\u200d🌈, 👍🏽, \U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F, می\u200cخواهم"
+    kept = "Café crème, 東京, Ελλάδα, 👩\u200d💻, 🏳\ufe0f\u200d🌈, 👍🏽, \U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f, می\u200cخواهم"
     assert display_text(kept) == kept
     assert display_text("a\u200db\u200cc") == "abc"  # joiners between Latin letters: invisible, dropped
     assert display_text("x\x1b[31my\u2028z") == "x[31my z"
@@ -222,9 +289,24 @@ def _parse(html: str) -> _Elements:
     return p
 
 
-@pytest.mark.parametrize("payload", PAYLOAD_TEXT + ["![i](http://x/a.png)", "<http://x>", "see http://x.org and www.x.org",
-                                                    "# h", "1. item", "- item", "> q", "**b** _i_ `c` ~~s~~", "a|b\nc",
-                                                    "trailing \\", "&amp; &#60;", "a@b.com"])
+@pytest.mark.parametrize(
+    "payload",
+    PAYLOAD_TEXT
+    + [
+        "![i](http://x/a.png)",
+        "<http://x>",
+        "see http://x.org and www.x.org",
+        "# h",
+        "1. item",
+        "- item",
+        "> q",
+        "**b** _i_ `c` ~~s~~",
+        "a|b\nc",
+        "trailing \\",
+        "&amp; &#60;",
+        "a@b.com",
+    ],
+)
 def test_md_text_renders_as_the_same_literal_text(payload):
     src = md_text(payload)
     assert "\n" not in src
@@ -233,15 +315,33 @@ def test_md_text_renders_as_the_same_literal_text(payload):
         if wrap.startswith("|"):
             body = "| a |\n|---|\n" + body
         parsed = _parse(_markdown_html(body))
-        assert not [t for t, _ in parsed.tags if t not in ("p", "table", "thead", "tbody", "tr", "th", "td",
-                                                            "ul", "ol", "li", "strong")], (payload, wrap)
+        assert not [
+            t
+            for t, _ in parsed.tags
+            if t not in ("p", "table", "thead", "tbody", "tr", "th", "td", "ul", "ol", "li", "strong")
+        ], (payload, wrap)
         text = "".join(parsed.text).replace("\n", " ").strip()
         assert " ".join(payload.split()) in text, (payload, wrap, text)
 
 
 # -- Markdown ------------------------------------------------------------------------------------
-ALLOWED_MD_TAGS = {"h1", "h2", "p", "em", "strong", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td",
-                   "blockquote"}
+ALLOWED_MD_TAGS = {
+    "h1",
+    "h2",
+    "p",
+    "em",
+    "strong",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "blockquote",
+}
 
 
 def test_markdown_renders_no_element_or_link_from_user_text(built):
@@ -382,8 +482,11 @@ def test_terminal_tables_print_names_as_they_are(tmp_path):
     """Names that are rich markup or terminal escape sequences print literally (no crash on "[/bold]",
     no hyperlink, no escape character reaching the terminal)."""
     names = ["[/bold]", "[link=https://evil.example]Checkout[/link]", "\x1b]0;owned\x07\x1b[31mred", "[red]Home[/red]"]
-    rows = [{"customer_id": f"C{i}", "ts": f"2025-01-0{1 + k} 10:00:00", "touchpoint": n}
-            for i in range(3) for k, n in enumerate(names)]
+    rows = [
+        {"customer_id": f"C{i}", "ts": f"2025-01-0{1 + k} 10:00:00", "touchpoint": n}
+        for i in range(3)
+        for k, n in enumerate(names)
+    ]
     events = write_csv(tmp_path / "e.csv", rows)
     ws = tmp_path / "ws"
     _invoke("init", str(ws))

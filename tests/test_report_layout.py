@@ -23,8 +23,10 @@ from journeymap.maps.models import JourneyMap
 from journeymap.report import render_html
 from journeymap.report.browser import CHROMIUM_FLAGS, chromium_path, missing
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(missing() is not None, reason=f"no headless browser: {missing()}")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(missing() is not None, reason=f"no headless browser: {missing()}"),
+]
 
 FIXTURE = Path(__file__).parent / "fixtures" / "map_small.json"
 SCREENS = Path(os.environ.get("JOURNEYMAP_SCREENSHOTS", Path(__file__).parent / "out" / "report-screens"))
@@ -63,9 +65,12 @@ def _open(chromium, path: Path, width: int, errors: list[str] | None = None):
 
 
 def _box(page, selector: str) -> dict:
-    return page.evaluate("""s => { const b = document.querySelector(s).getBoundingClientRect();
+    return page.evaluate(
+        """s => { const b = document.querySelector(s).getBoundingClientRect();
         return {left: b.left, top: b.top + scrollY, right: b.right, bottom: b.bottom + scrollY, width: b.width,
-                height: b.height}; }""", selector)
+                height: b.height}; }""",
+        selector,
+    )
 
 
 @pytest.mark.parametrize("width", sorted(SIZES))
@@ -103,7 +108,9 @@ def test_stage_headers_stick_under_the_navigation(chromium, demo_report):
     grid = _box(page, "#grid-all table.grid")
     page.evaluate("y => window.scrollTo(0, y)", grid["top"] + grid["height"] / 2)
     nav = page.evaluate("document.querySelector('nav.toc').getBoundingClientRect().bottom")
-    head = page.evaluate("document.querySelector('#grid-all table.map-grid thead th.stage-h').getBoundingClientRect().top")
+    head = page.evaluate(
+        "document.querySelector('#grid-all table.map-grid thead th.stage-h').getBoundingClientRect().top"
+    )
     assert abs(head - nav) <= 2, (head, nav)
     # and the navigation is one line at every width
     for width in SIZES:
@@ -146,7 +153,9 @@ def test_the_details_panel_never_covers_the_card_it_explains(chromium, demo_repo
     for i in sorted({0, n // 2, n - 1}):  # first stage, middle, last stage
         card = cards.nth(i)
         card.click()
-        panel = page.evaluate("(b => [b.left, b.top, b.right, b.bottom])(document.getElementById('details').getBoundingClientRect())")
+        panel = page.evaluate(
+            "(b => [b.left, b.top, b.right, b.bottom])(document.getElementById('details').getBoundingClientRect())"
+        )
         box = card.evaluate("e => (b => [b.left, b.top, b.right, b.bottom])(e.getBoundingClientRect())")
         vw, vh = width, SIZES[width]
         assert panel[0] >= -0.5 and panel[1] >= -0.5 and panel[2] <= vw + 0.5 and panel[3] <= vh + 0.5, panel
@@ -177,7 +186,9 @@ def test_phone_page_never_scrolls_sideways_and_the_grid_scrolls_in_its_frame(chr
     frame.evaluate("f => { f.scrollLeft = 400; }")
     frame_left = frame.evaluate("f => f.getBoundingClientRect().left")
     after = label.evaluate("e => e.getBoundingClientRect().left")
-    assert after == pytest.approx(left, abs=4) and frame_left - 0.5 <= after <= frame_left + 4  # fixed at the frame's edge
+    assert (
+        after == pytest.approx(left, abs=4) and frame_left - 0.5 <= after <= frame_left + 4
+    )  # fixed at the frame's edge
     first_card = page.locator("#grid-all button.tp").first
     assert first_card.evaluate("e => e.getBoundingClientRect().right") < left + 100  # scrolled away under it
     page.close()
@@ -188,8 +199,8 @@ def test_channel_rows_without_a_card_fold_away():
     for st in raw["stages"]:
         st["lanes"].append({"channel": "fax", "touchpoints": []})
     html = render_html(JourneyMap.model_validate(raw))
-    grid = html[html.index('id="grid-all"'):]
-    grid = grid[:grid.index("</table>")]
+    grid = html[html.index('id="grid-all"') :]
+    grid = grid[: grid.index("</table>")]
     rows = re.findall(r'<tr class="lane-channel">\s*<th class="lane-h" scope="row">([^<]+)</th>', grid)
     used = {lane["channel"] for st in raw["stages"] for lane in st["lanes"] if lane["touchpoints"]}
     assert "fax" not in rows and set(rows) == used

@@ -12,15 +12,24 @@ from journeymap.journeys.retention import retention
 from journeymap.results import Result
 
 ROWS = [
-    ("a", "2024-01-01", "Buy"), ("a", "2024-01-03", "Buy"), ("a", "2024-01-16", "Buy"),
-    ("b", "2024-01-02", "Buy"), ("b", "2024-01-10", "Buy"),
+    ("a", "2024-01-01", "Buy"),
+    ("a", "2024-01-03", "Buy"),
+    ("a", "2024-01-16", "Buy"),
+    ("b", "2024-01-02", "Buy"),
+    ("b", "2024-01-10", "Buy"),
     ("c", "2024-01-08", "Buy"),
-    ("d", "2024-01-01", "Visit"), ("d", "2024-01-09", "Buy"), ("d", "2024-01-23", "Buy"),
+    ("d", "2024-01-01", "Visit"),
+    ("d", "2024-01-09", "Buy"),
+    ("d", "2024-01-23", "Buy"),
 ]
-EV = ibis.memtable({
-    "customer_id": [r[0] for r in ROWS], "ts": [datetime.fromisoformat(r[1]) for r in ROWS],
-    "touchpoint": [r[2] for r in ROWS], "is_goal": [r[2] == "Buy" for r in ROWS],
-})
+EV = ibis.memtable(
+    {
+        "customer_id": [r[0] for r in ROWS],
+        "ts": [datetime.fromisoformat(r[1]) for r in ROWS],
+        "touchpoint": [r[2] for r in ROWS],
+        "is_goal": [r[2] == "Buy" for r in ROWS],
+    }
+)
 
 
 def grid(r, field="customers"):
@@ -58,7 +67,7 @@ def test_recurring_cohorts():
     sizes = {row["cohort"]: row["cohort_size"] for row in r.records()}
     assert sizes == {"2024-01-01": 2, "2024-01-08": 3, "2024-01-15": 1, "2024-01-22": 1}
     g = grid(r)
-    assert [g[("2024-01-08", k)] for k in range(3)] == [0, 0, 1]   # d's 2024-01-23 purchase
+    assert [g[("2024-01-08", k)] for k in range(3)] == [0, 0, 1]  # d's 2024-01-23 purchase
     assert [g[("2024-01-01", k)] for k in range(3)] == [1, 1, 1]
 
 
@@ -86,8 +95,9 @@ def test_breakdown_equals_retention_of_each_group(con):
         r = retention(ev, period="week", periods=3, by="dimension", on_or_after=on_or_after, end=end, con=con)
         assert r.columns[0] == "dimension" and r.repeat_columns[0] == "dimension"
         for dim in ("x", "y"):
-            alone = retention(ev.filter(ev.dimension == dim), period="week", periods=3, on_or_after=on_or_after,
-                              end=end, con=con)
+            alone = retention(
+                ev.filter(ev.dimension == dim), period="week", periods=3, on_or_after=on_or_after, end=end, con=con
+            )
             mine = [row[1:] for row in r.rows if row[0] == dim]
             assert mine == alone.rows
             assert [row[1:] for row in r.repeat_rows if row[0] == dim] == alone.repeat_rows

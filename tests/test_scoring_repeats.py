@@ -22,8 +22,9 @@ def test_repeated_texts_get_the_scores_of_the_text_scored_alone(ws):
     # 11 rows, 4 distinct texts, repeats inside a batch and across batches (batch_size=3)
     rows = [TEXTS[i] for i in (0, 1, 0, 2, 3, 1, 1, 0, 3, 2, 0)]
     ids = [f"f{i:02d}" for i in range(len(rows))]
-    fb = ibis.memtable({"feedback_id": ids, "ts": ["2024-01-01"] * len(rows), "text": rows,
-                        "kind": ["survey"] * len(rows)}).cast({"ts": "timestamp"})
+    fb = ibis.memtable(
+        {"feedback_id": ids, "ts": ["2024-01-01"] * len(rows), "text": rows, "kind": ["survey"] * len(rows)}
+    ).cast({"ts": "timestamp"})
     ws.con.insert("feedback", fb)
     r = score_feedback(ws.con, batch_size=3)
     assert r.scored == len(rows)

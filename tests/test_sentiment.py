@@ -205,9 +205,7 @@ def test_missing_extra_message(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda m, *a: None if m == "torch" else real(m, *a)
-    )
+    monkeypatch.setattr(importlib.util, "find_spec", lambda m, *a: None if m == "torch" else real(m, *a))
     assert not embeddings.available()
     with pytest.raises(ImportError, match=r"pip install 'journeymap\[nlp\]'"):
         embeddings.Embedder()
@@ -248,9 +246,7 @@ def test_onnx_runtime_matches_torch(tmp_path):
     q = embeddings.Embedder(cache_dir=tmp_path, runtime="onnx-int8", model_dir=tmp_path)
     c = q.encode(texts)
     assert q.cache_dir == tmp_path / "int8" and q.computed_ == 3
-    assert np.all((a * c).sum(axis=1) > 0.85) and np.allclose(
-        np.linalg.norm(c, axis=1), 1, atol=1e-5
-    )
+    assert np.all((a * c).sum(axis=1) > 0.85) and np.allclose(np.linalg.norm(c, axis=1), 1, atol=1e-5)
 
 
 @pytest.mark.nlp

@@ -90,8 +90,11 @@ def test_ordered_shapley_sums_to_shapley():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.lists(st.sampled_from("abcde"), min_size=1, max_size=4), st.integers(0, 6)),
-                min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(st.lists(st.sampled_from("abcde"), min_size=1, max_size=4), st.integers(0, 6)), min_size=1, max_size=8
+    )
+)
 def test_properties(rows):
     p = Paths.from_sequences([r[0] for r in rows], [r[1] for r in rows], nulls=[1] * len(rows))
     fit = shapley_credits(p)

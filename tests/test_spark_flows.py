@@ -19,22 +19,35 @@ RULES = JourneyRules(goals=(), inactivity_gap=None, conversion_window=None)
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_receipt_log_same_on_spark_and_duckdb(shared_data, spark_con, duckdb_con):
-    df = pd.read_csv(shared_data / "pm_receipt_permit" / "receipt_events.csv.gz",
-                     usecols=["case:concept:name", "concept:name", "time:timestamp"], dtype=str)
+    df = pd.read_csv(
+        shared_data / "pm_receipt_permit" / "receipt_events.csv.gz",
+        usecols=["case:concept:name", "concept:name", "time:timestamp"],
+        dtype=str,
+    )
     import ibis
 
-    events = ibis.memtable(pd.DataFrame({
-        "customer_id": df["case:concept:name"],
-        "ts": pd.to_datetime(df["time:timestamp"], utc=True, format="ISO8601").dt.tz_convert(None),
-        "touchpoint": df["concept:name"],
-        "event_id": [f"{i:05d}" for i in range(len(df))],
-    }))
+    events = ibis.memtable(
+        pd.DataFrame(
+            {
+                "customer_id": df["case:concept:name"],
+                "ts": pd.to_datetime(df["time:timestamp"], utc=True, format="ISO8601").dt.tz_convert(None),
+                "touchpoint": df["concept:name"],
+                "event_id": [f"{i:05d}" for i in range(len(df))],
+            }
+        )
+    )
     journeys = build_journeys(events, rules=RULES)
 
     def edges(con):
-        return {(r["source"], r["target"]): (r["count"], r["customers"], round(r["probability"], 12),
-                                             *(None if v is None else round(v, 6) for v in (r["median_gap_s"], r["p90_gap_s"])))
-                for r in transitions(journeys, con=con).records()}
+        return {
+            (r["source"], r["target"]): (
+                r["count"],
+                r["customers"],
+                round(r["probability"], 12),
+                *(None if v is None else round(v, 6) for v in (r["median_gap_s"], r["p90_gap_s"])),
+            )
+            for r in transitions(journeys, con=con).records()
+        }
 
     def paths(con):
         return {r["path"]: r["journeys"] for r in variants(journeys, top=None, con=con).records()}

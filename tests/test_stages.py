@@ -14,28 +14,44 @@ from journeymap.journeys.funnels import funnel
 from journeymap.journeys.stages import stage_funnel
 
 D = datetime(2024, 3, 1)
-BP = Blueprint.model_validate({
-    "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "buy"}],
-    "touchpoints": [{"name": "Ad", "stage": "aware"}, {"name": "Site", "stage": "consider"},
-                    {"name": "Shop", "stage": "buy"}, {"name": "Mail"}],
-    "goals": [{"touchpoint": "Shop"}],
-    "journey": {"inactivity_gap": "30d", "conversion_window": "7d"},
-})
+BP = Blueprint.model_validate(
+    {
+        "stages": [{"name": "aware"}, {"name": "consider"}, {"name": "buy"}],
+        "touchpoints": [
+            {"name": "Ad", "stage": "aware"},
+            {"name": "Site", "stage": "consider"},
+            {"name": "Shop", "stage": "buy"},
+            {"name": "Mail"},
+        ],
+        "goals": [{"touchpoint": "Shop"}],
+        "journey": {"inactivity_gap": "30d", "conversion_window": "7d"},
+    }
+)
 ROWS = [
-    ("a", 0, "Ad"), ("a", 1, "Site"), ("a", 2, "Shop"),   # converted through every stage
-    ("b", 0, "Ad"), ("b", 1, "Site"),                     # dropped in consider
-    ("c", 0, "Site"), ("c", 1, "Ad"), ("c", 2, "Mail"),   # consider before aware; ends on an unstaged touch
-    ("d", 38, "Ad"),                                      # in progress
-    ("e", 0, "Ad"), ("e", 1, "Shop"),                     # converted, skipping consider
-    ("f", 40, "Ad"),                                      # in progress (the data's end)
+    ("a", 0, "Ad"),
+    ("a", 1, "Site"),
+    ("a", 2, "Shop"),  # converted through every stage
+    ("b", 0, "Ad"),
+    ("b", 1, "Site"),  # dropped in consider
+    ("c", 0, "Site"),
+    ("c", 1, "Ad"),
+    ("c", 2, "Mail"),  # consider before aware; ends on an unstaged touch
+    ("d", 38, "Ad"),  # in progress
+    ("e", 0, "Ad"),
+    ("e", 1, "Shop"),  # converted, skipping consider
+    ("f", 40, "Ad"),  # in progress (the data's end)
 ]
 
 
 def journeys():
-    ev = ibis.memtable({
-        "customer_id": [r[0] for r in ROWS], "ts": [D + timedelta(days=r[1]) for r in ROWS],
-        "touchpoint": [r[2] for r in ROWS], "event_id": [str(i) for i in range(len(ROWS))],
-    })
+    ev = ibis.memtable(
+        {
+            "customer_id": [r[0] for r in ROWS],
+            "ts": [D + timedelta(days=r[1]) for r in ROWS],
+            "touchpoint": [r[2] for r in ROWS],
+            "event_id": [str(i) for i in range(len(ROWS))],
+        }
+    )
     return build_journeys(ev, BP)
 
 

@@ -98,7 +98,8 @@ def _old_nps(promoters, detractors, n, level):
 def _same(a, b):
     """Equal to the last bit (NaN equals NaN, None equals None)."""
     return all(
-        (x is None and y is None) or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+        (x is None and y is None)
+        or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
         or (x == y and type(x) is type(y))
         for x, y in zip(a, b, strict=True)
     )
@@ -194,9 +195,17 @@ def test_the_former_homes_use_the_one_copy():
     import importlib
 
     drivers, funnels, stages, touchpoints, emotions, kpis, sentiment = (
-        importlib.import_module(f"journeymap.{m}") for m in (
-            "journeys.drivers", "journeys.funnels", "journeys.stages", "journeys.touchpoints", "voice.emotions",
-            "voice.kpis", "voice.sentiment"))
+        importlib.import_module(f"journeymap.{m}")
+        for m in (
+            "journeys.drivers",
+            "journeys.funnels",
+            "journeys.stages",
+            "journeys.touchpoints",
+            "voice.emotions",
+            "voice.kpis",
+            "voice.sentiment",
+        )
+    )
 
     assert funnels.wilson is stats.wilson
     assert touchpoints.wilson_interval is stats.wilson_expr is stages.wilson_interval

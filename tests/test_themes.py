@@ -13,12 +13,24 @@ from journeymap.voice.results import Result, ThemeSet
 from journeymap.voice.themes import ThemeModel, find_themes, themes_from_texts
 
 TOPICS = {
-    "bags": ["lost bag at baggage claim", "baggage claim took forever", "my lost bag never arrived",
-             "waited at baggage claim for my lost bag"],
-    "refund": ["still waiting for my refund", "refund request ignored", "no refund after cancelled flight",
-               "where is my refund request"],
-    "crew": ["friendly crew on board", "the cabin crew were friendly", "friendly crew and good snacks",
-             "thanks to the friendly crew"],
+    "bags": [
+        "lost bag at baggage claim",
+        "baggage claim took forever",
+        "my lost bag never arrived",
+        "waited at baggage claim for my lost bag",
+    ],
+    "refund": [
+        "still waiting for my refund",
+        "refund request ignored",
+        "no refund after cancelled flight",
+        "where is my refund request",
+    ],
+    "crew": [
+        "friendly crew on board",
+        "the cabin crew were friendly",
+        "friendly crew and good snacks",
+        "thanks to the friendly crew",
+    ],
 }
 
 
@@ -26,7 +38,9 @@ def _corpus(n: int = 90, seed: int = 1):
     rng = np.random.default_rng(seed)
     keys = list(TOPICS)
     topics = [keys[i % 3] for i in range(n)]
-    texts = [f"{rng.choice(TOPICS[t])} {rng.choice(['today', 'again', 'seriously', 'ugh', ''])}".strip() for t in topics]
+    texts = [
+        f"{rng.choice(TOPICS[t])} {rng.choice(['today', 'again', 'seriously', 'ugh', ''])}".strip() for t in topics
+    ]
     texts[0] = "@bob lost bag at baggage claim, call me on 415-555-0134 or bob@example.com"
     return [str(i) for i in range(n)], texts, topics
 
@@ -99,8 +113,14 @@ def test_pin_merge_rename_stick_across_runs():
 def test_find_themes_on_a_table_with_trend_touchpoints_and_sentiment():
     ids, texts, topics = _corpus()
     months = ["2024-01-15" if i < 45 else "2024-02-15" for i in range(90)]
-    fb = ibis.memtable({"feedback_id": ids, "text": texts, "ts": months,
-                        "touchpoint": ["Bags" if t == "bags" else None for t in topics]}).cast({"ts": "timestamp"})
+    fb = ibis.memtable(
+        {
+            "feedback_id": ids,
+            "text": texts,
+            "ts": months,
+            "touchpoint": ["Bags" if t == "bags" else None for t in topics],
+        }
+    ).cast({"ts": "timestamp"})
     bp = Blueprint.model_validate({"themes": [{"name": "Refunds", "keywords": ["refund"], "pinned": True}]})
     ts = find_themes(fb, blueprint=bp, n_themes=2, seed=0)
     assert sum(t.size for t in ts.themes) == 90 == ts.n_comments
@@ -135,8 +155,13 @@ def test_theme_impact_hand_computed():
     fb = ibis.memtable({"feedback_id": ids, "nps": [0, 5, 10, 9, 8, None], "csat": [1, 2, 5, 4, 4, 5]})
     from journeymap.voice.results import Theme
 
-    ts = ThemeSet(themes=[Theme(name="delays", label="d", size=3, feedback_ids=["1", "2", "6"]),
-                          Theme(name="crew", label="c", size=2, feedback_ids=["3", "4"])], n_comments=6)
+    ts = ThemeSet(
+        themes=[
+            Theme(name="delays", label="d", size=3, feedback_ids=["1", "2", "6"]),
+            Theme(name="crew", label="c", size=2, feedback_ids=["3", "4"]),
+        ],
+        n_comments=6,
+    )
     rec = {(r["theme"], r["metric"]): r for r in theme_impact(fb, ts).records()}
     # all: 5 nps responses, 2 promoters, 2 detractors -> 0; without delays: 10, 9, 8 -> 66.67
     d = rec[("delays", "nps")]
@@ -168,13 +193,18 @@ def test_tfidf_themes_on_negative_airline_tweets(shared_data):
 def test_fewer_distinct_comments_than_themes_is_no_error(backend, n_themes):
     """Repeated comments (three distinct texts, 90 rows) once made k-means warn that it found fewer clusters
     than asked, which pytest's warnings-as-errors and any strict caller turned into a failed map."""
-    texts = (["the parcel came late again"] * 30 + ["staff in the store were lovely"] * 30
-             + ["the app keeps crashing at checkout"] * 30)
+    texts = (
+        ["the parcel came late again"] * 30
+        + ["staff in the store were lovely"] * 30
+        + ["the app keeps crashing at checkout"] * 30
+    )
     embedder = None
     if backend == "embedding":
+
         class Embedder:  # a stand-in: one fixed vector per distinct text
             def encode(self, batch):
                 return np.array([[len(t) % 7, t.count("e"), t.count("a"), 1.0] for t in batch], dtype=float)
+
         embedder = Embedder()
     model = ThemeModel(backend=backend, n_themes=n_themes, embedder=embedder, seed=0).fit(texts)
     assert 1 <= model.n_themes_ <= 3

@@ -53,14 +53,30 @@ def test_us_month_day_two_digit_years_like_the_uci_retail_file(ws, tmp_path):
     assert min(got.values()).year == 2010
 
 
-@pytest.mark.parametrize("fmt", [
-    "%d/%m/%Y %H:%M:%S", "%d/%m/%y %H:%M", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d-%m-%Y %H:%M",
-    "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y", "%Y/%m/%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y%m%d",
-])
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "%d/%m/%Y %H:%M:%S",
+        "%d/%m/%y %H:%M",
+        "%d.%m.%Y %H:%M",
+        "%d.%m.%Y",
+        "%d-%m-%Y %H:%M",
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %I:%M:%S %p",
+        "%m/%d/%Y",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y%m%d%H%M%S",
+        "%Y%m%d",
+    ],
+)
 def test_each_form_is_read_from_its_values(ws, tmp_path, fmt):
     # one day above 12 tells day from month; the rest could be either
-    moments = [datetime(2023, 1, 2, 3, 4, 5), datetime(2023, 2, 1, 13, 14, 15), datetime(2023, 11, 25, 23, 0, 59),
-               datetime(2024, 12, 3, 0, 0, 0)]
+    moments = [
+        datetime(2023, 1, 2, 3, 4, 5),
+        datetime(2023, 2, 1, 13, 14, 15),
+        datetime(2023, 11, 25, 23, 0, 59),
+        datetime(2024, 12, 3, 0, 0, 0),
+    ]
     times = [m.strftime(fmt) for m in moments]
     r = ws.ingest_events(write_csv(tmp_path / "t.csv", event_rows(times)))
     assert counts(r) == (4, 4, 0, 0), reasons(ws)
@@ -78,8 +94,10 @@ def test_iso_with_t_or_space_and_an_offset(ws, tmp_path):
     times = ["2024-05-01T10:00:00", "2024-05-01 10:00:05", "2024-05-02T23:59", "2024-05-03 08:00:00+02:00"]
     r = ws.ingest_events(write_csv(tmp_path / "iso.csv", event_rows(times)))
     assert counts(r) == (4, 4, 0, 0), reasons(ws)
-    expected = {t: datetime.fromisoformat(t).astimezone(UTC).replace(tzinfo=None) if "+" in t
-                else datetime.fromisoformat(t) for t in times}
+    expected = {
+        t: datetime.fromisoformat(t).astimezone(UTC).replace(tzinfo=None) if "+" in t else datetime.fromisoformat(t)
+        for t in times
+    }
     assert loaded(ws) == expected
 
 
@@ -93,7 +111,11 @@ def test_ambiguous_day_month_stops_with_one_sentence(ws, tmp_path):
     assert "--ts-format '%m/%d/%Y %H:%M'" in msg and "'%d/%m/%Y %H:%M'" in msg
     assert msg.replace("e.g.", "").count(". ") == 0 and msg.endswith(".") and "\n" not in msg  # one sentence
     db = ws.con.con
-    assert [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("events", "quarantine", "ingest_log")] == [0, 0, 0]
+    assert [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("events", "quarantine", "ingest_log")] == [
+        0,
+        0,
+        0,
+    ]
     # the format it names reads the file
     r = ws.ingest_events(path, ts_format="%d/%m/%Y %H:%M")
     assert counts(r) == (3, 3, 0, 0)
@@ -109,8 +131,20 @@ def test_ambiguous_day_month_in_the_cli_is_an_error_not_a_traceback(tmp_path):
     out = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "ingest", "events", str(path)])
     assert out.exit_code != 0
     assert "--ts-format '%m/%d/%y %H:%M'" in out.output and "Traceback" not in out.output
-    out = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "ingest", "events", str(path),
-                                    "--ts-format", "%m/%d/%y %H:%M", "--format", "json"])
+    out = CliRunner().invoke(
+        main,
+        [
+            "-w",
+            str(tmp_path / "ws"),
+            "ingest",
+            "events",
+            str(path),
+            "--ts-format",
+            "%m/%d/%y %H:%M",
+            "--format",
+            "json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["total"]["loaded"] == 2
 
@@ -146,10 +180,18 @@ def test_a_blueprint_source_format_wins(tmp_path):
     from journeymap.blueprint import Blueprint
     from journeymap.workspace import Workspace
 
-    bp = Blueprint.model_validate({"sources": [
-        {"pattern": "shop_*.csv", "table": "events", "map": {"customer_id": "customer_id", "ts": "time", "touchpoint": "event"},
-         "ts_format": "%d/%m/%y %H:%M"},
-    ]})
+    bp = Blueprint.model_validate(
+        {
+            "sources": [
+                {
+                    "pattern": "shop_*.csv",
+                    "table": "events",
+                    "map": {"customer_id": "customer_id", "ts": "time", "touchpoint": "event"},
+                    "ts_format": "%d/%m/%y %H:%M",
+                },
+            ]
+        }
+    )
     ws = Workspace.init(tmp_path / "ws", blueprint=bp)
     r = ws.ingest_events(write_csv(tmp_path / "shop_1.csv", event_rows(US_RETAIL)))
     assert counts(r) == (6, 5, 1, 0)
@@ -171,8 +213,13 @@ def test_no_single_form_keeps_reading_row_by_row(ws, tmp_path):
 
 
 # -- plausible years ----------------------------------------------------------------------------
-IMPLAUSIBLE = ["2024-03-01 10:00:00", "0012-01-10 08:26:00", "2611-12-01 00:00:00", "10000-01-01 00:00:00",
-               "1969-12-31 23:59:59"]
+IMPLAUSIBLE = [
+    "2024-03-01 10:00:00",
+    "0012-01-10 08:26:00",
+    "2611-12-01 00:00:00",
+    "10000-01-01 00:00:00",
+    "1969-12-31 23:59:59",
+]
 
 
 def test_implausible_years_are_quarantined_with_a_reason(ws, tmp_path):
@@ -207,8 +254,10 @@ def test_plausible_years_from_journeymap_toml(tmp_path):
 
     Workspace.init(tmp_path / "ws").close()
     cfg = tmp_path / "ws" / CONFIG_FILE
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[report]", "min_year = 1900\nmax_year = 2700\n\n[report]"),
-                   encoding="utf-8")
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("[report]", "min_year = 1900\nmax_year = 2700\n\n[report]"),
+        encoding="utf-8",
+    )
     ws = Workspace.open(tmp_path / "ws")
     assert (ws.settings.min_year, ws.settings.max_year) == (1900, 2700)
     r = ws.ingest_events(write_csv(tmp_path / "years.csv", event_rows(IMPLAUSIBLE)))

@@ -21,27 +21,43 @@ def day(n: float) -> datetime:
 #   a1 Ad > Site > Site > Buy (converted)   a2 Site (dropped)   a3 Ad (in progress)
 #   b1 Ad > Site (dropped)   c1 Ad > Site (in progress)   d1 Ad > Buy (converted)
 ROWS = [
-    ("a", day(0), "Ad"), ("a", day(1), "Site"), ("a", day(1.5), "Site"), ("a", day(2), "Buy"),
-    ("a", day(3), "Site"), ("a", day(43), "Ad"),
-    ("b", day(0), "Ad"), ("b", day(5), "Site"),
-    ("c", day(40), "Ad"), ("c", day(41), "Site"),
-    ("d", day(10), "Ad"), ("d", day(10.5), "Buy"),
+    ("a", day(0), "Ad"),
+    ("a", day(1), "Site"),
+    ("a", day(1.5), "Site"),
+    ("a", day(2), "Buy"),
+    ("a", day(3), "Site"),
+    ("a", day(43), "Ad"),
+    ("b", day(0), "Ad"),
+    ("b", day(5), "Site"),
+    ("c", day(40), "Ad"),
+    ("c", day(41), "Site"),
+    ("d", day(10), "Ad"),
+    ("d", day(10.5), "Buy"),
 ]
-BP = Blueprint.model_validate({
-    "stages": [{"name": "aware"}, {"name": "buy"}],
-    "touchpoints": [{"name": "Ad", "stage": "aware"}, {"name": "Site", "stage": "aware"},
-                    {"name": "Buy", "stage": "buy"}],
-    "goals": [{"touchpoint": "Buy"}],
-    "journey": {"inactivity_gap": "30d", "conversion_window": "7d"},
-})
+BP = Blueprint.model_validate(
+    {
+        "stages": [{"name": "aware"}, {"name": "buy"}],
+        "touchpoints": [
+            {"name": "Ad", "stage": "aware"},
+            {"name": "Site", "stage": "aware"},
+            {"name": "Buy", "stage": "buy"},
+        ],
+        "goals": [{"touchpoint": "Buy"}],
+        "journey": {"inactivity_gap": "30d", "conversion_window": "7d"},
+    }
+)
 DAY = 86400.0
 
 
 def events():
-    return ibis.memtable({
-        "customer_id": [r[0] for r in ROWS], "ts": [r[1] for r in ROWS], "touchpoint": [r[2] for r in ROWS],
-        "event_id": [f"{i:03d}" for i in range(len(ROWS))],
-    })
+    return ibis.memtable(
+        {
+            "customer_id": [r[0] for r in ROWS],
+            "ts": [r[1] for r in ROWS],
+            "touchpoint": [r[2] for r in ROWS],
+            "event_id": [f"{i:03d}" for i in range(len(ROWS))],
+        }
+    )
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
@@ -53,7 +69,10 @@ def table(request):
 
 def test_reach(table):
     assert {k: (v["events"], v["customers"], v["journeys"]) for k, v in table.items()} == {
-        "Ad": (5, 4, 5), "Site": (5, 3, 4), "Buy": (2, 2, 2)}
+        "Ad": (5, 4, 5),
+        "Site": (5, 3, 4),
+        "Buy": (2, 2, 2),
+    }
     assert table["Ad"]["share_of_journeys"] == pytest.approx(5 / 6)
     assert table["Site"]["share_of_journeys"] == pytest.approx(4 / 6)
 
@@ -79,7 +98,9 @@ def test_position_time_to_conversion_and_repeats(table):
 
 def test_by_stage_and_breakdown_by_attribute():
     stages = {r["stage"]: r for r in touchpoints(build_journeys(events(), BP), node="stage").records()}
-    assert stages["aware"]["journeys"] == 6 and stages["aware"]["repeat_rate"] == pytest.approx(3 / 6)  # a1, b1, c1 touch it twice or more
+    assert stages["aware"]["journeys"] == 6 and stages["aware"]["repeat_rate"] == pytest.approx(
+        3 / 6
+    )  # a1, b1, c1 touch it twice or more
     customers = ibis.memtable({"customer_id": ["a", "b", "c", "d"], "segment": ["vip", "new", "new", "new"]})
     j = build_journeys(with_dimension(events(), "segment", customers=customers), BP)
     r = touchpoints(j, by="dimension")

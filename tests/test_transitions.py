@@ -22,23 +22,35 @@ def day(n: float) -> datetime:
 #   a1 Ad > Site > Site > Buy (converted)   a2 Site (dropped)   a3 Ad (in progress)
 #   b1 Ad > Site (dropped)   c1 Ad > Site (in progress)   d1 Ad > Buy (converted)
 ROWS = [
-    ("a", day(0), "Ad"), ("a", day(1), "Site"), ("a", day(1.5), "Site"), ("a", day(2), "Buy"),
-    ("a", day(3), "Site"), ("a", day(43), "Ad"),
-    ("b", day(0), "Ad"), ("b", day(5), "Site"),
-    ("c", day(40), "Ad"), ("c", day(41), "Site"),
-    ("d", day(10), "Ad"), ("d", day(10.5), "Buy"),
+    ("a", day(0), "Ad"),
+    ("a", day(1), "Site"),
+    ("a", day(1.5), "Site"),
+    ("a", day(2), "Buy"),
+    ("a", day(3), "Site"),
+    ("a", day(43), "Ad"),
+    ("b", day(0), "Ad"),
+    ("b", day(5), "Site"),
+    ("c", day(40), "Ad"),
+    ("c", day(41), "Site"),
+    ("d", day(10), "Ad"),
+    ("d", day(10.5), "Buy"),
 ]
-BP = Blueprint.model_validate({"goals": [{"touchpoint": "Buy"}],
-                               "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}})
+BP = Blueprint.model_validate(
+    {"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}}
+)
 H, DAY = 43200.0, 86400.0
 
 
 def events():
-    return ibis.memtable({
-        "customer_id": [r[0] for r in ROWS], "ts": [r[1] for r in ROWS], "touchpoint": [r[2] for r in ROWS],
-        "event_id": [f"{i:03d}" for i in range(len(ROWS))],
-        "channel": ["paid" if r[2] == "Ad" else "web" for r in ROWS],
-    })
+    return ibis.memtable(
+        {
+            "customer_id": [r[0] for r in ROWS],
+            "ts": [r[1] for r in ROWS],
+            "touchpoint": [r[2] for r in ROWS],
+            "event_id": [f"{i:03d}" for i in range(len(ROWS))],
+            "channel": ["paid" if r[2] == "Ad" else "web" for r in ROWS],
+        }
+    )
 
 
 def edges(result):
@@ -56,9 +68,16 @@ def test_counts_customers_and_end_nodes(graph):
     got = edges(graph)
     counts = {k: v["count"] for k, v in got.items()}
     assert counts == {
-        ("START", "Ad"): 5, ("START", "Site"): 1,
-        ("Ad", "Site"): 3, ("Site", "Site"): 1, ("Site", "Buy"): 1, ("Ad", "Buy"): 1,
-        ("Buy", "CONVERTED"): 2, ("Site", "DROPPED"): 2, ("Ad", "IN_PROGRESS"): 1, ("Site", "IN_PROGRESS"): 1,
+        ("START", "Ad"): 5,
+        ("START", "Site"): 1,
+        ("Ad", "Site"): 3,
+        ("Site", "Site"): 1,
+        ("Site", "Buy"): 1,
+        ("Ad", "Buy"): 1,
+        ("Buy", "CONVERTED"): 2,
+        ("Site", "DROPPED"): 2,
+        ("Ad", "IN_PROGRESS"): 1,
+        ("Site", "IN_PROGRESS"): 1,
     }
     assert got[("START", "Ad")]["customers"] == 4
     assert got[("Site", "DROPPED")]["customers"] == 2

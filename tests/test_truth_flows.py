@@ -40,6 +40,7 @@ ONE_JOURNEY_PER_CASE = {"goals": [], "journey": {"inactivity_gap": None, "conver
 
 # -- helpers ---------------------------------------------------------------------------------------
 
+
 def workspace(tmp_path: Path, blueprint: dict, name: str = "ws") -> Workspace:
     ws = Workspace.init(tmp_path / name)
     ws.save_blueprint(Blueprint.model_validate(blueprint))
@@ -86,9 +87,14 @@ def test_transitions_name_edges_by_touchpoints_not_by_the_input_file(tmp_path):
     rows = [
         {"customer_id": c, "ts": ts(s), "touchpoint": tp, "channel": ch, "source": "crm", "target": "x", "seq": "9"}
         for c, s, tp, ch in [
-            ("a", 0, "Home", "web"), ("a", 60, "Product page", "web"), ("a", 120, "Cart", "app"),
-            ("b", 0, "Home", "web"), ("b", 30, "Cart", "app"), ("b", 90, "Product page", "web"),
-            ("c", 10, "Product page", "web"), ("c", 20, "Product page", "web"),
+            ("a", 0, "Home", "web"),
+            ("a", 60, "Product page", "web"),
+            ("a", 120, "Cart", "app"),
+            ("b", 0, "Home", "web"),
+            ("b", 30, "Cart", "app"),
+            ("b", 90, "Product page", "web"),
+            ("c", 10, "Product page", "web"),
+            ("c", 20, "Product page", "web"),
         ]
     ]
     path = write_csv(tmp_path / "events.csv", rows)
@@ -156,8 +162,14 @@ def test_customer_container_credits_no_touch_that_follows_the_conversion(tmp_pat
         {"customer_id": "b", "ts": ts(60), "touchpoint": "Mail", "revenue": ""},
     ]
     ws = workspace(tmp_path, {"goals": [{"touchpoint": "Buy"}]})
-    ingest(ws, write_csv(tmp_path / "shop.csv", rows), "customer_id=customer_id", "ts=ts", "touchpoint=touchpoint",
-           "revenue=revenue")
+    ingest(
+        ws,
+        write_csv(tmp_path / "shop.csv", rows),
+        "customer_id=customer_id",
+        "ts=ts",
+        "touchpoint=touchpoint",
+        "revenue=revenue",
+    )
     for container in ("customer", "journey"):
         credits = cli(ws, "attribution", "--models", "last,first", "--level", "touchpoint", "--container", container)
         got = {(r["model"], r["channel"]): float(r["conversions"]) for r in credits if float(r["conversions"])}
@@ -168,19 +180,18 @@ def test_customer_container_credits_no_touch_that_follows_the_conversion(tmp_pat
 def test_retention_counts_a_same_second_later_row_as_a_return(tmp_path):
     rows = [
         {"customer_id": "u1", "ts": ts(0), "touchpoint": "Signup"},
-        {"customer_id": "u1", "ts": ts(0), "touchpoint": "Buy"},      # same second, after: returned
-        {"customer_id": "u2", "ts": ts(0), "touchpoint": "Buy"},      # same second, before: not a return
+        {"customer_id": "u1", "ts": ts(0), "touchpoint": "Buy"},  # same second, after: returned
+        {"customer_id": "u2", "ts": ts(0), "touchpoint": "Buy"},  # same second, before: not a return
         {"customer_id": "u2", "ts": ts(0), "touchpoint": "Signup"},
         {"customer_id": "u3", "ts": ts(0), "touchpoint": "Signup"},
-        {"customer_id": "u3", "ts": ts(3600), "touchpoint": "Buy"},   # an hour later: returned
-        {"customer_id": "u4", "ts": ts(0), "touchpoint": "Buy"},      # two purchases in one second: a repeat
+        {"customer_id": "u3", "ts": ts(3600), "touchpoint": "Buy"},  # an hour later: returned
+        {"customer_id": "u4", "ts": ts(0), "touchpoint": "Buy"},  # two purchases in one second: a repeat
         {"customer_id": "u4", "ts": ts(0), "touchpoint": "Buy"},
     ]
     ws = workspace(tmp_path, {"goals": [{"touchpoint": "Buy"}]})
     ingest(ws, write_csv(tmp_path / "app.csv", rows), "customer_id=customer_id", "ts=ts", "touchpoint=touchpoint")
 
-    got = cli(ws, "retention", "--start-event", "Signup", "--return-event", "Buy", "--period", "day",
-              "--periods", "1")
+    got = cli(ws, "retention", "--start-event", "Signup", "--return-event", "Buy", "--period", "day", "--periods", "1")
     assert [(r["cohort_size"], r["period"], r["customers"]) for r in got] == [("3", "0", "2"), ("3", "1", "0")]
     # start and return: the goal, Buy (every customer buys); only u4 buys again, in the same second
     repeat = cli(ws, "retention", "--period", "day", "--periods", "0")
@@ -191,13 +202,20 @@ def test_retention_counts_a_same_second_later_row_as_a_return(tmp_path):
 def test_exactly_one_window_before_the_end_is_dropped_in_journeys_and_funnels(tmp_path):
     window = timedelta(days=7)
     end = T0 + timedelta(days=10)
-    firsts = {"edge": end - window, "inside": end - window + timedelta(seconds=1),
-              "before": end - window - timedelta(seconds=1), "last": end}
+    firsts = {
+        "edge": end - window,
+        "inside": end - window + timedelta(seconds=1),
+        "before": end - window - timedelta(seconds=1),
+        "last": end,
+    }
     rows = [{"customer_id": c, "ts": t.strftime("%Y-%m-%d %H:%M:%S"), "touchpoint": "Home"} for c, t in firsts.items()]
-    rows += [{"customer_id": "buyer", "ts": ts(0), "touchpoint": "Home"},
-             {"customer_id": "buyer", "ts": ts(60), "touchpoint": "Buy"}]
-    ws = workspace(tmp_path, {"goals": [{"touchpoint": "Buy"}],
-                              "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}})
+    rows += [
+        {"customer_id": "buyer", "ts": ts(0), "touchpoint": "Home"},
+        {"customer_id": "buyer", "ts": ts(60), "touchpoint": "Buy"},
+    ]
+    ws = workspace(
+        tmp_path, {"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}}
+    )
     ingest(ws, write_csv(tmp_path / "web.csv", rows), "customer_id=customer_id", "ts=ts", "touchpoint=touchpoint")
 
     # the rule by hand: in progress while last touch (funnel: entry) + window > data end, strictly
@@ -212,9 +230,12 @@ def test_exactly_one_window_before_the_end_is_dropped_in_journeys_and_funnels(tm
 
     step1 = cli(ws, "funnel", "Home", "Buy", "--window", "7d")[0]
     assert (int(step1["in_progress"]), int(step1["dropped"])) == (2, 2)
-    ids = {flag: sorted(r["customer_id"] for r in cli(ws, "funnel", "Home", "Buy", "--window", "7d",
-                                                        "--customers-at", "Home", flag))
-           for flag in ("--in-progress", "--dropped")}
+    ids = {
+        flag: sorted(
+            r["customer_id"] for r in cli(ws, "funnel", "Home", "Buy", "--window", "7d", "--customers-at", "Home", flag)
+        )
+        for flag in ("--in-progress", "--dropped")
+    }
     assert ids == {"--in-progress": open_, "--dropped": closed}
 
 
@@ -255,8 +276,9 @@ def read_log(path: Path, cases: int | None = None) -> pd.DataFrame:
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("log", [pytest.param(k, marks=[pytest.mark.slow] if k.startswith("bpic") else [])
-                                 for k in PM_LOGS])
+@pytest.mark.parametrize(
+    "log", [pytest.param(k, marks=[pytest.mark.slow] if k.startswith("bpic") else []) for k in PM_LOGS]
+)
 def test_transitions_and_paths_equal_pm4py_through_ingest(shared_data, tmp_path, log):
     path = shared_data / PM_LOGS[log]
     df = read_log(path)
@@ -268,8 +290,10 @@ def test_transitions_and_paths_equal_pm4py_through_ingest(shared_data, tmp_path,
     got_graph = edges(cli(ws, "transitions"))
     got_variants = {r["path"]: int(r["journeys"]) for r in cli(ws, "paths", "--top", "0")}
     pairs = sum(1 for k in graph if "START" not in k and "DROPPED" not in k)
-    print(f"\n{log}: {len(df)} events, {df[CASE].nunique()} cases, DFG pairs {pairs}, variants {len(variants)}, "
-          f"equal {got_graph == graph and got_variants == variants}")
+    print(
+        f"\n{log}: {len(df)} events, {df[CASE].nunique()} cases, DFG pairs {pairs}, variants {len(variants)}, "
+        f"equal {got_graph == graph and got_variants == variants}"
+    )
     assert got_graph == graph
     assert got_variants == variants
 
@@ -315,7 +339,9 @@ def test_transitions_and_paths_equal_pm4py_on_spark(shared_data, spark_con, tmp_
         graph, variants = pm4py_figures(df)
         got_graph = edges([r for r in transitions if r["dimension"] == source])
         got_variants = {r["path"]: int(r["journeys"]) for r in paths if r["dimension"] == source}
-        print(f"\n{log} (first {SPARK_CASES} cases, Spark): {len(df)} events, variants {len(variants)}, "
-              f"equal {got_graph == graph and got_variants == variants}")
+        print(
+            f"\n{log} (first {SPARK_CASES} cases, Spark): {len(df)} events, variants {len(variants)}, "
+            f"equal {got_graph == graph and got_variants == variants}"
+        )
         assert got_graph == graph, log
         assert got_variants == variants, log

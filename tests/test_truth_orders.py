@@ -25,14 +25,21 @@ from journeymap.journeys.retention import retention
 from journeymap.journeys.stages import stage_funnel
 from journeymap.workspace import Workspace
 
-ORDER_MAP = {"customer_id": "customer", "ts": "time", "touchpoint": "event", "order_id": "InvoiceNo",
-             "revenue": "amount"}
-SHOP = Blueprint.model_validate({
-    "stages": [{"name": "aware"}, {"name": "buy"}],
-    "touchpoints": [{"name": "Ad", "stage": "aware", "kind": "paid"}, {"name": "Purchase", "stage": "buy"}],
-    "goals": [{"touchpoint": "Purchase"}],
-    "journey": {"inactivity_gap": "30d", "conversion_window": "30d"},
-})
+ORDER_MAP = {
+    "customer_id": "customer",
+    "ts": "time",
+    "touchpoint": "event",
+    "order_id": "InvoiceNo",
+    "revenue": "amount",
+}
+SHOP = Blueprint.model_validate(
+    {
+        "stages": [{"name": "aware"}, {"name": "buy"}],
+        "touchpoints": [{"name": "Ad", "stage": "aware", "kind": "paid"}, {"name": "Purchase", "stage": "buy"}],
+        "goals": [{"touchpoint": "Purchase"}],
+        "journey": {"inactivity_gap": "30d", "conversion_window": "30d"},
+    }
+)
 
 
 def _order_lines(path: Path) -> pd.DataFrame:
@@ -76,8 +83,7 @@ def _ingested(tmp_path: Path, bp: Blueprint, csv: Path, mapping: dict, **options
 
 def _by_invoice(lines: pd.DataFrame) -> pd.DataFrame:
     """The pandas peer: one row per (customer, invoice) with its revenue."""
-    return (lines.assign(amount=lines.amount.fillna(0.0)).groupby(["customer", "InvoiceNo"], as_index=False)
-            .amount.sum())
+    return lines.assign(amount=lines.amount.fillna(0.0)).groupby(["customer", "InvoiceNo"], as_index=False).amount.sum()
 
 
 def test_order_lines_are_one_purchase_each(tmp_path):
@@ -110,8 +116,9 @@ def test_orders_on_each_engine(tmp_path, con):
     orders = _by_invoice(lines[lines.event == "Purchase"])
     jt = engine.execute(journey_table(build_journeys(events, SHOP)), con)
     conv = jt[jt.converted.fillna(False).astype(bool)]
-    assert sorted(zip(conv.customer_id, conv.conversion_value.round(6), strict=True)) == \
-        sorted(zip(orders.customer, orders.amount.round(6), strict=True))
+    assert sorted(zip(conv.customer_id, conv.conversion_value.round(6), strict=True)) == sorted(
+        zip(orders.customer, orders.amount.round(6), strict=True)
+    )
     r = retention(events, goals=["Purchase"], con=con)
     assert (r.meta["buyers"], r.meta["repeat_buyers"]) == (4, 2)
 
@@ -137,8 +144,9 @@ def test_attribution_counts_orders_and_their_value(tmp_path):
     n_orders = len(_by_invoice(buys))
     j = build_journeys(ws.events(), ws.blueprint)
     for container in ("journey", "customer"):
-        res = attribute(j, ["last"], blueprint=ws.blueprint, settings=AttributionSettings(container=container),
-                        con=ws.con)
+        res = attribute(
+            j, ["last"], blueprint=ws.blueprint, settings=AttributionSettings(container=container), con=ws.con
+        )
         d = res.diagnostics
         assert d["conversions"] + d["unattributed_conversions"] == n_orders, container
         credited = {r[1]: r[2] for r in res.credits if r[0] == "last"}
@@ -161,12 +169,16 @@ def test_retention_cli_reports_the_repeat_rate_by_order(tmp_path):
     assert meta["repeat_purchase_rate"] == pytest.approx((per_customer >= 2).mean())
 
 
-UCI = Blueprint.model_validate({
-    "stages": [{"name": "buy"}],
-    "touchpoints": [{"name": "Purchase", "stage": "buy", "match": [{"event_regex": "^[0-9]"}]},
-                    {"name": "Cancellation", "stage": "buy", "match": [{"event_regex": "^C"}]}],
-    "goals": [{"touchpoint": "Purchase"}],
-})
+UCI = Blueprint.model_validate(
+    {
+        "stages": [{"name": "buy"}],
+        "touchpoints": [
+            {"name": "Purchase", "stage": "buy", "match": [{"event_regex": "^[0-9]"}]},
+            {"name": "Cancellation", "stage": "buy", "match": [{"event_regex": "^C"}]},
+        ],
+        "goals": [{"touchpoint": "Purchase"}],
+    }
+)
 
 
 def test_uci_online_retail_repeat_purchase_by_invoice(tmp_path, shared_data):
@@ -174,9 +186,19 @@ def test_uci_online_retail_repeat_purchase_by_invoice(tmp_path, shared_data):
     path = shared_data / "uci_online_retail_sample" / "online_retail_first28492.csv"
     if not path.is_file():
         pytest.skip(f"{path} is absent: the UCI Online Retail sample is part of ../shared/data")
-    ws = _ingested(tmp_path, UCI, path, {"customer_id": "CustomerID", "ts": "InvoiceDate", "touchpoint": "InvoiceNo",
-                                         "order_id": "InvoiceNo", "revenue": "TotalPrice"},
-                   ts_format="%m/%d/%y %H:%M")
+    ws = _ingested(
+        tmp_path,
+        UCI,
+        path,
+        {
+            "customer_id": "CustomerID",
+            "ts": "InvoiceDate",
+            "touchpoint": "InvoiceNo",
+            "order_id": "InvoiceNo",
+            "revenue": "TotalPrice",
+        },
+        ts_format="%m/%d/%y %H:%M",
+    )
     raw = pd.read_csv(path, dtype=str, encoding="latin-1")
     buys = raw[raw.CustomerID.notna() & ~raw.InvoiceNo.str.startswith("C")]
     per_customer = buys.groupby("CustomerID").InvoiceNo.nunique()
@@ -196,23 +218,36 @@ def test_uci_online_retail_repeat_purchase_by_invoice(tmp_path, shared_data):
 
 
 # -- lifecycle after the goal ----------------------------------------------------------------------
-LIFE = Blueprint.model_validate({
-    "stages": [{"name": "aware"}, {"name": "purchase"}, {"name": "retention"}, {"name": "advocacy"}],
-    "touchpoints": [{"name": "Ad", "stage": "aware", "channel": "paid"},
-                    {"name": "Purchase", "stage": "purchase", "channel": "web"},
-                    {"name": "Delivery", "stage": "retention", "channel": "web"},
-                    {"name": "Review", "stage": "advocacy", "channel": "web"}],
-    "goals": [{"touchpoint": "Purchase"}],
-    "journey": {"inactivity_gap": "30d", "conversion_window": "10d"},
-})
+LIFE = Blueprint.model_validate(
+    {
+        "stages": [{"name": "aware"}, {"name": "purchase"}, {"name": "retention"}, {"name": "advocacy"}],
+        "touchpoints": [
+            {"name": "Ad", "stage": "aware", "channel": "paid"},
+            {"name": "Purchase", "stage": "purchase", "channel": "web"},
+            {"name": "Delivery", "stage": "retention", "channel": "web"},
+            {"name": "Review", "stage": "advocacy", "channel": "web"},
+        ],
+        "goals": [{"touchpoint": "Purchase"}],
+        "journey": {"inactivity_gap": "30d", "conversion_window": "10d"},
+    }
+)
 LIFE_ROWS = [  # (customer, day, touchpoint), in file order
-    ("c1", 0, "Ad"), ("c1", 1, "Purchase"), ("c1", 3, "Delivery"), ("c1", 30, "Review"),  # review 29 days later: out
-    ("c2", 0, "Purchase"), ("c2", 15, "Delivery"),                                       # delivery after 15 days: out
-    ("c3", 0, "Ad"), ("c3", 2, "Purchase"), ("c3", 2, "Delivery"),  # same second, after the purchase in the file: in
-    ("c3", 5, "Purchase"), ("c3", 6, "Review"),                     # review 4 days after the first purchase, 1 after the second
-    ("c4", 0, "Ad"),                                                # no purchase
-    ("c5", 1, "Delivery"), ("c5", 4, "Purchase"),                   # retention before the purchase: not after it
-    ("c6", 0, "Purchase"), ("c6", 3, "Review"),
+    ("c1", 0, "Ad"),
+    ("c1", 1, "Purchase"),
+    ("c1", 3, "Delivery"),
+    ("c1", 30, "Review"),  # review 29 days later: out
+    ("c2", 0, "Purchase"),
+    ("c2", 15, "Delivery"),  # delivery after 15 days: out
+    ("c3", 0, "Ad"),
+    ("c3", 2, "Purchase"),
+    ("c3", 2, "Delivery"),  # same second, after the purchase in the file: in
+    ("c3", 5, "Purchase"),
+    ("c3", 6, "Review"),  # review 4 days after the first purchase, 1 after the second
+    ("c4", 0, "Ad"),  # no purchase
+    ("c5", 1, "Delivery"),
+    ("c5", 4, "Purchase"),  # retention before the purchase: not after it
+    ("c6", 0, "Purchase"),
+    ("c6", 3, "Review"),
 ]
 # hand count: conversions c1, c2, c3 (day 2), c3 (day 5), c5, c6 = 6; reaching retention after converting within
 # 10 days: c1, c3 (day 2) = 2; advocacy: c3 (day 2), c3 (day 5), c6 = 3
@@ -220,8 +255,9 @@ LIFE_CONVERTERS, LIFE_RETENTION, LIFE_ADVOCACY = 6, 2, 3
 
 
 def _life_ws(tmp_path: Path) -> Workspace:
-    pd.DataFrame([{"customer_id": c, "ts": f"2025-01-{d + 1:02d} 10:00:00", "touchpoint": t}
-                  for c, d, t in LIFE_ROWS]).to_csv(tmp_path / "life.csv", index=False)
+    pd.DataFrame(
+        [{"customer_id": c, "ts": f"2025-01-{d + 1:02d} 10:00:00", "touchpoint": t} for c, d, t in LIFE_ROWS]
+    ).to_csv(tmp_path / "life.csv", index=False)
     return _ingested(tmp_path, LIFE, tmp_path / "life.csv", {})
 
 
@@ -230,8 +266,12 @@ def test_stage_funnel_counts_converters_reaching_later_stages(tmp_path, con):
     # the ingested events in the engine under test (ingest itself runs on DuckDB)
     events = ibis.memtable(engine.execute(ws.events(), ws.con), schema=ws.events().schema())
     rows = {r["stage"]: r for r in stage_funnel(build_journeys(events, LIFE), LIFE, con=con).records()}
-    assert [rows[s]["after_goal"] for s in ("aware", "purchase", "retention", "advocacy")] == \
-        [None, None, LIFE_RETENTION, LIFE_ADVOCACY]
+    assert [rows[s]["after_goal"] for s in ("aware", "purchase", "retention", "advocacy")] == [
+        None,
+        None,
+        LIFE_RETENTION,
+        LIFE_ADVOCACY,
+    ]
     assert rows["retention"]["converters"] == rows["advocacy"]["converters"] == LIFE_CONVERTERS
     assert rows["retention"]["after_goal_rate"] == pytest.approx(LIFE_RETENTION / LIFE_CONVERTERS)
     assert rows["advocacy"]["after_low"] < LIFE_ADVOCACY / LIFE_CONVERTERS < rows["advocacy"]["after_high"]
@@ -252,11 +292,17 @@ def test_map_shows_what_converters_do_next(tmp_path):
     assert stages["purchase"].conversion_to_next is None  # not "0.0% go on": journeys end at the goal
     assert stages["aware"].conversion_to_next is not None
     sentences = " ".join(doc.summary.sentences)
-    assert (f"After converting, {LIFE_RETENTION / LIFE_CONVERTERS:.1%} go on to retention and "
-            f"{LIFE_ADVOCACY / LIFE_CONVERTERS:.1%} to advocacy within 10 days") in sentences
+    assert (
+        f"After converting, {LIFE_RETENTION / LIFE_CONVERTERS:.1%} go on to retention and "
+        f"{LIFE_ADVOCACY / LIFE_CONVERTERS:.1%} to advocacy within 10 days"
+    ) in sentences
     data = doc.model_dump(mode="json")
-    assert [s.get("after_goal") and s["after_goal"]["k"] for s in data["stages"]] == \
-        [None, None, LIFE_RETENTION, LIFE_ADVOCACY]
+    assert [s.get("after_goal") and s["after_goal"]["k"] for s in data["stages"]] == [
+        None,
+        None,
+        LIFE_RETENTION,
+        LIFE_ADVOCACY,
+    ]
     md = render_markdown(doc)
     purchase_row = next(line for line in md.splitlines() if line.startswith("| purchase |"))
     assert "0.0%" not in purchase_row.split("|")[3]  # the "Go on to next stage" cell

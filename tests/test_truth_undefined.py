@@ -70,9 +70,14 @@ NO_GAP = {"journey": {"inactivity_gap": None, "conversion_window": None}}
 # -- 7. no data is not the maximum ----------------------------------------------------------------
 def test_friction_slow_component_is_null_without_gaps(tmp_path):
     """Every touch of a journey at the same second: no wait anywhere, so no slow signal (it was the cap, 3)."""
-    rows = [("c1", D, "Home"), ("c1", D, "Form"), ("c1", D, "Form"),
-            ("c2", D + timedelta(hours=1), "Home"), ("c2", D + timedelta(hours=1), "Form"),
-            ("c3", D + timedelta(hours=2), "Home")]
+    rows = [
+        ("c1", D, "Home"),
+        ("c1", D, "Form"),
+        ("c1", D, "Form"),
+        ("c2", D + timedelta(hours=1), "Home"),
+        ("c2", D + timedelta(hours=1), "Form"),
+        ("c3", D + timedelta(hours=2), "Home"),
+    ]
     ws = _workspace(tmp_path, rows, NO_GAP)
     got = {r["touchpoint"]: r for r in _records(_json(ws, "friction"))}
     assert set(got) == {"Home", "Form"}
@@ -99,8 +104,13 @@ def test_friction_table_shows_undefined_as_a_dash(tmp_path):
     ws = _workspace(tmp_path, rows, NO_GAP)
     ws.close()
     env = {**os.environ, "COLUMNS": "600"}
-    out = subprocess.run([sys.executable, "-m", "journeymap", "-w", str(ws.path), "friction"], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "journeymap", "-w", str(ws.path), "friction"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next(x for x in out.splitlines() if "Form" in x)
     cells = [c.strip() for c in line.split("│")[1:-1]]
     header = next(x for x in out.splitlines() if "slow_component" in x)
@@ -135,7 +145,7 @@ def test_wilson_bounds_are_within_0_and_1_and_exact_at_the_edges(tmp_path):
         assert (never["conversions"], never["journeys"], always["conversions"], always["journeys"]) == (0, n, n, n)
         assert never["rate_low"] == 0.0 and always["rate_high"] == 1.0
         # the other bound is Wilson's: z^2 / (n + z^2) for 0 of n, n / (n + z^2) for n of n
-        z2 = 1.959963984540054 ** 2
+        z2 = 1.959963984540054**2
         assert never["rate_high"] == pytest.approx(z2 / (n + z2))
         assert always["rate_low"] == pytest.approx(n / (n + z2))
     ws.close()
@@ -143,9 +153,12 @@ def test_wilson_bounds_are_within_0_and_1_and_exact_at_the_edges(tmp_path):
 
 def test_map_rates_are_within_0_and_1(tmp_path):
     rows, _ = _wilson_log()
-    bp = {"stages": [{"name": "look"}, {"name": "buy"}],
-          "touchpoints": [{"name": "Buy", "stage": "buy"}, {"name": "Leave", "stage": "look"}],
-          "goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": None, "conversion_window": "1d"}}
+    bp = {
+        "stages": [{"name": "look"}, {"name": "buy"}],
+        "touchpoints": [{"name": "Buy", "stage": "buy"}, {"name": "Leave", "stage": "look"}],
+        "goals": [{"touchpoint": "Buy"}],
+        "journey": {"inactivity_gap": None, "conversion_window": "1d"},
+    }
     ws = _workspace(tmp_path, rows, bp)
     out = tmp_path / "map.json"
     _run(ws, "map", "-o", str(out))
@@ -184,8 +197,12 @@ def test_friction_shares_add_up_to_the_score(tmp_path):
     rows = []
     for i in range(6):
         t = D + timedelta(days=i)
-        rows += [(f"c{i}", t, "A"), (f"c{i}", t + timedelta(hours=10), "B"),
-                 (f"c{i}", t + timedelta(hours=11), "B"), (f"c{i}", t + timedelta(hours=12), "C")]
+        rows += [
+            (f"c{i}", t, "A"),
+            (f"c{i}", t + timedelta(hours=10), "B"),
+            (f"c{i}", t + timedelta(hours=11), "B"),
+            (f"c{i}", t + timedelta(hours=12), "C"),
+        ]
     rows += [(f"d{i}", D + timedelta(days=i), "A") for i in range(4)]
     rows += [(f"d{i}", D + timedelta(days=i, hours=1), "C") for i in range(4)]
     bp = {"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": None, "conversion_window": "1d"}}
@@ -208,8 +225,14 @@ def test_friction_slow_null_on_each_engine(con):
     from journeymap.journeys import JourneyRules, build_journeys
     from journeymap.journeys.friction import friction
 
-    ev = ibis.memtable({"customer_id": ["a", "a", "a", "b", "b"], "ts": [D] * 5,
-                        "touchpoint": ["Home", "Form", "Form", "Home", "Form"], "event_id": list("12345")})
+    ev = ibis.memtable(
+        {
+            "customer_id": ["a", "a", "a", "b", "b"],
+            "ts": [D] * 5,
+            "touchpoint": ["Home", "Form", "Form", "Home", "Form"],
+            "event_id": list("12345"),
+        }
+    )
     j = build_journeys(ev, rules=JourneyRules(inactivity_gap=None, conversion_window=None))
     r = friction(j, goals=False, con=con)
     for row in r.records():
@@ -232,9 +255,13 @@ def _process_log() -> list[tuple[str, datetime, str]]:
 
 NO_GOALS_BP = {
     "stages": [{"name": "intake"}, {"name": "work"}, {"name": "done"}],
-    "touchpoints": [{"name": "Open", "stage": "intake"}, {"name": "Assign", "stage": "work"},
-                    {"name": "Wait", "stage": "work"}, {"name": "Resolve", "stage": "work"},
-                    {"name": "Close", "stage": "done"}],
+    "touchpoints": [
+        {"name": "Open", "stage": "intake"},
+        {"name": "Assign", "stage": "work"},
+        {"name": "Wait", "stage": "work"},
+        {"name": "Resolve", "stage": "work"},
+        {"name": "Close", "stage": "done"},
+    ],
     "goals": [],
     "journey": {"inactivity_gap": None, "conversion_window": None},
 }
@@ -248,8 +275,9 @@ def test_no_goals_journeys_end_they_do_not_give_up(tmp_path):
     got = {r["touchpoint"]: r for r in _records(doc)}
     assert got["Close"]["exits"] == 30 and got["Close"]["exit_rate"] == 1.0
     assert all(r["exit_component"] is None for r in got.values())
-    assert got["Close"]["friction_score"] == pytest.approx(max(got["Close"]["loop_component"], 0.0)
-                                                           + max(got["Close"]["slow_component"] or 0.0, 0.0))
+    assert got["Close"]["friction_score"] == pytest.approx(
+        max(got["Close"]["loop_component"], 0.0) + max(got["Close"]["slow_component"] or 0.0, 0.0)
+    )
     # the map: no pain point or sentence presents an ending as giving up
     out = tmp_path / "map.json"
     _run(ws, "map", "-o", str(out))
@@ -285,8 +313,16 @@ def test_words_for_exits_not_scored():
     """The touchpoint details' sentence: 'ended' where exits were counted but not scored (no goals)."""
     from journeymap.report.formatting import friction_words
 
-    no_goals = {"exit_component": None, "loop_component": 0.5, "slow_component": None, "exit_rate": 1.0,
-                "touches": 30, "exits": 30, "loop_rate": 0.1, "expected_loop_rate": 0.05}
+    no_goals = {
+        "exit_component": None,
+        "loop_component": 0.5,
+        "slow_component": None,
+        "exit_rate": 1.0,
+        "touches": 30,
+        "exits": 30,
+        "loop_rate": 0.1,
+        "expected_loop_rate": 0.05,
+    }
     text = friction_words(no_goals)
     assert "gives up" not in text and "30 of them the last of a journey that ended" in text
     assert "score from loops 100%" in text
@@ -303,8 +339,7 @@ def test_drivers_no_odds_ratio_when_a_group_is_empty(tmp_path, everyone_converts
         if everyone_converts:
             rows.append((f"c{i}", t + timedelta(hours=2), "Buy"))
     goals = [{"touchpoint": "Buy"}] if everyone_converts else []
-    ws = _workspace(tmp_path, rows, {"goals": goals, "journey": {"inactivity_gap": None,
-                                                                  "conversion_window": None}})
+    ws = _workspace(tmp_path, rows, {"goals": goals, "journey": {"inactivity_gap": None, "conversion_window": None}})
     doc = _json(ws, "drivers", "--min-count", "1")
     got = {r["feature"]: r for r in _records(doc)}
     assert set(got) == {"touchpoint=Ad", "touchpoint=Mail", "touchpoint=Site"}
@@ -328,8 +363,11 @@ def test_drivers_no_odds_ratio_for_a_feature_everyone_has(tmp_path):
         rows += [(f"c{i}", t, "Site"), (f"c{i}", t + timedelta(hours=1), "Ad" if i % 2 else "Mail")]
         if i % 3 == 0:
             rows.append((f"c{i}", t + timedelta(hours=2), "Buy"))
-    ws = _workspace(tmp_path, rows, {"goals": [{"touchpoint": "Buy"}],
-                                     "journey": {"inactivity_gap": None, "conversion_window": None}})
+    ws = _workspace(
+        tmp_path,
+        rows,
+        {"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": None, "conversion_window": None}},
+    )
     got = {r["feature"]: r for r in _records(_json(ws, "drivers", "--min-count", "1"))}
     assert got["touchpoint=Site"]["exposed"] == 12 and got["touchpoint=Site"]["odds_ratio"] is None
     # Ad: converters c3, c9 of 6; Mail: c0, c6 of 6 -> OR = (2*4)/(4*2) = 1 with a real interval
@@ -340,12 +378,20 @@ def test_drivers_no_odds_ratio_for_a_feature_everyone_has(tmp_path):
 
 
 # -- 9. funnels -----------------------------------------------------------------------------------
-FUNNEL_ROWS = [("a", D, "Visit"), ("a", D + timedelta(hours=1), "Cart"),
-               ("b", D, "Visit"), ("b", D + timedelta(hours=2), "Cart"),
-               ("c", D, "Visit"), ("d", D, "Cart"), ("e", D, "BILLED")]
+FUNNEL_ROWS = [
+    ("a", D, "Visit"),
+    ("a", D + timedelta(hours=1), "Cart"),
+    ("b", D, "Visit"),
+    ("b", D + timedelta(hours=2), "Cart"),
+    ("c", D, "Visit"),
+    ("d", D, "Cart"),
+    ("e", D, "BILLED"),
+]
 """Visit > Cart > Checkout > BILLED: 3 enter, 2 reach Cart, nobody Checkout (absent) or BILLED after Cart."""
-FUNNEL_BP = {"touchpoints": [{"name": "Visit"}, {"name": "Cart"}, {"name": "Checkout"}, {"name": "BILLED"}],
-             "journey": {"inactivity_gap": None, "conversion_window": None}}
+FUNNEL_BP = {
+    "touchpoints": [{"name": "Visit"}, {"name": "Cart"}, {"name": "Checkout"}, {"name": "BILLED"}],
+    "journey": {"inactivity_gap": None, "conversion_window": None},
+}
 
 
 def test_funnel_lists_steps_never_reached_with_zero(tmp_path):
@@ -374,17 +420,20 @@ def test_funnel_lists_steps_never_reached_with_zero(tmp_path):
     ws.close()
 
 
-@pytest.mark.parametrize(("args", "value", "closest"), [
-    (["funnel", "Visit", "BILED"], "BILED", "BILLED"),
-    (["funnel", "Visit", "billed"], "billed", "BILLED"),
-    (["funnel", "Visit", "Cart", "--exclude", "Vist:stop"], "Vist", "Visit"),
-    (["funnel", "stage:purchse", "Cart"], "purchse", "purchase"),
-    (["paths", "--from", "Vist"], "Vist", "Visit"),
-    (["paths", "--to", "CART"], "CART", "Cart"),
-    (["retention", "--start-event", "BILED"], "BILED", "BILLED"),
-    (["retention", "--start-event", "Visit", "--return-event", "Carts"], "Carts", "Cart"),
-    (["drivers", "--step", "Visit", "--step", "BILED"], "BILED", "BILLED"),
-])
+@pytest.mark.parametrize(
+    ("args", "value", "closest"),
+    [
+        (["funnel", "Visit", "BILED"], "BILED", "BILLED"),
+        (["funnel", "Visit", "billed"], "billed", "BILLED"),
+        (["funnel", "Visit", "Cart", "--exclude", "Vist:stop"], "Vist", "Visit"),
+        (["funnel", "stage:purchse", "Cart"], "purchse", "purchase"),
+        (["paths", "--from", "Vist"], "Vist", "Visit"),
+        (["paths", "--to", "CART"], "CART", "Cart"),
+        (["retention", "--start-event", "BILED"], "BILED", "BILLED"),
+        (["retention", "--start-event", "Visit", "--return-event", "Carts"], "Carts", "Cart"),
+        (["drivers", "--step", "Visit", "--step", "BILED"], "BILED", "BILLED"),
+    ],
+)
 def test_unknown_name_is_one_clear_error(tmp_path, args, value, closest):
     bp = {**FUNNEL_BP, "stages": [{"name": "browse"}, {"name": "purchase"}]}
     ws = _workspace(tmp_path, FUNNEL_ROWS, {k: v for k, v in bp.items() if k != "touchpoints"})

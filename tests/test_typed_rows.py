@@ -23,9 +23,20 @@ from click.testing import CliRunner
 from journeymap.cli import main
 from journeymap.results import Result, TableResult, TableRow, registered_kinds, typed_rows
 
-MODULES = ("journeys.touchpoints", "journeys.funnels", "journeys.drivers", "journeys.friction", "journeys.transitions",
-           "journeys.retention", "journeys.stages", "journeys.paths", "attribution.results", "voice.results",
-           "voice.summary", "curation")
+MODULES = (
+    "journeys.touchpoints",
+    "journeys.funnels",
+    "journeys.drivers",
+    "journeys.friction",
+    "journeys.transitions",
+    "journeys.retention",
+    "journeys.stages",
+    "journeys.paths",
+    "attribution.results",
+    "voice.results",
+    "voice.summary",
+    "curation",
+)
 PENDING: set[str] = set()
 """Kinds whose row model another change adds; the test fails once they have one, so the name is taken off then."""
 OWN_GROUP = {"voice_summary"}
@@ -33,12 +44,28 @@ OWN_GROUP = {"voice_summary"}
 
 # command -> the kinds it makes; a few twice (with and without a breakdown)
 COMMANDS: list[list[str]] = [
-    ["touchpoints"], ["touchpoints", "--by", "persona"], ["touchpoints", "--node", "stage"],
-    ["funnel", "Product page", "Basket", "Checkout"], ["funnel", "Product page", "Basket", "--by", "persona"],
-    ["drivers"], ["friction"], ["transitions"], ["retention"], ["stages"], ["stages", "--by", "persona"],
-    ["paths"], ["lift"], ["hypothesis", "Live chat"],
-    ["voice", "kpis"], ["voice", "kpis", "--by", "touchpoint"], ["voice", "sentiment"], ["voice", "emotions"],
-    ["voice", "impact"], ["voice", "summary"], ["voice", "summary", "--by", "touchpoint"], ["blueprint", "check"],
+    ["touchpoints"],
+    ["touchpoints", "--by", "persona"],
+    ["touchpoints", "--node", "stage"],
+    ["funnel", "Product page", "Basket", "Checkout"],
+    ["funnel", "Product page", "Basket", "--by", "persona"],
+    ["drivers"],
+    ["friction"],
+    ["transitions"],
+    ["retention"],
+    ["stages"],
+    ["stages", "--by", "persona"],
+    ["paths"],
+    ["lift"],
+    ["hypothesis", "Live chat"],
+    ["voice", "kpis"],
+    ["voice", "kpis", "--by", "touchpoint"],
+    ["voice", "sentiment"],
+    ["voice", "emotions"],
+    ["voice", "impact"],
+    ["voice", "summary"],
+    ["voice", "summary", "--by", "touchpoint"],
+    ["blueprint", "check"],
 ]
 
 
@@ -90,8 +117,19 @@ def made(demo_report, tmp_path_factory) -> dict[str, list[tuple[list[str], dict[
         a, b, c = (rng.randint(1, 5) for _ in range(3))
         lines.append(f"{min(5, max(1, round(0.5 * a + 0.3 * c + rng.random())))},{a},{b},{c}")
     survey.write_text("\n".join(lines) + "\n")
-    args = ["voice", "drivers", str(survey), "--target", "overall", "--rating", "seat", "--rating", "food",
-            "--rating", "staff"]
+    args = [
+        "voice",
+        "drivers",
+        str(survey),
+        "--target",
+        "overall",
+        "--rating",
+        "seat",
+        "--rating",
+        "food",
+        "--rating",
+        "staff",
+    ]
     doc = _run(ws, args)
     out.setdefault(doc["kind"], []).append((args, doc))
     # feedback linked to touchpoints (the library call the map makes)

@@ -29,11 +29,15 @@ from conftest import write_csv
 from journeymap.errors import InputError
 
 EPOCH = datetime(1970, 1, 1)
-MOMENTS = [datetime(2024, 5, 1, 10, 0, 0, 123456), datetime(2023, 11, 14, 22, 13, 20, 999999),
-           datetime(2019, 2, 28, 23, 59, 59, 1)]
+MOMENTS = [
+    datetime(2024, 5, 1, 10, 0, 0, 123456),
+    datetime(2023, 11, 14, 22, 13, 20, 999999),
+    datetime(2019, 2, 28, 23, 59, 59, 1),
+]
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
 
 def write_ndjson(path: Path, rows: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -99,24 +103,36 @@ def run_cli(ws_path: Path, *args: str):
 def test_typed_parquet_int64_epochs_by_magnitude(ws, tmp_path, unit):
     # Parquet INT64 epochs in nanoseconds loaded as year 56302 before
     values = [epoch_value(m, unit) for m in MOMENTS]
-    path = write_parquet(tmp_path / f"{unit}.parquet", {
-        "customer_id": pa.array([f"c{i}" for i in range(len(values))]),
-        "ts": pa.array(values, pa.int64()), "event": pa.array(["visit"] * len(values))})
+    path = write_parquet(
+        tmp_path / f"{unit}.parquet",
+        {
+            "customer_id": pa.array([f"c{i}" for i in range(len(values))]),
+            "ts": pa.array(values, pa.int64()),
+            "event": pa.array(["visit"] * len(values)),
+        },
+    )
     assert reconciles(ws.ingest_events(path), 3) == (3, 3, 0, 0), reasons(ws)
     assert stored(ws) == {f"c{i}": expected_time(m, unit) for i, m in enumerate(MOMENTS)}
 
 
 def test_typed_int32_seconds_and_double_epochs(ws, tmp_path):
     seconds = [epoch_value(m, "s") for m in MOMENTS]
-    path = write_parquet(tmp_path / "int32.parquet", {
-        "customer_id": pa.array(["a", "b", "c"]), "ts": pa.array(seconds, pa.int32()), "event": pa.array(["v"] * 3)})
+    path = write_parquet(
+        tmp_path / "int32.parquet",
+        {"customer_id": pa.array(["a", "b", "c"]), "ts": pa.array(seconds, pa.int32()), "event": pa.array(["v"] * 3)},
+    )
     assert reconciles(ws.ingest_events(path), 3) == (3, 3, 0, 0)
     assert stored(ws) == {k: from_micros(s * 1_000_000) for k, s in zip("abc", seconds, strict=True)}
     # doubles: seconds with a fraction, milliseconds, microseconds, nanoseconds (each rounded to the microsecond)
     doubles = [1714557600.25, 1714557600123.0, 1714557600123456.0, 1.7145576001234568e18]
-    path = write_parquet(tmp_path / "double.parquet", {
-        "customer_id": pa.array(["d", "e", "f", "g"]), "ts": pa.array(doubles, pa.float64()),
-        "event": pa.array(["v"] * 4)})
+    path = write_parquet(
+        tmp_path / "double.parquet",
+        {
+            "customer_id": pa.array(["d", "e", "f", "g"]),
+            "ts": pa.array(doubles, pa.float64()),
+            "event": pa.array(["v"] * 4),
+        },
+    )
     assert reconciles(ws.ingest_events(path), 4) == (4, 4, 0, 0)
     got = stored(ws)
     assert got["d"] == datetime(2024, 5, 1, 10, 0, 0, 250000)
@@ -127,8 +143,11 @@ def test_typed_int32_seconds_and_double_epochs(ws, tmp_path):
 
 def test_text_epochs_in_csv_and_ndjson_by_magnitude(ws, tmp_path):
     units = ["s", "ms", "us", "ns"]
-    rows = [{"customer_id": f"{u}{i}", "ts": str(epoch_value(m, u)), "event": "visit"}
-            for u in units for i, m in enumerate(MOMENTS)]
+    rows = [
+        {"customer_id": f"{u}{i}", "ts": str(epoch_value(m, u)), "event": "visit"}
+        for u in units
+        for i, m in enumerate(MOMENTS)
+    ]
     want = {f"{u}{i}": expected_time(m, u) for u in units for i, m in enumerate(MOMENTS)}
     assert reconciles(ws.ingest_events(write_csv(tmp_path / "e.csv", rows)), 12) == (12, 12, 0, 0), reasons(ws)
     assert stored(ws) == want
@@ -157,9 +176,14 @@ def test_text_epochs_through_the_cli(tmp_path):
 def test_nan_and_infinite_epoch_doubles_are_quarantined_with_a_reason(ws, tmp_path):
     # a traceback before ("Epoch seconds out of range")
     values = [1714557600.0, math.nan, math.inf, -math.inf, 1e300, None]
-    path = write_parquet(tmp_path / "nan.parquet", {
-        "customer_id": pa.array([f"c{i}" for i in range(6)]), "ts": pa.array(values, pa.float64()),
-        "event": pa.array(["visit"] * 6)})
+    path = write_parquet(
+        tmp_path / "nan.parquet",
+        {
+            "customer_id": pa.array([f"c{i}" for i in range(6)]),
+            "ts": pa.array(values, pa.float64()),
+            "event": pa.array(["visit"] * 6),
+        },
+    )
     assert reconciles(ws.ingest_events(path), 6) == (6, 1, 5, 0)
     assert stored(ws) == {"c0": datetime(2024, 5, 1, 10)}
     assert reasons(ws) == {
@@ -175,9 +199,14 @@ def test_nan_epochs_through_the_cli_exit_0_without_a_traceback(tmp_path):
     from journeymap.workspace import Workspace
 
     Workspace.init(tmp_path / "ws").close()
-    path = write_parquet(tmp_path / "nan.parquet", {
-        "customer_id": pa.array(["a", "b", "c"]), "ts": pa.array([1714557600.5, math.nan, math.inf], pa.float64()),
-        "event": pa.array(["visit"] * 3)})
+    path = write_parquet(
+        tmp_path / "nan.parquet",
+        {
+            "customer_id": pa.array(["a", "b", "c"]),
+            "ts": pa.array([1714557600.5, math.nan, math.inf], pa.float64()),
+            "event": pa.array(["visit"] * 3),
+        },
+    )
     out = run_cli(tmp_path / "ws", "ingest", "events", str(path), "--format", "json")
     assert out.exit_code == 0 and "Traceback" not in out.output, out.output
     total = json.loads(out.stdout)["total"]
@@ -191,8 +220,10 @@ def test_compact_forms_are_dates_before_epochs(ws, tmp_path):
     rows = [{"customer_id": f"c{i}", "ts": t, "event": "visit"} for i, t in enumerate(times)]
     assert reconciles(ws.ingest_events(write_csv(tmp_path / "mixed.csv", rows)), 5) == (5, 5, 0, 0), reasons(ws)
     assert stored(ws) == {
-        "c0": datetime.strptime("20240501100000", "%Y%m%d%H%M%S"), "c1": datetime.strptime("20240501", "%Y%m%d"),
-        "c2": datetime(2024, 5, 2, 8), "c3": from_micros(1714557600 * 1_000_000),
+        "c0": datetime.strptime("20240501100000", "%Y%m%d%H%M%S"),
+        "c1": datetime.strptime("20240501", "%Y%m%d"),
+        "c2": datetime(2024, 5, 2, 8),
+        "c3": from_micros(1714557600 * 1_000_000),
         "c4": datetime.strptime("20231231235959", "%Y%m%d%H%M%S"),
     }
 
@@ -204,18 +235,25 @@ def test_compact_forms_are_local_times_and_not_dates_are_quarantined(ws, tmp_pat
     assert reconciles(r, 4) == (4, 2, 2, 0)
     # naive local times in Paris (UTC+2 in May)
     assert stored(ws) == {"c0": datetime(2024, 5, 1, 8), "c1": datetime(2024, 4, 30, 22)}
-    assert reasons(ws) == {3: "unparseable timestamp '20241301' in column ts",
-                           4: "unparseable timestamp '20240230100000' in column ts"}
+    assert reasons(ws) == {
+        3: "unparseable timestamp '20241301' in column ts",
+        4: "unparseable timestamp '20240230100000' in column ts",
+    }
 
 
 def test_typed_integer_date_keys_are_dates(ws, tmp_path):
     # a Parquet INT64 20240501 (a date key) or 20240501100000 is a date; as epochs they are 1970 or 2611
     values = [20240501, 20240501100000, epoch_value(MOMENTS[0], "ms")]
-    path = write_parquet(tmp_path / "keys.parquet", {
-        "customer_id": pa.array(["a", "b", "c"]), "ts": pa.array(values, pa.int64()), "event": pa.array(["v"] * 3)})
+    path = write_parquet(
+        tmp_path / "keys.parquet",
+        {"customer_id": pa.array(["a", "b", "c"]), "ts": pa.array(values, pa.int64()), "event": pa.array(["v"] * 3)},
+    )
     assert reconciles(ws.ingest_events(path), 3) == (3, 3, 0, 0), reasons(ws)
-    assert stored(ws) == {"a": datetime(2024, 5, 1), "b": datetime(2024, 5, 1, 10),
-                          "c": expected_time(MOMENTS[0], "ms")}
+    assert stored(ws) == {
+        "a": datetime(2024, 5, 1),
+        "b": datetime(2024, 5, 1, 10),
+        "c": expected_time(MOMENTS[0], "ms"),
+    }
 
 
 # -- ISO 8601 forms ------------------------------------------------------------------------------
@@ -264,30 +302,43 @@ def test_year_10000_is_quarantined_and_the_workspace_keeps_working(tmp_path):
 
     Workspace.init(tmp_path / "ws").close()
     nxt = datetime.now(UTC).year + 1
-    rows = [{"customer_id": "c1", "ts": "2024-05-01 10:00", "event": "home"},
-            {"customer_id": "c1", "ts": "10000-01-01", "event": "checkout"},
-            {"customer_id": "c1", "ts": "2024-05-01 10:05", "event": "cart"},
-            {"customer_id": "c2", "ts": "10000-01-01T00:00:00Z", "event": "home"},
-            {"customer_id": "c2", "ts": "99999-12-31 23:59:59", "event": "cart"},
-            {"customer_id": "c2", "ts": "2024-05-02 09:00", "event": "home"}]
-    out = cli("-w", str(tmp_path / "ws"), "ingest", "events", str(write_csv(tmp_path / "y.csv", rows)), "--format", "json")
+    rows = [
+        {"customer_id": "c1", "ts": "2024-05-01 10:00", "event": "home"},
+        {"customer_id": "c1", "ts": "10000-01-01", "event": "checkout"},
+        {"customer_id": "c1", "ts": "2024-05-01 10:05", "event": "cart"},
+        {"customer_id": "c2", "ts": "10000-01-01T00:00:00Z", "event": "home"},
+        {"customer_id": "c2", "ts": "99999-12-31 23:59:59", "event": "cart"},
+        {"customer_id": "c2", "ts": "2024-05-02 09:00", "event": "home"},
+    ]
+    out = cli(
+        "-w", str(tmp_path / "ws"), "ingest", "events", str(write_csv(tmp_path / "y.csv", rows)), "--format", "json"
+    )
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     total = json.loads(out.stdout)["total"]
     assert (total["rows_read"], total["loaded"], total["quarantined"], total["duplicate"]) == (6, 3, 3, 0)
     # typed Parquet times and dates beyond 9999, too
     far = micros(datetime(9999, 12, 31, 23, 59, 59)) + 1_000_000  # 10000-01-01 00:00:00
-    path = write_parquet(tmp_path / "y.parquet", {
-        "customer_id": pa.array(["c3", "c3", "c4"]),
-        "ts": pa.array([micros(datetime(2024, 5, 3, 12)), far, far * 30], pa.timestamp("us")),
-        "event": pa.array(["home", "cart", "home"])})
+    path = write_parquet(
+        tmp_path / "y.parquet",
+        {
+            "customer_id": pa.array(["c3", "c3", "c4"]),
+            "ts": pa.array([micros(datetime(2024, 5, 3, 12)), far, far * 30], pa.timestamp("us")),
+            "event": pa.array(["home", "cart", "home"]),
+        },
+    )
     out = cli("-w", str(tmp_path / "ws"), "ingest", "events", str(path), "--format", "json")
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     assert json.loads(out.stdout)["total"]["quarantined"] == 2
     # a Parquet DATE beyond TIMESTAMP's range (year 301,000) was a conversion traceback
     days = [(datetime(2024, 5, 4) - EPOCH).days, (datetime(9999, 12, 31) - EPOCH).days + 1, 110_000_000]
-    dates = write_parquet(tmp_path / "z.parquet", {
-        "customer_id": pa.array(["c5", "c5", "c5"]), "ts": pa.array(days, pa.date32()),
-        "event": pa.array(["home", "cart", "home"])})
+    dates = write_parquet(
+        tmp_path / "z.parquet",
+        {
+            "customer_id": pa.array(["c5", "c5", "c5"]),
+            "ts": pa.array(days, pa.date32()),
+            "event": pa.array(["home", "cart", "home"]),
+        },
+    )
     out = cli("-w", str(tmp_path / "ws"), "ingest", "events", str(dates), "--format", "json")
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     assert json.loads(out.stdout)["total"]["quarantined"] == 2
@@ -306,8 +357,10 @@ def test_year_10000_is_quarantined_and_the_workspace_keeps_working(tmp_path):
         ]
         # 30 x 10000-01-01 in microseconds: about year 30 x 8030 (Python's dates end in 9999)
         assert re.fullmatch(r"implausible year (2\d{5}) from '\1-.*' in column 'ts' .* max_year", got[4][0]), got[4][0]
-        assert got[5][0] == f"implausible year 10000 from '10000-01-01' in column 'ts' (allowed 1970..{nxt}); " \
+        assert (
+            got[5][0] == f"implausible year 10000 from '10000-01-01' in column 'ts' (allowed 1970..{nxt}); "
             "pass --ts-format or widen [ingest] max_year"
+        )
         assert got[6][0].startswith("unparseable timestamp '30") and len(got) == 7
         assert ws.con.con.execute("SELECT count(*), max(year(ts)) FROM events").fetchone() == (5, 2024)
     finally:
@@ -332,7 +385,9 @@ def test_max_year_beyond_9999_in_journeymap_toml_is_one_sentence_in_the_cli(tmp_
 
     Workspace.init(tmp_path / "ws").close()
     cfg = tmp_path / "ws" / CONFIG_FILE
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[report]", "max_year = 10000\n\n[report]"), encoding="utf-8")
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("[report]", "max_year = 10000\n\n[report]"), encoding="utf-8"
+    )
     path = write_csv(tmp_path / "y.csv", [{"customer_id": "c1", "ts": "10000-01-01", "event": "x"}])
     p = cli("-w", str(tmp_path / "ws"), "ingest", "events", str(path))
     assert p.returncode != 0 and "Traceback" not in p.stderr
@@ -356,8 +411,16 @@ RATINGS = [  # rating, rating_scale, reason (None: loads)
 
 
 def feedback_rows() -> list[dict[str, str]]:
-    return [{"customer_id": f"c{i}", "ts": f"2024-05-01 10:{i:02d}", "comment": f"visit {i}", "rating": r,
-             "rating_scale": s} for i, (r, s, _) in enumerate(RATINGS)]
+    return [
+        {
+            "customer_id": f"c{i}",
+            "ts": f"2024-05-01 10:{i:02d}",
+            "comment": f"visit {i}",
+            "rating": r,
+            "rating_scale": s,
+        }
+        for i, (r, s, _) in enumerate(RATINGS)
+    ]
 
 
 def test_ratings_outside_their_scale_are_quarantined_with_a_reason(ws, tmp_path):
@@ -373,10 +436,16 @@ def test_typed_parquet_ratings_are_checked_too(ws, tmp_path):
     rows = feedback_rows()
     num = [float(x["rating"]) if x["rating"] else None for x in rows]
     scale = [float(x["rating_scale"]) if x["rating_scale"] else None for x in rows]
-    path = write_parquet(tmp_path / "fb.parquet", {
-        "customer_id": pa.array([x["customer_id"] for x in rows]), "ts": pa.array([x["ts"] for x in rows]),
-        "comment": pa.array([x["comment"] for x in rows]),
-        "rating": pa.array(num, pa.float64()), "rating_scale": pa.array(scale, pa.int64())})
+    path = write_parquet(
+        tmp_path / "fb.parquet",
+        {
+            "customer_id": pa.array([x["customer_id"] for x in rows]),
+            "ts": pa.array([x["ts"] for x in rows]),
+            "comment": pa.array([x["comment"] for x in rows]),
+            "rating": pa.array(num, pa.float64()),
+            "rating_scale": pa.array(scale, pa.int64()),
+        },
+    )
     r = ws.ingest_feedback(path, mapping={"text": "comment"})
     bad = {i + 1 for i, (_, _, why) in enumerate(RATINGS) if why}
     assert reconciles(r, len(RATINGS))[2] == len(bad)
@@ -392,11 +461,15 @@ def test_a_rating_above_its_scale_no_longer_moves_the_maps_emotion(tmp_path):
     from journeymap.workspace import Workspace
 
     Workspace.init(tmp_path / "ws").close()
-    events = [{"customer_id": f"c{i}", "ts": f"2024-05-0{1 + i % 3} 10:0{i}:00", "event": "checkout" if i % 2 else "home"}
-              for i in range(8)]
+    events = [
+        {"customer_id": f"c{i}", "ts": f"2024-05-0{1 + i % 3} 10:0{i}:00", "event": "checkout" if i % 2 else "home"}
+        for i in range(8)
+    ]
     fb = [(5, 5), (0, 5), (500, 5), (3, 5), (10, 10)]
-    feedback = [{"customer_id": f"c{i}", "ts": "2024-05-01 11:00", "rating": r, "rating_scale": s}
-                for i, (r, s) in enumerate(fb)]
+    feedback = [
+        {"customer_id": f"c{i}", "ts": "2024-05-01 11:00", "rating": r, "rating_scale": s}
+        for i, (r, s) in enumerate(fb)
+    ]
     ws_path = str(tmp_path / "ws")
     for table, rows in (("events", events), ("feedback", feedback)):
         out = cli("-w", ws_path, "ingest", table, str(write_csv(tmp_path / f"{table}.csv", rows)), "--format", "json")

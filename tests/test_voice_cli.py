@@ -29,26 +29,34 @@ def test_label_help():
 
 @pytest.fixture
 def fed(ws):
-    texts = (["my lost bag never came to baggage claim", "lost bag again, baggage claim was chaos"] * 10
-             + ["still waiting for my refund", "refund request ignored for weeks"] * 10
-             + ["friendly crew and a smooth flight", "thanks to the friendly crew"] * 10)
+    texts = (
+        ["my lost bag never came to baggage claim", "lost bag again, baggage claim was chaos"] * 10
+        + ["still waiting for my refund", "refund request ignored for weeks"] * 10
+        + ["friendly crew and a smooth flight", "thanks to the friendly crew"] * 10
+    )
     n = len(texts)
-    fb = ibis.memtable({
-        "feedback_id": [f"f{i}" for i in range(n)],
-        "ts": [f"2024-0{1 + i % 3}-10" for i in range(n)],
-        "text": texts,
-        "touchpoint": [None] * n,
-        "nps": [2 if i < 40 else 10 for i in range(n)],
-        "csat": [1 if i < 40 else 5 for i in range(n)],
-    }).cast({"ts": "timestamp", "nps": "int16", "csat": "int16", "touchpoint": "string"})
+    fb = ibis.memtable(
+        {
+            "feedback_id": [f"f{i}" for i in range(n)],
+            "ts": [f"2024-0{1 + i % 3}-10" for i in range(n)],
+            "text": texts,
+            "touchpoint": [None] * n,
+            "nps": [2 if i < 40 else 10 for i in range(n)],
+            "csat": [1 if i < 40 else 5 for i in range(n)],
+        }
+    ).cast({"ts": "timestamp", "nps": "int16", "csat": "int16", "touchpoint": "string"})
     cols = [c for c in ws.feedback().columns if c in fb.columns]
     ws.con.insert("feedback", fb.select(*cols))
-    bp = Blueprint.model_validate({
-        "touchpoints": [{"name": "Baggage claim", "stage": "retention", "keywords": ["lost bag"]},
-                        {"name": "Refunds", "stage": "retention", "keywords": ["refund"]},
-                        {"name": "Flight", "stage": "purchase", "keywords": ["crew"]}],
-        "themes": [{"name": "Money back", "keywords": ["refund"], "pinned": True}],
-    })
+    bp = Blueprint.model_validate(
+        {
+            "touchpoints": [
+                {"name": "Baggage claim", "stage": "retention", "keywords": ["lost bag"]},
+                {"name": "Refunds", "stage": "retention", "keywords": ["refund"]},
+                {"name": "Flight", "stage": "purchase", "keywords": ["crew"]},
+            ],
+            "themes": [{"name": "Money back", "keywords": ["refund"], "pinned": True}],
+        }
+    )
     ws.save_blueprint(bp)
     return ws
 
@@ -114,9 +122,25 @@ def test_drivers_on_a_csv(tmp_path):
 
     rng = np.random.default_rng(0)
     a, b = rng.integers(1, 6, size=(2, 200))
-    pd.DataFrame({"seat": a, "food": b, "overall": 2 * a + b + rng.normal(size=200)}).to_csv(tmp_path / "s.csv", index=False)
-    out = CliRunner().invoke(main, ["voice", "drivers", str(tmp_path / "s.csv"), "--target", "overall",
-                                    "--rating", "seat", "--rating", "food", "--format", "json"])
+    pd.DataFrame({"seat": a, "food": b, "overall": 2 * a + b + rng.normal(size=200)}).to_csv(
+        tmp_path / "s.csv", index=False
+    )
+    out = CliRunner().invoke(
+        main,
+        [
+            "voice",
+            "drivers",
+            str(tmp_path / "s.csv"),
+            "--target",
+            "overall",
+            "--rating",
+            "seat",
+            "--rating",
+            "food",
+            "--format",
+            "json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["rows"][0][0] == "seat" and data["meta"]["n"] == 200

@@ -60,4 +60,6 @@ def test_planted_complaint_is_a_theme_at_the_friction_touchpoint(demo_ws):
 def test_same_seed_same_themes_on_the_demo(demo_ws):
     a = _themes(demo_ws, "--sentiment", "negative", "--seed", "3")
     b = _themes(demo_ws, "--sentiment", "negative", "--seed", "3")
-    assert [(t["label"], t["size"], t["feedback_ids"]) for t in a] == [(t["label"], t["size"], t["feedback_ids"]) for t in b]
+    assert [(t["label"], t["size"], t["feedback_ids"]) for t in a] == [
+        (t["label"], t["size"], t["feedback_ids"]) for t in b
+    ]

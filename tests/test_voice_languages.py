@@ -90,15 +90,25 @@ def _expected_language(text: str) -> str:
 def mixed(tmp_path):
     if not OLIST.exists():
         pytest.skip("../shared/data (Olist reviews) is not on this machine")
-    rows = [(t, s, "olist") for t, s in _olist()] + [(t, s, "en") for t, s in ENGLISH] + \
-        [(t, s, "pt") for t, s in PORTUGUESE]
+    rows = (
+        [(t, s, "olist") for t, s in _olist()]
+        + [(t, s, "en") for t, s in ENGLISH]
+        + [(t, s, "pt") for t, s in PORTUGUESE]
+    )
     path = tmp_path / "reviews.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["review_id", "date", "comment", "stars", "rating_scale"])
         for i, (text, stars, _) in enumerate(rows):
-            w.writerow([f"r{i:03d}", f"2024-0{1 + i % 6}-{1 + i % 27:02d}", text,
-                        "" if stars is None else stars, "" if stars is None else 5])
+            w.writerow(
+                [
+                    f"r{i:03d}",
+                    f"2024-0{1 + i % 6}-{1 + i % 27:02d}",
+                    text,
+                    "" if stars is None else stars,
+                    "" if stars is None else 5,
+                ]
+            )
     ws = Workspace.init(tmp_path / "ws")
     ws.ingest_feedback(path, mapping={"feedback_id": "review_id", "ts": "date", "text": "comment", "rating": "stars"})
     ws.close()
@@ -133,7 +143,8 @@ def test_language_counts_and_no_english_lexicon_on_portuguese(mixed):
     # undetermined (short) texts are read as the workspace's main language, Portuguese here
     not_english = [fid for fid, r in stored.items() if r["language"] != "en"]
     assert len(not_english) == expected["pt"] + expected["und"] + sum(
-        n for k, n in expected.items() if k not in ("pt", "en", "und"))
+        n for k, n in expected.items() if k not in ("pt", "en", "und")
+    )
     for fid in not_english:
         r = stored[fid]
         assert r["scored_by"] != "lexicon", (ids[fid][0], r["scored_by"])
@@ -179,10 +190,13 @@ def test_negative_themes_keep_accents_and_leave_praise_out(mixed):
 
 def test_older_scores_table_is_upgraded_and_portuguese_rescored(tmp_path):
     path = tmp_path / "fb.csv"
-    texts = ["Não recebi o produto e ninguém responde aos meus emails",
-             "The parcel arrived late and the box was damaged badly"]
-    path.write_text("id,date,comment\n" + "".join(f"f{i},2024-01-0{i + 1},{t}\n" for i, t in enumerate(texts)),
-                    encoding="utf-8")
+    texts = [
+        "Não recebi o produto e ninguém responde aos meus emails",
+        "The parcel arrived late and the box was damaged badly",
+    ]
+    path.write_text(
+        "id,date,comment\n" + "".join(f"f{i},2024-01-0{i + 1},{t}\n" for i, t in enumerate(texts)), encoding="utf-8"
+    )
     ws = Workspace.init(tmp_path / "ws")
     ws.ingest_feedback(path, mapping={"feedback_id": "id", "ts": "date", "text": "comment"})
     # a feedback_scores table as an older version wrote it: the lexicon applied to both
@@ -192,9 +206,14 @@ def test_older_scores_table_is_upgraded_and_portuguese_rescored(tmp_path):
     from journeymap.voice.sentiment import LexiconSentiment
 
     s = LexiconSentiment().score(texts)
-    old = {"feedback_id": ["f0", "f1"], "sentiment": s.tolist(), "sentiment_label": ["neutral", "negative"],
-           **{e: [0.0, 0.0] for e in EMOTIONS}, "backend": ["lexicon"] * 2,
-           "scored_at": ["2024-01-01 00:00:00"] * 2}
+    old = {
+        "feedback_id": ["f0", "f1"],
+        "sentiment": s.tolist(),
+        "sentiment_label": ["neutral", "negative"],
+        **{e: [0.0, 0.0] for e in EMOTIONS},
+        "backend": ["lexicon"] * 2,
+        "scored_at": ["2024-01-01 00:00:00"] * 2,
+    }
     ws.con.create_table("feedback_scores", ibis.memtable(old).cast({"scored_at": "timestamp"}))
     ws.close()
     data = json.loads(_run(tmp_path / "ws", "voice", "sentiment", "--format", "json"))

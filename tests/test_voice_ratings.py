@@ -22,36 +22,54 @@ from journeymap.workspace import Workspace
 
 EN = {
     "positive": [
-        "Great {thing}, arrived early and works perfectly.", "Love the {thing}, excellent quality.",
-        "Fantastic service, the {thing} is exactly as described.", "Very happy with my {thing}, highly recommend.",
-        "Superb {thing}, fast delivery and friendly support.", "Brilliant value, the {thing} exceeded expectations.",
+        "Great {thing}, arrived early and works perfectly.",
+        "Love the {thing}, excellent quality.",
+        "Fantastic service, the {thing} is exactly as described.",
+        "Very happy with my {thing}, highly recommend.",
+        "Superb {thing}, fast delivery and friendly support.",
+        "Brilliant value, the {thing} exceeded expectations.",
     ],
     "neutral": [
-        "The {thing} is okay, nothing special.", "Average {thing}, does the job I suppose.",
-        "It is fine. The {thing} came in a box.", "The {thing} is as expected, standard.",
-        "Does anyone know if the {thing} comes in blue?", "Please send the invoice for the {thing}.",
+        "The {thing} is okay, nothing special.",
+        "Average {thing}, does the job I suppose.",
+        "It is fine. The {thing} came in a box.",
+        "The {thing} is as expected, standard.",
+        "Does anyone know if the {thing} comes in blue?",
+        "Please send the invoice for the {thing}.",
     ],
     "negative": [
-        "The {thing} broke after two days, terrible.", "Awful {thing}, still waiting for my refund.",
-        "Worst purchase ever, the {thing} arrived damaged.", "Very disappointed, the {thing} never arrived.",
-        "Useless {thing}, support never answered my emails.", "Poor quality {thing}, returned it immediately.",
+        "The {thing} broke after two days, terrible.",
+        "Awful {thing}, still waiting for my refund.",
+        "Worst purchase ever, the {thing} arrived damaged.",
+        "Very disappointed, the {thing} never arrived.",
+        "Useless {thing}, support never answered my emails.",
+        "Poor quality {thing}, returned it immediately.",
     ],
 }
 PT = {
     "positive": [
-        "Ótimo {thing}, chegou antes do prazo.", "Adorei o {thing}, excelente qualidade.",
-        "Muito bom, recomendo o {thing}.", "Perfeito, o {thing} é lindo e bem embalado.",
-        "Entrega rápida, {thing} maravilhoso.", "Gostei muito do {thing}, voltarei a comprar.",
+        "Ótimo {thing}, chegou antes do prazo.",
+        "Adorei o {thing}, excelente qualidade.",
+        "Muito bom, recomendo o {thing}.",
+        "Perfeito, o {thing} é lindo e bem embalado.",
+        "Entrega rápida, {thing} maravilhoso.",
+        "Gostei muito do {thing}, voltarei a comprar.",
     ],
     "neutral": [
-        "O {thing} é razoável, nada demais.", "Normal, o {thing} cumpre o que promete.",
-        "O {thing} é mediano, esperava um pouco mais.", "Chegou o {thing}, ainda não usei.",
-        "O {thing} vem com nota fiscal?", "Produto {thing} regular.",
+        "O {thing} é razoável, nada demais.",
+        "Normal, o {thing} cumpre o que promete.",
+        "O {thing} é mediano, esperava um pouco mais.",
+        "Chegou o {thing}, ainda não usei.",
+        "O {thing} vem com nota fiscal?",
+        "Produto {thing} regular.",
     ],
     "negative": [
-        "Não recebi o {thing} até agora, péssimo.", "O {thing} veio quebrado, horrível.",
-        "Péssima qualidade, o {thing} não funciona.", "Ainda aguardo o {thing}, nenhuma resposta.",
-        "Produto {thing} com defeito, quero devolver.", "Não recomendo, o {thing} é uma porcaria.",
+        "Não recebi o {thing} até agora, péssimo.",
+        "O {thing} veio quebrado, horrível.",
+        "Péssima qualidade, o {thing} não funciona.",
+        "Ainda aguardo o {thing}, nenhuma resposta.",
+        "Produto {thing} com defeito, quero devolver.",
+        "Não recomendo, o {thing} é uma porcaria.",
     ],
 }
 THINGS_EN = ["lamp", "kettle", "jacket", "phone case", "desk", "blender", "backpack", "mirror"]
@@ -67,7 +85,9 @@ def _reviews(rng, phrases, things, n, *, rated=True):
         cls = classes[rng.integers(0, 3)]
         text = phrases[cls][rng.integers(0, len(phrases[cls]))].format(thing=things[rng.integers(0, len(things))])
         if rng.random() < 0.5:  # a second sentence of the same class, for variety
-            text += " " + phrases[cls][rng.integers(0, len(phrases[cls]))].format(thing=things[rng.integers(0, len(things))])
+            text += " " + phrases[cls][rng.integers(0, len(phrases[cls]))].format(
+                thing=things[rng.integers(0, len(things))]
+            )
         stars = STARS[cls][rng.integers(0, len(STARS[cls]))]
         rows.append((cls, text, stars if rated else None))
     return rows
@@ -101,8 +121,12 @@ def rated(tmp_path_factory):
     """A workspace with 420 rated English reviews, 330 rated Portuguese ones and 60 unrated."""
     tmp = tmp_path_factory.mktemp("rated")
     rng = np.random.default_rng(7)
-    rows = _reviews(rng, EN, THINGS_EN, 420) + _reviews(rng, PT, THINGS_PT, 330) + \
-        _reviews(rng, EN, THINGS_EN, 40, rated=False) + _reviews(rng, PT, THINGS_PT, 20, rated=False)
+    rows = (
+        _reviews(rng, EN, THINGS_EN, 420)
+        + _reviews(rng, PT, THINGS_PT, 330)
+        + _reviews(rng, EN, THINGS_EN, 40, rated=False)
+        + _reviews(rng, PT, THINGS_PT, 20, rated=False)
+    )
     rows.append(("mixed", PRAISE_AND_COMPLAINT, None))
     path = _write(tmp / "reviews.csv", rows)
     ws = Workspace.init(tmp / "ws")
@@ -244,8 +268,9 @@ def test_char_ngrams_are_sklearns():
     test += ["  Tabs\tand  DOUBLE  spaces\n here ", "a I x", "", "emoji 😡😡 and ÇÃO", "Ótimo!!! 10/10 :)"]
     ours = _CharNgrams((2, 5), 2, 300_000)
     ours.fit_transform(train)
-    peer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=300_000,
-                           dtype=np.float32).fit(train)
+    peer = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=300_000, dtype=np.float32
+    ).fit(train)
     assert ours.vocabulary_ == peer.vocabulary_
     a, b = ours.transform(test), peer.transform(test)
     assert a.shape == b.shape and abs(a - b).max() < 1e-6

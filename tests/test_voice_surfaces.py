@@ -26,8 +26,13 @@ from journeymap.cli import main
 from journeymap.voice import embeddings
 from journeymap.workspace import Workspace
 
-REVIEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tripadvisor_hotel_reviews_2k" / \
-    "tripadvisor_hotel_reviews_2k.csv"
+REVIEWS = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "tripadvisor_hotel_reviews_2k"
+    / "tripadvisor_hotel_reviews_2k.csv"
+)
 nlp = pytest.mark.skipif(not embeddings.available(), reason="the nlp extra is not installed")
 
 TEXTS = [
@@ -73,8 +78,14 @@ def _in_terminal(ws_path: Path, *args: str) -> subprocess.CompletedProcess:
     """``journeymap -w WS ARGS`` in a child process whose stderr rich takes for a terminal
     (TTY_COMPATIBLE, TERM), as a user at a shell sees it: the progress bars draw there."""
     env = {**os.environ, "TTY_COMPATIBLE": "1", "TERM": "xterm-256color"}
-    out = subprocess.run([sys.executable, "-m", "journeymap", "-w", str(ws_path), *args], env=env,
-                         capture_output=True, text=True, timeout=600, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "journeymap", "-w", str(ws_path), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     return out
 
@@ -83,8 +94,11 @@ def _in_terminal(ws_path: Path, *args: str) -> subprocess.CompletedProcess:
 def reviews_ws(tmp_path):
     """A workspace holding TEXTS as dated reviews with ids r0.., ingested through the CLI."""
     path = Workspace.init(tmp_path / "ws").path
-    src = _write(tmp_path / "reviews.csv", ["review_id", "date", "comment"],
-                 [[f"r{i}", f"2024-05-0{1 + i % 5}", t] for i, t in enumerate(TEXTS)])
+    src = _write(
+        tmp_path / "reviews.csv",
+        ["review_id", "date", "comment"],
+        [[f"r{i}", f"2024-05-0{1 + i % 5}", t] for i, t in enumerate(TEXTS)],
+    )
     _cli(path, "ingest", "feedback", str(src), "--kind", "review")
     return path
 
@@ -98,7 +112,9 @@ def test_review_id_guessed_and_kind_review_stored(reviews_ws):
 
 def test_no_date_needs_a_default_and_says_so(tmp_path):
     path = Workspace.init(tmp_path / "ws").path
-    src = _write(tmp_path / "nodate.csv", ["id", "Review", "Rating"], [["a1", "great stay", 5], ["a2", "dirty room", 1]])
+    src = _write(
+        tmp_path / "nodate.csv", ["id", "Review", "Rating"], [["a1", "great stay", 5], ["a2", "dirty room", 1]]
+    )
     out = _cli(path, "ingest", "feedback", str(src), ok=False)
     assert out.exit_code == 1 and "Traceback" not in out.output
     assert "no column for ts" in out.stderr and "--ts-default load" in out.stderr
@@ -109,8 +125,11 @@ def test_no_date_needs_a_default_and_says_so(tmp_path):
 
 def test_ts_default_load_dates_rows_with_the_load_time(tmp_path):
     path = Workspace.init(tmp_path / "ws").path
-    src = _write(tmp_path / "nodate.csv", ["id", "Review", "Rating"],
-                 [["a1", "great stay", 5], ["a2", "dirty room", 1], ["a3", "ok", 3]])
+    src = _write(
+        tmp_path / "nodate.csv",
+        ["id", "Review", "Rating"],
+        [["a1", "great stay", 5], ["a2", "dirty room", 1], ["a3", "ok", 3]],
+    )
     before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     out = _cli(path, "ingest", "feedback", str(src), "--ts-default", "load", "--kind", "review")
     after = datetime.now(UTC).replace(tzinfo=None)
@@ -142,8 +161,11 @@ def test_ts_default_fixed_date_in_the_time_zone(tmp_path):
 
 def test_id_is_guessed_for_feedback_only(tmp_path):
     path = Workspace.init(tmp_path / "ws").path
-    ev = _write(tmp_path / "events.csv", ["id", "customer_id", "ts", "event"],
-                [["e1", "c1", "2024-05-01 10:00:00", "Home"], ["e2", "c1", "2024-05-01 10:05:00", "Cart"]])
+    ev = _write(
+        tmp_path / "events.csv",
+        ["id", "customer_id", "ts", "event"],
+        [["e1", "c1", "2024-05-01 10:00:00", "Home"], ["e2", "c1", "2024-05-01 10:05:00", "Cart"]],
+    )
     out = _cli(path, "ingest", "events", str(ev))
     assert "=id" not in out.stderr
     with Workspace.open(path) as w:
@@ -163,8 +185,11 @@ def test_kpis_empty_says_why(tmp_path, reviews_ws):
     assert f"none of the {len(TEXTS)} feedback rows has an nps, csat or ces score or a rating" in reason
     assert reason in " ".join(out.stderr.split())
     # ratings on 0-10 are not CSAT: the sentence says the scale
-    src = _write(tmp_path / "tens.csv", ["review_id", "date", "comment", "score"],
-                 [[f"t{i}", "2024-05-01", "ok", v] for i, v in enumerate([0, 7, 10, 9])])
+    src = _write(
+        tmp_path / "tens.csv",
+        ["review_id", "date", "comment", "score"],
+        [[f"t{i}", "2024-05-01", "ok", v] for i, v in enumerate([0, 7, 10, 9])],
+    )
     tens = Workspace.init(tmp_path / "tens").path
     _cli(tens, "ingest", "feedback", str(src))
     out = _cli(tens, "voice", "kpis")
@@ -192,8 +217,11 @@ def test_rating_1_to_5_feeds_csat(tmp_path):
 
 
 def test_csat_column_wins_over_rating(tmp_path):
-    src = _write(tmp_path / "both.csv", ["review_id", "date", "csat", "rating"],
-                 [["b1", "2024-05-01", 5, 1], ["b2", "2024-05-01", 2, 1], ["b3", "2024-05-01", None, 5]])
+    src = _write(
+        tmp_path / "both.csv",
+        ["review_id", "date", "csat", "rating"],
+        [["b1", "2024-05-01", 5, 1], ["b2", "2024-05-01", 2, 1], ["b3", "2024-05-01", None, 5]],
+    )
     path = Workspace.init(tmp_path / "ws").path
     _cli(path, "ingest", "feedback", str(src))
     data = json.loads(_cli(path, "voice", "kpis", "--format", "json").stdout)

@@ -69,8 +69,9 @@ def variant_expr(table: ir.Table, variant: str) -> ir.StringValue:
     return ibis.ifelse(v == "", ibis.null("string"), v)
 
 
-def variant_counts(journeys: ir.Table, variant: str = "variant", touchpoint: str | None = None,
-                   include_in_progress: bool = False) -> ir.Table:
+def variant_counts(
+    journeys: ir.Table, variant: str = "variant", touchpoint: str | None = None, include_in_progress: bool = False
+) -> ir.Table:
     """Per variant: ``units``, ``conversions`` and ``mixed`` (units that saw another variant too)."""
     j = journeys if include_in_progress else journeys.filter(journeys.status != "in_progress")
     j = j.mutate(_variant=variant_expr(j, variant))
@@ -80,10 +81,15 @@ def variant_counts(journeys: ir.Table, variant: str = "variant", touchpoint: str
     per = x.group_by("journey_id").agg(
         variant=x._variant.argmin(x.step), converted=x.converted.any(), n_variants=x._variant.nunique()
     )
-    return per.group_by("variant").agg(
-        units=per.count(), conversions=per.converted.cast("int64").sum(),
-        mixed=(per.n_variants > 1).cast("int64").sum(),
-    ).order_by("variant")
+    return (
+        per.group_by("variant")
+        .agg(
+            units=per.count(),
+            conversions=per.converted.cast("int64").sum(),
+            mixed=(per.n_variants > 1).cast("int64").sum(),
+        )
+        .order_by("variant")
+    )
 
 
 def two_proportions(c0: float, n0: float, c1: float, n1: float, level: float = 0.95) -> dict[str, float]:
@@ -96,8 +102,14 @@ def two_proportions(c0: float, n0: float, c1: float, n1: float, level: float = 0
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n0 + 1 / n1))
     z = diff / se0 if se0 > 0 else math.nan
     p = float(2 * stats.norm.sf(abs(z))) if se0 > 0 else math.nan
-    return {"difference": diff, "low": diff - z_crit * se, "high": diff + z_crit * se,
-            "relative_lift": diff / p0 if p0 > 0 else math.nan, "z": z, "p_value": p}
+    return {
+        "difference": diff,
+        "low": diff - z_crit * se,
+        "high": diff + z_crit * se,
+        "relative_lift": diff / p0 if p0 > 0 else math.nan,
+        "z": z,
+        "p_value": p,
+    }
 
 
 def required_sample_size(p0: float, mde: float, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -156,10 +168,19 @@ def _check_levels(alpha: float, power: float) -> None:
         raise InputError(f"power {power!r} must be between 0 and 1 (e.g. 0.8); pass --power 0.8.")
 
 
-def abtest(journeys: ir.Table, *, variant: str = "variant", touchpoint: str | None = None,
-           control: str | None = None, split: Sequence[float] | None = None, alpha: float = 0.05,
-           power: float = 0.8, mde: float | None = None, include_in_progress: bool = False,
-           con=None) -> ABTestResult:
+def abtest(
+    journeys: ir.Table,
+    *,
+    variant: str = "variant",
+    touchpoint: str | None = None,
+    control: str | None = None,
+    split: Sequence[float] | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    mde: float | None = None,
+    include_in_progress: bool = False,
+    con=None,
+) -> ABTestResult:
     """Analyse an A/B test of a touchpoint's variants (see the module docstring)."""
     from journeymap.engine import execute
 
@@ -182,14 +203,28 @@ def abtest(journeys: ir.Table, *, variant: str = "variant", touchpoint: str | No
         if v == control:
             continue
         s = two_proportions(conv[control], units[control], conv[v], units[v], 1 - alpha)
-        comparisons.append([v, control, s["difference"], s["low"], s["high"], _nan(s["relative_lift"]),
-                            _nan(s["z"]), _nan(s["p_value"]), bool(s["p_value"] < alpha)])
+        comparisons.append(
+            [
+                v,
+                control,
+                s["difference"],
+                s["low"],
+                s["high"],
+                _nan(s["relative_lift"]),
+                _nan(s["z"]),
+                _nan(s["p_value"]),
+                bool(s["p_value"] < alpha),
+            ]
+        )
     srm = _srm(names, units, split)
     srm["mixed_units"] = int(df["mixed"].sum())
-    return ABTestResult(variants=variants, comparisons=comparisons, srm=srm,
-                        power=_power(conv[control] / units[control], min(units.values()), alpha, power, mde),
-                        meta={"variant": variant, "touchpoint": touchpoint, "control": control, "alpha": alpha,
-                              "unit": "journey"})
+    return ABTestResult(
+        variants=variants,
+        comparisons=comparisons,
+        srm=srm,
+        power=_power(conv[control] / units[control], min(units.values()), alpha, power, mde),
+        meta={"variant": variant, "touchpoint": touchpoint, "control": control, "alpha": alpha, "unit": "journey"},
+    )
 
 
 def _srm(names: list[str], units: dict[str, float], split: Sequence[float] | None) -> dict[str, Any]:
@@ -202,14 +237,23 @@ def _srm(names: list[str], units: dict[str, float], split: Sequence[float] | Non
             raise InputError(f"--split {list(split)!r} needs one positive weight per variant ({', '.join(names)}).")
     expected = observed.sum() * weights / weights.sum()
     chi2, p = stats.chisquare(observed, expected)
-    return {"chi2": float(chi2), "p_value": float(p), "mismatch": bool(p < SRM_ALPHA),
-            "expected_split": [float(w) for w in weights / weights.sum()]}
+    return {
+        "chi2": float(chi2),
+        "p_value": float(p),
+        "mismatch": bool(p < SRM_ALPHA),
+        "expected_split": [float(w) for w in weights / weights.sum()],
+    }
 
 
 def _power(p0: float, n: float, alpha: float, power: float, mde: float | None) -> dict[str, Any]:
     """MDE at the smallest arm ``n`` and units per arm for the target effect, from one power calculation."""
-    out: dict[str, Any] = {"alpha": alpha, "power": power, "control_rate": p0, "n_per_arm": int(n),
-                           "mde_absolute": _nan(minimum_detectable_effect(p0, n, alpha, power))}
+    out: dict[str, Any] = {
+        "alpha": alpha,
+        "power": power,
+        "control_rate": p0,
+        "n_per_arm": int(n),
+        "mde_absolute": _nan(minimum_detectable_effect(p0, n, alpha, power)),
+    }
     target = mde if mde is not None else 0.1 * p0
     out["target_mde"] = target
     try:

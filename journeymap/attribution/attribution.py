@@ -118,25 +118,35 @@ def attribute(
             touches = marked.filter(marked.channel.notnull()).mutate(nulls=1.0 - marked.conversions)
             paths = aggregate_paths(touches, con)
             unattributed = _unattributed(marked, paths, con)
-            rows = _heuristic_rows(paths, touches, [m for m in models if m not in DATA_DRIVEN], settings,
-                                   custom_weights, con)
+            rows = _heuristic_rows(
+                paths, touches, [m for m in models if m not in DATA_DRIVEN], settings, custom_weights, con
+            )
     if isinstance(source, Paths):
-        rows = _heuristic_rows(paths, None, [m for m in models if m not in DATA_DRIVEN], settings,
-                               custom_weights, con)
+        rows = _heuristic_rows(paths, None, [m for m in models if m not in DATA_DRIVEN], settings, custom_weights, con)
     extra: dict[str, Any] = {}
     rows += _data_driven_rows(paths, models, order, collapse_repeats, max_exact, seed, extra, warnings)
     if bootstrap and paths.total_conversions > 0:
-        _add_intervals(rows, paths, [m for m in models if m in DATA_DRIVEN], bootstrap, order,
-                       collapse_repeats, seed)
+        _add_intervals(rows, paths, [m for m in models if m in DATA_DRIVEN], bootstrap, order, collapse_repeats, seed)
     diagnostics = path_diagnostics(paths, unattributed=unattributed)
     diagnostics["warnings"] = warnings + extra.pop("warnings", []) + diagnostics["warnings"]
-    meta = {"models": models, "order": order, "value": value, "bootstrap": bootstrap, "seed": seed,
-            "collapse_repeats": collapse_repeats,
-            "input": "paths" if isinstance(source, Paths) else "journeys", **settings.describe()}
+    meta = {
+        "models": models,
+        "order": order,
+        "value": value,
+        "bootstrap": bootstrap,
+        "seed": seed,
+        "collapse_repeats": collapse_repeats,
+        "input": "paths" if isinstance(source, Paths) else "journeys",
+        **settings.describe(),
+    }
     _set_shares(rows, value)
-    return AttributionResult(credits=rows, diagnostics=diagnostics, meta=meta,
-                             removal_effects=extra.get("removal", []),
-                             ordered=[list(r) for r in ordered_shapley(paths)] if ordered else [])
+    return AttributionResult(
+        credits=rows,
+        diagnostics=diagnostics,
+        meta=meta,
+        removal_effects=extra.get("removal", []),
+        ordered=[list(r) for r in ordered_shapley(paths)] if ordered else [],
+    )
 
 
 def _slim(touches: ir.Table, models: list[str]) -> ir.Table:
@@ -155,27 +165,39 @@ def _unattributed(marked: ir.Table, paths: Paths, con) -> float:
     return max(0.0, float(total or 0) - paths.total_conversions)
 
 
-def _heuristic_rows(paths: Paths, touches: ir.Table | None, models: list[str], s: AttributionSettings,
-                    custom_weights, con) -> list[list[Any]]:
+def _heuristic_rows(
+    paths: Paths, touches: ir.Table | None, models: list[str], s: AttributionSettings, custom_weights, con
+) -> list[list[Any]]:
     if not models:
         return []
     from journeymap.engine import execute
 
     if touches is None:
         touches, con = path_touches(paths), None
-    expr = heuristic_credits(touches, models, half_life=s.half_life_delta, direct=s.direct,
-                             custom_weights=custom_weights)
+    expr = heuristic_credits(
+        touches, models, half_life=s.half_life_delta, direct=s.direct, custom_weights=custom_weights
+    )
     df = execute(expr, con)
     rows = []
     for m in models:
         sub = df[df["model"] == m].sort_values("channel")
-        rows += [[m, str(c), float(cv), float(v), None, None, None, None, None]
-                 for c, cv, v in zip(sub["channel"], sub["conversions"], sub["value"], strict=True)]
+        rows += [
+            [m, str(c), float(cv), float(v), None, None, None, None, None]
+            for c, cv, v in zip(sub["channel"], sub["conversions"], sub["value"], strict=True)
+        ]
     return rows
 
 
-def _data_driven_rows(paths: Paths, models: list[str], order: int, collapse: bool, max_exact: int, seed: int,
-                      extra: dict[str, Any], warnings: list[str]) -> list[list[Any]]:
+def _data_driven_rows(
+    paths: Paths,
+    models: list[str],
+    order: int,
+    collapse: bool,
+    max_exact: int,
+    seed: int,
+    extra: dict[str, Any],
+    warnings: list[str],
+) -> list[list[Any]]:
     rows: list[list[Any]] = []
     if paths.n_paths == 0 and any(m in DATA_DRIVEN for m in models):
         warnings.append("No paths: Markov and Shapley have nothing to credit.")
@@ -188,20 +210,25 @@ def _data_driven_rows(paths: Paths, models: list[str], order: int, collapse: boo
         elif m == "shapley":
             sfit = shapley_credits(paths, max_exact=max_exact, seed=seed)
             if not sfit.exact:
-                warnings.append(f"Shapley sampled over {sfit.n_permutations} channel orders ({len(sfit.channels)} "
-                                f"channels > {max_exact}); largest standard error "
-                                f"{float(sfit.stderr_conversions.max()):.3g} conversions.")
+                warnings.append(
+                    f"Shapley sampled over {sfit.n_permutations} channel orders ({len(sfit.channels)} "
+                    f"channels > {max_exact}); largest standard error "
+                    f"{float(sfit.stderr_conversions.max()):.3g} conversions."
+                )
             rows += _rows("shapley", sfit.channels, sfit.conversions, sfit.value)
     return rows
 
 
 def _rows(model: str, channels: list[str], conv: np.ndarray, val: np.ndarray) -> list[list[Any]]:
-    return [[model, c, float(a), float(b), None, None, None, None, None]
-            for c, a, b in sorted(zip(channels, conv, val, strict=True))]
+    return [
+        [model, c, float(a), float(b), None, None, None, None, None]
+        for c, a, b in sorted(zip(channels, conv, val, strict=True))
+    ]
 
 
-def _add_intervals(rows: list[list[Any]], paths: Paths, models: list[str], n: int, order: int,
-                   collapse: bool, seed: int) -> None:
+def _add_intervals(
+    rows: list[list[Any]], paths: Paths, models: list[str], n: int, order: int, collapse: bool, seed: int
+) -> None:
     if not models:
         return
     iv = bootstrap_intervals(paths, n, models=models, order=order, collapse_repeats=collapse, seed=seed)

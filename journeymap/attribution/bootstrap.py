@@ -33,9 +33,8 @@ def resample_counts(paths: Paths, rng: np.random.Generator) -> tuple[np.ndarray,
     cells = np.concatenate([paths.conversions, paths.nulls])
     total = int(round(cells.sum()))
     draw = rng.multinomial(total, cells / cells.sum()).astype(float)
-    conv, nulls = draw[: paths.n_paths], draw[paths.n_paths:]
-    mean_value = np.divide(paths.value, paths.conversions, out=np.zeros(paths.n_paths),
-                           where=paths.conversions > 0)
+    conv, nulls = draw[: paths.n_paths], draw[paths.n_paths :]
+    mean_value = np.divide(paths.value, paths.conversions, out=np.zeros(paths.n_paths), where=paths.conversions > 0)
     return conv, conv * mean_value, nulls
 
 
@@ -72,6 +71,10 @@ def bootstrap_intervals(
     for m, rows in draws.items():
         conv = np.array([r[0] for r in rows])
         val = np.array([r[1] for r in rows])
-        out[m] = (np.percentile(conv, alpha, axis=0), np.percentile(conv, 100 - alpha, axis=0),
-                  np.percentile(val, alpha, axis=0), np.percentile(val, 100 - alpha, axis=0))
+        out[m] = (
+            np.percentile(conv, alpha, axis=0),
+            np.percentile(conv, 100 - alpha, axis=0),
+            np.percentile(val, alpha, axis=0),
+            np.percentile(val, 100 - alpha, axis=0),
+        )
     return out

@@ -53,14 +53,30 @@ POSITIONAL = {
 """(first, middle, last) weights of the position-based models."""
 
 HEURISTIC_MODELS = (
-    "first", "last", "last_non_direct", "linear", "time_decay", "position", "j_shaped",
-    "inverse_j", "custom", "participation",
+    "first",
+    "last",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position",
+    "j_shaped",
+    "inverse_j",
+    "custom",
+    "participation",
 )
 """Every rule-based model, by name."""
 
-ALIASES = {"u": "position", "u_shaped": "position", "position_based": "position", "j": "j_shaped",
-           "first_touch": "first", "last_touch": "last", "linear_touch": "linear", "decay": "time_decay",
-           "lnd": "last_non_direct"}
+ALIASES = {
+    "u": "position",
+    "u_shaped": "position",
+    "position_based": "position",
+    "j": "j_shaped",
+    "first_touch": "first",
+    "last_touch": "last",
+    "linear_touch": "linear",
+    "decay": "time_decay",
+    "lnd": "last_non_direct",
+}
 """Other names users type for the same models."""
 
 NEEDS_TIME = ("time_decay",)
@@ -95,14 +111,18 @@ def heuristic_credits(
             aggs[f"_c_{m}"] = (w * t.conversions).sum()
             aggs[f"_v_{m}"] = (w * t.value).sum()
         g = t.group_by("channel").agg(**aggs)
-        parts = [g.select(model=ibis.literal(m), channel=g.channel, conversions=g[f"_c_{m}"], value=g[f"_v_{m}"])
-                 for m in weighted]
+        parts = [
+            g.select(model=ibis.literal(m), channel=g.channel, conversions=g[f"_c_{m}"], value=g[f"_v_{m}"])
+            for m in weighted
+        ]
     if "participation" in models:  # each distinct (path, channel) once: a group-by, no join
-        pc = converting.group_by(["path_id", "channel"]).agg(c=converting.conversions.max(),
-                                                             v=converting.value.max())
+        pc = converting.group_by(["path_id", "channel"]).agg(c=converting.conversions.max(), v=converting.value.max())
         pc = pc.group_by("channel").agg(conversions=pc.c.sum(), value=pc.v.sum())
-        parts.append(pc.select(model=ibis.literal("participation"), channel=pc.channel,
-                               conversions=pc.conversions, value=pc.value))
+        parts.append(
+            pc.select(
+                model=ibis.literal("participation"), channel=pc.channel, conversions=pc.conversions, value=pc.value
+            )
+        )
     out = parts[0]
     for p in parts[1:]:
         out = out.union(p)
@@ -138,9 +158,7 @@ def canonical_model(name: str) -> str:
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     key = ALIASES.get(key, key)
     if key not in HEURISTIC_MODELS:
-        raise InputError(
-            f"Model {name!r} is not a rule-based model; use one of {', '.join(HEURISTIC_MODELS)}."
-        )
+        raise InputError(f"Model {name!r} is not a rule-based model; use one of {', '.join(HEURISTIC_MODELS)}.")
     return key
 
 
@@ -172,8 +190,9 @@ def _weight(t: ir.Table, model: str, custom: Sequence[float] | None) -> ir.Float
     return _positional(first, last, n, f, m, la)
 
 
-def _positional(is_first: ir.BooleanValue, is_last: ir.BooleanValue, n: ir.IntegerValue, first: float,
-                middle: float, last: float) -> ir.FloatingValue:
+def _positional(
+    is_first: ir.BooleanValue, is_last: ir.BooleanValue, n: ir.IntegerValue, first: float, middle: float, last: float
+) -> ir.FloatingValue:
     total = first + middle + last
     f, m, la = first / total, middle / total, last / total
     two_f = first / (first + last) if first + last > 0 else 0.5

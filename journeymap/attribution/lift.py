@@ -47,9 +47,14 @@ NOTE = "Association, not cause: journeys that meet a touchpoint differ in other 
 LIFT_COLUMNS = list(LiftRow.columns())
 
 
-def exposure_counts(journeys: ir.Table, customers: ir.Table | None = None, blueprint: Blueprint | None = None,
-                    *, strata: Sequence[str] = ("persona", "first_stage"),
-                    include_in_progress: bool = False) -> tuple[ir.Table, ir.Table]:
+def exposure_counts(
+    journeys: ir.Table,
+    customers: ir.Table | None = None,
+    blueprint: Blueprint | None = None,
+    *,
+    strata: Sequence[str] = ("persona", "first_stage"),
+    include_in_progress: bool = False,
+) -> tuple[ir.Table, ir.Table]:
     """Two aggregates (Ibis expressions): exposed counts per (touchpoint, stratum) and totals per stratum."""
     j = journeys if include_in_progress else journeys.filter(journeys.status != "in_progress")
     j = _with_stratum(j, customers, blueprint, strata)
@@ -91,8 +96,15 @@ def cmh(tables: np.ndarray, level: float = 0.95) -> dict[str, float]:
     t = tables[tables.sum(axis=(1, 2)) > 1]
     a, b, c, d = t[:, 0, 0], t[:, 0, 1], t[:, 1, 0], t[:, 1, 1]
     z = z_for_level(level)
-    out = {"odds_ratio": math.nan, "or_low": math.nan, "or_high": math.nan, "risk_difference": math.nan,
-           "rd_low": math.nan, "rd_high": math.nan, "p_value": math.nan}
+    out = {
+        "odds_ratio": math.nan,
+        "or_low": math.nan,
+        "or_high": math.nan,
+        "risk_difference": math.nan,
+        "rd_low": math.nan,
+        "rd_high": math.nan,
+        "p_value": math.nan,
+    }
     if len(t) == 0:
         return out
     out = _cmh(a, b, c, d, z, out)
@@ -105,10 +117,14 @@ def _cmh(a, b, c, d, z, out):
     if r.sum() > 0 and s.sum() > 0:
         orr = r.sum() / s.sum()
         p_, q_ = (a + d) / n, (b + c) / n
-        var = ((p_ * r).sum() / (2 * r.sum() ** 2) + (p_ * s + q_ * r).sum() / (2 * r.sum() * s.sum())
-               + (q_ * s).sum() / (2 * s.sum() ** 2))
-        out.update(odds_ratio=orr, or_low=orr * math.exp(-z * math.sqrt(var)),
-                   or_high=orr * math.exp(z * math.sqrt(var)))
+        var = (
+            (p_ * r).sum() / (2 * r.sum() ** 2)
+            + (p_ * s + q_ * r).sum() / (2 * r.sum() * s.sum())
+            + (q_ * s).sum() / (2 * s.sum() ** 2)
+        )
+        out.update(
+            odds_ratio=orr, or_low=orr * math.exp(-z * math.sqrt(var)), or_high=orr * math.exp(z * math.sqrt(var))
+        )
     n1, n0 = a + b, c + d
     ok = (n1 > 0) & (n0 > 0)
     if ok.any():
@@ -125,9 +141,17 @@ def _cmh(a, b, c, d, z, out):
     return out
 
 
-def lift(journeys: ir.Table, customers: ir.Table | None = None, blueprint: Blueprint | None = None, *,
-         touchpoints: Sequence[str] | None = None, strata: Sequence[str] = ("persona", "first_stage"),
-         alpha: float = 0.05, include_in_progress: bool = False, con=None) -> LiftResult:
+def lift(
+    journeys: ir.Table,
+    customers: ir.Table | None = None,
+    blueprint: Blueprint | None = None,
+    *,
+    touchpoints: Sequence[str] | None = None,
+    strata: Sequence[str] = ("persona", "first_stage"),
+    alpha: float = 0.05,
+    include_in_progress: bool = False,
+    con=None,
+) -> LiftResult:
     """Exposure lift per touchpoint with CMH statistics and Benjamini-Hochberg q-values."""
     frames = _counts(journeys, customers, blueprint, strata, include_in_progress, con)
     names = sorted(frames[0]["touchpoint"].dropna().unique()) if touchpoints is None else list(touchpoints)
@@ -145,15 +169,24 @@ def lift(journeys: ir.Table, customers: ir.Table | None = None, blueprint: Bluep
     return LiftResult(columns=LIFT_COLUMNS, rows=rows, meta=meta)
 
 
-def hypothesis(journeys: ir.Table, touchpoint: str, customers: ir.Table | None = None,
-               blueprint: Blueprint | None = None, *, strata: Sequence[str] = ("persona", "first_stage"),
-               alpha: float = 0.05, con=None) -> HypothesisResult:
+def hypothesis(
+    journeys: ir.Table,
+    touchpoint: str,
+    customers: ir.Table | None = None,
+    blueprint: Blueprint | None = None,
+    *,
+    strata: Sequence[str] = ("persona", "first_stage"),
+    alpha: float = 0.05,
+    con=None,
+) -> HypothesisResult:
     """Answer "do customers who see ``touchpoint`` convert more?" with effect, interval, p and sample sizes."""
     frames = _counts(journeys, customers, blueprint, strata, False, con)
     known = set(frames[0]["touchpoint"].dropna())
     if not known:
-        raise InputError(f"There are no finished journeys to test {touchpoint!r} on; ingest events first "
-                         "or widen --start/--end and the other filters.")
+        raise InputError(
+            f"There are no finished journeys to test {touchpoint!r} on; ingest events first "
+            "or widen --start/--end and the other filters."
+        )
     if touchpoint not in known:
         raise InputError(
             f"Touchpoint {touchpoint!r} is not met in any finished journey; known: "
@@ -161,15 +194,20 @@ def hypothesis(journeys: ir.Table, touchpoint: str, customers: ir.Table | None =
         )
     row = _row(touchpoint, *frames)
     row[14], row[15] = row[13], bool(row[13] is not None and row[13] < alpha)
-    return HypothesisResult(columns=LIFT_COLUMNS, rows=[row], answer=_answer(row, alpha),
-                            meta={"note": NOTE, "strata": list(strata), "alpha": alpha})
+    return HypothesisResult(
+        columns=LIFT_COLUMNS,
+        rows=[row],
+        answer=_answer(row, alpha),
+        meta={"note": NOTE, "strata": list(strata), "alpha": alpha},
+    )
 
 
 def _counts(journeys, customers, blueprint, strata, include_in_progress, con):
     from journeymap.engine import execute
 
-    exposed, totals = exposure_counts(journeys, customers, blueprint, strata=strata,
-                                      include_in_progress=include_in_progress)
+    exposed, totals = exposure_counts(
+        journeys, customers, blueprint, strata=strata, include_in_progress=include_in_progress
+    )
     return execute(exposed, con), execute(totals, con)
 
 
@@ -184,18 +222,42 @@ def _row(tp: str, exposed, totals) -> list[Any]:
     s = cmh(arr)
     n1, c1 = arr[:, 0].sum(), arr[:, 0, 0].sum()
     n0, c0 = arr[:, 1].sum(), arr[:, 1, 0].sum()
-    row = [tp, int(n1), int(c1), c1 / n1 if n1 else None, int(n0), int(c0), c0 / n0 if n0 else None,
-           s["risk_difference"], s["rd_low"], s["rd_high"], s["odds_ratio"], s["or_low"], s["or_high"],
-           s["p_value"], None, False, int((arr.sum(axis=(1, 2)) > 0).sum())]
-    return [None if isinstance(v, float) and math.isnan(v) else (float(v) if isinstance(v, np.floating) else v)
-            for v in row]
+    row = [
+        tp,
+        int(n1),
+        int(c1),
+        c1 / n1 if n1 else None,
+        int(n0),
+        int(c0),
+        c0 / n0 if n0 else None,
+        s["risk_difference"],
+        s["rd_low"],
+        s["rd_high"],
+        s["odds_ratio"],
+        s["or_low"],
+        s["or_high"],
+        s["p_value"],
+        None,
+        False,
+        int((arr.sum(axis=(1, 2)) > 0).sum()),
+    ]
+    return [
+        None if isinstance(v, float) and math.isnan(v) else (float(v) if isinstance(v, np.floating) else v) for v in row
+    ]
 
 
 def _answer(row: list[Any], alpha: float) -> str:
     tp, n1, r1, n0, r0, rd, lo, hi, p = row[0], row[1], row[3], row[4], row[6], row[7], row[8], row[9], row[13]
     if rd is None or p is None:
         return f"Cannot tell for {tp!r}: {n1} journeys exposed and {n0} not; both groups need journeys."
-    verdict = "convert more" if (p < alpha and rd > 0) else "convert less" if (p < alpha and rd < 0) \
+    verdict = (
+        "convert more"
+        if (p < alpha and rd > 0)
+        else "convert less"
+        if (p < alpha and rd < 0)
         else "show no significant difference"
-    return (f"Journeys that meet {tp!r} {verdict}: {r1:.1%} of {n1} exposed vs {r0:.1%} of {n0} not; "
-            f"stratified risk difference {rd:+.1%} ({lo:+.1%} to {hi:+.1%}), p = {p:.3g}. {NOTE}")
+    )
+    return (
+        f"Journeys that meet {tp!r} {verdict}: {r1:.1%} of {n1} exposed vs {r0:.1%} of {n0} not; "
+        f"stratified risk difference {rd:+.1%} ({lo:+.1%} to {hi:+.1%}), p = {p:.3g}. {NOTE}"
+    )

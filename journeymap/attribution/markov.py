@@ -89,8 +89,17 @@ class Chain:
         pkeys, pinv = _unique_inverse(pairs)
         last = s[paths.offsets[1:] - 1]
         contains = _containment(paths, order, s, len(uniq) + 1)
-        return cls(list(paths.channels), order, len(uniq) + 1, pkeys // (len(uniq) + 1),
-                   pkeys % (len(uniq) + 1), pinv.astype(np.int64), pidx, last, contains)
+        return cls(
+            list(paths.channels),
+            order,
+            len(uniq) + 1,
+            pkeys // (len(uniq) + 1),
+            pkeys % (len(uniq) + 1),
+            pinv.astype(np.int64),
+            pidx,
+            last,
+            contains,
+        )
 
     def fit(self, conversions: np.ndarray, value: np.ndarray, nulls: np.ndarray) -> MarkovFit:
         """Removal effects and credits for these per-path counts."""
@@ -100,8 +109,9 @@ class Chain:
         null = np.bincount(self.last_state, weights=nulls, minlength=self.n_states)
         out = np.bincount(self.pair_src, weights=counts, minlength=self.n_states) + conv + null
         safe = np.where(out > 0, out, 1.0)
-        q = sparse.csr_matrix((counts / safe[self.pair_src], (self.pair_src, self.pair_dst)),
-                              shape=(self.n_states, self.n_states))
+        q = sparse.csr_matrix(
+            (counts / safe[self.pair_src], (self.pair_src, self.pair_dst)), shape=(self.n_states, self.n_states)
+        )
         r = conv / safe
         base = _absorb(q, r, np.ones(self.n_states, dtype=bool))
         effects = np.zeros(len(self.channels))
@@ -153,7 +163,7 @@ def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _state_ids(paths: Paths, order: int) -> np.ndarray:
     base = len(paths.channels) + 1
-    if base ** order >= 2**62:
+    if base**order >= 2**62:
         raise InputError(f"Markov order {order} with {base - 1} channels is too large; lower --order.")
     pos = np.arange(len(paths.codes)) - paths.offsets[paths.path_index()]
     state = np.zeros(len(paths.codes), dtype=np.int64)

@@ -50,8 +50,13 @@ class Paths:
     nulls: np.ndarray
 
     @classmethod
-    def from_sequences(cls, sequences: Sequence[Sequence[str]], conversions: Sequence[float],
-                       value: Sequence[float] | None = None, nulls: Sequence[float] | None = None) -> Paths:
+    def from_sequences(
+        cls,
+        sequences: Sequence[Sequence[str]],
+        conversions: Sequence[float],
+        value: Sequence[float] | None = None,
+        nulls: Sequence[float] | None = None,
+    ) -> Paths:
         """Build paths from channel sequences (channels are numbered in sorted order)."""
         channels = sorted({c for s in sequences for c in s})
         index = {c: i for i, c in enumerate(channels)}
@@ -120,8 +125,9 @@ class Paths:
         idx = np.flatnonzero(ok)
         first = np.full(len(keys), -1)
         first[inverse[::-1]] = idx[::-1]
-        sums = [np.bincount(inverse, weights=a[ok], minlength=len(keys))
-                for a in (self.conversions, self.value, self.nulls)]
+        sums = [
+            np.bincount(inverse, weights=a[ok], minlength=len(keys)) for a in (self.conversions, self.value, self.nulls)
+        ]
         order = np.argsort(first, kind="stable")  # keep the order of first appearance
         first, sums = first[order], [x[order] for x in sums]
         starts, ends = self.offsets[first], self.offsets[first + 1]
@@ -139,8 +145,10 @@ class Paths:
         longest = int(lengths.max()) if len(lengths) else 0
         words = -(-longest // per_word) if longest else 1
         if words > 8:
-            return np.array([self.codes[a:b].tobytes() for a, b in zip(self.offsets[:-1], self.offsets[1:],
-                                                                       strict=True)], dtype=object)
+            return np.array(
+                [self.codes[a:b].tobytes() for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)],
+                dtype=object,
+            )
         pidx = self.path_index()
         step = np.arange(len(self.codes)) - self.offsets[pidx]
         packed = np.zeros((self.n_paths, words + 1), dtype=np.int64)
@@ -172,12 +180,12 @@ def aggregate_paths(touches: ir.Table, con=None, method: str = "auto") -> Paths:
         if method == "codes":
             raise InputError("These paths are too long to pack into int64 words; use method='lists'.")
     per = touches.group_by("path_id").agg(
-        seq=touches.channel.collect(order_by=touches.pos), conversions=touches.conversions.max(),
-        value=touches.value.max(), nulls=touches.nulls.max(),
+        seq=touches.channel.collect(order_by=touches.pos),
+        conversions=touches.conversions.max(),
+        value=touches.value.max(),
+        nulls=touches.nulls.max(),
     )
-    agg = per.group_by("seq").agg(
-        conversions=per.conversions.sum(), value=per.value.sum(), nulls=per.nulls.sum()
-    )
+    agg = per.group_by("seq").agg(conversions=per.conversions.sum(), value=per.value.sum(), nulls=per.nulls.sum())
     return _from_arrow(_to_arrow(agg, con))
 
 
@@ -202,12 +210,20 @@ def _aggregate_codes(touches: ir.Table, con, names: list[str], bits: int, per_wo
     code = touches.channel.substitute({c: i + 1 for i, c in enumerate(names)}, else_=0).cast("int64")
     slot = (touches.pos - 1).cast("int64")
     touches = touches.mutate(_slot=slot, _shifted=code << ((slot % per_word) * bits))  # once per touch
-    terms = {f"w{k}": ibis.ifelse((touches._slot >= k * per_word) & (touches._slot < (k + 1) * per_word),
-                                  touches._shifted, 0).sum().cast("int64")
-             for k in range(words)}
+    terms = {
+        f"w{k}": ibis.ifelse(
+            (touches._slot >= k * per_word) & (touches._slot < (k + 1) * per_word), touches._shifted, 0
+        )
+        .sum()
+        .cast("int64")
+        for k in range(words)
+    }
     per = touches.group_by("path_id").agg(
-        n=touches.pos.max(), conversions=touches.conversions.max(), value=touches.value.max(),
-        nulls=touches.nulls.max(), **terms,
+        n=touches.pos.max(),
+        conversions=touches.conversions.max(),
+        value=touches.value.max(),
+        nulls=touches.nulls.max(),
+        **terms,
     )
     agg = per.group_by(["n", *terms]).agg(
         conversions=per.conversions.sum(), value=per.value.sum(), nulls=per.nulls.sum()
@@ -226,8 +242,7 @@ def _aggregate_codes(touches: ir.Table, con, names: list[str], bits: int, per_wo
     def col(name: str) -> np.ndarray:
         return np.asarray(t.column(name).to_numpy(), dtype=float)
 
-    paths = Paths(names, offsets, (digit[keep] - 1).astype(np.int64), col("conversions"), col("value"),
-                  col("nulls"))
+    paths = Paths(names, offsets, (digit[keep] - 1).astype(np.int64), col("conversions"), col("value"), col("nulls"))
     # the engine grouped by the packed words: without gaps the sequences are distinct already
     return paths if keep.all() else paths.merged()
 
@@ -278,14 +293,25 @@ def path_touches(paths: Paths) -> ir.Table:
     pos = np.arange(len(paths.codes)) - paths.offsets[pidx] + 1
     names = np.array(paths.channels, dtype=object)
     data = {
-        "path_id": pidx.astype(np.int64), "channel": names[paths.codes] if len(paths.codes) else [],
+        "path_id": pidx.astype(np.int64),
+        "channel": names[paths.codes] if len(paths.codes) else [],
         "pos": pos.astype(np.int64),
-        "conversions": paths.conversions[pidx], "value": paths.value[pidx], "nulls": paths.nulls[pidx],
+        "conversions": paths.conversions[pidx],
+        "value": paths.value[pidx],
+        "nulls": paths.nulls[pidx],
     }
     import pandas as pd
 
-    frame = pd.DataFrame(data).astype({"channel": "string", "path_id": "int64", "pos": "int64",
-                                        "conversions": "float64", "value": "float64", "nulls": "float64"})
+    frame = pd.DataFrame(data).astype(
+        {
+            "channel": "string",
+            "path_id": "int64",
+            "pos": "int64",
+            "conversions": "float64",
+            "value": "float64",
+            "nulls": "float64",
+        }
+    )
     return ibis.memtable(frame)
 
 

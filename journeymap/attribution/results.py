@@ -18,8 +18,17 @@ from pydantic import Field
 
 from journeymap.results import Result, TableResult, TableRow
 
-CREDIT_COLUMNS = ["model", "channel", "conversions", "value", "share",
-                  "conversions_low", "conversions_high", "value_low", "value_high"]
+CREDIT_COLUMNS = [
+    "model",
+    "channel",
+    "conversions",
+    "value",
+    "share",
+    "conversions_low",
+    "conversions_high",
+    "value_low",
+    "value_high",
+]
 """Columns of :attr:`AttributionResult.credits` (the interval columns are empty without --bootstrap)."""
 
 
@@ -116,13 +125,23 @@ class ABTestResult(Result):
 
     VARIANT_COLUMNS: ClassVar[list[str]] = ["variant", "units", "conversions", "rate"]
     COMPARISON_COLUMNS: ClassVar[list[str]] = [
-        "variant", "control", "difference", "low", "high", "relative_lift", "z", "p_value", "significant",
+        "variant",
+        "control",
+        "difference",
+        "low",
+        "high",
+        "relative_lift",
+        "z",
+        "p_value",
+        "significant",
     ]
 
     def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
         return {
             "comparisons": (self.COMPARISON_COLUMNS, self.comparisons),
             "variants": (self.VARIANT_COLUMNS, self.variants),
-            "checks": (["name", "value"], [[f"srm_{k}", v] for k, v in self.srm.items()]
-                       + [[k, v] for k, v in self.power.items()]),
+            "checks": (
+                ["name", "value"],
+                [[f"srm_{k}", v] for k, v in self.srm.items()] + [[k, v] for k, v in self.power.items()],
+            ),
         }

@@ -71,8 +71,9 @@ def channel_sets(paths: Paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return keys, conv, val
 
 
-def shapley_credits(paths: Paths, *, max_exact: int = MAX_EXACT, n_permutations: int = 2000,
-                    seed: int = 0) -> ShapleyFit:
+def shapley_credits(
+    paths: Paths, *, max_exact: int = MAX_EXACT, n_permutations: int = 2000, seed: int = 0
+) -> ShapleyFit:
     """Shapley credits per channel: exact up to ``max_exact`` channels, sampled above."""
     n = len(paths.channels)
     if n == 0:
@@ -118,8 +119,10 @@ def ordered_shapley(paths: Paths) -> list[tuple[str, int, float, float]]:
     cs = np.bincount(inv, weights=conv)
     vs = np.bincount(inv, weights=val)
     width = rank.max(initial=1) + 1
-    return [(paths.channels[int(k // width)], int(k % width), float(a), float(b))
-            for k, a, b in zip(cells, cs, vs, strict=True)]
+    return [
+        (paths.channels[int(k // width)], int(k % width), float(a), float(b))
+        for k, a, b in zip(cells, cs, vs, strict=True)
+    ]
 
 
 def _exact(sets: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

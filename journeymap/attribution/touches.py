@@ -144,8 +144,11 @@ def channel_label(journeys: ir.Table, blueprint: Blueprint | None, level: str) -
 
 
 def attribution_touches(
-    journeys: ir.Table, blueprint: Blueprint | None = None, settings: AttributionSettings | None = None,
-    *, markers: bool = False,
+    journeys: ir.Table,
+    blueprint: Blueprint | None = None,
+    settings: AttributionSettings | None = None,
+    *,
+    markers: bool = False,
 ) -> ir.Table:
     """The credited touches of every path, with :data:`TOUCH_COLUMNS` (an Ibis expression).
 
@@ -182,9 +185,13 @@ def _journey_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings, 
         j = j.filter(j.t_before <= lb.total_seconds())
     conv = j.converted.cast("float64")
     return j.select(
-        path_id=j.journey_id, channel=ibis.ifelse(j.is_goal, ibis.null("string"), j._label), ts=j.ts,
-        pos=j.step.cast("int64"), t_before=j.t_before,
-        conversions=conv, value=ibis.ifelse(j.converted, j.conversion_value.cast("float64"), 0.0),
+        path_id=j.journey_id,
+        channel=ibis.ifelse(j.is_goal, ibis.null("string"), j._label),
+        ts=j.ts,
+        pos=j.step.cast("int64"),
+        t_before=j.t_before,
+        conversions=conv,
+        value=ibis.ifelse(j.converted, j.conversion_value.cast("float64"), 0.0),
         nulls=1.0 - conv,
     )
 
@@ -212,26 +219,41 @@ def _customer_paths(j: ir.Table, touch: ir.BooleanValue, s: AttributionSettings,
         cond.append(t.ts >= goals.c_ts - ibis.interval(seconds=int(lb.total_seconds())))
     conv = t.inner_join(goals, cond)
     conv = conv.select(
-        path_id=conv.c_id, channel=conv._label, ts=conv.ts, _o=conv._o,
+        path_id=conv.c_id,
+        channel=conv._label,
+        ts=conv.ts,
+        _o=conv._o,
         t_before=(conv.c_ts.epoch_seconds() - conv.ts.epoch_seconds()).cast("float64"),
-        conversions=ibis.literal(1.0), value=conv.c_value.cast("float64"), nulls=ibis.literal(0.0),
+        conversions=ibis.literal(1.0),
+        value=conv.c_value.cast("float64"),
+        nulls=ibis.literal(0.0),
     )
     out = conv.union(_customer_open_paths(j, t, s))
     if markers:
-        out = out.union(goals.select(
-            path_id=goals.c_id, channel=ibis.null("string"), ts=goals.c_ts, _o=goals.c_o,
-            t_before=ibis.literal(0.0), conversions=ibis.literal(1.0), value=goals.c_value.cast("float64"),
-            nulls=ibis.literal(0.0),
-        ))
+        out = out.union(
+            goals.select(
+                path_id=goals.c_id,
+                channel=ibis.null("string"),
+                ts=goals.c_ts,
+                _o=goals.c_o,
+                t_before=ibis.literal(0.0),
+                conversions=ibis.literal(1.0),
+                value=goals.c_value.cast("float64"),
+                nulls=ibis.literal(0.0),
+            )
+        )
     return out
 
 
 def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir.Table:
     w = ibis.window(group_by=j.customer_id)
-    last = j.mutate(_last_no=j.journey_no.max().over(w),
-                    _last_goal=ibis.ifelse(j.is_goal, j._o, ibis.null("int64")).max().over(w))
-    last = last.filter(last.journey_no == last._last_no).group_by("customer_id").agg(
-        _status=last.status.arbitrary(), _last_goal=last._last_goal.max(), _end=last.journey_end.max()
+    last = j.mutate(
+        _last_no=j.journey_no.max().over(w), _last_goal=ibis.ifelse(j.is_goal, j._o, ibis.null("int64")).max().over(w)
+    )
+    last = (
+        last.filter(last.journey_no == last._last_no)
+        .group_by("customer_id")
+        .agg(_status=last.status.arbitrary(), _last_goal=last._last_goal.max(), _end=last.journey_end.max())
     )
     ok = last._status == "dropped"
     if s.include_in_progress:
@@ -243,8 +265,14 @@ def _customer_open_paths(j: ir.Table, t: ir.Table, s: AttributionSettings) -> ir
     if (lb := s.lookback_delta) is not None:
         o = o.filter(o.t_before <= lb.total_seconds())
     return o.select(
-        path_id=o.customer_id + ":open", channel=o._label, ts=o.ts, _o=o._o,
-        t_before=o.t_before, conversions=ibis.literal(0.0), value=ibis.literal(0.0), nulls=ibis.literal(1.0),
+        path_id=o.customer_id + ":open",
+        channel=o._label,
+        ts=o.ts,
+        _o=o._o,
+        t_before=o.t_before,
+        conversions=ibis.literal(0.0),
+        value=ibis.literal(0.0),
+        nulls=ibis.literal(1.0),
     )
 
 

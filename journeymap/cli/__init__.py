@@ -77,7 +77,10 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="journeymap")
 @click.option(
-    "-w", "--workspace", type=click.Path(file_okay=False, path_type=str), envvar="JOURNEYMAP_WORKSPACE",
+    "-w",
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=str),
+    envvar="JOURNEYMAP_WORKSPACE",
     help="Workspace folder (default: $JOURNEYMAP_WORKSPACE, else the current folder or a parent).",
 )
 @click.pass_context

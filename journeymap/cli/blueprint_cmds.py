@@ -31,13 +31,26 @@ def blueprint() -> None:
 
 
 @blueprint.command("draft")
-@click.option("-o", "--output", default=None, metavar="FILE",
-              help="Write the draft here instead of the workspace's blueprint.yaml ('-' prints it).")
-@click.option("--force", is_flag=True,
-              help="Rewrite a curated blueprint.yaml (its content is kept, its comments are not; "
-                   "the old file is kept as blueprint.yaml.bak).")
-@click.option("--min-events", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Leave out data touchpoints with fewer events.")
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    metavar="FILE",
+    help="Write the draft here instead of the workspace's blueprint.yaml ('-' prints it).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rewrite a curated blueprint.yaml (its content is kept, its comments are not; "
+    "the old file is kept as blueprint.yaml.bak).",
+)
+@click.option(
+    "--min-events",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Leave out data touchpoints with fewer events.",
+)
 @format_option(choices=("table", "json"))
 @pass_ctx
 @handle_errors
@@ -65,8 +78,15 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
 
     ws = ctx.ws
     target = None if output == "-" else (Path(output) if output else ws.blueprint_path)
-    outcome = write_draft(ws.events(), ws.blueprint, target=target, blueprint_path=ws.blueprint_path, con=ws.con,
-                          min_events=min_events, force=force)
+    outcome = write_draft(
+        ws.events(),
+        ws.blueprint,
+        target=target,
+        blueprint_path=ws.blueprint_path,
+        con=ws.con,
+        min_events=min_events,
+        force=force,
+    )
     bp, base, info = outcome.blueprint, outcome.base, outcome.summary
     added, guessed = outcome.added, info["goals_guessed"]
     if target is None:
@@ -82,30 +102,46 @@ def draft_cmd(ctx: Context, output: str | None, force: bool, min_events: int, fm
     if target is not None:
         print_table(["touchpoint", "stage", "channel", "kind", "found"], rows, title="drafted touchpoints")
     per_stage = ", ".join(f"{s} {n}" for s, n in info["stages"].items())
-    out.print(f"Found {len(added)} new touchpoints on {len(info['channels'])} channels ({per_stage}); "
-              + (f"goals kept: {', '.join(base.goal_touchpoints())}." if base.goals
-                 else f"goals guessed: {', '.join(guessed) or 'none'}."),
-              highlight=False)
+    out.print(
+        f"Found {len(added)} new touchpoints on {len(info['channels'])} channels ({per_stage}); "
+        + (
+            f"goals kept: {', '.join(base.goal_touchpoints())}."
+            if base.goals
+            else f"goals guessed: {', '.join(guessed) or 'none'}."
+        ),
+        highlight=False,
+    )
     conv = info["conversion"]
     if info["goals"]:
-        goal_rows = [[g["touchpoint"], g["reason"], g["journeys"], g["converted"], _share(g["share"])]
-                     for g in info["goals"]]
+        goal_rows = [
+            [g["touchpoint"], g["reason"], g["journeys"], g["converted"], _share(g["share"])] for g in info["goals"]
+        ]
         if target is not None:
-            print_table(["goal", "from", "journeys", "converted", "share"], goal_rows,
-                        title="goals (each alone)")
+            print_table(["goal", "from", "journeys", "converted", "share"], goal_rows, title="goals (each alone)")
     if conv["share"] is not None:
-        out.print(f"With these goals {conv['converted']:,} of {conv['journeys']:,} journeys convert "
-                  f"({_share(conv['share'])}).", highlight=False)
+        out.print(
+            f"With these goals {conv['converted']:,} of {conv['journeys']:,} journeys convert "
+            f"({_share(conv['share'])}).",
+            highlight=False,
+        )
     j = info["journey"]
-    out.print(f"Journey settings {'proposed' if j['proposed'] else 'kept'}: inactivity_gap {j['inactivity_gap']}, "
-              f"conversion_window {j['conversion_window']} ({j['basis']}"
-              + ("" if j["proposed"] else f"; the data suggests {j['proposal']['inactivity_gap']} and "
-                 f"{j['proposal']['conversion_window']}") + ").", highlight=False)
+    out.print(
+        f"Journey settings {'proposed' if j['proposed'] else 'kept'}: inactivity_gap {j['inactivity_gap']}, "
+        f"conversion_window {j['conversion_window']} ({j['basis']}"
+        + (
+            ""
+            if j["proposed"]
+            else f"; the data suggests {j['proposal']['inactivity_gap']} and {j['proposal']['conversion_window']}"
+        )
+        + ").",
+        highlight=False,
+    )
     for w in info["warnings"]:
         out.print(f"[bold yellow]Warning:[/] {escape(w)}", highlight=False, markup=True)
     if target is not None:
-        out.print(f"Draft written to {target}; review the stages, then run: journeymap blueprint check",
-                  highlight=False)
+        out.print(
+            f"Draft written to {target}; review the stages, then run: journeymap blueprint check", highlight=False
+        )
 
 
 def _share(x: float | None) -> str:
@@ -139,11 +175,13 @@ def check_cmd(ctx: Context, strict: bool, fmt: str) -> None:
     emit(result, fmt, title="blueprint check")
     errors, warnings = result.meta["errors"], result.meta["warnings"]
     if fmt == "table":
-        console.print(f"{errors} errors, {warnings} warnings, {len(result.rows) - errors - warnings} notes.",
-                      highlight=False)
+        console.print(
+            f"{errors} errors, {warnings} warnings, {len(result.rows) - errors - warnings} notes.", highlight=False
+        )
     if strict and errors + warnings:
-        err_console.print(f"Blueprint check failed: {errors} errors and {warnings} warnings (--strict).",
-                          highlight=False)
+        err_console.print(
+            f"Blueprint check failed: {errors} errors and {warnings} warnings (--strict).", highlight=False
+        )
         sys.exit(1)
 
 
@@ -166,8 +204,18 @@ def show_cmd(ctx: Context, fmt: str) -> None:
         emit(bp.model_dump(mode="json"), "json")
         return
     goals = set(bp.goal_touchpoints())
-    tps = [{"touchpoint": t.name, "stage": t.stage, "channel": t.channel, "interaction": t.interaction,
-            "kind": t.kind, "owner": t.owner, "goal": t.name in goals} for t in bp.touchpoints]
+    tps = [
+        {
+            "touchpoint": t.name,
+            "stage": t.stage,
+            "channel": t.channel,
+            "interaction": t.interaction,
+            "kind": t.kind,
+            "owner": t.owner,
+            "goal": t.name in goals,
+        }
+        for t in bp.touchpoints
+    ]
     if fmt == "csv":
         emit(tps, "csv")
         return
@@ -177,9 +225,11 @@ def show_cmd(ctx: Context, fmt: str) -> None:
         stage_rows.append(["(no stage)", ", ".join(unstaged)])
     print_table(["stage", "touchpoints"], stage_rows, title=f"{bp.name}: stages")
     print_table(["goal", "value"], [[g.touchpoint, g.value] for g in bp.goals], title="goals")
-    print_table(["persona", "rules", "description"],
-                [[p.name, ", ".join(f"{k}={v}" for k, v in p.where.items()), p.description] for p in bp.personas],
-                title="personas")
+    print_table(
+        ["persona", "rules", "description"],
+        [[p.name, ", ".join(f"{k}={v}" for k, v in p.where.items()), p.description] for p in bp.personas],
+        title="personas",
+    )
     j = bp.model_dump(mode="json")["journey"]
     console.print("Journey settings: " + ", ".join(f"{k} {v or 'none'}" for k, v in j.items()), highlight=False)
 
@@ -202,5 +252,7 @@ def validate_cmd(obj: Context, file: str | None) -> None:
 
     path = file or str(obj.ws.blueprint_path)
     bp = Blueprint.load(path)
-    click.echo(f"OK: {path}: {len(bp.stages)} stages, {len(bp.touchpoints)} touchpoints, "
-               f"{len(bp.goals)} goals, {len(bp.personas)} personas.")
+    click.echo(
+        f"OK: {path}: {len(bp.stages)} stages, {len(bp.touchpoints)} touchpoints, "
+        f"{len(bp.goals)} goals, {len(bp.personas)} personas."
+    )

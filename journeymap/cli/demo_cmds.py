@@ -10,11 +10,20 @@ from journeymap.cli.output import emit, err_console, format_option, handle_error
 
 @main.command("demo")
 @click.argument("directory", default="demo-workspace", type=click.Path(file_okay=False))
-@click.option("--customers", type=click.IntRange(min=1), default=5000, show_default=True,
-              help="Customers to simulate (about 5 events each).")
+@click.option(
+    "--customers",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="Customers to simulate (about 5 events each).",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed; the same seed gives the same data.")
-@click.option("--events-format", "events_format", type=click.Choice(["csv", "parquet"]),
-              help="File format of the events (default: csv, parquet from 200,000 customers).")
+@click.option(
+    "--events-format",
+    "events_format",
+    type=click.Choice(["csv", "parquet"]),
+    help="File format of the events (default: csv, parquet from 200,000 customers).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing workspace at DIRECTORY.")
 @format_option()
 @handle_errors
@@ -34,8 +43,14 @@ def demo_cmd(directory: str, customers: int, seed: int, events_format: str | Non
 
     from journeymap.demo import create_demo
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=fmt == "json") as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=fmt == "json",
+    ) as bar:
         tasks: dict[str, TaskID] = {}
 
         def tell(phase: str, fraction: float) -> None:

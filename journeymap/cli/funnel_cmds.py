@@ -44,32 +44,82 @@ def _step_limits(values) -> dict[int, str]:
 
 @main.command("funnel")
 @click.argument("steps", nargs=-1, required=True, metavar="STEP STEP ...")
-@click.option("--order", type=click.Choice(["ordered", "strict", "any"]), default="ordered", show_default=True,
-              help="ordered: later, anything between; strict: the very next event; any: in any order.")
-@click.option("--window", default="14d", show_default=True,
-              help="Conversion window from step 1 to the last step (e.g. 7d, 12h; 'none' for no limit).")
-@click.option("--step-limit", multiple=True, metavar="N=DURATION",
-              help="Time allowed from the previous step to step N (repeatable).")
-@click.option("--exclude", multiple=True, metavar="STEP[:remove|stop]",
-              help="Exclusion step: remove customers who do it between the steps, or stop counting them there.")
+@click.option(
+    "--order",
+    type=click.Choice(["ordered", "strict", "any"]),
+    default="ordered",
+    show_default=True,
+    help="ordered: later, anything between; strict: the very next event; any: in any order.",
+)
+@click.option(
+    "--window",
+    default="14d",
+    show_default=True,
+    help="Conversion window from step 1 to the last step (e.g. 7d, 12h; 'none' for no limit).",
+)
+@click.option(
+    "--step-limit",
+    multiple=True,
+    metavar="N=DURATION",
+    help="Time allowed from the previous step to step N (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="STEP[:remove|stop]",
+    help="Exclusion step: remove customers who do it between the steps, or stop counting them there.",
+)
 @click.option("--optional", multiple=True, metavar="STEP", help="A middle step (number or name) that is optional.")
 @click.option("--open", "open_", is_flag=True, help="Let customers enter at any step (open funnel).")
 @click.option("--totals", is_flag=True, help="Count re-entries after converting or timing out, not unique customers.")
-@click.option("--unit", type=click.Choice(["customer", "journey"]), default="customer", show_default=True,
-              help="Funnel customers, or each journey on its own.")
+@click.option(
+    "--unit",
+    type=click.Choice(["customer", "journey"]),
+    default="customer",
+    show_default=True,
+    help="Funnel customers, or each journey on its own.",
+)
 @by_option
-@click.option("--by-step", default="first", show_default=True,
-              help="Take the breakdown value at the first, last or a numbered step.")
+@click.option(
+    "--by-step",
+    default="first",
+    show_default=True,
+    help="Take the breakdown value at the first, last or a numbered step.",
+)
 @click.option("--customers-at", metavar="STEP", help="List the customer ids that reached this step instead.")
 @click.option("--dropped", is_flag=True, help="With --customers-at: those who dropped off after the step.")
-@click.option("--in-progress", "in_progress", is_flag=True,
-              help="With --customers-at: those who stopped after the step with their window still open.")
+@click.option(
+    "--in-progress",
+    "in_progress",
+    is_flag=True,
+    help="With --customers-at: those who stopped after the step with their window still open.",
+)
 @filter_options
 @format_option()
 @pass_ctx
 @handle_errors
-def funnel_cmd(ctx: Context, steps, order, window, step_limit, exclude, optional, open_, totals, unit, by, by_step,
-               customers_at, dropped, in_progress, start, end, persona, where, fmt) -> None:
+def funnel_cmd(
+    ctx: Context,
+    steps,
+    order,
+    window,
+    step_limit,
+    exclude,
+    optional,
+    open_,
+    totals,
+    unit,
+    by,
+    by_step,
+    customers_at,
+    dropped,
+    in_progress,
+    start,
+    end,
+    persona,
+    where,
+    fmt,
+) -> None:
     """Count customers through STEPs: rates with intervals, drop-off, in progress, time to convert.
 
     A STEP is a touchpoint (Checkout), a stage (stage:purchase) or a filter on
@@ -90,9 +140,18 @@ def funnel_cmd(ctx: Context, steps, order, window, step_limit, exclude, optional
     check_names(ctx, "Funnel step", steps=list(steps))
     check_names(ctx, "--exclude", steps=[Exclusion.parse(x) for x in exclude])
     journeys = journeys_for(ctx, start, end, persona, where, by)
-    options = dict(order=order, window=window, exclude=list(exclude), optional=list(optional),
-                   step_limits=_step_limits(step_limit), open=open_, totals=totals, unit=unit,
-                   by=BY_COLUMN if by else None, by_step=_by_step(by_step))
+    options = dict(
+        order=order,
+        window=window,
+        exclude=list(exclude),
+        optional=list(optional),
+        step_limits=_step_limits(step_limit),
+        open=open_,
+        totals=totals,
+        unit=unit,
+        by=BY_COLUMN if by else None,
+        by_step=_by_step(by_step),
+    )
     if customers_at:
         outcome = "dropped" if dropped else "in_progress" if in_progress else "reached"
         with working("Finding customers"):
@@ -131,8 +190,13 @@ def stages_cmd(ctx: Context, start, end, persona, where, by, fmt) -> None:
 @main.command("friction")
 @filter_options
 @by_option
-@click.option("--node", type=click.Choice(["touchpoint", "stage", "channel"]), default="touchpoint",
-              show_default=True, help="What to rank.")
+@click.option(
+    "--node",
+    type=click.Choice(["touchpoint", "stage", "channel"]),
+    default="touchpoint",
+    show_default=True,
+    help="What to rank.",
+)
 @click.option("--top", type=int, default=None, help="Show only the first N (of each breakdown value).")
 @format_option()
 @pass_ctx
@@ -151,8 +215,9 @@ def friction_cmd(ctx: Context, start, end, persona, where, by, node, top, fmt) -
     journeys = journeys_for(ctx, start, end, persona, where, by)
     with working("Computing friction"):
         # without goals every journey just ends: exits are counted, not scored as giving up
-        result = friction(journeys, node=node, by=BY_COLUMN if by else None,
-                          goals=bool(ctx.ws.blueprint.goal_touchpoints()))
+        result = friction(
+            journeys, node=node, by=BY_COLUMN if by else None, goals=bool(ctx.ws.blueprint.goal_touchpoints())
+        )
     if top is not None:  # the first N of each breakdown value
         kept = [row for row, t in zip(result.rows, result.typed_rows(), strict=True) if t.rank <= top]
         result = result.model_copy(update={"rows": kept})
@@ -171,8 +236,21 @@ def friction_cmd(ctx: Context, start, end, persona, where, by, node, top, fmt) -
 @format_option()
 @pass_ctx
 @handle_errors
-def retention_cmd(ctx: Context, start, end, persona, where, by, start_event, return_event, period, periods,
-                  on_or_after, recurring, fmt) -> None:
+def retention_cmd(
+    ctx: Context,
+    start,
+    end,
+    persona,
+    where,
+    by,
+    start_event,
+    return_event,
+    period,
+    periods,
+    on_or_after,
+    recurring,
+    fmt,
+) -> None:
     """Cohort retention (on, or on or after, each period) and the repeat-purchase rate.
 
     \b
@@ -187,19 +265,36 @@ def retention_cmd(ctx: Context, start, end, persona, where, by, start_event, ret
     check_names(ctx, "--return-event", steps=[return_event] if return_event else [])
     journeys = journeys_for(ctx, start, end, persona, where, by)
     with working("Computing retention"):
-        result = retention(journeys, start=start_event, return_event=return_event,
-                           goals=ctx.ws.blueprint.goal_touchpoints(), period=period, on_or_after=on_or_after,
-                           recurring=recurring, periods=periods, by=BY_COLUMN if by else None)
+        result = retention(
+            journeys,
+            start=start_event,
+            return_event=return_event,
+            goals=ctx.ws.blueprint.goal_touchpoints(),
+            period=period,
+            on_or_after=on_or_after,
+            recurring=recurring,
+            periods=periods,
+            by=BY_COLUMN if by else None,
+        )
     emit(_with_filters(result, start, end, persona, where, by), fmt, title="retention")
 
 
 @main.command("drivers")
 @filter_options
-@click.option("--step", "steps", multiple=True, metavar="STEP",
-              help="Test a funnel's entries (repeat for each step) instead of all journeys.")
+@click.option(
+    "--step",
+    "steps",
+    multiple=True,
+    metavar="STEP",
+    help="Test a funnel's entries (repeat for each step) instead of all journeys.",
+)
 @click.option("--window", default="14d", show_default=True, help="With --step: the funnel's conversion window.")
-@click.option("--attribute", "attributes", multiple=True,
-              help="Customer attributes to test [default: those with at most 20 values].")
+@click.option(
+    "--attribute",
+    "attributes",
+    multiple=True,
+    help="Customer attributes to test [default: those with at most 20 values].",
+)
 @click.option("--min-count", type=int, default=5, show_default=True, help="Skip features fewer customers have.")
 @format_option()
 @pass_ctx
@@ -219,8 +314,13 @@ def drivers_cmd(ctx: Context, start, end, persona, where, steps, window, attribu
     journeys = journeys_for(ctx, start, end, persona, where)
     funnel_opts = {"steps": list(steps), "window": window} if steps else {}
     with working("Computing drivers"):
-        result = drivers(journeys, customers=ctx.ws.customers(), attributes=list(attributes) or None,
-                         min_count=min_count, **funnel_opts)
+        result = drivers(
+            journeys,
+            customers=ctx.ws.customers(),
+            attributes=list(attributes) or None,
+            min_count=min_count,
+            **funnel_opts,
+        )
     meta = result.meta
     if meta.get("converters") in (0, meta.get("customers")):  # a group is empty: say why the odds ratios are blank
         err_console.print(f"Note: {meta['note']}.", highlight=False, markup=False)

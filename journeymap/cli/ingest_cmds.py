@@ -15,8 +15,12 @@ def _progress_bar():
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[phase]}"), TimeElapsedColumn(),
-        console=err_console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[phase]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     )
     tasks: dict[str, int] = {}
 
@@ -31,20 +35,45 @@ def _progress_bar():
 @main.command("ingest")
 @click.argument("table", type=click.Choice(["events", "feedback", "customers"]))
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--map", "maps", multiple=True, metavar="TARGET=COLUMN",
-              help="Map a canonical column to a source column, e.g. --map customer_id=cookie (repeatable).")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="TARGET=COLUMN",
+    help="Map a canonical column to a source column, e.g. --map customer_id=cookie (repeatable).",
+)
 @click.option("--ts-format", help="strptime format of the timestamp column, e.g. '%d/%m/%Y %H:%M'.")
 @click.option("--tz", help="IANA time zone of times without an offset (default: the workspace's default_tz).")
-@click.option("--source-format", type=click.Choice(_FORMATS), help="Read the files as this format instead of guessing from the extension.")
-@click.option("--kind", type=click.Choice(["survey", "review", "ticket", "chat", "social", "interview", "other"]),
-              help="Feedback kind for files without a kind column (feedback only).")
-@click.option("--ts-default", metavar="load|DATE",
-              help="Time of feedback rows in files without a date column: 'load' (now) or a date, e.g. 2024-05-01 (feedback only).")
+@click.option(
+    "--source-format",
+    type=click.Choice(_FORMATS),
+    help="Read the files as this format instead of guessing from the extension.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["survey", "review", "ticket", "chat", "social", "interview", "other"]),
+    help="Feedback kind for files without a kind column (feedback only).",
+)
+@click.option(
+    "--ts-default",
+    metavar="load|DATE",
+    help="Time of feedback rows in files without a date column: 'load' (now) or a date, e.g. 2024-05-01 (feedback only).",
+)
 @format_option(default="table", choices=("table", "json"))
 @pass_ctx
 @handle_errors
-def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str, ...], ts_format: str | None,
-               tz: str | None, source_format: str | None, kind: str | None, ts_default: str | None, fmt: str) -> None:
+def ingest_cmd(
+    ctx: Context,
+    table: str,
+    files: tuple[str, ...],
+    maps: tuple[str, ...],
+    ts_format: str | None,
+    tz: str | None,
+    source_format: str | None,
+    kind: str | None,
+    ts_default: str | None,
+    fmt: str,
+) -> None:
     """Load event, feedback or customer files; bad rows go to quarantine with a reason.
 
     Every file of one call is loaded in one transaction. For each file, rows read =
@@ -64,8 +93,14 @@ def ingest_cmd(ctx: Context, table: str, files: tuple[str, ...], maps: tuple[str
     bar, callback = _progress_bar()
     with bar:
         report = ctx.writer().ingest(
-            table, list(files), mapping=mapping, ts_format=ts_format, tz=tz, fmt=source_format,
-            progress=callback, **({"kind": kind} if kind else {}),
+            table,
+            list(files),
+            mapping=mapping,
+            ts_format=ts_format,
+            tz=tz,
+            fmt=source_format,
+            progress=callback,
+            **({"kind": kind} if kind else {}),
             **({"ts_default": ts_default} if ts_default else {}),
         )
     _store_journeys(ctx)
@@ -106,15 +141,18 @@ def _store_journeys(ctx: Context) -> None:
     blueprint = ws.blueprint
     ws.close()
     try:
-        con = engine.connect(ws.settings.url, base=ws.path, memory_limit=ws.settings.memory_limit,
-                             read_only=False, on_wait=_give_up)
+        con = engine.connect(
+            ws.settings.url, base=ws.path, memory_limit=ws.settings.memory_limit, read_only=False, on_wait=_give_up
+        )
     except (_Taken, engine.WorkspaceBusyError):
         return
     try:
         with err_console.status("Storing the journeys for the next commands", spinner="dots"):
             cache.refresh(con, table(con, "events"), blueprint)
     except Exception as e:  # the loaded data stays; the next commands build the journeys themselves
-        err_console.print(f"The journeys were not stored ({engine.explain(e)[0]}); commands compute them until "
-                          "the next ingest.", highlight=False)
+        err_console.print(
+            f"The journeys were not stored ({engine.explain(e)[0]}); commands compute them until the next ingest.",
+            highlight=False,
+        )
     finally:
         engine.disconnect(con)

@@ -53,8 +53,12 @@ def filter_options(func: Callable) -> Callable:
         click.option("--start", help="Only events on or after this date (YYYY-MM-DD or ISO time)."),
         click.option("--end", help="Only events before this date (exclusive)."),
         click.option("--persona", multiple=True, help="Only customers of this persona (repeatable)."),
-        click.option("--where", multiple=True, metavar="ATTR=VALUE",
-                     help="Only customers whose attribute has this value (repeatable; same attribute = any of)."),
+        click.option(
+            "--where",
+            multiple=True,
+            metavar="ATTR=VALUE",
+            help="Only customers whose attribute has this value (repeatable; same attribute = any of).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -64,7 +68,10 @@ def filter_options(func: Callable) -> Callable:
 def by_option(func: Callable) -> Callable:
     """Add ``--by`` (a breakdown by persona, an event column or a customer attribute)."""
     return click.option(
-        "--by", "by", default=None, metavar="NAME",
+        "--by",
+        "by",
+        default=None,
+        metavar="NAME",
         help="Break figures down by persona, an event column (channel...) or a customer attribute.",
     )(func)
 
@@ -103,8 +110,12 @@ def journeys_for(
     return build_journeys(events, ws.blueprint)
 
 
-def filters_for(start: str | None = None, end: str | None = None, persona: Sequence[str] = (),
-                where: Sequence[str] | dict[str, Any] = ()):
+def filters_for(
+    start: str | None = None,
+    end: str | None = None,
+    persona: Sequence[str] = (),
+    where: Sequence[str] | dict[str, Any] = (),
+):
     """The :class:`~journeymap.journeys.Filters` the filter options describe (for results' metadata)."""
     from journeymap.journeys import Filters
 
@@ -112,8 +123,9 @@ def filters_for(start: str | None = None, end: str | None = None, persona: Seque
     return Filters(start=start or None, end=end or None, personas=tuple(persona), where=where_dict)
 
 
-def check_names(ctx: Context, option: str, *, steps: Sequence[Any] = (), names: Sequence[str] = (),
-                extra: Sequence[str] = ()) -> None:
+def check_names(
+    ctx: Context, option: str, *, steps: Sequence[Any] = (), names: Sequence[str] = (), extra: Sequence[str] = ()
+) -> None:
     """Stop with one sentence when a step or name refers to a touchpoint (or stage) that does not exist.
 
     Known touchpoints: the blueprint's and ``extra`` (e.g. path aliases), then, only when a name is not
@@ -144,8 +156,13 @@ def working(label: str) -> Iterator[None]:
 @main.command("touchpoints")
 @filter_options
 @by_option
-@click.option("--node", type=click.Choice(["touchpoint", "stage", "channel"]), default="touchpoint",
-              show_default=True, help="What to aggregate by.")
+@click.option(
+    "--node",
+    type=click.Choice(["touchpoint", "stage", "channel"]),
+    default="touchpoint",
+    show_default=True,
+    help="What to aggregate by.",
+)
 @format_option()
 @pass_ctx
 @handle_errors
@@ -169,8 +186,13 @@ def touchpoints_cmd(ctx: Context, start, end, persona, where, by, node, fmt) -> 
 @main.command("transitions")
 @filter_options
 @by_option
-@click.option("--node", type=click.Choice(["touchpoint", "stage", "channel"]), default="touchpoint",
-              show_default=True, help="What the graph's nodes are.")
+@click.option(
+    "--node",
+    type=click.Choice(["touchpoint", "stage", "channel"]),
+    default="touchpoint",
+    show_default=True,
+    help="What the graph's nodes are.",
+)
 @click.option("--min-count", type=int, default=1, show_default=True, help="Hide edges seen fewer times.")
 @format_option()
 @pass_ctx
@@ -200,22 +222,55 @@ def transitions_cmd(ctx: Context, start, end, persona, where, by, node, min_coun
 @by_option
 @click.option("--from", "from_", metavar="TOUCHPOINT", help="Paths from the first touch of this touchpoint.")
 @click.option("--to", "to", metavar="TOUCHPOINT", help="Paths up to the first touch of this touchpoint.")
-@click.option("--alias", multiple=True, metavar="'REGEX=ALIAS'",
-              help="Rename touchpoints matching REGEX (repeatable; the first match wins).")
-@click.option("--collapse-repeats/--no-collapse-repeats", default=None,
-              help="Drop a touch equal to the one before it [default: off for variants, on for --flows].")
+@click.option(
+    "--alias",
+    multiple=True,
+    metavar="'REGEX=ALIAS'",
+    help="Rename touchpoints matching REGEX (repeatable; the first match wins).",
+)
+@click.option(
+    "--collapse-repeats/--no-collapse-repeats",
+    default=None,
+    help="Drop a touch equal to the one before it [default: off for variants, on for --flows].",
+)
 @click.option("--max-steps", type=int, help="Cut longer paths, marking the cut with '…'.")
-@click.option("--top", type=int, default=20, show_default=True,
-              help="Variants to show, 0 for all (with --flows: nodes per step; the rest are 'Other').")
+@click.option(
+    "--top",
+    type=int,
+    default=20,
+    show_default=True,
+    help="Variants to show, 0 for all (with --flows: nodes per step; the rest are 'Other').",
+)
 @click.option("--flows", "show_flows", is_flag=True, help="Show step-by-step flows for a Sankey instead.")
 @click.option("--steps", type=int, default=5, show_default=True, help="Steps to show with --flows.")
-@click.option("--measure", type=click.Choice(["journeys", "customers"]), default="journeys", show_default=True,
-              help="With --flows: what link widths count (journeys = transitions).")
+@click.option(
+    "--measure",
+    type=click.Choice(["journeys", "customers"]),
+    default="journeys",
+    show_default=True,
+    help="With --flows: what link widths count (journeys = transitions).",
+)
 @format_option()
 @pass_ctx
 @handle_errors
-def paths_cmd(ctx: Context, start, end, persona, where, by, from_, to, alias, collapse_repeats, max_steps, top,
-              show_flows, steps, measure, fmt) -> None:
+def paths_cmd(
+    ctx: Context,
+    start,
+    end,
+    persona,
+    where,
+    by,
+    from_,
+    to,
+    alias,
+    collapse_repeats,
+    max_steps,
+    top,
+    show_flows,
+    steps,
+    measure,
+    fmt,
+) -> None:
     """Top path variants with journeys, conversions, in progress and dropped; or flows for a Sankey.
 
     Steps are joined by " > "; with --from and --to the path runs between the two

@@ -15,12 +15,26 @@ from journeymap.cli.output import console, err_console, format_option, handle_er
 @click.option("--start", help="Only events on or after this date (YYYY-MM-DD or ISO time).")
 @click.option("--end", help="Only events before this date (exclusive).")
 @click.option("--persona", default=None, help="The map of one persona's customers (blueprint persona name).")
-@click.option("--compare-to", "compare_to", default=None, metavar="previous|START:END",
-              help="Add the change against the period of equal length before (previous) or given dates.")
-@click.option("--models", default=None, metavar="LIST",
-              help="Attribution models, comma-separated (default: all rule-based, markov, shapley).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the map document (JSON) to this file.")
+@click.option(
+    "--compare-to",
+    "compare_to",
+    default=None,
+    metavar="previous|START:END",
+    help="Add the change against the period of equal length before (previous) or given dates.",
+)
+@click.option(
+    "--models",
+    default=None,
+    metavar="LIST",
+    help="Attribution models, comma-separated (default: all rule-based, markov, shapley).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the map document (JSON) to this file.",
+)
 @format_option(choices=("table", "json"))
 @pass_ctx
 @handle_errors
@@ -43,15 +57,19 @@ def map_cmd(ctx: Context, start, end, persona, compare_to, models, output, fmt) 
 
     ws = ctx.scored()
     score_first(ws)
-    with Progress(TextColumn("Building the map: {task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+    with Progress(
+        TextColumn("Building the map: {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("start", total=1.0)
 
         def tell(label: str, done: int, total: int) -> None:
             bar.update(task, description=label, completed=done / max(total, 1))
 
-        doc = build_map(ws, start=start, end=end, persona=persona, compare_to=compare_to, models=models,
-                        progress=tell)
+        doc = build_map(ws, start=start, end=end, persona=persona, compare_to=compare_to, models=models, progress=tell)
     if output:
         path = doc.save(output)
         err_console.print(f"Map written to {path} ({doc.meta.build_seconds:.1f} s)", highlight=False)
@@ -67,21 +85,41 @@ def _print_map(doc) -> None:
     from journeymap.report.view import has_goals
 
     ends = "drop-off" if has_goals(doc) else "ended"
-    print_table(["stage", "journeys", "reach", "to next stage", "converts", ends, "after converting", "emotion",
-                 "touchpoints"],
-                [[s.name, s.reach.k if s.reach else None, _pct(s.reach), _pct(s.conversion_to_next),
-                  _pct(s.conversion), _pct(s.drop_off), _pct(s.after_goal), None if s.emotion is None else s.emotion.mean,
-                  sum(len(lane.touchpoints) for lane in s.lanes)] for s in doc.stages], title="stages")
-    print_table(["rank", "touchpoint", "stage", "owner", "friction x reach", "headline"],
-                [[p.rank, p.touchpoint, p.stage, p.owner, p.score, p.headline.split(": ", 1)[-1]]
-                 for p in doc.pain_points[:5]], title="pain points")
-    print_table(["rule", "suggestion", "owner"], [[o.rule_id, o.title, o.owner] for o in doc.opportunities[:10]],
-                title="opportunities")
+    print_table(
+        ["stage", "journeys", "reach", "to next stage", "converts", ends, "after converting", "emotion", "touchpoints"],
+        [
+            [
+                s.name,
+                s.reach.k if s.reach else None,
+                _pct(s.reach),
+                _pct(s.conversion_to_next),
+                _pct(s.conversion),
+                _pct(s.drop_off),
+                _pct(s.after_goal),
+                None if s.emotion is None else s.emotion.mean,
+                sum(len(lane.touchpoints) for lane in s.lanes),
+            ]
+            for s in doc.stages
+        ],
+        title="stages",
+    )
+    print_table(
+        ["rank", "touchpoint", "stage", "owner", "friction x reach", "headline"],
+        [[p.rank, p.touchpoint, p.stage, p.owner, p.score, p.headline.split(": ", 1)[-1]] for p in doc.pain_points[:5]],
+        title="pain points",
+    )
+    print_table(
+        ["rule", "suggestion", "owner"],
+        [[o.rule_id, o.title, o.owner] for o in doc.opportunities[:10]],
+        title="opportunities",
+    )
     if doc.change is not None:
         sig = [d for d in doc.change.deltas if d.significant][:10]
-        print_table(["scope", "name", "metric", "before", "now", "delta", "p"],
-                    [[d.scope, d.name, d.metric, d.old, d.new, d.delta, d.p] for d in sig],
-                    title="significant changes vs the previous period")
+        print_table(
+            ["scope", "name", "metric", "before", "now", "delta", "p"],
+            [[d.scope, d.name, d.metric, d.old, d.new, d.delta, d.p] for d in sig],
+            title="significant changes vs the previous period",
+        )
 
 
 @main.command("diff")
@@ -120,10 +158,16 @@ def diff_cmd(old: str, new: str, show_all: bool, fmt: str) -> None:
     console.print(f"Added touchpoints: {', '.join(d.added_touchpoints) or 'none'}", highlight=False)
     console.print(f"Removed touchpoints: {', '.join(d.removed_touchpoints) or 'none'}", highlight=False)
     shown = rows if show_all else [r for r in rows if r[9]]
-    print_table(columns[:10], [r[:10] for r in shown],
-                title="deltas" if show_all else "significant deltas (--all for every one)")
-    print_table(["touchpoint", "old rank", "new rank", "moved up"],
-                [[r.touchpoint, r.old_rank, r.new_rank, r.change] for r in d.pain_points], title="pain points")
+    print_table(
+        columns[:10],
+        [r[:10] for r in shown],
+        title="deltas" if show_all else "significant deltas (--all for every one)",
+    )
+    print_table(
+        ["touchpoint", "old rank", "new rank", "moved up"],
+        [[r.touchpoint, r.old_rank, r.new_rank, r.change] for r in d.pain_points],
+        title="pain points",
+    )
 
 
 def _pct(r) -> str | None:

@@ -37,7 +37,11 @@ err_console = _Console(stderr=True, soft_wrap=True, markup=False)
 def format_option(default: str = "table", choices: Sequence[str] = FORMATS) -> Callable:
     """The ``--format`` option every command that prints results has."""
     return click.option(
-        "--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
         help="How to print the results: a table for people, csv or json for scripts.",
     )
 

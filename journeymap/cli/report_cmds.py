@@ -20,8 +20,13 @@ def build_with_progress(ws, **options):
     from journeymap.maps import build_map
 
     score_first(ws)
-    with Progress(TextColumn("Building the map: {task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+    with Progress(
+        TextColumn("Building the map: {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("start", total=1.0)
 
         def tell(label: str, done: int, total: int) -> None:
@@ -40,19 +45,40 @@ def score_first(ws) -> None:
 
 
 @main.command("report")
-@click.option("-o", "--output", type=click.Path(writable=True), default=None,
-              help="File to write (a folder for csv). Default: the workspace's reports/ folder, map.<format>.")
-@click.option("--from", "from_json", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Render this saved map (from `journeymap map -o`) instead of building one.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(writable=True),
+    default=None,
+    help="File to write (a folder for csv). Default: the workspace's reports/ folder, map.<format>.",
+)
+@click.option(
+    "--from",
+    "from_json",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Render this saved map (from `journeymap map -o`) instead of building one.",
+)
 @click.option("--start", help="Only events on or after this date (YYYY-MM-DD or ISO time).")
 @click.option("--end", help="Only events before this date (exclusive).")
 @click.option("--persona", default=None, help="The map of one persona's customers (blueprint persona name).")
-@click.option("--compare-to", "compare_to", default=None, metavar="previous|START:END",
-              help="Add the change against the period of equal length before (previous) or given dates.")
+@click.option(
+    "--compare-to",
+    "compare_to",
+    default=None,
+    metavar="previous|START:END",
+    help="Add the change against the period of equal length before (previous) or given dates.",
+)
 @click.option("--models", default=None, metavar="LIST", help="Attribution models, comma-separated.")
-@click.option("--format", "fmt", type=click.Choice(list(REPORT_FORMATS)), default="html", show_default=True,
-              help="html: one self-contained file; md: Markdown summary; csv: one file per table; "
-                   "png/pdf: via headless Chromium.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(REPORT_FORMATS)),
+    default="html",
+    show_default=True,
+    help="html: one self-contained file; md: Markdown summary; csv: one file per table; "
+    "png/pdf: via headless Chromium.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON (path, format, bytes).")
 @pass_ctx
 @handle_errors
@@ -78,15 +104,19 @@ def report_cmd(ctx: Context, output, from_json, start, end, persona, compare_to,
     if from_json:
         doc = JourneyMap.load(from_json)
     else:
-        doc = build_with_progress(ctx.scored(), start=start, end=end, persona=persona, compare_to=compare_to,
-                                  models=models)
+        doc = build_with_progress(
+            ctx.scored(), start=start, end=end, persona=persona, compare_to=compare_to, models=models
+        )
     if output is None:
         output = _report_dir(ctx) / default_name(fmt)
     path = write_report(doc, output, fmt)
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
     if as_json:
-        click.echo(json.dumps({"path": str(path), "format": fmt, "bytes": size,
-                               "build_seconds": doc.meta.build_seconds}, indent=2))
+        click.echo(
+            json.dumps(
+                {"path": str(path), "format": fmt, "bytes": size, "build_seconds": doc.meta.build_seconds}, indent=2
+            )
+        )
     else:
         click.echo(str(path))
 

@@ -15,10 +15,19 @@ BY = ("touchpoint", "stage", "channel", "persona", "period")
 
 def by_options(func):
     """``--by``, ``--period`` and ``--link/--no-link`` for the grouped voice commands."""
-    func = click.option("--link/--no-link", default=True, show_default=True,
-                        help="Link comments without a touchpoint by keywords and similarity first.")(func)
-    func = click.option("--period", type=click.Choice(["day", "week", "month"]), default="month", show_default=True,
-                        help="Period length for --by period.")(func)
+    func = click.option(
+        "--link/--no-link",
+        default=True,
+        show_default=True,
+        help="Link comments without a touchpoint by keywords and similarity first.",
+    )(func)
+    func = click.option(
+        "--period",
+        type=click.Choice(["day", "week", "month"]),
+        default="month",
+        show_default=True,
+        help="Period length for --by period.",
+    )(func)
     return click.option("--by", type=click.Choice(BY), default=None, help="Break the figures down by this.")(func)
 
 
@@ -41,8 +50,13 @@ def _progress_bars() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
     )
 
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True, disable=not err_console.is_terminal,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
     )
     tasks: dict[str, TaskID] = {}
 
@@ -77,8 +91,13 @@ def _score(ws, backend: str, *, rescore: bool = False) -> None:
             from journeymap.voice.sentiment import get_backend
 
             model = get_backend(backend, workspace=ws, embedder=_embedder(ws, track(f"embedding ({backend})")))
-        score_feedback(ws.con, backend=model, workspace=ws, rescore=rescore,  # type: ignore[arg-type]
-                       progress=track(f"scoring ({backend})"))
+        score_feedback(
+            ws.con,
+            backend=model,  # type: ignore[arg-type]
+            workspace=ws,
+            rescore=rescore,
+            progress=track(f"scoring ({backend})"),
+        )
 
 
 def _feedback(ctx: Context, link: bool):
@@ -135,14 +154,16 @@ def kpis_cmd(ctx: Context, by: str | None, period: str, link: bool, min_n: int, 
     ws = ctx.ws
     fb = _feedback(ctx, link and by in ("touchpoint", "stage"))
     customers = ws.customers() if by == "persona" else None
-    result = kpis(fb, by=by, period=period, blueprint=ws.blueprint, customers=customers, min_n=min_n,
-                  level=level, con=ws.con)
+    result = kpis(
+        fb, by=by, period=period, blueprint=ws.blueprint, customers=customers, min_n=min_n, level=level, con=ws.con
+    )
     emit(result, fmt, title="KPIs")
     if result.meta.get("empty_reason"):
         err_console.print(result.meta["empty_reason"], highlight=False, markup=False)
     elif result.meta.get("csat_from") == "rating":
-        err_console.print("CSAT is the share of 4-5 among the 1-5 ratings (there is no csat score).",
-                          highlight=False, markup=False)
+        err_console.print(
+            "CSAT is the share of 4-5 among the 1-5 ratings (there is no csat score).", highlight=False, markup=False
+        )
 
 
 def _scored(ctx: Context, backend: str, link: bool, rescore: bool = False):
@@ -161,7 +182,11 @@ def _languages(ws, backend: str, feedback_ids: list[str] | None = None) -> dict:
 
     from journeymap.voice.scoring import language_summary
 
-    ids = None if feedback_ids is None else ibis.memtable({"feedback_id": list(feedback_ids)}, schema={"feedback_id": "string"})
+    ids = (
+        None
+        if feedback_ids is None
+        else ibis.memtable({"feedback_id": list(feedback_ids)}, schema={"feedback_id": "string"})
+    )
     return language_summary(ws.con, backend, ids)
 
 
@@ -181,10 +206,19 @@ def _say_languages(summary: dict, fmt: str) -> None:
 
 @voice.command("sentiment")
 @by_options
-@click.option("--backend", type=click.Choice(["lexicon", "embedding", "trained"]), default="lexicon", show_default=True,
-              help="Sentiment backend (embedding and trained need the nlp extra).")
-@click.option("--rescore", is_flag=True, default=False,
-              help="Score every comment again and replace the stored scores (e.g. after 'journeymap label').")
+@click.option(
+    "--backend",
+    type=click.Choice(["lexicon", "embedding", "trained"]),
+    default="lexicon",
+    show_default=True,
+    help="Sentiment backend (embedding and trained need the nlp extra).",
+)
+@click.option(
+    "--rescore",
+    is_flag=True,
+    default=False,
+    help="Score every comment again and replace the stored scores (e.g. after 'journeymap label').",
+)
 @format_option()
 @pass_ctx
 @handle_errors
@@ -205,24 +239,37 @@ def sentiment_cmd(ctx: Context, by: str | None, period: str, link: bool, backend
 
     t, group = _grouped(ctx, _scored(ctx, backend, link and by in ("touchpoint", "stage"), rescore), by, period)
     lab = t.sentiment_label
-    aggs = {"n": t.count(), "sentiment": t.sentiment.mean(),
-            **{f"{x}_pct": (lab == x).cast("float64").mean() * 100 for x in ("negative", "neutral", "positive", "mixed")},
-            "unscored": t.sentiment.isnull().cast("int64").sum()}
+    aggs = {
+        "n": t.count(),
+        "sentiment": t.sentiment.mean(),
+        **{f"{x}_pct": (lab == x).cast("float64").mean() * 100 for x in ("negative", "neutral", "positive", "mixed")},
+        "unscored": t.sentiment.isnull().cast("int64").sum(),
+    }
     expr = t.group_by(group).aggregate(**aggs).order_by(group) if group else t.aggregate(**aggs)
     df = engine.execute(expr, ctx.ws.con)
     summary = _languages(ctx.ws, backend)
     from journeymap.voice.scoring import model_info
 
     model = model_info(ctx.ws.con, backend) if backend == "lexicon" else None
-    emit(SentimentTable(columns=list(df.columns), rows=df.astype(object).values.tolist(),
-                        meta={**summary, "backend": backend, "by": by, "rescored": rescore, "model": model}),
-         fmt, title="sentiment")
+    emit(
+        SentimentTable(
+            columns=list(df.columns),
+            rows=df.astype(object).values.tolist(),
+            meta={**summary, "backend": backend, "by": by, "rescored": rescore, "model": model},
+        ),
+        fmt,
+        title="sentiment",
+    )
     _say_languages(summary, fmt)
     if fmt == "table" and model and model.get("model") == "ratings":
         from journeymap.cli.output import err_console
 
-        err_console.print(f"Scored by this workspace's ratings model ({model['n_rated']} rated comments; macro-F1 "
-                          f"{model['heldout_macro_f1']} on the {model['n_heldout']} held out).", highlight=False, markup=False)
+        err_console.print(
+            f"Scored by this workspace's ratings model ({model['n_rated']} rated comments; macro-F1 "
+            f"{model['heldout_macro_f1']} on the {model['n_heldout']} held out).",
+            highlight=False,
+            markup=False,
+        )
 
 
 @voice.command("emotions")
@@ -245,12 +292,20 @@ def emotions_cmd(ctx: Context, by: str | None, period: str, link: bool, fmt: str
     aggs = {"n": t.count(), **{e: t[e].mean() for e in EMOTIONS}}
     expr = t.group_by(group).aggregate(**aggs).order_by(group) if group else t.aggregate(**aggs)
     df = engine.execute(expr, ctx.ws.con)
-    emit(EmotionTable(columns=list(df.columns), rows=df.astype(object).values.tolist(), meta={"by": by}), fmt, title="emotions")
+    emit(
+        EmotionTable(columns=list(df.columns), rows=df.astype(object).values.tolist(), meta={"by": by}),
+        fmt,
+        title="emotions",
+    )
 
 
 @voice.command("summary")
-@click.option("--by", type=click.Choice(["touchpoint", "stage", "persona"]), default=None,
-              help="Break the figures down by this (feedback linked to touchpoints as on the map).")
+@click.option(
+    "--by",
+    type=click.Choice(["touchpoint", "stage", "persona"]),
+    default=None,
+    help="Break the figures down by this (feedback linked to touchpoints as on the map).",
+)
 @format_option()
 @pass_ctx
 @handle_errors
@@ -278,12 +333,25 @@ def summary_cmd(ctx: Context, by: str | None, fmt: str) -> None:
 def theme_options(func):
     """Options shared by ``voice themes``, ``quotes`` and ``impact``."""
     options = [
-        click.option("--backend", type=click.Choice(["tfidf", "embedding"]), default="tfidf", show_default=True,
-                     help="Clustering: TF-IDF + NMF, or MiniLM embeddings (nlp extra)."),
-        click.option("--k", "n_themes", type=int, default=None, help="Number of themes (default: chosen by silhouette)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed: the same data gives the same themes."),
-        click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive", "mixed"]), default=None,
-                     help="Only comments with this sentiment (mixed: praise and complaint in one comment)."),
+        click.option(
+            "--backend",
+            type=click.Choice(["tfidf", "embedding"]),
+            default="tfidf",
+            show_default=True,
+            help="Clustering: TF-IDF + NMF, or MiniLM embeddings (nlp extra).",
+        ),
+        click.option(
+            "--k", "n_themes", type=int, default=None, help="Number of themes (default: chosen by silhouette)."
+        ),
+        click.option(
+            "--seed", type=int, default=0, show_default=True, help="Seed: the same data gives the same themes."
+        ),
+        click.option(
+            "--sentiment",
+            type=click.Choice(["negative", "neutral", "positive", "mixed"]),
+            default=None,
+            help="Only comments with this sentiment (mixed: praise and complaint in one comment).",
+        ),
         click.option("--touchpoint", default=None, help="Only comments about this touchpoint."),
     ]
     for option in reversed(options):
@@ -291,8 +359,15 @@ def theme_options(func):
     return func
 
 
-def _themes(ctx: Context, backend: str, n_themes: int | None, seed: int, sentiment: str | None,
-            touchpoint: str | None, period: str = "month"):
+def _themes(
+    ctx: Context,
+    backend: str,
+    n_themes: int | None,
+    seed: int,
+    sentiment: str | None,
+    touchpoint: str | None,
+    period: str = "month",
+):
     from journeymap.voice.scoring import scores
     from journeymap.voice.themes import find_themes
 
@@ -303,23 +378,54 @@ def _themes(ctx: Context, backend: str, n_themes: int | None, seed: int, sentime
     if touchpoint:
         fb = fb.filter(fb.link_touchpoint == touchpoint)
     if backend != "embedding":
-        return find_themes(fb, blueprint=ws.blueprint, scores=scores(ws.con, "lexicon"), sentiment=sentiment,
-                           backend=backend, n_themes=n_themes, seed=seed, period=period, con=ws.con)
+        return find_themes(
+            fb,
+            blueprint=ws.blueprint,
+            scores=scores(ws.con, "lexicon"),
+            sentiment=sentiment,
+            backend=backend,
+            n_themes=n_themes,
+            seed=seed,
+            period=period,
+            con=ws.con,
+        )
     with _progress_bars() as track:
-        return find_themes(fb, blueprint=ws.blueprint, scores=scores(ws.con, "lexicon"), sentiment=sentiment,
-                           backend=backend, n_themes=n_themes, seed=seed, embedder=_embedder(ws, track("embedding")),
-                           period=period, con=ws.con)
+        return find_themes(
+            fb,
+            blueprint=ws.blueprint,
+            scores=scores(ws.con, "lexicon"),
+            sentiment=sentiment,
+            backend=backend,
+            n_themes=n_themes,
+            seed=seed,
+            embedder=_embedder(ws, track("embedding")),
+            period=period,
+            con=ws.con,
+        )
 
 
 @voice.command("themes")
 @theme_options
-@click.option("--period", type=click.Choice(["day", "week", "month"]), default="month", show_default=True,
-              help="Period length of each theme's trend.")
+@click.option(
+    "--period",
+    type=click.Choice(["day", "week", "month"]),
+    default="month",
+    show_default=True,
+    help="Period length of each theme's trend.",
+)
 @format_option()
 @pass_ctx
 @handle_errors
-def themes_cmd(ctx: Context, backend: str, n_themes: int | None, seed: int, sentiment: str | None,
-               touchpoint: str | None, period: str, fmt: str) -> None:
+def themes_cmd(
+    ctx: Context,
+    backend: str,
+    n_themes: int | None,
+    seed: int,
+    sentiment: str | None,
+    touchpoint: str | None,
+    period: str,
+    fmt: str,
+) -> None:
     """Themes in the comments: label (key phrases), size, sentiment, touchpoints, trend, quotes.
 
     Rename, merge or pin themes under ``themes:`` in blueprint.yaml; that sticks across runs.
@@ -348,8 +454,16 @@ def themes_cmd(ctx: Context, backend: str, n_themes: int | None, seed: int, sent
 @format_option()
 @pass_ctx
 @handle_errors
-def quotes_cmd(ctx: Context, backend: str, n_themes: int | None, seed: int, sentiment: str | None,
-               touchpoint: str | None, theme_name: str | None, fmt: str) -> None:
+def quotes_cmd(
+    ctx: Context,
+    backend: str,
+    n_themes: int | None,
+    seed: int,
+    sentiment: str | None,
+    touchpoint: str | None,
+    theme_name: str | None,
+    fmt: str,
+) -> None:
     """Representative quotes (redacted) per theme, each with its feedback id.
 
     \b
@@ -364,8 +478,10 @@ def quotes_cmd(ctx: Context, backend: str, n_themes: int | None, seed: int, sent
     if theme_name:
         t = result.theme(theme_name)
         if t is None:
-            raise InputError(f"Theme {theme_name!r} is not among the themes (option --theme); "
-                             f"they are: {', '.join(x.name for x in result.themes)}.")
+            raise InputError(
+                f"Theme {theme_name!r} is not among the themes (option --theme); "
+                f"they are: {', '.join(x.name for x in result.themes)}."
+            )
         result = ThemeSet(themes=[t], n_comments=result.n_comments, meta=result.meta)
     cols, rows = result.tables()["quotes"]
     if fmt == "json":
@@ -379,8 +495,9 @@ def quotes_cmd(ctx: Context, backend: str, n_themes: int | None, seed: int, sent
 @format_option()
 @pass_ctx
 @handle_errors
-def impact_cmd(ctx: Context, backend: str, n_themes: int | None, seed: int, sentiment: str | None,
-               touchpoint: str | None, fmt: str) -> None:
+def impact_cmd(
+    ctx: Context, backend: str, n_themes: int | None, seed: int, sentiment: str | None, touchpoint: str | None, fmt: str
+) -> None:
     """How much NPS and CSAT would change if each theme's comments were removed.
 
     \b
@@ -398,11 +515,14 @@ def impact_cmd(ctx: Context, backend: str, n_themes: int | None, seed: int, sent
 @click.option("--target", required=True, help="Overall score column, or a label column with --positive.")
 @click.option("--positive", default=None, help="The target value that counts as satisfied (label targets).")
 @click.option("--rating", "ratings", multiple=True, required=True, help="A touchpoint rating column (repeat).")
-@click.option("--missing", "missing_values", type=float, multiple=True, help="A rating value meaning 'not rated' (e.g. 0).")
+@click.option(
+    "--missing", "missing_values", type=float, multiple=True, help="A rating value meaning 'not rated' (e.g. 0)."
+)
 @format_option()
 @handle_errors
-def drivers_cmd(file: str, target: str, positive: str | None, ratings: tuple[str, ...],
-                missing_values: tuple[float, ...], fmt: str) -> None:
+def drivers_cmd(
+    file: str, target: str, positive: str | None, ratings: tuple[str, ...], missing_values: tuple[float, ...], fmt: str
+) -> None:
     """Key drivers: how much each touchpoint rating matters for the overall score (Shapley share of R^2).
 
     \b
@@ -415,14 +535,22 @@ def drivers_cmd(file: str, target: str, positive: str | None, ratings: tuple[str
 
     con = connect("duckdb://")
     table = con.read_csv(file) if not file.endswith(".parquet") else con.read_parquet(file)
-    emit(key_drivers(table, target, ratings, positive=positive, missing_values=missing_values, con=con), fmt,
-         title="key drivers")
+    emit(
+        key_drivers(table, target, ratings, positive=positive, missing_values=missing_values, con=con),
+        fmt,
+        title="key drivers",
+    )
 
 
 @main.command("label")
 @click.argument("feedback_ids", nargs=-1, required=True)
-@click.option("--as", "value", type=click.Choice(["negative", "neutral", "positive"]), required=True,
-              help="The correct sentiment of these comments.")
+@click.option(
+    "--as",
+    "value",
+    type=click.Choice(["negative", "neutral", "positive"]),
+    required=True,
+    help="The correct sentiment of these comments.",
+)
 @format_option(default="table", choices=("table", "json"))
 @pass_ctx
 @handle_errors
@@ -446,7 +574,9 @@ def label_cmd(ctx: Context, feedback_ids: tuple[str, ...], value: str, fmt: str)
     found = dict(zip(df.feedback_id, df.text, strict=True))
     missing = [i for i in feedback_ids if not found.get(i)]
     if missing:
-        raise InputError(f"Feedback id {missing[0]!r} is not in the feedback table or has no text (argument FEEDBACK_IDS); "
-                         "check the id with 'journeymap voice quotes'.")
+        raise InputError(
+            f"Feedback id {missing[0]!r} is not in the feedback table or has no text (argument FEEDBACK_IDS); "
+            "check the id with 'journeymap voice quotes'."
+        )
     n = add_labels(ws, [found[i] for i in feedback_ids], [value] * len(feedback_ids), feedback_ids=list(feedback_ids))
     emit({"labelled": n, "label": value, "feedback_ids": list(feedback_ids)}, fmt if fmt == "json" else "table")

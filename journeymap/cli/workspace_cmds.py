@@ -11,7 +11,9 @@ from journeymap.cli.output import emit, format_option, handle_errors
 @main.command("init")
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--url", help="Warehouse URL (default: a DuckDB file in the workspace).")
-@click.option("--pseudonymise/--no-pseudonymise", default=False, help="Hash customer ids at ingest with a workspace key.")
+@click.option(
+    "--pseudonymise/--no-pseudonymise", default=False, help="Hash customer ids at ingest with a workspace key."
+)
 @click.option("--force", is_flag=True, help="Overwrite the settings and blueprint of an existing workspace.")
 @format_option(default="table", choices=("table", "json"))
 @handle_errors
@@ -68,13 +70,20 @@ def info_cmd(ctx: Context, fmt: str) -> None:
 
 @main.command("quarantine")
 @click.option("--source", help="Only rows from this source file.")
-@click.option("--table", "table_name", type=click.Choice(["events", "feedback", "customers"]), help="Only rows meant for this table.")
+@click.option(
+    "--table",
+    "table_name",
+    type=click.Choice(["events", "feedback", "customers"]),
+    help="Only rows meant for this table.",
+)
 @click.option("--limit", type=int, default=50, show_default=True, help="Rows to show (0: all).")
 @click.option("--summary", is_flag=True, help="Count rows per reason instead of listing them.")
 @format_option()
 @pass_ctx
 @handle_errors
-def quarantine_cmd(ctx: Context, source: str | None, table_name: str | None, limit: int, summary: bool, fmt: str) -> None:
+def quarantine_cmd(
+    ctx: Context, source: str | None, table_name: str | None, limit: int, summary: bool, fmt: str
+) -> None:
     """List the rows that could not be loaded, with the reason for each.
 
     \b

@@ -57,8 +57,15 @@ PLANTED: dict[str, Any] = {
 """The effects planted in the demo data, which analyses must find (described in docs/demo.md)."""
 
 __all__ = [
-    "DEFAULT_CUSTOMERS", "DEFAULT_SEED", "PLANTED", "DemoData", "DemoSummary", "create_demo",
-    "demo_blueprint", "generate", "write_sources",
+    "DEFAULT_CUSTOMERS",
+    "DEFAULT_SEED",
+    "PLANTED",
+    "DemoData",
+    "DemoSummary",
+    "create_demo",
+    "demo_blueprint",
+    "generate",
+    "write_sources",
 ]
 
 
@@ -94,8 +101,11 @@ class DemoSummary(Result):
     def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
         rows = [["table", name, n] for name, n in self.rows.items()]
         rows += [["file", name, path] for name, path in self.files.items()]
-        rows += [["blueprint", "touchpoints", self.touchpoints], ["blueprint", "channels", self.channels],
-                 ["blueprint", "personas", ", ".join(self.personas)]]
+        rows += [
+            ["blueprint", "touchpoints", self.touchpoints],
+            ["blueprint", "channels", self.channels],
+            ["blueprint", "personas", ", ".join(self.personas)],
+        ]
         rows += [["planted", k, ", ".join(v) if isinstance(v, list) else v] for k, v in self.planted.items()]
         return {"demo": (["what", "name", "value"], rows)}
 
@@ -148,9 +158,16 @@ def _event_vocab() -> tuple[list[str], np.ndarray]:
     return names, base
 
 
-_UTM_SOURCE = {"Search ad": "google", "Social ad": "instagram", "Display banner": "criteo",
-               "Organic search": "google", "Influencer post": "instagram", "Newsletter": "crm",
-               "Reorder reminder": "crm", "Order confirmation": "crm"}
+_UTM_SOURCE = {
+    "Search ad": "google",
+    "Social ad": "instagram",
+    "Display banner": "criteo",
+    "Organic search": "google",
+    "Influencer post": "instagram",
+    "Newsletter": "crm",
+    "Reorder reminder": "crm",
+    "Order confirmation": "crm",
+}
 
 
 def _events(rng: np.random.Generator, ev: dict[str, np.ndarray], ids: pa.Array) -> pa.Table:
@@ -178,20 +195,22 @@ def _events(rng: np.random.Generator, ev: dict[str, np.ndarray], ids: pa.Array) 
     user = ids.take(pa.array(ev["cust"]))
     session = pc.binary_join_element_wise(user, pa.array(ev["session"]).cast(pa.string()), "-")
     tp_idx = pa.array(tp)
-    return pa.table({
-        "user": user,
-        "event_time": pa.array(ev["ts"], pa.timestamp("s")),
-        "event": pa.array(names).take(pa.array(raw)),
-        "channel": pa.array(chan),
-        "utm_source": pa.array(source, pa.string()).take(tp_idx),
-        "utm_medium": pa.array(medium, pa.string()).take(tp_idx),
-        "utm_campaign": pa.array(campaign, pa.string()).take(tp_idx),
-        "session": session,
-        "order_value": pa.array(ev["revenue"], from_pandas=True),
-        "device": pa.array(device, pa.string()),
-        "touchpoint": pa.array([t.name for t in TOUCHPOINTS]).take(tp_idx),
-        "journey": pa.array(ev["journey"].astype(np.int8)),
-    })
+    return pa.table(
+        {
+            "user": user,
+            "event_time": pa.array(ev["ts"], pa.timestamp("s")),
+            "event": pa.array(names).take(pa.array(raw)),
+            "channel": pa.array(chan),
+            "utm_source": pa.array(source, pa.string()).take(tp_idx),
+            "utm_medium": pa.array(medium, pa.string()).take(tp_idx),
+            "utm_campaign": pa.array(campaign, pa.string()).take(tp_idx),
+            "session": session,
+            "order_value": pa.array(ev["revenue"], from_pandas=True),
+            "device": pa.array(device, pa.string()),
+            "touchpoint": pa.array([t.name for t in TOUCHPOINTS]).take(tp_idx),
+            "journey": pa.array(ev["journey"].astype(np.int8)),
+        }
+    )
 
 
 def _feedback(fb: dict, ids: pa.Array) -> pa.Table:
@@ -206,21 +225,23 @@ def _feedback(fb: dict, ids: pa.Array) -> pa.Table:
     def score(col: np.ndarray) -> pa.Array:
         return pa.array(col, pa.float64(), from_pandas=True).cast(pa.int16())
 
-    return pa.table({
-        "response_id": pa.array([f"R{ids[0].as_py()[1:]}-{i:06d}" for i in range(n)]),
-        "customer": ids.take(pa.array(fb["customer"])),
-        "submitted_at": pa.array(fb["ts"], pa.timestamp("s")),
-        "kind": pa.array(fb["kind"].astype(str)),
-        "touchpoint": pa.array(touchpoint, pa.string()),
-        "channel": pa.array([tp_channel.get(t) for t in fb["touchpoint"]], pa.string()),
-        "comment": pa.array(fb["text"], pa.string()),
-        "nps": score(fb["nps"]),
-        "csat": score(fb["csat"]),
-        "ces": score(fb["ces"]),
-        "rating": pa.array(stars, pa.float64(), from_pandas=True),
-        "rating_scale": pa.array(np.where(np.isnan(stars), np.nan, 5.0), pa.float64(), from_pandas=True),
-        "topic": pa.array(fb["topic"].astype(str)),
-    })
+    return pa.table(
+        {
+            "response_id": pa.array([f"R{ids[0].as_py()[1:]}-{i:06d}" for i in range(n)]),
+            "customer": ids.take(pa.array(fb["customer"])),
+            "submitted_at": pa.array(fb["ts"], pa.timestamp("s")),
+            "kind": pa.array(fb["kind"].astype(str)),
+            "touchpoint": pa.array(touchpoint, pa.string()),
+            "channel": pa.array([tp_channel.get(t) for t in fb["touchpoint"]], pa.string()),
+            "comment": pa.array(fb["text"], pa.string()),
+            "nps": score(fb["nps"]),
+            "csat": score(fb["csat"]),
+            "ces": score(fb["ces"]),
+            "rating": pa.array(stars, pa.float64(), from_pandas=True),
+            "rating_scale": pa.array(np.where(np.isnan(stars), np.nan, 5.0), pa.float64(), from_pandas=True),
+            "topic": pa.array(fb["topic"].astype(str)),
+        }
+    )
 
 
 def _customers(rng: np.random.Generator, persona: np.ndarray, ids: pa.Array) -> pa.Table:
@@ -231,15 +252,17 @@ def _customers(rng: np.random.Generator, persona: np.ndarray, ids: pa.Array) -> 
     plan_pick = [np.array(s.plans)[rng.integers(0, len(s.plans), n)] for s in specs]
     del age
     signup = np.datetime64("2019-01-01") + rng.integers(0, 6 * 365, n).astype("timedelta64[D]")
-    return pa.table({
-        "customer_id": ids,
-        "segment": pa.array(np.array([s.segment for s in specs])[persona]),
-        "region": pa.array(np.array(business.REGIONS)[rng.integers(0, len(business.REGIONS), n)]),
-        "age_band": pa.array(np.choose(persona, age_pick)),
-        "signup_date": pa.array(signup.astype(str)),
-        "plan": pa.array(np.choose(persona, plan_pick)),
-        "marketing_opt_in": pa.array(np.where(rng.random(n) < 0.6, "yes", "no")),
-    })
+    return pa.table(
+        {
+            "customer_id": ids,
+            "segment": pa.array(np.array([s.segment for s in specs])[persona]),
+            "region": pa.array(np.array(business.REGIONS)[rng.integers(0, len(business.REGIONS), n)]),
+            "age_band": pa.array(np.choose(persona, age_pick)),
+            "signup_date": pa.array(signup.astype(str)),
+            "plan": pa.array(np.choose(persona, plan_pick)),
+            "marketing_opt_in": pa.array(np.where(rng.random(n) < 0.6, "yes", "no")),
+        }
+    )
 
 
 def write_sources(
@@ -270,20 +293,29 @@ def write_sources(
         raise InputError(f"fmt={fmt!r} is not a demo file format; use 'csv' or 'parquet'.")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    files = {"events": directory / f"events.{fmt}", "feedback": directory / "feedback.csv",
-             "customers": directory / "customers.csv"}
+    files = {
+        "events": directory / f"events.{fmt}",
+        "feedback": directory / "feedback.csv",
+        "customers": directory / "customers.csv",
+    }
     writers: dict[str, Any] = {}
     total = max(1, -(-customers // CHUNK))
     try:
         for k, tables in enumerate(_chunks(customers, seed)):
             ev, fb, cu = tables
-            parts = {"events": ev.drop_columns(list(DemoData.TRUTH_EVENTS)),
-                     "feedback": fb.drop_columns(list(DemoData.TRUTH_FEEDBACK)), "customers": cu}
+            parts = {
+                "events": ev.drop_columns(list(DemoData.TRUTH_EVENTS)),
+                "feedback": fb.drop_columns(list(DemoData.TRUTH_FEEDBACK)),
+                "customers": cu,
+            }
             for name, table in parts.items():
                 if name not in writers:
                     path = files[name]
-                    writers[name] = (pq.ParquetWriter(path, table.schema) if path.suffix == ".parquet"
-                                     else pacsv.CSVWriter(path, table.schema))
+                    writers[name] = (
+                        pq.ParquetWriter(path, table.schema)
+                        if path.suffix == ".parquet"
+                        else pacsv.CSVWriter(path, table.schema)
+                    )
                 writers[name].write_table(table)
             if progress:
                 progress((k + 1) / total)
@@ -338,8 +370,9 @@ def create_demo(
         tell("ingest", 0.8)
         ws.ingest_feedback(files["feedback"])
         tell("ingest", 1.0)
-        rows = {name: int(ws.table(name).count().execute())
-                for name in ("events", "feedback", "customers", "quarantine")}
+        rows = {
+            name: int(ws.table(name).count().execute()) for name in ("events", "feedback", "customers", "quarantine")
+        }
         channels = ws.events().channel.nunique().execute()
         ws_path, warehouse = str(ws.path), ws.settings.url
         if warehouse.startswith("duckdb:///") and not Path(warehouse[10:]).is_absolute():
@@ -348,9 +381,15 @@ def create_demo(
         ws.close()
     return DemoSummary(
         workspace=ws_path,
-        files={"blueprint": str(Path(ws_path) / "blueprint.yaml"), "warehouse": warehouse,
-               **{k: str(v.resolve()) for k, v in files.items()}},
-        rows=rows, touchpoints=len(bp.touchpoints), channels=int(channels),
-        personas=[p.name for p in bp.personas], planted=PLANTED,
+        files={
+            "blueprint": str(Path(ws_path) / "blueprint.yaml"),
+            "warehouse": warehouse,
+            **{k: str(v.resolve()) for k, v in files.items()},
+        },
+        rows=rows,
+        touchpoints=len(bp.touchpoints),
+        channels=int(channels),
+        personas=[p.name for p in bp.personas],
+        planted=PLANTED,
         meta={"customers": customers, "seed": seed},
     )

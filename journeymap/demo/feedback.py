@@ -19,36 +19,63 @@ COMPLAINT_KEYWORDS = ("delivery charge", "shipping fee", "hidden", "surprise", "
 TEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "delivery_charge": (
         ("Really annoyed.", "Not impressed.", "Why?", "Honestly,", "", "Ugh.", "Gave up on my order."),
-        ("The delivery charge only appeared at the very last step", "a surprise delivery charge of £6.95 at checkout",
-         "hidden shipping fee added after I'd filled my basket", "the postage cost was a nasty surprise at the end",
-         "£4.99 delivery charge on a £20 order, hidden until checkout", "shipping fee popped up out of nowhere",
-         "delivery charge not shown anywhere until the delivery step", "the surprise delivery charge put me off"),
-        ("so I left.", "- abandoned my basket.", "Show it upfront please!", "Will buy elsewhere.", "",
-         "Very misleading.", "Feels like a trick."),
+        (
+            "The delivery charge only appeared at the very last step",
+            "a surprise delivery charge of £6.95 at checkout",
+            "hidden shipping fee added after I'd filled my basket",
+            "the postage cost was a nasty surprise at the end",
+            "£4.99 delivery charge on a £20 order, hidden until checkout",
+            "shipping fee popped up out of nowhere",
+            "delivery charge not shown anywhere until the delivery step",
+            "the surprise delivery charge put me off",
+        ),
+        (
+            "so I left.",
+            "- abandoned my basket.",
+            "Show it upfront please!",
+            "Will buy elsewhere.",
+            "",
+            "Very misleading.",
+            "Feels like a trick.",
+        ),
     ),
     "delivery_charge_bought": (
         ("Bought it in the end, but", "Order placed, however", "Fine overall but"),
-        ("that delivery charge was a surprise", "the hidden shipping fee annoyed me",
-         "postage should be shown on the product page"),
+        (
+            "that delivery charge was a surprise",
+            "the hidden shipping fee annoyed me",
+            "postage should be shown on the product page",
+        ),
         ("", "!", "- please be upfront about delivery costs."),
     ),
     "late": (
         ("My parcel is late.", "Still waiting for my order.", "Where is my parcel??", "Courier useless."),
-        ("Tracking said Tuesday, it's now Saturday", "tracking hasn't updated for 4 days",
-         "the courier marked it delivered but nothing arrived", "promised next day, took a week"),
+        (
+            "Tracking said Tuesday, it's now Saturday",
+            "tracking hasn't updated for 4 days",
+            "the courier marked it delivered but nothing arrived",
+            "promised next day, took a week",
+        ),
         ("and nobody answers.", "Not happy.", "", "3 hours on hold to find out nothing.", "Sort it out."),
     ),
     "praise": (
         ("Love it!", "Great shop.", "Really pleased.", "Excellent.", "", "Five stars."),
-        ("Quality is lovely and it arrived quickly", "fits perfectly and looks great",
-         "easy to order and the parcel came next day", "good value and well made",
-         "the jumper is even nicer than in the photos"),
+        (
+            "Quality is lovely and it arrived quickly",
+            "fits perfectly and looks great",
+            "easy to order and the parcel came next day",
+            "good value and well made",
+            "the jumper is even nicer than in the photos",
+        ),
         ("Will order again.", "Thanks!", "", "Recommended to my sister.", ":)"),
     ),
     "size_guide": (
         ("The size guide was spot on.", "Used the fit guide -", "Measurements guide helped a lot."),
-        ("ordered my usual size after checking and it fits perfectly", "no need to return anything this time",
-         "finally jeans that fit first time"),
+        (
+            "ordered my usual size after checking and it fits perfectly",
+            "no need to return anything this time",
+            "finally jeans that fit first time",
+        ),
         ("", "Brilliant.", "Thank you."),
     ),
     "chat": (
@@ -73,8 +100,14 @@ TEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     ),
     "neutral": (
         ("", "", "Ordered a hoodie.", "Bought a shirt for work."),
-        ("It arrived on Thursday", "it was ok", "does the job", "average experience", "nothing special",
-         "came in a paper bag"),
+        (
+            "It arrived on Thursday",
+            "it was ok",
+            "does the job",
+            "average experience",
+            "nothing special",
+            "came in a paper bag",
+        ),
         ("", "- no complaints.", "Fine."),
     ),
 }
@@ -98,7 +131,7 @@ def _typo(rng: np.random.Generator, text: str) -> str:
     if len(text) < 8:
         return text
     i = int(rng.integers(1, len(text) - 2))
-    return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+    return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
 
 
 def _texts(rng: np.random.Generator, topic: str, n: int) -> list[str]:
@@ -156,8 +189,14 @@ def make_feedback(rng: np.random.Generator, jr: dict[str, np.ndarray]) -> dict[s
 
 
 def _append(fb, rows, kind, tp, ts, topic):
-    extra = {"row": rows, "topic": np.full(len(rows), topic), "kind": np.full(len(rows), kind),
-             "touchpoint": np.full(len(rows), tp), "text": np.full(len(rows), None, dtype=object), "ts": ts}
+    extra = {
+        "row": rows,
+        "topic": np.full(len(rows), topic),
+        "kind": np.full(len(rows), kind),
+        "touchpoint": np.full(len(rows), tp),
+        "text": np.full(len(rows), None, dtype=object),
+        "ts": ts,
+    }
     return {k: np.concatenate([fb[k], extra[k]]) for k in fb}
 
 
@@ -174,8 +213,9 @@ def _scores(rng: np.random.Generator, fb: dict, jr: dict) -> None:
     effort = np.where(tp == b.FRICTION, -1.8, 0.0) + 0.8 * sentiment
     ces = np.clip(np.round(rng.normal(5.6 + effort, 1.0)), 1, 7)
     asks_nps = survey & np.isin(tp, ["Purchase", "Product review", "Customer service call", "Delivery tracking"])
-    asks_csat = survey & np.isin(tp, ["Purchase", "Delivery tracking", "Live chat", "Customer service call",
-                                      "Store visit", b.LIFT])
+    asks_csat = survey & np.isin(
+        tp, ["Purchase", "Delivery tracking", "Live chat", "Customer service call", "Store visit", b.LIFT]
+    )
     asks_ces = survey & np.isin(tp, [b.FRICTION, "Returns portal", "Customer service call"])
     asks_csat &= fb["topic"] != "nps_only"
     fb["nps"] = np.where(asks_nps, nps, np.nan)

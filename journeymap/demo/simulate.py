@@ -88,7 +88,7 @@ def simulate(persona: np.ndarray, rng: np.random.Generator) -> Sim:
         bought[who[conv]] = True
         again = rng.random(len(who)) < np.where(conv, _repeat(persona[who]), 0.3)
         gap = np.where(conv, rng.uniform(14, 90, len(who)), rng.uniform(35, 120, len(who))) * DAY
-        start = (t_end + gap.astype(np.int64))
+        start = t_end + gap.astype(np.int64)
         keep = again & (start < END)
         who, start = who[keep], start[keep]
         session[who] += 1
@@ -106,9 +106,15 @@ def _walk(rng, who, start, persona, j, bought, cum, entry, session, ev, jr) -> N
     t = start.copy()
     if j > 0:  # a third of the returning buyers come back through a reorder reminder email
         rem = bought & (rng.random(m) < 0.35)
-        ev.add(cust=who[rem], tp=np.full(rem.sum(), TP_INDEX["Reorder reminder"]), ts=t[rem],
-               journey=np.full(rem.sum(), j), session=session[who[rem]],
-               channel=np.full(rem.sum(), CHANNEL_INDEX["email"]), revenue=np.full(rem.sum(), np.nan))
+        ev.add(
+            cust=who[rem],
+            tp=np.full(rem.sum(), TP_INDEX["Reorder reminder"]),
+            ts=t[rem],
+            journey=np.full(rem.sum(), j),
+            session=session[who[rem]],
+            channel=np.full(rem.sum(), CHANNEL_INDEX["email"]),
+            revenue=np.full(rem.sum(), np.nan),
+        )
         t[rem] += rng.integers(60, 3 * 3600, rem.sum())
     state = (rng.random(m)[:, None] > entry[persona]).sum(axis=1)
     prev = np.full(m, -1)
@@ -131,8 +137,15 @@ def _walk(rng, who, start, persona, j, bought, cum, entry, session, ev, jr) -> N
         revenue = np.full(len(idx), np.nan)
         value = np.array([p.order_value for p in b.PERSONAS])[persona[idx[is_buy]]]
         revenue[is_buy] = np.round(value * rng.lognormal(0, 0.45, int(is_buy.sum())), 2)
-        ev.add(cust=who[idx], tp=CHAIN_TO_TP[s], ts=t[idx], journey=np.full(len(idx), j),
-               session=session[who[idx]], channel=chan, revenue=revenue)
+        ev.add(
+            cust=who[idx],
+            tp=CHAIN_TO_TP[s],
+            ts=t[idx],
+            journey=np.full(len(idx), j),
+            session=session[who[idx]],
+            channel=chan,
+            revenue=revenue,
+        )
         steps[idx] += 1
         at_f = s == b.S[b.FRICTION]
         flags["friction_loop"][idx] |= at_f & flags["friction"][idx]
@@ -157,16 +170,28 @@ def _walk(rng, who, start, persona, j, bought, cum, entry, session, ev, jr) -> N
         t[idx[moving]] += gap[moving]
         state[idx[moving]] = nxt[moving]
     converted = state == b.PURCHASE
-    post = _after_purchase(rng, who[converted], t[converted], persona[converted], flags["friction_loop"][converted],
-                           j, session, ev)
+    post = _after_purchase(
+        rng, who[converted], t[converted], persona[converted], flags["friction_loop"][converted], j, session, ev
+    )
     t_end = t.copy()
     t_end[converted] = post.pop("t_end")
     full = {k: np.zeros(m, dtype=bool) for k in post}
     for k, v in post.items():
         full[k][converted] = v
-    jr.add(cust=who, journey=np.full(m, j), persona=persona, t_start=start, t_end=t_end, t_buy=t,
-           converted=converted, steps=steps, exit_state=exit_state, friction_ts=friction_ts,
-           **flags, **full)
+    jr.add(
+        cust=who,
+        journey=np.full(m, j),
+        persona=persona,
+        t_start=start,
+        t_end=t_end,
+        t_buy=t,
+        converted=converted,
+        steps=steps,
+        exit_state=exit_state,
+        friction_ts=friction_ts,
+        **flags,
+        **full,
+    )
 
 
 def _purchase_channel(persona: np.ndarray, prev: np.ndarray) -> np.ndarray:
@@ -199,12 +224,24 @@ def _after_purchase(rng, who, t, persona, looped, j, session, ev) -> dict[str, n
     for name, mask, (lo, hi) in plan:
         when = t[mask] + rng.integers(lo, hi, int(mask.sum()))
         k = int(mask.sum())
-        ev.add(cust=who[mask], tp=np.full(k, TP_INDEX[name]), ts=when, journey=np.full(k, j),
-               session=session[who[mask]] + 1 + np.arange(k) % 1, channel=np.full(k, TP_CHANNEL[TP_INDEX[name]]),
-               revenue=np.full(k, np.nan))
+        ev.add(
+            cust=who[mask],
+            tp=np.full(k, TP_INDEX[name]),
+            ts=when,
+            journey=np.full(k, j),
+            session=session[who[mask]] + 1 + np.arange(k) % 1,
+            channel=np.full(k, TP_CHANNEL[TP_INDEX[name]]),
+            revenue=np.full(k, np.nan),
+        )
         t_end[mask] = np.maximum(t_end[mask], when)
-        key = {"Customer service call": "called", "Returns portal": "returned", "Product review": "reviewed",
-               "Social mention": "mentioned", "Loyalty programme": "loyalty", "Referral": "referred"}.get(name)
+        key = {
+            "Customer service call": "called",
+            "Returns portal": "returned",
+            "Product review": "reviewed",
+            "Social mention": "mentioned",
+            "Loyalty programme": "loyalty",
+            "Referral": "referred",
+        }.get(name)
         if key:
             out[key] = mask
     session[who] += 2

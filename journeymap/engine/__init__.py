@@ -70,9 +70,7 @@ def lock_timeout() -> float:
     except ValueError:
         value = -1.0
     if not value >= 0 or value == float("inf"):
-        raise InputError(
-            f"{LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds; set it to e.g. 60 (0: do not wait)."
-        )
+        raise InputError(f"{LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds; set it to e.g. 60 (0: do not wait).")
     return value
 
 
@@ -118,7 +116,7 @@ def connect(
             except Exception as e:  # duckdb's own parse error
                 raise InputError(
                     f"memory_limit {memory_limit!r} is not a size DuckDB understands ({e}); "
-                    "write it like \"1500MB\" or \"4GB\" in journeymap.toml."
+                    'write it like "1500MB" or "4GB" in journeymap.toml.'
                 ) from None
         return con
     if scheme == "spark":
@@ -169,8 +167,9 @@ def _connect_file(p: Path, read_only: bool, on_wait: Callable[[str], None] | Non
                         f"{LOCK_TIMEOUT_ENV}=SECONDS."
                     ) from None
                 if on_wait is not None and who != told:
-                    on_wait(f"Waiting for the workspace: held by {who}; giving up in {left:.0f} s "
-                            f"({LOCK_TIMEOUT_ENV}).")
+                    on_wait(
+                        f"Waiting for the workspace: held by {who}; giving up in {left:.0f} s ({LOCK_TIMEOUT_ENV})."
+                    )
                     told = who
                 time.sleep(min(0.25, left))
                 continue
@@ -185,7 +184,9 @@ def _connect_file(p: Path, read_only: bool, on_wait: Callable[[str], None] | Non
                 ) from e
             found = _driver_error(e)
             raise EngineError(
-                found[0] if found else f"Cannot open the warehouse {str(p)!r} ({_detail(text)}); check "
+                found[0]
+                if found
+                else f"Cannot open the warehouse {str(p)!r} ({_detail(text)}); check "
                 "[warehouse] url in journeymap.toml and the file's permissions."
             ) from e
     con._journeymap_file = p  # read by disconnect()
@@ -215,7 +216,8 @@ def _layout_checked() -> bool:
             db.execute("CREATE TABLE t AS SELECT range AS x FROM range(10)")  # two blocks: metadata, data
             db.execute("CHECKPOINT")
             block_size, total_blocks = db.execute(
-                "SELECT block_size, total_blocks FROM pragma_database_size()").fetchone() or (0, 0)
+                "SELECT block_size, total_blocks FROM pragma_database_size()"
+            ).fetchone() or (0, 0)
             db.close()
             return total_blocks > 1 and os.path.getsize(f) == _DUCKDB_HEADERS + total_blocks * block_size
     except Exception:
@@ -526,39 +528,63 @@ def _driver_error(e: BaseException) -> tuple[str, int] | None:
     if _LOCKED in text:
         path = Path(file) if file else None
         who = locks.describe_holders(locks.holders(path) if path else [], _pid_in(text))
-        return (f"The workspace is busy: {who} holds{where}; run the command again when it has finished, "
-                f"or let commands wait longer with {LOCK_TIMEOUT_ENV}=SECONDS."), 1
-    if err in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) or "No space left on device" in text \
-            or "Disk quota exceeded" in text:
-        return (f"The disk holding{where or ' the workspace'} is full{_free(file)}, so the command stopped and "
-                "the warehouse keeps what it had before; free some space there (or move the workspace to a "
-                "bigger disk) and run the command again."), 1
+        return (
+            f"The workspace is busy: {who} holds{where}; run the command again when it has finished, "
+            f"or let commands wait longer with {LOCK_TIMEOUT_ENV}=SECONDS."
+        ), 1
+    if (
+        err in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+        or "No space left on device" in text
+        or "Disk quota exceeded" in text
+    ):
+        return (
+            f"The disk holding{where or ' the workspace'} is full{_free(file)}, so the command stopped and "
+            "the warehouse keeps what it had before; free some space there (or move the workspace to a "
+            "bigger disk) and run the command again."
+        ), 1
     if err == errno.EFBIG or "File too large" in text:
-        return (f"The file{where} reached this process's file-size limit (File too large), so the command "
-                "stopped and the warehouse keeps what it had before; raise the limit (ulimit -f) and run "
-                "the command again."), 1
+        return (
+            f"The file{where} reached this process's file-size limit (File too large), so the command "
+            "stopped and the warehouse keeps what it had before; raise the limit (ulimit -f) and run "
+            "the command again."
+        ), 1
     if "with version number" in text or "storage version" in text:
-        return (f"The warehouse file{where} was written by another DuckDB version ({detail}); open it with the "
-                "journeymap that wrote it, or ingest the sources again into a new workspace."), 1
-    if ("not a valid DuckDB database file" in text or "Corrupt database file" in text
-            or "Could not read enough bytes from file" in text or kind == "SerializationException"
-            or "Serialization Error" in text):
-        return (f"The warehouse file{where} is damaged or is not a DuckDB database ({detail}); restore it from a "
-                "backup, or move it aside and ingest the sources again into a new one."), 1
+        return (
+            f"The warehouse file{where} was written by another DuckDB version ({detail}); open it with the "
+            "journeymap that wrote it, or ingest the sources again into a new workspace."
+        ), 1
+    if (
+        "not a valid DuckDB database file" in text
+        or "Corrupt database file" in text
+        or "Could not read enough bytes from file" in text
+        or kind == "SerializationException"
+        or "Serialization Error" in text
+    ):
+        return (
+            f"The warehouse file{where} is damaged or is not a DuckDB database ({detail}); restore it from a "
+            "backup, or move it aside and ingest the sources again into a new one."
+        ), 1
     if kind == "OutOfMemoryException" or "Out of Memory Error" in text or isinstance(e, MemoryError):
-        return (f"The engine ran out of memory ({detail}); raise [warehouse] memory_limit in journeymap.toml "
-                "(or free memory on this machine) and run the command again."), 1
+        return (
+            f"The engine ran out of memory ({detail}); raise [warehouse] memory_limit in journeymap.toml "
+            "(or free memory on this machine) and run the command again."
+        ), 1
     if "attached in read-only mode" in text:
-        return (f"This command opened the workspace read-only and then tried to write to it ({detail}); please "
-                "report it with the command you ran."), UNEXPECTED_EXIT
+        return (
+            f"This command opened the workspace read-only and then tried to write to it ({detail}); please "
+            "report it with the command you ran."
+        ), UNEXPECTED_EXIT
     if kind == "FatalException" or "database has been invalidated" in text:
-        return (f"The engine stopped after a fatal error ({detail}); nothing of this command was saved, run "
-                "it again."), 1
+        return (
+            f"The engine stopped after a fatal error ({detail}); nothing of this command was saved, run it again."
+        ), 1
     if kind == "InterruptException":
         return "Interrupted; nothing of this command was saved.", 130
     if err in (errno.EACCES, errno.EPERM) or isinstance(e, PermissionError) or "Permission denied" in text:
-        return (f"Permission denied on{where or ' a file'} ({detail}); give this user access to the workspace "
-                "folder, or use a copy of it."), 1
+        return (
+            f"Permission denied on{where or ' a file'} ({detail}); give this user access to the workspace "
+            "folder, or use a copy of it."
+        ), 1
     return None
 
 
@@ -588,7 +614,10 @@ def explain(exc: BaseException) -> tuple[str, int]:
         return _one_line(str(exc)), 1
     if isinstance(exc, OSError):
         name = f" ({exc.filename})" if exc.filename else ""
-        return (f"{exc.strerror or _first_line(str(exc))}{name}; check the path, its permissions and the free "
-                "space, and run the command again."), 1
-    return (f"Unexpected error: {type(exc).__name__}: {_first_line(str(exc))}; please report it with the "
-            "command you ran."), UNEXPECTED_EXIT
+        return (
+            f"{exc.strerror or _first_line(str(exc))}{name}; check the path, its permissions and the free "
+            "space, and run the command again."
+        ), 1
+    return (
+        f"Unexpected error: {type(exc).__name__}: {_first_line(str(exc))}; please report it with the command you ran."
+    ), UNEXPECTED_EXIT

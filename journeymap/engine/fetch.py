@@ -52,10 +52,10 @@ def table(con: Any, name: str) -> ibis.Table:
     except duckdb.CatalogException:
         raise TableNotFound(name) from None
     mapper = backend.compiler.type_mapper
-    schema = ibis.schema({col: mapper.from_string(kind, nullable=null == "YES")
-                          for col, kind, null, *_ in described})
-    return ops.DatabaseTable(name, schema=schema, source=backend,
-                             namespace=ops.Namespace(catalog=None, database=None)).to_expr()
+    schema = ibis.schema({col: mapper.from_string(kind, nullable=null == "YES") for col, kind, null, *_ in described})
+    return ops.DatabaseTable(
+        name, schema=schema, source=backend, namespace=ops.Namespace(catalog=None, database=None)
+    ).to_expr()
 
 
 def rows(expr: ibis.Table, con: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:

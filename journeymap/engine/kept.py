@@ -47,18 +47,21 @@ def keep(con: Any, name: str, expr: ibis.Table, key: str, what: str = "a table")
     backend = backend_of(con)
     with transaction(backend):
         table = materialize(backend, expr, name, temp=False, what=what)
-        backend.raw_sql(f'CREATE OR REPLACE TABLE "{_meta(name)}" AS SELECT {_quote(key)} AS "key", '
-                        "now() AS built_at")
+        backend.raw_sql(f'CREATE OR REPLACE TABLE "{_meta(name)}" AS SELECT {_quote(key)} AS "key", now() AS built_at')
     return table
 
 
 def events_state(con: Any) -> list[str | None]:
     """What changes whenever events are loaded: the events' row count and the events ingest log's
     size, last time and loaded rows (every write to ``events`` is an ingest that logs its sources)."""
-    row = backend_of(con).raw_sql(
-        "SELECT (SELECT count(*) FROM events), "
-        "(SELECT count(*) FROM ingest_log WHERE \"table\" = 'events'), "
-        "(SELECT CAST(max(finished_at) AS VARCHAR) FROM ingest_log WHERE \"table\" = 'events'), "
-        "(SELECT sum(loaded) FROM ingest_log WHERE \"table\" = 'events')"
-    ).fetchone()
+    row = (
+        backend_of(con)
+        .raw_sql(
+            "SELECT (SELECT count(*) FROM events), "
+            "(SELECT count(*) FROM ingest_log WHERE \"table\" = 'events'), "
+            "(SELECT CAST(max(finished_at) AS VARCHAR) FROM ingest_log WHERE \"table\" = 'events'), "
+            "(SELECT sum(loaded) FROM ingest_log WHERE \"table\" = 'events')"
+        )
+        .fetchone()
+    )
     return [None if v is None else str(v) for v in (row or ())]

@@ -186,5 +186,13 @@ def loader_for(con: Any) -> Loader:
 
 
 __all__ = [
-    "MAX_RECORD_BYTES", "Counts", "Job", "Loader", "Mapping_", "ReadFailed", "Relation", "Tell", "loader_for",
+    "MAX_RECORD_BYTES",
+    "Counts",
+    "Job",
+    "Loader",
+    "Mapping_",
+    "ReadFailed",
+    "Relation",
+    "Tell",
+    "loader_for",
 ]

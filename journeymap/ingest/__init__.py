@@ -44,8 +44,14 @@ MEMORY_LIMIT = "1200MB"
 """DuckDB's memory limit while ingesting (lower limits are kept): staging spills to disk beyond it."""
 
 __all__ = [
-    "FORMATS", "TABLES", "ColumnMapping", "IngestReport", "SourceReport", "ingest",
-    "parse_map_flags", "resolve_mapping",
+    "FORMATS",
+    "TABLES",
+    "ColumnMapping",
+    "IngestReport",
+    "SourceReport",
+    "ingest",
+    "parse_map_flags",
+    "resolve_mapping",
 ]
 
 
@@ -104,14 +110,18 @@ def ingest(
     journeymap.errors.InputError: Table 'visits' cannot be ingested into; use one of: events, feedback, customers.
     """
     if more:
-        raise InputError(f"ingest() got unknown option(s) {', '.join(sorted(more))}; see help(journeymap.ingest.ingest).")
+        raise InputError(
+            f"ingest() got unknown option(s) {', '.join(sorted(more))}; see help(journeymap.ingest.ingest)."
+        )
     if table not in TABLES:
         raise InputError(f"Table {table!r} cannot be ingested into; use one of: {', '.join(TABLES)}.")
     if not paths:
         raise InputError("No source files were given; pass at least one file to ingest.")
     loader = loader_for(con)  # an engine without a loader (Spark, for now) is told here, before anything is read
     if kind is not None and kind not in ("survey", "review", "ticket", "chat", "social", "interview", "other"):
-        raise InputError(f"Feedback kind {kind!r} (kind) is unknown; use survey, review, ticket, chat, social, interview or other.")
+        raise InputError(
+            f"Feedback kind {kind!r} (kind) is unknown; use survey, review, ticket, chat, social, interview or other."
+        )
     tz_value = check_tz(tz or default_tz)
     ts_default = _check_ts_default(ts_default, table)
     ts_format = check_format(ts_format) if ts_format else None
@@ -134,9 +144,19 @@ def ingest(
         with engine.transaction(con):
             for n, (p, f) in enumerate(zip(files, formats, strict=True)):
                 job = Job(
-                    table=table, path=p, fmt=f, n=n, blueprint=blueprint, pseudonym_key=pseudonym_key,
-                    tz=tz_value, ts_format=ts_format, kind=kind, ingest_id=ingest_id, tz_given=tz is not None,
-                    years=year_range, ts_default=ts_default,
+                    table=table,
+                    path=p,
+                    fmt=f,
+                    n=n,
+                    blueprint=blueprint,
+                    pseudonym_key=pseudonym_key,
+                    tz=tz_value,
+                    ts_format=ts_format,
+                    kind=kind,
+                    ingest_id=ingest_id,
+                    tz_given=tz is not None,
+                    years=year_range,
+                    ts_default=ts_default,
                 )
                 reports.append(run_source(loader, job, dict(mapping or {}), progress))
     finally:
@@ -158,7 +178,9 @@ def _check_ts_default(value: str | None, table: str) -> str | None:
     from datetime import datetime
 
     if table != "feedback":
-        raise InputError(f"A default time (ts_default={value!r}) is for feedback only; {table} files need a time column.")
+        raise InputError(
+            f"A default time (ts_default={value!r}) is for feedback only; {table} files need a time column."
+        )
     text = str(value).strip()
     if text.lower() == "load":
         return "load"

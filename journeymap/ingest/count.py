@@ -149,7 +149,7 @@ def unclosed_sentence(path: Path, row: int, line: int) -> str:
     return (
         f"Source file {str(path)!r} has an unterminated quote: the quoted value on row {row:,} (line {line:,} "
         "of the file) never closes, so every line after it would be read as part of that value; close the "
-        "quote (or remove the stray \") on that line and ingest the file again."
+        'quote (or remove the stray ") on that line and ingest the file again.'
     )
 
 
@@ -159,7 +159,7 @@ def swallowed_sentence(path: Path, line: int, lines: int) -> str:
         f"Source file {str(path)!r} has a quoted value that runs from line {line:,} over {lines:,} or more lines and "
         "cannot be split into the header's columns (a quote that is opened and not closed swallows the "
         "lines after it), so nothing of it was loaded; close the quote on line "
-        f"{line:,} (or remove the stray \") and ingest the file again."
+        f'{line:,} (or remove the stray ") and ingest the file again.'
     )
 
 
@@ -363,8 +363,10 @@ class _CsvCounter:
                 if self.crlf and self.lone_lf is None and not (before == _CR).all():
                     # lines end in \r\n, this one in \n alone: the engine's reader stops there
                     first = int(np.flatnonzero(before != _CR)[0])
-                    self.lone_lf = (records_before + int(np.count_nonzero(~blank[:first])),
-                                    self.breaks + int(np.searchsorted(t, ot[first])) + 1)
+                    self.lone_lf = (
+                        records_before + int(np.count_nonzero(~blank[:first])),
+                        self.breaks + int(np.searchsorted(t, ot[first])) + 1,
+                    )
             filled = ~blank
             if records_before == 0:  # blank lines before the header are skipped in any reading
                 lead = np.flatnonzero(filled)
@@ -383,7 +385,10 @@ class _CsvCounter:
             # the last quote opened a value that is still open: remember where (an unclosed quote)
             last = int(q[-1])
             done = int(np.searchsorted(ot, last))
-            self.open_at = (records_before + int(np.count_nonzero(filled[:done])), self.breaks + int(np.searchsorted(t, last)))
+            self.open_at = (
+                records_before + int(np.count_nonzero(filled[:done])),
+                self.breaks + int(np.searchsorted(t, last)),
+            )
         self.breaks += int(t.size)
         self.prev = int(a[-1])
         self.offset += n
@@ -401,7 +406,10 @@ class _CsvCounter:
         if lone.size:
             pos = int(lone[0])
             done = int(np.searchsorted(ot, pos))
-            self.lone_cr = (records_before + int(np.count_nonzero(filled[:done])), self.breaks + int(np.searchsorted(t, pos)) + 1)
+            self.lone_cr = (
+                records_before + int(np.count_nonzero(filled[:done])),
+                self.breaks + int(np.searchsorted(t, pos)) + 1,
+            )
 
     def _check_quotes(self, a: np.ndarray, q: np.ndarray, start_inq: bool) -> None:
         """Count quotes that neither open a value (after a delimiter, a line break or a quote),

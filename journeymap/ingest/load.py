@@ -74,7 +74,9 @@ def _read_error(job: Job, e: Exception, scan: Future, stop: threading.Event) -> 
     text = str(e).lower()
     too_long = "maximum line size of" in text or "maximum_object_size" in text or "longer than journeymap reads" in text
     engine_read = isinstance(e, SourceReadError) or not isinstance(e, InputError)
-    csv_read = engine_read and job.fmt in ("csv", "tsv") and ("csv" in text or "state machine" in text or "sniffing" in text)
+    csv_read = (
+        engine_read and job.fmt in ("csv", "tsv") and ("csv" in text or "state machine" in text or "sniffing" in text)
+    )
     if not (too_long or csv_read or (engine_read and job.path.name.lower().endswith(".gz"))):
         stop.set()
         return None
@@ -134,8 +136,9 @@ def _run_source(
         raise SourceReadError(unreadable_sentence(job.path, job.fmt, e.error)) from None
     src = blueprint_source(job.blueprint, job.table, job.path)
     optional = ("ts",) if job.table == "feedback" and job.ts_default else ()
-    job.mapping = resolve_mapping(job.table, job.rel.columns, explicit=explicit, source=src, filename=job.path.name,
-                                  optional=optional)
+    job.mapping = resolve_mapping(
+        job.table, job.rel.columns, explicit=explicit, source=src, filename=job.path.name, optional=optional
+    )
     if not job.has("ts") and job.table == "feedback":
         loader.default_time(job, started)
     if not job.tz_given and job.mapping.tz:
@@ -159,9 +162,16 @@ def _run_source(
         good, loaded, bad, rejects, seen = loader.insert_rows(job, tell)
     quarantined = bad + rejects
     report = SourceReport(
-        source=job.source, table=job.table, rows_read=good + quarantined + seen, loaded=loaded,
-        quarantined=quarantined, duplicate=good - loaded + seen, seconds=time.perf_counter() - t0,
-        format=job.fmt, mapping=job.mapping.columns, guessed=job.mapping.guessed,
+        source=job.source,
+        table=job.table,
+        rows_read=good + quarantined + seen,
+        loaded=loaded,
+        quarantined=quarantined,
+        duplicate=good - loaded + seen,
+        seconds=time.perf_counter() - t0,
+        format=job.fmt,
+        mapping=job.mapping.columns,
+        guessed=job.mapping.guessed,
     )
     loader.log(job, report, started, _check_complete(loader, job, report.rows_read, scan))
     loader.finish(job)

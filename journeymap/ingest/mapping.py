@@ -29,22 +29,64 @@ from journeymap.errors import MappingError
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "customer_id": (
-        "customer_id", "user_id", "userid", "client_id", "clientid", "cookie", "cookie_id",
-        "visitor_id", "visitorid", "case:concept:name", "household_key", "customer", "user",
-        "customerid", "customer_unique_id", "account_id", "person_id", "fullvisitorid",
+        "customer_id",
+        "user_id",
+        "userid",
+        "client_id",
+        "clientid",
+        "cookie",
+        "cookie_id",
+        "visitor_id",
+        "visitorid",
+        "case:concept:name",
+        "household_key",
+        "customer",
+        "user",
+        "customerid",
+        "customer_unique_id",
+        "account_id",
+        "person_id",
+        "fullvisitorid",
     ),
     "ts": (
-        "ts", "timestamp", "time", "event_time", "time:timestamp", "created_at", "date",
-        "datetime", "event_timestamp", "event_date", "occurred_at", "submitted_at",
+        "ts",
+        "timestamp",
+        "time",
+        "event_time",
+        "time:timestamp",
+        "created_at",
+        "date",
+        "datetime",
+        "event_timestamp",
+        "event_date",
+        "occurred_at",
+        "submitted_at",
     ),
     "touchpoint": (
-        "touchpoint", "event", "event_name", "event_type", "activity", "concept:name", "action",
-        "eventname", "eventtype",
+        "touchpoint",
+        "event",
+        "event_name",
+        "event_type",
+        "activity",
+        "concept:name",
+        "action",
+        "eventname",
+        "eventtype",
     ),
     "channel": ("channel", "utm_source", "source_medium", "medium", "utm_medium", "traffic_source"),
     "order_id": (
-        "order_id", "orderid", "invoiceno", "invoice_no", "invoice", "invoice_id", "basket_id",
-        "transaction_id", "transactionid", "order_number", "order_no", "receipt_id",
+        "order_id",
+        "orderid",
+        "invoiceno",
+        "invoice_no",
+        "invoice",
+        "invoice_id",
+        "basket_id",
+        "transaction_id",
+        "transactionid",
+        "order_number",
+        "order_no",
+        "receipt_id",
     ),
     "session_id": ("session_id", "session", "user_session", "sessionid", "visit_id", "visitid"),
     "revenue": ("revenue", "amount", "value", "price", "sales_value", "order_value", "total"),
@@ -62,9 +104,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 
 TARGETS: dict[str, tuple[str, ...]] = {
     "events": schema.EVENTS_REQUIRED + schema.EVENTS_OPTIONAL,
-    "feedback": ("customer_id",) + schema.FEEDBACK_REQUIRED + tuple(
-        c for c in schema.FEEDBACK_OPTIONAL if c != "customer_id"
-    ),
+    "feedback": ("customer_id",)
+    + schema.FEEDBACK_REQUIRED
+    + tuple(c for c in schema.FEEDBACK_OPTIONAL if c != "customer_id"),
     "customers": ("customer_id",),
 }
 """Canonical columns a source can fill, per table."""
@@ -153,7 +195,11 @@ def resolve_mapping(
         raise MappingError(
             f"{filename} has no column for {', '.join(missing)} ({table} needs it); it has: {', '.join(have)}. "
             f"Map one with --map {missing[0]}=COLUMN"
-            + (", or date every row with --ts-default load (or a date, e.g. 2024-05-01)." if table == "feedback" else ".")
+            + (
+                ", or date every row with --ts-default load (or a date, e.g. 2024-05-01)."
+                if table == "feedback"
+                else "."
+            )
         )
     order = {t: i for i, t in enumerate(targets)}
     columns = dict(sorted(columns.items(), key=lambda kv: order[kv[0]]))

@@ -32,8 +32,15 @@ from journeymap.ingest.count import (
 FORMATS = ("csv", "tsv", "parquet", "json", "ndjson")
 
 _EXTENSIONS = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-    ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
 }
 
 _SNIFF_BYTES = 1 << 20
@@ -95,8 +102,12 @@ def check_file(path: Path, fmt: str) -> None:
 def _wide_encoding(head: bytes) -> tuple[str, str] | None:
     """(encoding, why) of UTF-16/UTF-32 when ``head`` is text in one of them: from its byte-order
     mark or, without one, from the zero byte every ASCII character then carries."""
-    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
-                      (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+    for bom, name in (
+        (b"\xff\xfe\x00\x00", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    ):
         if head.startswith(bom):
             return name, f"it starts with a {name} byte-order mark"
     sample = head[:4096]
@@ -111,18 +122,24 @@ def _binary_kind(head: bytes, path: Path, fmt: str) -> str | None:
     """A sentence for a file that is not text at all (an archive, Parquet, gzip without ``.gz``, an image...)."""
     name = str(path)
     if head.startswith(b"\x1f\x8b"):
-        return (f"Source file {name!r} is gzip-compressed but its name does not end in .gz; rename it "
-                f"{path.name}.gz (or gunzip it) and ingest it again.")
+        return (
+            f"Source file {name!r} is gzip-compressed but its name does not end in .gz; rename it "
+            f"{path.name}.gz (or gunzip it) and ingest it again."
+        )
     if head.startswith(b"PK\x03\x04"):
-        return (f"Source file {name!r} is a ZIP archive (an Excel .xlsx workbook is one), not {fmt} text; unzip it, "
-                "or save the sheet as CSV (UTF-8), and ingest that file.")
+        return (
+            f"Source file {name!r} is a ZIP archive (an Excel .xlsx workbook is one), not {fmt} text; unzip it, "
+            "or save the sheet as CSV (UTF-8), and ingest that file."
+        )
     if head.startswith(b"PAR1"):
         return f"Source file {name!r} is a Parquet file; name it .parquet or pass --source-format parquet."
     sample = head[:4096]
     control = sum(sample.count(bytes([b])) for b in (*range(0, 9), *range(14, 32)))
     if control * 10 > len(sample):
-        return (f"Source file {name!r} is binary data, not {fmt} text ({control} control bytes in its first "
-                f"{len(sample):,}); check that it is the file you meant to ingest.")
+        return (
+            f"Source file {name!r} is binary data, not {fmt} text ({control} control bytes in its first "
+            f"{len(sample):,}); check that it is the file you meant to ingest."
+        )
     return None
 
 
@@ -157,7 +174,9 @@ def unreadable_sentence(path: Path, fmt: str, e: BaseException) -> str:
         )
     if fmt in ("csv", "tsv") and "sniffing" in low:
         return _sniff_sentence(path, fmt)
-    return f"Source file {str(path)!r} cannot be read as {fmt} ({msg}); check the file or pass the right --source-format."
+    return (
+        f"Source file {str(path)!r} cannot be read as {fmt} ({msg}); check the file or pass the right --source-format."
+    )
 
 
 def _sniff_sentence(path: Path, fmt: str) -> str:
@@ -182,5 +201,3 @@ def _sniff_sentence(path: Path, fmt: str) -> str:
         "with double quotes around values; check the header and the first rows (quotes, delimiters) or pass "
         "the right --source-format."
     )
-
-

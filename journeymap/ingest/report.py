@@ -74,8 +74,15 @@ class IngestReport(Result):
     def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
         columns = ["source", "table", "rows_read", "loaded", "quarantined", "duplicate", "seconds"]
         rows = [
-            [s.source.replace("\\", "/").rsplit("/", 1)[-1], s.table, s.rows_read, s.loaded, s.quarantined,
-             s.duplicate, round(s.seconds, 3)]
+            [
+                s.source.replace("\\", "/").rsplit("/", 1)[-1],
+                s.table,
+                s.rows_read,
+                s.loaded,
+                s.quarantined,
+                s.duplicate,
+                round(s.seconds, 3),
+            ]
             for s in [*self.sources, self.total]
         ]
         return {"ingest": (columns, rows)}

@@ -95,8 +95,7 @@ def check_years(years: tuple[int | None, int | None] | None) -> tuple[int, int]:
     lo, hi = (lo if a is None else a), (hi if b is None else b)
     if lo > hi:
         raise InputError(
-            f"Plausible years {lo}..{hi} (years, or [ingest] min_year/max_year) are empty; "
-            "give min_year <= max_year."
+            f"Plausible years {lo}..{hi} (years, or [ingest] min_year/max_year) are empty; give min_year <= max_year."
         )
     if lo < YEARS_LIMIT[0] or hi > YEARS_LIMIT[1]:
         raise InputError(
@@ -104,5 +103,3 @@ def check_years(years: tuple[int | None, int | None] | None) -> tuple[int, int]:
             f"{YEARS_LIMIT[0]}..{YEARS_LIMIT[1]}, the years a time can be analysed in; give a range within them."
         )
     return lo, hi
-
-

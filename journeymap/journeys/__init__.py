@@ -57,12 +57,17 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(("Filters", "apply_filters", "filter_events", "with_dimension"), "filters"),
     **dict.fromkeys(("FrictionResult", "friction", "friction_expr"), "friction"),
     **dict.fromkeys(("DEFAULT_WINDOW", "Exclusion", "Step"), "funnel_steps"),
-    **dict.fromkeys(("FunnelResult", "funnel", "funnel_customers", "funnel_customers_expr", "funnel_entries",
-                     "funnel_expr"), "funnels"),
-    **dict.fromkeys(("JOURNEY_COLUMNS", "STATUSES", "JourneyRules", "build_journeys", "data_end", "journey_table",
-                     "status_counts"), "journeys"),
-    **dict.fromkeys(("FlowsResult", "PathRules", "PathsResult", "flows", "flows_expr", "variants", "variants_expr"),
-                    "paths"),
+    **dict.fromkeys(
+        ("FunnelResult", "funnel", "funnel_customers", "funnel_customers_expr", "funnel_entries", "funnel_expr"),
+        "funnels",
+    ),
+    **dict.fromkeys(
+        ("JOURNEY_COLUMNS", "STATUSES", "JourneyRules", "build_journeys", "data_end", "journey_table", "status_counts"),
+        "journeys",
+    ),
+    **dict.fromkeys(
+        ("FlowsResult", "PathRules", "PathsResult", "flows", "flows_expr", "variants", "variants_expr"), "paths"
+    ),
     **dict.fromkeys(("assign_personas", "with_personas"), "personas"),
     **dict.fromkeys(("RetentionResult", "retention", "retention_expr"), "retention"),
     **dict.fromkeys(("StageFunnelResult", "stage_funnel", "stage_funnel_expr"), "stages"),

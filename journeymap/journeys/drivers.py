@@ -114,8 +114,9 @@ def odds_ratio(a: float, b: float, c: float, d: float, z: float = Z95) -> tuple[
 
 
 # -- who entered and how it ended -----------------------------------------------------------------
-def population_expr(table: ir.Table, *, steps: Sequence[Any] | None = None, end: datetime | None = None,
-                    **funnel_options: Any) -> ir.Table:
+def population_expr(
+    table: ir.Table, *, steps: Sequence[Any] | None = None, end: datetime | None = None, **funnel_options: Any
+) -> ir.Table:
     """``customer_id, converted, _from, _to`` (epoch seconds of the exposure window) for decided customers."""
     if steps is None:
         return _journey_population(table)
@@ -148,15 +149,21 @@ def _journey_population(j: ir.Table) -> ir.Table:
 
 def exposures_expr(table: ir.Table, population: ir.Table, *, exclude: Sequence[str] = ()) -> ir.Table:
     """``customer_id, kind, name, value`` of the touchpoints each customer touched in their window."""
-    t = table.select(_c=table.customer_id.cast("string"), _tp=table.touchpoint, _t=table.ts.epoch_seconds(),
-                     _g=table.is_goal if "is_goal" in table.columns else ibis.literal(False))
-    j = population.join(t, [population.customer_id.cast("string") == t._c, t._t >= population._from,
-                            t._t < population._to])
+    t = table.select(
+        _c=table.customer_id.cast("string"),
+        _tp=table.touchpoint,
+        _t=table.ts.epoch_seconds(),
+        _g=table.is_goal if "is_goal" in table.columns else ibis.literal(False),
+    )
+    j = population.join(
+        t, [population.customer_id.cast("string") == t._c, t._t >= population._from, t._t < population._to]
+    )
     j = j.filter(~j._g.fill_null(False))
     if exclude:
         j = j.filter(~j._tp.isin(list(exclude)))
-    return j.select("customer_id", kind=ibis.literal("touchpoint"), name=ibis.literal("touchpoint"),
-                    value=j._tp.cast("string")).distinct()
+    return j.select(
+        "customer_id", kind=ibis.literal("touchpoint"), name=ibis.literal("touchpoint"), value=j._tp.cast("string")
+    ).distinct()
 
 
 def attributes_expr(customers: ir.Table, population: ir.Table, attributes: Sequence[str]) -> ir.Table:
@@ -167,8 +174,7 @@ def attributes_expr(customers: ir.Table, population: ir.Table, attributes: Seque
             raise InputError(f"Attribute {attr!r} is not a customers column; it has: {', '.join(customers.columns)}.")
         c = customers.select(_c=customers.customer_id.cast("string"), value=customers[attr].cast("string"))
         c = c.filter(c.value.notnull())
-        parts.append(c.select(customer_id=c._c, kind=ibis.literal("attribute"), name=ibis.literal(attr),
-                              value=c.value))
+        parts.append(c.select(customer_id=c._c, kind=ibis.literal("attribute"), name=ibis.literal(attr), value=c.value))
     u = ibis.union(*parts, distinct=False)
     return u.semi_join(population, u.customer_id == population.customer_id.cast("string")).distinct()
 
@@ -222,19 +228,28 @@ def drivers(
     note = "association, not causation"
     if conv == 0 or conv == n:
         group = "converters" if conv == 0 else "non-converters"
-        note = (f"no {group} among the {n:,} customers: the odds ratio and its interval are undefined (null)"
-                + ("; the blueprint may have no goals" if conv == 0 else "") + f"; {note}")
+        note = (
+            f"no {group} among the {n:,} customers: the odds ratio and its interval are undefined (null)"
+            + ("; the blueprint may have no goals" if conv == 0 else "")
+            + f"; {note}"
+        )
     elif any(r[10] is None for r in rows):
         note = f"odds ratio null for features every customer has (no one unexposed to compare with); {note}"
     return DriversResult(
-        columns=list(DRIVER_COLUMNS), rows=rows,
-        meta={"population": "funnel entries" if steps else "customers with decided journeys",
-              "customers": n, "converters": conv, "min_count": min_count, "tests": len(rows),
-              "interval": "95% Wald on log odds; Haldane-Anscombe +0.5 when a cell is 0",
-              "p_value": "Fisher's exact, two-sided", "multiple_testing":
-              f"Benjamini-Hochberg over {len(rows)} features; read p_adjusted, not p_value",
-              "odds_ratio": "null where a group is empty (no converters, no non-converters or no one unexposed)",
-              "note": note},
+        columns=list(DRIVER_COLUMNS),
+        rows=rows,
+        meta={
+            "population": "funnel entries" if steps else "customers with decided journeys",
+            "customers": n,
+            "converters": conv,
+            "min_count": min_count,
+            "tests": len(rows),
+            "interval": "95% Wald on log odds; Haldane-Anscombe +0.5 when a cell is 0",
+            "p_value": "Fisher's exact, two-sided",
+            "multiple_testing": f"Benjamini-Hochberg over {len(rows)} features; read p_adjusted, not p_value",
+            "odds_ratio": "null where a group is empty (no converters, no non-converters or no one unexposed)",
+            "note": note,
+        },
     )
 
 
@@ -254,8 +269,27 @@ def _rows(counts, n: int, conv: int, min_count: int) -> list[list[Any]]:
             ratio, low, high, corrected = odds_ratio(a, b, c, d)
         p = float(fisher_exact([[a, b], [c, d]]).pvalue)
         rate_un = c / (c + d) if c + d else None
-        out.append([f"{rec['name']}={rec['value']}", rec["kind"], rec["name"], rec["value"], exposed, a, conv,
-                    n - conv, a / exposed, rate_un, ratio, low, high, corrected, p, None, None])
+        out.append(
+            [
+                f"{rec['name']}={rec['value']}",
+                rec["kind"],
+                rec["name"],
+                rec["value"],
+                exposed,
+                a,
+                conv,
+                n - conv,
+                a / exposed,
+                rate_un,
+                ratio,
+                low,
+                high,
+                corrected,
+                p,
+                None,
+                None,
+            ]
+        )
     if out:
         adjusted = false_discovery_control([r[14] for r in out], method="bh")
         for r, q in zip(out, adjusted, strict=True):

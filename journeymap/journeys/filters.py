@@ -90,14 +90,20 @@ def filter_events(
     return out
 
 
-def apply_filters(events: ir.Table, filters: Filters | None, customers: ir.Table | None = None,
-                  blueprint: Blueprint | None = None) -> ir.Table:
+def apply_filters(
+    events: ir.Table, filters: Filters | None, customers: ir.Table | None = None, blueprint: Blueprint | None = None
+) -> ir.Table:
     """:func:`filter_events` driven by a :class:`Filters`."""
     if filters is None:
         return events
     return filter_events(
-        events, start=filters.start, end=filters.end, customers=customers, blueprint=blueprint,
-        personas=filters.personas, where=filters.where,
+        events,
+        start=filters.start,
+        end=filters.end,
+        customers=customers,
+        blueprint=blueprint,
+        personas=filters.personas,
+        where=filters.where,
     )
 
 
@@ -126,8 +132,9 @@ def customer_subset(
     return t.select("customer_id")
 
 
-def with_dimension(events: ir.Table, by: str | None, *, customers: ir.Table | None = None,
-                   blueprint: Blueprint | None = None) -> ir.Table:
+def with_dimension(
+    events: ir.Table, by: str | None, *, customers: ir.Table | None = None, blueprint: Blueprint | None = None
+) -> ir.Table:
     """``events`` with a ``dimension`` column to break figures down by.
 
     ``by`` is ``persona``, ``stage``, ``channel``, an event column, or a customer

@@ -108,8 +108,9 @@ class FrictionResult(TableResult):
     Row: ClassVar[type[TableRow]] = FrictionRow
 
 
-def friction_expr(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None,
-                  goals: bool = True) -> ir.Table:
+def friction_expr(
+    journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None, goals: bool = True
+) -> ir.Table:
     """The friction table as an Ibis expression (nothing is executed); see the module docs.
 
     With ``by`` every figure, expectation and rank is computed within each value of that
@@ -133,11 +134,15 @@ def friction_expr(journeys: ir.Table, *, node: str = "touchpoint", by: str | Non
 
 
 def _touches(journeys: ir.Table, node: str) -> ir.Table:
-    j = journeys.mutate(_node=journeys[node].cast("string").fill_null("(none)"), _t=journeys.ts.epoch_seconds(),
-                        _jid=journey_key(journeys))
+    j = journeys.mutate(
+        _node=journeys[node].cast("string").fill_null("(none)"),
+        _t=journeys.ts.epoch_seconds(),
+        _jid=journey_key(journeys),
+    )
     w = ibis.window(group_by=j._jid, order_by=j.step)
     return j.mutate(
-        _prev1=j._node.lag(1).over(w), _prev2=j._node.lag(2).over(w),
+        _prev1=j._node.lag(1).over(w),
+        _prev2=j._node.lag(2).over(w),
         _gap_in=(j._t - j._t.lag(1).over(w)).cast("float64"),
         _gap_out=(j._t.lead(1).over(w) - j._t).cast("float64"),
         _exit=((j.step == j.n_touches) & (j.status == "dropped")).cast("int64"),
@@ -147,13 +152,18 @@ def _touches(journeys: ir.Table, node: str) -> ir.Table:
 
 def _gaps(j: ir.Table, node: str, keys: list[str]) -> ir.Table:
     """p90 gaps into and out of each touchpoint, and the typical (median) p90 of its stage's touchpoints."""
-    group = j.stage.cast("string").fill_null("(none)") if (node == "touchpoint" and "stage" in j.columns) \
+    group = (
+        j.stage.cast("string").fill_null("(none)")
+        if (node == "touchpoint" and "stage" in j.columns)
         else ibis.literal("all")
+    )
     j = j.mutate(_group=group)
-    g = j.group_by([*keys, "_node"]).agg(p90_gap_in_s=j._gap_in.quantile(0.9),
-                                         p90_gap_out_s=j._gap_out.quantile(0.9), _group=j._group.arbitrary())
+    g = j.group_by([*keys, "_node"]).agg(
+        p90_gap_in_s=j._gap_in.quantile(0.9), p90_gap_out_s=j._gap_out.quantile(0.9), _group=j._group.arbitrary()
+    )
     typical = g.group_by([*[g[k].name(f"_g2_{k}") for k in keys], g._group.name("_g2")]).agg(
-        typical_p90_gap_in_s=g.p90_gap_in_s.median(), typical_p90_gap_out_s=g.p90_gap_out_s.median())
+        typical_p90_gap_in_s=g.p90_gap_in_s.median(), typical_p90_gap_out_s=g.p90_gap_out_s.median()
+    )
     out = g.join(typical, [g._group == typical._g2, *[g[k] == typical[f"_g2_{k}"] for k in keys]])
     return out.drop("_group", "_g2", *[f"_g2_{k}" for k in keys])
 
@@ -173,9 +183,12 @@ def _loops(j: ir.Table, keys: list[str]) -> ir.Table:
         _pp=((j._prev2 == j._node) & (j._prev1 != j._node)).fill_null(False).any(),
     )
     per = per.mutate(_loop=(per._self | per._pp).cast("int64"))
-    g = per.group_by([*keys, "_node"]).agg(journeys=per.count(), loop_journeys=per._loop.sum(),
-                                           self_loops=per._self.cast("int64").sum(),
-                                           ping_pongs=per._pp.cast("int64").sum())
+    g = per.group_by([*keys, "_node"]).agg(
+        journeys=per.count(),
+        loop_journeys=per._loop.sum(),
+        self_loops=per._self.cast("int64").sum(),
+        ping_pongs=per._pp.cast("int64").sum(),
+    )
     gw = ibis.window(group_by=keys) if keys else ibis.window()
     rate = g.loop_journeys.sum().over(gw).cast("float64") / g.journeys.sum().over(gw)
     return g.mutate(expected_loop_rate=rate)
@@ -183,8 +196,9 @@ def _loops(j: ir.Table, keys: list[str]) -> ir.Table:
 
 def _score(t: ir.Table, node: str, keys: list[str], goals: bool = True) -> ir.Table:
     zero = ibis.literal(0.0)
-    t = t.mutate(touches=t.touches.fill_null(0), exits=t.exits.fill_null(0),
-                 expected_exits=t.expected_exits.fill_null(0.0))
+    t = t.mutate(
+        touches=t.touches.fill_null(0), exits=t.exits.fill_null(0), expected_exits=t.expected_exits.fill_null(0.0)
+    )
     touches = t.touches.cast("float64")
     has = t.touches > 0
     exit_rate = ibis.ifelse(has, t.exits.cast("float64") / touches, ibis.null("float64"))
@@ -195,17 +209,18 @@ def _score(t: ir.Table, node: str, keys: list[str], goals: bool = True) -> ir.Ta
     ratio_in = _ratio(t.p90_gap_in_s, t.typical_p90_gap_in_s)
     ratio_out = _ratio(t.p90_gap_out_s, t.typical_p90_gap_out_s)
     # the larger ratio where both exist, else the one that exists (null when neither: no data)
-    slow = ibis.cases((ratio_in.isnull(), ratio_out), (ratio_out.isnull(), ratio_in),
-                      else_=ibis.greatest(ratio_in, ratio_out))
+    slow = ibis.cases(
+        (ratio_in.isnull(), ratio_out), (ratio_out.isnull(), ratio_in), else_=ibis.greatest(ratio_in, ratio_out)
+    )
     exit_component = _cap(((t.exits + 1).cast("float64") / (t.expected_exits + 1)).log2())
     # no settled journey here (all in progress), or no goals (an ending is not giving up): no exit signal
     exit_component = ibis.ifelse(has, exit_component, ibis.null("float64")) if goals else ibis.null("float64")
     # log2(0) is -inf: a touchpoint with no wait at all where the usual one waits sits at the bottom of the
     # scale (-MAX_COMPONENT); only positive parts reach the score, so this never raises it
-    slow_component = ibis.cases((slow > 0, _cap(slow.log2())), (slow == 0, -MAX_COMPONENT),
-                                else_=ibis.null("float64"))
+    slow_component = ibis.cases((slow > 0, _cap(slow.log2())), (slow == 0, -MAX_COMPONENT), else_=ibis.null("float64"))
     t = t.mutate(
-        exit_rate=exit_rate, expected_exit_rate=expected_rate,
+        exit_rate=exit_rate,
+        expected_exit_rate=expected_rate,
         exit_lift=ibis.ifelse(expected_rate > 0, exit_rate / expected_rate, ibis.null("float64")),
         loop_rate=loop_rate,
         loop_lift=ibis.ifelse(t.expected_loop_rate > 0, loop_rate / t.expected_loop_rate, ibis.null("float64")),
@@ -214,8 +229,11 @@ def _score(t: ir.Table, node: str, keys: list[str], goals: bool = True) -> ir.Ta
         loop_component=_cap(((t.loop_journeys.fill_null(0) + 1).cast("float64") / (expected_loops + 1)).log2()),
         slow_component=slow_component,
     )
-    score = (ibis.greatest(t.exit_component.fill_null(zero), zero) + ibis.greatest(t.loop_component, zero)
-             + ibis.greatest(t.slow_component.fill_null(zero), zero))
+    score = (
+        ibis.greatest(t.exit_component.fill_null(zero), zero)
+        + ibis.greatest(t.loop_component, zero)
+        + ibis.greatest(t.slow_component.fill_null(zero), zero)
+    )
     t = t.mutate(friction_score=score)
     # rank on the score rounded to 9 decimals (float sums differ in the last bits with the engine's threads)
     rw = ibis.window(group_by=keys or None, order_by=[ibis.desc(t.friction_score.round(9)), t._node])
@@ -234,8 +252,14 @@ def _ratio(p90: ir.FloatingValue, typical: ir.FloatingValue) -> ir.FloatingValue
     return ibis.ifelse(p90.notnull() & (typical > 0), p90 / typical, ibis.null("float64"))
 
 
-def friction(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = None, goals: bool = True,
-             con: BaseBackend | None = None) -> FrictionResult:
+def friction(
+    journeys: ir.Table,
+    *,
+    node: str = "touchpoint",
+    by: str | None = None,
+    goals: bool = True,
+    con: BaseBackend | None = None,
+) -> FrictionResult:
     """Exits against expectation, loops and slow transitions per touchpoint, and one friction score.
 
     Parameters
@@ -259,15 +283,24 @@ def friction(journeys: ir.Table, *, node: str = "touchpoint", by: str | None = N
         Columns :data:`FRICTION_COLUMNS`, ranked by ``friction_score`` (highest first).
     """
     df = run(friction_expr(journeys, node=node, by=by, goals=goals), con)
-    exits = ("last touch of dropped journeys; in-progress journeys left out" if goals else
-             "no goals: journeys end, they do not give up; exits are the last touches of ended journeys "
-             "(in-progress ones left out), counted but not scored (exit_component null)")
+    exits = (
+        "last touch of dropped journeys; in-progress journeys left out"
+        if goals
+        else "no goals: journeys end, they do not give up; exits are the last touches of ended journeys "
+        "(in-progress ones left out), counted but not scored (exit_component null)"
+    )
     return FrictionResult(
-        columns=list(df.columns), rows=frame_rows(df),
-        meta={"node": node, "by": by, "goals": goals,
-              "score": "sum of positive log2 lifts: exits, loops, slow transitions (null components add nothing)",
-              "exits": exits,
-              "expected_exits": f"overall exit rate at the same step (steps over {MAX_POSITION} pooled)",
-              "slow": "p90 gap into / out of it over the median touchpoint's p90; null when there is no gap "
-                      "or the median p90 is 0", "gap_unit": "seconds"},
+        columns=list(df.columns),
+        rows=frame_rows(df),
+        meta={
+            "node": node,
+            "by": by,
+            "goals": goals,
+            "score": "sum of positive log2 lifts: exits, loops, slow transitions (null components add nothing)",
+            "exits": exits,
+            "expected_exits": f"overall exit rate at the same step (steps over {MAX_POSITION} pooled)",
+            "slow": "p90 gap into / out of it over the median touchpoint's p90; null when there is no gap "
+            "or the median p90 is 0",
+            "gap_unit": "seconds",
+        },
     )

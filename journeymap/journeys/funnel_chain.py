@@ -40,7 +40,9 @@ def funnel_events(table: ir.Table, spec: FunnelSpec) -> ir.Table:
         )
     t = table
     cols: dict[str, Any] = {
-        "_k": t[spec.key].cast("string"), "_c": t.customer_id.cast("string"), "_ts": t.ts,
+        "_k": t[spec.key].cast("string"),
+        "_c": t.customer_id.cast("string"),
+        "_ts": t.ts,
         "_t": _whole_seconds(t.ts),
     }
     # the one order of touches (schema.touch_order): time, then the source's row order, then the id
@@ -127,10 +129,12 @@ def _chain_ordered(s: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
             s = _first_after(s, m, _bounds(s, m, spec, i, stops.get(i, []), "_p", "_pt"), "_fs", "_ft")
             searching = s._alive & (s._es < i)
             at_entry = s._es == i
-            s = s.mutate(**{
-                f"_s{i}": ibis.cases((at_entry, s._e), (searching, s._fs), else_=ibis.null("int64")),
-                f"_t{i}": ibis.cases((at_entry, s._et), (searching, s._ft), else_=ibis.null("int64")),
-            }).drop("_fs", "_ft")
+            s = s.mutate(
+                **{
+                    f"_s{i}": ibis.cases((at_entry, s._e), (searching, s._fs), else_=ibis.null("int64")),
+                    f"_t{i}": ibis.cases((at_entry, s._et), (searching, s._ft), else_=ibis.null("int64")),
+                }
+            ).drop("_fs", "_ft")
         alive = s._alive & (s[f"_s{i}"].notnull() | (s._es > i)) if not step.optional else s._alive
         s = s.mutate(_alive=alive, _p=s[f"_s{i}"].coalesce(s._p), _pt=s[f"_t{i}"].coalesce(s._pt))
         s = _add_stops(s, ev, spec, i, stops)
@@ -160,8 +164,11 @@ def _optional_match(s: ir.Table, ev: ir.Table, spec: FunnelSpec, i: int, stop_co
     prev_req = max(r for r in spec.required if r < i)
     nxt = min(r for r in spec.required if r > i)
     back = list(range(i - 1, prev_req - 1, -1))
-    s = s.mutate(_lo=_coalesce([s[f"_s{b}"] for b in back]), _lot=_coalesce([s[f"_t{b}"] for b in back]),
-                 _hi=s[f"_s{nxt}"].fill_null(BIG))
+    s = s.mutate(
+        _lo=_coalesce([s[f"_s{b}"] for b in back]),
+        _lot=_coalesce([s[f"_t{b}"] for b in back]),
+        _hi=s[f"_s{nxt}"].fill_null(BIG),
+    )
     m = _step_events(ev, f"_m{i}")
     preds = [m._q < s._hi, *_bounds(s, m, spec, i, stop_cols, "_lo", "_lot")]  # a null _lo matches nothing
     s = _first_after(s, m, preds, "_fs", "_ft")
@@ -194,8 +201,9 @@ def _chain_any(s: ir.Table, ev: ir.Table, spec: FunnelSpec) -> ir.Table:
     for i, step in enumerate(spec.steps):
         groups.setdefault(step.key(), []).append(i)
     flags = [f"_m{idxs[0]}" for idxs in groups.values()]
-    m = ev.filter(_any([ev[f] for f in flags])).select(_k2=ev._k, _q=ev._seq, _qt=ev._t,
-                                                       **{f"_g{n}": ev[f] for n, f in enumerate(flags)})
+    m = ev.filter(_any([ev[f] for f in flags])).select(
+        _k2=ev._k, _q=ev._seq, _qt=ev._t, **{f"_g{n}": ev[f] for n, f in enumerate(flags)}
+    )
     preds = [s._k == m._k2, m._q >= s._e, *[m._q < s[c].fill_null(BIG) for c in stop_cols]]
     if spec.window is not None:
         preds.append(m._qt <= s._et + int(spec.window.total_seconds()))
@@ -241,16 +249,19 @@ def _select_entries(c: ir.Table, spec: FunnelSpec) -> ir.Table:
     """
     last = len(spec.steps) - 1
     w = int(spec.window.total_seconds()) if spec.window is not None else None
-    c = c.mutate(_conv=c[f"_s{last}"], _end=(c._et + w) if w is not None else ibis.literal(BIG),
-                 _sel=ibis.null("int64"))
+    c = c.mutate(
+        _conv=c[f"_s{last}"], _end=(c._et + w) if w is not None else ibis.literal(BIG), _sel=ibis.null("int64")
+    )
     part = ibis.window(group_by=c._k)
     c = c.mutate(_sel=ibis.ifelse(c._e == c._e.min().over(part), 1, ibis.null("int64")))
     for n in range(2, spec.max_entries + 2):
         part = ibis.window(group_by=c._k)
         prev = c._sel == n - 1
-        c = c.mutate(_pconv=ibis.ifelse(prev, c._conv, ibis.null("int64")).max().over(part),
-                     _pend=ibis.ifelse(prev, c._end, ibis.null("int64")).max().over(part),
-                     _had=prev.cast("int64").max().over(part))
+        c = c.mutate(
+            _pconv=ibis.ifelse(prev, c._conv, ibis.null("int64")).max().over(part),
+            _pend=ibis.ifelse(prev, c._end, ibis.null("int64")).max().over(part),
+            _had=prev.cast("int64").max().over(part),
+        )
         ok = (c._had == 1) & c._sel.isnull() & ibis.ifelse(c._pconv.notnull(), c._e > c._pconv, c._et > c._pend)
         c = c.mutate(_cand=ibis.ifelse(ok, c._e, ibis.null("int64")))
         c = c.mutate(_nxt=c._cand.min().over(ibis.window(group_by=c._k)))

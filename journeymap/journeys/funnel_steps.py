@@ -166,9 +166,16 @@ class FunnelSpec:
     max_entries: int = 10
 
     @classmethod
-    def build(cls, steps: Sequence[Any], *, optional: Sequence[Any] = (),
-              step_limits: Mapping[int, Any] | None = None, window: Any = DEFAULT_WINDOW,
-              exclude: Sequence[Any] = (), **options: Any) -> FunnelSpec:
+    def build(
+        cls,
+        steps: Sequence[Any],
+        *,
+        optional: Sequence[Any] = (),
+        step_limits: Mapping[int, Any] | None = None,
+        window: Any = DEFAULT_WINDOW,
+        exclude: Sequence[Any] = (),
+        **options: Any,
+    ) -> FunnelSpec:
         """Parse and check everything a funnel was given."""
         parsed = [Step.parse(s) for s in steps]
         parsed = _mark_optional(parsed, optional)
@@ -176,8 +183,10 @@ class FunnelSpec:
             idx = _step_index(n, parsed, "step_limits")
             parsed[idx] = replace(parsed[idx], within=_duration(limit, "step_limits"))
         spec = cls(
-            steps=tuple(parsed), window=_duration(window, "window"),
-            exclusions=tuple(Exclusion.parse(e) for e in exclude), **options,
+            steps=tuple(parsed),
+            window=_duration(window, "window"),
+            exclusions=tuple(Exclusion.parse(e) for e in exclude),
+            **options,
         )
         spec.check()
         return spec
@@ -222,7 +231,9 @@ class FunnelSpec:
 def _parse_text(text: str) -> Step:
     m = _TEXT_STEP.match(text)
     if not m or not text.strip():
-        raise InputError(f"Funnel step {text!r} is not understood; write Checkout, stage:purchase or Checkout[channel=app].")
+        raise InputError(
+            f"Funnel step {text!r} is not understood; write Checkout, stage:purchase or Checkout[channel=app]."
+        )
     head, where_text = m.group("head"), m.group("where")
     where: dict[str, Any] = {}
     for item in (where_text or "").split(","):
@@ -316,7 +327,6 @@ def property_value(properties: ir.StringValue, key: str) -> ir.StringValue:
     """
     pattern = r'"' + re.escape(key) + r'"\s*:\s*"?([^",}]*)'
     return properties.re_extract(pattern, 1).strip()
-
 
 
 # -- names a user typed: touchpoints and stages that exist ---------------------------------------

@@ -197,17 +197,29 @@ def funnel(
         Columns :data:`FUNNEL_COLUMNS` (``dimension`` first with ``by``); ``histogram`` table;
         ``meta`` holds the options and the totals converted / in progress / dropped.
     """
-    spec = FunnelSpec.build(steps, optional=optional, step_limits=step_limits, window=window, exclude=exclude,
-                            order=order, open=open, totals=totals, by=by, by_step=by_step, unit=unit,
-                            max_entries=max_entries)
+    spec = FunnelSpec.build(
+        steps,
+        optional=optional,
+        step_limits=step_limits,
+        window=window,
+        exclude=exclude,
+        order=order,
+        open=open,
+        totals=totals,
+        by=by,
+        by_step=by_step,
+        unit=unit,
+        max_entries=max_entries,
+    )
     wide = run(wide_expr(entries_expr(table, spec, end=end), spec), con)
     columns, rows, hist = _rows(wide, spec)
     hist_cols = (["dimension"] if spec.by else []) + ["step", "name", "bin_start_s", "bin_end_s", "reached"]
     meta = _meta(spec, columns, rows)
     if spec.totals:
         meta["entries_capped"] = int(wide["capped"].fillna(0).sum())
-    return FunnelResult(columns=columns, rows=rows, histogram_columns=hist_cols,
-                        histogram_rows=hist if histogram else [], meta=meta)
+    return FunnelResult(
+        columns=columns, rows=rows, histogram_columns=hist_cols, histogram_rows=hist if histogram else [], meta=meta
+    )
 
 
 def funnel_expr(table: ir.Table, steps: Sequence[Any], *, end: datetime | None = None, **options: Any) -> ir.Table:
@@ -233,8 +245,13 @@ def funnel_entries(table: ir.Table, steps: Sequence[Any], *, end: datetime | Non
 
 
 def funnel_customers_expr(
-    table: ir.Table, steps: Sequence[Any], *, step: int | str, outcome: str = "reached",
-    end: datetime | None = None, **options: Any,
+    table: ir.Table,
+    steps: Sequence[Any],
+    *,
+    step: int | str,
+    outcome: str = "reached",
+    end: datetime | None = None,
+    **options: Any,
 ) -> ir.Table:
     """The ``customer_id`` of the customers behind one step of a funnel (an Ibis expression).
 
@@ -261,8 +278,15 @@ def funnel_customers_expr(
     return e.filter(cond).select(customer_id=e._c).distinct().order_by("customer_id")
 
 
-def funnel_customers(table: ir.Table, steps: Sequence[Any], *, step: int | str, outcome: str = "reached",
-                     con: BaseBackend | None = None, **options: Any) -> list[str]:
+def funnel_customers(
+    table: ir.Table,
+    steps: Sequence[Any],
+    *,
+    step: int | str,
+    outcome: str = "reached",
+    con: BaseBackend | None = None,
+    **options: Any,
+) -> list[str]:
     """The customer ids behind one step or drop-off (see :func:`funnel_customers_expr`).
 
     >>> import ibis, datetime as dt
@@ -294,8 +318,10 @@ def wide_expr(e: ir.Table, spec: FunnelSpec) -> ir.Table:
     (histogram bin ``b`` of :data:`HISTOGRAM_EDGES`).
     """
     keep = ~e._over
-    aggs: dict[str, Any] = {"entries": keep.cast("int64").sum(),
-                            "capped": ibis.ifelse(e._over, e._k, ibis.null("string")).nunique()}
+    aggs: dict[str, Any] = {
+        "entries": keep.cast("int64").sum(),
+        "capped": ibis.ifelse(e._over, e._k, ibis.null("string")).nunique(),
+    }
     edges = HISTOGRAM_EDGES
     for n in range(len(spec.steps)):
         reached = keep & e[f"_s{n}"].notnull()
@@ -305,16 +331,20 @@ def wide_expr(e: ir.Table, spec: FunnelSpec) -> ir.Table:
         de = ibis.ifelse(keep, (e[f"_t{n}"] - e._et).cast("float64"), ibis.null("float64"))
         cont = (reached & e[f"_s{_prev_required(spec, n)}"].notnull()) if n > 0 else (reached & False)
         m = n + 1
-        aggs.update({
-            f"reached_{m}": reached.cast("int64").sum(),
-            f"customers_{m}": ibis.ifelse(reached, e._c, ibis.null("string")).nunique(),
-            f"cont_{m}": cont.cast("int64").sum(),
-            f"dropped_{m}": (stopped & (e._status == "dropped")).cast("int64").sum(),
-            f"in_progress_{m}": (stopped & (e._status == "in_progress")).cast("int64").sum(),
-            f"here_{m}": (keep & (e._es == n)).cast("int64").sum(),
-            f"med_{m}": dt.median(), f"p90_{m}": dt.quantile(0.9),
-            f"emed_{m}": de.median(), f"ep90_{m}": de.quantile(0.9),
-        })
+        aggs.update(
+            {
+                f"reached_{m}": reached.cast("int64").sum(),
+                f"customers_{m}": ibis.ifelse(reached, e._c, ibis.null("string")).nunique(),
+                f"cont_{m}": cont.cast("int64").sum(),
+                f"dropped_{m}": (stopped & (e._status == "dropped")).cast("int64").sum(),
+                f"in_progress_{m}": (stopped & (e._status == "in_progress")).cast("int64").sum(),
+                f"here_{m}": (keep & (e._es == n)).cast("int64").sum(),
+                f"med_{m}": dt.median(),
+                f"p90_{m}": dt.quantile(0.9),
+                f"emed_{m}": de.median(),
+                f"ep90_{m}": de.quantile(0.9),
+            }
+        )
         if n > 0:
             for b in range(len(edges)):
                 upper = de < edges[b + 1] if b + 1 < len(edges) else ibis.literal(True)
@@ -351,13 +381,29 @@ def _rows(wide, spec: FunnelSpec) -> tuple[list[str], list[list[Any]], list[list
             cont = int(rec[f"cont_{n}"] or 0)
             lo_o, hi_o = wilson(reached, entries)
             lo_p, hi_p = wilson(cont, prev) if prev else (None, None)
-            rows.append(dim + [
-                n, step.label, step.optional, reached, int(rec[f"customers_{n}"] or 0),
-                reached / entries if entries else None, lo_o, hi_o,
-                cont / prev if prev else None, lo_p, hi_p,
-                int(rec[f"dropped_{n}"] or 0), int(rec[f"in_progress_{n}"] or 0), int(rec[f"here_{n}"] or 0),
-                _num(rec[f"med_{n}"]), _num(rec[f"p90_{n}"]), _num(rec[f"emed_{n}"]), _num(rec[f"ep90_{n}"]),
-            ])
+            rows.append(
+                dim
+                + [
+                    n,
+                    step.label,
+                    step.optional,
+                    reached,
+                    int(rec[f"customers_{n}"] or 0),
+                    reached / entries if entries else None,
+                    lo_o,
+                    hi_o,
+                    cont / prev if prev else None,
+                    lo_p,
+                    hi_p,
+                    int(rec[f"dropped_{n}"] or 0),
+                    int(rec[f"in_progress_{n}"] or 0),
+                    int(rec[f"here_{n}"] or 0),
+                    _num(rec[f"med_{n}"]),
+                    _num(rec[f"p90_{n}"]),
+                    _num(rec[f"emed_{n}"]),
+                    _num(rec[f"ep90_{n}"]),
+                ]
+            )
             if n > 1:
                 for b, lo in enumerate(HISTOGRAM_EDGES):
                     count = int(rec[f"h_{n}_{b}"] or 0)
@@ -396,16 +442,26 @@ def _meta(spec: FunnelSpec, columns: list[str], rows: list[list[Any]]) -> dict[s
     dropped = sum(r[at["dropped"]] for r in rows)
     settled = converted + dropped
     return {
-        "steps": [s.label for s in spec.steps], "order": spec.order,
+        "steps": [s.label for s in spec.steps],
+        "order": spec.order,
         "window": spec.window.total_seconds() if spec.window else None,
-        "exclusions": [{"step": x.step.label, "mode": x.mode, "after": x.after, "before": x.before or len(spec.steps)}
-                       for x in spec.exclusions],
+        "exclusions": [
+            {"step": x.step.label, "mode": x.mode, "after": x.after, "before": x.before or len(spec.steps)}
+            for x in spec.exclusions
+        ],
         "optional": [n + 1 for n, s in enumerate(spec.steps) if s.optional],
         "step_limits": {str(n + 1): s.within.total_seconds() for n, s in enumerate(spec.steps) if s.within},
-        "open": spec.open, "totals": spec.totals, "unit": spec.unit, "by": spec.by, "by_step": spec.by_step,
+        "open": spec.open,
+        "totals": spec.totals,
+        "unit": spec.unit,
+        "by": spec.by,
+        "by_step": spec.by_step,
         "counts": "entries" if spec.totals else f"{spec.unit}s",
-        "converted": converted, "in_progress": in_progress, "dropped": dropped,
+        "converted": converted,
+        "in_progress": in_progress,
+        "dropped": dropped,
         "entries": converted + in_progress + dropped,
         "conversion_rate_settled": converted / settled if settled else None,
-        "interval": "wilson 95%", "time_unit": "seconds",
+        "interval": "wilson 95%",
+        "time_unit": "seconds",
     }

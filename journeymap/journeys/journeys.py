@@ -47,9 +47,22 @@ from journeymap.schema import touch_order
 STATUSES = ("converted", "in_progress", "dropped")
 
 JOURNEY_COLUMNS = (
-    "customer_id", "journey_id", "journey_no", "step", "ts", "touchpoint", "channel", "stage",
-    "revenue", "is_goal", "n_touches", "journey_start", "journey_end", "converted",
-    "conversion_value", "status",
+    "customer_id",
+    "journey_id",
+    "journey_no",
+    "step",
+    "ts",
+    "touchpoint",
+    "channel",
+    "stage",
+    "revenue",
+    "is_goal",
+    "n_touches",
+    "journey_start",
+    "journey_end",
+    "converted",
+    "conversion_value",
+    "status",
 )
 """Columns of the table :func:`build_journeys` returns (plus any other event columns)."""
 
@@ -126,8 +139,9 @@ def build_journeys(
     orders = "order_id" in events.columns and _has_orders(events)
     if orders:  # lines of one order in a row are one purchase: only the order's last line ends the journey
         line = e.is_goal.fill_null(False) & e.order_id.notnull()
-        goal_end = goal_end & ~(line & (e.order_id.lead().over(w) == e.order_id)
-                                & e.is_goal.lead().over(w)).fill_null(False)
+        goal_end = goal_end & ~(line & (e.order_id.lead().over(w) == e.order_id) & e.is_goal.lead().over(w)).fill_null(
+            False
+        )
         after_goal = after_goal & ~(line & (e.order_id.lag().over(w) == e.order_id)).fill_null(False)
     starts = prev_t.isnull() | after_goal
     ends = e._t.isnull() | goal_end
@@ -140,19 +154,31 @@ def build_journeys(
     e = e.mutate(_start=starts, _end=ends, _rn=ibis.row_number().over(w), _prev_ts=e.ts.lag().over(w))
     # The journeys: their first and last touches, numbered in order (narrow windows over those only)
     s = e.filter(e._start)
-    s = s.select(_c=s.customer_id, _first=s._rn, journey_start=s.ts,
-                 journey_no=ibis.row_number().over(group_by=s.customer_id, order_by=s._rn) + 1)
+    s = s.select(
+        _c=s.customer_id,
+        _first=s._rn,
+        journey_start=s.ts,
+        journey_no=ibis.row_number().over(group_by=s.customer_id, order_by=s._rn) + 1,
+    )
     f = e.filter(e._end)
     # touches without a time sort last, and each after the first starts a journey: the journey's
     # last time (as MAX gives) is the touch's, or the one before when it has none
     last_ts = ibis.ifelse(f._start, f.ts, f.ts.coalesce(f._prev_ts))
-    f = f.select(_c2=f.customer_id, _last=f._rn, journey_end=last_ts, _end_t=_whole_seconds(last_ts), _goal=f.is_goal,
-                 conversion_value=ibis.ifelse(f.is_goal, f.revenue.fill_null(0.0), 0.0),
-                 _no2=ibis.row_number().over(group_by=f.customer_id, order_by=f._rn) + 1)
+    f = f.select(
+        _c2=f.customer_id,
+        _last=f._rn,
+        journey_end=last_ts,
+        _end_t=_whole_seconds(last_ts),
+        _goal=f.is_goal,
+        conversion_value=ibis.ifelse(f.is_goal, f.revenue.fill_null(0.0), 0.0),
+        _no2=ibis.row_number().over(group_by=f.customer_id, order_by=f._rn) + 1,
+    )
     jt = s.join(f, [s._c.identical_to(f._c2), s.journey_no == f._no2])
-    jt = jt.mutate(n_touches=jt._last - jt._first + 1,
-                   # the blocks of _BLOCK ranks the journey spans (joined on below)
-                   _block=ibis.range(jt._first // _BLOCK, jt._last // _BLOCK + 1).unnest())
+    jt = jt.mutate(
+        n_touches=jt._last - jt._first + 1,
+        # the blocks of _BLOCK ranks the journey spans (joined on below)
+        _block=ibis.range(jt._first // _BLOCK, jt._last // _BLOCK + 1).unnest(),
+    )
     e = e.mutate(_block=e._rn // _BLOCK)
     # A goal ends its journey, so the journey converted when its last touch is a goal. As any()
     # over the journey: not converted (False) when its last touch's flag is unknown (no
@@ -170,16 +196,18 @@ def build_journeys(
         lines = lines.join(jt, _touch_in_journey(lines, jt))
         lines = lines.group_by(_c4=lines._c, _no4=lines.journey_no).agg(_value=lines.revenue.fill_null(0.0).sum())
         jt = jt.left_join(lines, [jt._c.identical_to(lines._c4), jt.journey_no == lines._no4])
-        jt = jt.mutate(conversion_value=ibis.ifelse(jt._goal.fill_null(False), jt._value.coalesce(jt.conversion_value),
-                                                    jt.conversion_value))
+        jt = jt.mutate(
+            conversion_value=ibis.ifelse(
+                jt._goal.fill_null(False), jt._value.coalesce(jt.conversion_value), jt.conversion_value
+            )
+        )
     # Each touch joins the journey whose ranks hold its rank. The join is on (customer, block of
     # ranks) and the ranks: a tenth to a sixth less CPU on DuckDB at 10M touches than a
     # second window over all touches (a running count of starts) and a GROUP BY per journey joined
     # back, and linear in a customer's touches however many journeys they have (a touch meets at
     # most the journeys of its block).
     e = e.join(jt, _touch_in_journey(e, jt))
-    e = e.mutate(journey_id=e.customer_id.cast("string") + ":" + e.journey_no.cast("string"),
-                 step=e._rn - e._first + 1)
+    e = e.mutate(journey_id=e.customer_id.cast("string") + ":" + e.journey_no.cast("string"), step=e._rn - e._first + 1)
     e = e.select(*[c for c in e.columns if c not in _INTERNAL], "journey_no", "journey_id", "step", *_PASS3)
     end = end if end is not None else data_end(events)
     if rules.conversion_window is None or end is None:
@@ -194,8 +222,30 @@ def build_journeys(
 
 
 _PASS3 = ("n_touches", "journey_start", "journey_end", "_end_t", "converted", "conversion_value")
-_INTERNAL = ("_c", "_c2", "_c3", "_c4", "_no2", "_no3", "_no4", "_unknown", "_value", "_first", "_last", "_goal",
-             "_start", "_end", "_rn", "_prev_ts", "_block", "_block_right", "journey_no", "journey_id", "step", *_PASS3)
+_INTERNAL = (
+    "_c",
+    "_c2",
+    "_c3",
+    "_c4",
+    "_no2",
+    "_no3",
+    "_no4",
+    "_unknown",
+    "_value",
+    "_first",
+    "_last",
+    "_goal",
+    "_start",
+    "_end",
+    "_rn",
+    "_prev_ts",
+    "_block",
+    "_block_right",
+    "journey_no",
+    "journey_id",
+    "step",
+    *_PASS3,
+)
 _BLOCK = 16
 """Ranks per block in the touch -> journey join (a touch is compared with the journeys of its block)."""
 
@@ -214,8 +264,12 @@ def _has_orders(events: ir.Table) -> bool:
 
 def _touch_in_journey(touches: ir.Table, journeys: ir.Table) -> list:
     """Join conditions: the touch's customer and block of ranks, and its rank within the journey's."""
-    return [touches.customer_id.identical_to(journeys._c), touches._block == journeys._block,
-            touches._rn >= journeys._first, touches._rn <= journeys._last]
+    return [
+        touches.customer_id.identical_to(journeys._c),
+        touches._block == journeys._block,
+        touches._rn >= journeys._first,
+        touches._rn <= journeys._last,
+    ]
 
 
 def journey_table(journeys: ir.Table) -> ir.Table:

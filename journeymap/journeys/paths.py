@@ -79,7 +79,9 @@ class PathRules:
             try:
                 re.compile(pattern)
             except re.error as e:
-                raise InputError(f"Alias pattern {pattern!r} is not a valid regex ({e}); fix the --alias rule.") from None
+                raise InputError(
+                    f"Alias pattern {pattern!r} is not a valid regex ({e}); fix the --alias rule."
+                ) from None
         if self.max_steps is not None and self.max_steps < 1:
             raise InputError(f"max_steps {self.max_steps!r} must be 1 or more (or None for no limit).")
 
@@ -90,7 +92,9 @@ class PathRules:
         for item in items:
             pattern, sep, alias = item.rpartition("=")
             if not sep or not pattern or not alias:
-                raise InputError(f"Alias rule {item!r} is not regex=Alias; write it like --alias '^Product=Product page'.")
+                raise InputError(
+                    f"Alias rule {item!r} is not regex=Alias; write it like --alias '^Product=Product page'."
+                )
             pairs.append((pattern, alias))
         return cls(aliases=tuple(pairs), **kwargs)
 
@@ -102,8 +106,14 @@ class PathRules:
         return "from" if self.start else ("to" if self.end else "none")
 
     def describe(self) -> dict[str, Any]:
-        return {"aliases": [list(a) for a in self.aliases], "collapse_repeats": self.collapse_repeats,
-                "max_steps": self.max_steps, "start": self.start, "end": self.end, "anchor": self.anchor}
+        return {
+            "aliases": [list(a) for a in self.aliases],
+            "collapse_repeats": self.collapse_repeats,
+            "max_steps": self.max_steps,
+            "start": self.start,
+            "end": self.end,
+            "anchor": self.anchor,
+        }
 
 
 @dataclass(frozen=True)
@@ -157,9 +167,16 @@ def clean_steps_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: 
     _require(journeys, ["touchpoint"] + ([by] if by else []))
     keys = [by] if by else []
     out_cols = [*keys, "customer_id", "journey_id", "p", "name", "length", "status", "converted"]
-    j = journeys.select(*keys, "customer_id", "step", "status", "converted", "n_touches",
-                        journey_id=journey_key(journeys),
-                        name=_alias(journeys.touchpoint.cast("string").fill_null("(none)"), rules.aliases))
+    j = journeys.select(
+        *keys,
+        "customer_id",
+        "step",
+        "status",
+        "converted",
+        "n_touches",
+        journey_id=journey_key(journeys),
+        name=_alias(journeys.touchpoint.cast("string").fill_null("(none)"), rules.aliases),
+    )
     if not (rules.collapse_repeats or rules.start or rules.end):  # the journey as it is: no window needed
         j = j.mutate(p=j.step.cast("int64"), length=j.n_touches.cast("int64"))
         return j.select(*out_cols)
@@ -232,8 +249,12 @@ def variant_keys_expr(journeys: ir.Table, rules: PathRules | None = None, *, by:
     h1 = (x.hash() % _M).cast("int64")
     h2 = ((x * 31 + 7).hash() % _M).cast("int64")
     aggs: dict[str, Any] = {
-        "h1": h1.sum(), "h2": h2.sum(), "k": s.count(), "truncated": s.truncated.any(),
-        "status": s.status.max(), "converted": s.converted.any(),
+        "h1": h1.sum(),
+        "h2": h2.sum(),
+        "k": s.count(),
+        "truncated": s.truncated.any(),
+        "status": s.status.max(),
+        "converted": s.converted.any(),
     }
     if by:
         aggs[by] = s[by].argmin(s.p)
@@ -243,8 +264,9 @@ def variant_keys_expr(journeys: ir.Table, rules: PathRules | None = None, *, by:
 VARIANT_KEY = ("h1", "h2", "k", "truncated")
 
 
-def variants_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: str | None = None,
-                  top: int | None = 20) -> ir.Table:
+def variants_expr(
+    journeys: ir.Table, rules: PathRules | None = None, *, by: str | None = None, top: int | None = 20
+) -> ir.Table:
     """Variants as an Ibis expression: key, counts, a representative journey; the ``top`` largest.
 
     Columns: ``[by,] h1, h2, k, truncated, journeys, conversions, in_progress,
@@ -310,14 +332,28 @@ def variants(
     rows = []
     for rec in g.itertuples():
         n = int(rec.journeys)
-        rows.append([*(getattr(rec, k) for k in keys), texts[str(rec.rep_journey)], n,
-                     int(rec.conversions), int(rec.in_progress), int(rec.dropped), int(rec.conversions) / n,
-                     n / int(rec.total_journeys)])
+        rows.append(
+            [
+                *(getattr(rec, k) for k in keys),
+                texts[str(rec.rep_journey)],
+                n,
+                int(rec.conversions),
+                int(rec.in_progress),
+                int(rec.dropped),
+                int(rec.conversions) / n,
+                n / int(rec.total_journeys),
+            ]
+        )
     k = len(keys)
     rows.sort(key=lambda r: (*(str(v) for v in r[:k]), -r[k + 1], r[k]))  # most journeys first, ties by path
-    meta = {"by": by, "top": top, "rules": rules.describe(), "counts": "journeys",
-            "journeys_in_scope": int(g.total_journeys.max()) if len(g) and not by else None,
-            "variants": int(g.n_variants.max()) if len(g) and not by else None}
+    meta = {
+        "by": by,
+        "top": top,
+        "rules": rules.describe(),
+        "counts": "journeys",
+        "journeys_in_scope": int(g.total_journeys.max()) if len(g) and not by else None,
+        "variants": int(g.n_variants.max()) if len(g) and not by else None,
+    }
     return PathsResult(columns=columns, rows=_plain_rows(rows), meta=meta)
 
 
@@ -352,8 +388,9 @@ def _plain_rows(rows: list[list[Any]]) -> list[list[Any]]:
 
 
 # -- flows (Sankey) ------------------------------------------------------------------------------
-def flows_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: str | None = None,
-               steps: int = 5, top: int = 8) -> tuple[ir.Table, ir.Table]:
+def flows_expr(
+    journeys: ir.Table, rules: PathRules | None = None, *, by: str | None = None, steps: int = 5, top: int = 8
+) -> tuple[ir.Table, ir.Table]:
     """``(nodes, links)`` as Ibis expressions; see :func:`flows`."""
     rules = rules or PathRules(collapse_repeats=True)
     keys = [by] if by else []
@@ -372,13 +409,15 @@ def flows_expr(journeys: ir.Table, rules: PathRules | None = None, *, by: str | 
     nodes = nodes.rename(step="p", node="source").order_by([*keys, "step", ibis.desc("journeys"), "node"])
     links = s.filter(s.target.notnull() & ((s.p < steps) | s.target.isin(list(END_NODES.values()))))
     links = links.group_by([*keys, "p", "source", "target"]).agg(
-        journeys=links.count(), customers=links.customer_id.nunique())
+        journeys=links.count(), customers=links.customer_id.nunique()
+    )
     links = links.rename(step="p").order_by([*keys, "step", ibis.desc("journeys"), "source", "target"])
     return nodes, links
 
 
-def _map_top(s: ir.Table, tops: ir.Table, keys: list[str], step: ir.IntegerValue, col: str, out: str,
-             end_nodes: bool = False) -> ir.Table:
+def _map_top(
+    s: ir.Table, tops: ir.Table, keys: list[str], step: ir.IntegerValue, col: str, out: str, end_nodes: bool = False
+) -> ir.Table:
     s = s.mutate(_step=step)
     preds = [s._step == tops._tp, s[col] == tops._tname] + [s[k] == tops[k] for k in keys]
     j = s.left_join(tops, preds)
@@ -440,8 +479,16 @@ def flows(
     nodes, links = run(nodes_e, con), run(links_e, con)
     return FlowsResult(
         measure=measure,
-        node_columns=list(nodes.columns), nodes=frame_rows(nodes),
-        link_columns=list(links.columns), links=frame_rows(links),
-        meta={"by": by, "steps": steps, "top": top, "rules": rules.describe(), "measure": measure,
-              "counts": "journeys = transitions (one per journey per step); customers = distinct customers"},
+        node_columns=list(nodes.columns),
+        nodes=frame_rows(nodes),
+        link_columns=list(links.columns),
+        links=frame_rows(links),
+        meta={
+            "by": by,
+            "steps": steps,
+            "top": top,
+            "rules": rules.describe(),
+            "measure": measure,
+            "counts": "journeys = transitions (one per journey per step); customers = distinct customers",
+        },
     )

@@ -124,7 +124,9 @@ def _ordered(table: ir.Table, **flags: ir.BooleanValue) -> ir.Table:
 
 def _starts(o: ir.Table, *, period: str, recurring: bool, by: str | None) -> ir.Table:
     """Per customer and cohort: ``customer_id, cohort, start_ts, _so`` (the start's rank in ``o``) [, dimension]."""
-    t = o.select("customer_id", "_o", _ts=o.ts, _by=o[by].cast("string").fill_null("(none)") if by else ibis.literal(""))
+    t = o.select(
+        "customer_id", "_o", _ts=o.ts, _by=o[by].cast("string").fill_null("(none)") if by else ibis.literal("")
+    )
     extra = {"dimension": t._by.argmin(t._o)} if by else {}
     unit = PERIODS[period]
     if recurring:
@@ -157,8 +159,15 @@ def _check(table: ir.Table, period: str, by: str | None) -> None:
         raise InputError(f"Breakdown column {by!r} is not in the table; it has: {', '.join(table.columns)}.")
 
 
-def starts_expr(table: ir.Table, *, start: Any = None, goals: Sequence[str] = (), period: str = "week",
-                recurring: bool = False, by: str | None = None) -> ir.Table:
+def starts_expr(
+    table: ir.Table,
+    *,
+    start: Any = None,
+    goals: Sequence[str] = (),
+    period: str = "week",
+    recurring: bool = False,
+    by: str | None = None,
+) -> ir.Table:
     """One row per customer and cohort: ``customer_id, cohort, start_ts`` (an Ibis expression).
 
     With ``by``, also ``dimension``: the value of that column on the customer's start event
@@ -170,8 +179,17 @@ def starts_expr(table: ir.Table, *, start: Any = None, goals: Sequence[str] = ()
     return _starts(o, period=period, recurring=recurring, by=by).drop("_so")
 
 
-def retention_expr(table: ir.Table, *, start: Any = None, return_event: Any = None, goals: Sequence[str] = (),
-                   period: str = "week", recurring: bool = False, periods: int = 8, by: str | None = None) -> ir.Table:
+def retention_expr(
+    table: ir.Table,
+    *,
+    start: Any = None,
+    return_event: Any = None,
+    goals: Sequence[str] = (),
+    period: str = "week",
+    recurring: bool = False,
+    periods: int = 8,
+    by: str | None = None,
+) -> ir.Table:
     """Per cohort and customer, the latest period index with a return and the periods returned in.
 
     Returns ``cohort, period, customers, last_customers``: distinct customers who
@@ -181,8 +199,11 @@ def retention_expr(table: ir.Table, *, start: Any = None, return_event: Any = No
     """
     _check(table, period, by)
     table = one_row_per_order(table)
-    o = _ordered(table, _st=_predicate(table, start, goals, "start event"),
-                 _rt=_predicate(table, return_event if return_event is not None else start, goals, "return event"))
+    o = _ordered(
+        table,
+        _st=_predicate(table, start, goals, "start event"),
+        _rt=_predicate(table, return_event if return_event is not None else start, goals, "return event"),
+    )
     s = _starts(o.filter(o._st), period=period, recurring=recurring, by=by)
     keys = ["dimension"] if by else []
     rt = o.filter(o._rt)
@@ -194,13 +215,18 @@ def retention_expr(table: ir.Table, *, start: Any = None, return_event: Any = No
     last = j.group_by([*keys, "customer_id", "cohort"]).agg(_last=j.period.max())
     last = last.group_by([*keys, "cohort", last._last.name("period")]).agg(last_customers=last.count())
     out = on.outer_join(last, [on[c] == last[c] for c in [*keys, "cohort", "period"]])
-    return out.select(**{k: on[k].coalesce(last[k]) for k in keys}, cohort=on.cohort.coalesce(last.cohort),
-                      period=on.period.coalesce(last.period), customers=on.customers.fill_null(0),
-                      last_customers=last.last_customers.fill_null(0))
+    return out.select(
+        **{k: on[k].coalesce(last[k]) for k in keys},
+        cohort=on.cohort.coalesce(last.cohort),
+        period=on.period.coalesce(last.period),
+        customers=on.customers.fill_null(0),
+        last_customers=last.last_customers.fill_null(0),
+    )
 
 
-def repeat_expr(table: ir.Table, *, goals: Sequence[str] = (), period: str = "week", start: Any = None,
-                by: str | None = None) -> ir.Table:
+def repeat_expr(
+    table: ir.Table, *, goals: Sequence[str] = (), period: str = "week", start: Any = None, by: str | None = None
+) -> ir.Table:
     """Per cohort of first goal: ``buyers`` and ``repeat_buyers`` (two goals or more); ``dimension`` with ``by``."""
     table = one_row_per_order(table)  # purchases are orders
     pred = _predicate(table, start, goals, "goal")
@@ -260,35 +286,63 @@ def retention(
     keys = ["dimension"] if by else []
     sizes_e = starts_expr(table, start=start, goals=goals, period=period, recurring=recurring, by=by)
     sizes = run(sizes_e.group_by([*keys, "cohort"]).agg(cohort_size=sizes_e.count()), con)
-    cells = run(retention_expr(table, start=start, return_event=return_event, goals=goals, period=period,
-                               recurring=recurring, periods=periods, by=by), con)
+    cells = run(
+        retention_expr(
+            table,
+            start=start,
+            return_event=return_event,
+            goals=goals,
+            period=period,
+            recurring=recurring,
+            periods=periods,
+            by=by,
+        ),
+        con,
+    )
     end_ts = pd.Timestamp(end) if end is not None else pd.Timestamp(run(table.ts.max(), con))
     rows = _rows(sizes, cells, period, periods, on_or_after, end_ts, keys)
     rep = run(repeat_expr(table, goals=goals, period=period, start=start, by=by), con)
     rep = rep.sort_values([*keys, "cohort"])
-    rep_rows = [[*([str(d)] if keys else []), _day(c), int(b), int(r), (int(r) / int(b)) if b else None]
-                for d, c, b, r in zip(rep.dimension if keys else rep.cohort, rep.cohort, rep.buyers,
-                                      rep.repeat_buyers, strict=True)]
+    rep_rows = [
+        [*([str(d)] if keys else []), _day(c), int(b), int(r), (int(r) / int(b)) if b else None]
+        for d, c, b, r in zip(
+            rep.dimension if keys else rep.cohort, rep.cohort, rep.buyers, rep.repeat_buyers, strict=True
+        )
+    ]
     buyers, repeaters = int(rep.buyers.sum()), int(rep.repeat_buyers.sum())
     return RetentionResult(
-        columns=[*keys, *RETENTION_COLUMNS], rows=rows,
-        repeat_columns=[*keys, *RepeatRow.columns()], repeat_rows=rep_rows,
-        meta={"period": period, "by": by, "mode": "on or after" if on_or_after else "on",
-              "cohorts": "recurring" if recurring else "first-time",
-              "start": _label(start, "first goal"), "return": _label(return_event, _label(start, "goal")),
-              "periods": periods, "data_end": end_ts.isoformat(), "buyers": buyers, "repeat_buyers": repeaters,
-              "repeat_purchase_rate": repeaters / buyers if buyers else None},
+        columns=[*keys, *RETENTION_COLUMNS],
+        rows=rows,
+        repeat_columns=[*keys, *RepeatRow.columns()],
+        repeat_rows=rep_rows,
+        meta={
+            "period": period,
+            "by": by,
+            "mode": "on or after" if on_or_after else "on",
+            "cohorts": "recurring" if recurring else "first-time",
+            "start": _label(start, "first goal"),
+            "return": _label(return_event, _label(start, "goal")),
+            "periods": periods,
+            "data_end": end_ts.isoformat(),
+            "buyers": buyers,
+            "repeat_buyers": repeaters,
+            "repeat_purchase_rate": repeaters / buyers if buyers else None,
+        },
     )
 
 
-def _rows(sizes, cells, period: str, periods: int, on_or_after: bool, end_ts,
-          keys: Sequence[str] = ()) -> list[list[Any]]:
+def _rows(
+    sizes, cells, period: str, periods: int, on_or_after: bool, end_ts, keys: Sequence[str] = ()
+) -> list[list[Any]]:
     def dims(frame) -> list[str]:
         return [str(d) for d in frame["dimension"]] if keys else [""] * len(frame)
 
-    by_cell = {(d, pd.Timestamp(c), int(p)): (int(n), int(m))
-               for d, c, p, n, m in zip(dims(cells), cells.cohort, cells.period, cells.customers,
-                                        cells.last_customers, strict=True)}
+    by_cell = {
+        (d, pd.Timestamp(c), int(p)): (int(n), int(m))
+        for d, c, p, n, m in zip(
+            dims(cells), cells.cohort, cells.period, cells.customers, cells.last_customers, strict=True
+        )
+    }
     rows = []
     for dim, cohort, size in sorted(zip(dims(sizes), sizes.cohort, sizes.cohort_size, strict=True)):
         cohort = pd.Timestamp(cohort)

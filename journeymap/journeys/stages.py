@@ -95,8 +95,14 @@ class StageFunnelResult(TableResult):
     Row: ClassVar[type[TableRow]] = StageRow
 
 
-def stage_funnel_expr(journeys: ir.Table, stages: Sequence[str], *, by: str | None = None,
-                      goal_stage: str | None = None, window: timedelta | None = None) -> ir.Table:
+def stage_funnel_expr(
+    journeys: ir.Table,
+    stages: Sequence[str],
+    *,
+    by: str | None = None,
+    goal_stage: str | None = None,
+    window: timedelta | None = None,
+) -> ir.Table:
     """The stage funnel as an Ibis expression (nothing is executed); see the module docs.
 
     Two aggregates and no join: one row per journey (and breakdown value) with the first and last
@@ -142,15 +148,17 @@ def stage_funnel_expr(journeys: ir.Table, stages: Sequence[str], *, by: str | No
     aggs: dict[str, Any] = {"_total": count(per._start), "_converters": count(per._status == "converted")}
     for s in range(1, k + 1):
         has = per[f"_f{s}"].notnull()
-        aggs.update({
-            f"journeys_{s}": count(has),
-            f"converted_{s}": count(has & (per._status == "converted")),
-            f"in_progress_{s}": count(has & (per._status == "in_progress")),
-            f"dropped_{s}": count(has & (per._status == "dropped")),
-            f"reached_or_beyond_{s}": count(per._far >= s),
-            f"ended_dropped_{s}": count((per._end == s) & (per._status == "dropped")),
-            f"ended_in_progress_{s}": count((per._end == s) & (per._status == "in_progress")),
-        })
+        aggs.update(
+            {
+                f"journeys_{s}": count(has),
+                f"converted_{s}": count(has & (per._status == "converted")),
+                f"in_progress_{s}": count(has & (per._status == "in_progress")),
+                f"dropped_{s}": count(has & (per._status == "dropped")),
+                f"reached_or_beyond_{s}": count(per._far >= s),
+                f"ended_dropped_{s}": count((per._end == s) & (per._status == "dropped")),
+                f"ended_in_progress_{s}": count((per._end == s) & (per._status == "in_progress")),
+            }
+        )
         if s < k:
             aggs[f"to_next_{s}"] = count(has & (per[f"_l{s + 1}"] > per[f"_f{s}"]))
     wide = per.group_by(keys).agg(**aggs) if keys else per.aggregate(**aggs)
@@ -164,9 +172,13 @@ def stage_funnel_expr(journeys: ir.Table, stages: Sequence[str], *, by: str | No
         return ibis.cases(*pairs, else_=null) if pairs else null
 
     out = out.mutate(
-        journeys=pick("journeys"), converted=pick("converted"), in_progress=pick("in_progress"),
-        dropped=pick("dropped"), reached_or_beyond=pick("reached_or_beyond"),
-        ended_dropped=pick("ended_dropped"), ended_in_progress=pick("ended_in_progress"),
+        journeys=pick("journeys"),
+        converted=pick("converted"),
+        in_progress=pick("in_progress"),
+        dropped=pick("dropped"),
+        reached_or_beyond=pick("reached_or_beyond"),
+        ended_dropped=pick("ended_dropped"),
+        ended_in_progress=pick("ended_in_progress"),
         to_next=pick("to_next", last=False),
     )
     out = _finish(out, k)
@@ -174,8 +186,9 @@ def stage_funnel_expr(journeys: ir.Table, stages: Sequence[str], *, by: str | No
     return out.select(*keys, *STAGE_COLUMNS).order_by([*keys, "stage_no"])
 
 
-def _with_after_goal(wide: ir.Table, per: ir.Table, keys: list[str], post: list[int],
-                     window: timedelta | None) -> ir.Table:
+def _with_after_goal(
+    wide: ir.Table, per: ir.Table, keys: list[str], post: list[int], window: timedelta | None
+) -> ir.Table:
     """``wide`` with ``after_goal_<s>`` for each later stage ``s``: converted journeys whose customer has a
     later journey touching ``s`` within ``window`` of the conversion (a join of journeys, not of touches)."""
     conv = per.filter(per._status == "converted")
@@ -189,10 +202,13 @@ def _with_after_goal(wide: ir.Table, per: ir.Table, keys: list[str], post: list[
         return t <= ct + ibis.interval(seconds=int(window.total_seconds()))
 
     # a later journey of the customer: after the conversion in the order of touches
-    m = conv.join(later, [conv._cc == later._lc, later._ln > conv._cn,
-                          ibis.or_(*[within(later[f"_t{s}"], conv._ct) for s in post])])
-    counts = {f"after_goal_{s}": ibis.ifelse(within(m[f"_t{s}"], m._ct), m._cj, ibis.null("string")).nunique()
-              for s in post}
+    m = conv.join(
+        later,
+        [conv._cc == later._lc, later._ln > conv._cn, ibis.or_(*[within(later[f"_t{s}"], conv._ct) for s in post])],
+    )
+    counts = {
+        f"after_goal_{s}": ibis.ifelse(within(m[f"_t{s}"], m._ct), m._cj, ibis.null("string")).nunique() for s in post
+    }
     if not keys:
         return wide.cross_join(m.aggregate(**counts))
     after = m.group_by(keys).agg(**counts)
@@ -206,22 +222,37 @@ def _after_goal_rates(out: ir.Table, pairs: list) -> ir.Table:
     elsewhere)."""
     null_i, null_f = ibis.null("int64"), ibis.null("float64")
     if not pairs:
-        return out.mutate(converters=null_i, after_goal=null_i, after_goal_rate=null_f, after_low=null_f,
-                          after_high=null_f)
+        return out.mutate(
+            converters=null_i, after_goal=null_i, after_goal_rate=null_f, after_low=null_f, after_high=null_f
+        )
     is_post = ibis.or_(*[cond for cond, _ in pairs])
     after = ibis.cases(*[(cond, value.fill_null(0)) for cond, value in pairs], else_=null_i).cast("int64")
-    out = out.mutate(converters=ibis.ifelse(is_post, out._converters.fill_null(0), null_i).cast("int64"),
-                     after_goal=after)
+    out = out.mutate(
+        converters=ibis.ifelse(is_post, out._converters.fill_null(0), null_i).cast("int64"), after_goal=after
+    )
     lo, hi = wilson_interval(out.after_goal, out.converters)
     has = out.converters > 0
-    return out.mutate(after_goal_rate=ibis.ifelse(has, out.after_goal.cast("float64") / out.converters, null_f),
-                      after_low=ibis.ifelse(has, lo, null_f), after_high=ibis.ifelse(has, hi, null_f))
+    return out.mutate(
+        after_goal_rate=ibis.ifelse(has, out.after_goal.cast("float64") / out.converters, null_f),
+        after_low=ibis.ifelse(has, lo, null_f),
+        after_high=ibis.ifelse(has, hi, null_f),
+    )
 
 
 def _finish(out: ir.Table, n_stages: int) -> ir.Table:
     zero = ibis.literal(0).cast("int64")
-    fill = {c: out[c].fill_null(zero) for c in ("journeys", "converted", "in_progress", "dropped",
-                                                 "reached_or_beyond", "ended_dropped", "ended_in_progress")}
+    fill = {
+        c: out[c].fill_null(zero)
+        for c in (
+            "journeys",
+            "converted",
+            "in_progress",
+            "dropped",
+            "reached_or_beyond",
+            "ended_dropped",
+            "ended_in_progress",
+        )
+    }
     out = out.mutate(**fill)
     is_last = out._idx == n_stages
     out = out.mutate(to_next=ibis.ifelse(is_last, ibis.null("int64"), out.to_next.fill_null(zero)))
@@ -273,12 +304,18 @@ def stage_funnel(
         for row in rows:
             row[at] = None if row[at] is None else int(row[at])
     return StageFunnelResult(
-        columns=list(df.columns), rows=rows,
-        meta={"stages": names, "by": by, "counts": "journeys", "interval": "wilson 95%",
-              "to_next": "journeys touching the next stage after their first touch of this one",
-              "goal_stage": goal,
-              "after_goal": "converted journeys whose customer touches the stage after converting, within "
-                            + (f"the conversion window ({_days(window)})" if window is not None else "any time")},
+        columns=list(df.columns),
+        rows=rows,
+        meta={
+            "stages": names,
+            "by": by,
+            "counts": "journeys",
+            "interval": "wilson 95%",
+            "to_next": "journeys touching the next stage after their first touch of this one",
+            "goal_stage": goal,
+            "after_goal": "converted journeys whose customer touches the stage after converting, within "
+            + (f"the conversion window ({_days(window)})" if window is not None else "any time"),
+        },
     )
 
 

@@ -145,6 +145,11 @@ def touchpoints(
     return TouchpointsResult(
         columns=columns,
         rows=[[_plain(v) for v in row] for row in values],
-        meta={"by": by, "node": node, "interval": "wilson 95%", "time_unit": "seconds",
-              "median_step": "step at which a journey first reaches it"},
+        meta={
+            "by": by,
+            "node": node,
+            "interval": "wilson 95%",
+            "time_unit": "seconds",
+            "median_step": "step at which a journey first reaches it",
+        },
     )

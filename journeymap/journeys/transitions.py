@@ -90,17 +90,28 @@ def edges_expr(journeys: ir.Table, *, by: str | None = None, node: str = "touchp
     """
     _require(journeys, [node] + ([by] if by else []))
     if by in ("customer_id", "gap_s", *TRANSITION_COLUMNS):
-        raise InputError(f"Breakdown column {by!r} clashes with a column of the transitions table; "
-                         "rename it (or use with_dimension(), which names it 'dimension').")
+        raise InputError(
+            f"Breakdown column {by!r} clashes with a column of the transitions table; "
+            "rename it (or use with_dimension(), which names it 'dimension')."
+        )
     # Only the columns the edges need, under private names: the journeys table carries every event
     # column (``source`` is the input file, ``seq`` its row number...), which must never stand in
     # for an edge's own ``source`` or ``target``.
     keep = {"_by": journeys[by]} if by else {}
-    j = journeys.select(**keep, _cust=journeys.customer_id, _step=journeys.step, _n=journeys.n_touches,
-                        _status=journeys.status, _node=journeys[node].cast("string").fill_null("(none)"),
-                        _t=whole_seconds(journeys.ts),
-                        **({"_jid": journeys.journey_id} if "journey_id" in journeys.columns
-                           else {"_cno": journeys.customer_id, "_jno": journeys.journey_no}))
+    j = journeys.select(
+        **keep,
+        _cust=journeys.customer_id,
+        _step=journeys.step,
+        _n=journeys.n_touches,
+        _status=journeys.status,
+        _node=journeys[node].cast("string").fill_null("(none)"),
+        _t=whole_seconds(journeys.ts),
+        **(
+            {"_jid": journeys.journey_id}
+            if "journey_id" in journeys.columns
+            else {"_cno": journeys.customer_id, "_jno": journeys.journey_no}
+        ),
+    )
     if "_jid" in j.columns:
         # touch k -> touch k + 1 of the same journey by a join on (journey_id, step): about a sixth
         # less CPU on DuckDB than LAG over a window sorted by journey (steps run 1..n_touches)
@@ -112,8 +123,7 @@ def edges_expr(journeys: ir.Table, *, by: str | None = None, node: str = "touchp
         inner = inner.filter(inner._src.notnull())
 
     def out(t: ir.Table, source: ir.Value, target: ir.Value, gap_s: ir.Value) -> ir.Table:
-        return t.select(**({by: t._by} if by else {}), customer_id=t._cust, source=source, target=target,
-                        gap_s=gap_s)
+        return t.select(**({by: t._by} if by else {}), customer_id=t._cust, source=source, target=target, gap_s=gap_s)
 
     inner = out(inner, inner._src, inner._node, (inner._t - inner._prev_t).cast("float64"))
     first = j.filter(j._step == 1)
@@ -192,8 +202,7 @@ def transitions(
     return TransitionsResult(
         columns=columns,
         rows=frame_rows(df),
-        meta={"by": by, "node": node, "min_count": min_count, "counts": "transitions",
-              "gap_unit": "seconds"},
+        meta={"by": by, "node": node, "min_count": min_count, "counts": "transitions", "gap_unit": "seconds"},
     )
 
 

@@ -31,8 +31,20 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[str, int, int], None]
 """``progress(step_label, done, total)``: called as the build goes."""
 
-STEPS = ("journeys", "voice", "touchpoints", "stages", "friction", "flows", "attribution", "drivers", "personas",
-         "themes", "compare", "assemble")
+STEPS = (
+    "journeys",
+    "voice",
+    "touchpoints",
+    "stages",
+    "friction",
+    "flows",
+    "attribution",
+    "drivers",
+    "personas",
+    "themes",
+    "compare",
+    "assemble",
+)
 DEFAULT_COMPARE_DAYS = 30
 
 
@@ -87,8 +99,19 @@ def build_map(
     from journeymap.maps.sections import compose
 
     t0 = time.perf_counter()
-    inputs = map_inputs(ws, start=start, end=end, persona=persona, compare_to=compare_to, models=models,
-                        progress=progress, personas=personas, themes=themes, seed=seed, emotion_min_n=emotion_min_n)
+    inputs = map_inputs(
+        ws,
+        start=start,
+        end=end,
+        persona=persona,
+        compare_to=compare_to,
+        models=models,
+        progress=progress,
+        personas=personas,
+        themes=themes,
+        seed=seed,
+        emotion_min_n=emotion_min_n,
+    )
     doc = compose(inputs)
     meta = doc.meta.model_copy(update={"build_seconds": round(time.perf_counter() - t0, 3)})
     # figures keep 9 significant digits: the same data gives the same document whatever the engine's threads
@@ -120,12 +143,32 @@ def map_inputs(
     tell = _progress(progress)
     model_list = parse_models(models or DEFAULT_MODELS)
     period_start, period_end, previous = _periods(ws.events(), ws.con, start, end, compare_to)
-    inputs = gather(ws, start=period_start, end=period_end, persona=persona, models=model_list, tell=tell,
-                    seed=seed, personas=personas, themes=themes, emotion_min_n=min_n, compare_to=compare_to)
+    inputs = gather(
+        ws,
+        start=period_start,
+        end=period_end,
+        persona=persona,
+        models=model_list,
+        tell=tell,
+        seed=seed,
+        personas=personas,
+        themes=themes,
+        emotion_min_n=min_n,
+        compare_to=compare_to,
+    )
     if previous is not None:
         tell("compare")
-        old = build_map(ws, start=previous[0], end=previous[1], persona=persona, models=["first"],
-                        personas=False, themes=False, seed=seed, emotion_min_n=min_n)
+        old = build_map(
+            ws,
+            start=previous[0],
+            end=previous[1],
+            persona=persona,
+            models=["first"],
+            personas=False,
+            themes=False,
+            seed=seed,
+            emotion_min_n=min_n,
+        )
         from dataclasses import replace
 
         inputs = replace(inputs, previous=old)
@@ -133,8 +176,7 @@ def map_inputs(
     return inputs
 
 
-def score_missing(ws: Workspace, backend: str = "lexicon",
-                  progress: Callable[[int, int], None] | None = None) -> int:
+def score_missing(ws: Workspace, backend: str = "lexicon", progress: Callable[[int, int], None] | None = None) -> int:
     """Score the feedback ``backend`` has not scored yet (the scoring step before a map); returns how many.
 
     Writes to the warehouse (``ws`` must be open for writing when something is unscored); builds nothing.
@@ -160,8 +202,9 @@ def _emotion_min_n(ws: Any, given: int | None) -> int:
     return int(value)
 
 
-def _periods(events: ir.Table, con: Any, start: Any, end: Any,
-             compare_to: str | None) -> tuple[datetime | None, datetime | None, tuple[datetime, datetime] | None]:
+def _periods(
+    events: ir.Table, con: Any, start: Any, end: Any, compare_to: str | None
+) -> tuple[datetime | None, datetime | None, tuple[datetime, datetime] | None]:
     """The period mapped and the compared one (or None)."""
     start_dt, end_dt = _dt(start), _dt(end)
     if start_dt and end_dt and end_dt <= start_dt:
@@ -180,8 +223,10 @@ def _periods(events: ir.Table, con: Any, start: Any, end: Any,
         return start_dt, end_dt, (start_dt - length, start_dt)
     a, sep, z = str(compare_to).partition(":")
     if not sep or not a.strip() or not z.strip():
-        raise InputError(f"--compare-to {compare_to!r} is not 'previous' or START:END; write e.g. "
-                         "--compare-to 2025-01-01:2025-02-01.")
+        raise InputError(
+            f"--compare-to {compare_to!r} is not 'previous' or START:END; write e.g. "
+            "--compare-to 2025-01-01:2025-02-01."
+        )
     pa, pz = _dt(a.strip()), _dt(z.strip())
     if pa is None or pz is None or pz <= pa:
         raise InputError(f"--compare-to {compare_to!r} ends before it starts; write START:END with START first.")
@@ -195,6 +240,7 @@ def _progress(progress: ProgressFn | None) -> Callable[[str], None]:
         if progress is not None:
             progress(label, min(done[0], len(STEPS)), len(STEPS))
         done[0] += 1
+
     return tell
 
 

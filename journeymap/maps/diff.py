@@ -25,10 +25,19 @@ def diff_maps(old: JourneyMap, new: JourneyMap) -> MapDiff:
     ranks = []
     for tp in sorted(set(old_rank) | set(new_rank), key=lambda t: (new_rank.get(t, 10**6), old_rank.get(t, 10**6), t)):
         a, b = old_rank.get(tp), new_rank.get(tp)
-        ranks.append(RankChange(touchpoint=tp, old_rank=a, new_rank=b,
-                                change=(a - b) if a is not None and b is not None else None))
-    return MapDiff(old=old.meta, new=new.meta, added_touchpoints=sorted(new_tp - old_tp),
-                   removed_touchpoints=sorted(old_tp - new_tp), deltas=map_deltas(old, new), pain_points=ranks)
+        ranks.append(
+            RankChange(
+                touchpoint=tp, old_rank=a, new_rank=b, change=(a - b) if a is not None and b is not None else None
+            )
+        )
+    return MapDiff(
+        old=old.meta,
+        new=new.meta,
+        added_touchpoints=sorted(new_tp - old_tp),
+        removed_touchpoints=sorted(old_tp - new_tp),
+        deltas=map_deltas(old, new),
+        pain_points=ranks,
+    )
 
 
 def map_deltas(old: JourneyMap, new: JourneyMap) -> list[Delta]:
@@ -65,11 +74,18 @@ def map_deltas(old: JourneyMap, new: JourneyMap) -> list[Delta]:
         if ot is None or not (ot.has_data and c.has_data):
             continue
         if old_total and new_total:
-            out.append(_delta("touchpoint", c.name, "reach",
-                              two_proportions(rate(ot.figures.journeys, old_total), rate(c.figures.journeys, new_total))))
+            out.append(
+                _delta(
+                    "touchpoint",
+                    c.name,
+                    "reach",
+                    two_proportions(rate(ot.figures.journeys, old_total), rate(c.figures.journeys, new_total)),
+                )
+            )
         if ot.figures.conversion is not None and c.figures.conversion is not None:
-            out.append(_delta("touchpoint", c.name, "conversion",
-                              two_proportions(ot.figures.conversion, c.figures.conversion)))
+            out.append(
+                _delta("touchpoint", c.name, "conversion", two_proportions(ot.figures.conversion, c.figures.conversion))
+            )
         if ot.emotion is not None and c.emotion is not None:
             out.append(_delta("touchpoint", c.name, "emotion", two_means(ot.emotion, c.emotion)))
         ok = {k.name: k for k in ot.kpis}
@@ -100,8 +116,17 @@ def _journeys(m: JourneyMap) -> int:
 
 
 def _plain(a: Any, b: Any) -> dict[str, Any]:
-    return {"old": float(a), "new": float(b), "delta": float(b) - float(a), "low": None, "high": None,
-            "p": None, "significant": None, "n_old": None, "n_new": None}
+    return {
+        "old": float(a),
+        "new": float(b),
+        "delta": float(b) - float(a),
+        "low": None,
+        "high": None,
+        "p": None,
+        "significant": None,
+        "n_old": None,
+        "n_new": None,
+    }
 
 
 def _delta(scope: Any, name: str, metric: str, res: dict[str, Any]) -> Delta:

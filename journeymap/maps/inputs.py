@@ -236,22 +236,42 @@ def _post_goal_stages(bp: Blueprint) -> set[str]:
 
 
 # -- gathering -------------------------------------------------------------------------------------
-def gather(ws: Workspace, *, start: datetime | None, end: datetime | None, persona: str | None,
-           models: Sequence[str], tell: Callable[[str], None], seed: int, personas: bool, themes: bool,
-           emotion_min_n: int, compare_to: str | None = None) -> MapInputs:
+def gather(
+    ws: Workspace,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    persona: str | None,
+    models: Sequence[str],
+    tell: Callable[[str], None],
+    seed: int,
+    personas: bool,
+    themes: bool,
+    emotion_min_n: int,
+    compare_to: str | None = None,
+) -> MapInputs:
     """Run every analysis of the map once and return their results (see the module).
 
     ``personas`` and ``themes`` leave the persona comparison / theme discovery out.
     """
     g = _Gatherer(ws, start, end, persona, list(models), tell, seed)
     with g.cached_journeys():
-        return g.gather(personas=personas and persona is None, themes=themes, emotion_min_n=emotion_min_n,
-                        compare_to=compare_to)
+        return g.gather(
+            personas=personas and persona is None, themes=themes, emotion_min_n=emotion_min_n, compare_to=compare_to
+        )
 
 
 class _Gatherer:
-    def __init__(self, ws: Workspace, start: datetime | None, end: datetime | None, persona: str | None,
-                 models: list[str], tell: Callable[[str], None], seed: int) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        start: datetime | None,
+        end: datetime | None,
+        persona: str | None,
+        models: list[str],
+        tell: Callable[[str], None],
+        seed: int,
+    ) -> None:
         self.ws, self.bp, self.con = ws, ws.blueprint, ws.con
         self.start, self.end, self.persona = start, end, persona
         self.models, self.tell, self.seed = models, tell, seed
@@ -307,9 +327,14 @@ class _Gatherer:
                 self.tell("touchpoints")
                 tp_rows = touchpoints(j, con=con).records()
                 f1 = j.filter(j.step == 1)
-                totals = engine.execute(f1.aggregate(
-                    journeys=f1.count(), customers=f1.customer_id.nunique(),
-                    converted=f1.converted.cast("int64").sum()), con).iloc[0]
+                totals = engine.execute(
+                    f1.aggregate(
+                        journeys=f1.count(),
+                        customers=f1.customer_id.nunique(),
+                        converted=f1.converted.cast("int64").sum(),
+                    ),
+                    con,
+                ).iloc[0]
                 ev_span = engine.execute(j.aggregate(first=j.ts.min(), last=j.ts.max(), n=j.count()), con).iloc[0]
                 self.total_journeys = int(totals["journeys"] or 0)
                 self.tell("stages")
@@ -341,20 +366,43 @@ class _Gatherer:
                 voice.finish_themes(pending)
             data = self._data(int(ev_span["n"] or 0))
             return MapInputs(
-                blueprint=self.bp, workspace=ws_name(self.ws), engine=getattr(con, "name", None),
-                generated_at=datetime.now(UTC), period_start=self.start, period_end=self.end,
-                data_start=_ts(ev_span["first"]), data_end=_ts(engine.execute(self.ws.events().ts.max(), con)),
-                filters=self.filters.describe(), persona=self.persona, models=tuple(attribution.models),
-                totals=Totals(journeys=int(totals["journeys"] or 0), customers=int(totals["customers"] or 0),
-                              converted=int(totals["converted"] or 0)),
-                touchpoints=tuple(tp_rows), stage_funnel=tuple(stage_rows), stage_figures=stage_tp,
-                friction=fr_rows, transitions=tuple(tr), stage_transitions=tuple(tr_stage),
-                status={k: int(v) for k, v in status.items()}, flow_nodes=tuple(node_rows),
+                blueprint=self.bp,
+                workspace=ws_name(self.ws),
+                engine=getattr(con, "name", None),
+                generated_at=datetime.now(UTC),
+                period_start=self.start,
+                period_end=self.end,
+                data_start=_ts(ev_span["first"]),
+                data_end=_ts(engine.execute(self.ws.events().ts.max(), con)),
+                filters=self.filters.describe(),
+                persona=self.persona,
+                models=tuple(attribution.models),
+                totals=Totals(
+                    journeys=int(totals["journeys"] or 0),
+                    customers=int(totals["customers"] or 0),
+                    converted=int(totals["converted"] or 0),
+                ),
+                touchpoints=tuple(tp_rows),
+                stage_funnel=tuple(stage_rows),
+                stage_figures=stage_tp,
+                friction=fr_rows,
+                transitions=tuple(tr),
+                stage_transitions=tuple(tr_stage),
+                status={k: int(v) for k, v in status.items()},
+                flow_nodes=tuple(node_rows),
                 flow_links=tuple(link_rows),
-                attribution=Attribution(doc=attribution.doc, shares=attribution.shares,
-                                        warnings=tuple(attribution.warnings)),
-                drivers=tuple(drivers_doc), lift=lift_rows, voice=voice.inputs(), personas=persona_inputs,
-                data=data, warnings=tuple(self.warnings), emotion_min_n=emotion_min_n, compare_to=compare_to)
+                attribution=Attribution(
+                    doc=attribution.doc, shares=attribution.shares, warnings=tuple(attribution.warnings)
+                ),
+                drivers=tuple(drivers_doc),
+                lift=lift_rows,
+                voice=voice.inputs(),
+                personas=persona_inputs,
+                data=data,
+                warnings=tuple(self.warnings),
+                emotion_min_n=emotion_min_n,
+                compare_to=compare_to,
+            )
 
     def _phased(self, j: ir.Table) -> ir.Table:
         """``j`` with the column PHASE: ``post_goal`` for touches in a stage after the goal's, else ``to_goal``.
@@ -379,17 +427,26 @@ class _Gatherer:
 
         nodes, links = flows_expr(self.j, steps=5, top=8)
         cols = ["step", "source", "target", "journeys"]
-        nodes = nodes.select(step=nodes.step, source=nodes.node, target=ibis.null("string"),
-                             journeys=nodes.journeys, _part=ibis.literal(0))
+        nodes = nodes.select(
+            step=nodes.step,
+            source=nodes.node,
+            target=ibis.null("string"),
+            journeys=nodes.journeys,
+            _part=ibis.literal(0),
+        )
         links = links.select(*cols, _part=ibis.literal(1))
         df = engine.execute(nodes.union(links, distinct=False), self.con)
-        df = df.sort_values(["_part", "step", "journeys", "source", "target"], ascending=[True, True, False, True, True],
-                            kind="stable")
+        df = df.sort_values(
+            ["_part", "step", "journeys", "source", "target"], ascending=[True, True, False, True, True], kind="stable"
+        )
         out: tuple[list[dict], list[dict]] = ([], [])
         for row in frame_rows(df[[*cols, "_part"]]):
             step, source, target, journeys, part = row
-            out[part].append({"step": step, "node": source, "journeys": journeys} if part == 0 else
-                             {"step": step, "source": source, "target": target, "journeys": journeys})
+            out[part].append(
+                {"step": step, "node": source, "journeys": journeys}
+                if part == 0
+                else {"step": step, "source": source, "target": target, "journeys": journeys}
+            )
         return out
 
     def _friction(self, personas: bool) -> tuple[dict[str, dict], list[dict]]:
@@ -407,8 +464,10 @@ class _Gatherer:
         if not personas:
             return main, []
         keyed = keyed.mutate(_dp=keyed.dimension.cast("string") + SEP + keyed[PHASE])
-        per_persona = [{**r, "dimension": str(r["_dp"]).partition(SEP)[0]}
-                       for r in friction(keyed, by="_dp", goals=goals, con=self.con).records()]
+        per_persona = [
+            {**r, "dimension": str(r["_dp"]).partition(SEP)[0]}
+            for r in friction(keyed, by="_dp", goals=goals, con=self.con).records()
+        ]
         return main, per_persona
 
     def _stage_transitions(self, tr: list[dict]) -> list[dict]:
@@ -458,17 +517,34 @@ class _Gatherer:
         from journeymap.journeys.transitions import frame_rows
 
         names = self.bp.stage_names()
-        counts = ("journeys", "converted", "in_progress", "dropped", "reached_or_beyond", "ended_dropped",
-                  "ended_in_progress", "to_next", "converters", "after_goal")
+        counts = (
+            "journeys",
+            "converted",
+            "in_progress",
+            "dropped",
+            "reached_or_beyond",
+            "ended_dropped",
+            "ended_in_progress",
+            "to_next",
+            "converters",
+            "after_goal",
+        )
         sums = {name: dict.fromkeys(counts, 0) for name in names}
         for r in rows:
             for c in counts:
                 sums[r["stage"]][c] += int(r[c] or 0)
-        t = ibis.memtable({"stage": names, "stage_no": list(range(1, len(names) + 1)),
-                           **{c: [sums[name][c] for name in names] for c in counts}})
+        t = ibis.memtable(
+            {
+                "stage": names,
+                "stage_no": list(range(1, len(names) + 1)),
+                **{c: [sums[name][c] for name in names] for c in counts},
+            }
+        )
         t = t.cast({c: "int64" for c in ("stage_no", *counts)})
-        t = t.mutate(to_next=ibis.ifelse(t.stage_no == len(names), ibis.null("int64"), t.to_next),
-                     _total=ibis.literal(self.total_journeys, "int64"))
+        t = t.mutate(
+            to_next=ibis.ifelse(t.stage_no == len(names), ibis.null("int64"), t.to_next),
+            _total=ibis.literal(self.total_journeys, "int64"),
+        )
         low, high = wilson_interval(t.to_next, t.journeys)
         has = t.journeys > 0
         t = t.mutate(
@@ -480,13 +556,17 @@ class _Gatherer:
         )
         # after the goal: the converters and those reaching the stage, summed too (null before the goal's stage)
         post = ibis.literal(False) if self.goal_cut is None else t.stage_no > self.goal_cut + 1
-        t = t.mutate(converters=ibis.ifelse(post, t.converters, ibis.null("int64")),
-                     after_goal=ibis.ifelse(post, t.after_goal, ibis.null("int64")))
+        t = t.mutate(
+            converters=ibis.ifelse(post, t.converters, ibis.null("int64")),
+            after_goal=ibis.ifelse(post, t.after_goal, ibis.null("int64")),
+        )
         low, high = wilson_interval(t.after_goal, t.converters)
         has = t.converters > 0
-        t = t.mutate(after_goal_rate=ibis.ifelse(has, t.after_goal.cast("float64") / t.converters, ibis.null("float64")),
-                     after_low=ibis.ifelse(has, low, ibis.null("float64")),
-                     after_high=ibis.ifelse(has, high, ibis.null("float64")))
+        t = t.mutate(
+            after_goal_rate=ibis.ifelse(has, t.after_goal.cast("float64") / t.converters, ibis.null("float64")),
+            after_low=ibis.ifelse(has, low, ibis.null("float64")),
+            after_high=ibis.ifelse(has, high, ibis.null("float64")),
+        )
         df = engine.execute(t.select(*STAGE_COLUMNS).order_by("stage_no"), self.con)
         out = _recs(list(df.columns), frame_rows(df))
         for r in out:
@@ -508,14 +588,17 @@ class _Gatherer:
             return {}, []
         j = self.j.filter(self.j.stage.notnull())
         keys = ["dimension", "customer_id", "journey_no", "stage"]
-        per = j.group_by(keys).agg(first_t=whole_seconds(j.ts.min()), end_t=whole_seconds(j.journey_end.max()),
-                                   converted=j.converted.any())
-        per = per.mutate(_to_goal=ibis.ifelse(per.converted, (per.end_t - per.first_t).cast("float64"),
-                                              ibis.null("float64")))
+        per = j.group_by(keys).agg(
+            first_t=whole_seconds(j.ts.min()), end_t=whole_seconds(j.journey_end.max()), converted=j.converted.any()
+        )
+        per = per.mutate(
+            _to_goal=ibis.ifelse(per.converted, (per.end_t - per.first_t).cast("float64"), ibis.null("float64"))
+        )
 
         def figures(group: list[str]) -> ir.Table:
-            return per.group_by(group).agg(customers=per.customer_id.nunique(),
-                                           median_time_to_conversion_s=per._to_goal.median())
+            return per.group_by(group).agg(
+                customers=per.customer_id.nunique(), median_time_to_conversion_s=per._to_goal.median()
+            )
 
         main = figures(["stage"]).mutate(dimension=ibis.null("string"), _part=ibis.literal(0))
         cols = ["dimension", "stage", "customers", "median_time_to_conversion_s", "_part"]
@@ -568,13 +651,18 @@ class _Gatherer:
             gap = (conv.journey_end.epoch_seconds() - conv.ts.epoch_seconds()).cast("float64")
             within = takes_part & (gap <= s.lookback.total_seconds())
         per = conv.group_by("journey_id").agg(_b=before.any(), _p=takes_part.any(), _w=within.any())
-        row = engine.execute(per.aggregate(
-            converted=per.count(),
-            no_touch_before_goal=(~per._b).cast("int64").sum(),
-            no_credited_touch=(per._b & ~per._p).cast("int64").sum(),
-            outside_lookback=(per._p & ~per._w).cast("int64").sum()), self.con).iloc[0]
-        out = {k: int(row[k] or 0) for k in ("converted", "no_touch_before_goal", "no_credited_touch",
-                                             "outside_lookback")}
+        row = engine.execute(
+            per.aggregate(
+                converted=per.count(),
+                no_touch_before_goal=(~per._b).cast("int64").sum(),
+                no_credited_touch=(per._b & ~per._p).cast("int64").sum(),
+                outside_lookback=(per._p & ~per._w).cast("int64").sum(),
+            ),
+            self.con,
+        ).iloc[0]
+        out = {
+            k: int(row[k] or 0) for k in ("converted", "no_touch_before_goal", "no_credited_touch", "outside_lookback")
+        }
         out["_marketing_only"] = int(keep is not None)
         out["_lookback_s"] = int(s.lookback.total_seconds()) if s.lookback is not None else -1
         return out
@@ -608,13 +696,27 @@ class _Gatherer:
                 st = self.stage_of.get(r["value"])
                 if st in self.stage_order and self.stage_order[st] >= cut:
                     continue  # steps of the goal's stage and after are outcomes, not drivers
-            docs.append(Driver(
-                feature=r["value"] if r["kind"] == "touchpoint" else f"{r['name']}={r['value']}",
-                kind="touchpoint" if r["kind"] == "touchpoint" else "attribute",
-                odds_ratio=_f(r["odds_ratio"]), low=_f(r["or_low"]), high=_f(r["or_high"]), p=_f(r["p_value"]),
-                q=_f(r["p_adjusted"]), n=int(r["exposed"] or 0), significant=bool(r["significant"])))
-        docs.sort(key=lambda d: (not (d.significant and (d.odds_ratio or 0) > 1), d.kind != "touchpoint",
-                                 -rank_value(d.odds_ratio), d.feature))
+            docs.append(
+                Driver(
+                    feature=r["value"] if r["kind"] == "touchpoint" else f"{r['name']}={r['value']}",
+                    kind="touchpoint" if r["kind"] == "touchpoint" else "attribute",
+                    odds_ratio=_f(r["odds_ratio"]),
+                    low=_f(r["or_low"]),
+                    high=_f(r["or_high"]),
+                    p=_f(r["p_value"]),
+                    q=_f(r["p_adjusted"]),
+                    n=int(r["exposed"] or 0),
+                    significant=bool(r["significant"]),
+                )
+            )
+        docs.sort(
+            key=lambda d: (
+                not (d.significant and (d.odds_ratio or 0) > 1),
+                d.kind != "touchpoint",
+                -rank_value(d.odds_ratio),
+                d.feature,
+            )
+        )
         return docs, lift_rows
 
     def _personas(self, funnel: list[dict], stage_tp: list[dict], fr: list[dict]) -> PersonaInputs | None:
@@ -627,31 +729,50 @@ class _Gatherer:
             return None
         j, con = self.j, self.con
         f1 = j.filter(j.step == 1)
-        per = engine.execute(f1.group_by("dimension").aggregate(
-            journeys=f1.count(), customers=f1.customer_id.nunique(), converted=f1.converted.cast("int64").sum()), con)
+        per = engine.execute(
+            f1.group_by("dimension").aggregate(
+                journeys=f1.count(), customers=f1.customer_id.nunique(), converted=f1.converted.cast("int64").sum()
+            ),
+            con,
+        )
         return PersonaInputs(
-            totals=tuple(per.to_dict("records")), funnel=tuple(funnel),
+            totals=tuple(per.to_dict("records")),
+            funnel=tuple(funnel),
             paths=tuple(variants(j, by="dimension", top=3, con=con).records()),
             touchpoints=tuple(touchpoints(j, by="dimension", con=con).records()),
-            stage_figures=tuple(stage_tp), friction=tuple(fr))
+            stage_figures=tuple(stage_tp),
+            friction=tuple(fr),
+        )
 
     def _data(self, mapped_events: int) -> DataInputs:
         ws, con = self.ws, self.con
         rows = {name: _rows(ws.table(name), con) for name in ("events", "feedback", "customers", "quarantine")}
         q = ws.quarantine()
         qc = engine.execute(q.group_by(["table", "reason"]).aggregate(count=q.count()), con)
-        quarantine = sorted((QuarantineCount(table=str(r["table"]), reason=str(r["reason"]), count=int(r["count"]))
-                             for r in qc.to_dict("records")), key=lambda x: (-x.count, x.table, x.reason))
+        quarantine = sorted(
+            (
+                QuarantineCount(table=str(r["table"]), reason=str(r["reason"]), count=int(r["count"]))
+                for r in qc.to_dict("records")
+            ),
+            key=lambda x: (-x.count, x.table, x.reason),
+        )
         log = engine.execute(ws.ingest_log().order_by(ibis.desc("started_at")).limit(50), con)
         entries = []
         for r in log.to_dict("records"):
-            entries.append(IngestEntry(
-                time=_ts(r.get("started_at")), table=str(r.get("table") or ""), source=str(r.get("source") or ""),
-                rows_read=_i(r.get("rows_read")), rows_loaded=_i(r.get("loaded")),
-                rows_quarantined=_i(r.get("quarantined")),
-                extra={"duplicate": _i(r.get("duplicate")), "ingest_id": r.get("ingest_id")}))
-        return DataInputs(rows=rows, quarantine=tuple(quarantine), ingest_log=tuple(entries),
-                          mapped_events=mapped_events)
+            entries.append(
+                IngestEntry(
+                    time=_ts(r.get("started_at")),
+                    table=str(r.get("table") or ""),
+                    source=str(r.get("source") or ""),
+                    rows_read=_i(r.get("rows_read")),
+                    rows_loaded=_i(r.get("loaded")),
+                    rows_quarantined=_i(r.get("quarantined")),
+                    extra={"duplicate": _i(r.get("duplicate")), "ingest_id": r.get("ingest_id")},
+                )
+            )
+        return DataInputs(
+            rows=rows, quarantine=tuple(quarantine), ingest_log=tuple(entries), mapped_events=mapped_events
+        )
 
 
 # -- attribution ---------------------------------------------------------------------------------
@@ -675,16 +796,22 @@ class _Attribution:
         rows = []
         for tp in credits:
             btp = bp.touchpoint(tp)
-            rows.append(AttributionRow(touchpoint=tp, channel=btp.channel if btp else None, credits=credits[tp],
-                                       shares=shares.get(tp, {})))
+            rows.append(
+                AttributionRow(
+                    touchpoint=tp, channel=btp.channel if btp else None, credits=credits[tp], shares=shares.get(tp, {})
+                )
+            )
         rows.sort(key=lambda r: (-rank_value(r.credits.get(data_driven, 0) if data_driven else 0), r.touchpoint))
         total = sum(v.get(models[0], 0) for v in credits.values()) if models else 0
         settings = {k: res.meta.get(k) for k in ("lookback", "container", "level", "include_service")}
         self.warnings += [f"Attribution: {w}" for w in res.diagnostics.get("warnings", [])]
         self.doc = AttributionComparison(
-            models=models, conversions=total, rows=rows,
+            models=models,
+            conversions=total,
+            rows=rows,
             note="Credits per touchpoint (marketing touchpoints: paid and earned, unless marked otherwise) "
-                 f"for conversions; settings {settings}.")
+            f"for conversions; settings {settings}.",
+        )
 
     def denominator(self, counts: dict[str, int], attributed: float | None) -> None:
         """State the attribution's denominator: conversions credited vs converted journeys, and why they differ."""
@@ -697,21 +824,25 @@ class _Attribution:
         lookback = duration_words(timedelta(seconds=lookback_s)) if lookback_s >= 0 else None
         which = "marketing touch (a paid or earned touchpoint)" if counts["_marketing_only"] else "touch"
         within = f" in the {lookback} before the goal" if lookback else " before the goal"
-        words = {"no_touch_before_goal": "had no touch before the goal",
-                 "no_credited_touch": "had no marketing touch before the goal, only owned or service touchpoints "
-                                      "that attribution does not credit",
-                 "outside_lookback": f"had {'marketing ' if counts['_marketing_only'] else ''}touches only more "
-                                     f"than {lookback or 'the lookback'} before the goal"}
+        words = {
+            "no_touch_before_goal": "had no touch before the goal",
+            "no_credited_touch": "had no marketing touch before the goal, only owned or service touchpoints "
+            "that attribution does not credit",
+            "outside_lookback": f"had {'marketing ' if counts['_marketing_only'] else ''}touches only more "
+            f"than {lookback or 'the lookback'} before the goal",
+        }
         left = converted - sum(reasons.values())
         why = "; ".join(f"{n:,} {words[k]}" for k, n in reasons.items() if n)
         shown = f"{conversions:,.0f}" if float(conversions).is_integer() else f"{conversions:,.1f}"
-        note = (f"Credit is shared over {shown} conversions: converted journeys with at least one {which}{within} "
-                f"({converted:,} converted journeys" + (f"; {why})." if why else ")."))
+        note = (
+            f"Credit is shared over {shown} conversions: converted journeys with at least one {which}{within} "
+            f"({converted:,} converted journeys" + (f"; {why})." if why else ").")
+        )
         if abs(left - conversions) > 1e-6:  # not the journey container's count: say so rather than mislead
             note += f" {left:,} converted journeys have such a touch."
-        self.doc = self.doc.model_copy(update={"converted_journeys": converted,
-                                               "unattributed": dict(reasons),
-                                               "denominator_note": note})
+        self.doc = self.doc.model_copy(
+            update={"converted_journeys": converted, "unattributed": dict(reasons), "denominator_note": note}
+        )
 
 
 # -- voice ---------------------------------------------------------------------------------------
@@ -738,10 +869,19 @@ class _VoiceGatherer:
 
     def inputs(self) -> VoiceInputs:
         return VoiceInputs(
-            n_feedback=self.n_feedback, n_unassigned=self.n_unassigned, languages=self.languages,
-            figures=self.figures, kpis=self.kpis, persona_figures=self.persona_figures,
-            persona_levels=self.persona_levels, persona_kpis=self.persona_kpis, negative_quotes=self.negative,
-            persona_negative_quotes=self.persona_negative, themes=self.themes, warnings=tuple(self.warnings))
+            n_feedback=self.n_feedback,
+            n_unassigned=self.n_unassigned,
+            languages=self.languages,
+            figures=self.figures,
+            kpis=self.kpis,
+            persona_figures=self.persona_figures,
+            persona_levels=self.persona_levels,
+            persona_kpis=self.persona_kpis,
+            negative_quotes=self.negative,
+            persona_negative_quotes=self.persona_negative,
+            themes=self.themes,
+            warnings=tuple(self.warnings),
+        )
 
     def prepare(self) -> None:
         from journeymap.journeys import apply_filters
@@ -762,7 +902,8 @@ class _VoiceGatherer:
             self.warnings.append(
                 f"{unscored:,} feedback comments have no sentiment score yet, so their text is left out of emotion, "
                 "themes and quotes (their ratings still count); score them with `journeymap voice sentiment` "
-                "(`journeymap map` and `journeymap report` score them first).")
+                "(`journeymap map` and `journeymap report` score them first)."
+            )
         customers = g.ws.customers() if g.has_customers else None
         fb = apply_filters(fb, g.filters, customers=customers, blueprint=g.bp)
 
@@ -774,8 +915,9 @@ class _VoiceGatherer:
         t = t.drop(*[c for c in UNREAD_COLUMNS if c in t.columns])
         self.table = self._ctx.enter_context(_temp_table(t, con, "feedback"))
         t = self.table
-        counts = engine.execute(t.aggregate(n=t.count(), un=(t.link_touchpoint == UNASSIGNED).cast("int64").sum()),
-                                con).iloc[0]
+        counts = engine.execute(
+            t.aggregate(n=t.count(), un=(t.link_touchpoint == UNASSIGNED).cast("int64").sum()), con
+        ).iloc[0]
         self.n_feedback, self.n_unassigned = int(counts["n"]), int(counts["un"] or 0)
         if self.n_feedback == 0:
             return
@@ -803,8 +945,11 @@ class _VoiceGatherer:
         for level, col in (("touchpoint", "link_touchpoint"), ("stage", "link_stage"), (None, None)):
             if level == "stage" and not g.bp.stages:
                 continue
-            res = kpis(kt, by=level, blueprint=g.bp, min_n=SMALL_N, con=con) if level else \
-                kpis(kt, min_n=SMALL_N, con=con)
+            res = (
+                kpis(kt, by=level, blueprint=g.bp, min_n=SMALL_N, con=con)
+                if level
+                else kpis(kt, min_n=SMALL_N, con=con)
+            )
             for value, f in feedback_figures(t, col, con).items():
                 self.figures[(level, value if level else None)] = f
             for r in res.records():
@@ -845,8 +990,11 @@ class _VoiceGatherer:
                 scoped = self.persona_kpis.setdefault(who, {})
                 key = (level, name if level else None)
                 scoped[key] = (*scoped.get(key, ()), r)
-        self.persona_negative = {who: {tp: tuple(qs) for tp, qs in by_tp.items()}
-                                 for who, by_tp in most_negative(t, con, by_persona=True).items() if who is not None}
+        self.persona_negative = {
+            who: {tp: tuple(qs) for tp, qs in by_tp.items()}
+            for who, by_tp in most_negative(t, con, by_persona=True).items()
+            if who is not None
+        }
 
     def closing(self) -> contextlib.ExitStack:
         """Drops the materialised feedback when the gathering is done."""
@@ -860,8 +1008,9 @@ class _VoiceGatherer:
             return None
         t = self.table
         t = t.filter(t.text.notnull() & t.feedback_id.notnull())
-        df = engine.execute(t.select("feedback_id", "text", "ts", "link_touchpoint", "sentiment",
-                                     "sentiment_label"), self.g.con)
+        df = engine.execute(
+            t.select("feedback_id", "text", "ts", "link_touchpoint", "sentiment", "sentiment_label"), self.g.con
+        )
         if df.empty:
             return None
         fb = ibis.memtable(df[["feedback_id", "text", "ts", "link_touchpoint"]])
@@ -869,8 +1018,9 @@ class _VoiceGatherer:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journeymap-themes")
         self._ctx.callback(pool.shutdown, wait=True)
         # memtables run on their own in-process engine, not on the workspace's connection
-        return pool.submit(_one_thread, find_themes, fb, blueprint=self.g.bp, scores=sc, backend="tfidf",
-                           seed=self.g.seed)
+        return pool.submit(
+            _one_thread, find_themes, fb, blueprint=self.g.bp, scores=sc, backend="tfidf", seed=self.g.seed
+        )
 
     def finish_themes(self, pending: Future | None) -> None:
         """The themes found (or a warning saying why none)."""

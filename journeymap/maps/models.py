@@ -871,8 +871,10 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     data = {**data, "persona_maps": data.get("persona_maps") or []}
     stages = []
     for st in data.get("stages") or []:
-        lanes = [{**lane, "touchpoints": [{"post_goal": False, **c} for c in lane.get("touchpoints") or []]}
-                 for lane in st.get("lanes") or []]
+        lanes = [
+            {**lane, "touchpoints": [{"post_goal": False, **c} for c in lane.get("touchpoints") or []]}
+            for lane in st.get("lanes") or []
+        ]
         stages.append({"post_goal": False, **st, "lanes": lanes})
     data["stages"] = stages
     for key in ("pain_points", "opportunities"):
@@ -892,20 +894,27 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
         return None
 
     def fixed(stages: list[dict[str, Any]], goal: str | None, name: str = "name") -> list[dict[str, Any]]:
-        return [{"after_goal": None, **st, **({"conversion_to_next": None} if st.get(name) == goal else {})}
-                for st in stages]
+        return [
+            {"after_goal": None, **st, **({"conversion_to_next": None} if st.get(name) == goal else {})}
+            for st in stages
+        ]
 
     goal = goal_stage(data.get("stages") or [])
     data = {**data, "stages": fixed(data.get("stages") or [], goal)}
-    data["personas"] = [{**p, "stages": fixed(p.get("stages") or [], goal, "stage")} for p in data.get("personas") or []]
+    data["personas"] = [
+        {**p, "stages": fixed(p.get("stages") or [], goal, "stage")} for p in data.get("personas") or []
+    ]
     data["persona_maps"] = [{**m, "stages": fixed(m.get("stages") or [], goal)} for m in data.get("persona_maps") or []]
     return _versioned(data, 3)
 
 
 def _versioned(data: dict[str, Any], version: int) -> dict[str, Any]:
     meta = data.get("meta")
-    return {**data, "schema_version": version,
-            **({"meta": {**meta, "schema_version": version}} if isinstance(meta, dict) else {})}
+    return {
+        **data,
+        "schema_version": version,
+        **({"meta": {**meta, "schema_version": version}} if isinstance(meta, dict) else {}),
+    }
 
 
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
@@ -972,8 +981,9 @@ class JourneyMap(Result):
         for cell in self.touchpoints():
             if cell.name == name:
                 return cell
-        raise InputError(f"Touchpoint {name!r} is not on this map; it has: "
-                         f"{', '.join(c.name for c in self.touchpoints())}.")
+        raise InputError(
+            f"Touchpoint {name!r} is not on this map; it has: {', '.join(c.name for c in self.touchpoints())}."
+        )
 
     def stage(self, name: str) -> StageColumn:
         """The column of stage ``name``."""
@@ -995,7 +1005,9 @@ class JourneyMap(Result):
     def from_dict(cls, data: dict[str, Any]) -> JourneyMap:
         """Load a document from :meth:`to_dict` output: older schema versions are migrated, others refused."""
         if not isinstance(data, dict) or "meta" not in data:
-            raise InputError("This is not a JourneyMap document (no 'meta'); make one with `journeymap map -o map.json`.")
+            raise InputError(
+                "This is not a JourneyMap document (no 'meta'); make one with `journeymap map -o map.json`."
+            )
         version = data.get("schema_version")
         if isinstance(version, int) and not isinstance(version, bool) and 1 <= version < SCHEMA_VERSION:
             data = cls.migrate(data, version, SCHEMA_VERSION)
@@ -1007,8 +1019,10 @@ class JourneyMap(Result):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            raise InputError(f"JourneyMap document is not valid: {e.errors()[0]['loc']}: "
-                             f"{e.errors()[0]['msg']}; rebuild it with `journeymap map -o map.json`.") from e
+            raise InputError(
+                f"JourneyMap document is not valid: {e.errors()[0]['loc']}: "
+                f"{e.errors()[0]['msg']}; rebuild it with `journeymap map -o map.json`."
+            ) from e
 
     @classmethod
     def from_json(cls, text: str) -> JourneyMap:
@@ -1016,7 +1030,9 @@ class JourneyMap(Result):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise InputError(f"JourneyMap JSON is not valid JSON ({e}); pass a file written by `journeymap map -o`.") from e
+            raise InputError(
+                f"JourneyMap JSON is not valid JSON ({e}); pass a file written by `journeymap map -o`."
+            ) from e
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> Path:

@@ -54,9 +54,17 @@ def mean_interval(mean: float | None, sd: float | None, n: int, z: float = Z95) 
 
 def two_proportions(old: Rate | None, new: Rate | None) -> dict[str, Any]:
     """Delta of two rates: pooled two-proportion z-test p-value, unpooled Wald 95% interval."""
-    out: dict[str, Any] = {"old": None if old is None else old.value, "new": None if new is None else new.value,
-                           "delta": None, "low": None, "high": None, "p": None, "significant": None,
-                           "n_old": None if old is None else old.n, "n_new": None if new is None else new.n}
+    out: dict[str, Any] = {
+        "old": None if old is None else old.value,
+        "new": None if new is None else new.value,
+        "delta": None,
+        "low": None,
+        "high": None,
+        "p": None,
+        "significant": None,
+        "n_old": None if old is None else old.n,
+        "n_new": None if new is None else new.n,
+    }
     if old is None or new is None or old.value is None or new.value is None:
         return out
     p1, p2, n1, n2 = old.value, new.value, old.n, new.n
@@ -81,8 +89,17 @@ def two_means(old: Any, new: Any) -> dict[str, Any]:
     The standard errors are read back from the 95% intervals (half-width / 1.96).
     """
     v1, v2 = _value(old), _value(new)
-    out: dict[str, Any] = {"old": v1, "new": v2, "delta": None, "low": None, "high": None, "p": None,
-                           "significant": None, "n_old": getattr(old, "n", None), "n_new": getattr(new, "n", None)}
+    out: dict[str, Any] = {
+        "old": v1,
+        "new": v2,
+        "delta": None,
+        "low": None,
+        "high": None,
+        "p": None,
+        "significant": None,
+        "n_old": getattr(old, "n", None),
+        "n_new": getattr(new, "n", None),
+    }
     if v1 is None or v2 is None:
         return out
     out["delta"] = v2 - v1

@@ -20,8 +20,14 @@ if TYPE_CHECKING:
     from journeymap.report.markdown import render_markdown
     from journeymap.report.tables import map_tables, write_csv
 
-_WHERE = {"export_image": "browser", "ECHARTS_VERSION": "html", "render_html": "html",
-          "render_markdown": "markdown", "map_tables": "tables", "write_csv": "tables"}
+_WHERE = {
+    "export_image": "browser",
+    "ECHARTS_VERSION": "html",
+    "render_html": "html",
+    "render_markdown": "markdown",
+    "map_tables": "tables",
+    "write_csv": "tables",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -15,8 +15,13 @@ from pathlib import Path
 from journeymap.errors import MissingDependencyError
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 """Flags Chromium runs with: headless, no GPU, nothing fetched in the background."""
 
@@ -39,11 +44,15 @@ def missing() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return ("PNG/PDF export needs Playwright for Python: install it with "
-                "pip install 'journeymap[report]' (and Chromium: apt-get install chromium).")
+        return (
+            "PNG/PDF export needs Playwright for Python: install it with "
+            "pip install 'journeymap[report]' (and Chromium: apt-get install chromium)."
+        )
     if chromium_path() is None:
-        return ("PNG/PDF export needs Chromium at /usr/bin/chromium: install it with apt-get install chromium "
-                "(or set JOURNEYMAP_CHROMIUM to a Chromium executable).")
+        return (
+            "PNG/PDF export needs Chromium at /usr/bin/chromium: install it with apt-get install chromium "
+            "(or set JOURNEYMAP_CHROMIUM to a Chromium executable)."
+        )
     return None
 
 

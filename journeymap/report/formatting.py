@@ -86,8 +86,11 @@ def rate_short(r: Rate | None) -> str:
     """A rate in few characters, for the map grid: ``81.0% (78.5-83.2%) 881/1,088``."""
     if r is None or r.value is None:
         return DASH if r is None else f"{DASH} (0/{r.n:,})"
-    ci = (f" ({r.low * 100:.1f}-{r.high * 100:.1f}%)" if r.low is not None and r.high is not None
-          and interval_ok(r.n) else "")
+    ci = (
+        f" ({r.low * 100:.1f}-{r.high * 100:.1f}%)"
+        if r.low is not None and r.high is not None and interval_ok(r.n)
+        else ""
+    )
     return f"{pct(r.value)}{ci} {r.k:,}/{r.n:,}"
 
 
@@ -97,8 +100,9 @@ def rate_ci(r: Rate | None) -> str:
         return ""
     if r.value is None:
         return f"0 of {r.n:,}"
-    ci = (f"95% CI {pct(r.low)}-{pct(r.high)} · " if r.low is not None and r.high is not None
-          and interval_ok(r.n) else "")
+    ci = (
+        f"95% CI {pct(r.low)}-{pct(r.high)} · " if r.low is not None and r.high is not None and interval_ok(r.n) else ""
+    )
     return f"{ci}{r.k:,} of {r.n:,}"
 
 
@@ -108,8 +112,11 @@ def score(value: float | None, low: float | None, high: float | None, n: int | N
         return f"{DASH} (n={n or 0:,})"
     if not interval_ok(n):
         return f"{signed(value, digits)} (n={n or 0:,}, too small for an interval)"
-    ci = (f"95% CI {signed(low, digits)} to {signed(high, digits)}; " if low is not None and high is not None
-          else "no interval; ")
+    ci = (
+        f"95% CI {signed(low, digits)} to {signed(high, digits)}; "
+        if low is not None and high is not None
+        else "no interval; "
+    )
     return f"{signed(value, digits)} ({ci}n={n or 0:,})"
 
 
@@ -143,7 +150,9 @@ def lift(li: Lift | None) -> str:
     """Exposure lift in percentage points with its interval and q."""
     if li is None or li.effect is None:
         return DASH
-    ci = f"95% CI {li.low * 100:+.1f} to {li.high * 100:+.1f} pp; " if li.low is not None and li.high is not None else ""
+    ci = (
+        f"95% CI {li.low * 100:+.1f} to {li.high * 100:+.1f} pp; " if li.low is not None and li.high is not None else ""
+    )
     q = ("q < 0.001" if li.q < 0.001 else f"q={li.q:.2g}") if li.q is not None else "q n/a"
     sig = ", significant" if li.significant else ", not significant"
     return f"{li.effect * 100:+.1f} pp ({ci}{q}{sig})"
@@ -211,18 +220,34 @@ def emotion_word(mean: float | None, n: int | None = None, min_n: int = EMOTION_
     cls = emotion_class(mean, n, min_n)
     if cls == "emo-few":
         return f"few comments ({n:,})"
-    return {"emo-none": "no feedback", "emo-neg2": "very negative", "emo-neg1": "negative",
-            "emo-neutral": "neutral", "emo-pos1": "positive", "emo-pos2": "very positive"}[cls]
+    return {
+        "emo-none": "no feedback",
+        "emo-neg2": "very negative",
+        "emo-neg1": "negative",
+        "emo-neutral": "neutral",
+        "emo-pos1": "positive",
+        "emo-pos2": "very positive",
+    }[cls]
 
 
 # -- evidence in words (the document's named figures, never shown as key=value) ---------------------
 _KPI_LABEL = {"nps": "NPS", "csat": "CSAT", "ces": "Customer effort score"}
 _LABELS = {
-    "friction": "friction score", "reach": "reach", "journeys": "journeys", "customers": "customers",
-    "exit_rate": "touches ending a journey that gives up", "expected_exit_rate": "expected",
-    "loop_rate": "journeys coming back to it", "slow_ratio": "wait around it vs usual",
-    "conversion": "conversion", "emotion": "emotion", "feedback": "feedback items", "events": "events",
-    "transitions": "transitions", "share_of_exits": "share of moves out", "target": "target",
+    "friction": "friction score",
+    "reach": "reach",
+    "journeys": "journeys",
+    "customers": "customers",
+    "exit_rate": "touches ending a journey that gives up",
+    "expected_exit_rate": "expected",
+    "loop_rate": "journeys coming back to it",
+    "slow_ratio": "wait around it vs usual",
+    "conversion": "conversion",
+    "emotion": "emotion",
+    "feedback": "feedback items",
+    "events": "events",
+    "transitions": "transitions",
+    "share_of_exits": "share of moves out",
+    "target": "target",
 }
 """Plain names of evidence figures, for the fallback sentence of figures no rule below knows."""
 
@@ -233,8 +258,17 @@ def _f(figs: dict[str, Any], key: str) -> Any:
 
 
 def _plain_value(key: str, v: Any) -> str:
-    if isinstance(v, float) and key in {"reach", "exit_rate", "expected_exit_rate", "loop_rate", "conversion",
-                                         "share_of_exits", "share", "exposed_rate", "unexposed_rate"}:
+    if isinstance(v, float) and key in {
+        "reach",
+        "exit_rate",
+        "expected_exit_rate",
+        "loop_rate",
+        "conversion",
+        "share_of_exits",
+        "share",
+        "exposed_rate",
+        "unexposed_rate",
+    }:
         return pct(v)
     if key == "emotion" and isinstance(v, (int, float)) and not isinstance(v, bool):
         return signed(float(v))
@@ -263,15 +297,30 @@ def _keyed_friction_phrases(figs: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     exit_rate, expected = _f(figs, "exit_rate"), _f(figs, "expected_exit_rate")
     if exit_rate is not None and _exits_unscored(figs):
-        out.append(("exits", f"{pct(exit_rate)} of touches here are the last of a journey that ended (no goals: "
-                             "not scored as friction)"))
+        out.append(
+            (
+                "exits",
+                f"{pct(exit_rate)} of touches here are the last of a journey that ended (no goals: "
+                "not scored as friction)",
+            )
+        )
     elif exit_rate is not None:
-        out.append(("exits", f"{pct(exit_rate)} of touches here end a journey that gives up"
-                             + (f" (expected {pct(expected)})" if expected is not None else "")))
+        out.append(
+            (
+                "exits",
+                f"{pct(exit_rate)} of touches here end a journey that gives up"
+                + (f" (expected {pct(expected)})" if expected is not None else ""),
+            )
+        )
     loop, exp_loop = _f(figs, "loop_rate"), _f(figs, "expected_loop_rate")
     if loop:
-        out.append(("loops", f"loop rate (repeat visits in a journey) {pct(loop)}"
-                             + (f" (expected {pct(exp_loop)})" if exp_loop is not None else "")))
+        out.append(
+            (
+                "loops",
+                f"loop rate (repeat visits in a journey) {pct(loop)}"
+                + (f" (expected {pct(exp_loop)})" if exp_loop is not None else ""),
+            )
+        )
     slow = _f(figs, "slow_ratio")
     if slow is not None and slow >= 1.5:
         out.append(("waits", f"the wait around it is {slow:.1f}× the usual"))
@@ -282,8 +331,7 @@ def _friction_phrases(figs: dict[str, Any]) -> list[str]:
     return [text for _, text in _keyed_friction_phrases(figs)]
 
 
-def pain_words(figs: dict[str, Any], exits: bool = True, driver: str | None = None,
-               min_n: int = EMOTION_MIN_N) -> str:
+def pain_words(figs: dict[str, Any], exits: bool = True, driver: str | None = None, min_n: int = EMOTION_MIN_N) -> str:
     """A pain point's or friction evidence's figures in a sentence (journeys, conversion, emotion).
 
     ``exits=False`` leaves out the exit rate (when the headline beside it already says it); ``driver``
@@ -313,8 +361,10 @@ def friction_words(components: dict[str, Any]) -> str:
     touches, exits = _f(components, "touches"), _f(components, "exits")
     how = "ended" if _exits_unscored(components) else "gives up"
     if touches is not None:
-        parts.append(f"{num(int(touches))} touches" + (f", {num(int(exits))} of them the last of a journey that {how}"
-                                                       if exits is not None else ""))
+        parts.append(
+            f"{num(int(touches))} touches"
+            + (f", {num(int(exits))} of them the last of a journey that {how}" if exits is not None else "")
+        )
     # the score is the sum of the components' positive parts, so each share is of those parts: a negative
     # component (better than expected) adds nothing to the score and takes nothing from the others' shares
     # (summing the signed components made the shares of the rest exceed 100%); null components add nothing
@@ -367,8 +417,9 @@ def evidence_words(rule_id: str, figs: dict[str, Any]) -> str:
         lo, hi, q, reach = _f(figs, "effect_low"), _f(figs, "effect_high"), _f(figs, "q"), _f(figs, "reach")
         text = f"journeys that include it convert at {pct(exp)} vs {pct(unexp)} without"
         if eff is not None:
-            text += f" ({eff * 100:+.1f} pp" + (f", 95% CI {lo * 100:+.1f} to {hi * 100:+.1f} pp" if lo is not None
-                                               and hi is not None else "")
+            text += f" ({eff * 100:+.1f} pp" + (
+                f", 95% CI {lo * 100:+.1f} to {hi * 100:+.1f} pp" if lo is not None and hi is not None else ""
+            )
             text += (f"; q {'< 0.001' if q < 0.001 else f'= {q:.2g}'}" if q is not None else "") + ")"
         if reach is not None:
             text += f"; only {pct(reach)} of journeys reach it"
@@ -383,8 +434,10 @@ def evidence_words(rule_id: str, figs: dict[str, Any]) -> str:
             text += f" (95% CI {pct(lo)}-{pct(hi)})"
         return text + (f"; target {pct(_f(figs, 'target'))}" if _f(figs, "target") is not None else "")
     if rule_id == "back_flow":
-        return (f"{num(_f(figs, 'transitions') or 0)} transitions ({pct(_f(figs, 'share_of_exits'))} of moves out) "
-                f"go back from {_f(figs, 'from_stage') or '?'} to {_f(figs, 'to_stage') or '?'}")
+        return (
+            f"{num(_f(figs, 'transitions') or 0)} transitions ({pct(_f(figs, 'share_of_exits'))} of moves out) "
+            f"go back from {_f(figs, 'from_stage') or '?'} to {_f(figs, 'to_stage') or '?'}"
+        )
     if rule_id == "no_data":
         return "no event reaches it in the period"
     if rule_id == "unmapped":
@@ -428,13 +481,31 @@ def plain_note(text: str) -> str:
 
     return re.sub(r"\{[^{}]*\}", repl, text or "")
 
+
 FILTERS = {
-    "pct": pct, "num": num, "signed": signed, "rate": rate, "rate_short": rate_short, "rate_ci": rate_ci,
-    "score": score, "emotion": emotion, "kpi": kpi, "lift": lift, "duration": duration, "headline": headline,
-    "headline_ci": headline_ci, "headline_target": headline_target, "interval_ok": interval_ok,
+    "pct": pct,
+    "num": num,
+    "signed": signed,
+    "rate": rate,
+    "rate_short": rate_short,
+    "rate_ci": rate_ci,
+    "score": score,
+    "emotion": emotion,
+    "kpi": kpi,
+    "lift": lift,
+    "duration": duration,
+    "headline": headline,
+    "headline_ci": headline_ci,
+    "headline_target": headline_target,
+    "interval_ok": interval_ok,
     "emotion_class": emotion_class,
-    "emotion_word": emotion_word, "pain_words": pain_words, "friction_words": friction_words,
-    "figures_words": figures_words, "words": words, "feature": feature, "qvalue": qvalue,
+    "emotion_word": emotion_word,
+    "pain_words": pain_words,
+    "friction_words": friction_words,
+    "figures_words": figures_words,
+    "words": words,
+    "feature": feature,
+    "qvalue": qvalue,
     "plain_note": plain_note,
 }
 """Jinja filters, by name."""

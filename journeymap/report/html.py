@@ -48,7 +48,8 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("journeymap.report", "templates"),
         autoescape=True,  # customer text (quotes, names) is escaped everywhere
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
         finalize=_finalize,  # bidi overrides and zero-width characters never reach the page
     )
     env.filters.update(formatting.FILTERS)
@@ -83,25 +84,29 @@ def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = Non
     str
         The HTML text.
     """
-    html = _environment().get_template("report.html.j2").render(
-        doc=doc,
-        g=view.grid(doc),
-        persona_grids=view.persona_grids(doc),
-        persona_maps=list(getattr(doc, "persona_maps", None) or []),
-        opportunity_rows=view.opportunity_rows(doc),
-        sections=view.SECTIONS,
-        words=view.outcome_words(doc),
-        period=_period(doc),
-        css=_asset("report.css"),
-        echarts_js=_inline_script(_asset("echarts.min.js")),
-        report_js=_inline_script(_asset("report.js")),
-        echarts_version=ECHARTS_VERSION,
-        data_json=view.script_json(view.chart_data(doc)),
-        nav_labels=view.NAV_LABELS,
-        min_n=view.emotion_min_n(doc),
-        emotion_lane=view.emotion_lane,
-        emotion_style=view.emotion_style,
-        caveated={tp.name: tp.caveats for tp in doc.touchpoints() if tp.caveats},
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            doc=doc,
+            g=view.grid(doc),
+            persona_grids=view.persona_grids(doc),
+            persona_maps=list(getattr(doc, "persona_maps", None) or []),
+            opportunity_rows=view.opportunity_rows(doc),
+            sections=view.SECTIONS,
+            words=view.outcome_words(doc),
+            period=_period(doc),
+            css=_asset("report.css"),
+            echarts_js=_inline_script(_asset("echarts.min.js")),
+            report_js=_inline_script(_asset("report.js")),
+            echarts_version=ECHARTS_VERSION,
+            data_json=view.script_json(view.chart_data(doc)),
+            nav_labels=view.NAV_LABELS,
+            min_n=view.emotion_min_n(doc),
+            emotion_lane=view.emotion_lane,
+            emotion_style=view.emotion_style,
+            caveated={tp.name: tp.caveats for tp in doc.touchpoints() if tp.caveats},
+        )
     )
     if isinstance(path_or_file, (str, Path)):
         path = Path(path_or_file)

@@ -39,9 +39,19 @@ SECTIONS = [
 ]
 """Section ids and titles, in report order (the HTML's table of contents and the tests' checklist)."""
 
-NAV_LABELS = {"summary": "Summary", "map": "Map", "emotion": "Emotion", "flow": "Flow", "funnel": "Funnel",
-              "attribution": "Attribution", "voice": "Voice", "personas": "Personas", "change": "Change",
-              "designed": "Designed vs observed", "quality": "Data quality"}
+NAV_LABELS = {
+    "summary": "Summary",
+    "map": "Map",
+    "emotion": "Emotion",
+    "flow": "Flow",
+    "funnel": "Funnel",
+    "attribution": "Attribution",
+    "voice": "Voice",
+    "personas": "Personas",
+    "change": "Change",
+    "designed": "Designed vs observed",
+    "quality": "Data quality",
+}
 """Short section names for the one-line navigation bar."""
 
 
@@ -63,9 +73,16 @@ class GridView:
     """The persona whose map this is; None = the document's own grid."""
 
 
-def _grid(stages: list[StageColumn], top_transitions: list[Transition], pain_points: list[PainPoint],
-          opportunities: list[OpportunityRow], id_prefix: str, persona: str | None,
-          transitions_per_stage: int = 3, channel_order: list[str] | None = None) -> GridView:
+def _grid(
+    stages: list[StageColumn],
+    top_transitions: list[Transition],
+    pain_points: list[PainPoint],
+    opportunities: list[OpportunityRow],
+    id_prefix: str,
+    persona: str | None,
+    transitions_per_stage: int = 3,
+    channel_order: list[str] | None = None,
+) -> GridView:
     channels: list[str] = []
     cells: dict[tuple[str, str], list[TouchpointCell]] = {}
     stage_of: dict[str, str] = {}
@@ -100,8 +117,9 @@ def _grid(stages: list[StageColumn], top_transitions: list[Transition], pain_poi
 
 def grid(doc: JourneyMap, transitions_per_stage: int = 3) -> GridView:
     """The grid of ``doc``: channels in order of first appearance, touchpoints per (stage, channel)."""
-    return _grid(doc.stages, doc.flows.top_transitions, doc.pain_points, opportunity_rows(doc), "tp", None,
-                 transitions_per_stage)
+    return _grid(
+        doc.stages, doc.flows.top_transitions, doc.pain_points, opportunity_rows(doc), "tp", None, transitions_per_stage
+    )
 
 
 def persona_grids(doc: JourneyMap) -> list[GridView]:
@@ -112,8 +130,10 @@ def persona_grids(doc: JourneyMap) -> list[GridView]:
     """
     maps = getattr(doc, "persona_maps", None) or []
     order = grid(doc).channels
-    return [_grid(pm.stages, [], pm.pain_points, [], f"p{i}-tp", pm.persona, channel_order=order)
-            for i, pm in enumerate(maps)]
+    return [
+        _grid(pm.stages, [], pm.pain_points, [], f"p{i}-tp", pm.persona, channel_order=order)
+        for i, pm in enumerate(maps)
+    ]
 
 
 def has_goals(doc: JourneyMap) -> bool:
@@ -144,31 +164,42 @@ def chart_data(doc: JourneyMap) -> dict[str, Any]:
         },
         "funnel": _funnel_rows(doc.stages),
         "personas": [
-            {"name": p.name,
-             "stages": [{"stage": s.stage, "reach": s.reach.model_dump(mode="json") if s.reach else None}
-                        for s in p.stages],
-             "top_pain_points": p.top_pain_points}
+            {
+                "name": p.name,
+                "stages": [
+                    {"stage": s.stage, "reach": s.reach.model_dump(mode="json") if s.reach else None} for s in p.stages
+                ],
+                "top_pain_points": p.top_pain_points,
+            }
             for p in doc.personas
         ],
         "persona_maps": [
-            {"persona": pm.persona,
-             "emotion": [p.model_dump(mode="json") for p in pm.emotion_curve.stages],
-             "funnel": _funnel_rows(pm.stages)}
+            {
+                "persona": pm.persona,
+                "emotion": [p.model_dump(mode="json") for p in pm.emotion_curve.stages],
+                "funnel": _funnel_rows(pm.stages),
+            }
             for pm in getattr(doc, "persona_maps", None) or []
         ],
         "attribution": {
             "models": doc.attribution.models,
-            "rows": [{"touchpoint": r.touchpoint, "shares": r.shares, "credits": r.credits}
-                     for r in doc.attribution.rows],
+            "rows": [
+                {"touchpoint": r.touchpoint, "shares": r.shares, "credits": r.credits} for r in doc.attribution.rows
+            ],
         },
     }
 
 
 def _funnel_rows(stages: list[StageColumn]) -> list[dict[str, Any]]:
-    return [{"stage": s.name, "reach": s.reach.model_dump(mode="json") if s.reach else None,
-             "to_next": s.conversion_to_next.model_dump(mode="json") if s.conversion_to_next else None,
-             "after_goal": s.after_goal.model_dump(mode="json") if s.after_goal else None}
-            for s in stages]
+    return [
+        {
+            "stage": s.name,
+            "reach": s.reach.model_dump(mode="json") if s.reach else None,
+            "to_next": s.conversion_to_next.model_dump(mode="json") if s.conversion_to_next else None,
+            "after_goal": s.after_goal.model_dump(mode="json") if s.after_goal else None,
+        }
+        for s in stages
+    ]
 
 
 def _displayed(data: Any) -> Any:
@@ -218,28 +249,57 @@ def opportunity_rows(doc: JourneyMap) -> list[OpportunityRow]:
         if o.rule_id == "back_flow" and o.touchpoint:
             back.setdefault(o.touchpoint, []).append(o)
             continue
-        rows.append(OpportunityRow(
-            title=o.title, owner=o.owner, where=o.touchpoint or o.stage or "overall", stage=o.stage,
-            priority=o.priority, evidence=formatting.evidence_words(o.rule_id, dict(o.evidence.figures)),
-            note=o.evidence.note, rule_id=o.rule_id, quotes=list(o.evidence.quotes)))
+        rows.append(
+            OpportunityRow(
+                title=o.title,
+                owner=o.owner,
+                where=o.touchpoint or o.stage or "overall",
+                stage=o.stage,
+                priority=o.priority,
+                evidence=formatting.evidence_words(o.rule_id, dict(o.evidence.figures)),
+                note=o.evidence.note,
+                rule_id=o.rule_id,
+                quotes=list(o.evidence.quotes),
+            )
+        )
     for source, group in back.items():
         if len(group) == 1:
             o = group[0]
-            rows.append(OpportunityRow(
-                title=o.title, owner=o.owner, where=source, stage=o.stage, priority=o.priority,
-                evidence=formatting.evidence_words(o.rule_id, dict(o.evidence.figures)), note=o.evidence.note,
-                rule_id=o.rule_id))
+            rows.append(
+                OpportunityRow(
+                    title=o.title,
+                    owner=o.owner,
+                    where=source,
+                    stage=o.stage,
+                    priority=o.priority,
+                    evidence=formatting.evidence_words(o.rule_id, dict(o.evidence.figures)),
+                    note=o.evidence.note,
+                    rule_id=o.rule_id,
+                )
+            )
             continue
         targets = [o.title.rsplit(" to ", 1)[-1] for o in group]
         counts = [int(o.evidence.figures.get("transitions") or 0) for o in group]  # type: ignore[arg-type]
         shares = [float(o.evidence.figures.get("share_of_exits") or 0) for o in group]  # type: ignore[arg-type]
-        parts = [f"{t} {formatting.num(c)} ({formatting.pct(s)})" for t, c, s in zip(targets, counts, shares, strict=True)]
-        rows.append(OpportunityRow(
-            title=f"Find out why customers go back from {source} to earlier stages ({len(group)} places)",
-            owner=group[0].owner, where=source, stage=group[0].stage, priority=sum(o.priority for o in group),
-            evidence=(f"{formatting.num(sum(counts))} transitions ({formatting.pct(sum(shares))} of moves out) go "
-                      f"back to an earlier stage: " + ", ".join(parts)),
-            note=group[0].evidence.note, rule_id="back_flow", grouped=len(group)))
+        parts = [
+            f"{t} {formatting.num(c)} ({formatting.pct(s)})" for t, c, s in zip(targets, counts, shares, strict=True)
+        ]
+        rows.append(
+            OpportunityRow(
+                title=f"Find out why customers go back from {source} to earlier stages ({len(group)} places)",
+                owner=group[0].owner,
+                where=source,
+                stage=group[0].stage,
+                priority=sum(o.priority for o in group),
+                evidence=(
+                    f"{formatting.num(sum(counts))} transitions ({formatting.pct(sum(shares))} of moves out) go "
+                    f"back to an earlier stage: " + ", ".join(parts)
+                ),
+                note=group[0].evidence.note,
+                rule_id="back_flow",
+                grouped=len(group),
+            )
+        )
     rows.sort(key=lambda r: (-r.priority, r.rule_id, r.title))
     return rows
 
@@ -281,8 +341,9 @@ def emotion_lane(stages: list[StageColumn], min_n: int) -> EmotionLane:
     A stage with fewer than ``min_n`` feedback items is drawn muted and says "few comments (n)"; its
     interval is drawn only from 5 items on (formatting.MIN_N_INTERVAL's rule).
     """
-    values = [v for st in stages if st.emotion for v in (st.emotion.mean, st.emotion.low, st.emotion.high)
-              if v is not None]
+    values = [
+        v for st in stages if st.emotion for v in (st.emotion.mean, st.emotion.low, st.emotion.high) if v is not None
+    ]
     limit = min(1.0, max(0.5, math.ceil(max((abs(v) for v in values), default=0.0) * 4) / 4))
 
     def y(v: float | None) -> float | None:
@@ -297,8 +358,19 @@ def emotion_lane(stages: list[StageColumn], min_n: int) -> EmotionLane:
         few = mean is not None and n < min_n
         ci = e is not None and mean is not None and n >= 5 and e.low is not None and e.high is not None
         label = formatting.DASH if mean is None else f"{formatting.signed(mean)} (n={n:,})"
-        points.append(LanePoint(st.name, round((i + 0.5) / n_cols * 100, 3), y(mean),
-                                y(e.low) if ci and e else None, y(e.high) if ci and e else None, css, label, word, few))
+        points.append(
+            LanePoint(
+                st.name,
+                round((i + 0.5) / n_cols * 100, 3),
+                y(mean),
+                y(e.low) if ci and e else None,
+                y(e.high) if ci and e else None,
+                css,
+                label,
+                word,
+                few,
+            )
+        )
     path = " ".join(f"{p.x:g},{p.y:g}" for p in points if p.y is not None)
     return EmotionLane(points, limit, path)
 

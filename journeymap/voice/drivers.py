@@ -74,7 +74,9 @@ def shapley_r2(R: np.ndarray, r: np.ndarray) -> np.ndarray:
     """
     p = len(r)
     if p > MAX_SHAPLEY:
-        raise InputError(f"Shapley needs at most {MAX_SHAPLEY} ratings, got {p} (argument ratings); use fewer or relative weights.")
+        raise InputError(
+            f"Shapley needs at most {MAX_SHAPLEY} ratings, got {p} (argument ratings); use fewer or relative weights."
+        )
     masks = np.arange(1 << p)
     r2 = np.zeros(1 << p)
     for m in masks[1:]:
@@ -101,16 +103,16 @@ def relative_weights(R: np.ndarray, r: np.ndarray) -> np.ndarray:
     return (lam**2) @ (beta**2)
 
 
-def correlations(
-    table: ir.Table, columns: Sequence[str], con: Any = None
-) -> tuple[np.ndarray, np.ndarray, int]:
+def correlations(table: ir.Table, columns: Sequence[str], con: Any = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Correlation matrix, means and row count of ``columns`` (computed by the engine)."""
     aggs: dict[str, Any] = {"n": table.count()}
     for i, a in enumerate(columns):
         aggs[f"m{i}"] = table[a].mean()
     for i, j in combinations_with_replacement(range(len(columns)), 2):
         if i != j:
-            aggs[f"c{i}_{j}"] = table[columns[i]].corr(table[columns[j]], how="pop")  # pop and sample correlations are equal
+            aggs[f"c{i}_{j}"] = table[columns[i]].corr(
+                table[columns[j]], how="pop"
+            )  # pop and sample correlations are equal
     row = engine.execute(table.aggregate(**aggs), con).iloc[0]
     p = len(columns)
     C = np.eye(p)
@@ -153,9 +155,13 @@ def key_drivers(
     ratings = list(ratings)
     missing = [c for c in [target, *ratings] if c not in table.columns]
     if missing:
-        raise InputError(f"Column {missing[0]!r} is not in the table (arguments target, ratings); it has: {', '.join(table.columns)}.")
+        raise InputError(
+            f"Column {missing[0]!r} is not in the table (arguments target, ratings); it has: {', '.join(table.columns)}."
+        )
     if len(ratings) < 2:
-        raise InputError(f"Key drivers need at least 2 ratings, got {ratings!r} (argument ratings); name more rating columns.")
+        raise InputError(
+            f"Key drivers need at least 2 ratings, got {ratings!r} (argument ratings); name more rating columns."
+        )
     cols: dict[str, Any] = {}
     for i, c in enumerate(ratings):
         v = table[c].cast("float64")
@@ -168,7 +174,9 @@ def key_drivers(
     names = [f"x{i}" for i in range(len(ratings))]
     C, means, n = correlations(t, [*names, "y"], con)
     if n < len(ratings) + 2:
-        raise InputError(f"Only {n} complete responses for {len(ratings)} ratings (table {target!r}); key drivers need more responses than ratings.")
+        raise InputError(
+            f"Only {n} complete responses for {len(ratings)} ratings (table {target!r}); key drivers need more responses than ratings."
+        )
     R, r = C[:-1, :-1], C[:-1, -1]
     r2 = r2_of_subset(R, r, range(len(ratings)))
     rw = relative_weights(R, r)
@@ -177,12 +185,26 @@ def key_drivers(
     order = sorted(range(len(ratings)), key=lambda j: (-rank_value(float(key[j])), ratings[j]))  # rounded, then name
     rows = []
     for rank, j in enumerate(order, start=1):
-        rows.append([
-            ratings[j], None if sh is None else float(sh[j]), None if sh is None else float(100 * sh[j] / r2),
-            float(rw[j]), float(r[j]), float(means[j]), n, rank,
-        ])
+        rows.append(
+            [
+                ratings[j],
+                None if sh is None else float(sh[j]),
+                None if sh is None else float(100 * sh[j] / r2),
+                float(rw[j]),
+                float(r[j]),
+                float(means[j]),
+                n,
+                rank,
+            ]
+        )
     columns = list(KeyDriverRow.columns())
-    meta = {"target": target, "positive": positive, "r2": r2, "n": n, "target_mean": float(means[-1]),
-            "method": "LMG (Shapley decomposition of R^2)" if sh is not None else "Johnson relative weights",
-            "missing_values": list(missing_values)}
+    meta = {
+        "target": target,
+        "positive": positive,
+        "r2": r2,
+        "n": n,
+        "target_mean": float(means[-1]),
+        "method": "LMG (Shapley decomposition of R^2)" if sh is not None else "Johnson relative weights",
+        "missing_values": list(missing_values),
+    }
     return KeyDrivers(columns=columns, rows=rows, meta=meta)

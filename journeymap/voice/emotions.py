@@ -111,9 +111,7 @@ class EmotionScorer:
         self._stem_memo: dict[str, list[tuple[int, float]]] = {}
         self._praise_words = frozenset(w for w, cues in self._words.items() if any(j == 0 for j, _ in cues))
         self._sentiment = LexiconSentiment()
-        self._multi_re = re.compile(
-            "|".join(re.escape(t) for t in sorted(self._multi, key=len, reverse=True))
-        )
+        self._multi_re = re.compile("|".join(re.escape(t) for t in sorted(self._multi, key=len, reverse=True)))
 
     def score(self, texts: Sequence[str], *, sentiment: np.ndarray | None = None) -> np.ndarray:
         """An ``n × 6`` float array in 0..1, columns in :data:`EMOTIONS` order.
@@ -158,9 +156,7 @@ class EmotionScorer:
                 weights[doc, j] += w
         big = _blank(big, idiom_spans)
         for regex, j, w, bounded in self._patterns:
-            found = [
-                m for m in regex.finditer(big) if not (bounded and m.start() and big[m.start() - 1].isalnum())
-            ]
+            found = [m for m in regex.finditer(big) if not (bounded and m.start() and big[m.start() - 1].isalnum())]
             if found:
                 docs = docs_of([m.start() for m in found])
                 np.add.at(weights[:, j], docs, w)
@@ -168,9 +164,7 @@ class EmotionScorer:
                     fresh = [not any(t in self._praise_words for t in _TOKEN.findall(m.group(0))) for m in found]
                     np.add.at(praise, docs, np.asarray(fresh, dtype=np.int64))
         if self._multi:
-            counts = Counter(
-                (int(docs_of([m.start()])[0]), m.group(0)) for m in self._multi_re.finditer(big)
-            )
+            counts = Counter((int(docs_of([m.start()])[0]), m.group(0)) for m in self._multi_re.finditer(big))
             for (doc, token), k in counts.items():
                 for j, w in self._multi[token]:
                     weights[doc, j] += w * min(k, 3) ** 0.5
@@ -182,9 +176,7 @@ class EmotionScorer:
         # sarcasm cancels the positive cues; a lone praise cue in a complaint is no delight
         for e in _POSITIVE:
             weights[sarcastic, EMOTIONS.index(e)] = 0.0
-        complaint = (weights[:, frustration] + weights[:, EMOTIONS.index("disappointment")]) >= (
-            _LONE_PRAISE_COMPLAINT
-        )
+        complaint = (weights[:, frustration] + weights[:, EMOTIONS.index("disappointment")]) >= (_LONE_PRAISE_COMPLAINT)
         weights[(praise == 1) & (complaint | (sentiment < -0.3)), delight] = 0.0
         scores = 1.0 - np.exp(-weights)
         for e in _POSITIVE:

@@ -73,7 +73,11 @@ def with_dimension(
     if by == "stage":
         tp = _filled(feedback.touchpoint)
         pairs = [(t.name, t.stage) for t in (blueprint.touchpoints if blueprint else []) if t.stage]
-        stage = ibis.cases(*[(tp == name, st) for name, st in pairs], else_=UNASSIGNED) if pairs else ibis.literal(UNASSIGNED)
+        stage = (
+            ibis.cases(*[(tp == name, st) for name, st in pairs], else_=UNASSIGNED)
+            if pairs
+            else ibis.literal(UNASSIGNED)
+        )
         return feedback.mutate(stage=stage)
     if by == "persona":
         return _with_persona(feedback, blueprint, customers)
@@ -99,7 +103,9 @@ def _with_persona(feedback: ir.Table, blueprint: Blueprint | None, customers: ir
     from journeymap.journeys.filters import with_dimension as journeys_dimension
 
     if customers is None or blueprint is None:
-        raise InputError("Breakdown by persona needs the customers table and the blueprint (arguments customers, blueprint); pass both.")
+        raise InputError(
+            "Breakdown by persona needs the customers table and the blueprint (arguments customers, blueprint); pass both."
+        )
     return journeys_dimension(feedback, "persona", customers=customers, blueprint=blueprint).rename(persona="dimension")
 
 
@@ -176,7 +182,10 @@ def kpis(
         rows.extend(_metric_rows(rec, group, metrics, min_n, level))
     columns = [*group, *KpiRow.columns()]
     meta = {
-        "by": by, "period": period if by == "period" else None, "min_n": min_n, "level": level,
+        "by": by,
+        "period": period if by == "period" else None,
+        "min_n": min_n,
+        "level": level,
         "definitions": {
             "nps": "% promoters (9-10) - % detractors (0-6); interval: normal approx. of the +1/0/-1 score",
             "csat": "% of 4-5 on 1-5; interval: Wilson"
@@ -194,25 +203,44 @@ def _basis(feedback: ir.Table, con: Any) -> dict[str, Any]:
     feedback = _with_ratings(feedback)
     r, scale = feedback.rating.cast("float64"), feedback.rating_scale.cast("float64")
     unscaled = r.notnull() & scale.isnull()
-    c = engine.execute(feedback.aggregate(
-        rows=feedback.count(), nps_n=feedback.nps.count(), csat_n=feedback.csat.count(), ces_n=feedback.ces.count(),
-        rated=r.count(), rated5=(r.notnull() & (scale == 5)).cast("int64").sum(),
-        unscaled=unscaled.cast("int64").sum(), unscaled_out=(unscaled & ((r < 1) | (r > 5))).cast("int64").sum(),
-        max_scale=scale.max(), max_rating=r.max(),
-    ), con).iloc[0]
-    num = {k: int(c[k] or 0) for k in ("rows", "nps_n", "csat_n", "ces_n", "rated", "rated5", "unscaled", "unscaled_out")}
+    c = engine.execute(
+        feedback.aggregate(
+            rows=feedback.count(),
+            nps_n=feedback.nps.count(),
+            csat_n=feedback.csat.count(),
+            ces_n=feedback.ces.count(),
+            rated=r.count(),
+            rated5=(r.notnull() & (scale == 5)).cast("int64").sum(),
+            unscaled=unscaled.cast("int64").sum(),
+            unscaled_out=(unscaled & ((r < 1) | (r > 5))).cast("int64").sum(),
+            max_scale=scale.max(),
+            max_rating=r.max(),
+        ),
+        con,
+    ).iloc[0]
+    num = {
+        k: int(c[k] or 0) for k in ("rows", "nps_n", "csat_n", "ces_n", "rated", "rated5", "unscaled", "unscaled_out")
+    }
     unscaled_ok = num["unscaled"] > 0 and num["unscaled_out"] == 0
     csat_from = "csat" if num["csat_n"] else ("rating" if num["rated5"] or unscaled_ok else None)
     if num["rows"] == 0:
         reason = "No KPIs: there are no feedback rows; load some with 'journeymap ingest feedback FILE'."
     elif num["rated"]:
-        top = c["max_scale"] if num["rated5"] == 0 and c["max_scale"] is not None and not math.isnan(c["max_scale"]) else c["max_rating"]
-        reason = (f"No KPIs: none of the {num['rows']} feedback rows has an nps, csat or ces score, and their ratings are "
-                  f"not on a 1-5 scale (up to {float(top):g}); map the score column at ingest, e.g. --map nps=COLUMN "
-                  "for 0-10 ratings, or --map rating_scale=COLUMN.")
+        top = (
+            c["max_scale"]
+            if num["rated5"] == 0 and c["max_scale"] is not None and not math.isnan(c["max_scale"])
+            else c["max_rating"]
+        )
+        reason = (
+            f"No KPIs: none of the {num['rows']} feedback rows has an nps, csat or ces score, and their ratings are "
+            f"not on a 1-5 scale (up to {float(top):g}); map the score column at ingest, e.g. --map nps=COLUMN "
+            "for 0-10 ratings, or --map rating_scale=COLUMN."
+        )
     else:
-        reason = (f"No KPIs: none of the {num['rows']} feedback rows has an nps, csat or ces score or a rating; "
-                  "map those columns at ingest, e.g. --map nps=COLUMN --map csat=COLUMN --map rating=COLUMN.")
+        reason = (
+            f"No KPIs: none of the {num['rows']} feedback rows has an nps, csat or ces score or a rating; "
+            "map those columns at ingest, e.g. --map nps=COLUMN --map csat=COLUMN --map rating=COLUMN."
+        )
     return {"csat_from": csat_from, "unscaled_ok": unscaled_ok, "empty_reason": reason}
 
 

@@ -32,9 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 UNDETERMINED = "und"
-LANGUAGES = (
-    "en pt es fr de it nl sv da no fi pl cs ru uk tr ar he fa hi ja zh ko id ms vi th el ro hu"
-).split()
+LANGUAGES = ("en pt es fr de it nl sv da no fi pl cs ru uk tr ar he fa hi ja zh ko id ms vi th el ro hu").split()
 """Languages a text may be given (py3langid's model restricted to these)."""
 MIN_CHARS = 20
 MIN_WORDS = 3
@@ -100,6 +98,7 @@ def main_language(languages: Sequence[str] | Counter) -> str:
     'pt'
     """
     counts = languages if isinstance(languages, Counter) else Counter(languages)
-    ranked = sorted(((n, lang) for lang, n in counts.items() if lang and lang != UNDETERMINED),
-                    key=lambda x: (-x[0], x[1]))
+    ranked = sorted(
+        ((n, lang) for lang, n in counts.items() if lang and lang != UNDETERMINED), key=lambda x: (-x[0], x[1])
+    )
     return ranked[0][1] if ranked else UNDETERMINED

@@ -100,13 +100,17 @@ def keyword_links(feedback: ir.Table, blueprint: Blueprint, *, skip: ir.BooleanV
     # first touchpoint), so engines that inline projections do not run every regex once per CASE branch.
     base = len(hits) + 1
     enc = [h * base + (base - 1 - i) for i, (_, h) in enumerate(hits)]
-    t = feedback.mutate(_kw_best=ibis.greatest(*enc) if len(enc) > 1 else enc[0],
-                        _kw_total=sum((h for _, h in hits), ibis.literal(0, "int64")))
+    t = feedback.mutate(
+        _kw_best=ibis.greatest(*enc) if len(enc) > 1 else enc[0],
+        _kw_total=sum((h for _, h in hits), ibis.literal(0, "int64")),
+    )
     best = (t._kw_best // base).cast("int64")
     index = (base - 1 - t._kw_best % base).cast("int64")
-    choice = ibis.ifelse(best > 0, index.substitute({i: name for i, (name, _) in enumerate(hits)},
-                                                    else_=ibis.null("string")),
-                         ibis.null("string"))
+    choice = ibis.ifelse(
+        best > 0,
+        index.substitute({i: name for i, (name, _) in enumerate(hits)}, else_=ibis.null("string")),
+        ibis.null("string"),
+    )
     conf = ibis.cases((best > 0, best.cast("float64") / t._kw_total.cast("float64")), else_=ibis.null("float64"))
     return t.mutate(kw_touchpoint=choice, kw_confidence=conf).drop("_kw_best", "_kw_total")
 
@@ -174,7 +178,9 @@ def link_feedback(
     explicit = tp.notnull() & (tp.strip() != "")
     t = keyword_links(feedback, blueprint, skip=explicit)
     t = t.mutate(
-        link_touchpoint=ibis.cases((explicit, tp), (t.kw_touchpoint.notnull(), t.kw_touchpoint), else_=ibis.null("string")),
+        link_touchpoint=ibis.cases(
+            (explicit, tp), (t.kw_touchpoint.notnull(), t.kw_touchpoint), else_=ibis.null("string")
+        ),
         link_method=ibis.cases((explicit, "explicit"), (t.kw_touchpoint.notnull(), "keyword"), else_=UNASSIGNED),
         link_confidence=ibis.cases((explicit, 1.0), (t.kw_touchpoint.notnull(), t.kw_confidence), else_=0.0),
     ).drop("kw_touchpoint", "kw_confidence")
@@ -186,16 +192,24 @@ def link_feedback(
             j = t.left_join(sims, t.feedback_id == sims.sim_id)
             t = j.mutate(
                 link_touchpoint=ibis.coalesce(j.link_touchpoint, j.sim_touchpoint),
-                link_method=ibis.cases((j.sim_touchpoint.notnull() & (j.link_method == UNASSIGNED), "similarity"), else_=j.link_method),
-                link_confidence=ibis.cases((j.sim_touchpoint.notnull() & (j.link_method == UNASSIGNED), j.sim_confidence), else_=j.link_confidence),
+                link_method=ibis.cases(
+                    (j.sim_touchpoint.notnull() & (j.link_method == UNASSIGNED), "similarity"), else_=j.link_method
+                ),
+                link_confidence=ibis.cases(
+                    (j.sim_touchpoint.notnull() & (j.link_method == UNASSIGNED), j.sim_confidence),
+                    else_=j.link_confidence,
+                ),
             ).drop("sim_id", "sim_touchpoint", "sim_confidence")
     return t.mutate(link_touchpoint=t.link_touchpoint.fill_null(UNASSIGNED))
 
 
 def _similarity_links(t, blueprint, backend, threshold, embedder, con, batch_size):
     threshold = THRESHOLDS[backend] if threshold is None else threshold
-    todo = (t.filter((t.link_method == UNASSIGNED) & t.feedback_id.notnull() & t.text.notnull())
-            .select("feedback_id", "text").order_by("feedback_id"))
+    todo = (
+        t.filter((t.link_method == UNASSIGNED) & t.feedback_id.notnull() & t.text.notnull())
+        .select("feedback_id", "text")
+        .order_by("feedback_id")
+    )
     arrow = engine.to_pyarrow(todo, con) if con is not None else todo.to_pyarrow()
     if arrow.num_rows == 0:
         return None
@@ -204,8 +218,9 @@ def _similarity_links(t, blueprint, backend, threshold, embedder, con, batch_siz
     ids, tps, confs = [], [], []
     for start in range(0, arrow.num_rows, batch_size):
         part = arrow.slice(start, batch_size)
-        sim = np.round(similarity(part.column("text").to_pylist(), docs, backend=backend, embedder=embedder),
-                       RANK_DECIMALS)
+        sim = np.round(
+            similarity(part.column("text").to_pylist(), docs, backend=backend, embedder=embedder), RANK_DECIMALS
+        )
         best = sim.argmax(axis=1)  # ties: the first touchpoint in blueprint order
         score = sim[np.arange(len(best)), best]
         keep = score >= threshold
@@ -214,15 +229,18 @@ def _similarity_links(t, blueprint, backend, threshold, embedder, con, batch_siz
         confs.extend(score[keep].astype(float))
     if not ids:
         return None
-    return ibis.memtable({"sim_id": list(ids), "sim_touchpoint": list(tps), "sim_confidence": [round(c, 4) for c in confs]})
+    return ibis.memtable(
+        {"sim_id": list(ids), "sim_touchpoint": list(tps), "sim_confidence": [round(c, 4) for c in confs]}
+    )
 
 
 def link_summary(links: ir.Table, con: Any = None) -> LinkSummary:
     """Counts of linked rows per touchpoint and method, with the mean confidence."""
-    agg = links.group_by(["link_touchpoint", "link_method"]).aggregate(
-        n=links.count(), mean_confidence=links.link_confidence.mean()
-    ).order_by(["link_touchpoint", "link_method"])
+    agg = (
+        links.group_by(["link_touchpoint", "link_method"])
+        .aggregate(n=links.count(), mean_confidence=links.link_confidence.mean())
+        .order_by(["link_touchpoint", "link_method"])
+    )
     df = engine.execute(agg, con)
     rows = [[r.link_touchpoint, r.link_method, int(r.n), round(float(r.mean_confidence), 4)] for r in df.itertuples()]
-    return LinkSummary(columns=list(LinkRow.columns()), rows=rows,
-                       meta={"methods": list(METHODS)})
+    return LinkSummary(columns=list(LinkRow.columns()), rows=rows, meta={"methods": list(METHODS)})

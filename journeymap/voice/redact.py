@@ -47,16 +47,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-KINDS = ("urls", "emails", "ibans", "cards", "card_security", "ssns", "dobs", "addresses", "postcodes",
-         "phones", "handles", "names")
+KINDS = (
+    "urls",
+    "emails",
+    "ibans",
+    "cards",
+    "card_security",
+    "ssns",
+    "dobs",
+    "addresses",
+    "postcodes",
+    "phones",
+    "handles",
+    "names",
+)
 
 _DIGIT = re.compile(r"\d")
 _DIGITS3 = re.compile(r"\d\d\d")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _TOKENISH = re.compile(r"(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{16,}|[0-9a-fA-F]{20,}")
-_EMAIL = re.compile(
-    r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
-)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 _CARD = re.compile(r"(?<![\d.,$€£/:-])(?:\d[ -]?){12,18}\d(?![\d.,/:]\d|\d)")
 _PHONES = [
     # international: +CC then groups
@@ -77,14 +87,83 @@ _HANDLE = re.compile(r"(?<![\w.@/])@[A-Za-z0-9_]{1,30}(?:\.[A-Za-z0-9_]+)*\b")
 
 # -- IBANs: country code, two check digits, the account (groups of 4 may be spaced); mod-97 checked
 IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
-    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
-    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
-    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
-    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
-    "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
-    "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
-    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    "AD": 24,
+    "AE": 23,
+    "AL": 28,
+    "AT": 20,
+    "AZ": 28,
+    "BA": 20,
+    "BE": 16,
+    "BG": 22,
+    "BH": 22,
+    "BR": 29,
+    "BY": 28,
+    "CH": 21,
+    "CR": 22,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "DO": 28,
+    "EE": 20,
+    "EG": 29,
+    "ES": 24,
+    "FI": 18,
+    "FO": 18,
+    "FR": 27,
+    "GB": 22,
+    "GE": 22,
+    "GI": 23,
+    "GL": 18,
+    "GR": 27,
+    "GT": 28,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IL": 23,
+    "IQ": 23,
+    "IS": 26,
+    "IT": 27,
+    "JO": 30,
+    "KW": 30,
+    "KZ": 20,
+    "LB": 28,
+    "LC": 32,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MD": 24,
+    "ME": 22,
+    "MK": 19,
+    "MR": 27,
+    "MT": 31,
+    "MU": 30,
+    "NL": 18,
+    "NO": 15,
+    "PK": 24,
+    "PL": 28,
+    "PS": 29,
+    "PT": 25,
+    "QA": 29,
+    "RO": 24,
+    "RS": 22,
+    "SA": 24,
+    "SC": 31,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "ST": 25,
+    "SV": 28,
+    "TL": 23,
+    "TN": 24,
+    "TR": 26,
+    "UA": 29,
+    "VA": 22,
+    "VG": 24,
+    "XK": 20,
 }
 _IBAN = re.compile(
     r"(?<![\w-])(?:(?i:iban)\s*(?:no\.?|number)?[:#]?\s*)?(?P<iban>[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{1,4}){3,8})(?![\w-])"
@@ -98,10 +177,14 @@ _SSN_CTX = re.compile(
 )
 
 # -- dates of birth: a date right after "DOB", "date of birth", "born (on)", "birthday (is)"
-_MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
-_DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{4}}-\d{{1,2}}-\d{{1,2}}|"
-         rf"\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+{_MONTHS},?\s+\d{{4}}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})")
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE = (
+    rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{4}}-\d{{1,2}}-\d{{1,2}}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+{_MONTHS},?\s+\d{{4}}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
+)
 _DOB = re.compile(
     rf"(?i)\b(?P<ctx>(?:d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|born)(?:\s+(?:is|was|on|in))?[:#]?\s*)"
     rf"{_DATE}(?![\d/.-]\d)"
@@ -121,20 +204,25 @@ _CVV = re.compile(
 )
 
 # -- street addresses
-_SUFFIX = (r"(?:Street|St|Road|Rd|Avenue|Ave|Av|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Place|Pl|Court|Ct|"
-           r"Close|Terrace|Crescent|Square|Sq|Highway|Hwy|Parkway|Pkwy|Circle|Cir|Gardens|Grove|Row|Mews|"
-           r"Hill|Walk|Trail|Park)")
+_SUFFIX = (
+    r"(?:Street|St|Road|Rd|Avenue|Ave|Av|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Place|Pl|Court|Ct|"
+    r"Close|Terrace|Crescent|Square|Sq|Highway|Hwy|Parkway|Pkwy|Circle|Cir|Gardens|Grove|Row|Mews|"
+    r"Hill|Walk|Trail|Park)"
+)
 _LOWER_SUFFIX = r"(?:street|st|road|rd|avenue|ave|boulevard|blvd)"
-_NOT_STREET = (r"(?!(?:minutes?|mins?|miles?|mi|km|hours?|hrs?|blocks?|lanes?|ways?|days?|nights?|stars?|"
-               r"steps?|feet|foot|meters?|metres?|yards?|floors?|times?|bus|car|main|the|a|an|and|of|to|on|"
-               r"in|at|by|for|from|with|or)\b)")
+_NOT_STREET = (
+    r"(?!(?:minutes?|mins?|miles?|mi|km|hours?|hrs?|blocks?|lanes?|ways?|days?|nights?|stars?|"
+    r"steps?|feet|foot|meters?|metres?|yards?|floors?|times?|bus|car|main|the|a|an|and|of|to|on|"
+    r"in|at|by|for|from|with|or)\b)"
+)
 _ADDRESS_EN = re.compile(
     # number + street name + suffix: "10 Downing Street", "221B Baker St.", "1600 Pennsylvania Ave NW"
     rf"\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’.-]*\s+){{1,3}}{_SUFFIX}\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
 )
 _ADDRESS_LOWER = re.compile(
     # all lower case, only with an unmistakable suffix: "ship to 10 downing street" (see _address)
-    rf"\d{{1,5}}[a-z]?\s+(?:{_NOT_STREET}[a-z][a-z'’-]+\s+){{1,2}}{_LOWER_SUFFIX}\b\.?", re.IGNORECASE
+    rf"\d{{1,5}}[a-z]?\s+(?:{_NOT_STREET}[a-z][a-z'’-]+\s+){{1,2}}{_LOWER_SUFFIX}\b\.?",
+    re.IGNORECASE,
 )
 _LOWER_CONTEXT = re.compile(
     r"(?i)(?:\b(?:at|to|on|is|in|from|address|live|lives|send|sent|ship|deliver|delivered)\s+|[,:]\s*|^\s*)$"
@@ -165,13 +253,15 @@ def _address(m: re.Match, *, lower: bool) -> str:
 
 
 # -- postcodes
-_US_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|"
-              "NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|Alabama|Alaska|Arizona|Arkansas|"
-              "California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|Illinois|Indiana|Iowa|"
-              "Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|Missouri|"
-              "Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|North Carolina|"
-              "North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|"
-              "Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming")
+_US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|"
+    "NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|Alabama|Alaska|Arizona|Arkansas|"
+    "California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|Illinois|Indiana|Iowa|"
+    "Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|Missouri|"
+    "Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|North Carolina|"
+    "North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|"
+    "Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming"
+)
 _UK_POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) \d[ABD-HJLNP-UW-Z]{2}"
 _NL_LETTERS = re.compile(r"(?!AM|PM|SA|SD|SS)[A-Z]{2}")
 # UK postcodes as written on letters ("SW1A 2AA", "M1 1AE"): capitals and the space
@@ -179,9 +269,7 @@ _UK = re.compile(rf"\b{_UK_POSTCODE}(?![\w-])")
 # every other form is a run of digits whose surroundings say it is a postcode (see _postcode)
 _POSTCODE = re.compile(r"\b(?:\d{5}-\d{3,4}|\d{4,5}(?: ?[A-Z]{2}(?![\w-]))?)(?![\w-])")
 _BEFORE_STATE = re.compile(rf"\b(?:{_US_STATES}),?\s+$")
-_BEFORE_WORD = re.compile(
-    r"(?i)\b(?:zip(?:\s*code)?|post(?:al)?\s*code|cep|plz|code\s+postal)(?:\s+is)?[:#]?\s*$"
-)
+_BEFORE_WORD = re.compile(r"(?i)\b(?:zip(?:\s*code)?|post(?:al)?\s*code|cep|plz|code\s+postal)(?:\s+is)?[:#]?\s*$")
 _BEFORE_ADDRESS = re.compile(r"\[address\],?\s+(?:[A-Z][\w'’-]+,?\s+){0,2}$")
 _AFTER_CITY = re.compile(
     r"\s+(?:Paris|Lyon|Marseille|Nice|Toulouse|Bordeaux|Lille|Nantes|Strasbourg|Berlin|Hamburg|München|"
@@ -195,7 +283,7 @@ def _postcode(m: re.Match) -> str:
     """A digit run that is a postcode by its surroundings: after a state, a postcode word or an
     address; a Brazilian CEP (``01310-100``); a Dutch ``1012 AB`` or a 5-digit code before a city."""
     code, text, start = m.group(0), m.string, m.start()
-    before = text[max(0, start - 40):start]
+    before = text[max(0, start - 40) : start]
     if _BEFORE_WORD.search(before):
         return "[postcode]"
     if start and text[start - 1] in "$£€.,/:#-" and not _BEFORE_ADDRESS.search(before):
@@ -214,8 +302,10 @@ def _postcode(m: re.Match) -> str:
         return code
     if _BEFORE_WORD.search(before) or _BEFORE_ADDRESS.search(before) or form == "cep":
         return "[postcode]"
-    after = text[m.end():m.end() + 40]
-    if form == "us" and (_BEFORE_STATE.search(before) or ("-" not in code and code[0] != "9" and _AFTER_CITY.match(after))):
+    after = text[m.end() : m.end() + 40]
+    if form == "us" and (
+        _BEFORE_STATE.search(before) or ("-" not in code and code[0] != "9" and _AFTER_CITY.match(after))
+    ):
         return "[postcode]"
     if form == "nl" and re.match(r"\s+[A-Z][a-z]", after):
         return "[postcode]"
@@ -224,7 +314,8 @@ def _postcode(m: re.Match) -> str:
 
 # -- person names: after "my name is", a title (Mr, Mrs, Dr...), a role ("agent Jessica"), in a
 # sign-off ("Thanks, John"), or a listed first name followed by a surname ("Jane Doe")
-FIRST_NAMES = frozenset("""
+FIRST_NAMES = frozenset(
+    """
 aaron abigail adam adrian aisha alan albert alberto alejandro alex alexander alexandra alexis alfred ali alice
 alicia alison allison amanda amelia amy ana andre andrea andreas andrew andy angela angelica anita ann anna anne
 annie anthony antonio arjun arthur ashley barbara beatriz becky ben benjamin bernard beth betty beverly bianca
@@ -248,9 +339,11 @@ rahul ralph randy raul rebecca richard rick ricky rita robert roberto robin rodr
 sam samantha samuel sandra sara sarah scott sean sebastian sergio sharon shawn sophia sophie stephanie stephen
 steve steven stuart susan suzanne tammy tanya teresa theresa thomas tiffany tim timothy tina todd tom tommy
 tony tracy travis valentina vanessa vicky vincent walter wayne wendy william yasmin zachary zoe
-""".split())
+""".split()
+)
 _NAME = r"(?:(?:Mc|Mac|O['’]|D['’])?[A-Z][a-zà-ÿ]+(?:-[A-Z][a-zà-ÿ]+)?)"
-_NOT_SURNAME = frozenset("""
+_NOT_SURNAME = frozenset(
+    """
 airline airlines airport air airways hotel hotels street road avenue beach park station center centre
 international express customer customers service support team staff desk help i the and a an at in on of
 hills hill city springs heights valley falls island islands bay county village town harbor harbour lake river
@@ -258,9 +351,11 @@ creek beach mountain mountains square bridge gardens garden castle palace hall h
 for to from with my is was are has have had will can could would should did does do not no but or so very
 monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
 september october november december
-""".split())
-_PLACE_BEFORE = re.compile(r"(?:\b(?:san|santa|são|sao|st\.?|saint|fort|port|lake|mount|mt\.?|new|cape|el|la|los|las)\s+)$",
-                           re.IGNORECASE)
+""".split()
+)
+_PLACE_BEFORE = re.compile(
+    r"(?:\b(?:san|santa|são|sao|st\.?|saint|fort|port|lake|mount|mt\.?|new|cape|el|la|los|las)\s+)$", re.IGNORECASE
+)
 _NAME_INTRO = re.compile(
     r"(?P<ctx>\b(?i:my\s+name\s+is|my\s+name's|name\s*:|i\s+am\s+called|i'm\s+called)\s+)"
     r"(?P<name>[A-Za-zà-ÿ'’-]+(?:\s+[A-Za-zà-ÿ'’-]+){0,2})"
@@ -308,8 +403,10 @@ def _name_words(m: re.Match, *, first_listed: bool) -> str:
                 break
             lower = w.islower()
         elif not (capital or re.fullmatch(r"[A-Z]\.?", w)):
-            tail = m.string[m.start("name") + wm.end():]
-            if not (lower and w.isalpha() and w.islower() and w not in _NOT_SURNAME and re.match(r"\s*(?:[,.;:!?]|$)", tail)):
+            tail = m.string[m.start("name") + wm.end() :]
+            if not (
+                lower and w.isalpha() and w.islower() and w not in _NOT_SURNAME and re.match(r"\s*(?:[,.;:!?]|$)", tail)
+            ):
                 break
         end = wm.start() + len(w)
         if w != wm.group(0):
@@ -324,7 +421,7 @@ def _full_names(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _FIRST.finditer(text):
-        if m.start() < pos or not _listed(m.group(0)) or _PLACE_BEFORE.search(text[max(0, m.start() - 8):m.start()]):
+        if m.start() < pos or not _listed(m.group(0)) or _PLACE_BEFORE.search(text[max(0, m.start() - 8) : m.start()]):
             continue
         sur = _SURNAMES.match(text, m.end())
         if sur is None:
@@ -334,17 +431,33 @@ def _full_names(text: str) -> str:
             if w.group(0).lower().strip(".") in _NOT_SURNAME:
                 break
             end = m.end() + w.end()
-        if re.fullmatch(r"\s+[A-Z]\.", text[m.end():end]) or end == m.end():
+        if re.fullmatch(r"\s+[A-Z]\.", text[m.end() : end]) or end == m.end():
             continue
-        out += [text[pos:m.start()], "[name]"]
+        out += [text[pos : m.start()], "[name]"]
         pos = end
     return "".join(out) + text[pos:] if out else text
 
 
 _CAPITALISED = re.compile(r"[A-Z][a-z]")
 _GREETINGS = ("Hi", "Hello", "Hey", "Dear", "Morning", "Evening", "Ol", "Oi", "Bonjour", "Hola", "Hallo")
-_ROLE_WORDS = ("named", "agent", "rep", "attendant", "steward", "manager", "driver", "courier", "receptionist",
-               "concierge", "waiter", "waitress", "host", "supervisor", "advis", "clerk")
+_ROLE_WORDS = (
+    "named",
+    "agent",
+    "rep",
+    "attendant",
+    "steward",
+    "manager",
+    "driver",
+    "courier",
+    "receptionist",
+    "concierge",
+    "waiter",
+    "waitress",
+    "host",
+    "supervisor",
+    "advis",
+    "clerk",
+)
 
 
 def _names(text: str, low: str) -> str:
@@ -355,7 +468,7 @@ def _names(text: str, low: str) -> str:
     else:
         m = _NAME_SIGNOFF.search(text, max(0, len(text) - 80))
         if m:
-            text = text[:m.start()] + _name_words(m, first_listed=True) + text[m.end():]
+            text = text[: m.start()] + _name_words(m, first_listed=True) + text[m.end() :]
     if not _CAPITALISED.search(text):  # the other patterns need a capitalised name
         return text
     if any(w in text for w in ("Mr", "Ms", "Mx", "Miss", "Dr", "Prof")):
@@ -395,7 +508,7 @@ def _iban(m: re.Match) -> str:
                 break
     if cut is None or (cut < len(raw) and raw[cut] != " ") or not iban_valid(raw[:cut]):
         return m.group(0)
-    return "[iban]" + m.group(0)[start + cut:]
+    return "[iban]" + m.group(0)[start + cut :]
 
 
 def luhn_valid(digits: str) -> bool:
@@ -461,9 +574,7 @@ def _url(m: re.Match) -> str:
     return url + trail
 
 
-def redact(
-    text: str | None, *, kinds: Iterable[str] = KINDS, keep_handles: Sequence[str] = ()
-) -> str | None:
+def redact(text: str | None, *, kinds: Iterable[str] = KINDS, keep_handles: Sequence[str] = ()) -> str | None:
     """``text`` with personal data replaced by ``[url]``, ``[email]``, ``[card]``, ``[phone]``, ``[handle]``.
 
     Parameters
@@ -530,9 +641,7 @@ def redact(
             text = regex.sub(lambda m: (m.groupdict().get("ctx") or "") + "[phone]", text)
     if "handles" in kinds and "@" in text:
         keep = {h.lower().lstrip("@") for h in keep_handles}
-        text = _HANDLE.sub(
-            lambda m: m.group(0) if m.group(0)[1:].lower() in keep else "[handle]", text
-        )
+        text = _HANDLE.sub(lambda m: m.group(0) if m.group(0)[1:].lower() in keep else "[handle]", text)
     if "names" in kinds:
         text = _names(text, text.lower())
     return text

@@ -180,11 +180,18 @@ class ThemeSet(Result):
         rows = []
         for t in self.themes:
             top = min(t.touchpoints.items(), key=lambda kv: (-kv[1], kv[0]))[0] if t.touchpoints else None
-            rows.append([
-                t.name, t.label, t.origin, t.size, round(t.share, 4),
-                None if t.sentiment is None else round(t.sentiment, 3), top,
-                " ".join(q.feedback_id for q in t.quotes),
-            ])
+            rows.append(
+                [
+                    t.name,
+                    t.label,
+                    t.origin,
+                    t.size,
+                    round(t.share, 4),
+                    None if t.sentiment is None else round(t.sentiment, 3),
+                    top,
+                    " ".join(q.feedback_id for q in t.quotes),
+                ]
+            )
         qcols = ["theme", "feedback_id", "sentiment", "touchpoint", "text"]
         qrows = [[t.name, q.feedback_id, q.sentiment, q.touchpoint, q.text] for t in self.themes for q in t.quotes]
         return {"themes": (cols, rows), "quotes": (qcols, qrows)}

@@ -306,7 +306,7 @@ def score_feedback(
         emotions = EmotionScorer()
         for start in range(0, total, batch_size):
             part = todo.slice(start, batch_size)
-            _write_batch(con, part, router, emotions, name, langs[start:start + batch_size])
+            _write_batch(con, part, router, emotions, name, langs[start : start + batch_size])
             if progress is not None:
                 progress(min(start + batch_size, total), total)
     summary = language_summary(con, name)
@@ -321,9 +321,13 @@ def score_feedback(
         seconds=round(time.perf_counter() - started, 3),
         languages=summary["languages"],
         unscored=summary["unscored"],
-        meta={"table": TABLE, "batch_size": batch_size, "rescore": rescore,
-              "unscored_reasons": summary["unscored_reasons"],
-              **({"model": model_info(con, name)} if name == "lexicon" else {})},
+        meta={
+            "table": TABLE,
+            "batch_size": batch_size,
+            "rescore": rescore,
+            "unscored_reasons": summary["unscored_reasons"],
+            **({"model": model_info(con, name)} if name == "lexicon" else {}),
+        },
     )
 
 
@@ -374,8 +378,13 @@ class _RatingsModel:
         h = hashlib.md5(usedforsecurity=False)
         for part in (df["feedback_id"], df["text"], df["cls"], lab_texts, lab_values):
             h.update("\x1f".join(map(str, part)).encode("utf-8") + b"\x1e")
-        self.model = fit_ratings_model(df["feedback_id"].tolist(), df["text"].tolist(), df["cls"].tolist(),
-                                       labelled_texts=lab_texts, labelled=lab_values)
+        self.model = fit_ratings_model(
+            df["feedback_id"].tolist(),
+            df["text"].tolist(),
+            df["cls"].tolist(),
+            labelled_texts=lab_texts,
+            labelled=lab_values,
+        )
         self.fingerprint = "ratings:" + h.hexdigest()
 
 
@@ -429,9 +438,7 @@ def language_summary(con: BaseBackend, backend: str = "lexicon", feedback_ids: i
     t = scores(con, backend)
     if feedback_ids is not None:
         t = t.semi_join(feedback_ids.select("feedback_id").distinct(), "feedback_id")
-    df = engine.execute(
-        t.group_by([t.language, t.unscored_reason]).aggregate(n=t.count()), con
-    )
+    df = engine.execute(t.group_by([t.language, t.unscored_reason]).aggregate(n=t.count()), con)
     langs: Counter = Counter()
     reasons: Counter = Counter()
     for r in df.to_dict("records"):
@@ -470,14 +477,21 @@ class _Router:
         reads = getattr(self.model, "languages", None)
         if lang == UNDETERMINED or reads is None or lang in reads:
             return self.model, None
-        other = (self.fallback() if self.fallback is not None else None) or \
-            backend_for_language(lang, workspace=self.workspace)
+        other = (self.fallback() if self.fallback is not None else None) or backend_for_language(
+            lang, workspace=self.workspace
+        )
         if other is not None:
             return other, None
-        what = "the English lexicon" if self.model.name == "lexicon" else \
-            f"the {'/'.join(reads)} '{self.model.name}' backend"
-        said = f"language {lang}" if language != UNDETERMINED else \
-            f"language und (too short to tell; read as {lang}, the workspace's main language)"
+        what = (
+            "the English lexicon"
+            if self.model.name == "lexicon"
+            else f"the {'/'.join(reads)} '{self.model.name}' backend"
+        )
+        said = (
+            f"language {lang}"
+            if language != UNDETERMINED
+            else f"language und (too short to tell; read as {lang}, the workspace's main language)"
+        )
         return None, f"{said}: no ratings model; {what} is not applied"
 
     def memo(self, model) -> _Memo:
@@ -528,8 +542,7 @@ class _Memo:
         return s, [self.labels[i] for i in at], emo
 
 
-def _write_batch(con, part: pa.Table, router: _Router, emotions: EmotionScorer, name: str,
-                 langs: list[str]) -> None:
+def _write_batch(con, part: pa.Table, router: _Router, emotions: EmotionScorer, name: str, langs: list[str]) -> None:
     texts = part.column("text").to_pylist()
     n = len(texts)
     s = np.full(n, np.nan)
@@ -552,8 +565,9 @@ def _write_batch(con, part: pa.Table, router: _Router, emotions: EmotionScorer, 
         at = np.asarray(rows)
         s[at] = gs
         # the emotion lexicon is English: other languages get none
-        english = np.asarray([(router.main if langs[i] == UNDETERMINED else langs[i]) in ("en", UNDETERMINED)
-                              for i in rows])
+        english = np.asarray(
+            [(router.main if langs[i] == UNDETERMINED else langs[i]) in ("en", UNDETERMINED) for i in rows]
+        )
         emo[at[english]] = gemo[english]
         for j, i in enumerate(rows):
             labs[i] = glabs[j]
@@ -576,8 +590,11 @@ def _write_batch(con, part: pa.Table, router: _Router, emotions: EmotionScorer, 
 
 def _heldout_column(router: _Router, ids: list[str], by: list[str | None]) -> pa.Array:
     """True for the ratings model's held-out rated rows, false for its other rows, null otherwise."""
-    rated = router.model if isinstance(router.model, RatingsSentiment) else \
-        (router.fallback() if router.fallback is not None and "ratings" in by else None)
+    rated = (
+        router.model
+        if isinstance(router.model, RatingsSentiment)
+        else (router.fallback() if router.fallback is not None and "ratings" in by else None)
+    )
     held = getattr(rated, "heldout_ids_", None)
     if held is None:
         return pa.nulls(len(ids), pa.bool_())

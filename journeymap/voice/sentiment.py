@@ -62,9 +62,7 @@ def label(score: float, *, neutral: tuple[float, float] = NEUTRAL_BAND) -> str:
     return "neutral"
 
 
-def labels(
-    scores: Sequence[float] | np.ndarray, *, neutral: tuple[float, float] = NEUTRAL_BAND
-) -> list[str]:
+def labels(scores: Sequence[float] | np.ndarray, *, neutral: tuple[float, float] = NEUTRAL_BAND) -> list[str]:
     """:func:`label` for many scores.
 
     >>> labels([-1.0, 0.01, 0.9])
@@ -139,9 +137,7 @@ _DAMPERS = {
     "almost": -0.2,
     "barely": -0.5,
 }
-_COURTESY = frozenset(
-    "thanks thank thx thnx thanx ty cheers appreciate appreciated please welcome".split()
-)
+_COURTESY = frozenset("thanks thank thx thnx thanx ty cheers appreciate appreciated please welcome".split())
 _CONTRAST = frozenset({"but", "however", "yet", "although", "though", "except", "unfortunately"})
 _SCALE = 15.0  # VADER's normalisation: s / sqrt(s^2 + 15)
 
@@ -263,11 +259,7 @@ class LexiconSentiment:
         for regex, value, bounded in self._patterns:
             for m in regex.finditer(big):
                 s, e = m.span()
-                if (
-                    e == s
-                    or (bounded and s and big[s - 1].isalnum())
-                    or covered.find(1, s, e) != -1
-                ):
+                if e == s or (bounded and s and big[s - 1].isalnum()) or covered.find(1, s, e) != -1:
                     continue
                 covered[s:e] = b"\x01" * (e - s)
                 items[int(np.searchsorted(starts, s, side="right")) - 1].append((s, value, 1))
@@ -277,10 +269,7 @@ class LexiconSentiment:
             while m.start() >= starts[doc + 1]:
                 doc += 1
             per_doc[doc].append(m)
-        rows = [
-            self._score_doc(orig, prepared[d], items[d], per_doc[d], covered)
-            for d in range(len(prepared))
-        ]
+        rows = [self._score_doc(orig, prepared[d], items[d], per_doc[d], covered) for d in range(len(prepared))]
         return np.array(rows, dtype=np.float64).reshape(len(prepared), 6)
 
     def _score_doc(self, orig, text, items, tokens, covered):
@@ -361,9 +350,7 @@ class LexiconSentiment:
 
     def _combine(self, low, items, tokens, words):
         # but-clauses: what comes after "but" counts more than what comes before it.
-        contrast = [
-            m.start() for m, w in zip(tokens, words, strict=True) if w in ("but", "however")
-        ]
+        contrast = [m.start() for m, w in zip(tokens, words, strict=True) if w in ("but", "however")]
         if contrast:
             cut = contrast[-1]
             items = [(p, v * (0.5 if p < cut else 1.4), f) for p, v, f in items]
@@ -541,14 +528,10 @@ def add_labels(
     from pathlib import Path
 
     if len(texts) != len(values):
-        raise InputError(
-            f"Got {len(texts)} texts but {len(values)} labels; pass one label per text."
-        )
+        raise InputError(f"Got {len(texts)} texts but {len(values)} labels; pass one label per text.")
     for v in values:
         if v not in LABELS:
-            raise InputError(
-                f"Label {v!r} is not a sentiment label (argument labels); use one of {', '.join(LABELS)}."
-            )
+            raise InputError(f"Label {v!r} is not a sentiment label (argument labels); use one of {', '.join(LABELS)}.")
     ids = list(feedback_ids) if feedback_ids is not None else [None] * len(texts)
     path = Path(workspace.path) / LABEL_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -637,12 +620,8 @@ class TrainedSentiment:
             )
         emb = self.embedder.encode(list(texts))
         lex = _lexicon_features(self._lex, list(texts))
-        self.emb_head_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(
-            emb, values
-        )
-        self.lex_head_ = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(
-            lex, values
-        )
+        self.emb_head_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(emb, values)
+        self.lex_head_ = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(lex, values)
         self.classes_ = self.emb_head_.classes_
         self.n_labels_ = len(values)
         return self
@@ -652,9 +631,7 @@ class TrainedSentiment:
         if not hasattr(self, "classes_"):
             from journeymap.errors import NotFittedError
 
-            raise NotFittedError(
-                "This TrainedSentiment is not fitted yet; call fit(texts, labels) first."
-            )
+            raise NotFittedError("This TrainedSentiment is not fitted yet; call fit(texts, labels) first.")
         texts = list(texts)
         p = (
             self.emb_head_.predict_proba(self.embedder.encode(texts))
@@ -725,8 +702,9 @@ class _CharNgrams:
         from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
         self.ngram_range = ngram_range
-        self.count = CountVectorizer(analyzer="char_wb", ngram_range=ngram_range, min_df=min_df,
-                                     max_features=max_features, dtype=np.float32)
+        self.count = CountVectorizer(
+            analyzer="char_wb", ngram_range=ngram_range, min_df=min_df, max_features=max_features, dtype=np.float32
+        )
         self.tfidf = TfidfTransformer(sublinear_tf=True)
         self._words: dict[str, list[tuple[int, int]]] = {}
 
@@ -759,8 +737,10 @@ class _CharNgrams:
                     j = words[w] = len(words)
                 idx.append(j)
             indptr.append(len(idx))
-        docs = csr_matrix((np.ones(len(idx), np.float32), np.asarray(idx, np.int64), np.asarray(indptr, np.int64)),
-                          shape=(len(texts), len(words)))
+        docs = csr_matrix(
+            (np.ones(len(idx), np.float32), np.asarray(idx, np.int64), np.asarray(indptr, np.int64)),
+            shape=(len(texts), len(words)),
+        )
         docs.sum_duplicates()
         if len(self._words) > 500_000:
             self._words.clear()
@@ -773,8 +753,10 @@ class _CharNgrams:
                 cols.append(j)
                 vals.append(c)
             rows.append(len(cols))
-        grams = csr_matrix((np.asarray(vals, np.float32), np.asarray(cols, np.int64), np.asarray(rows, np.int64)),
-                           shape=(len(words), len(self.vocabulary_)))
+        grams = csr_matrix(
+            (np.asarray(vals, np.float32), np.asarray(cols, np.int64), np.asarray(rows, np.int64)),
+            shape=(len(words), len(self.vocabulary_)),
+        )
         out = (docs @ grams).tocsr()
         out.sort_indices()
         return out
@@ -840,7 +822,8 @@ class RatingsSentiment:
             raise InputError(
                 f"The ratings model needs comments of at least 2 classes; all {len(values)} are {classes[0]!r}. "
                 "Add comments with other ratings, or keep the lexicon."
-                if classes else "The ratings model got no rated comments; add rated feedback, or keep the lexicon."
+                if classes
+                else "The ratings model got no rated comments; add rated feedback, or keep the lexicon."
             )
         self.vectorizers_ = self._vectorizers(len(texts))
         x = self._matrix(texts, fit=True)
@@ -906,17 +889,24 @@ def rating_classes(
     n = len(cols[0]) if cols else 0
 
     def num(c):
-        return pd.to_numeric(pd.Series(list(c) if c is not None else [None] * n, dtype=object), errors="coerce").to_numpy(float)
+        return pd.to_numeric(
+            pd.Series(list(c) if c is not None else [None] * n, dtype=object), errors="coerce"
+        ).to_numpy(float)
 
     r, scale, p, c = num(rating), num(rating_scale), num(nps), num(csat)
     have = r[~np.isnan(r)]
-    guess = 5.0 if have.size and have.min() >= 1 and have.max() <= 5 else (
-        10.0 if have.size and have.min() >= 0 and have.max() <= 10 else (float(have.max()) if have.size else 5.0))
+    guess = (
+        5.0
+        if have.size and have.min() >= 1 and have.max() <= 5
+        else (10.0 if have.size and have.min() >= 0 and have.max() <= 10 else (float(have.max()) if have.size else 5.0))
+    )
     scale = np.where(np.isnan(scale) | (scale <= 0), guess, scale)
 
     def by_share(x, s):
         f = x / s
-        return np.where(np.isnan(x), None, np.where(f <= 0.4 + 1e-9, "negative", np.where(f <= 0.6 + 1e-9, "neutral", "positive")))
+        return np.where(
+            np.isnan(x), None, np.where(f <= 0.4 + 1e-9, "negative", np.where(f <= 0.6 + 1e-9, "neutral", "positive"))
+        )
 
     out = by_share(r, scale)
     out = np.where(out == None, by_share(c, np.full(n, 5.0)), out)  # noqa: E711 (elementwise)
@@ -1006,6 +996,4 @@ def get_backend(name: str = "lexicon", workspace: Any = None, **options: Any) ->
         return PrototypeSentiment(workspace=workspace, **options)
     if name == "trained":
         return TrainedSentiment.from_workspace(workspace, **options)
-    raise InputError(
-        f"Sentiment backend {name!r} is unknown (argument backend); use one of {', '.join(BACKENDS)}."
-    )
+    raise InputError(f"Sentiment backend {name!r} is unknown (argument backend); use one of {', '.join(BACKENDS)}.")

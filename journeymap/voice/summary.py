@@ -37,9 +37,11 @@ QUOTES_PER_TOUCHPOINT = 5
 """Quotes shown per touchpoint."""
 UNASSIGNED = "unassigned"
 """``link_touchpoint`` of feedback linked to no touchpoint."""
-METHOD = ("Each feedback item gets one score on -1..+1: the mean of its lexicon text sentiment and its "
-          "ratings rescaled to -1..+1 (rating on 1..scale, NPS (x-5)/5, CSAT (x-3)/2, CES (x-4)/3). "
-          "Means with 95% normal intervals.")
+METHOD = (
+    "Each feedback item gets one score on -1..+1: the mean of its lexicon text sentiment and its "
+    "ratings rescaled to -1..+1 (rating on 1..scale, NPS (x-5)/5, CSAT (x-3)/2, CES (x-4)/3). "
+    "Means with 95% normal intervals."
+)
 """How the item score and its means are made, in words (the map's ``emotion_curve.method``)."""
 
 
@@ -101,9 +103,15 @@ def scored_feedback(feedback: ir.Table, scores: ir.Table) -> ir.Table:
     return t.mutate(_score=item_score(t))
 
 
-def feedback_table(feedback: ir.Table, blueprint: Any, con: Any, *, customers: ir.Table | None = None,
-                   scores: ir.Table | None = None,
-                   materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
+def feedback_table(
+    feedback: ir.Table,
+    blueprint: Any,
+    con: Any,
+    *,
+    customers: ir.Table | None = None,
+    scores: ir.Table | None = None,
+    materialize: Callable[[ir.Table], ir.Table] | None = None,
+) -> ir.Table:
     """``feedback`` linked to touchpoints (``link_touchpoint``, ``link_stage``), with its customer's ``persona``
     (``other`` without one) and its stored scores (:func:`scored_feedback`): the table the voice summary reads.
 
@@ -112,12 +120,21 @@ def feedback_table(feedback: ir.Table, blueprint: Any, con: Any, *, customers: i
     """
     from journeymap.voice.linking import link_feedback
 
-    linked = link_feedback(feedback, blueprint, con=con, materialize=materialize) if blueprint.touchpoints else \
-        feedback.mutate(link_touchpoint=ibis.literal(UNASSIGNED), link_method=ibis.literal(UNASSIGNED),
-                        link_confidence=ibis.literal(0.0))
+    linked = (
+        link_feedback(feedback, blueprint, con=con, materialize=materialize)
+        if blueprint.touchpoints
+        else feedback.mutate(
+            link_touchpoint=ibis.literal(UNASSIGNED),
+            link_method=ibis.literal(UNASSIGNED),
+            link_confidence=ibis.literal(0.0),
+        )
+    )
     stage_map = {t.name: t.stage for t in blueprint.touchpoints if t.stage}
-    t = linked.mutate(link_stage=linked.link_touchpoint.substitute(stage_map, else_=ibis.null("string"))
-                      if stage_map else ibis.null("string"))
+    t = linked.mutate(
+        link_stage=linked.link_touchpoint.substitute(stage_map, else_=ibis.null("string"))
+        if stage_map
+        else ibis.null("string")
+    )
     if customers is not None and blueprint.personas:
         from journeymap.journeys import assign_personas
 
@@ -167,19 +184,30 @@ def feedback_figures(t: ir.Table, by: str | Sequence[str] | None, con: Any) -> d
     Keys: the group's value (a tuple of values for several columns); ``None`` without ``by``.
     """
     cols = [by] if isinstance(by, str) else list(by or [])
-    aggs = dict(n=t._score.count(), mean=t._score.mean(), sd=t._score.std(how="sample"),
-                neg=(t._score < NEGATIVE).cast("float64").mean(), texts=t.sentiment.count(),
-                nps_mean=t.nps.cast("float64").mean(), csat_mean=t.csat.cast("float64").mean(),
-                ces_mean=t.ces.cast("float64").mean(),
-                **{f"e_{e}": (t[e] >= EMOTION_THRESHOLD).cast("int64").sum() for e in EMOTIONS})
+    aggs = dict(
+        n=t._score.count(),
+        mean=t._score.mean(),
+        sd=t._score.std(how="sample"),
+        neg=(t._score < NEGATIVE).cast("float64").mean(),
+        texts=t.sentiment.count(),
+        nps_mean=t.nps.cast("float64").mean(),
+        csat_mean=t.csat.cast("float64").mean(),
+        ces_mean=t.ces.cast("float64").mean(),
+        **{f"e_{e}": (t[e] >= EMOTION_THRESHOLD).cast("int64").sum() for e in EMOTIONS},
+    )
     df = engine.execute(t.group_by(cols).aggregate(**aggs) if cols else t.aggregate(**aggs), con)
     out: dict[Any, FeedbackFigures] = {}
     for r in df.to_dict("records"):
         key = None if not cols else (r[cols[0]] if len(cols) == 1 else tuple(r[c] for c in cols))
         out[key] = FeedbackFigures(
-            n=_count(r["n"]), mean=_f(r["mean"]), sd=_f(r["sd"]), negative_share=_f(r["neg"]),
-            texts=_count(r["texts"]), kpi_means={k: _f(r[f"{k}_mean"]) for k in ("nps", "csat", "ces")},
-            emotion_counts=tuple((e, _count(r[f"e_{e}"])) for e in EMOTIONS))
+            n=_count(r["n"]),
+            mean=_f(r["mean"]),
+            sd=_f(r["sd"]),
+            negative_share=_f(r["neg"]),
+            texts=_count(r["texts"]),
+            kpi_means={k: _f(r[f"{k}_mean"]) for k in ("nps", "csat", "ces")},
+            emotion_counts=tuple((e, _count(r[f"e_{e}"])) for e in EMOTIONS),
+        )
     return out
 
 
@@ -219,9 +247,11 @@ def voice_summary(t: ir.Table, by: str | None, con: Any) -> VoiceSummary:
         rows.append([None if key is None else str(key), f.n, f.mean, low, high, f.negative_share, f.texts, emotions])
     if by is None:
         rows = [["all", *r[1:]] for r in rows]
-    return VoiceSummary(columns=SUMMARY_COLUMNS, rows=rows, meta={"by": by, "method": METHOD,
-                                                                  "negative_below": NEGATIVE,
-                                                                  "emotion_threshold": EMOTION_THRESHOLD})
+    return VoiceSummary(
+        columns=SUMMARY_COLUMNS,
+        rows=rows,
+        meta={"by": by, "method": METHOD, "negative_below": NEGATIVE, "emotion_threshold": EMOTION_THRESHOLD},
+    )
 
 
 # -- quotes ---------------------------------------------------------------------------------------
@@ -237,8 +267,9 @@ class NegativeQuote:
     source: str | None
 
 
-def most_negative(t: ir.Table, con: Any, *, by_persona: bool,
-                  per: int = 3 * QUOTES_PER_TOUCHPOINT) -> dict[str | None, dict[str, list[NegativeQuote]]]:
+def most_negative(
+    t: ir.Table, con: Any, *, by_persona: bool, per: int = 3 * QUOTES_PER_TOUCHPOINT
+) -> dict[str | None, dict[str, list[NegativeQuote]]]:
     """The ``per`` most negative comments per touchpoint (and ``persona`` with ``by_persona``; else key None),
     most negative first (ties: feedback id), in one windowed query; texts redacted."""
     from journeymap.voice.redact import redact
@@ -248,15 +279,23 @@ def most_negative(t: ir.Table, con: Any, *, by_persona: bool,
     w = ibis.window(group_by=keys, order_by=[t.sentiment.round(RANK_DECIMALS).asc(nulls_first=False), t.feedback_id])
     ranked = t.mutate(_r=ibis.row_number().over(w))
     cols = ["feedback_id", "text", "sentiment", "link_touchpoint", "ts", "kind", "_r"]
-    df = engine.execute(ranked.filter(ranked._r <= per).select(
-        *cols, _who=ranked.persona if by_persona else ibis.null("string")), con)
+    df = engine.execute(
+        ranked.filter(ranked._r <= per).select(*cols, _who=ranked.persona if by_persona else ibis.null("string")), con
+    )
     df = df.sort_values(["_r", "feedback_id"], kind="stable")
     out: dict[str | None, dict[str, list[NegativeQuote]]] = {}
     for r in df.to_dict("records"):
         who = _s(r["_who"]) if by_persona else None
-        out.setdefault(who, {}).setdefault(r["link_touchpoint"], []).append(NegativeQuote(
-            feedback_id=str(r["feedback_id"]), text=redact(r["text"]) or "", sentiment=_f(r["sentiment"]),
-            touchpoint=r["link_touchpoint"], time=_ts(r["ts"]), source=_s(r.get("kind"))))
+        out.setdefault(who, {}).setdefault(r["link_touchpoint"], []).append(
+            NegativeQuote(
+                feedback_id=str(r["feedback_id"]),
+                text=redact(r["text"]) or "",
+                sentiment=_f(r["sentiment"]),
+                touchpoint=r["link_touchpoint"],
+                time=_ts(r["ts"]),
+                source=_s(r.get("kind")),
+            )
+        )
     return out
 
 
@@ -267,9 +306,13 @@ class QuoteLike(Protocol):
     text: str
 
 
-def pick_quotes(theme_quotes: Mapping[str, Sequence[Any]], negative: Mapping[str, Sequence[Any]],
-                theme_order: Mapping[str, Sequence[str]], theme_of: Callable[[Any], str | None],
-                per: int = QUOTES_PER_TOUCHPOINT) -> dict[str, list[Any]]:
+def pick_quotes(
+    theme_quotes: Mapping[str, Sequence[Any]],
+    negative: Mapping[str, Sequence[Any]],
+    theme_order: Mapping[str, Sequence[str]],
+    theme_of: Callable[[Any], str | None],
+    per: int = QUOTES_PER_TOUCHPOINT,
+) -> dict[str, list[Any]]:
     """Up to ``per`` quotes per touchpoint: one of each of its top themes first (``theme_order``), then its most
     negative comments; no feedback id or wording twice."""
     out: dict[str, list[Any]] = {}

@@ -88,19 +88,19 @@ _TOKEN = r"(?u)\b[^\W\d_][^\W_]+\b"
 _STOP = {
     # Short lists of function words; negations (não, no, pas, nicht, kein) are kept: "não recebi" is the complaint.
     "pt": "a à ao aos as às o os um uma uns umas de do da dos das dum duma em no na nos nas num numa por pelo pela "
-          "pelos pelas para pra com e ou que se mas como é foi ser são era está estava estão eu me meu minha meus "
-          "minhas você vocês ele ela eles elas lhe isso isto esse essa este esta aquele aquela seu sua seus suas já "
-          "ainda muito muita também só até quando onde ter tem tinha há pois porque então mais mesmo sobre obrigado "
-          "obrigada vc",
+    "pelos pelas para pra com e ou que se mas como é foi ser são era está estava estão eu me meu minha meus "
+    "minhas você vocês ele ela eles elas lhe isso isto esse essa este esta aquele aquela seu sua seus suas já "
+    "ainda muito muita também só até quando onde ter tem tinha há pois porque então mais mesmo sobre obrigado "
+    "obrigada vc",
     "es": "el la los las un una unos unas de del al en con por para y o que se pero como es fue ser son era está "
-          "estaba yo me mi mis tu su sus nos le les lo esto eso este esta ese esa ya muy también solo hasta cuando "
-          "donde tener tiene había hay porque pues más gracias",
+    "estaba yo me mi mis tu su sus nos le les lo esto eso este esta ese esa ya muy también solo hasta cuando "
+    "donde tener tiene había hay porque pues más gracias",
     "fr": "le la les un une des de du au aux en dans par pour avec et ou que qui se ne mais comme est était être "
-          "sont je me mon ma mes tu ton ta vous votre vos il elle ils elles lui leur ce cet cette ces ça déjà très "
-          "aussi seulement quand où avoir ai avait il y a car donc plus merci",
+    "sont je me mon ma mes tu ton ta vous votre vos il elle ils elles lui leur ce cet cette ces ça déjà très "
+    "aussi seulement quand où avoir ai avait il y a car donc plus merci",
     "de": "der die das den dem des ein eine einen einem einer und oder aber als wie ist war sind sein ich mich mir "
-          "mein meine du dein sie ihr ihre er es wir uns euch zu im am an auf aus bei mit nach von vor für um über "
-          "dass sehr auch nur schon noch wenn wo hat habe hatte gibt denn danke",
+    "mein meine du dein sie ihr ihre er es wir uns euch zu im am an auf aus bei mit nach von vor für um über "
+    "dass sehr auch nur schon noch wenn wo hat habe hatte gibt denn danke",
 }
 """Stop words of the languages other than English that themes know (lower case)."""
 _JOIN = {
@@ -125,8 +125,31 @@ def stop_words(language: str = "en") -> list[str]:
         return sorted(set(_STOP[language].split()))
     if language not in ("en", UNDETERMINED):
         return []
-    stubs = {"don", "ve", "ll", "re", "didn", "doesn", "isn", "wasn", "won", "aren", "couldn", "wouldn",
-             "shouldn", "haven", "hasn", "im", "ive", "dont", "cant", "just", "amp", "thanks", "thank"}
+    stubs = {
+        "don",
+        "ve",
+        "ll",
+        "re",
+        "didn",
+        "doesn",
+        "isn",
+        "wasn",
+        "won",
+        "aren",
+        "couldn",
+        "wouldn",
+        "shouldn",
+        "haven",
+        "hasn",
+        "im",
+        "ive",
+        "dont",
+        "cant",
+        "just",
+        "amp",
+        "thanks",
+        "thank",
+    }
     return sorted(ENGLISH_STOP_WORDS | stubs)
 
 
@@ -249,8 +272,11 @@ class ThemeModel:
             raise InputError("There are no texts to find themes in (argument texts); pass at least one comment.")
         langs = text_languages(cleaned, languages)
         vec = TfidfVectorizer(
-            analyzer=_given, sublinear_tf=True,
-            min_df=2 if n >= 50 else 1, max_df=0.5 if n >= 50 else 1.0, max_features=self.max_features,
+            analyzer=_given,
+            sublinear_tf=True,
+            min_df=2 if n >= 50 else 1,
+            max_df=0.5 if n >= 50 else 1.0,
+            max_features=self.max_features,
             dtype=np.float32,
         )
         try:
@@ -270,9 +296,13 @@ class ThemeModel:
         # labels and key phrases are read from redacted text: personal data never names a theme
         from journeymap.voice.redact import redact
 
-        self.key_phrases_ = key_phrases([clean_text(redact(t)) for t in texts], self.labels_, self.n_themes_,
-                                        n_phrases=self.n_phrases,
-                                        languages=langs)
+        self.key_phrases_ = key_phrases(
+            [clean_text(redact(t)) for t in texts],
+            self.labels_,
+            self.n_themes_,
+            n_phrases=self.n_phrases,
+            languages=langs,
+        )
         return self
 
     def _k(self, X, cleaned: list[str]) -> int:
@@ -349,8 +379,12 @@ def _distinct_rows(M: np.ndarray) -> int:
     if sp.issparse(M):  # TF-IDF rows: compare their non-zero columns and values, never densify
         csr = sp.csr_matrix(M)  # (typed as an array; already CSR from TF-IDF)
         ptr = csr.indptr
-        return len({(csr.indices[a:b].tobytes(), np.round(csr.data[a:b], 6).tobytes())
-                    for a, b in zip(ptr[:-1], ptr[1:], strict=True)})
+        return len(
+            {
+                (csr.indices[a:b].tobytes(), np.round(csr.data[a:b], 6).tobytes())
+                for a, b in zip(ptr[:-1], ptr[1:], strict=True)
+            }
+        )
     return int(len(np.unique(np.round(np.asarray(M, dtype=np.float64), 12), axis=0)))
 
 
@@ -393,8 +427,9 @@ def choose_k(X, lo: int, hi: int, *, seed: int = 0, sample: int = 2000) -> int:
     return best_k
 
 
-def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: int = 5,
-                languages: Sequence[str] | None = None) -> list[list[str]]:
+def key_phrases(
+    texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: int = 5, languages: Sequence[str] | None = None
+) -> list[list[str]]:
     """Key phrases (2-3 word n-grams) per theme by class-based TF-IDF, best first (each text's
     phrases made with its language's stop words; ``languages`` detected when not given).
 
@@ -409,7 +444,9 @@ def key_phrases(texts: Sequence[str], labels: np.ndarray, k: int, *, n_phrases: 
     sw = frozenset().union(*(_stop(lang) for lang in set(langs))) if langs else _stop("en")
     vec = CountVectorizer(analyzer=_given, min_df=2 if n >= 50 else 1, binary=True, max_features=50000)
     try:
-        C = vec.fit_transform([_phrases_of(t, _stop(lang), _joiners(lang)) for t, lang in zip(texts, langs, strict=True)])
+        C = vec.fit_transform(
+            [_phrases_of(t, _stop(lang), _joiners(lang)) for t, lang in zip(texts, langs, strict=True)]
+        )
     except ValueError:
         return [[] for _ in range(k)]
     vocab = vec.get_feature_names_out()
@@ -457,7 +494,7 @@ def _phrases_of(text: str, stop: frozenset[str], joiners: frozenset[str] = _JOIN
         toks = re.findall(_TOKEN, segment)
         for size in (2, 3):
             for i in range(len(toks) - size + 1):
-                g = toks[i:i + size]
+                g = toks[i : i + size]
                 if g[0] not in stop and g[-1] not in stop and (size == 2 or g[1] not in stop or g[1] in joiners):
                     out.append(" ".join(g))
     return out
@@ -505,8 +542,11 @@ def rule_names(labels: list[str], phrases: list[list[str]], rules: Sequence[Them
             if out[i][1] != "discovered":
                 continue
             words = " " + " ".join(ph).lower() + " "
-            score = sum(1 for kw in rule.keywords if f" {kw.lower().strip()} " in words or
-                        any(kw.lower().strip() == p.lower() for p in ph))
+            score = sum(
+                1
+                for kw in rule.keywords
+                if f" {kw.lower().strip()} " in words or any(kw.lower().strip() == p.lower() for p in ph)
+            )
             if score > best_score:
                 best, best_score = i, score
         if best is not None:
@@ -558,7 +598,8 @@ def themes_from_texts(
     if free.sum() > 0:
         idx = np.flatnonzero(free)
         model = ThemeModel(backend, n_themes=n_themes, seed=seed, embedder=embedder).fit(
-            [texts[i] for i in idx.tolist()], None if languages is None else [languages[i] for i in idx.tolist()])
+            [texts[i] for i in idx.tolist()], None if languages is None else [languages[i] for i in idx.tolist()]
+        )
         labels = [_label(ph, c) for c, ph in enumerate(model.key_phrases_)]
         named = rule_names(labels, model.key_phrases_, rules)
         for c, (name, how) in enumerate(named):
@@ -583,11 +624,26 @@ def themes_from_texts(
         how = min(Counter(origin[members]).items(), key=lambda kv: (-kv[1], kv[0]))[0]
         if how == "pinned" and np.any(centrality[members] == 0):
             centrality[members] = _pinned_centrality([texts[i] for i in members])
-        themes.append(_theme(name, label, how, phrases[:8], members, n, ids, texts, ts, touchpoints,
-                             sentiment, centrality, period, n_quotes))
+        themes.append(
+            _theme(
+                name,
+                label,
+                how,
+                phrases[:8],
+                members,
+                n,
+                ids,
+                texts,
+                ts,
+                touchpoints,
+                sentiment,
+                centrality,
+                period,
+                n_quotes,
+            )
+        )
     themes.sort(key=lambda t: (-t.size, t.name))
-    meta = {"backend": backend, "seed": seed, "n_themes": n_themes, "period": period,
-            "rules": [r.name for r in rules]}
+    meta = {"backend": backend, "seed": seed, "n_themes": n_themes, "period": period, "rules": [r.name for r in rules]}
     return ThemeSet(themes=themes, n_comments=n, unthemed=0, meta=meta)
 
 
@@ -607,8 +663,9 @@ def _pinned_centrality(texts: list[str]) -> np.ndarray:
     return np.asarray(X @ centre).ravel() + 1e-9
 
 
-def _theme(name, label, how, phrases, members, n, ids, texts, ts, touchpoints, sentiment, centrality,
-           period, n_quotes) -> Theme:
+def _theme(
+    name, label, how, phrases, members, n, ids, texts, ts, touchpoints, sentiment, centrality, period, n_quotes
+) -> Theme:
     sent = None
     if sentiment is not None:
         vals = np.asarray([sentiment[i] for i in members], dtype=float)
@@ -616,14 +673,22 @@ def _theme(name, label, how, phrases, members, n, ids, texts, ts, touchpoints, s
         sent = float(vals.mean()) if len(vals) else None
     tps: dict[str, int] = {}
     if touchpoints is not None:
-        tps = dict(sorted(Counter((touchpoints[i] or UNASSIGNED) for i in members).items(),
-                          key=lambda kv: (-kv[1], kv[0])))
+        tps = dict(
+            sorted(Counter((touchpoints[i] or UNASSIGNED) for i in members).items(), key=lambda kv: (-kv[1], kv[0]))
+        )
     trend: dict[str, int] = {}
     if ts is not None:
         trend = dict(sorted(Counter(_period(ts[i], period) for i in members if ts[i] is not None).items()))
     return Theme(
-        name=name, label=label, origin=how, key_phrases=phrases, size=len(members), share=len(members) / max(n, 1),
-        sentiment=sent, touchpoints=tps, trend=trend,
+        name=name,
+        label=label,
+        origin=how,
+        key_phrases=phrases,
+        size=len(members),
+        share=len(members) / max(n, 1),
+        sentiment=sent,
+        touchpoints=tps,
+        trend=trend,
         quotes=_quotes(members, ids, texts, touchpoints, sentiment, centrality, n_quotes),
         feedback_ids=[ids[i] for i in members],
     )
@@ -643,8 +708,11 @@ def _quotes(members, ids, texts, touchpoints, sentiment, centrality, n_quotes) -
             continue
         seen.add(key)
         s = None if sentiment is None or _isnan(sentiment[i]) else float(sentiment[i])
-        out.append(Quote(feedback_id=ids[i], text=text, sentiment=s,
-                         touchpoint=None if touchpoints is None else touchpoints[i]))
+        out.append(
+            Quote(
+                feedback_id=ids[i], text=text, sentiment=s, touchpoint=None if touchpoints is None else touchpoints[i]
+            )
+        )
         if len(out) >= n_quotes:
             break
     return out
@@ -705,13 +773,19 @@ def find_themes(
         raise InputError(f"Period {period!r} is unknown (argument period); use one of {', '.join(PERIODS)}.")
     fb = feedback.filter(feedback.text.notnull(), feedback.feedback_id.notnull())
     tp = fb.link_touchpoint if "link_touchpoint" in fb.columns else fb.touchpoint
-    cols = {"feedback_id": fb.feedback_id, "text": fb.text, "ts": fb.ts, "tp": tp.cast("string"),
-            **{c: fb[c].cast("float64") for c in RATING_COLUMNS if c in fb.columns}}
+    cols = {
+        "feedback_id": fb.feedback_id,
+        "text": fb.text,
+        "ts": fb.ts,
+        "tp": tp.cast("string"),
+        **{c: fb[c].cast("float64") for c in RATING_COLUMNS if c in fb.columns},
+    }
     t = fb.select(**cols)
     if scores is not None:
         extra = {"language": scores.language} if "language" in scores.columns else {}
-        s = scores.select(sid=scores.feedback_id, sentiment=scores.sentiment, sentiment_label=scores.sentiment_label,
-                          **extra)
+        s = scores.select(
+            sid=scores.feedback_id, sentiment=scores.sentiment, sentiment_label=scores.sentiment_label, **extra
+        )
         t = t.left_join(s, t.feedback_id == s.sid).drop("sid")
     df = engine.execute(t.order_by("feedback_id"), con)
     texts = df["text"].tolist()
@@ -727,12 +801,22 @@ def find_themes(
         label = [r if r is not None else x for r, x in zip(by_rating, df["sentiment_label"].tolist(), strict=True)]
         df = df[np.asarray([x == sentiment for x in label], dtype=bool)].reset_index(drop=True)
     if df.empty:
-        raise InputError("No feedback with text matches (feedback table, sentiment filter); ingest comments or loosen the filter.")
+        raise InputError(
+            "No feedback with text matches (feedback table, sentiment filter); ingest comments or loosen the filter."
+        )
     return themes_from_texts(
-        df["feedback_id"].tolist(), df["text"].tolist(), ts=df["ts"].tolist(),
+        df["feedback_id"].tolist(),
+        df["text"].tolist(),
+        ts=df["ts"].tolist(),
         touchpoints=[None if _isnan(x) else x for x in df["tp"].tolist()],
-        sentiment=df["sentiment"].astype(float).tolist(), rules=blueprint.themes if blueprint else (),
-        backend=backend, n_themes=n_themes, seed=seed, embedder=embedder, period=period, n_quotes=n_quotes,
+        sentiment=df["sentiment"].astype(float).tolist(),
+        rules=blueprint.themes if blueprint else (),
+        backend=backend,
+        n_themes=n_themes,
+        seed=seed,
+        embedder=embedder,
+        period=period,
+        n_quotes=n_quotes,
         languages=df["language"].tolist() if "language" in df.columns else None,
     )
 
@@ -763,8 +847,15 @@ def rating_labels(rating=None, rating_scale=None, csat=None, nps=None) -> list[s
 
     r, scale, cs, ps = num(rating), num(rating_scale), num(csat), num(nps)
     have = r[~np.isnan(r)]
-    guess = (5.0 if have.size and have.min() >= 1 and have.max() <= 5 else
-             10.0 if have.size and have.min() >= 0 and have.max() <= 10 else float(have.max()) if have.size else 5.0)
+    guess = (
+        5.0
+        if have.size and have.min() >= 1 and have.max() <= 5
+        else 10.0
+        if have.size and have.min() >= 0 and have.max() <= 10
+        else float(have.max())
+        if have.size
+        else 5.0
+    )
     scale = np.where(np.isnan(scale) | (scale <= 0), guess, scale)
     share = np.where(np.isnan(r), cs / 5.0, r / scale)
     by_share = np.where(share <= 0.4 + 1e-9, "negative", np.where(share <= 0.6 + 1e-9, "neutral", "positive"))

@@ -26,7 +26,9 @@ class DuckDBLoader:
         self.db = con.con
 
     def has_unnumbered_events(self) -> bool:
-        return bool(self.db.execute("SELECT count(*) FROM (SELECT 1 FROM events WHERE seq IS NULL LIMIT 1)").fetchone()[0])
+        return bool(
+            self.db.execute("SELECT count(*) FROM (SELECT 1 FROM events WHERE seq IS NULL LIMIT 1)").fetchone()[0]
+        )
 
     def memory_limit(self) -> str | None:
         return self.db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
@@ -56,7 +58,9 @@ class DuckDBLoader:
         return steps._quarantine(job, f"SELECT * FROM {steps.stage_name(job)}")
 
     def count_staged_good(self, job: Job) -> int:
-        return int(self.db.execute(f"SELECT count(*) FROM {steps.stage_name(job)} WHERE _jm_reason IS NULL").fetchone()[0])
+        return int(
+            self.db.execute(f"SELECT count(*) FROM {steps.stage_name(job)} WHERE _jm_reason IS NULL").fetchone()[0]
+        )
 
     def upsert_customers(self, job: Job) -> int:
         return steps._load_customers(job)

@@ -96,8 +96,13 @@ def _open_csv(db, path: Path, delim: str, n: int) -> SourceRelation:
     sql = f"SELECT * FROM {reader}"
     if names != cols:
         sql = f"SELECT {_aliases(cols, names)} FROM {reader}"
-    return SourceRelation(sql=sql, columns=names, types={b: types[a] for a, b in zip(cols, names, strict=True)},
-                          rejects=rej, numbered=False)
+    return SourceRelation(
+        sql=sql,
+        columns=names,
+        types={b: types[a] for a, b in zip(cols, names, strict=True)},
+        rejects=rej,
+        numbered=False,
+    )
 
 
 def safe_names(names: list[str]) -> list[str]:
@@ -131,7 +136,8 @@ def safe_names(names: list[str]) -> list[str]:
 
 def _aliases(columns: list[str], names: list[str]) -> str:
     return ", ".join(
-        quote_ident(a) if a == b else f"{quote_ident(a)} AS {quote_ident(b)}" for a, b in zip(columns, names, strict=True)
+        quote_ident(a) if a == b else f"{quote_ident(a)} AS {quote_ident(b)}"
+        for a, b in zip(columns, names, strict=True)
     )
 
 
@@ -144,7 +150,9 @@ def _open_parquet(db, path: Path) -> SourceRelation:
     sql = f"SELECT file_row_number + 1 AS _jm_row, {_aliases(cols, names)} FROM {numbered}"
     if "file_row_number" in (c.lower() for c in cols):  # the reader's own row number would clash with it
         sql = f"SELECT row_number() OVER () AS _jm_row, {_aliases(cols, names)} FROM {reader}"
-    return SourceRelation(sql=sql, columns=names, types={b: types[a] for a, b in zip(cols, names, strict=True)}, numbered=True)
+    return SourceRelation(
+        sql=sql, columns=names, types={b: types[a] for a, b in zip(cols, names, strict=True)}, numbered=True
+    )
 
 
 def _json_columns(db, objects_sql: str, path: Path) -> list[str]:

@@ -132,9 +132,12 @@ def _identity_sql(job: Job) -> str:
     key = job.pseudonym_key.hex() if job.pseudonym_key is not None else ""
     null = "chr(0)"
     parts = [
-        f"coalesce(customer_id, {null})", f"coalesce(CAST(epoch_us(ts) AS VARCHAR), {null})",
-        f"coalesce(touchpoint, {null})", f"coalesce(channel, {null})",
-        f"coalesce(CAST(revenue AS VARCHAR), {null})", f"coalesce(order_id, {null})",
+        f"coalesce(customer_id, {null})",
+        f"coalesce(CAST(epoch_us(ts) AS VARCHAR), {null})",
+        f"coalesce(touchpoint, {null})",
+        f"coalesce(channel, {null})",
+        f"coalesce(CAST(revenue AS VARCHAR), {null})",
+        f"coalesce(order_id, {null})",
     ]
     for c in sorted(job.mapping.unmapped):
         parts += [quote_str(c), f"coalesce(CAST({quote_ident('_jm_p_' + c)} AS VARCHAR), {null})"]
@@ -183,21 +186,26 @@ def _reasons(job: Job) -> list[tuple[str, str]]:
         if name in ("nps", "csat", "ces"):
             out.append(scale_reason(name, _req(job, name), job.dtype(name)))
     if job.table == "feedback":
+
         def typed(name: str) -> tuple[str, str] | None:
             return (_req(job, name), job.dtype(name)) if _col(job, name) is not None else None
 
         out += rating_reasons(typed("rating"), typed("rating_scale"))
     if job.table == "feedback" and _col(job, "kind") is not None:
         kinds = ", ".join(quote_str(k) for k in schema.FEEDBACK_KINDS)
-        out.append((
-            f"(NOT {blank_sql(_req(job, 'kind'))} AND lower(trim({_col(job, 'kind')})) NOT IN ({kinds}))",
-            f"'unknown feedback kind ' || {quoted_sql(_req(job, 'kind'))} || '; use one of {', '.join(schema.FEEDBACK_KINDS)}'",
-        ))
+        out.append(
+            (
+                f"(NOT {blank_sql(_req(job, 'kind'))} AND lower(trim({_col(job, 'kind')})) NOT IN ({kinds}))",
+                f"'unknown feedback kind ' || {quoted_sql(_req(job, 'kind'))} || '; use one of {', '.join(schema.FEEDBACK_KINDS)}'",
+            )
+        )
     if job.blueprint is not None and job.blueprint.strict and _col(job, "touchpoint") is not None:
-        out.append((
-            f"(_jm_tp IS NOT NULL AND NOT {known_touchpoint_sql('_jm_tp', job.blueprint)})",
-            "'unknown touchpoint ' || '''' || _jm_tp || '''' || ' (the blueprint is strict)'",
-        ))
+        out.append(
+            (
+                f"(_jm_tp IS NOT NULL AND NOT {known_touchpoint_sql('_jm_tp', job.blueprint)})",
+                "'unknown touchpoint ' || '''' || _jm_tp || '''' || ' (the blueprint is strict)'",
+            )
+        )
     return out
 
 
@@ -217,7 +225,12 @@ def _ts_reasons(job: Job) -> list[tuple[str, str]]:
     non_finite = non_finite_reason(ts, job.dtype("ts"), job.mapping.columns["ts"])
     if non_finite is not None:
         out.append(non_finite)  # a NaN or infinite epoch
-    out.append(("_jm_ts IS NULL", f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}"))
+    out.append(
+        (
+            "_jm_ts IS NULL",
+            f"'unparseable timestamp ' || {quoted_sql(ts)} || ' in column ' || {quote_str(job.mapping.columns['ts'])}",
+        )
+    )
     out.append(_year_reason(job, ts))
     return out
 
@@ -237,6 +250,7 @@ def _year_reason(job: Job, ts: str) -> tuple[str, str]:
 
 def _canonical(job: Job, numbered: bool = True) -> list[str]:
     """Select items of the staging table's canonical columns, over the inner relation."""
+
     def num(name: str) -> str:
         return number_sql(_req(job, name), job.dtype(name)) if _col(job, name) is not None else "NULL"
 
@@ -252,7 +266,8 @@ def _canonical(job: Job, numbered: bool = True) -> list[str]:
     if job.table == "events":
         unmapped = [f"{quote_ident(c)} AS {quote_ident('_jm_p_' + c)}" for c in job.mapping.unmapped]
         return [
-            f"{_customer_id(job)} AS customer_id", *common,
+            f"{_customer_id(job)} AS customer_id",
+            *common,
             f"{_text(_col(job, 'session_id'))} AS session_id",
             f"{num('revenue')} AS revenue",
             f"{_text(_col(job, 'order_id'))} AS order_id",
@@ -263,7 +278,8 @@ def _canonical(job: Job, numbered: bool = True) -> list[str]:
     scores = [f"CAST({num(s)} AS SMALLINT) AS {s}" for s in ("nps", "csat", "ces")]
     return [
         f"coalesce({_text(_col(job, 'feedback_id'))}, _jm_hash) AS feedback_id",
-        f"{_customer_id(job)} AS customer_id", *common,
+        f"{_customer_id(job)} AS customer_id",
+        *common,
         f"{kind} AS kind",
         f"{_text(_col(job, 'text'))} AS text",
         f"{num('rating')} AS rating",
@@ -286,7 +302,9 @@ def _reasoned_sql(job: Job, numbered: bool) -> str:
         if _col(job, "ts") is None:  # feedback with a default time (ts_default)
             inner_extra.append(f"{job.ts_default_sql} AS _jm_ts")
         else:
-            inner_extra.append(f"{ts_sql(_req(job, 'ts'), job.dtype('ts'), tz=job.tz, ts_format=job.ts_format)} AS _jm_ts")
+            inner_extra.append(
+                f"{ts_sql(_req(job, 'ts'), job.dtype('ts'), tz=job.tz, ts_format=job.ts_format)} AS _jm_ts"
+            )
         raw_tp = _text(_col(job, "touchpoint")) if _col(job, "touchpoint") else None
         cols = {c: quote_ident(c) for c in job.rel.columns}
         inner_extra.append(f"{touchpoint_sql(raw_tp, job.blueprint, cols)} AS _jm_tp")
@@ -334,7 +352,9 @@ def _stream(job: Job, tell: Callable) -> tuple[int, int, int, int, int]:
     # window on one thread, the parse included (docs/ingest.md, "Keeping the row order"). Otherwise
     # insertion order does not matter, and not keeping it is much faster.
     number_last = t == "events" and not job.rel.numbered
-    items = ", ".join(f"{_seq_base(job)} + row_number() OVER () AS seq" if c == "seq" and number_last else c for c in cols)
+    items = ", ".join(
+        f"{_seq_base(job)} + row_number() OVER () AS seq" if c == "seq" and number_last else c for c in cols
+    )
     if not number_last:
         db.execute("SET preserve_insertion_order = false")
     try:
@@ -384,10 +404,12 @@ def _has_ties(db, table: str, key: str, before: int) -> bool:
     order: sorting 8-byte hashes costs about half of count(DISTINCT), whose hash table of millions
     of keys misses the caches.
     """
-    return bool(db.execute(
-        f"SELECT count(*) FROM (SELECT h = lag(h) OVER (ORDER BY h) AS tie FROM "
-        f"(SELECT hash({key}) AS h FROM {table} WHERE rowid > {before})) WHERE tie"
-    ).fetchone()[0])
+    return bool(
+        db.execute(
+            f"SELECT count(*) FROM (SELECT h = lag(h) OVER (ORDER BY h) AS tie FROM "
+            f"(SELECT hash({key}) AS h FROM {table} WHERE rowid > {before})) WHERE tie"
+        ).fetchone()[0]
+    )
 
 
 def _number_repeats(db, before: int) -> None:
@@ -415,7 +437,7 @@ def _quarantine(job: Job, rows: str | None) -> tuple[int, int, int]:
     event (:func:`_row_key_sql`): one that an earlier ingest quarantined is not written again and
     counts as a duplicate.
     """
-    head = f"{quote_str(job.source)} AS source, {quote_str(job.table)} AS \"table\""
+    head = f'{quote_str(job.source)} AS source, {quote_str(job.table)} AS "table"'
     row_number = "s._jm_row"
     rejects = skipped = 0
     key = quote_str(job.pseudonym_key.hex() if job.pseudonym_key is not None else "")
@@ -444,11 +466,14 @@ def _quarantine(job: Job, rows: str | None) -> tuple[int, int, int]:
             row_number = f"s._jm_row + coalesce((SELECT max(j) FROM jm_shift_{job.n} WHERE before < s._jm_row), 0)"
     bad = 0
     if rows is not None:
-        bad, seen = _insert_new(job, (
-            f"SELECT {head}, {row_number} AS row_number, s._jm_reason AS reason, s._jm_raw AS raw, "
-            f"{quote_str(job.ingest_id)} AS ingest_id, "
-            f"s._jm_qkey AS _k FROM ({rows}) s WHERE s._jm_reason IS NOT NULL"
-        ))
+        bad, seen = _insert_new(
+            job,
+            (
+                f"SELECT {head}, {row_number} AS row_number, s._jm_reason AS reason, s._jm_raw AS raw, "
+                f"{quote_str(job.ingest_id)} AS ingest_id, "
+                f"s._jm_qkey AS _k FROM ({rows}) s WHERE s._jm_reason IS NOT NULL"
+            ),
+        )
         skipped += seen
     return bad, rejects, skipped
 
@@ -477,10 +502,14 @@ def _insert_new(job: Job, rows_sql: str) -> tuple[int, int]:
         f"FROM ({rows_sql})"
     )
     total = job.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-    written = job.db.execute(
-        f"INSERT INTO quarantine SELECT * FROM {t} n "
-        f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.row_key = n.row_key)"
-    ).fetchone()[0] if total else 0
+    written = (
+        job.db.execute(
+            f"INSERT INTO quarantine SELECT * FROM {t} n "
+            f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.row_key = n.row_key)"
+        ).fetchone()[0]
+        if total
+        else 0
+    )
     job.db.execute(f"DROP TABLE {t}")
     return written, total - written
 
@@ -526,9 +555,7 @@ def _log(job: Job, r: Counts, started: datetime, content_hash: str) -> None:
 
 
 def _exists(db, name: str) -> bool:
-    return bool(db.execute(
-        f"SELECT count(*) FROM duckdb_tables() WHERE table_name = {quote_str(name)}"
-    ).fetchone()[0])
+    return bool(db.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = {quote_str(name)}").fetchone()[0])
 
 
 def _drop(job: Job) -> None:

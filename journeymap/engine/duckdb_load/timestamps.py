@@ -159,8 +159,18 @@ def _number_text(text: str, tz: str) -> str:
     )
 
 
-_INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT",
-                  "UTINYINT", "UHUGEINT")
+_INTEGER_TYPES = (
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "HUGEINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+    "UHUGEINT",
+)
 
 
 def epoch_unit(value: float) -> str:
@@ -209,7 +219,9 @@ _TIME_FORMS = (" %H:%M:%S", " %H:%M", "", " %I:%M:%S %p", " %I:%M %p")
 
 
 CANDIDATE_FORMATS = (
-    *(d + t for d in _date_forms() for t in _TIME_FORMS), "%Y%m%d%H%M%S", "%Y%m%d",
+    *(d + t for d in _date_forms() for t in _TIME_FORMS),
+    "%Y%m%d%H%M%S",
+    "%Y%m%d",
 )
 """Forms a text column may have besides ISO 8601 and epoch numbers, in order of preference."""
 
@@ -253,7 +265,9 @@ def _auto_sql(text: str) -> str:
     return f"CASE WHEN NOT regexp_matches({text}, '{_SHORT_FIRST_RE}') THEN {ts_sql(text, 'VARCHAR')} END"
 
 
-def detect_ts_format(db, relation_sql: str, column: str, *, years: tuple[int, int], table: str = "jm_ts_sample") -> str | None:
+def detect_ts_format(
+    db, relation_sql: str, column: str, *, years: tuple[int, int], table: str = "jm_ts_sample"
+) -> str | None:
     """The one strptime form that reads every sampled value of text column ``column``, or None.
 
     None means: read the column as ISO 8601 / epoch, value by value (also when no single form
@@ -300,14 +314,15 @@ def _decide(db, table: str, column: str, years: tuple[int, int]) -> str | None:
     shape, n, first, last, fewest, most = groups[0]
     # a form that starts with day, month or a 2-digit year needs 1-2 leading digits, one with %Y 4 or more
     forms = [
-        f for f in CANDIDATE_FORMATS
+        f
+        for f in CANDIDATE_FORMATS
         if skeleton(f) == shape and (most <= 2 if f[:2] in ("%m", "%d", "%y") else fewest >= 4)
     ]
     if not forms:
         return None  # e.g. ISO 8601: read value by value as before
     names = [_AUTO, *forms] if most > 2 else forms
     parsed = [_auto_sql("t") if f == _AUTO else f"try_strptime(t, {quote_str(f)})" for f in names]
-    pairs = [(i, names.index(_swap(f))) for i, f in enumerate(names) if f != _AUTO and _swap(f) in names[i + 1:]]
+    pairs = [(i, names.index(_swap(f))) for i, f in enumerate(names) if f != _AUTO and _swap(f) in names[i + 1 :]]
     lo, hi = years
     aggs = [f"count(p{i}), count(p{i}) FILTER (WHERE year(p{i}) BETWEEN {lo} AND {hi})" for i in range(len(names))]
     aggs += [f"count(*) FILTER (WHERE p{i} <> p{j})" for i, j in pairs]

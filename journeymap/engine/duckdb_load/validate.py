@@ -91,8 +91,21 @@ def channel_sql(touchpoint: str, data_channel: str | None, blueprint: Blueprint 
     return f"coalesce(nullif(trim(CAST({data_channel} AS VARCHAR)), ''), {from_blueprint})"
 
 
-_NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT",
-                 "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "UHUGEINT")
+_NUMBER_TYPES = (
+    "DOUBLE",
+    "FLOAT",
+    "REAL",
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "HUGEINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+    "UHUGEINT",
+)
 _FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
 
 
@@ -141,9 +154,7 @@ def scale_reason(name: str, col: str, dtype: str, num: str | None = None) -> tup
     return cond, f"'{name} ' || {_quoted(col)} || ' is outside its scale {lo}-{hi}'"
 
 
-def rating_reasons(
-    rating: tuple[str, str] | None, scale: tuple[str, str] | None
-) -> list[tuple[str, str]]:
+def rating_reasons(rating: tuple[str, str] | None, scale: tuple[str, str] | None) -> list[tuple[str, str]]:
     """(condition, reason) pairs for a rating outside its scale: ``rating`` and ``scale`` are the
     (column SQL, type) of the rating and rating_scale columns, each None when the source lacks it.
 
@@ -154,18 +165,22 @@ def rating_reasons(
     top = None
     if scale is not None:
         top = number_sql(*scale)
-        out.append((
-            f"({top} IS NOT NULL AND {top} <= 0)",
-            f"'rating_scale ' || {_quoted(scale[0])} || ' must be above 0 (the highest rating, e.g. 5 or 10)'",
-        ))
+        out.append(
+            (
+                f"({top} IS NOT NULL AND {top} <= 0)",
+                f"'rating_scale ' || {_quoted(scale[0])} || ' must be above 0 (the highest rating, e.g. 5 or 10)'",
+            )
+        )
     if rating is not None:
         num = number_sql(*rating)
         above = f" OR ({top} IS NOT NULL AND {num} > {top})" if top is not None else ""
         shown = f"coalesce('0-' || printf('%g', {top}), 'from 0')" if top is not None else "'from 0'"
-        out.append((
-            f"({num} IS NOT NULL AND ({num} < 0{above}))",
-            f"'rating ' || {_quoted(rating[0])} || ' is outside its scale ' || {shown} || ' (rating_scale)'",
-        ))
+        out.append(
+            (
+                f"({num} IS NOT NULL AND ({num} < 0{above}))",
+                f"'rating ' || {_quoted(rating[0])} || ' is outside its scale ' || {shown} || ' (rating_scale)'",
+            )
+        )
     return out
 
 

@@ -69,8 +69,10 @@ def build_section(name: str, inputs: MapInputs) -> Any:
     if key not in SECTIONS:
         raise InputError(f"Map section {name!r} is unknown; the sections are: {', '.join(SECTIONS)}.")
     if key == "lanes":
-        return sorted((tp for st in build_section("stages", inputs) for lane in st.lanes for tp in lane.touchpoints),
-                      key=lambda c: c.order)
+        return sorted(
+            (tp for st in build_section("stages", inputs) for lane in st.lanes for tp in lane.touchpoints),
+            key=lambda c: c.order,
+        )
     value = SECTIONS[key](inputs)
     from pydantic import TypeAdapter
 
@@ -80,8 +82,11 @@ def build_section(name: str, inputs: MapInputs) -> Any:
 
 def compose(inputs: MapInputs, *, compared: bool = True) -> JourneyMap:
     """The document from its sections (``compared=False``: without the change against the previous map)."""
-    parts = {name: f(inputs) for name, f in SECTIONS.items()
-             if name not in ("lanes", "change", "summary") or name == "summary" and compared}
+    parts = {
+        name: f(inputs)
+        for name, f in SECTIONS.items()
+        if name not in ("lanes", "change", "summary") or name == "summary" and compared
+    }
     if not compared:
         parts["summary"] = summary._summary(inputs)
     else:

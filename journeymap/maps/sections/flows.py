@@ -19,10 +19,18 @@ def end_words(inputs: MapInputs) -> dict[str, str]:
 
 def flows(inputs: MapInputs) -> Flows:
     """The document's ``flows``."""
-    nodes = [SankeyNode(id=f"{r['step']}:{r['node']}", label=r["node"], step=int(r["step"]),
-                        stage=inputs.stage_of.get(r["node"])) for r in inputs.flow_nodes]
-    links = [SankeyLink(source=f"{r['step']}:{r['source']}", target=f"{int(r['step']) + 1}:{r['target']}",
-                        value=int(r["journeys"])) for r in inputs.flow_links]
+    nodes = [
+        SankeyNode(
+            id=f"{r['step']}:{r['node']}", label=r["node"], step=int(r["step"]), stage=inputs.stage_of.get(r["node"])
+        )
+        for r in inputs.flow_nodes
+    ]
+    links = [
+        SankeyLink(
+            source=f"{r['step']}:{r['source']}", target=f"{int(r['step']) + 1}:{r['target']}", value=int(r["journeys"])
+        )
+        for r in inputs.flow_links
+    ]
     # end states (CONVERTED/DROPPED/IN_PROGRESS) may appear as targets without a node row
     known = {n.id for n in nodes}
     for link in links:
@@ -34,16 +42,25 @@ def flows(inputs: MapInputs) -> Flows:
     top = sorted(real, key=lambda r: (-int(r["count"]), r["source"], r["target"]))[:25]
     ends = end_words(inputs)
     return Flows(
-        unit="journeys", total=inputs.totals.journeys,
-        top_transitions=[Transition(source=r["source"], target=ends.get(r["target"]) or r["target"],
-                                    count=int(r["count"]), share=_f(r["probability"]),
-                                    median_gap_s=_f(r["median_gap_s"]))
-                         for r in top],
-        nodes=nodes, links=links,
+        unit="journeys",
+        total=inputs.totals.journeys,
+        top_transitions=[
+            Transition(
+                source=r["source"],
+                target=ends.get(r["target"]) or r["target"],
+                count=int(r["count"]),
+                share=_f(r["probability"]),
+                median_gap_s=_f(r["median_gap_s"]),
+            )
+            for r in top
+        ],
+        nodes=nodes,
+        links=links,
         note="Sankey: first 5 steps of each journey (repeats collapsed), top 8 touchpoints per step, the rest "
-             "as 'Other'; link values count journeys (one transition per journey per step). Top transitions "
-             "count every transition between consecutive touches, and a journey's last touch to how it ends "
-             f"({', '.join(dict.fromkeys(ends.values()))}); journey starts are left out.")
+        "as 'Other'; link values count journeys (one transition per journey per step). Top transitions "
+        "count every transition between consecutive touches, and a journey's last touch to how it ends "
+        f"({', '.join(dict.fromkeys(ends.values()))}); journey starts are left out.",
+    )
 
 
 def _f(x: Any) -> float | None:

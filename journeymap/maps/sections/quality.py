@@ -25,19 +25,33 @@ def data_quality(inputs: MapInputs) -> DataQuality:
     if set(langs) - {"en", "und"} or v.languages.get("unscored"):
         said = ", ".join(f"{k} {n}" for k, n in langs.items())
         why = "; ".join(f"{n}: {r}" for r, n in v.languages.get("unscored_reasons", {}).items())
-        notes.append(f"Feedback languages: {said} (und: too short to tell)."
-                     + (f" {v.languages['unscored']} comments have no text sentiment ({why}); their ratings "
-                        "still count." if v.languages.get("unscored") else ""))
+        notes.append(
+            f"Feedback languages: {said} (und: too short to tell)."
+            + (
+                f" {v.languages['unscored']} comments have no text sentiment ({why}); their ratings still count."
+                if v.languages.get("unscored")
+                else ""
+            )
+        )
     small = small_kpis(inputs)
     if small:
         notes.append(f"{small} touchpoint/stage KPI figures rest on fewer than {SMALL_N} responses (flagged).")
     if status.get("in_progress"):
-        notes.append(f"{status['in_progress']} journeys are still in progress at the data's end; "
-                     + ("they count as neither converted nor gave up." if inputs.has_goals else
-                        "the blueprint has no goals: they continued, the others ended."))
-    return DataQuality(rows=dict(inputs.data.rows),
-                       mapped_rows={"events": inputs.data.mapped_events, "feedback": v.n_feedback},
-                       feedback_languages=dict(langs),
-                       unscored_feedback=dict(v.languages.get("unscored_reasons", {})),
-                       quarantine=list(inputs.data.quarantine), ingest_log=list(inputs.data.ingest_log),
-                       journey_status=dict(status), notes=notes)
+        notes.append(
+            f"{status['in_progress']} journeys are still in progress at the data's end; "
+            + (
+                "they count as neither converted nor gave up."
+                if inputs.has_goals
+                else "the blueprint has no goals: they continued, the others ended."
+            )
+        )
+    return DataQuality(
+        rows=dict(inputs.data.rows),
+        mapped_rows={"events": inputs.data.mapped_events, "feedback": v.n_feedback},
+        feedback_languages=dict(langs),
+        unscored_feedback=dict(v.languages.get("unscored_reasons", {})),
+        quarantine=list(inputs.data.quarantine),
+        ingest_log=list(inputs.data.ingest_log),
+        journey_status=dict(status),
+        notes=notes,
+    )

@@ -16,8 +16,18 @@ from journeymap.maps.sections._memo import memo
 from journeymap.maps.stats import mean_interval
 from journeymap.voice.summary import METHOD, UNASSIGNED, FeedbackFigures, NegativeQuote, pick_quotes
 
-__all__ = ["METHOD", "VoiceView", "emotion", "kpi", "persona_quotes", "persona_views", "quotes", "themes",
-           "themes_at", "view"]
+__all__ = [
+    "METHOD",
+    "VoiceView",
+    "emotion",
+    "kpi",
+    "persona_quotes",
+    "persona_views",
+    "quotes",
+    "themes",
+    "themes_at",
+    "view",
+]
 
 
 def emotion(f: FeedbackFigures) -> Emotion | None:
@@ -25,8 +35,14 @@ def emotion(f: FeedbackFigures) -> Emotion | None:
     if f.n == 0:
         return None
     est = mean_interval(f.mean, f.sd, f.n)
-    return Emotion(mean=est.value, low=est.low, high=est.high, n=f.n, negative_share=f.negative_share,
-                   dominant=[EmotionShare(emotion=e, share=share, n=k) for e, k, share in f.dominant()])
+    return Emotion(
+        mean=est.value,
+        low=est.low,
+        high=est.high,
+        n=f.n,
+        negative_share=f.negative_share,
+        dominant=[EmotionShare(emotion=e, share=share, n=k) for e, k, share in f.dominant()],
+    )
 
 
 def estimate(f: FeedbackFigures | None) -> Estimate | None:
@@ -47,8 +63,17 @@ def kpi(r: Mapping[str, Any], targets: Any, f: FeedbackFigures | None) -> KPI:
             meets = None if mean is None else mean >= target
         else:
             meets = value >= target
-    return KPI(name=name, value=value, low=_f(r["low"]), high=_f(r["high"]), n=n, small_sample=bool(r["too_small"]),
-               target=target, meets_target=meets, mean=mean)
+    return KPI(
+        name=name,
+        value=value,
+        low=_f(r["low"]),
+        high=_f(r["high"]),
+        n=n,
+        small_sample=bool(r["too_small"]),
+        target=target,
+        meets_target=meets,
+        mean=mean,
+    )
 
 
 @dataclass(frozen=True)
@@ -69,8 +94,12 @@ class VoiceView:
         return list(self.themes.get(tp, []))
 
 
-def _view(figures: Mapping[Key, FeedbackFigures], kpi_rows: Mapping[Key, Rows], targets: Any,
-          theme_refs: Mapping[str, list[ThemeRef]]) -> VoiceView:
+def _view(
+    figures: Mapping[Key, FeedbackFigures],
+    kpi_rows: Mapping[Key, Rows],
+    targets: Any,
+    theme_refs: Mapping[str, list[ThemeRef]],
+) -> VoiceView:
     emotions = {k: e for k, f in figures.items() if (e := emotion(f)) is not None}
     kpis = {k: [kpi(r, targets, figures.get(k)) for r in rows] for k, rows in kpi_rows.items()}
     return VoiceView(kpis=kpis, emotions=emotions, themes=theme_refs)
@@ -86,8 +115,10 @@ def view(inputs: MapInputs) -> VoiceView:
 def persona_views(inputs: MapInputs) -> dict[str, VoiceView]:
     """The voice of each persona (no themes: themes are of the whole map)."""
     v = inputs.voice
-    return {who: _view(v.persona_levels.get(who, {}), v.persona_kpis.get(who, {}), inputs.blueprint.targets, {})
-            for who in set(v.persona_levels) | set(v.persona_kpis)}
+    return {
+        who: _view(v.persona_levels.get(who, {}), v.persona_kpis.get(who, {}), inputs.blueprint.targets, {})
+        for who in set(v.persona_levels) | set(v.persona_kpis)
+    }
 
 
 def persona_emotion(inputs: MapInputs, persona: str, stage: str | None) -> Estimate | None:
@@ -107,18 +138,35 @@ def _themes(inputs: MapInputs) -> tuple[list[Theme], dict[str, list[ThemeRef]], 
     quotes_at: dict[str, list[Quote]] = {}
     for i, th in enumerate(ts.themes):
         tps = sorted(th.touchpoints.items(), key=lambda kv: (-kv[1], kv[0]))
-        qs = [Quote(feedback_id=q.feedback_id, text=q.text, sentiment=q.sentiment, touchpoint=q.touchpoint,
-                    theme=th.name) for q in th.quotes]
-        docs.append(Theme(theme_id=i + 1, label=th.name, n=th.size, share=th.share, sentiment=th.sentiment,
-                          touchpoints=[k for k, _ in tps if k != UNASSIGNED][:5], quotes=qs[:5]))
+        qs = [
+            Quote(feedback_id=q.feedback_id, text=q.text, sentiment=q.sentiment, touchpoint=q.touchpoint, theme=th.name)
+            for q in th.quotes
+        ]
+        docs.append(
+            Theme(
+                theme_id=i + 1,
+                label=th.name,
+                n=th.size,
+                share=th.share,
+                sentiment=th.sentiment,
+                touchpoints=[k for k, _ in tps if k != UNASSIGNED][:5],
+                quotes=qs[:5],
+            )
+        )
         for tp, n in tps:
             if tp == UNASSIGNED:
                 continue
             f = inputs.voice.figures.get(("touchpoint", tp))
             total = f.texts if f is not None else 0
-            refs.setdefault(tp, []).append(ThemeRef(
-                theme=th.name, theme_id=i + 1, n=int(n), share=(n / total) if total else None,
-                sentiment=th.sentiment))
+            refs.setdefault(tp, []).append(
+                ThemeRef(
+                    theme=th.name,
+                    theme_id=i + 1,
+                    n=int(n),
+                    share=(n / total) if total else None,
+                    sentiment=th.sentiment,
+                )
+            )
             quotes_at.setdefault(tp, []).extend(q for q in qs if q.touchpoint == tp)
     refs = {tp: sorted(r, key=lambda x: (-x.n, x.theme))[:5] for tp, r in refs.items()}
     return docs, refs, quotes_at
@@ -138,14 +186,27 @@ def themes_at(inputs: MapInputs) -> dict[str, list[ThemeRef]]:
 def _quote(q: Quote | NegativeQuote) -> Quote:
     if isinstance(q, Quote):
         return q
-    return Quote(feedback_id=q.feedback_id, text=q.text, sentiment=q.sentiment, touchpoint=q.touchpoint,
-                 time=q.time, source=q.source)
+    return Quote(
+        feedback_id=q.feedback_id,
+        text=q.text,
+        sentiment=q.sentiment,
+        touchpoint=q.touchpoint,
+        time=q.time,
+        source=q.source,
+    )
 
 
-def _picked(theme_quotes: Mapping[str, list[Quote]], negative: Mapping[str, tuple[NegativeQuote, ...]],
-            order: Mapping[str, list[ThemeRef]]) -> dict[str, list[Quote]]:
-    chosen = pick_quotes(theme_quotes, negative, {tp: [r.theme for r in refs] for tp, refs in order.items()},
-                         theme_of=lambda q: getattr(q, "theme", None))
+def _picked(
+    theme_quotes: Mapping[str, list[Quote]],
+    negative: Mapping[str, tuple[NegativeQuote, ...]],
+    order: Mapping[str, list[ThemeRef]],
+) -> dict[str, list[Quote]]:
+    chosen = pick_quotes(
+        theme_quotes,
+        negative,
+        {tp: [r.theme for r in refs] for tp, refs in order.items()},
+        theme_of=lambda q: getattr(q, "theme", None),
+    )
     return {tp: [_quote(q) for q in qs] for tp, qs in chosen.items()}
 
 

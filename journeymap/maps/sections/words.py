@@ -59,14 +59,21 @@ def driver_words(driver: str, components: dict[str, Any], post_goal: bool) -> st
     head = "post-purchase: " if post_goal else ""
     if driver == "exits" and components.get("exit_rate") is not None:
         exp = components.get("expected_exit_rate")
-        what = ("{} of touches here end a journey after a purchase without another one" if post_goal
-                else "{} of touches here end a journey that gives up")
-        return head + what.format(pct(components["exit_rate"])) + (f" (expected {pct(exp)}{after})"
-                                                                   if exp is not None else "")
+        what = (
+            "{} of touches here end a journey after a purchase without another one"
+            if post_goal
+            else "{} of touches here end a journey that gives up"
+        )
+        return (
+            head
+            + what.format(pct(components["exit_rate"]))
+            + (f" (expected {pct(exp)}{after})" if exp is not None else "")
+        )
     if driver == "loops" and components.get("loop_rate") is not None:
         exp = components.get("expected_loop_rate")
-        return (f"{head}{pct(components['loop_rate'])} of journeys come back to it"
-                + (f" (expected {pct(exp)}{after})" if exp is not None else ""))
+        return f"{head}{pct(components['loop_rate'])} of journeys come back to it" + (
+            f" (expected {pct(exp)}{after})" if exp is not None else ""
+        )
     if driver == "waits" and components.get("slow_ratio") is not None:
         return f"{head}the wait around it is {times(components['slow_ratio'])} the usual"
     return f"{head}{driver} drive its friction score"
