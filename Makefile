@@ -31,8 +31,10 @@ axe:
 contracts: $(STAMP)
 	$(VENV)/bin/lint-imports --no-logo
 
+# Two workers, each test file on one (its module fixtures and Chromium stay together): 7.8 min on 2 cores
+# against 12.2 min in one process
 test: $(STAMP) axe contracts
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # Every tool runs; then one line per tool that failed, and a non-zero exit.
 lint: $(STAMP)

@@ -478,7 +478,7 @@ def test_browser_hover_and_click_run_nothing(built):
 
 
 # -- the terminal --------------------------------------------------------------------------------
-def test_terminal_tables_print_names_as_they_are(tmp_path):
+def test_terminal_tables_print_names_as_they_are(tmp_path, monkeypatch):
     """Names that are rich markup or terminal escape sequences print literally (no crash on "[/bold]",
     no hyperlink, no escape character reaching the terminal)."""
     names = ["[/bold]", "[link=https://evil.example]Checkout[/link]", "\x1b]0;owned\x07\x1b[31mred", "[red]Home[/red]"]
@@ -491,6 +491,11 @@ def test_terminal_tables_print_names_as_they_are(tmp_path):
     ws = tmp_path / "ws"
     _invoke("init", str(ws))
     _invoke("-w", str(ws), "ingest", "events", str(events))
+    from journeymap.cli import output
+
+    # wide enough for whole names: a console made where COLUMNS was set at import (a pytest-xdist worker)
+    # keeps that width, so the width is set on the console itself
+    monkeypatch.setattr(output.console, "_width", 300)
     for cmd in (["touchpoints"], ["paths"], ["map"]):
         r = CliRunner(env={"COLUMNS": "300"}).invoke(main, ["-w", str(ws), *cmd])
         assert r.exit_code == 0, (cmd, r.output)
