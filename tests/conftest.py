@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,53 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+# The six journeys the path, transition and touchpoint tests share (goal Buy, gap 30d, window 7d,
+# data end day 43):
+#   a1 Ad > Site > Site > Buy (converted)   a2 Site (dropped)   a3 Ad (in progress)
+#   b1 Ad > Site (dropped)   c1 Ad > Site (in progress)   d1 Ad > Buy (converted)
+SIX_JOURNEYS_START = datetime(2024, 3, 1)
+
+
+def day(n: float) -> datetime:
+    """``n`` days after :data:`SIX_JOURNEYS_START`."""
+    return SIX_JOURNEYS_START + timedelta(days=n)
+
+
+SIX_JOURNEYS = [
+    ("a", day(0), "Ad"),
+    ("a", day(1), "Site"),
+    ("a", day(1.5), "Site"),
+    ("a", day(2), "Buy"),
+    ("a", day(3), "Site"),
+    ("a", day(43), "Ad"),
+    ("b", day(0), "Ad"),
+    ("b", day(5), "Site"),
+    ("c", day(40), "Ad"),
+    ("c", day(41), "Site"),
+    ("d", day(10), "Ad"),
+    ("d", day(10.5), "Buy"),
+]
+SIX_JOURNEYS_SETTINGS = {
+    "goals": [{"touchpoint": "Buy"}],
+    "journey": {"inactivity_gap": "30d", "conversion_window": "7d"},
+}
+
+
+def six_journeys_events(channel: bool = False):
+    """:data:`SIX_JOURNEYS` as an events table (ids in row order; ``channel``: paid for Ad, web otherwise)."""
+    import ibis
+
+    cols = {
+        "customer_id": [r[0] for r in SIX_JOURNEYS],
+        "ts": [r[1] for r in SIX_JOURNEYS],
+        "touchpoint": [r[2] for r in SIX_JOURNEYS],
+        "event_id": [f"{i:03d}" for i in range(len(SIX_JOURNEYS))],
+    }
+    if channel:
+        cols["channel"] = ["paid" if r[2] == "Ad" else "web" for r in SIX_JOURNEYS]
+    return ibis.memtable(cols)
 
 
 @pytest.fixture

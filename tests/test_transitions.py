@@ -2,55 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import ibis
 import pytest
+from conftest import SIX_JOURNEYS, SIX_JOURNEYS_SETTINGS, six_journeys_events
 
 from journeymap.blueprint import Blueprint
 from journeymap.errors import InputError
 from journeymap.journeys import build_journeys, transitions, transitions_expr, with_dimension
 
-D = datetime(2024, 3, 1)
-
-
-def day(n: float) -> datetime:
-    return D + timedelta(days=n)
-
-
-# Journeys (goal Buy, gap 30d, window 7d, data end day 43):
-#   a1 Ad > Site > Site > Buy (converted)   a2 Site (dropped)   a3 Ad (in progress)
-#   b1 Ad > Site (dropped)   c1 Ad > Site (in progress)   d1 Ad > Buy (converted)
-ROWS = [
-    ("a", day(0), "Ad"),
-    ("a", day(1), "Site"),
-    ("a", day(1.5), "Site"),
-    ("a", day(2), "Buy"),
-    ("a", day(3), "Site"),
-    ("a", day(43), "Ad"),
-    ("b", day(0), "Ad"),
-    ("b", day(5), "Site"),
-    ("c", day(40), "Ad"),
-    ("c", day(41), "Site"),
-    ("d", day(10), "Ad"),
-    ("d", day(10.5), "Buy"),
-]
-BP = Blueprint.model_validate(
-    {"goals": [{"touchpoint": "Buy"}], "journey": {"inactivity_gap": "30d", "conversion_window": "7d"}}
-)
+ROWS = SIX_JOURNEYS
+BP = Blueprint.model_validate(SIX_JOURNEYS_SETTINGS)
 H, DAY = 43200.0, 86400.0
 
 
 def events():
-    return ibis.memtable(
-        {
-            "customer_id": [r[0] for r in ROWS],
-            "ts": [r[1] for r in ROWS],
-            "touchpoint": [r[2] for r in ROWS],
-            "event_id": [f"{i:03d}" for i in range(len(ROWS))],
-            "channel": ["paid" if r[2] == "Ad" else "web" for r in ROWS],
-        }
-    )
+    return six_journeys_events(channel=True)
 
 
 def edges(result):
