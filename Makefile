@@ -14,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,spark,nlp]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,spark,nlp,web]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
