@@ -68,10 +68,113 @@
     btn.scrollIntoView({ block: "nearest", inline: "nearest" });
     keepInView(btn);
     panel.querySelector(".close").focus({ preventScroll: true });
+    if (WEB) {
+      if (!copy.querySelector(".jm-comments")) {  /* a persona grid's card: the touchpoint's one thread */
+        var id = btn.getAttribute("data-element");
+        document.querySelectorAll(".tp-details .jm-comments").forEach(function (s) {
+          if (s.getAttribute("data-comments-for") === id && !copy.querySelector(".jm-comments")) { copy.appendChild(s.cloneNode(true)); }
+        });
+      }
+      fillComments(copy);
+    }
   }
   document.querySelectorAll("button.tp").forEach(function (btn) {
     btn.addEventListener("click", function () { openDetails(btn); });
   });
+
+  /* -- web page only (body data-mode="web"): comment threads per map element ------------------- */
+  /* The file report (data-mode="file") has no comment slot and never calls the network. On the web
+     page every element with data-element opens the details panel with its thread:
+     GET {api}/comments?element=ID -> {"comments": [{id, author, text, created_at, parent_id, resolved,
+     changes: ["conversion was 18.3%, now 21.0%", ...]}]}; a commenter posts
+     POST {api}/comments {"element": ID, "text": ..., "parent_id": null|id} with X-CSRF-Token. */
+  var WEB = document.body.getAttribute("data-mode") === "web";
+  var API = document.body.getAttribute("data-api") || "/api";
+  var CSRF = document.body.getAttribute("data-csrf") || "";
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }  /* text only, never HTML */
+    return e;
+  }
+  function drawThread(slot, comments) {
+    var list = slot.querySelector(".jm-thread");
+    if (!list) { return; }
+    var items = [];
+    var byParent = {};
+    comments.forEach(function (c) { var k = c.parent_id === null || c.parent_id === undefined ? "" : String(c.parent_id); (byParent[k] = byParent[k] || []).push(c); });
+    function add(c, depth) {
+      var li = el("li", "jm-comment" + (c.resolved ? " resolved" : "") + (depth ? " reply" : ""));
+      li.setAttribute("data-comment-id", String(c.id));
+      li.appendChild(el("div", "jm-meta", (c.author || "?") + " · " + (c.created_at || "") + (c.resolved ? " · resolved" : "")));
+      li.appendChild(el("p", "jm-text", c.text));
+      (c.changes || []).forEach(function (line) { li.appendChild(el("div", "jm-change muted small", line)); });
+      items.push(li);
+      (byParent[String(c.id)] || []).forEach(function (r) { add(r, depth + 1); });
+    }
+    (byParent[""] || []).forEach(function (c) { add(c, 0); });
+    if (!items.length) { items.push(el("li", "muted", "No comments yet.")); }
+    list.replaceChildren.apply(list, items);
+  }
+  function fillComments(root) {
+    root.querySelectorAll(".jm-comments").forEach(function (slot) {
+      var id = slot.getAttribute("data-comments-for");
+      fetch(API + "/comments?element=" + encodeURIComponent(id), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : { comments: [] }; })
+        .then(function (d) { drawThread(slot, d.comments || []); })
+        .catch(function () { drawThread(slot, []); });
+    });
+  }
+  function openElement(target) {  /* a stage, pain point, opportunity or theme: its text and its thread */
+    var id = target.getAttribute("data-element");
+    var slot = null;
+    document.querySelectorAll("#jm-comment-slots .jm-comments").forEach(function (s) { if (s.getAttribute("data-comments-for") === id) { slot = s; } });
+    if (!panel || !slot) { return; }
+    var box = el("div", "element-detail");
+    var h = el("h3", null, target.textContent.replace(/\s+/g, " ").trim().slice(0, 200));
+    h.id = "details-title";
+    box.appendChild(h);
+    box.appendChild(slot.cloneNode(true));
+    body.replaceChildren(box);
+    opener = target;
+    panel.hidden = false;
+    document.body.classList.add("details-open");
+    panel.setAttribute("data-open", id);
+    panel.querySelector(".close").focus({ preventScroll: true });
+    fillComments(box);
+  }
+  if (WEB) {
+    document.querySelectorAll("[data-element]:not(button)").forEach(function (t) {
+      t.tabIndex = 0;
+      t.classList.add("jm-element");
+      t.addEventListener("click", function (e) { if (!e.target.closest("a, button, summary")) { openElement(t); } });
+      t.addEventListener("keydown", function (e) { if (e.key === "Enter") { openElement(t); } });
+    });
+    document.addEventListener("submit", function (e) {
+      var form = e.target.closest(".jm-comment-form");
+      if (!form) { return; }
+      e.preventDefault();
+      var slot = form.closest(".jm-comments");
+      var text = form.querySelector("textarea").value;
+      if (!text.trim()) { return; }
+      fetch(API + "/comments", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF, Accept: "application/json" },
+        body: JSON.stringify({ element: slot.getAttribute("data-comments-for"), text: text, parent_id: null }) })
+        .then(function (r) { if (r.ok) { form.querySelector("textarea").value = ""; } fillComments(slot.parentNode); });
+    });
+    if (typeof EventSource !== "undefined") {  /* a comment posted elsewhere: refresh the open thread */
+      var events = new EventSource(API + "/events");
+      events.addEventListener("comment", function (e) {
+        var d = {};
+        try { d = JSON.parse(e.data); } catch (err) { return; }
+        if (panel && !panel.hidden) {
+          body.querySelectorAll(".jm-comments").forEach(function (slot) {
+            if (!d.element || slot.getAttribute("data-comments-for") === d.element) { fillComments(slot.parentNode); }
+          });
+        }
+      });
+    }
+  }
   if (panel) {
     panel.querySelector(".close").addEventListener("click", closeDetails);
     document.addEventListener("keydown", function (e) { if (e.key === "Escape") { closeDetails(); } });
