@@ -26,7 +26,7 @@ def _db(ctx: Context):
 
 @main.group("users")
 def users_group() -> None:
-    """People who may open the shared web map (``journeymap serve``), and their roles.
+    """People who may open the shared web map (journeymap serve), and their roles.
 
     \b
     viewer reads; commenter also comments; editor also edits the blueprint and
