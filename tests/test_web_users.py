@@ -45,6 +45,7 @@ def test_the_demo_prints_an_owner_login_that_works(demo):
     assert r.status_code == 200 and r.json()["role"] == "owner"
     assert c.post("/api/login", json={"email": email, "password": password + "x"}).status_code == 401
     assert (ws / ".journeymap-web.sqlite").is_file()
+    assert ".journeymap-web.sqlite*" in (ws / ".gitignore").read_text().splitlines()  # hashes never go to git
 
 
 def _run(ws: Path, *args: str, stdin: str | None = None):
@@ -122,6 +123,40 @@ def test_the_database_url_comes_from_journeymap_toml(tmp_path):
 
     (tmp_path / "journeymap.toml").write_text('[web]\ndatabase_url = "postgresql+psycopg://u@h/db"\n')
     assert database_url(tmp_path) == "postgresql+psycopg://u@h/db"
+
+
+def test_journeymap_serve_answers_over_http(demo):
+    """``journeymap serve`` as a process on a free port: login and the security headers over real HTTP."""
+    import sys
+    import time
+
+    import httpx
+
+    ws, email, password = demo
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.post(f"{url}/api/login", json={"email": email, "password": password}, timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-2000:]
+                time.sleep(0.3)
+        assert r.status_code == 200 and r.json()["role"] == "owner"
+        assert "httponly" in r.headers["set-cookie"].lower()
+        assert r.headers["content-security-policy"].startswith("default-src 'self'")
+        assert httpx.get(f"{url}/api/me", timeout=5).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from journeymap.errors import InputError
 from journeymap.web import auth
 from journeymap.web.auth import COOKIE, SESSION_TTL, Principal, RateLimit, require
-from journeymap.web.db import ApiToken, AuditLog, Comment, Database, MapVersion, User, audit, database_url, new_token
+from journeymap.web.db import ApiToken, AuditLog, Comment, Database, MapVersion, User, audit, new_token
 from journeymap.web.db import token_hash as hash_token
 from journeymap.web.users import add_user, check_role, describe, remove_user, set_role, verify_password
 
@@ -109,7 +109,7 @@ def _comment(c: Comment) -> dict[str, Any]:
 def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI:
     """The web app over ``workspace``; its database (``database`` or the workspace's) is migrated first."""
     ws_path = Path(workspace).resolve()
-    db = Database(database or database_url(ws_path))
+    db = Database(database) if database else Database.for_workspace(ws_path)
     app = FastAPI(
         title="journeymap",
         summary="The shared customer journey map: read, comment, curate.",

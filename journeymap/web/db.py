@@ -164,10 +164,21 @@ class Database:
 
     @classmethod
     def for_workspace(cls, workspace: str | Path) -> Database:
-        return cls(database_url(workspace))
+        """The workspace's database; the default SQLite file is added to the workspace's .gitignore
+        (it holds password hashes and sessions, never for git)."""
+        url = database_url(workspace)
+        if url == f"sqlite:///{Path(workspace).resolve() / DB_FILE}":
+            _ignore(Path(workspace).resolve() / ".gitignore", f"{DB_FILE}*")
+        return cls(url)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _ignore(gitignore: Path, pattern: str) -> None:
+    lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+    if pattern not in lines:
+        gitignore.write_text("\n".join([*lines, pattern]) + "\n", encoding="utf-8")
 
 
 def audit(db: Any, who: str | None, what: str, **detail: Any) -> None:
