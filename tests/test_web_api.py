@@ -176,6 +176,26 @@ def test_logout_ends_the_session(site):
     assert again.get("/api/me").status_code == 401
 
 
+def test_an_expired_session_is_refused_and_cleared_at_the_next_login(site):
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from journeymap.web.db import Session, now, token_hash
+
+    _, app, users = site
+    c = client(app)
+    login(c, users["viewer"])
+    key = token_hash(c.cookies.get("journeymap_session"))
+    with app.state.db.sessions() as s:
+        s.execute(update(Session).where(Session.token_hash == key).values(expires=now() - timedelta(seconds=1)))
+        s.commit()
+    assert c.get("/api/me").status_code == 401
+    login(client(app), users["viewer"])
+    with app.state.db.sessions() as s:
+        assert s.scalar(select(Session).where(Session.token_hash == key)) is None
+
+
 def test_map_versions_rebuild_and_the_map_document(site):
     from journeymap.maps.models import JourneyMap
 

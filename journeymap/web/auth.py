@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import HTTPException, Request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from journeymap.web.db import RANK, ApiToken, Database, Session, User, now, token_hash
 
@@ -48,6 +48,7 @@ def start_session(db: Database, user: User) -> tuple[str, str]:
     """A new session for ``user``: (cookie token, CSRF token); only the cookie token's hash is stored."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with db.sessions() as s:
+        s.execute(delete(Session).where(Session.expires < now()))  # expired sessions go at the next login
         s.add(Session(token_hash=token_hash(token), csrf=csrf, user_id=user.id, expires=now() + SESSION_TTL))
         s.commit()
     return token, csrf
