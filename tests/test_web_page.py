@@ -309,3 +309,130 @@ def test_rename_follows_the_touchpoint():
         _eid("pain", "Old <name>"): "pain:Fresh",
         _eid("opp", "exits", "Old <name>"): "opp:exits:Fresh",
     }
+
+
+# -- in Chromium, under the page's Content-Security-Policy -----------------------------------------
+
+from journeymap.report.browser import CHROMIUM_FLAGS, chromium_path, missing  # noqa: E402
+from journeymap.web.page import PAGE_CSP  # noqa: E402
+
+ORIGIN = "http://jm.test"
+
+
+def _serve(page, html: str, comments: list[dict], posted: list[dict]) -> list[str]:
+    """Route the browser's requests to the page, the static files and a stand-in comments API."""
+    other: list[str] = []
+
+    def route(r):
+        url, method = r.request.url, r.request.method
+        path = url[len(ORIGIN) :] if url.startswith(ORIGIN) else None
+        if path == "/map":
+            r.fulfill(
+                status=200,
+                body=html,
+                headers={"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": PAGE_CSP},
+            )
+        elif path and path.startswith("/static/") and path[8:] in STATIC_FILES:
+            file, media = STATIC_FILES[path[8:]]
+            r.fulfill(status=200, body=Path(file).read_bytes(), headers={"Content-Type": media})
+        elif path and path.startswith("/api/comments") and method == "GET":
+            element = path.split("element=", 1)[-1]
+            mine = [c for c in comments if quote(c["element"], safe="") == element]
+            r.fulfill(status=200, body=json.dumps(mine), headers={"Content-Type": "application/json"})
+        elif path == "/api/comments" and method == "POST":
+            posted.append(
+                {"body": json.loads(r.request.post_data or "{}"), "csrf": r.request.headers.get("x-csrf-token")}
+            )
+            r.fulfill(status=201, body="{}", headers={"Content-Type": "application/json"})
+        elif path == "/api/events":
+            r.fulfill(status=204, body="")
+        else:
+            other.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    return other
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(missing() is not None, reason=f"no headless browser: {missing()}")
+def test_page_in_chromium_shows_threads_escaped_and_posts_with_csrf(built):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    doc = JourneyMap.model_validate(built["map"])
+    tp = doc.touchpoints()[0]
+    tid = _eid("touchpoint", tp.name)
+    stage_id = _eid("stage", doc.stages[0].name)
+    comments = [
+        {
+            "id": 1,
+            "element": tid,
+            "text": f"Look {IMG}",
+            "parent": None,
+            "resolved": False,
+            "author": "a@x",
+            "created": "2026-12-07T10:00:00Z",
+            "changes": ["conversion was 18.3%, now 21.0%"],
+        },
+        {
+            "id": 2,
+            "element": tid,
+            "text": f"reply {SCRIPT}",
+            "parent": 1,
+            "resolved": False,
+            "author": "b@x",
+            "created": "2026-12-07T10:05:00Z",
+        },
+    ]
+    found = {}
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
+        try:
+            for role in ("commenter", "viewer"):
+                page = b.new_page(viewport={"width": 1400, "height": 900})
+                violations: list[str] = []
+                errors: list[str] = []
+                page.on(
+                    "console", lambda m, v=violations: v.append(m.text) if "Content Security Policy" in m.text else None
+                )
+                page.on("pageerror", lambda e, errs=errors: errs.append(str(e)))
+                posted: list[dict] = []
+                html = render_map_page(doc, csrf="tok-9", user={"email": "c@x"}, role=role, static_url="/static")
+                other = _serve(page, html, comments, posted)
+                page.goto(f"{ORIGIN}/map")
+                page.wait_for_selector("body[data-ready='1']", timeout=30_000)  # report.js ran under the CSP
+                assert page.locator("#chart-funnel svg").count() >= 1  # echarts too
+                card = page.locator(f'button.tp[data-element="{tid}"]').first
+                card.click()
+                page.wait_for_selector("#details .jm-comment")
+                texts = page.locator("#details .jm-text").all_inner_texts()
+                found[role] = {
+                    "texts": texts,
+                    "change": page.locator("#details .jm-change").all_inner_texts(),
+                    "boxes": page.locator("#details textarea").count(),
+                    "pwned": page.evaluate("typeof window.__pwned"),
+                    "imgs": page.evaluate("document.querySelectorAll('img').length"),
+                }
+                if role == "commenter":
+                    page.fill("#details .jm-comment-form:not(.jm-reply-form) textarea", f"new {IMG}")
+                    page.click("#details .jm-comment-form:not(.jm-reply-form) button[type=submit]")
+                    page.wait_for_timeout(300)
+                    page.keyboard.press("Escape")
+                    page.locator(f'th[data-element="{stage_id}"]').first.click()  # a stage opens its own thread
+                    assert page.locator("#details").get_attribute("data-open") == stage_id
+                    assert page.locator("#details .jm-thread").inner_text().strip() == "No comments yet."
+                found[role].update(posted=posted, violations=violations, errors=errors, other=other)
+                page.close()
+        finally:
+            b.close()
+    for role in ("commenter", "viewer"):
+        f = found[role]
+        assert f["texts"] == [f"Look {IMG}", f"reply {SCRIPT}"], role  # text, not markup
+        assert f["change"] == ["conversion was 18.3%, now 21.0%"]
+        assert (f["pwned"], f["imgs"]) == ("undefined", 0)
+        assert f["violations"] == [] and f["errors"] == [] and f["other"] == [], role
+    assert found["viewer"]["boxes"] == 0 and found["viewer"]["posted"] == []
+    assert found["commenter"]["boxes"] == 1
+    assert found["commenter"]["posted"] == [
+        {"body": {"element": tid, "text": f"new {IMG}", "parent": None}, "csrf": "tok-9"}
+    ]

@@ -30,6 +30,14 @@ STATIC_FILES: dict[str, tuple[Path, str]] = {
 }
 """File name -> (path on disk, media type): what the app serves under ``static_url`` for the page."""
 
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+"""The Content-Security-Policy the map page works under: no inline script; inline *style attributes*
+are needed (the map's emotion lane places its points with ``style="left: ..%"``, the grid its column
+count), stylesheets and scripts come from :data:`STATIC_FILES`."""
+
 
 def can_comment(role: str) -> bool:
     """Whether ``role`` may comment (commenter, editor, owner)."""
@@ -71,4 +79,4 @@ def render_map_page(
     )
 
 
-__all__ = ["ROLES", "STATIC_FILES", "can_comment", "render_map_page"]
+__all__ = ["PAGE_CSP", "ROLES", "STATIC_FILES", "can_comment", "render_map_page"]

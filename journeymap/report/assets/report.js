@@ -85,9 +85,11 @@
   /* -- web page only (body data-mode="web"): comment threads per map element ------------------- */
   /* The file report (data-mode="file") has no comment slot and never calls the network. On the web
      page every element with data-element opens the details panel with its thread:
-     GET {api}/comments?element=ID -> {"comments": [{id, author, text, created_at, parent_id, resolved,
-     changes: ["conversion was 18.3%, now 21.0%", ...]}]}; a commenter posts
-     POST {api}/comments {"element": ID, "text": ..., "parent_id": null|id} with X-CSRF-Token. */
+     GET {api}/comments?element=ID -> [{id, author, text, created, parent, resolved,
+     changes: ["conversion was 18.3%, now 21.0%", ...]}]; a commenter (data-can-comment="1") posts
+     POST {api}/comments {"element": ID, "text": ..., "parent": null|id}, resolves or reopens with
+     PATCH {api}/comments/{id} {"resolved": true|false}, both with X-CSRF-Token; an SSE "comment"
+     event from {api}/events ({"element": ID}) refreshes the open thread. */
   var WEB = document.body.getAttribute("data-mode") === "web";
   var API = document.body.getAttribute("data-api") || "/api";
   var CSRF = document.body.getAttribute("data-csrf") || "";
@@ -97,18 +99,61 @@
     if (text !== undefined && text !== null) { e.textContent = String(text); }  /* text only, never HTML */
     return e;
   }
+  var CAN = document.body.getAttribute("data-can-comment") === "1";
+  function api(method, path, payload) {
+    var opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (payload !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-CSRF-Token"] = CSRF;
+      opts.body = JSON.stringify(payload);
+    }
+    return fetch(API + path, opts);
+  }
+  function parentOf(c) { var p = c.parent !== undefined ? c.parent : c.parent_id; return p === null || p === undefined ? "" : String(p); }
+  function replyForm(slot, parentId) {
+    var form = el("form", "jm-comment-form jm-reply-form");
+    form.setAttribute("data-parent", String(parentId));
+    var label = el("label", null, "Reply ");
+    var ta = el("textarea");
+    ta.name = "text";
+    ta.rows = 2;
+    ta.maxLength = 5000;
+    ta.required = true;
+    label.appendChild(ta);
+    form.appendChild(label);
+    var b = el("button", null, "Post reply");
+    b.type = "submit";
+    form.appendChild(b);
+    return form;
+  }
   function drawThread(slot, comments) {
     var list = slot.querySelector(".jm-thread");
     if (!list) { return; }
     var items = [];
     var byParent = {};
-    comments.forEach(function (c) { var k = c.parent_id === null || c.parent_id === undefined ? "" : String(c.parent_id); (byParent[k] = byParent[k] || []).push(c); });
+    comments.forEach(function (c) { (byParent[parentOf(c)] = byParent[parentOf(c)] || []).push(c); });
     function add(c, depth) {
       var li = el("li", "jm-comment" + (c.resolved ? " resolved" : "") + (depth ? " reply" : ""));
       li.setAttribute("data-comment-id", String(c.id));
-      li.appendChild(el("div", "jm-meta", (c.author || "?") + " · " + (c.created_at || "") + (c.resolved ? " · resolved" : "")));
+      li.appendChild(el("div", "jm-meta", (c.author || "former member") + " · " + (c.created || c.created_at || "") + (c.resolved ? " · resolved" : "")));
       li.appendChild(el("p", "jm-text", c.text));
-      (c.changes || []).forEach(function (line) { li.appendChild(el("div", "jm-change muted small", line)); });
+      (c.changes || []).forEach(function (line) { li.appendChild(el("div", "jm-change small", line)); });
+      if (CAN) {
+        var tools = el("div", "jm-tools");
+        if (!depth) {
+          var rb = el("button", "jm-reply", "Reply");
+          rb.type = "button";
+          rb.addEventListener("click", function () { if (!li.querySelector(".jm-reply-form")) { li.appendChild(replyForm(slot, c.id)); li.querySelector("textarea").focus(); } });
+          tools.appendChild(rb);
+        }
+        var sb = el("button", "jm-resolve", c.resolved ? "Reopen" : "Resolve");
+        sb.type = "button";
+        sb.addEventListener("click", function () {
+          api("PATCH", "/comments/" + encodeURIComponent(c.id), { resolved: !c.resolved }).then(function () { fillComments(slot.parentNode); });
+        });
+        tools.appendChild(sb);
+        li.appendChild(tools);
+      }
       items.push(li);
       (byParent[String(c.id)] || []).forEach(function (r) { add(r, depth + 1); });
     }
@@ -119,9 +164,9 @@
   function fillComments(root) {
     root.querySelectorAll(".jm-comments").forEach(function (slot) {
       var id = slot.getAttribute("data-comments-for");
-      fetch(API + "/comments?element=" + encodeURIComponent(id), { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : { comments: [] }; })
-        .then(function (d) { drawThread(slot, d.comments || []); })
+      api("GET", "/comments?element=" + encodeURIComponent(id))
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (d) { drawThread(slot, Array.isArray(d) ? d : (d.comments || [])); })
         .catch(function () { drawThread(slot, []); });
     });
   }
@@ -155,12 +200,11 @@
       if (!form) { return; }
       e.preventDefault();
       var slot = form.closest(".jm-comments");
-      var text = form.querySelector("textarea").value;
-      if (!text.trim()) { return; }
-      fetch(API + "/comments", { method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF, Accept: "application/json" },
-        body: JSON.stringify({ element: slot.getAttribute("data-comments-for"), text: text, parent_id: null }) })
-        .then(function (r) { if (r.ok) { form.querySelector("textarea").value = ""; } fillComments(slot.parentNode); });
+      var ta = form.querySelector("textarea");
+      if (!ta.value.trim()) { return; }
+      var parent = form.getAttribute("data-parent");
+      api("POST", "/comments", { element: slot.getAttribute("data-comments-for"), text: ta.value, parent: parent ? +parent : null })
+        .then(function (r) { if (r.ok) { ta.value = ""; } fillComments(slot.parentNode); });
     });
     if (typeof EventSource !== "undefined") {  /* a comment posted elsewhere: refresh the open thread */
       var events = new EventSource(API + "/events");
