@@ -7,19 +7,27 @@ DEMO_DIR ?= demo-workspace
 
 LINT_PATHS := journeymap tests benchmarks
 
-.PHONY: demo test lint contracts bench clean venv axe
+PORT ?= 8000
+
+.PHONY: demo serve test lint contracts bench clean venv axe
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,spark,nlp]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,spark,nlp,web]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m journeymap demo $(DEMO_DIR) --force
+	@echo "Serve it to your team: make serve   (= $(PY) -m journeymap -w $(DEMO_DIR) serve --port $(PORT)); log in with the demo login above"
+
+# The shared web map of the demo workspace (make demo first), on http://127.0.0.1:$(PORT)/
+serve: $(STAMP)
+	@test -f $(DEMO_DIR)/journeymap.toml || { echo "No demo workspace in $(DEMO_DIR); run: make demo" >&2; exit 1; }
+	$(PY) -m journeymap -w $(DEMO_DIR) serve --port $(PORT)
 
 # axe-core for the accessibility tests (test-only npm devDependency; the report never loads it).
 axe:

@@ -107,6 +107,7 @@ def _register() -> None:
         map_cmds,
         report_cmds,
         voice_cmds,
+        web_cmds,
         workspace_cmds,
     )
 

@@ -60,12 +60,38 @@ def demo_cmd(directory: str, customers: int, seed: int, events_format: str | Non
 
         summary = create_demo(directory, customers, seed, force=force, fmt=events_format, progress=tell)
     summary = _write_report(summary, quiet=fmt == "json")
+    login = _demo_login(summary.workspace)
     if fmt == "table":
         click.echo(f"Demo workspace ready: {summary.workspace}")
     emit(summary, fmt, title="demo workspace")
     if fmt == "table":
         click.echo(f"Report: {summary.files['report']}")
         click.echo(f"Next: journeymap -w {directory} touchpoints")
+        if login:
+            click.echo(f"Shared web map: journeymap -w {directory} serve   (log in as {login[0]} / {login[1]})")
+
+
+DEMO_LOGIN = "demo@example.com"
+
+
+def _demo_login(workspace) -> tuple[str, str] | None:
+    """An owner account for the demo's web map with a new random password (None without the web extra)."""
+    try:
+        from journeymap.web.db import Database
+        from journeymap.web.users import add_user, list_users, remove_user
+    except ImportError:
+        return None
+    import secrets
+
+    db = Database.for_workspace(workspace)
+    try:
+        password = secrets.token_urlsafe(12)
+        if any(u["email"] == DEMO_LOGIN for u in list_users(db)):
+            remove_user(db, DEMO_LOGIN, by="journeymap demo")
+        add_user(db, DEMO_LOGIN, "owner", password, by="journeymap demo")
+    finally:
+        db.dispose()
+    return DEMO_LOGIN, password
 
 
 def _write_report(summary, quiet: bool):

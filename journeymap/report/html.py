@@ -53,7 +53,13 @@ def _environment() -> jinja2.Environment:
         finalize=_finalize,  # bidi overrides and zero-width characters never reach the page
     )
     env.filters.update(formatting.FILTERS)
+    env.globals["element_id"] = view.element_id  # one stable id per map element, file report and web page alike
     return env
+
+
+def render_template(name: str, **context: object) -> str:
+    """Render one of the report's templates (``report.html.j2``, ``web.html.j2``) with the report's environment."""
+    return _environment().get_template(name).render(**context)
 
 
 def _inline_script(js: str) -> str:
@@ -67,6 +73,27 @@ def _period(doc: JourneyMap) -> str:
     end = m.period_end or m.data_end
     fmt = "%Y-%m-%d"
     return f"{start.strftime(fmt) if start else '…'} to {end.strftime(fmt) if end else '…'}"
+
+
+def page_context(doc: JourneyMap) -> dict[str, object]:
+    """What the map's body template (``_body.html.j2``) reads, the same for the file report and the web page."""
+    return {
+        "doc": doc,
+        "g": view.grid(doc),
+        "persona_grids": view.persona_grids(doc),
+        "persona_maps": list(getattr(doc, "persona_maps", None) or []),
+        "opportunity_rows": view.opportunity_rows(doc),
+        "sections": view.SECTIONS,
+        "words": view.outcome_words(doc),
+        "period": _period(doc),
+        "echarts_version": ECHARTS_VERSION,
+        "data_json": view.script_json(view.chart_data(doc)),
+        "nav_labels": view.NAV_LABELS,
+        "min_n": view.emotion_min_n(doc),
+        "emotion_lane": view.emotion_lane,
+        "emotion_style": view.emotion_style,
+        "caveated": {tp.name: tp.caveats for tp in doc.touchpoints() if tp.caveats},
+    }
 
 
 def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = None) -> str:
@@ -88,24 +115,13 @@ def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = Non
         _environment()
         .get_template("report.html.j2")
         .render(
-            doc=doc,
-            g=view.grid(doc),
-            persona_grids=view.persona_grids(doc),
-            persona_maps=list(getattr(doc, "persona_maps", None) or []),
-            opportunity_rows=view.opportunity_rows(doc),
-            sections=view.SECTIONS,
-            words=view.outcome_words(doc),
-            period=_period(doc),
+            **page_context(doc),
+            web=False,
+            can_comment=False,
+            slot_ids=[],
             css=_asset("report.css"),
             echarts_js=_inline_script(_asset("echarts.min.js")),
             report_js=_inline_script(_asset("report.js")),
-            echarts_version=ECHARTS_VERSION,
-            data_json=view.script_json(view.chart_data(doc)),
-            nav_labels=view.NAV_LABELS,
-            min_n=view.emotion_min_n(doc),
-            emotion_lane=view.emotion_lane,
-            emotion_style=view.emotion_style,
-            caveated={tp.name: tp.caveats for tp in doc.touchpoints() if tp.caveats},
         )
     )
     if isinstance(path_or_file, (str, Path)):
@@ -117,4 +133,4 @@ def render_html(doc: JourneyMap, path_or_file: str | Path | IO[str] | None = Non
     return html
 
 
-__all__ = ["ECHARTS_VERSION", "render_html"]
+__all__ = ["ECHARTS_VERSION", "page_context", "render_html", "render_template"]

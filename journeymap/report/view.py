@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote
 
 from journeymap.maps.models import (
     JourneyMap,
@@ -20,6 +22,40 @@ from journeymap.maps.models import (
 )
 from journeymap.report import formatting
 from journeymap.safety import display_text
+
+ELEMENT_KINDS = ("stage", "touchpoint", "pain", "opp", "theme")
+"""The kinds of map element that carry a stable id (``data-element``) in the report and the web page."""
+
+
+def element_id(kind: str, key: str | Sequence[str]) -> str:
+    """The stable id of a map element: ``kind:key`` with every key part percent-encoded (URL-safe).
+
+    ``key`` is the element's name (a stage, a touchpoint, the touchpoint of a pain point, a theme's
+    label) or, for an opportunity, ``(rule_id, where)``. The same function names the elements of the
+    file report and of the web page, so an id read in one is found in the other; invisible
+    characters are dropped first, as the page shows the name without them.
+
+    >>> element_id("touchpoint", "Checkout page")
+    'touchpoint:Checkout%20page'
+    >>> element_id("opp", ("back_flow", "<b>Cart</b>"))
+    'opp:back_flow:%3Cb%3ECart%3C%2Fb%3E'
+    """
+    if kind not in ELEMENT_KINDS:
+        raise ValueError(f"unknown element kind {kind!r}: one of {', '.join(ELEMENT_KINDS)}")
+    parts = [key] if isinstance(key, str) else list(key)
+    return ":".join([kind, *(quote(display_text(str(p)), safe="") for p in parts)])
+
+
+def parse_element_id(eid: str) -> tuple[str, list[str]]:
+    """``(kind, key parts)`` of an :func:`element_id`; ValueError in one sentence when it is not one."""
+    kind, _, rest = eid.partition(":")
+    if kind not in ELEMENT_KINDS or not rest:
+        raise ValueError(f"{eid!r} is not a map element id (kind:key, kind one of {', '.join(ELEMENT_KINDS)})")
+    parts = [unquote(p) for p in rest.split(":")]
+    if (kind == "opp") != (len(parts) == 2) or len(parts) > 2:
+        raise ValueError(f"{eid!r} is not a map element id: an opportunity has rule:where, the others one key")
+    return kind, parts
+
 
 EMOTION_MIN_N = 10
 """Fewest feedback items behind an emotion colour when the document does not state its own minimum."""
@@ -378,3 +414,15 @@ def emotion_lane(stages: list[StageColumn], min_n: int) -> EmotionLane:
 def emotion_style(mean: float | None, n: int | None, min_n: int) -> tuple[str, str]:
     """CSS class and word of an emotion: muted "few comments (n)" below ``min_n`` items."""
     return formatting.emotion_class(mean, n, min_n), formatting.emotion_word(mean, n, min_n)
+
+
+def element_ids(doc: JourneyMap) -> list[str]:
+    """Every element id the map shows (:func:`element_id`), in page order and without repeats: stages,
+    touchpoints, pain points (the persona maps' too), opportunities (as the table groups them), themes."""
+    ids = [element_id("stage", st.name) for st in doc.stages]
+    ids += [element_id("touchpoint", tp.name) for tp in doc.touchpoints()]
+    pains = list(doc.pain_points) + [p for pm in getattr(doc, "persona_maps", None) or [] for p in pm.pain_points]
+    ids += [element_id("pain", p.touchpoint) for p in pains]
+    ids += [element_id("opp", (o.rule_id, o.where)) for o in opportunity_rows(doc)]
+    ids += [element_id("theme", t.label) for t in doc.themes]
+    return list(dict.fromkeys(ids))

@@ -68,10 +68,157 @@
     btn.scrollIntoView({ block: "nearest", inline: "nearest" });
     keepInView(btn);
     panel.querySelector(".close").focus({ preventScroll: true });
+    if (WEB) {
+      if (!copy.querySelector(".jm-comments")) {  /* a persona grid's card: the touchpoint's one thread */
+        var id = btn.getAttribute("data-element");
+        document.querySelectorAll(".tp-details .jm-comments").forEach(function (s) {
+          if (s.getAttribute("data-comments-for") === id && !copy.querySelector(".jm-comments")) { copy.appendChild(s.cloneNode(true)); }
+        });
+      }
+      fillComments(copy);
+    }
   }
   document.querySelectorAll("button.tp").forEach(function (btn) {
     btn.addEventListener("click", function () { openDetails(btn); });
   });
+
+  /* -- web page only (body data-mode="web"): comment threads per map element ------------------- */
+  /* The file report (data-mode="file") has no comment slot and never calls the network. On the web
+     page every element with data-element opens the details panel with its thread:
+     GET {api}/comments?element=ID -> [{id, author, text, created, parent, resolved,
+     changes: ["conversion was 18.3%, now 21.0%", ...]}]; a commenter (data-can-comment="1") posts
+     POST {api}/comments {"element": ID, "text": ..., "parent": null|id}, resolves or reopens with
+     PATCH {api}/comments/{id} {"resolved": true|false}, both with X-CSRF-Token; an SSE "comment"
+     event from {api}/events ({"element": ID}) refreshes the open thread. */
+  var WEB = document.body.getAttribute("data-mode") === "web";
+  var API = document.body.getAttribute("data-api") || "/api";
+  var CSRF = document.body.getAttribute("data-csrf") || "";
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }  /* text only, never HTML */
+    return e;
+  }
+  var CAN = document.body.getAttribute("data-can-comment") === "1";
+  function api(method, path, payload) {
+    var opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (payload !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-CSRF-Token"] = CSRF;
+      opts.body = JSON.stringify(payload);
+    }
+    return fetch(API + path, opts);
+  }
+  function parentOf(c) { var p = c.parent !== undefined ? c.parent : c.parent_id; return p === null || p === undefined ? "" : String(p); }
+  function replyForm(slot, parentId) {
+    var form = el("form", "jm-comment-form jm-reply-form");
+    form.setAttribute("data-parent", String(parentId));
+    var label = el("label", null, "Reply ");
+    var ta = el("textarea");
+    ta.name = "text";
+    ta.rows = 2;
+    ta.maxLength = 5000;
+    ta.required = true;
+    label.appendChild(ta);
+    form.appendChild(label);
+    var b = el("button", null, "Post reply");
+    b.type = "submit";
+    form.appendChild(b);
+    return form;
+  }
+  function drawThread(slot, comments) {
+    var list = slot.querySelector(".jm-thread");
+    if (!list) { return; }
+    var items = [];
+    var byParent = {};
+    comments.forEach(function (c) { (byParent[parentOf(c)] = byParent[parentOf(c)] || []).push(c); });
+    function add(c, depth) {
+      var li = el("li", "jm-comment" + (c.resolved ? " resolved" : "") + (depth ? " reply" : ""));
+      li.setAttribute("data-comment-id", String(c.id));
+      li.appendChild(el("div", "jm-meta", (c.author || "former member") + " · " + (c.created || c.created_at || "") + (c.resolved ? " · resolved" : "")));
+      li.appendChild(el("p", "jm-text", c.text));
+      (c.changes || []).forEach(function (line) { li.appendChild(el("div", "jm-change small", line)); });
+      if (CAN) {
+        var tools = el("div", "jm-tools");
+        if (!depth) {
+          var rb = el("button", "jm-reply", "Reply");
+          rb.type = "button";
+          rb.addEventListener("click", function () { if (!li.querySelector(".jm-reply-form")) { li.appendChild(replyForm(slot, c.id)); li.querySelector("textarea").focus(); } });
+          tools.appendChild(rb);
+        }
+        var sb = el("button", "jm-resolve", c.resolved ? "Reopen" : "Resolve");
+        sb.type = "button";
+        sb.addEventListener("click", function () {
+          api("PATCH", "/comments/" + encodeURIComponent(c.id), { resolved: !c.resolved }).then(function () { fillComments(slot.parentNode); });
+        });
+        tools.appendChild(sb);
+        li.appendChild(tools);
+      }
+      items.push(li);
+      (byParent[String(c.id)] || []).forEach(function (r) { add(r, depth + 1); });
+    }
+    (byParent[""] || []).forEach(function (c) { add(c, 0); });
+    if (!items.length) { items.push(el("li", "muted", "No comments yet.")); }
+    list.replaceChildren.apply(list, items);
+  }
+  function fillComments(root) {
+    root.querySelectorAll(".jm-comments").forEach(function (slot) {
+      var id = slot.getAttribute("data-comments-for");
+      api("GET", "/comments?element=" + encodeURIComponent(id))
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (d) { drawThread(slot, Array.isArray(d) ? d : (d.comments || [])); })
+        .catch(function () { drawThread(slot, []); });
+    });
+  }
+  function openElement(target) {  /* a stage, pain point, opportunity or theme: its text and its thread */
+    var id = target.getAttribute("data-element");
+    var slot = null;
+    document.querySelectorAll("#jm-comment-slots .jm-comments").forEach(function (s) { if (s.getAttribute("data-comments-for") === id) { slot = s; } });
+    if (!panel || !slot) { return; }
+    var box = el("div", "element-detail");
+    var h = el("h3", null, target.textContent.replace(/\s+/g, " ").trim().slice(0, 200));
+    h.id = "details-title";
+    box.appendChild(h);
+    box.appendChild(slot.cloneNode(true));
+    body.replaceChildren(box);
+    opener = target;
+    panel.hidden = false;
+    document.body.classList.add("details-open");
+    panel.setAttribute("data-open", id);
+    panel.querySelector(".close").focus({ preventScroll: true });
+    fillComments(box);
+  }
+  if (WEB) {
+    document.querySelectorAll("[data-element]:not(button)").forEach(function (t) {
+      t.tabIndex = 0;
+      t.classList.add("jm-element");
+      t.addEventListener("click", function (e) { if (!e.target.closest("a, button, summary")) { openElement(t); } });
+      t.addEventListener("keydown", function (e) { if (e.key === "Enter") { openElement(t); } });
+    });
+    document.addEventListener("submit", function (e) {
+      var form = e.target.closest(".jm-comment-form");
+      if (!form) { return; }
+      e.preventDefault();
+      var slot = form.closest(".jm-comments");
+      var ta = form.querySelector("textarea");
+      if (!ta.value.trim()) { return; }
+      var parent = form.getAttribute("data-parent");
+      api("POST", "/comments", { element: slot.getAttribute("data-comments-for"), text: ta.value, parent: parent ? +parent : null })
+        .then(function (r) { if (r.ok) { ta.value = ""; } fillComments(slot.parentNode); });
+    });
+    if (typeof EventSource !== "undefined") {  /* a comment posted elsewhere: refresh the open thread */
+      var events = new EventSource(API + "/events");
+      events.addEventListener("comment", function (e) {
+        var d = {};
+        try { d = JSON.parse(e.data); } catch (err) { return; }
+        if (panel && !panel.hidden) {
+          body.querySelectorAll(".jm-comments").forEach(function (slot) {
+            if (!d.element || slot.getAttribute("data-comments-for") === d.element) { fillComments(slot.parentNode); }
+          });
+        }
+      });
+    }
+  }
   if (panel) {
     panel.querySelector(".close").addEventListener("click", closeDetails);
     document.addEventListener("keydown", function (e) { if (e.key === "Escape") { closeDetails(); } });
