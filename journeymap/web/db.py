@@ -132,6 +132,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return eng
+    if url.startswith(("postgresql://", "postgres://")):  # the driver the web extra ships: psycopg 3
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
         return create_engine(url, pool_pre_ping=True)
     except ModuleNotFoundError as e:
