@@ -1,13 +1,11 @@
 """People and the web app's database: ``journeymap demo``'s login, ``journeymap users``, argon2id hashes,
-the Alembic migrations (SQLite in the workspace, PostgreSQL by URL against a real server)."""
+the Alembic migrations (SQLite in the workspace; PostgreSQL in tests/test_web_postgres.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -104,14 +102,16 @@ def test_the_schema_comes_from_the_migrations_not_create_all(demo):
     import sqlalchemy as sa
 
     import journeymap.web
-    from journeymap.web.db import Database, database_url
+    from journeymap.web.db import MIGRATIONS, Database, database_url
 
     ws = demo[0]
     db = Database.for_workspace(ws)
     insp = sa.inspect(db.engine)
     assert {"users", "sessions", "api_tokens", "comments", "map_versions", "audit_log"} <= set(insp.get_table_names())
     with db.engine.connect() as con:
-        assert con.execute(sa.text("select version_num from alembic_version")).scalar() == "0001"
+        version = con.execute(sa.text("select version_num from alembic_version")).scalar()
+    newest = [p.stem.split("_")[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py")]
+    assert version == max(newest)  # the newest migration file's revision (0001, 0002, ...)
     db.dispose()
     src = Path(journeymap.web.__file__).parent
     assert not [p for p in src.rglob("*.py") if ".create_all(" in p.read_text(encoding="utf-8")]
@@ -159,82 +159,11 @@ def test_journeymap_serve_answers_over_http(demo):
         proc.wait(timeout=30)
 
 
-# -- PostgreSQL ------------------------------------------------------------------------------------
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _pg_skip_reason() -> str | None:
-    if importlib.util.find_spec("psycopg") is None:
-        return "psycopg is not installed (pip install 'psycopg[binary]'); the PostgreSQL test needs it"
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
-        return "PostgreSQL's initdb/pg_ctl are not on PATH (apt-get install postgresql)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    """A PostgreSQL server of its own in a temp folder (as the postgres user when run as root)."""
-    reason = _pg_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    root = Path(f"/tmp/jm-pg-{os.getpid()}")
-    data, sock = root / "data", root / "sock"
-    sock.mkdir(parents=True, exist_ok=True)
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            import pwd
-
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and no 'postgres' user to run the server as")
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    r = subprocess.run(
-        [*as_user, "initdb", "-D", str(data), "-A", "trust", "-U", "postgres"], capture_output=True, text=True
-    )
-    if r.returncode:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"initdb failed: {r.stderr.strip()[-300:]}")
-    opts = f"-p {port} -k {sock} -c listen_addresses=''"
-    r = subprocess.run(
-        [*as_user, "pg_ctl", "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"],
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"the PostgreSQL server did not start: {r.stderr.strip()[-300:]}")
-    try:
-        yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}"
-    finally:
-        subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def test_postgresql_migrations_login_and_comments_round_trip(demo, postgres):
-    import sqlalchemy as sa
-
-    from journeymap.web.app import create_app
-    from journeymap.web.db import Database
-    from journeymap.web.users import add_user as add
-
-    ws = demo[0]
-    db = Database(postgres)  # runs the migrations against the server
-    assert "comments" in sa.inspect(db.engine).get_table_names()
-    add(db, "pg@example.com", "commenter", PASSWORD)
-    db.dispose()
-    app = create_app(ws, database=postgres)
-    c = TestClient(app)
-    h = {"X-CSRF-Token": login(c, "pg@example.com")}
-    r = c.post("/api/comments", json={"element": TP, "text": "from PostgreSQL <b>"}, headers=h)
-    assert r.status_code == 201, r.text
-    assert c.get("/api/comments", params={"element": TP}).json()[-1]["text"] == "from PostgreSQL <b>"
-    assert c.get("/api/versions").json()[0]["id"] >= 1
+# PostgreSQL: tests/test_web_postgres.py runs these users, the API scenario and concurrent writes against a
+# real server the test starts, and on SQLite, the same figures on both.

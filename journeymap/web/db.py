@@ -151,7 +151,20 @@ def migrate(url: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["url"] = url
-    command.upgrade(cfg, "head")
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        command.upgrade(cfg, "head")
+    except OperationalError as e:  # a server database that cannot be reached: one sentence, password hidden
+        if url.startswith("sqlite"):
+            raise
+        why = str(e.orig or e).strip().splitlines()[0].rstrip(".")
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise InputError(
+            f"The web database {shown} cannot be reached ({why}); check [web] database_url in journeymap.toml "
+            "and that the server runs."
+        ) from None
 
 
 class Database:
