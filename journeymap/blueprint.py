@@ -154,6 +154,8 @@ class Touchpoint(_Model):
     match: list[MatchRule] = Field(default_factory=list)
     marketing: bool | None = None
     """Whether attribution counts it by default (None: paid and earned touchpoints do)."""
+    personas: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    """The blueprint personas this touchpoint is meant for (curated; left out of the YAML when empty)."""
 
     @field_validator("name")
     @classmethod
@@ -269,6 +271,15 @@ class Blueprint(_Model):
                     f"touchpoint {tp.name!r} names stage {tp.stage!r}, which is not among the "
                     f"stages ({', '.join(stage_names)}); add the stage or fix the name",
                 )
+        persona_names = {p.name for p in self.personas}
+        for i, tp in enumerate(self.touchpoints):
+            for j, p in enumerate(tp.personas):
+                if p not in persona_names:
+                    raise _located(
+                        ("touchpoints", i, "personas", j),
+                        f"touchpoint {tp.name!r} names persona {p!r}, which is not among the personas "
+                        f"({', '.join(sorted(persona_names)) or 'none'}); add the persona or fix the name",
+                    )
         tps = {t.name for t in self.touchpoints}
         for i, goal in enumerate(self.goals):
             if self.touchpoints and goal.touchpoint not in tps:

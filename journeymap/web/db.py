@@ -1,4 +1,5 @@
-"""The web app's own database: users, roles, sessions, API tokens, comments, map versions, audit.
+"""The web app's own database: users, roles, sessions, API tokens, comments, map versions, audit,
+blueprint snapshots, changes and refused (conflicting) edits.
 
 SQLite inside the workspace by default (``<workspace>/.journeymap-web.sqlite``); PostgreSQL (or any
 SQLAlchemy URL) by ``[web] database_url`` in ``journeymap.toml``. The schema is made and upgraded by
@@ -103,6 +104,49 @@ class AuditLog(Base):
     who: Mapped[str | None] = mapped_column(String(254), nullable=True)  # email (kept if the user goes)
     what: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class BlueprintSnapshot(Base):
+    """A blueprint.yaml text the app has seen, by its version (the SHA-256 of the text, 16 hex digits);
+    ``id`` orders them. Kept so an edit that started from an older version can be compared field by field."""
+
+    __tablename__ = "blueprint_snapshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class BlueprintChange(Base):
+    """One accepted edit of a touchpoint from the app: who, when, the touchpoint, its fields before and after."""
+
+    __tablename__ = "blueprint_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now, index=True)
+    who: Mapped[str | None] = mapped_column(String(254), nullable=True)  # email (kept if the user goes)
+    touchpoint: Mapped[str] = mapped_column(String(200), index=True)  # its name before the edit
+    new_name: Mapped[str] = mapped_column(String(200))  # its name after (the same unless renamed)
+    version_before: Mapped[str] = mapped_column(String(64))
+    version_after: Mapped[str] = mapped_column(String(64), index=True)
+    after_seq: Mapped[int] = mapped_column(Integer)  # the BlueprintSnapshot.id of version_after
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class BlueprintConflict(Base):
+    """An edit refused with 409 (its base version was stale and the same fields had changed), kept so the
+    editor can apply it again or drop it: nothing typed is lost."""
+
+    __tablename__ = "blueprint_conflicts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True)
+    touchpoint: Mapped[str] = mapped_column(String(200))
+    base_version: Mapped[str] = mapped_column(String(64))
+    current_version: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    theirs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 def database_url(workspace: str | Path) -> str:
