@@ -216,10 +216,10 @@ def install(app: FastAPI) -> None:
 
     @app.delete("/api/blueprint/conflicts/{conflict_id}", tags=["blueprint"])
     def drop_conflict(conflict_id: int, who: Editor) -> dict[str, Any]:
-        """Keep theirs: close one of your refused edits without applying it."""
+        """Keep theirs: close one of your refused edits without applying it (an owner may close anyone's)."""
         with db.sessions() as s:
             c = s.get(BlueprintConflict, conflict_id)
-            if c is None or c.user_id != who.user_id or not c.open:
+            if c is None or not c.open or (c.user_id != who.user_id and who.role != "owner"):
                 raise HTTPException(
                     404, f"You have no open conflict {conflict_id}; GET /api/blueprint/conflicts lists them."
                 )
