@@ -325,3 +325,142 @@ def test_version_diff_is_the_journeymap_diff_of_the_two_documents(site, tmp_path
         "There is no map version 999999; GET /api/versions lists them."
     )
     assert ed.get(f"/api/versions/{old}/diff/latest").status_code == 422
+
+
+# -- two editors in Chromium, against `journeymap serve` as a process ------------------------------
+
+from journeymap.report.browser import CHROMIUM_FLAGS, chromium_path, missing  # noqa: E402
+from tests.test_report_a11y import AXE, WCAG_TAGS  # noqa: E402
+from tests.test_web_support import PASSWORD  # noqa: E402
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path, demo_copy):
+    """``journeymap serve`` on a free port over a fresh demo with two editors; yields (url, workspace)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    ws = demo_copy(tmp_path / "shop", customers=300)
+    for email in ("ana@example.com", "bo@example.com"):
+        r = add_user(ws, email, "editor")
+        assert r.exit_code == 0, r.output
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+    try:
+        while True:
+            try:
+                httpx.get(f"{url}/api/openapi.json", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-2000:]
+                time.sleep(0.3)
+        yield url, ws
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _axe(page, regions: list[str]) -> list[dict]:
+    """axe-core (from node_modules) on the curation regions, WCAG 2.x A/AA rules; the violations."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async ([regions, tags]) => {
+             const r = await axe.run({include: regions.map(s => [s])},
+               {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+             return r.violations.map(v => ({id: v.id, help: v.help, targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+           }""",
+        [regions, WCAG_TAGS],
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(missing() is not None, reason=f"no headless browser: {missing()}")
+def test_two_editors_in_chromium_the_second_gets_the_conflict_view_and_applies_again(served):
+    from playwright.sync_api import sync_playwright
+
+    url, ws = served
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
+        try:
+            pages, problems = [], []
+            # B's context may inject axe-core (an inline script the page's CSP forbids); A's keeps the CSP
+            for email, bypass in (("ana@example.com", False), ("bo@example.com", True)):
+                ctx = b.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=bypass)
+                r = ctx.request.post(f"{url}/api/login", data={"email": email, "password": PASSWORD})
+                assert r.status == 200, r.text()
+                page = ctx.new_page()
+                page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+                page.on("pageerror", lambda e: problems.append(str(e)))
+                page.goto(f"{url}/")
+                page.wait_for_selector("body[data-ready='1'][data-curate-ready='1']", timeout=60_000)
+                pages.append(page)
+            a, bb = pages
+            bp = a.request.get(f"{url}/api/blueprint").json()
+            names = a.eval_on_selector_all("button.tp", "bs => bs.map(b => b.getAttribute('data-name'))")
+            tp = next(t for t in bp["touchpoints"] if t["name"] in names and t["stage"] and t["name"] != "Purchase")
+            others = [s for s in bp["stages"] if s != tp["stage"]]
+            theirs, mine = others[0], others[1]
+            for page in pages:  # both open the same touchpoint's edit form
+                page.evaluate(
+                    "n => [...document.querySelectorAll('button.tp')].find(b => b.getAttribute('data-name') === n).click()",
+                    tp["name"],
+                )
+                page.click("#details .jm-edit")
+                page.wait_for_selector("#details .jm-edit-form")
+                assert page.evaluate("document.activeElement.name") == "name"  # focus moves into the form
+                assert page.locator("#details .jm-edit-form label", has_text="Stage").count() == 1
+            a.select_option("#details .jm-edit-form select[name=stage]", theirs)
+            a.click("#details .jm-save")
+            a.wait_for_selector("#details .jm-edit-status:has-text('Saved')")
+            assert _tp(ws, tp["name"])["stage"] == theirs
+            bb.select_option("#details .jm-edit-form select[name=stage]", mine)
+            bb.click("#details .jm-save")
+            bb.wait_for_selector("#details .jm-conflict")
+            row = bb.locator("#details .jm-conflict-table tr[data-field=stage]")
+            assert row.locator(".jm-yours").inner_text() == mine
+            assert row.locator(".jm-theirs").inner_text() == theirs
+            assert row.locator(".jm-base").inner_text() == tp["stage"]
+            assert "ana@example.com" in bb.locator("#details .jm-changed-by").inner_text()
+            assert _tp(ws, tp["name"])["stage"] == theirs  # B's edit waits, kept
+            violations = _axe(bb, [".jm-curate", "#jm-versions"])
+            assert violations == [], violations
+            bb.click("#details .jm-apply-mine")
+            bb.wait_for_selector("#details .jm-edit-status:has-text('Saved')")
+            assert bb.locator("#details .jm-conflict").count() == 0
+            assert _tp(ws, tp["name"])["stage"] == mine
+            assert bb.request.get(f"{url}/api/blueprint/conflicts").json() == []
+            # versions: a rebuild makes a second version; the page compares the two as a table
+            h = {"X-CSRF-Token": a.request.get(f"{url}/api/me").json()["csrf"]}
+            assert a.request.post(f"{url}/api/map/rebuild", headers=h).status == 201
+            a.reload()
+            a.wait_for_selector("body[data-curate-ready='1']")
+            a.wait_for_function("document.querySelectorAll('#jm-versions select[name=older] option').length >= 2")
+            a.click("#jm-versions .jm-compare")
+            a.wait_for_selector("#jm-versions .jm-diff-deltas tbody tr")
+            shown = a.locator("#jm-versions .jm-diff-deltas tbody tr").count()
+            versions = a.request.get(f"{url}/api/versions").json()
+            diff = a.request.get(f"{url}/api/versions/{versions[1]['id']}/diff/{versions[0]['id']}").json()
+            assert shown == min(len(diff["deltas"]), 100) > 0
+            assert tp["name"] in a.locator("#jm-versions .jm-bp-changes-table").inner_text()
+            assert problems == [], problems
+        finally:
+            b.close()
