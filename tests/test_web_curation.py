@@ -247,6 +247,7 @@ def test_a_rename_moves_the_comments_and_the_blueprints_references(site):
     assert r.status_code == 200, r.text
     new_ids = [f"touchpoint:{quote(new, safe='')}", f"pain:{quote(new, safe='')}"]
     assert r.json()["moved_comments"] == dict(zip(ids, new_ids, strict=True))
+    assert "journeymap ingest" in r.json()["note"]
     for old_id, new_id, cid in zip(ids, new_ids, made, strict=True):
         assert [c["id"] for c in com.get("/api/comments", params={"element": new_id}).json()] == [cid]
         assert com.get("/api/comments", params={"element": old_id}).json() == []

@@ -16,6 +16,9 @@
   Edits of other fields or other touchpoints since the base version merge.
 - ``GET /api/blueprint/changes`` (viewer): the accepted changes, newest first.
 - ``GET /api/versions/{a}/diff/{b}`` (viewer): ``journeymap diff`` of two stored map versions.
+
+A rename answers with a ``note``: the warehouse keeps the names of the last ingest, so the map shows the new
+name with its data after the next ``journeymap ingest``.
 """
 
 from __future__ import annotations
@@ -352,13 +355,19 @@ def install(app: FastAPI) -> None:
                 "by": who.email,
             },
         )
-        return {
+        out = {
             "version": new_version,
             "touchpoint": after_all,
             "changed": list(before),
             "change": change_id,
             "moved_comments": moved,
         }
+        if new_name != name:
+            out["note"] = (
+                f"The warehouse still holds the events as {name!r}: the map shows {new_name!r} "
+                "with its data after the next journeymap ingest."
+            )
+        return out
 
     @app.get("/api/versions/{a}/diff/{b}", tags=["map"])
     def diff_versions(a: int, b: int, who: Viewer) -> Any:

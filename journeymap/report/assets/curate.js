@@ -189,8 +189,8 @@
       if (form) { form.hidden = true; }
       open.hidden = false;
       var what = (res.body.changed || []).map(function (k) { return LABELS[k] || k; }).join(", ");
-      say(what ? "Saved " + what + " to blueprint.yaml (version " + res.body.version + "); rebuild the map to see its figures move."
-        : "Nothing changed; the blueprint already says that.");
+      say(what ? "Saved " + what + " to blueprint.yaml (version " + res.body.version + "); rebuild the map to see its figures move." +
+        (res.body.note ? " " + res.body.note : "") : "Nothing changed; the blueprint already says that.");
       open.focus();
     }
     function send(changes, base, resolves) {
