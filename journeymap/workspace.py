@@ -28,6 +28,7 @@ from ibis.common.exceptions import TableNotFound
 
 from journeymap import engine, schema
 from journeymap.blueprint import Blueprint, default_blueprint
+from journeymap.engine import spark
 from journeymap.errors import InputError, WorkspaceError
 
 CONFIG_FILE = "journeymap.toml"
@@ -42,8 +43,11 @@ name = {name!r}
 
 [warehouse]
 # Any Ibis backend URL: duckdb:///file.duckdb (relative to this folder), spark://local[2],
-# postgres://user:password@host/db, ...
+# sc://host:15002 (Spark Connect), postgres://user:password@host/db, ...
 url = {url!r}
+# Spark only: the folder of the tables' Parquet files (relative to this folder); with Spark Connect,
+# a folder the cluster reads too (a shared mount).
+spark_dir = {spark_dir!r}
 # DuckDB's memory limit: beyond it DuckDB spills to disk (raise it on a bigger machine).
 memory_limit = {memory_limit!r}
 
@@ -68,6 +72,7 @@ class Settings:
     name: str = "journeymap"
     url: str = engine.DEFAULT_URL
     memory_limit: str = engine.DEFAULT_MEMORY_LIMIT
+    spark_dir: str = engine.SPARK_DIR
     pseudonymise: bool = False
     default_tz: str = "UTC"
     min_year: int | None = None
@@ -86,6 +91,7 @@ class Settings:
             name=ws.get("name", path.parent.name),
             url=wh.get("url", engine.DEFAULT_URL),
             memory_limit=str(wh.get("memory_limit", engine.DEFAULT_MEMORY_LIMIT)),
+            spark_dir=str(wh.get("spark_dir", engine.SPARK_DIR)),
             pseudonymise=bool(ing.get("pseudonymise", False)),
             default_tz=ing.get("default_tz", "UTC"),
             min_year=ing.get("min_year"),
@@ -99,6 +105,7 @@ class Settings:
             name=self.name,
             url=self.url,
             memory_limit=self.memory_limit,
+            spark_dir=self.spark_dir,
             pseudonymise=str(self.pseudonymise).lower(),
             key_file=KEY_FILE,
         )
@@ -146,7 +153,8 @@ class Workspace:
         gitignore = path / ".gitignore"
         if not gitignore.exists():
             gitignore.write_text(
-                f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n*.duckdb.tmp/\n.journeymap-locks/\n", encoding="utf-8"
+                f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n*.duckdb.tmp/\n.journeymap-locks/\n{spark.SCRATCH_DIR}/\n",
+                encoding="utf-8",
             )
         ws = cls(path, settings)
         if pseudonymise and not ws.key_path.exists():
@@ -186,7 +194,11 @@ class Workspace:
         """The Ibis connection to the warehouse (opened on first use)."""
         if self._con is None:
             self._con = engine.connect(
-                self.settings.url, base=self.path, memory_limit=self.settings.memory_limit, read_only=self.read_only
+                self.settings.url,
+                base=self.path,
+                memory_limit=self.settings.memory_limit,
+                read_only=self.read_only,
+                spark_dir=self.settings.spark_dir,
             )
         return self._con
 
@@ -206,8 +218,24 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def is_spark(self) -> bool:
+        """Whether the warehouse is a Spark workspace's Parquet folder (``spark://`` or ``sc://``)."""
+        return self.settings.url.startswith(("spark://", "sc://"))
+
+    def spark_warehouse(self):
+        """The Parquet warehouse of a Spark workspace (:class:`journeymap.engine.spark_store.Warehouse`)."""
+        return engine.spark_warehouse(self.path, self.settings.spark_dir)
+
     def ensure_tables(self) -> None:
-        """Create any missing canonical table, empty."""
+        """Create any missing canonical table, empty (a Spark workspace's without starting Spark)."""
+        if self.is_spark:
+            if self._con is None:
+                from journeymap.engine.spark import parse_url
+
+                parse_url(self.settings.url)  # a bad URL is told at init
+                self.spark_warehouse().ensure_tables()
+            return  # an open connection made them when it connected
         existing = set(engine.list_tables(self.con))
         for name, sch in schema.TABLES.items():
             if name not in existing:

@@ -748,7 +748,7 @@ def test_other_engines_are_refused_with_the_fix(tmp_path):
     from journeymap.ingest import ingest
 
     class Fake:
-        name = "pyspark"
+        name = "postgres"
 
     with pytest.raises(InputError, match="not supported yet"):
         ingest(Fake(), "events", [tmp_path / "a.csv"])

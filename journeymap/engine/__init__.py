@@ -53,8 +53,6 @@ LOCK_TIMEOUT_ENV = "JOURNEYMAP_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 60.0
 """Seconds a process waits for a warehouse file another process holds (``$JOURNEYMAP_LOCK_TIMEOUT``)."""
 
-_SPARK_SESSIONS: dict[str, Any] = {}
-
 
 class WorkspaceBusyError(EngineError):
     """Another process held the warehouse file for longer than the lock timeout."""
@@ -85,8 +83,13 @@ def connect(
     *,
     read_only: bool = False,
     on_wait: Callable[[str], None] | None = _tell,
+    spark_dir: str | None = None,
 ) -> BaseBackend:
     """Connect to the warehouse at ``url`` (a relative DuckDB path is taken from ``base``).
+
+    A Spark URL (``spark://local[2]``, ``sc://host:port``) with a ``base`` (the workspace) reads the
+    workspace's Parquet warehouse, ``spark_dir`` (default ``spark-warehouse``, relative to ``base``):
+    see :func:`connect_spark_workspace`.
 
     ``memory_limit`` (DuckDB only, e.g. ``"1500MB"``) caps DuckDB's buffers; work beyond it spills to disk.
 
@@ -119,8 +122,14 @@ def connect(
                     'write it like "1500MB" or "4GB" in journeymap.toml.'
                 ) from None
         return con
-    if scheme == "spark":
-        return connect_spark(url.split("://", 1)[1] or "local[2]")
+    if scheme in ("spark", "sc"):
+        if base is None:  # no workspace: a session with its own in-memory catalog
+            if scheme == "sc":
+                from journeymap.engine import spark
+
+                return ibis.pyspark.connect(spark.connect_session(url))
+            return connect_spark(url.split("://", 1)[1] or "local[2]")
+        return connect_spark_workspace(url, Path(base), spark_dir, read_only=read_only, on_wait=on_wait)
     try:
         return ibis.connect(url)
     except ModuleNotFoundError as e:
@@ -263,40 +272,84 @@ def disconnect(con: BaseBackend | None) -> None:
     if con is None:
         return
     path = getattr(con, "_journeymap_file", None)
+    warehouse = getattr(con, "_journeymap_warehouse", None)
     try:
         if con.name == "duckdb":
             con.disconnect()
+        if warehouse is not None:  # the session stays (one per process, stopped at exit); the lock goes
+            warehouse.unlock()
     finally:
         if path is not None:
             locks.release(path)
 
 
 def connect_spark(master: str = "local[2]") -> BaseBackend:
-    """A pyspark local (or cluster) session wrapped by Ibis; one session per master per process."""
-    try:
-        from pyspark.sql import SparkSession
-    except ModuleNotFoundError:
-        raise missing_extra("pyspark", "spark", "Engine 'spark'") from None
-    session = _SPARK_SESSIONS.get(master)
-    if session is None:
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        # tables Spark writes go to a folder of the session's own, never ./spark-warehouse in the caller's folder
-        scratch = os.environ.get("JOURNEYMAP_SPARK_DIR") or tempfile.mkdtemp(prefix="journeymap-spark-")
-        session = (
-            SparkSession.builder.master(master)
-            .appName("journeymap")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.memory", "2g")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
-            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch}")
-            .getOrCreate()
+    """A pyspark local (or cluster) session wrapped by Ibis, with an in-memory catalog; one session per
+    master per process (:func:`journeymap.engine.spark.session`: quiet, its scratch folder removed at exit)."""
+    from journeymap.engine import spark
+
+    return ibis.pyspark.connect(spark.session(master))
+
+
+SPARK_DIR = "spark-warehouse"
+"""A Spark workspace's warehouse folder, relative to the workspace (``[warehouse] spark_dir``)."""
+
+
+def spark_warehouse(base: str | Path, spark_dir: str | None = None):
+    """The :class:`~journeymap.engine.spark_store.Warehouse` of the Spark workspace at ``base``."""
+    from journeymap.engine.spark_store import Warehouse
+
+    p = Path(spark_dir or SPARK_DIR).expanduser()
+    return Warehouse(p if p.is_absolute() else Path(base) / p)
+
+
+def connect_spark_workspace(
+    url: str,
+    base: Path,
+    spark_dir: str | None = None,
+    *,
+    read_only: bool = False,
+    on_wait: Callable[[str], None] | None = _tell,
+) -> BaseBackend:
+    """A Spark session on the workspace at ``base``, its warehouse's tables registered as views.
+
+    The warehouse (:mod:`journeymap.engine.spark_store`) is Parquet folders with a catalog file; this
+    process shares it with other readers (``read_only``) or holds it alone to write, waiting up to
+    :func:`lock_timeout` seconds for the others. ``url`` is ``spark://MASTER`` (a local or standalone
+    master) or ``sc://host:port`` (Spark Connect: the warehouse folder must be readable there too).
+    """
+    from journeymap.engine import spark
+
+    kind, target = spark.parse_url(url)
+    wh = spark_warehouse(base, spark_dir)
+    if read_only and not (wh.path / "_catalog.json").is_file():
+        raise WorkspaceError(
+            f"The Spark warehouse {str(wh.path)!r} does not exist yet (nothing was ingested here, or the "
+            "workspace was copied without it); load data with `journeymap ingest events FILE`, or check "
+            "[warehouse] spark_dir in journeymap.toml."
         )
-        session.sparkContext.setLogLevel("ERROR")
-        _SPARK_SESSIONS[master] = session
-    return ibis.pyspark.connect(session)
+    wh.lock(exclusive=not read_only, timeout=lock_timeout(), on_wait=on_wait)
+    try:
+        if not read_only:
+            wh.clean()
+            wh.ensure_tables()
+        session = spark.connect_session(target) if kind == "connect" else spark.session(target, base)
+        spark.register_tables(session, wh.tables())
+        con = ibis.pyspark.connect(session)
+    except BaseException:
+        wh.unlock()
+        raise
+    con._journeymap_warehouse = wh  # read by the Spark loader and disconnect()
+    return con
+
+
+def refresh_spark_tables(con: BaseBackend) -> None:
+    """Register a Spark workspace's tables again (after an ingest published new versions)."""
+    from journeymap.engine import spark
+
+    wh = getattr(con, "_journeymap_warehouse", None)
+    if wh is not None:
+        spark.register_tables(con._session, wh.tables())
 
 
 def backend_name(con: BaseBackend) -> str:

@@ -7,8 +7,10 @@ read the file into a staging relation, number its rows, give each row its reason
 ones to ``quarantine`` and the good ones to the table, log the file in ``ingest_log``.
 
 DuckDB's loader (:mod:`journeymap.engine.duckdb_load`) is SQL over the DuckDB connection, for speed.
-Another engine gets a loader by implementing :class:`Loader` and returning it from
-:func:`loader_for`; until then, ingest into it says so in one sentence.
+Spark's (:mod:`journeymap.engine.spark_load`) runs the same SQL in a staging DuckDB and publishes
+Parquet into the Spark workspace's warehouse. Another engine gets a loader by implementing
+:class:`Loader` and returning it from :func:`loader_for`; until then, ingest into it says so in one
+sentence.
 
 Examples
 --------
@@ -20,6 +22,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -123,6 +126,9 @@ class Loader(Protocol):
 
     name: str
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """All of one ingest or nothing: DuckDB's transaction; Spark's staging folder, published on success."""
+
     def has_unnumbered_events(self) -> bool:
         """Whether ``events`` holds rows an older journeymap loaded (no ``seq``)."""
 
@@ -179,6 +185,16 @@ def loader_for(con: Any) -> Loader:
         from journeymap.engine.duckdb_load import DuckDBLoader
 
         return DuckDBLoader(con)
+    warehouse = getattr(con, "_journeymap_warehouse", None)
+    if con.name == "pyspark" and warehouse is not None:
+        from journeymap.engine.spark_load import SparkLoader
+
+        return SparkLoader(con, warehouse)
+    if con.name == "pyspark":
+        raise InputError(
+            "Ingest into Spark needs a Spark workspace (journeymap init DIR --url spark://local[2]), whose "
+            "warehouse folder holds the tables; this Spark session has none."
+        )
     raise InputError(
         f"Ingest into engine {con.name!r} is not supported yet; ingest into a DuckDB workspace, "
         "or load the canonical tables with the engine's own tools."

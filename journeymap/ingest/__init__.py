@@ -77,7 +77,7 @@ def ingest(
 
     Parameters
     ----------
-    con : the warehouse connection (DuckDB; other engines are not supported yet).
+    con : the warehouse connection: DuckDB, or a Spark workspace's (:mod:`journeymap.engine.spark_load`).
     table : ``events``, ``feedback`` or ``customers``.
     paths : source files; the format comes from each extension unless ``fmt`` names it.
     blueprint : touchpoint match rules, channels, ``strict`` and ``sources:`` mappings.
@@ -117,7 +117,7 @@ def ingest(
         raise InputError(f"Table {table!r} cannot be ingested into; use one of: {', '.join(TABLES)}.")
     if not paths:
         raise InputError("No source files were given; pass at least one file to ingest.")
-    loader = loader_for(con)  # an engine without a loader (Spark, for now) is told here, before anything is read
+    loader = loader_for(con)  # an engine without a loader is told here, before anything is read
     if kind is not None and kind not in ("survey", "review", "ticket", "chat", "social", "interview", "other"):
         raise InputError(
             f"Feedback kind {kind!r} (kind) is unknown; use survey, review, ticket, chat, social, interview or other."
@@ -141,7 +141,7 @@ def ingest(
     if previous is not None and _bytes(MEMORY_LIMIT) < _bytes(previous):
         loader.set_memory_limit(MEMORY_LIMIT)
     try:
-        with engine.transaction(con):
+        with loader.transaction():
             for n, (p, f) in enumerate(zip(files, formats, strict=True)):
                 job = Job(
                     table=table,

@@ -8,6 +8,7 @@ The SQL lives here, in the engine, and nowhere else: :mod:`.readers` (a file as 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,11 @@ class DuckDBLoader:
     def __init__(self, con: Any):
         self.con = con
         self.db = con.con
+
+    def transaction(self) -> AbstractContextManager[None]:
+        from journeymap.engine import transaction
+
+        return transaction(self.con)
 
     def has_unnumbered_events(self) -> bool:
         return bool(
