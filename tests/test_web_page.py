@@ -25,7 +25,7 @@ from journeymap.maps import JourneyMap
 from journeymap.report import render_html
 from journeymap.safety import display_text
 from journeymap.web.figures import compare, key_figures, rename_element, renamed_ids
-from journeymap.web.page import STATIC_FILES, render_map_page
+from journeymap.web.page import STATIC_FILES, render_map_page, static_file
 from tests.test_report_hostile import IMG, INVISIBLE, LINK, SCRIPT, built  # noqa: F401  (the hostile workspace)
 
 COMMENTER = {"email": "c@example.com", "name": "Cara"}
@@ -138,9 +138,14 @@ def test_page_runs_no_inline_script_and_loads_only_static_files(demo):
         else:
             assert attrs.get("type") == "application/json", attrs  # data, never run
             json.loads(text)
-    assert srcs == ["/static/echarts.min.js", "/static/report.js"]
+    # every script and style is a static file, named with its content hash (cached by browsers until it changes)
+    files = [src.split("?")[0] for src in srcs]
+    assert files[:2] == ["/static/echarts.min.js", "/static/report.js"]
+    assert all(f.startswith("/static/") and f[8:] in STATIC_FILES for f in files), files
+    for src in srcs:
+        assert src.split("?v=")[1] == static_file(src.split("?")[0][8:]).hash
     links = [a["href"] for t, a in page.tags if t == "link"]
-    assert links == ["/static/report.css"]
+    assert [h.split("?")[0] for h in links] == ["/static/report.css"]
     assert not any(k.startswith("on") for _, a in page.tags for k in a)  # no inline handlers either
     for name in ("echarts.min.js", "report.js", "report.css"):
         path, media = STATIC_FILES[name]
@@ -184,12 +189,13 @@ def test_hostile_payloads_stay_escaped_on_the_page(built):  # noqa: F811
     page = _parse(html)
     assert not any(t == "img" for t, _ in page.tags)
     assert not any(k.startswith("on") for _, a in page.tags for k in a)
-    assert html.count("</script>") == html.count("<script") == 3
-    assert [a.get("src") or a.get("type") for a, _ in page.scripts] == [
+    assert html.count("</script>") == html.count("<script") == len(page.scripts) >= 3
+    assert [(a.get("src") or a.get("type")).split("?")[0] for a, _ in page.scripts][:3] == [
         "application/json",
         "/static/echarts.min.js",
         "/static/report.js",
     ]
+    assert all(a["src"].split("?")[0][8:] in STATIC_FILES for a, _ in page.scripts[1:])
     assert not INVISIBLE.search(html)
     assert IMG in "".join(page.text) and LINK in "".join(page.text)  # shown as text
     body = next(a for t, a in page.tags if t == "body")
@@ -326,6 +332,8 @@ def _serve(page, html: str, comments: list[dict], posted: list[dict]) -> list[st
     def route(r):
         url, method = r.request.url, r.request.method
         path = url[len(ORIGIN) :] if url.startswith(ORIGIN) else None
+        if path and path.startswith("/static/"):
+            path = path.split("?")[0]  # ?v=<hash>
         if path == "/map":
             r.fulfill(
                 status=200,
@@ -346,6 +354,8 @@ def _serve(page, html: str, comments: list[dict], posted: list[dict]) -> list[st
             r.fulfill(status=201, body="{}", headers={"Content-Type": "application/json"})
         elif path == "/api/events":
             r.fulfill(status=204, body="")
+        elif path and path.startswith("/api/"):  # the page's other reads (mentions, curation): nothing here
+            r.fulfill(status=404, body='{"detail": "Not here."}', headers={"Content-Type": "application/json"})
         else:
             other.append(url)
             r.abort()

@@ -8,20 +8,25 @@ owner also manages members (see docs/web.md).
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from journeymap.errors import InputError
-from journeymap.web import auth
+from journeymap.maps.models import JourneyMap
+from journeymap.web import auth, events, page
 from journeymap.web.auth import COOKIE, SESSION_TTL, Principal, RateLimit, require
 from journeymap.web.db import ApiToken, AuditLog, Comment, Database, MapVersion, User, audit, new_token
 from journeymap.web.db import token_hash as hash_token
@@ -40,6 +45,8 @@ SECURITY_HEADERS = {
 LOGIN_PER_EMAIL = 5  # failed logins per email per minute
 LOGIN_PER_IP = 20  # failed logins per client address per minute (several people may share one)
 MAX_COMMENT = 5000
+REVALIDATE = 2.0  # seconds the in-memory latest map is trusted before one cheap check of the newest version id
+GZIP_MIN = 1024  # bytes: smaller bodies go as they are
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Commenter = Annotated[Principal, Depends(require("commenter"))]
@@ -76,24 +83,154 @@ class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=100)
 
 
-def _key_figures(document: str, element: str) -> dict[str, Any]:
-    """The element's key figures in the map ``document`` (journeymap.web.figures; {} until that module is there).
+def _gzip(body: bytes) -> bytes | None:
+    return gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN else None
 
-    An ``element`` that is no element id is a bad request (400, one sentence).
+
+def _encoded(request: Request, body: bytes, gz: bytes | None, media: str, headers: dict[str, str]) -> Response:
+    """``body`` (or its gzip ``gz`` when the client takes gzip), answering 304 to a matching ``If-None-Match``."""
+    etag = headers.get("ETag")
+    if etag and etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    if gz is not None and "gzip" in request.headers.get("accept-encoding", "").lower():
+        return Response(gz, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(body, media_type=media, headers=headers)
+
+
+@dataclass
+class Latest:
+    """The newest map version, held in memory: its JSON (and gzip), the parsed document, the key figures
+    per element and the rendered page per role are each made once and shared by every request."""
+
+    id: int
+    created: str
+    body: bytes
+    gz: bytes | None = None
+    _doc: JourneyMap | None = None
+    _figures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _pages: dict[str, tuple[bytes, bytes | None]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def etag(self) -> str:
+        return f'"map-{self.id}"'
+
+    @property
+    def doc(self) -> JourneyMap:
+        with self._lock:
+            if self._doc is None:
+                self._doc = JourneyMap.from_json(self.body.decode("utf-8"))
+            return self._doc
+
+    def figures(self, element: str) -> dict[str, Any]:
+        """The element's key figures now (journeymap.web.figures); raises InputError for a bad element id."""
+        got = self._figures.get(element)
+        if got is None:
+            from journeymap.web.figures import key_figures
+
+            try:
+                got = json.loads(json.dumps(key_figures(self.doc, element), default=str))
+            except ValueError as e:
+                raise InputError(str(e)) from None
+            self._figures[element] = got
+        return got
+
+    def page(self, role: str) -> tuple[bytes, bytes | None]:
+        """The map page for ``role`` (nothing per person in it: report.js asks ``/api/me``)."""
+        role = role if role in page.ROLES else "viewer"
+        got = self._pages.get(role)
+        if got is None:
+            doc = self.doc
+            with self._lock:  # one render per role and version, however many ask at once
+                got = self._pages.get(role)
+                if got is None:
+                    html = page.render_map_page(
+                        doc, csrf="", user={}, role=role, static_url="/static", map_version=self.id
+                    ).encode("utf-8")
+                    got = self._pages[role] = (html, _gzip(html))
+        return got
+
+
+class MapCache:
+    """The latest :class:`Latest`; a rebuild in this process replaces it at once, one in another process
+    (several workers, a shared PostgreSQL) is seen within :data:`REVALIDATE` seconds."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cur: Latest | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def put(self, v: MapVersion) -> Latest:
+        body = v.document.encode("utf-8")
+        cur = Latest(v.id, v.created.isoformat(timespec="seconds") + "Z", body, _gzip(body))
+        with self._lock:
+            if self._cur is None or self._cur.id <= cur.id:
+                self._cur, self._checked = cur, time.monotonic()
+            return self._cur
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cur, self._checked = None, 0.0
+
+    def get(self) -> Latest | None:
+        """The newest stored version (None when no map is stored yet)."""
+        with self._lock:
+            cur = self._cur
+            if cur is not None and time.monotonic() - self._checked < REVALIDATE:
+                return cur
+        with self.db.sessions() as s:
+            newest = s.scalar(select(func.max(MapVersion.id)))
+            if newest is None:
+                return None
+            if cur is not None and cur.id == newest:
+                with self._lock:
+                    self._checked = time.monotonic()
+                return cur
+            v = s.get(MapVersion, newest)
+            assert v is not None
+            return self.put(v)
+
+
+_MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)?)")
+MENTIONS_KEY = "_mentions"  # kept in the comment's JSON column beside the figures of then
+
+
+def find_mentions(text: str, emails: list[str]) -> list[str]:
+    """The members ``@``-mentioned in ``text``, as emails, first mention first: ``@ana@example.com``
+    (a member's email) or ``@ana`` (the part before the ``@`` of exactly one member's email); case does
+    not matter, an unknown name stays plain text.
+
+    >>> find_mentions("ask @Ana and @bo@example.com, not @zed or me@x.org", ["ana@example.com", "bo@example.com"])
+    ['ana@example.com', 'bo@example.com']
     """
-    try:
-        from journeymap.web.figures import key_figures
-    except ImportError:
-        return {}
-    from journeymap.maps.models import JourneyMap
+    by_email = {e.lower(): e for e in emails}
+    by_name: dict[str, list[str]] = {}
+    for e in emails:
+        by_name.setdefault(e.split("@", 1)[0].lower(), []).append(e)
+    out: list[str] = []
+    for m in _MENTION.finditer(text):
+        word = m.group(1).rstrip(".").lower()
+        hit = by_email.get(word) if "@" in word else None
+        if hit is None and "@" not in word and len(by_name.get(word, ())) == 1:
+            hit = by_name[word][0]
+        if hit is not None and hit not in out:
+            out.append(hit)
+    return out
 
-    try:
-        return json.loads(json.dumps(key_figures(JourneyMap.from_json(document), element), default=str))
-    except ValueError as e:
-        raise InputError(str(e)) from None
 
+def _comment(c: Comment, now: Latest | None) -> dict[str, Any]:
+    from journeymap.web.figures import compare
 
-def _comment(c: Comment) -> dict[str, Any]:
+    snapshot = dict(c.snapshot or {})
+    mentions = list(snapshot.pop(MENTIONS_KEY, None) or [])
+    figures_now: dict[str, Any] = {}
+    if now is not None:
+        try:
+            figures_now = now.figures(c.element)
+        except InputError:
+            figures_now = {}
     return {
         "id": c.id,
         "element": c.element,
@@ -102,8 +239,34 @@ def _comment(c: Comment) -> dict[str, Any]:
         "resolved": c.resolved,
         "author": c.author.email if c.author else None,
         "created": c.created.isoformat(timespec="seconds") + "Z",
-        "figures_then": c.snapshot,
+        "mentions": mentions,
+        "figures_then": snapshot,
+        "figures_now": figures_now,
+        "changes": compare(snapshot, figures_now) if now is not None else [],
     }
+
+
+def run(app: FastAPI, *, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn until Ctrl+C (``journeymap serve``). Open event streams never end on their
+    own: the first Ctrl+C (or SIGTERM) closes them at once, so the server stops without waiting on pages."""
+    import asyncio
+
+    import uvicorn
+
+    hub = events.hub(app)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            try:  # in the signal handler: no lock taken here, the loop closes the hub
+                asyncio.get_running_loop().call_soon_threadsafe(hub.close)
+            except RuntimeError:
+                pass
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app, host=host, port=port, proxy_headers=True, log_level="info", timeout_graceful_shutdown=5
+    )
+    Server(config).run()
 
 
 def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI:
@@ -120,6 +283,7 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
     app.state.db = db
     app.state.workspace = ws_path
     app.state.build_lock = threading.Lock()
+    events.hub(app)  # made here, before any thread can race to make it
     per_email, per_ip = RateLimit(LOGIN_PER_EMAIL), RateLimit(LOGIN_PER_IP)
 
     @app.middleware("http")
@@ -205,13 +369,18 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
             return {"id": row.id, "name": row.name, "token": token}
 
     # -- the map ----------------------------------------------------------------------------------
-    def _build(by: str | None) -> MapVersion:
+    maps = app.state.maps = MapCache(db)
+
+    def _build(by: str | None) -> Latest:
+        """Build the map from the workspace, store it as a new version, tell every open page."""
         from journeymap.maps import build_map
         from journeymap.maps.build import score_missing
         from journeymap.voice.scoring import pending
         from journeymap.workspace import Workspace
 
         with app.state.build_lock:
+            if by is None and (cur := maps.get()) is not None:  # another request built the first one meanwhile
+                return cur
             with Workspace.open(ws_path, read_only=True) as ws:
                 if pending(ws.con, "lexicon"):  # the scoring step before a map writes the scores once
                     ws.reopen(read_only=False)
@@ -225,24 +394,30 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
                 s.flush()
                 audit(s, by, "map.rebuild", version=version.id)
                 s.commit()
-                return version
+            latest = maps.put(version)
+        events.publish(app, "map", {"version": latest.id, "by": by})
+        return latest
 
-    def _latest() -> MapVersion:
-        with db.sessions() as s:
-            v = s.scalar(select(MapVersion).order_by(MapVersion.id.desc()).limit(1))
-        return v if v is not None else _build(None)
+    def _latest() -> Latest:
+        return maps.get() or _build(None)
+
+    app.state.build_map = _build  # for the curation routes: a rebuild after a blueprint edit
+    app.state.latest_map = _latest
 
     @app.get("/api/map", tags=["map"])
-    def get_map(who: Viewer) -> Response:
-        """The current map (the JourneyMap JSON document); built once from the workspace if none is stored."""
+    def get_map(who: Viewer, request: Request) -> Response:
+        """The current map (the JourneyMap JSON document); built once from the workspace if none is stored.
+
+        Header ``X-Map-Version``; ``ETag`` per version (``If-None-Match`` gets 304); gzip when asked for."""
         v = _latest()
-        return Response(v.document, media_type="application/json", headers={"X-Map-Version": str(v.id)})
+        headers = {"X-Map-Version": str(v.id), "ETag": v.etag, "Cache-Control": "private, no-cache"}
+        return _encoded(request, v.body, v.gz, "application/json", headers)
 
     @app.post("/api/map/rebuild", status_code=201, tags=["map"])
     def rebuild(who: Editor) -> dict[str, Any]:
-        """Build the map from the workspace now and store it as a new version."""
+        """Build the map from the workspace now and store it as a new version (every open page hears of it)."""
         v = _build(who.email)
-        return {"version": v.id, "created": v.created.isoformat(timespec="seconds") + "Z"}
+        return {"version": v.id, "created": v.created}
 
     @app.get("/api/versions", tags=["map"])
     def versions(who: Viewer) -> list[dict[str, Any]]:
@@ -255,27 +430,100 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
             ).all()
         return [{"id": i, "created": c.isoformat(timespec="seconds") + "Z", "by": e} for i, c, e in rows]
 
+    # -- the page, its files, the login page ------------------------------------------------------
+    def _signed_in(request: Request) -> Principal | None:
+        try:
+            return auth.principal(request)
+        except HTTPException:  # a bad API token: treated as nobody on the pages
+            return None
+
+    @app.get("/", include_in_schema=False)
+    def map_page(request: Request) -> Response:
+        """The live map page; anyone not signed in goes to the login page."""
+        who = _signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        v = _latest()
+        role = who.role if who.role in page.ROLES else "viewer"
+        html, gz = v.page(role)
+        headers = {
+            "Content-Security-Policy": page.PAGE_CSP,
+            "Cache-Control": "private, no-cache",
+            "ETag": f'"page-{v.id}-{role}-{page.static_version()}"',
+        }
+        return _encoded(request, html, gz, "text/html; charset=utf-8", headers)
+
+    login_html: list[bytes] = []
+
+    @app.get("/login", include_in_schema=False)
+    def login_page() -> Response:
+        """The login form (``login.js`` posts it to ``/api/login``, then opens the map)."""
+        if not login_html:
+            login_html.append(page.render_login_page(static_url="/static").encode("utf-8"))
+        return Response(login_html[0], media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str, request: Request, v: str | None = None) -> Response:
+        """The page's styles and scripts (:data:`journeymap.web.page.STATIC_FILES`); with ``?v=`` of the
+        file's current hash they may be cached for a year, otherwise revalidated by ETag."""
+        f = page.static_file(name)
+        if f is None:
+            raise HTTPException(404, f"There is no static file {name!r}.")
+        cache = "public, max-age=31536000, immutable" if v == f.hash else "public, no-cache"
+        return _encoded(request, f.body, f.gz, f.media, {"ETag": f'"{f.hash}"', "Cache-Control": cache})
+
+    # -- live events ------------------------------------------------------------------------------
+    @app.get("/api/events", tags=["live"], response_class=StreamingResponse)
+    async def live_events(who: Viewer) -> StreamingResponse:
+        """Server-Sent Events: ``comment``, ``blueprint``, ``map`` and ``presence`` (who is viewing), as they
+        happen; a heartbeat comment line every 15 seconds. Holds no database session."""
+        return StreamingResponse(
+            events.stream(app, who.email),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
     # -- comments ---------------------------------------------------------------------------------
+    def _emails() -> list[str]:
+        with db.sessions() as s:
+            return list(s.scalars(select(User.email)))
+
     @app.get("/api/comments", tags=["comments"])
     def list_comments(
-        who: Viewer, element: Annotated[str | None, Query(max_length=200)] = None
+        who: Viewer,
+        element: Annotated[str | None, Query(max_length=200)] = None,
+        mentioning: Annotated[str | None, Query(max_length=10)] = None,
     ) -> list[dict[str, Any]]:
-        """The comments (of one element with ``?element=``), oldest first; replies name their parent."""
+        """The comments (of one element with ``?element=``; those that mention you with ``?mentioning=me``),
+        oldest first; replies name their parent. Each has ``changes``: its figures of then against today's."""
+        if mentioning not in (None, "me"):
+            raise InputError(f"mentioning={mentioning!r} is not known; use mentioning=me.")
+        now = maps.get()
         with db.sessions() as s:
             q = select(Comment).order_by(Comment.id)
             if element is not None:
                 q = q.where(Comment.element == element)
-            return [_comment(c) for c in s.scalars(q)]
+            if mentioning:
+                q = q.where(Comment.text.contains("@"))
+            out = [_comment(c, now) for c in s.scalars(q)]
+        if mentioning:
+            out = [c for c in out if who.email in c["mentions"]]
+        return out
 
     @app.post("/api/comments", status_code=201, tags=["comments"])
     def post_comment(body: NewComment, who: Commenter) -> dict[str, Any]:
-        """Comment on an element (or reply with ``parent``); the element's key figures are kept with it."""
+        """Comment on an element (or reply with ``parent``); the element's key figures are kept with it, and
+        the members it ``@``-mentions (by email, or by the name before the ``@``)."""
         with db.sessions() as s:
             if body.parent is not None:
                 parent = s.get(Comment, body.parent)
                 if parent is None or parent.element != body.element:
                     raise HTTPException(404, f"Comment {body.parent} is not on element {body.element!r}.")
-        snapshot = _key_figures(_latest().document, body.element)
+        latest = _latest()
+        snapshot = dict(latest.figures(body.element))
+        mentions = find_mentions(body.text, _emails()) if "@" in body.text else []
+        if mentions:
+            snapshot[MENTIONS_KEY] = mentions
         with db.sessions() as s:
             c = Comment(
                 element=body.element, text=body.text, parent_id=body.parent, author_id=who.user_id, snapshot=snapshot
@@ -285,7 +533,9 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
             audit(s, who.email, "comment.add", id=c.id, element=body.element)
             s.commit()
             s.refresh(c)
-            return _comment(c)
+            out = _comment(c, latest)
+        events.publish(app, "comment", {"element": c.element, "id": c.id, "by": who.email})
+        return out
 
     @app.patch("/api/comments/{comment_id}", tags=["comments"])
     def change_comment(comment_id: int, body: CommentChange, who: Commenter) -> dict[str, Any]:
@@ -298,7 +548,9 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
             audit(s, who.email, "comment.resolve" if body.resolved else "comment.reopen", id=c.id)
             s.commit()
             s.refresh(c)
-            return _comment(c)
+            out = _comment(c, maps.get())
+        events.publish(app, "comment", {"element": out["element"], "id": out["id"], "by": who.email})
+        return out
 
     # -- members (owner) --------------------------------------------------------------------------
     def _owners_left(s: Any, without: str) -> int:
@@ -343,4 +595,7 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
                 for r in rows
             ]
 
+    from journeymap.web import api_blueprint  # curation together and versions: the blueprint's routes
+
+    api_blueprint.install(app)
     return app

@@ -4,6 +4,11 @@ Any route (sync routes run in worker threads) calls :func:`publish` with an even
 payload; every open page of the workspace receives it as ``event: <name>`` / ``data: <json>``.
 Event names in use: ``comment`` (``{"element", "id"}``), ``blueprint`` (``{"touchpoint", "version"}``),
 ``map`` (``{"version"}``), ``presence`` (``{"viewers": [...]}``).
+
+:func:`stream` is one page's stream: it subscribes, counts its user among the viewers (``presence`` goes
+to every page on connect and disconnect), sends each event as it is published and a heartbeat comment
+line every :data:`HEARTBEAT` seconds, and ends when the page goes (the server cancels it) or the hub
+closes. It holds no database session.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,6 +30,8 @@ class Hub:
         self._lock = threading.Lock()
         self._subscribers: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = {}
         self._next = 0
+        self._viewers: Counter[str] = Counter()
+        self.closed = False
 
     def subscribe(self, loop: asyncio.AbstractEventLoop, maxsize: int = 1000) -> tuple[int, asyncio.Queue[str]]:
         """A new subscriber's id and queue of ready-to-send SSE frames (call from the event loop)."""
@@ -48,6 +57,67 @@ class Hub:
             except RuntimeError:  # that subscriber's loop is closed
                 continue
 
+    def join(self, viewer: str) -> list[str]:
+        """Count one more open page of ``viewer``; the distinct viewers now, sorted."""
+        with self._lock:
+            self._viewers[viewer] += 1
+            return sorted(self._viewers)
+
+    def leave(self, viewer: str) -> list[str]:
+        """One page of ``viewer`` closed; the distinct viewers now, sorted."""
+        with self._lock:
+            self._viewers[viewer] -= 1
+            if self._viewers[viewer] <= 0:
+                del self._viewers[viewer]
+            return sorted(self._viewers)
+
+    def viewers(self) -> list[str]:
+        with self._lock:
+            return sorted(self._viewers)
+
+    def close(self) -> None:
+        """End every stream (the server is stopping); new streams end at once."""
+        with self._lock:
+            self.closed = True
+            targets = list(self._subscribers.values())
+        for loop, q in targets:
+            try:
+                loop.call_soon_threadsafe(_offer, q, "")
+            except RuntimeError:
+                continue
+
+
+HEARTBEAT = 15.0
+"""Seconds between heartbeat comment lines (``: heartbeat``) on an idle stream; proxies keep it open."""
+RETRY_MS = 3000
+"""The reconnection delay the stream asks browsers for (the SSE ``retry:`` field)."""
+
+
+async def stream(app: FastAPI, viewer: str, heartbeat: float | None = None) -> AsyncIterator[str]:
+    """One open page's Server-Sent Events (see the module's text); ``viewer`` is its user's email."""
+    heartbeat = heartbeat or HEARTBEAT
+    h = hub(app)
+    sid, q = h.subscribe(asyncio.get_running_loop())
+    joined = False
+    try:
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        if h.closed:
+            return
+        joined = True
+        h.publish("presence", {"viewers": h.join(viewer)})
+        while True:
+            try:
+                frame = await asyncio.wait_for(q.get(), timeout=heartbeat)
+            except TimeoutError:
+                frame = ": heartbeat\n\n"
+            if not frame:  # the hub closed
+                return
+            yield frame
+    finally:
+        h.unsubscribe(sid)
+        if joined:
+            h.publish("presence", {"viewers": h.leave(viewer)})
+
 
 def _offer(q: asyncio.Queue[str], frame: str) -> None:
     try:
@@ -69,4 +139,4 @@ def publish(app: FastAPI, event: str, data: dict[str, Any]) -> None:
     hub(app).publish(event, data)
 
 
-__all__ = ["Hub", "hub", "publish"]
+__all__ = ["HEARTBEAT", "Hub", "hub", "publish", "stream"]

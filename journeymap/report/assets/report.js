@@ -82,21 +82,29 @@
     btn.addEventListener("click", function () { openDetails(btn); });
   });
 
-  /* -- web page only (body data-mode="web"): comment threads per map element ------------------- */
+  /* -- web page only (body data-mode="web"): comment threads per map element, live events ---------- */
   /* The file report (data-mode="file") has no comment slot and never calls the network. On the web
      page every element with data-element opens the details panel with its thread:
-     GET {api}/comments?element=ID -> [{id, author, text, created, parent, resolved,
+     GET {api}/comments?element=ID -> [{id, author, text, created, parent, resolved, mentions: [email],
      changes: ["conversion was 18.3%, now 21.0%", ...]}]; a commenter (data-can-comment="1") posts
      POST {api}/comments {"element": ID, "text": ..., "parent": null|id}, resolves or reopens with
-     PATCH {api}/comments/{id} {"resolved": true|false}, both with X-CSRF-Token; an SSE "comment"
-     event from {api}/events ({"element": ID}) refreshes the open thread. */
+     PATCH {api}/comments/{id} {"resolved": true|false}, both with X-CSRF-Token. The page's HTML is the
+     same for everyone of a role: the CSRF token and the user come from GET {api}/me. Live events from
+     {api}/events (Server-Sent Events): "comment" ({"element"}) refreshes that element's open thread,
+     "presence" ({"viewers"}) says who is viewing, "map" ({"version"}) and "blueprint" show a notice
+     with a reload button. Every user string reaches the page as text (textContent), never as HTML. */
   var WEB = document.body.getAttribute("data-mode") === "web";
   var API = document.body.getAttribute("data-api") || "/api";
   var CSRF = document.body.getAttribute("data-csrf") || "";
+  var ME = document.body.getAttribute("data-user") || "";
+  var MAP_VERSION = document.body.getAttribute("data-map-version") || "";
+  /* bidi overrides and zero-width characters never reach the page (as journeymap.safety.display_text) */
+  var INVISIBLE = /[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060\ufeff\u061c]/g;
+  function clean(s) { return String(s === null || s === undefined ? "" : s).replace(INVISIBLE, ""); }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }  /* text only, never HTML */
+    if (text !== undefined && text !== null) { e.textContent = clean(text); }  /* text only, never HTML */
     return e;
   }
   var CAN = document.body.getAttribute("data-can-comment") === "1";
@@ -109,7 +117,36 @@
     }
     return fetch(API + path, opts);
   }
+  /* who I am and my CSRF token (not in the shared, cached HTML); writes wait for it */
+  var whoami = !WEB ? null : (CSRF ? Promise.resolve(null) : api("GET", "/me")
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (d) { if (d) { CSRF = d.csrf || ""; ME = d.user || ""; } return d; })
+    .catch(function () { return null; }));
+  function write(method, path, payload) { return whoami.then(function () { return api(method, path, payload); }); }
+  function detail(r) {  /* the server's one sentence for a refused request */
+    return r.json().then(function (d) { return d && typeof d.detail === "string" ? d.detail : "HTTP " + r.status; },
+                         function () { return "The request failed (HTTP " + r.status + "); try again."; });
+  }
   function parentOf(c) { var p = c.parent !== undefined ? c.parent : c.parent_id; return p === null || p === undefined ? "" : String(p); }
+  /* the comment's text with its @mentions of members marked; built from text nodes only */
+  var MENTION = /@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)?)/g;
+  function mentionText(p, text, mentions) {
+    text = clean(text);
+    var known = {};
+    (mentions || []).forEach(function (m) { m = String(m).toLowerCase(); known[m] = 1; known[m.split("@")[0]] = 1; });
+    var at = 0, m;
+    MENTION.lastIndex = 0;
+    while ((m = MENTION.exec(text)) !== null) {
+      var before = m.index ? text.charAt(m.index - 1) : "";
+      var word = m[1].replace(/\.+$/, "");
+      if (/[\w@.]/.test(before) || !known[word.toLowerCase()]) { continue; }
+      p.appendChild(document.createTextNode(text.slice(at, m.index)));
+      p.appendChild(el("mark", "jm-mention", "@" + word));
+      at = m.index + 1 + word.length;
+    }
+    p.appendChild(document.createTextNode(text.slice(at)));
+    return p;
+  }
   function replyForm(slot, parentId) {
     var form = el("form", "jm-comment-form jm-reply-form");
     form.setAttribute("data-parent", String(parentId));
@@ -136,8 +173,13 @@
       var li = el("li", "jm-comment" + (c.resolved ? " resolved" : "") + (depth ? " reply" : ""));
       li.setAttribute("data-comment-id", String(c.id));
       li.appendChild(el("div", "jm-meta", (c.author || "former member") + " · " + (c.created || c.created_at || "") + (c.resolved ? " · resolved" : "")));
-      li.appendChild(el("p", "jm-text", c.text));
-      (c.changes || []).forEach(function (line) { li.appendChild(el("div", "jm-change small", line)); });
+      li.appendChild(mentionText(el("p", "jm-text"), c.text, c.mentions));
+      if ((c.changes || []).length) {
+        var since = el("div", "jm-changes small");
+        since.appendChild(el("span", "jm-changes-h", "Since this comment: "));
+        (c.changes || []).forEach(function (line, i) { since.appendChild(el("span", "jm-change", line)); if (i < c.changes.length - 1) { since.appendChild(document.createTextNode("; ")); } });
+        li.appendChild(since);
+      }
       if (CAN) {
         var tools = el("div", "jm-tools");
         if (!depth) {
@@ -149,7 +191,7 @@
         var sb = el("button", "jm-resolve", c.resolved ? "Reopen" : "Resolve");
         sb.type = "button";
         sb.addEventListener("click", function () {
-          api("PATCH", "/comments/" + encodeURIComponent(c.id), { resolved: !c.resolved }).then(function () { fillComments(slot.parentNode); });
+          write("PATCH", "/comments/" + encodeURIComponent(c.id), { resolved: !c.resolved }).then(function () { fillComments(slot.parentNode); });
         });
         tools.appendChild(sb);
         li.appendChild(tools);
@@ -188,6 +230,37 @@
     panel.querySelector(".close").focus({ preventScroll: true });
     fillComments(box);
   }
+  function openById(id) {  /* open whatever element has this id (a touchpoint card or another element) */
+    var t = null;
+    document.querySelectorAll("[data-element]").forEach(function (e) { if (!t && e.getAttribute("data-element") === id && e.offsetParent !== null) { t = e; } });
+    if (!t) { return; }
+    if (t.tagName === "BUTTON") { openDetails(t); } else { openElement(t); }
+  }
+  function notice(text) {  /* non-modal: the map or the blueprint changed; the reader reloads when ready */
+    var box = document.getElementById("jm-notice");
+    if (!box) { return; }
+    var b = el("button", "jm-reload", "Reload");
+    b.type = "button";
+    b.addEventListener("click", function () { window.location.reload(); });
+    box.replaceChildren(el("span", null, text + " "), b);
+    box.classList.add("shown");
+  }
+  function showMentions() {  /* the comments that @mention me, each a button to its element */
+    var box = document.getElementById("jm-me");
+    if (!box) { return; }
+    api("GET", "/comments?mentioning=me").then(function (r) { return r.ok ? r.json() : []; }).then(function (list) {
+      if (!Array.isArray(list) || !list.length) { box.hidden = true; return; }
+      var parts = [el("span", null, "Mentioning you: ")];
+      list.slice(-5).forEach(function (c) {
+        var b = el("button", "jm-mention-link", (c.author || "former member") + " on " + decodeURIComponent(String(c.element).split(":").slice(1).join(" · ")));
+        b.type = "button";
+        b.addEventListener("click", function () { openById(c.element); });
+        parts.push(b);
+      });
+      box.replaceChildren.apply(box, parts);
+      box.hidden = false;
+    }).catch(function () {});
+  }
   if (WEB) {
     document.querySelectorAll("[data-element]:not(button)").forEach(function (t) {
       t.tabIndex = 0;
@@ -203,20 +276,41 @@
       var ta = form.querySelector("textarea");
       if (!ta.value.trim()) { return; }
       var parent = form.getAttribute("data-parent");
-      api("POST", "/comments", { element: slot.getAttribute("data-comments-for"), text: ta.value, parent: parent ? +parent : null })
-        .then(function (r) { if (r.ok) { ta.value = ""; } fillComments(slot.parentNode); });
+      var err = form.querySelector(".jm-error") || form.appendChild(el("p", "jm-error"));
+      err.setAttribute("role", "alert");
+      write("POST", "/comments", { element: slot.getAttribute("data-comments-for"), text: ta.value, parent: parent ? +parent : null })
+        .then(function (r) {
+          if (r.ok) { ta.value = ""; err.textContent = ""; fillComments(slot.parentNode); return; }
+          return detail(r).then(function (t) { err.textContent = t; });
+        })
+        .catch(function () { err.textContent = "The server cannot be reached; your text is still here, try again."; });
     });
-    if (typeof EventSource !== "undefined") {  /* a comment posted elsewhere: refresh the open thread */
+    whoami.then(showMentions);
+    if (typeof EventSource !== "undefined") {
       var events = new EventSource(API + "/events");
-      events.addEventListener("comment", function (e) {
-        var d = {};
-        try { d = JSON.parse(e.data); } catch (err) { return; }
+      var on = function (name, f) {
+        events.addEventListener(name, function (e) { var d; try { d = JSON.parse(e.data); } catch (err) { return; } f(d || {}); });
+      };
+      on("comment", function (d) {  /* a comment posted or resolved anywhere: refresh that element's open thread */
         if (panel && !panel.hidden) {
           body.querySelectorAll(".jm-comments").forEach(function (slot) {
             if (!d.element || slot.getAttribute("data-comments-for") === d.element) { fillComments(slot.parentNode); }
           });
         }
+        if (d.by !== ME) { showMentions(); }
       });
+      on("presence", function (d) {
+        var who = document.getElementById("jm-viewers");
+        if (who && Array.isArray(d.viewers)) { who.textContent = d.viewers.length ? clean(d.viewers.join(", ")) : "just you"; }
+      });
+      on("map", function (d) {
+        if (String(d.version) !== MAP_VERSION) { notice("The map was rebuilt (version " + d.version + ") — reload to see it."); }
+      });
+      on("blueprint", function (d) {
+        notice("The blueprint was edited" + (d.touchpoint ? " (" + d.touchpoint + ")" : "") + " — reload to see it.");
+      });
+      events.addEventListener("open", function () { document.body.setAttribute("data-live", "1"); });
+      events.addEventListener("error", function () { document.body.setAttribute("data-live", "0"); });
     }
   }
   if (panel) {
