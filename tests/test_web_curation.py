@@ -199,9 +199,11 @@ def test_a_conflicting_edit_gets_409_with_both_views_and_nothing_is_lost(site):
     c = rb.json()
     assert c["detail"].endswith(".") and tp["name"] in c["detail"]
     assert c["yours"] == mine
-    assert c["theirs"]["values"] == {"stage": stages[0]} and c["fields"] == ["stage"]
+    assert c["theirs"]["values"] == {"stage": stages[0], "owner": tp["owner"]} and c["fields"] == ["stage"]
     assert [x["who"] for x in c["theirs"]["changed_by"]] == [users["editor"]]
-    assert c["base"]["values"] == {"stage": tp["stage"]} and c["base"]["version"] == base["version"]
+    assert (
+        c["base"]["values"] == {"stage": tp["stage"], "owner": tp["owner"]} and c["base"]["version"] == base["version"]
+    )
     assert c["version"] == _version(ws)
     assert _tp(ws, tp["name"])["stage"] == stages[0]  # theirs stands; yours is not half-applied
     assert _tp(ws, tp["name"])["owner"] == tp["owner"]
@@ -440,6 +442,7 @@ def test_two_editors_in_chromium_the_second_gets_the_conflict_view_and_applies_a
             assert row.locator(".jm-yours").inner_text() == mine
             assert row.locator(".jm-theirs").inner_text() == theirs
             assert row.locator(".jm-base").inner_text() == tp["stage"]
+            assert row.locator(".jm-clash").inner_text() == "yes"
             assert "ana@example.com" in bb.locator("#details .jm-changed-by").inner_text()
             assert _tp(ws, tp["name"])["stage"] == theirs  # B's edit waits, kept
             violations = _axe(bb, [".jm-curate", "#jm-versions"])

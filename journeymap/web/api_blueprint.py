@@ -166,8 +166,15 @@ def install(app: FastAPI) -> None:
     process_lock = threading.Lock()
     app.state.blueprint_lock = process_lock
 
-    def _theirs(base_seq: int | None, name: str, fields: list[str], current: dict[str, Any] | None, version: str):
-        """Who changed the touchpoint since the base version, and its values now."""
+    def _theirs(
+        base_seq: int | None,
+        name: str,
+        fields: list[str],
+        clash: list[str],
+        current: dict[str, Any] | None,
+        version: str,
+    ) -> dict[str, Any]:
+        """The touchpoint's values now (of the edit's ``fields``), and who changed it since the base version."""
         with db.sessions() as s:
             q = select(BlueprintChange).order_by(BlueprintChange.id)
             if base_seq is not None:
@@ -177,7 +184,7 @@ def install(app: FastAPI) -> None:
             explained = s.scalar(select(BlueprintChange.id).where(BlueprintChange.version_after == version).limit(1))
             snap = s.scalar(select(BlueprintSnapshot).where(BlueprintSnapshot.version == version))
         changed_by = [
-            {"who": c.who, "when": _iso(c.created), "fields": sorted(set(c.after) & set(fields)) or sorted(c.after)}
+            {"who": c.who, "when": _iso(c.created), "fields": sorted(set(c.after) & set(clash)) or sorted(c.after)}
             for c in rows
         ]
         if explained is None:
@@ -255,10 +262,10 @@ def install(app: FastAPI) -> None:
                 clash = conflicting_fields(base_bp, bp, name, fields) if base_bp is not None else list(fields)
                 if clash:
                     now_values = field_values(bp, name)
-                    theirs = _theirs(base_snap.id if base_snap else None, name, clash, now_values, version)
+                    theirs = _theirs(base_snap.id if base_snap else None, name, fields, clash, now_values, version)
                     base = {
                         "version": body.base_version,
-                        "values": touched(field_values(base_bp, name), clash) if base_bp else None,
+                        "values": touched(field_values(base_bp, name), fields) if base_bp else None,
                     }
                     if base_bp is None:
                         base["note"] = "the app never served this version; reload the page"

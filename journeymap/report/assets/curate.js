@@ -64,11 +64,18 @@
   function field(form, label, input) {  /* a labelled control */
     var id = "jm-edit-" + (++uid);
     var row = el("div", "jm-field");
+    /* layout through the CSSOM (no style attribute in markup; the stylesheet is the report's) */
+    row.style.display = "grid";
+    row.style.gridTemplateColumns = "minmax(6em, 9em) minmax(0, 1fr)";
+    row.style.gap = "0.5em";
+    row.style.alignItems = "start";
+    row.style.margin = "0.35em 0";
     var l = el("label", null, label);
     l.htmlFor = id;
     input.id = id;
     row.appendChild(l);
     row.appendChild(input);
+    if (input.tagName !== "SELECT") { input.style.width = "100%"; input.style.boxSizing = "border-box"; }
     form.appendChild(row);
     return input;
   }
@@ -134,6 +141,8 @@
       if (!(bp.personas || []).length) { ps.appendChild(el("p", "muted small", "The blueprint defines no personas.")); }
       (bp.personas || []).forEach(function (p) {
         var l = el("label", "jm-check");
+        l.style.display = "inline-block";
+        l.style.marginRight = "1em";
         var c = el("input");
         c.type = "checkbox"; c.name = "personas"; c.value = p;
         c.checked = (v.personas || []).indexOf(p) >= 0;
@@ -187,6 +196,7 @@
       if (state.values && state.values.name) { state.name = state.values.name; box.setAttribute("data-touchpoint", state.name); }
       if (conflictBox) { conflictBox.remove(); conflictBox = null; }
       if (form) { form.hidden = true; }
+      document.dispatchEvent(new CustomEvent("jm:blueprint-saved"));
       open.hidden = false;
       var what = (res.body.changed || []).map(function (k) { return LABELS[k] || k; }).join(", ");
       say(what ? "Saved " + what + " to blueprint.yaml (version " + res.body.version + "); rebuild the map to see its figures move." +
@@ -220,11 +230,12 @@
       var t = el("table", "data jm-conflict-table");
       t.appendChild(el("caption", null, "Your values beside theirs"));
       var head = el("tr");
-      ["Field", "Yours", "Theirs (now)", "When you opened it"].forEach(function (x) { var th = el("th", null, x); th.scope = "col"; head.appendChild(th); });
+      ["Field", "Yours", "Theirs (now)", "When you opened it", "Changed by them"].forEach(function (x) { var th = el("th", null, x); th.scope = "col"; head.appendChild(th); });
       t.appendChild(el("thead")).appendChild(head);
       var tb = el("tbody");
       var theirs = (c.theirs && c.theirs.values) || {};
       var base = (c.base && c.base.values) || {};
+      var clash = c.fields || [];
       Object.keys(c.yours).forEach(function (k) {
         var tr = el("tr");
         tr.setAttribute("data-field", k);
@@ -234,6 +245,7 @@
         tr.appendChild(el("td", "jm-yours", show(c.yours[k])));
         tr.appendChild(el("td", "jm-theirs", k in theirs ? show(theirs[k]) : "unchanged"));
         tr.appendChild(el("td", "jm-base", k in base ? show(base[k]) : "–"));
+        tr.appendChild(el("td", "jm-clash", clash.indexOf(k) >= 0 ? "yes" : "no"));
         tb.appendChild(tr);
       });
       t.appendChild(tb);
@@ -269,7 +281,7 @@
       tools.appendChild(again);
       conflictBox.appendChild(tools);
       box.insertBefore(conflictBox, status);
-      say("Not saved: the touchpoint changed meanwhile. Your edit is kept; choose below.", true);
+      say("Not saved: the touchpoint changed meanwhile. Your edit is kept: compare the values, then Keep theirs or Apply mine again.", true);
       h.focus();
     }
     open.addEventListener("click", function () {
@@ -338,7 +350,7 @@
     h.id = "jm-versions-title";
     sec.setAttribute("aria-labelledby", h.id);
     sec.appendChild(h);
-    sec.appendChild(el("p", "hint", "Each map build is a version. Pick two to see what changed between them (the figures of `journeymap diff`), and the blueprint's edits."));
+    sec.appendChild(el("p", "hint", "Each map build is a version. Pick two to see what changed between them (the figures journeymap diff compares), and below, the blueprint's edits made on this page."));
     var form = el("form", "jm-versions-form");
     form.setAttribute("aria-label", "Compare two map versions");
     var older = field(form, "Older version", el("select"));
@@ -424,7 +436,18 @@
     }
     refresh();
     blueprintChanges();
-    sec.addEventListener("focusin", function () { if (!sec.getAttribute("data-fresh")) { sec.setAttribute("data-fresh", "1"); refresh(); blueprintChanges(); } });
+    var last = Date.now();
+    function fresh() {  /* a rebuild or an edit elsewhere: the lists are read again when the section comes into view */
+      if (Date.now() - last < 3000) { return; }
+      last = Date.now();
+      refresh();
+      blueprintChanges();
+    }
+    sec.addEventListener("focusin", fresh);
+    if (typeof IntersectionObserver !== "undefined") {
+      new IntersectionObserver(function (entries) { if (entries.some(function (e) { return e.isIntersecting; })) { fresh(); } }).observe(sec);
+    }
+    document.addEventListener("jm:blueprint-saved", function () { last = 0; fresh(); });
   }
   versionsSection();
   B.setAttribute("data-curate-ready", "1");
