@@ -63,7 +63,7 @@ class Session(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
     expires: Mapped[datetime] = mapped_column(DateTime)
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="joined")  # loaded with the row: one query per request
 
 
 class ApiToken(Base):
@@ -73,7 +73,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class Comment(Base):
@@ -86,7 +86,7 @@ class Comment(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    author: Mapped[User | None] = relationship()
+    author: Mapped[User | None] = relationship(lazy="joined")  # no query per comment when listing
 
 
 class MapVersion(Base):
