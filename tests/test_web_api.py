@@ -257,3 +257,169 @@ def test_the_audit_log_records_logins_user_changes_and_state_changes(site):
     assert ("owner@example.com", "user.add") in seen and ("owner@example.com", "user.role") in seen
     assert ("owner@example.com", "user.remove") in seen and ("journeymap demo", "user.add") in seen
     assert any(r["what"] == "comment.add" and r["detail"].get("id") == cid for r in rows)
+
+
+# -- the page, the login page, static files, caching ------------------------------------------------
+
+
+def _srcs(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+
+
+def test_the_page_for_the_signed_in_and_the_login_page_for_anyone_else(site):
+    from journeymap.web.app import CSP
+    from journeymap.web.page import PAGE_CSP
+
+    _, app, users = site
+    anon = client(app, follow_redirects=False)
+    r = anon.get("/")
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    r = anon.get("/login")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"] == CSP  # no inline script or style on the login page
+    html = r.text
+    assert '<form id="jm-login-form"' in html and 'type="password"' in html and "<script>" not in html
+    assert [s.split("?")[0] for s in _srcs(html)] == ["/static/report.css", "/static/login.js"]
+    pages = {}
+    for role in ("viewer", "commenter"):
+        c = client(app)
+        csrf = login(c, users[role])
+        r = c.get("/")
+        assert r.status_code == 200 and r.headers["content-security-policy"] == PAGE_CSP
+        assert users[role] not in r.text and csrf not in r.text  # nothing personal: the HTML is shared by a role
+        assert 'data-csrf=""' in r.text and f'data-role="{role}"' in r.text
+        assert TP in r.text  # the map's elements
+        pages[role] = r
+        again = c.get("/", headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304 and not again.content
+    assert ("<textarea" in pages["viewer"].text, "<textarea" in pages["commenter"].text) == (False, True)
+    other = client(app)
+    login(other, users["editor"])
+    assert other.get("/").headers["etag"] != pages["viewer"].headers["etag"]  # one page per role
+    # the static files the page names: their media types, a year of caching for the hashed URL
+    from journeymap.web.page import STATIC_FILES
+
+    c = client(app)
+    for src in _srcs(pages["commenter"].text):
+        name = src.split("?")[0].removeprefix("/static/")
+        r = c.get(src, headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200, src
+        assert r.headers["content-type"] == STATIC_FILES[name][1]
+        assert r.content == open(STATIC_FILES[name][0], "rb").read()  # noqa: SIM115  (decoded from gzip)
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable", src
+        assert r.headers.get("content-encoding") == "gzip"
+        plain = c.get(f"/static/{name}")
+        assert plain.headers["cache-control"] == "public, no-cache"  # no hash: revalidate
+        assert c.get(f"/static/{name}", headers={"If-None-Match": plain.headers["etag"]}).status_code == 304
+    r = c.get("/static/..%2Fapp.py")
+    assert r.status_code == 404 and r.json()["detail"].endswith(".")
+    assert c.get("/static/secret.txt").status_code == 404
+
+
+def test_the_map_is_served_from_memory_with_an_etag_until_a_new_version(site, monkeypatch):
+    from sqlalchemy import event, insert, select
+
+    import journeymap.web.app as web_app
+    from journeymap.web.db import MapVersion
+
+    _, app, users = site
+    c = client(app)
+    h = {"X-CSRF-Token": login(c, users["editor"])}
+    first = c.get("/api/map")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(app.state.db.engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(5):
+            r = c.get("/api/map", headers={"Accept-Encoding": "gzip"})
+            assert r.status_code == 200 and r.content == first.content
+            assert r.headers["content-encoding"] == "gzip" and r.headers["etag"] == first.headers["etag"]
+        assert c.get("/api/map", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    finally:
+        event.remove(app.state.db.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "map_versions.document" in s]  # not read from the database again
+    # a version stored by another process is seen after REVALIDATE seconds
+    monkeypatch.setattr(web_app, "REVALIDATE", 0.0)
+    with app.state.db.sessions() as s:
+        doc = s.scalar(select(MapVersion.document).order_by(MapVersion.id.desc()).limit(1))
+        s.execute(insert(MapVersion).values(document=doc))
+        s.commit()
+        newest = s.scalar(select(MapVersion.id).order_by(MapVersion.id.desc()).limit(1))
+    assert c.get("/api/map").headers["x-map-version"] == str(newest)
+    r = c.post("/api/map/rebuild", headers=h)
+    assert c.get("/api/map").headers["etag"] == f'"map-{r.json()["version"]}"'
+
+
+# -- comments: was and now, mentions ----------------------------------------------------------------
+
+
+def test_mentions_of_members_are_kept_and_listed_for_the_one_mentioned(site):
+    ws, app, users = site
+    for email, role in (("ana@example.com", "viewer"), ("sam@one.example", "viewer"), ("sam@two.example", "viewer")):
+        assert add_user(ws, email, role).exit_code == 0
+    c = client(app)
+    h = {"X-CSRF-Token": login(c, users["commenter"])}
+    text = (
+        "@ana please look, cc @EDITOR@example.com and @ghost; @sam is two people; "
+        "mail me at x@ana, @ana<img src=x onerror=alert(1)>"
+    )
+    r = c.post("/api/comments", json={"element": TP, "text": text}, headers=h)
+    assert r.status_code == 201
+    made = r.json()
+    assert made["mentions"] == ["ana@example.com", "editor@example.com"] and made["text"] == text
+    assert "_mentions" not in made["figures_then"]
+    ana = client(app)
+    login(ana, "ana@example.com")
+    mine = ana.get("/api/comments", params={"mentioning": "me"}).json()
+    assert made["id"] in [m["id"] for m in mine] and all("ana@example.com" in m["mentions"] for m in mine)
+    viewer = client(app)
+    login(viewer, users["viewer"])
+    assert made["id"] not in [m["id"] for m in viewer.get("/api/comments", params={"mentioning": "me"}).json()]
+    listed = viewer.get("/api/comments", params={"element": TP}).json()
+    assert next(x for x in listed if x["id"] == made["id"])["mentions"] == made["mentions"]
+    r = viewer.get("/api/comments", params={"mentioning": "you"})
+    assert r.status_code == 400 and r.json()["detail"] == "mentioning='you' is not known; use mentioning=me."
+
+
+def test_a_comment_survives_a_rebuild_and_reads_was_and_now(demo_copy, tmp_path):
+    """Comment, change the blueprint, rebuild: the comment keeps its id and element, and its figures of then
+    stand beside today's (checked against the two map documents' own numbers)."""
+    import yaml
+
+    from journeymap.web.app import create_app
+
+    ws = demo_copy(tmp_path / "shop", customers=300)
+    users = users_per_role(ws)
+    app = create_app(ws)
+    c = client(app)
+    h = {"X-CSRF-Token": login(c, users["editor"])}
+    before = c.get("/api/map").json()
+    first = before["stages"][0]
+    sid = f"stage:{first['name']}"
+    made = c.post("/api/comments", json={"element": sid, "text": "reach looks low"}, headers=h).json()
+    assert made["changes"] == [] and made["figures_then"]["reach"]["value"] == first["reach"]["value"]
+    # move the first stage's busiest touchpoint to the second stage
+    bp_path = ws / "blueprint.yaml"
+    bp = yaml.safe_load(bp_path.read_text(encoding="utf-8"))
+    second = [s["name"] if isinstance(s, dict) else s for s in bp["stages"]][1]
+    moved = max((tp for ln in first["lanes"] for tp in ln["touchpoints"]), key=lambda t: t["figures"]["journeys"])
+    next(t for t in bp["touchpoints"] if t["name"] == moved["name"])["stage"] = second
+    bp_path.write_text(yaml.safe_dump(bp, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    r = c.post("/api/map/rebuild", headers=h)
+    assert r.status_code == 201
+    after = c.get("/api/map").json()
+    old = first["reach"]["value"]
+    new = next(s for s in after["stages"] if s["name"] == first["name"])["reach"]["value"]
+    assert old != new
+    thread = c.get("/api/comments", params={"element": sid}).json()
+    assert [x["id"] for x in thread] == [made["id"]]
+    got = thread[0]
+    assert got["figures_then"]["reach"]["value"] == old and got["figures_now"]["reach"]["value"] == new
+    assert f"reach was {100 * old:.1f}%, now {100 * new:.1f}%" in got["changes"]
+    page = c.get("/").text
+    assert f'data-element="{sid}"' in page and f'data-map-version="{r.json()["version"]}"' in page

@@ -298,6 +298,10 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "The request cannot be served."
+        if exc.status_code == 404 and detail == "Not Found":  # no such route: one sentence, like the others
+            detail = "There is nothing at this address; check it (the map is at /, the API under /api/)."
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            detail = f"{request.method} is not allowed at this address."
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
