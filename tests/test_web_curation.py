@@ -271,17 +271,21 @@ def test_a_rename_moves_the_comments_and_the_blueprints_references(site):
 
 def test_two_editors_at_once_give_one_200_and_one_409_never_a_broken_file(site):
     from journeymap.blueprint import Blueprint
+    from journeymap.web.app import create_app
 
     ws, app, users = site
-    clients = [_editor(app, users["editor"]), _editor(app, users["editor2"])]
-    for _ in range(3):
+    # rounds 1-2: two editors on one server (its process lock); round 3: on two app instances over the same
+    # workspace, as two server processes would be (only the file lock in .journeymap-locks serialises them)
+    other = create_app(ws)
+    for rnd in range(3):
+        clients = [_editor(app, users["editor"]), _editor(other if rnd == 2 else app, users["editor2"])]
         tp = _free(ws, TAKEN)
         bp = clients[0][0].get("/api/blueprint").json()
         targets = [s for s in bp["stages"] if s != tp["stage"]][:2]
         go = threading.Barrier(2)
         out: list = [None, None]
 
-        def send(i: int, tp=tp, bp=bp, targets=targets, go=go, out=out) -> None:
+        def send(i: int, tp=tp, bp=bp, targets=targets, go=go, out=out, clients=clients) -> None:
             c, h = clients[i]
             go.wait()
             body = {"base_version": bp["version"], "changes": {"stage": targets[i]}}

@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from journeymap.blueprint import Blueprint
 from journeymap.errors import BlueprintError
+from journeymap.locks import LOCK_DIR
 from journeymap.web import events
 from journeymap.web.auth import Principal, require
 from journeymap.web.curation import (
@@ -63,7 +64,7 @@ from journeymap.web.db import (
 from journeymap.web.figures import renamed_ids
 
 BLUEPRINT_FILE = "blueprint.yaml"
-LOCK_FILE = ".journeymap-locks/blueprint.lock"
+LOCK_FILE = f"{LOCK_DIR}/blueprint.lock"  # beside the warehouse holders' records (journeymap.locks)
 OUTSIDE = "blueprint.yaml changed outside the app (by hand or through git)"
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]

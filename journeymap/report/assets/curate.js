@@ -228,9 +228,10 @@
       conflictBox.appendChild(h);
       conflictBox.appendChild(el("p", "small", c.detail));
       var t = el("table", "data jm-conflict-table");
+      t.style.width = "100%";
       t.appendChild(el("caption", null, "Your values beside theirs"));
       var head = el("tr");
-      ["Field", "Yours", "Theirs (now)", "When you opened it", "Changed by them"].forEach(function (x) { var th = el("th", null, x); th.scope = "col"; head.appendChild(th); });
+      ["Field", "Yours", "Theirs now", "When you opened it", "Conflict"].forEach(function (x) { var th = el("th", null, x); th.scope = "col"; head.appendChild(th); });
       t.appendChild(el("thead")).appendChild(head);
       var tb = el("tbody");
       var theirs = (c.theirs && c.theirs.values) || {};
