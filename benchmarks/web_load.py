@@ -183,6 +183,7 @@ class Tally:
     refused: list[str] = field(default_factory=list)  # POSTs answered with another status
     requests: int = 0
     page_missing: bool = False
+    warmup_s: float = 0.0
 
     def error(self, route: str, what: str) -> None:
         self.errors[route] += 1
@@ -256,6 +257,7 @@ async def load(url: str, args: argparse.Namespace, run: str) -> tuple[Tally, flo
     import httpx
 
     tally = Tally()
+    w0 = time.monotonic()
     async with httpx.AsyncClient(base_url=url, timeout=60) as c:  # warm-up, not counted: the first map build
         r = await c.post("/api/login", json={"email": "load0@example.com", "password": PASSWORD})
         r.raise_for_status()
@@ -265,6 +267,7 @@ async def load(url: str, args: argparse.Namespace, run: str) -> tuple[Tally, flo
         if not tally.page_missing:
             page.raise_for_status()
     t0 = time.monotonic()
+    tally.warmup_s = t0 - w0
     stop_at = t0 + args.duration
     people = [asyncio.create_task(person(i, url, args, tally, stop_at, run)) for i in range(args.users)]
     # bounded: a person stops at the deadline after its current request (at most --timeout later)
@@ -427,16 +430,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.format == "table":
             print("making the demo workspace and the users ...", file=sys.stderr)
+        t = time.monotonic()
         ws = make_workspace(root, args.customers, args.users, args.database_url)
+        phases = {"workspace_and_users_s": time.monotonic() - t}
+        t = time.monotonic()
         server = Server(ws, args.port or _free_port(), root / "serve.log")
         server.wait_ready()
+        phases["server_start_s"] = time.monotonic() - t
         run = uuid.uuid4().hex[:8]
         load_before, cpu0 = os.getloadavg(), server.cpu_now()
         client0 = resource.getrusage(resource.RUSAGE_SELF)
         tally, elapsed = asyncio.run(load(server.url, args, run))
         client1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu1, load_after = server.cpu_now(), os.getloadavg()
+        t = time.monotonic()
         once = exactly_once(server.url, tally, run)
+        phases |= {"first_map_and_page_s": tally.warmup_s, "check_s": time.monotonic() - t}
         result = {
             "settings": {
                 "users": args.users,
@@ -457,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                 "server_cpu_s": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
                 "client_cpu_s": (client1.ru_utime + client1.ru_stime) - (client0.ru_utime + client0.ru_stime),
             },
+            "phases": phases,
         }
         if args.format == "json":
             print(json.dumps(result, indent=2))
