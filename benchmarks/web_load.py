@@ -9,7 +9,7 @@ cheapest authenticated route, measured in the same run), ``GET /api/map``, ``GET
 skipped when the server answers 404), ``GET /api/comments``, and in about one iteration in
 ``--write-every`` a ``POST /api/comments`` with a unique text; between iterations each person pauses
 ``--think`` seconds on average (uniform from half to one and a half times; 0: no pause, the
-server's saturation). People arrive one by one over ``--ramp`` seconds (default a sixth of the run):
+server's saturation). People arrive one by one over ``--ramp`` seconds (default 0.3 s apart, at most a third of the run):
 a login is an argon2id verification, about 0.2 s of CPU by design, and 50 at the same instant would
 queue for seconds on a small machine (login has its own 30 s timeout and no latency target).
 
@@ -56,6 +56,7 @@ from typing import Any
 
 READ_TARGET_MS = 200.0
 WRITE_TARGET_MS = 300.0
+LOGIN_GAP_S = 0.3  # default arrival gap between people (--ramp = users x this, at most a third of the run)
 LOGIN_TIMEOUT_S = 30.0  # an argon2id verification is ~0.2 s of CPU by design; a burst of logins queues
 PASSWORD = "load-test password"
 ELEMENTS = ("touchpoint:Size%20guide", "stage:purchase", "touchpoint:Product%20page", "stage:awareness")
@@ -400,7 +401,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--users", type=int, default=50, help="simulated people, each logged in (default 50)")
     p.add_argument("--think", type=float, default=1.0, help="mean pause between iterations, s (default 1; 0: none)")
     p.add_argument("--write-every", type=float, default=5.0, help="a comment in ~1 of N iterations (default 5)")
-    p.add_argument("--ramp", type=float, default=None, help="people arrive over this many s (default: duration/6)")
+    p.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="people arrive over this many s (default: 0.3 s apart, at most duration/3)",
+    )
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default 10)")
     p.add_argument("--max-requests", type=int, default=200_000, help="stop after this many requests")
     p.add_argument("--customers", type=int, default=None, help="demo size (default: journeymap demo's)")
@@ -412,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("duration", "timeout", "write_every"):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be more than 0, not {getattr(args, name)}")
-    if args.ramp is None:
-        args.ramp = args.duration / 6
+    if args.ramp is None:  # about 3 logins a second (each ~0.2 s of argon2id CPU), at most a third of the run
+        args.ramp = min(args.users * LOGIN_GAP_S, args.duration / 3)
     if args.users < 1 or args.think < 0 or args.ramp < 0 or args.ramp >= args.duration or args.max_requests < 1:
         p.error("--users and --max-requests must be at least 1, --think at least 0, --ramp under --duration")
     try:
