@@ -252,3 +252,246 @@ def test_journeymap_serve_stops_promptly_with_an_event_stream_open(demo_copy, tm
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- the live page in Chromium: two people, a viewer, hostile text, axe -----------------------------
+
+from journeymap.report.browser import CHROMIUM_FLAGS, chromium_path, missing  # noqa: E402
+from tests.test_report_a11y import AXE, WCAG_TAGS  # noqa: E402
+from tests.test_report_hostile import BIDI, IMG, INVISIBLE, SCRIPT  # noqa: E402
+
+browser_test = pytest.mark.skipif(missing() is not None, reason=f"no headless browser: {missing()}")
+DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, demo_copy):
+    """``journeymap serve`` as a process over a demo copy with one user per role; yields (base URL, users)."""
+    ws = demo_copy(tmp_path_factory.mktemp("web-live-page") / "shop", customers=300)
+    users = users_per_role(ws)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                c, _ = http_login(base, users["viewer"])
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-2000:]
+                time.sleep(0.3)
+        assert c.get("/api/map", timeout=120).status_code == 200  # the first map version, built once
+        c.close()
+        yield base, users
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+class Person:
+    """One browser context (its own cookies): logs in through the login page and keeps the map page open."""
+
+    def __init__(self, chromium, base: str, email: str, viewport: dict = DESKTOP, bypass_csp: bool = False):
+        self.ctx = chromium.new_context(viewport=viewport, bypass_csp=bypass_csp)
+        self.page = self.ctx.new_page()
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.csp: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.csp.append(m.text) if "Content Security Policy" in m.text else None)
+        self.page.goto(f"{base}/")
+        assert self.page.url == f"{base}/login"  # not signed in: the login page
+        self.page.wait_for_selector("body[data-ready='1']")
+        self.page.fill("#jm-email", email)
+        self.page.fill("#jm-password", PASSWORD)
+        self.page.click("#jm-login-form button[type=submit]")
+        self.page.wait_for_url(f"{base}/", timeout=30_000)
+        self.page.wait_for_selector("body[data-ready='1'][data-live='1']", timeout=30_000)
+
+    def open(self, element: str) -> None:
+        """Open an element's details panel with its comment thread (a touchpoint card or another element)."""
+        target = self.page.locator(f'[data-element="{element}"]:visible').first
+        target.scroll_into_view_if_needed()
+        target.click()
+        self.page.wait_for_selector("#details .jm-thread li", timeout=10_000)
+
+    def thread(self) -> list[str]:
+        return self.page.locator("#details .jm-text").all_text_contents()
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+@pytest.mark.browser
+@browser_test
+def test_a_comment_reaches_the_other_page_without_reload_and_presence_shows_both(served, chromium):
+    base, users = served
+    a = Person(chromium, base, users["commenter"])
+    b = Person(chromium, base, users["editor"])
+    try:
+        both = ", ".join(sorted([users["commenter"], users["editor"]]))
+        for p in (a, b):
+            p.page.wait_for_function(
+                "w => document.getElementById('jm-viewers').textContent === w", arg=both, timeout=5_000
+            )
+        b.page.evaluate("window.__same_page = 1")
+        a.open(TP)
+        b.open(TP)
+        text = f"live from A {time.time_ns()}"
+        a.page.fill("#details .jm-comment-form:not(.jm-reply-form) textarea", text)
+        t0 = time.monotonic()
+        a.page.click("#details .jm-comment-form:not(.jm-reply-form) button[type=submit]")
+        b.page.wait_for_function(
+            "t => [...document.querySelectorAll('#details .jm-text')].some(e => e.textContent === t)",
+            arg=text,
+            polling=10,
+            timeout=5_000,
+        )
+        took = time.monotonic() - t0
+        print(f"\ncomment posted in page A shown in page B after {1000 * took:.0f} ms (no reload)")
+        assert took <= 1.5
+        assert b.page.evaluate("window.__same_page") == 1  # the same page, not reloaded
+        assert text in a.thread()
+        # B leaves: A's page says so
+        b.close()
+        a.page.wait_for_function(
+            "w => document.getElementById('jm-viewers').textContent === w", arg=users["commenter"], timeout=5_000
+        )
+        assert a.errors == [] and a.csp == [] and a.dialogs == []
+    finally:
+        a.close()
+        with contextlib.suppress(Exception):
+            b.close()
+
+
+@pytest.mark.browser
+@browser_test
+def test_a_viewer_has_no_comment_box_and_the_api_refuses_their_post(served, chromium):
+    base, users = served
+    v = Person(chromium, base, users["viewer"])
+    try:
+        v.open(TP)
+        assert v.page.locator("textarea, .jm-comment-form").count() == 0
+        status = v.page.evaluate(
+            """async () => {
+                 const me = await (await fetch('/api/me')).json();
+                 const r = await fetch('/api/comments', {method: 'POST', credentials: 'same-origin',
+                   headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf},
+                   body: JSON.stringify({element: 'touchpoint:Size%20guide', text: 'sneaky'})});
+                 return [me.role, r.status, (await r.json()).detail];
+               }"""
+        )
+        assert status[:2] == ["viewer", 403] and status[2] == "This needs the commenter role or higher; you are viewer."
+        assert "sneaky" not in "".join(v.thread())
+        assert v.errors == [] and v.csp == []
+    finally:
+        v.close()
+
+
+@pytest.mark.browser
+@browser_test
+def test_hostile_comment_text_and_mentions_render_as_text(served, chromium):
+    base, users = served
+    a = Person(chromium, base, users["commenter"])
+    b = Person(chromium, base, users["viewer"])
+    try:
+        element = a.page.locator("[data-element^='stage:']").first.get_attribute("data-element")
+        a.open(element)
+        b.open(element)
+        text = f"{IMG} @viewer {BIDI}x {SCRIPT} cc @editor<img src=y onerror=alert(9)> <b>bold</b> @ghost @own{BIDI}er"
+        a.page.fill("#details .jm-comment-form:not(.jm-reply-form) textarea", text)
+        a.page.click("#details .jm-comment-form:not(.jm-reply-form) button[type=submit]")
+        shown = INVISIBLE.sub("", text)
+        for p in (a, b):
+            p.page.wait_for_function(
+                "t => [...document.querySelectorAll('#details .jm-text')].some(e => e.textContent === t)",
+                arg=shown,
+                timeout=5_000,
+            )
+            item = p.page.locator("#details .jm-text", has_text="bold").last
+            assert item.locator("img, script, b").count() == 0  # text, not markup
+            assert item.locator("mark.jm-mention").all_text_contents() == [
+                "@viewer",
+                "@editor",
+                "@owner",
+            ]  # @ghost: no member; the bidi character inside @own…er is dropped, as shown
+            assert p.page.evaluate("typeof window.__pwned") == "undefined"
+            assert p.page.evaluate("document.querySelectorAll('#details img').length") == 0
+            assert p.dialogs == [] and p.errors == [] and p.csp == []
+            assert all(u.startswith(base) for u in p.requests), [u for u in p.requests if not u.startswith(base)]
+        # the viewer was mentioned: their page lists it
+        b.page.wait_for_selector("#jm-me:not([hidden]) .jm-mention-link", timeout=5_000)
+    finally:
+        a.close()
+        b.close()
+
+
+def _axe(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))  # the context bypasses the page's CSP for this test script only
+    return page.evaluate(
+        """async (tags) => {
+             const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+             return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+               targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+           }""",
+        WCAG_TAGS,
+    )
+
+
+@pytest.mark.browser
+@browser_test
+@pytest.mark.skipif(not AXE.is_file(), reason="axe-core not installed: run npm ci (package.json)")
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1440x900", "390x844"])
+def test_axe_finds_no_violation_on_the_login_page_and_the_live_page(served, chromium, viewport):
+    base, users = served
+    ctx = chromium.new_context(viewport=viewport, bypass_csp=True)
+    try:
+        login_page = ctx.new_page()
+        login_page.goto(f"{base}/login")
+        login_page.wait_for_selector("body[data-ready='1']")
+        found = {"login": _axe(login_page)}
+        login_page.fill("#jm-email", users["commenter"])
+        login_page.fill("#jm-password", "wrong password!")
+        login_page.click("#jm-login-form button[type=submit]")
+        login_page.wait_for_function("document.getElementById('jm-login-error').textContent !== ''")
+        assert login_page.locator("#jm-login-error").text_content() == "The email or password is wrong."
+        found["login, refused"] = _axe(login_page)
+        login_page.close()
+        p = Person.__new__(Person)  # the same steps, in this context that lets axe in
+        p.ctx, p.page = ctx, ctx.new_page()
+        p.page.goto(f"{base}/login")
+        p.page.fill("#jm-email", users["commenter"])
+        p.page.fill("#jm-password", PASSWORD)
+        p.page.click("#jm-login-form button[type=submit]")
+        p.page.wait_for_url(f"{base}/")
+        p.page.wait_for_selector("body[data-ready='1'][data-live='1']")
+        found["map page"] = _axe(p.page)
+        p.open(TP)
+        found["map page, a thread open"] = _axe(p.page)
+    finally:
+        ctx.close()
+    bad = {k: v for k, v in found.items() if v}
+    assert not bad, bad

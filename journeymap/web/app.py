@@ -205,6 +205,9 @@ def find_mentions(text: str, emails: list[str]) -> list[str]:
     >>> find_mentions("ask @Ana and @bo@example.com, not @zed or me@x.org", ["ana@example.com", "bo@example.com"])
     ['ana@example.com', 'bo@example.com']
     """
+    from journeymap.safety import display_text
+
+    text = display_text(text)  # as the page shows it: an invisible character inside a name breaks the mention
     by_email = {e.lower(): e for e in emails}
     by_name: dict[str, list[str]] = {}
     for e in emails:
