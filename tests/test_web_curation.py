@@ -472,3 +472,71 @@ def test_two_editors_in_chromium_the_second_gets_the_conflict_view_and_applies_a
             assert problems == [], problems
         finally:
             b.close()
+
+
+# -- the same on PostgreSQL (a server the test starts; skips with the reason where it cannot) ------
+
+from tests.test_web_postgres import _point_at, postgres  # noqa: E402, F401  (the fixture)
+
+
+def test_curation_on_postgresql_conflicts_races_and_renames(tmp_path, demo_copy, postgres):  # noqa: F811
+    from journeymap.web.app import create_app
+
+    ws = demo_copy(tmp_path / "shop", customers=300)
+    _point_at(ws, postgres.create_database("curation"))
+    users = users_per_role(ws)
+    assert add_user(ws, "editor2@example.com", "editor").exit_code == 0
+    app = create_app(ws)
+    assert app.state.db.url.startswith("postgresql")
+    try:
+        a, ha = _editor(app, users["editor"])
+        b, hb = _editor(app, "editor2@example.com")
+        com, hc = _editor(app, users["commenter"])
+        assert a.get("/api/map").status_code == 200
+        bp = a.get("/api/blueprint").json()
+        assert bp["version"] == _version(ws)
+        one, two, three = [t for t in bp["touchpoints"] if t["stage"] and t["name"] != "Purchase"][:3]
+        stages = [s for s in bp["stages"] if s != one["stage"]]
+        assert (
+            a.patch(
+                _url(one["name"]), json={"base_version": bp["version"], "changes": {"stage": stages[0]}}, headers=ha
+            ).status_code
+            == 200
+        )
+        r = b.patch(
+            _url(one["name"]), json={"base_version": bp["version"], "changes": {"stage": stages[1]}}, headers=hb
+        )
+        assert r.status_code == 409 and r.json()["theirs"]["values"] == {"stage": stages[0]}
+        assert [k["yours"] for k in b.get("/api/blueprint/conflicts").json()] == [{"stage": stages[1]}]
+        again = {"base_version": r.json()["version"], "changes": r.json()["yours"], "resolves": r.json()["conflict"]}
+        assert b.patch(_url(one["name"]), json=again, headers=hb).status_code == 200
+        assert _tp(ws, one["name"])["stage"] == stages[1] and b.get("/api/blueprint/conflicts").json() == []
+        # a race on one field: one 200, one 409
+        base = a.get("/api/blueprint").json()["version"]
+        go, out = threading.Barrier(2), [None, None]
+
+        def send(i: int) -> None:
+            c, h = ((a, ha), (b, hb))[i]
+            go.wait()
+            out[i] = c.patch(
+                _url(two["name"]), json={"base_version": base, "changes": {"owner": f"Team {i}"}}, headers=h
+            )
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(r.status_code for r in out) == [200, 409]
+        # a rename moves the comment
+        eid = f"touchpoint:{quote(three['name'], safe='')}"
+        cid = com.post("/api/comments", json={"element": eid, "text": "here"}, headers=hc).json()["id"]
+        v = a.get("/api/blueprint").json()["version"]
+        r = a.patch(_url(three["name"]), json={"base_version": v, "changes": {"name": "Renamed on PG"}}, headers=ha)
+        assert r.status_code == 200, r.text
+        moved = com.get("/api/comments", params={"element": "touchpoint:Renamed%20on%20PG"}).json()
+        assert [c["id"] for c in moved] == [cid]
+        rows = a.get("/api/blueprint/changes").json()
+        assert [(x["touchpoint"], x["new_name"]) for x in rows][0] == (three["name"], "Renamed on PG")
+    finally:
+        app.state.db.dispose()
