@@ -351,13 +351,20 @@ class Workspace:
 
     def ingest(self, table: str, paths: Sequence[str | Path], **options: Any):
         """Load files into ``events``, ``feedback`` or ``customers``; see :func:`journeymap.ingest.ingest`."""
-        from journeymap.ingest import ingest
-
         if self.read_only:
             raise WorkspaceError("This workspace was opened read-only; open it with read_only=False to ingest.")
         self.ensure_tables()
+        if self.is_spark and self._con is None:
+            # a Spark workspace's ingest needs no Spark session (no JVM): the warehouse, held for writing
+            with engine.SparkWarehouseWriter(self.path, self.settings.spark_dir) as writer:
+                return self._ingest(writer, table, paths, **options)
+        return self._ingest(self.con, table, paths, **options)
+
+    def _ingest(self, con: Any, table: str, paths: Sequence[str | Path], **options: Any):
+        from journeymap.ingest import ingest
+
         return ingest(
-            self.con,
+            con,
             table,
             [Path(p) for p in paths],
             blueprint=self.blueprint,

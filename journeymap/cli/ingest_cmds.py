@@ -136,7 +136,7 @@ def _store_journeys(ctx: Context) -> None:
     from journeymap.journeys import cache
 
     ws = ctx.writer()
-    if not cache.supported(ws.con):
+    if getattr(ws, "is_spark", False) or not cache.supported(ws.con):  # Spark keeps no journeys: start no JVM
         return
     blueprint = ws.blueprint
     ws.close()

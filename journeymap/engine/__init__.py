@@ -343,13 +343,40 @@ def connect_spark_workspace(
     return con
 
 
-def refresh_spark_tables(con: BaseBackend) -> None:
+def refresh_spark_tables(con: Any) -> None:
     """Register a Spark workspace's tables again (after an ingest published new versions)."""
     from journeymap.engine import spark
 
     wh = getattr(con, "_journeymap_warehouse", None)
-    if wh is not None:
-        spark.register_tables(con._session, wh.tables())
+    session = getattr(con, "_session", None)
+    if wh is not None and session is not None:
+        spark.register_tables(session, wh.tables())
+
+
+class SparkWarehouseWriter:
+    """A Spark workspace's warehouse held for writing, without a Spark session: what ingest needs
+    (its loader writes Parquet through DuckDB, :mod:`journeymap.engine.spark_load`), so an ingest
+    starts no JVM. Use as a context manager; the lock goes at its end."""
+
+    name = "pyspark"
+
+    def __init__(self, base: str | Path, spark_dir: str | None = None, on_wait: Callable[[str], None] | None = _tell):
+        self._journeymap_warehouse = spark_warehouse(base, spark_dir)
+        self._on_wait = on_wait
+
+    def __enter__(self) -> SparkWarehouseWriter:
+        wh = self._journeymap_warehouse
+        wh.lock(exclusive=True, timeout=lock_timeout(), on_wait=self._on_wait)
+        try:
+            wh.clean()
+            wh.ensure_tables()
+        except BaseException:
+            wh.unlock()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._journeymap_warehouse.unlock()
 
 
 def backend_name(con: BaseBackend) -> str:
