@@ -142,6 +142,27 @@ def test_each_refused_value_is_one_sentence_naming_it_and_leaves_the_file_alone(
     assert not list(ws.glob("blueprint.yaml.tmp"))
 
 
+def test_a_broken_blueprint_yaml_is_one_sentence_and_the_app_writes_nothing(site):
+    ws, app, users = site
+    ed, h = _editor(app, users["editor"])
+    v = ed.get("/api/blueprint").json()["version"]
+    path = ws / "blueprint.yaml"
+    good = path.read_bytes()
+    broken = good.replace(b"touchpoints:\n", b"touchpoints:\n  - name: [unclosed\n", 1)
+    path.write_bytes(broken)
+    try:
+        for r in (
+            ed.get("/api/blueprint"),
+            ed.patch(_url("Billboard"), json={"base_version": v, "changes": {"owner": "x"}}, headers=h),
+        ):
+            assert r.status_code == 409, r.text
+            detail = r.json()["detail"]
+            assert detail.startswith("blueprint.yaml line") and "cannot be read" in detail and detail.endswith("there.")
+        assert path.read_bytes() == broken
+    finally:
+        path.write_bytes(good)
+
+
 def test_a_good_edit_lands_in_blueprint_yaml_passes_the_check_and_moves_the_rebuilt_map(site):
     ws, app, users = site
     ed, h = _editor(app, users["editor"])

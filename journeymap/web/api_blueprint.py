@@ -112,7 +112,7 @@ def _read(path: Path) -> tuple[str, str, Blueprint]:
     try:
         bp = Blueprint.from_yaml(text, filename=BLUEPRINT_FILE)
     except BlueprintError as e:
-        raise HTTPException(409, f"{str(e).rstrip('.')}; fix {BLUEPRINT_FILE} in the workspace first.") from None
+        raise HTTPException(409, str(e)) from None  # the loader's sentence names the line and the fix
     return text, version_of(text), bp
 
 
