@@ -88,8 +88,8 @@ class PostgresServer:
                 shutil.chown(p, "postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
 
-    def start(self) -> str | None:
-        """Start the server; None, or why it did not start."""
+    def start(self, fsync: bool = False) -> str | None:
+        """Start the server (``fsync`` off for tests, on for benchmarks); None, or why it did not start."""
         initdb, pg_ctl = pg_program("initdb"), pg_program("pg_ctl")
         r = subprocess.run(
             [*self.as_user, str(initdb), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
@@ -100,7 +100,8 @@ class PostgresServer:
         )
         if r.returncode:
             return f"initdb failed: {(r.stderr or r.stdout).strip()[-300:]}"
-        opts = f"-p {self.port} -k {self.sock} -c listen_addresses='' -c fsync=off -c max_connections=200"
+        opts = f"-p {self.port} -k {self.sock} -c listen_addresses='' -c fsync={'on' if fsync else 'off'}"
+        opts += " -c max_connections=200"
         r = subprocess.run(
             [*self.as_user, str(pg_ctl), "-D", str(self.data), "-o", opts, "-w", "-t", "60"]
             + ["-l", str(self.root / "log"), "start"],
