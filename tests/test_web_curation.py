@@ -124,6 +124,7 @@ def test_each_refused_value_is_one_sentence_naming_it_and_leaves_the_file_alone(
         ({"goal": "maybe"}, 400, "maybe"),
         ({"owner": 42}, 400, "42"),
         ({"description": long}, 400, "2001"),
+        ({"keywords": ["k"] * 201}, 400, "201"),
         ({"colour": "red"}, 400, "colour"),
         ({}, 400, "changes nothing"),
     ]
@@ -134,6 +135,8 @@ def test_each_refused_value_is_one_sentence_naming_it_and_leaves_the_file_alone(
         detail = r.json()["detail"]
         assert named in detail and detail.endswith(".") and "Traceback" not in detail, (changes, detail)
         assert detail.count(". ") == 0, detail  # one sentence
+    stale = {"base_version": "0" * 16, "changes": {"stage": "Checkout-ish"}}  # a bad value is 400 before any 409
+    assert ed.patch(_url(tp["name"]), json=stale, headers=h).status_code == 400
     r = ed.patch(_url("No such touchpoint"), json={"base_version": v, "changes": {"stage": None}}, headers=h)
     assert r.status_code == 404 and "No such touchpoint" in r.json()["detail"]
     r = ed.patch(_url(tp["name"]), json={"changes": {"stage": None}}, headers=h)  # no base version

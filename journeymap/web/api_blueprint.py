@@ -254,6 +254,12 @@ def install(app: FastAPI) -> None:
         with process_lock, _file_lock(workspace):
             text, version, bp = _read(path)
             _snapshot(db, version, text)
+            new_bp: Blueprint | None = None
+            if bp.touchpoint(name) is not None:  # a refused value is 400 first, stale or not
+                try:
+                    new_bp = apply_changes(bp, name, changes)
+                except EditError as e:
+                    raise HTTPException(400, str(e)) from None
             if body.base_version != version:
                 with db.sessions() as s:
                     base_snap = s.scalar(
@@ -300,12 +306,8 @@ def install(app: FastAPI) -> None:
                             "base": base,
                         },
                     )
-            if bp.touchpoint(name) is None:
+            if new_bp is None:
                 raise HTTPException(404, f"There is no touchpoint {name!r} in the blueprint; reload the page.")
-            try:
-                new_bp = apply_changes(bp, name, changes)
-            except EditError as e:
-                raise HTTPException(400, str(e)) from None
             before_all = field_values(bp, name) or {}
             after_all = field_values(new_bp, new_touchpoint_name(new_bp, name, changes)) or {}
             before = {f: before_all[f] for f in fields if before_all.get(f) != after_all.get(f)}

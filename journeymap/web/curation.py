@@ -45,6 +45,7 @@ FIELDS = ("name", "stage", "channel", "owner", "kind", "interaction", "descripti
 KINDS = ("owned", "paid", "earned")
 INTERACTIONS = ("direct", "indirect")
 MAX_TEXT = {"name": 200, "channel": 100, "owner": 200, "description": 2000}
+MAX_NAMES = 200  # keywords or personas of one touchpoint
 
 
 class EditError(InputError):
@@ -113,9 +114,15 @@ def _text(field: str, value: Any, *, optional: bool) -> str | None:
 def _names(field: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise EditError(f'The {field} {value!r} are not a list of texts; send a list such as ["a", "b"].')
+    if len(value) > MAX_NAMES:
+        raise EditError(f"The {field} list has {len(value)} entries; keep it to at most {MAX_NAMES}.")
     out: list[str] = []
     for v in value:
         v = v.strip()
+        if len(v) > MAX_TEXT["name"]:
+            raise EditError(
+                f"One of the {field} is {len(v)} characters long; shorten it to at most {MAX_TEXT['name']}."
+            )
         if v and v not in out:
             out.append(v)
     return out
