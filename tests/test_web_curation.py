@@ -463,6 +463,12 @@ def test_two_editors_in_chromium_the_second_gets_the_conflict_view_and_applies_a
             a.click("#details .jm-save")
             a.wait_for_selector("#details .jm-edit-status:has-text('Saved')")
             assert _tp(ws, tp["name"])["stage"] == theirs
+            # B's open page hears of A's edit through the events stream (no reload)
+            bb.wait_for_function(
+                "n => (document.getElementById('jm-notice') || {}).textContent.includes(n)",
+                arg=tp["name"],
+                timeout=5000,
+            )
             bb.select_option("#details .jm-edit-form select[name=stage]", mine)
             bb.click("#details .jm-save")
             bb.wait_for_selector("#details .jm-conflict")
