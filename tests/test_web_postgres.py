@@ -205,6 +205,11 @@ def test_the_workspace_database_is_the_configured_backend_at_the_newest_migratio
     with engine.connect() as con:
         version = con.execute(sa.text("select version_num from alembic_version")).scalar()
     assert version == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if backend == "sqlite":  # concurrent people: readers never wait for a writer, writers queue (not fail)
+        with engine.connect() as con:
+            assert con.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert con.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+            assert con.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     listed = json.loads(CliRunner().invoke(main, ["-w", str(ws), "users", "list", "--format", "json"]).output)
     assert {(u["email"], u["role"]) for u in listed} >= {(f"{r}@example.com", r) for r in ("viewer", "owner")}
 
