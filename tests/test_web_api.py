@@ -423,3 +423,27 @@ def test_a_comment_survives_a_rebuild_and_reads_was_and_now(demo_copy, tmp_path)
     assert f"reach was {100 * old:.1f}%, now {100 * new:.1f}%" in got["changes"]
     page = c.get("/").text
     assert f'data-element="{sid}"' in page and f'data-map-version="{r.json()["version"]}"' in page
+
+
+def test_the_comment_list_follows_every_change_even_from_another_process(site):
+    """The list is kept in memory until the audit log moves: a resolve, a new comment, and a change written by
+    another process (with its audit row, as every change is) all show at the next read."""
+    from sqlalchemy import update
+
+    from journeymap.web.db import Comment, audit
+
+    _, app, users = site
+    c = client(app)
+    h = {"X-CSRF-Token": login(c, users["commenter"])}
+    made = c.post("/api/comments", json={"element": TP, "text": "cached?"}, headers=h).json()
+    assert c.get("/api/comments").json()[-1]["id"] == made["id"]
+    c.patch(f"/api/comments/{made['id']}", json={"resolved": True}, headers=h)
+    assert next(x for x in c.get("/api/comments").json() if x["id"] == made["id"])["resolved"] is True
+    with app.state.db.sessions() as s:  # another process moves the comment (a rename) and audits it
+        s.execute(update(Comment).where(Comment.id == made["id"]).values(element="stage:purchase"))
+        audit(s, "other process", "blueprint.edit")
+        s.commit()
+    listed = {x["id"]: x for x in c.get("/api/comments").json()}
+    assert listed[made["id"]]["element"] == "stage:purchase"
+    assert made["id"] in [x["id"] for x in c.get("/api/comments", params={"element": "stage:purchase"}).json()]
+    assert made["id"] not in [x["id"] for x in c.get("/api/comments", params={"element": TP}).json()]

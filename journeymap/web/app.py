@@ -83,6 +83,10 @@ class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=100)
 
 
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def _gzip(body: bytes) -> bytes | None:
     return gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN else None
 
@@ -223,30 +227,94 @@ def find_mentions(text: str, emails: list[str]) -> list[str]:
     return out
 
 
-def _comment(c: Comment, now: Latest | None) -> dict[str, Any]:
+COMMENT_COLUMNS = (
+    Comment.id,
+    Comment.element,
+    Comment.text,
+    Comment.parent_id,
+    Comment.resolved,
+    Comment.created,
+    Comment.snapshot,
+    User.email,
+)
+
+
+def _comment_row(row: Any, now: Latest | None) -> dict[str, Any]:
+    """A comment as the API gives it, from a row of :data:`COMMENT_COLUMNS` (author's email last)."""
     from journeymap.web.figures import compare
 
-    snapshot = dict(c.snapshot or {})
+    cid, element, text, parent, resolved, created, snapshot, author = row
+    snapshot = dict(snapshot or {})
     mentions = list(snapshot.pop(MENTIONS_KEY, None) or [])
     figures_now: dict[str, Any] = {}
     if now is not None:
         try:
-            figures_now = now.figures(c.element)
+            figures_now = now.figures(element)
         except InputError:
             figures_now = {}
     return {
-        "id": c.id,
-        "element": c.element,
-        "text": c.text,  # stored as given; escaped where it is rendered
-        "parent": c.parent_id,
-        "resolved": c.resolved,
-        "author": c.author.email if c.author else None,
-        "created": c.created.isoformat(timespec="seconds") + "Z",
+        "id": cid,
+        "element": element,
+        "text": text,  # stored as given; escaped where it is rendered
+        "parent": parent,
+        "resolved": resolved,
+        "author": author,
+        "created": created.isoformat(timespec="seconds") + "Z",
         "mentions": mentions,
         "figures_then": snapshot,
         "figures_now": figures_now,
         "changes": compare(snapshot, figures_now) if now is not None else [],
     }
+
+
+def _comment(c: Comment, now: Latest | None) -> dict[str, Any]:
+    author = c.author.email if c.author else None
+    return _comment_row((c.id, c.element, c.text, c.parent_id, c.resolved, c.created, c.snapshot, author), now)
+
+
+class CommentCache:
+    """Every comment as the API gives it, kept while nothing changed: the key is the newest audit row's id
+    (every change to a comment, a member or the blueprint writes one, in the same transaction, from any
+    process) and the map version (``figures_now``/``changes``). A rebuild of the list reuses each comment's
+    entry when its row and the map version are the same."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._list: list[dict[str, Any]] = []
+        self._by_row: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._body: bytes | None = None
+        self._lock = threading.Lock()
+
+    def get(self, db: Database, now: Latest | None) -> list[dict[str, Any]]:
+        version = now.id if now is not None else None
+        with db.sessions() as s:
+            stamp = s.scalar(select(func.max(AuditLog.id)))
+            with self._lock:
+                if self._key == (stamp, version):
+                    return self._list
+            rows = s.execute(
+                select(*COMMENT_COLUMNS).outerjoin(User, User.id == Comment.author_id).order_by(Comment.id)
+            ).all()
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        out = []
+        for row in rows:
+            key = (version, row[0], row[1], row[3], row[4], row[7], row[2])  # the fields that can change
+            c = self._by_row.get(key)
+            if c is None:
+                c = _comment_row(tuple(row), now)
+            seen[key] = c
+            out.append(c)
+        with self._lock:
+            self._key, self._list, self._by_row, self._body = (stamp, version), out, seen, None
+        return out
+
+    def body(self, db: Database, now: Latest | None) -> bytes:
+        """:meth:`get` as JSON, serialized once per change."""
+        out = self.get(db, now)
+        with self._lock:
+            if self._body is None or self._list is not out:
+                self._body = _json(out)
+            return self._body
 
 
 def run(app: FastAPI, *, host: str, port: int) -> None:
@@ -491,31 +559,31 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
         )
 
     # -- comments ---------------------------------------------------------------------------------
+    comments = app.state.comments = CommentCache()
+
     def _emails() -> list[str]:
         with db.sessions() as s:
             return list(s.scalars(select(User.email)))
 
-    @app.get("/api/comments", tags=["comments"])
+    @app.get("/api/comments", tags=["comments"], response_model=list[dict[str, Any]])
     def list_comments(
         who: Viewer,
         element: Annotated[str | None, Query(max_length=200)] = None,
         mentioning: Annotated[str | None, Query(max_length=10)] = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Response:
         """The comments (of one element with ``?element=``; those that mention you with ``?mentioning=me``),
         oldest first; replies name their parent. Each has ``changes``: its figures of then against today's."""
         if mentioning not in (None, "me"):
             raise InputError(f"mentioning={mentioning!r} is not known; use mentioning=me.")
-        now = maps.get()
-        with db.sessions() as s:
-            q = select(Comment).order_by(Comment.id)
-            if element is not None:
-                q = q.where(Comment.element == element)
-            if mentioning:
-                q = q.where(Comment.text.contains("@"))
-            out = [_comment(c, now) for c in s.scalars(q)]
+        if element is None and not mentioning:
+            return Response(comments.body(db, maps.get()), media_type="application/json")
+        out = comments.get(db, maps.get())
+        if element is not None:
+            out = [c for c in out if c["element"] == element]
         if mentioning:
             out = [c for c in out if who.email in c["mentions"]]
-        return out
+        # plain JSON, serialized once (the list can be long; it needs no model validation on the way out)
+        return Response(_json(out), media_type="application/json")
 
     @app.post("/api/comments", status_code=201, tags=["comments"])
     def post_comment(body: NewComment, who: Commenter) -> dict[str, Any]:
