@@ -1,17 +1,18 @@
 """Benchmark: the shared web map under load (issue 18): 50 people reading the map and commenting for 60 s.
 
 Makes the demo workspace in a temporary folder (``journeymap demo``, its default size unless
-``--customers``), adds ``--users`` members with the commenter role (through the library, as
-``journeymap users add`` does), starts ``journeymap serve`` as a subprocess on a free loopback port
-and waits for it. Then ``--users`` simulated people (asyncio + one ``httpx.AsyncClient`` each, with
-its own cookie) log in and loop for ``--duration`` seconds: ``GET /api/me`` (the floor: the
-cheapest authenticated route, measured in the same run), ``GET /api/map``, ``GET /`` (the map page;
-skipped when the server answers 404), ``GET /api/comments``, and in about one iteration in
-``--write-every`` a ``POST /api/comments`` with a unique text; between iterations each person pauses
-``--think`` seconds on average (uniform from half to one and a half times; 0: no pause, the
-server's saturation). People arrive one by one over ``--ramp`` seconds (default 0.3 s apart, at most a third of the run):
-a login is an argon2id verification, about 0.2 s of CPU by design, and 50 at the same instant would
-queue for seconds on a small machine (login has its own 30 s timeout and no latency target).
+``--customers``; or a copy of ``--workspace``, without its web database), adds ``--users`` members
+with the commenter role (through the library, as ``journeymap users add`` does), starts ``journeymap
+serve`` as a subprocess on a free loopback port and waits for it. Then ``--users`` simulated people
+(asyncio + one ``httpx.AsyncClient`` each, with its own cookie) log in and loop for ``--duration``
+seconds: ``GET /api/me`` (the floor: the cheapest authenticated route, measured in the same run),
+``GET /api/map``, ``GET /`` (the map page; skipped when the server answers 404), ``GET
+/api/comments``, and in about one iteration in ``--write-every`` a ``POST /api/comments`` with a
+unique text; between iterations each person pauses ``--think`` seconds on average (uniform from half
+to one and a half times; 0: no pause, the server's saturation). People arrive one by one over
+``--ramp`` seconds (default 0.3 s apart, at most a third of the run): a login is an argon2id
+verification, about 0.2 s of CPU by design, and 50 at the same instant would queue for seconds on a
+small machine (login has its own 30 s timeout and no latency target).
 
 Bounded and self-stopping: every request has a timeout (``--timeout``), the whole run a request
 cap (``--max-requests``), the load stops at ``--duration``; the server is stopped on exit, on an
@@ -90,15 +91,32 @@ def _pct(values: list[float], q: float) -> float | None:
 # -- the workspace and the server ------------------------------------------------------------------
 
 
-def make_workspace(root: Path, customers: int | None, users: int, database_url: str | None) -> Path:
-    """``journeymap demo`` into ``root/shop``, then ``users`` commenters (load0@example.com ...)."""
+def make_workspace(
+    root: Path, customers: int | None, users: int, database_url: str | None, source: Path | None = None
+) -> Path:
+    """``journeymap demo`` into ``root/shop`` (or a copy of ``source`` without its web database), then
+    ``users`` commenters (load0@example.com ...)."""
     ws = root / "shop"
-    cmd = [sys.executable, "-m", "journeymap", "demo", str(ws)]
-    if customers:
-        cmd += ["--customers", str(customers)]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
-    if r.returncode:
-        raise SystemExit(f"journeymap demo failed ({r.returncode}): {(r.stderr or r.stdout).strip()[-500:]}")
+    if source is not None:
+        import tomllib
+
+        config = source / "journeymap.toml"
+        data = tomllib.loads(config.read_text(encoding="utf-8")) if config.is_file() else None
+        if data is None:
+            raise SystemExit(f"--workspace {source} has no journeymap.toml; give a journeymap workspace folder.")
+        if data.get("web", {}).get("database_url"):
+            raise SystemExit(
+                f"--workspace {source} sets [web] database_url; the benchmark writes users and comments into the "
+                "app's database, so give a workspace without it (and --database-url for a throwaway database)."
+            )
+        shutil.copytree(source, ws, ignore=shutil.ignore_patterns(".journeymap-web.sqlite*"))
+    else:
+        cmd = [sys.executable, "-m", "journeymap", "demo", str(ws)]
+        if customers:
+            cmd += ["--customers", str(customers)]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
+        if r.returncode:
+            raise SystemExit(f"journeymap demo failed ({r.returncode}): {(r.stderr or r.stdout).strip()[-500:]}")
     if database_url:
         config = ws / "journeymap.toml"
         text = config.read_text(encoding="utf-8") if config.exists() else ""
@@ -355,10 +373,15 @@ def _ratio(v: float | None) -> str:
 def print_table(result: dict[str, Any]) -> None:
     s, m, once = result["summary"], result["machine"], result["exactly_once"]
     a = result["settings"]
+    where = (
+        f"demo of {a['customers'] or 'default'} customers"
+        if a["workspace"] == "journeymap demo"
+        else f"a copy of {a['workspace']}"
+    )
     print(
         f"journeymap serve under load: {a['users']} people arriving over {a['ramp_s']:.0f} s, {s['seconds']:.0f} s, "
         f"think {a['think']} s, "
-        f"a comment every ~{a['write_every']} iterations; demo of {a['customers'] or 'default'} customers; "
+        f"a comment every ~{a['write_every']} iterations; {where}; "
         f"app database {a['database']}"
     )
     head = f"{'route':<22}{'count':>8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'errors':>8}{'target':>8}"
@@ -410,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default 10)")
     p.add_argument("--max-requests", type=int, default=200_000, help="stop after this many requests")
     p.add_argument("--customers", type=int, default=None, help="demo size (default: journeymap demo's)")
+    p.add_argument("--workspace", type=Path, default=None, help="serve a copy of this workspace instead of a new demo")
     p.add_argument("--database-url", default=None, help="[web] database_url for the app (default: SQLite)")
     p.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     p.add_argument("--format", choices=("table", "json"), default="table")
@@ -437,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.format == "table":
             print("making the demo workspace and the users ...", file=sys.stderr)
         t = time.monotonic()
-        ws = make_workspace(root, args.customers, args.users, args.database_url)
+        ws = make_workspace(root, args.customers, args.users, args.database_url, args.workspace)
         phases = {"workspace_and_users_s": time.monotonic() - t}
         t = time.monotonic()
         server = Server(ws, args.port or _free_port(), root / "serve.log")
@@ -461,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                 "write_every": args.write_every,
                 "timeout_s": args.timeout,
                 "customers": args.customers,
+                "workspace": str(args.workspace) if args.workspace else "journeymap demo",
                 "database": (args.database_url or "sqlite").split("://")[0],
             },
             "summary": summarize(tally, elapsed, args),

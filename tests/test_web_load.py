@@ -1,6 +1,6 @@
 """``benchmarks/web_load.py`` as a user runs it, briefly: it serves a demo, loads it, and checks every comment.
 
-Five people for five seconds (a small demo): the run must exit 0, report every route with consistent
+Five people for five seconds (a copy of a small demo): the run must exit 0, report every route with consistent
 figures, and its exactly-once check must have found each acknowledged comment stored once.
 """
 
@@ -20,9 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 ROUTES = ("POST /api/login", "GET /api/me", "GET /api/map", "GET /", "GET /api/comments", "POST /api/comments")
 
 
-def test_the_load_benchmark_runs_and_every_comment_is_stored_exactly_once():
+def test_the_load_benchmark_runs_and_every_comment_is_stored_exactly_once(tmp_path, demo_copy):
+    ws = demo_copy(tmp_path / "shop", customers=300)  # journeymap demo's workspace (made once per session)
     cmd = [sys.executable, str(ROOT / "benchmarks" / "web_load.py"), "--duration", "5", "--users", "5"]
-    cmd += ["--customers", "300", "--think", "0.2", "--write-every", "2", "--format", "json"]
+    cmd += ["--workspace", str(ws), "--think", "0.2", "--write-every", "2", "--format", "json"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=ROOT)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     out = json.loads(r.stdout)
@@ -43,3 +44,14 @@ def test_the_load_benchmark_runs_and_every_comment_is_stored_exactly_once():
     assert once["ok"] and once["lost"] == once["duplicated"] == once["stored_unacknowledged"] == 0
     assert once["acknowledged"] == counted["POST /api/comments"]["count"] > 0
     assert once["stored"] == once["acknowledged"] + once["timed_out_stored"]
+    assert not (ws / ".journeymap-web.sqlite").exists() or "load0@example.com" not in (
+        ws / ".journeymap-web.sqlite"
+    ).read_bytes().decode("latin-1")  # it served a copy: the workspace given is untouched
+
+
+def test_the_load_benchmark_refuses_a_workspace_whose_web_database_is_elsewhere(tmp_path):
+    (tmp_path / "journeymap.toml").write_text('[web]\ndatabase_url = "postgresql://team@db/prod"\n')
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "web_load.py"), "--workspace", str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "sets [web] database_url" in r.stderr and "--database-url" in r.stderr
