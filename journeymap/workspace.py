@@ -138,6 +138,8 @@ class Workspace:
     ) -> Workspace:
         """Create a workspace folder with settings, blueprint and an empty warehouse."""
         path = Path(path)
+        if url is not None and url.startswith(("spark://", "sc://")):
+            spark.parse_url(url)  # a bad Spark URL is told before anything is written
         if (path / CONFIG_FILE).exists() and not force:
             raise WorkspaceError(
                 f"{str(path)!r} is already a journeymap workspace; open it, or pass force=True "

@@ -4,7 +4,7 @@ One session per master per process. A session made here
 
 - writes its scratch files (shuffle blocks, Java's temporary files, the JVM's own output) under one
   folder of its own, removed when the process ends: ``<workspace>/.journeymap-spark/run-<pid>-*``
-  for a workspace, else ``$TMPDIR/journeymap-spark-*``;
+  for a workspace, else ``journeymap-spark-*`` in ``$JOURNEYMAP_SPARK_DIR`` or the temporary folder;
 - keeps Spark's log lines and progress bars out of the command's output (log4j at ERROR, no
   console progress; what the JVM prints goes to ``spark.log`` in that folder);
 - for a workspace, registers every table of the workspace's Parquet warehouse
@@ -100,7 +100,7 @@ def _scratch(base: Path | None) -> Path:
         _clean_dead(root)
         folder = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root))
     else:
-        folder = Path(tempfile.mkdtemp(prefix="journeymap-spark-"))
+        folder = Path(tempfile.mkdtemp(prefix="journeymap-spark-", dir=os.environ.get("JOURNEYMAP_SPARK_DIR") or None))
     _SCRATCH.append(folder)
     return folder
 
