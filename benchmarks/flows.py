@@ -10,7 +10,11 @@ touchpoints into Parquet, then, each in its own process so peak memory is its ow
 - pm4py: format_dataframe + discover_dfg, and get_variants, on the same events.
 
 Prints each timing (wall and CPU seconds), the ratio, each side's peak memory (max RSS),
-the targets met or not, and the load average at the start and the end.
+the targets met or not, and the load average at the start and the end. Two totals: the
+whole set (the journeys built, as the first command after an ingest of old, or the ingest
+itself, pays; then every analysis) and the *warm* set (the analyses alone, reading the
+journeys kept in the warehouse, as every later command does: ``journeymap.journeys.cache``).
+pm4py's total (format_dataframe, its own "build", included) is compared with both.
 
 Usage::
 
@@ -311,11 +315,18 @@ def main(argv: list[str] | None = None) -> None:
         ours = _report("journeymap (DuckDB, 2 threads)", _child("ours", path, args.timeout))
         _report("hand-written DuckDB SQL (calibration)", _child("sql", path, args.timeout))
         peak = max((v for v in ours["peak"].values() if v == v), default=float("nan"))
+        for kind in ("wall", "cpu"):  # the set once the journeys are kept (built by the last ingest)
+            ours[kind]["warm"] = ours[kind]["total"] - ours[kind].get("journeys", float("nan"))
+        print(
+            f"  {'warm (kept journeys)':<20} {ours['wall']['warm']:8.2f} s wall {ours['cpu']['warm']:8.2f} s cpu"
+            "  the set once the journeys are kept (ingest builds them; every later command reads them)"
+        )
         if "(rest)" in ours["wall"]:
             print("targets: not judged, the journeymap run failed (see above)")
         else:
             print(
                 f"targets: whole set {ours['wall']['total']:.1f} s wall (<= 10 s: {ours['wall']['total'] <= 10}), "
+                f"warm {ours['wall']['warm']:.1f} s wall (<= 10 s: {ours['wall']['warm'] <= 10}), "
                 f"peak {peak:,.0f} MB (<= 2048 MB: {peak <= 2048})"
             )
         if not args.skip_pm4py:
@@ -328,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     f"ratio pm4py / journeymap ({kind} time): journeys + transitions + variants "
                     f"{theirs[kind]['total'] / ours_same:.1f}x; whole set "
-                    f"{theirs[kind]['total'] / ours[kind]['total']:.1f}x (target >= 8x)"
+                    f"{theirs[kind]['total'] / ours[kind]['total']:.1f}x (target >= 8x); warm set "
+                    f"{theirs[kind]['total'] / ours[kind]['warm']:.1f}x"
                 )
         print("load average (1, 5, 15 min) at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 

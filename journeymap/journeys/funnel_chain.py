@@ -64,9 +64,15 @@ def funnel_events(table: ir.Table, spec: FunnelSpec) -> ir.Table:
     return ev.drop(*order) if order else ev
 
 
-def entries_expr(table: ir.Table, spec: FunnelSpec, *, end: datetime | None = None) -> ir.Table:
-    """The per-entry table (see the module docs)."""
-    ev = funnel_events(table, spec)
+def entries_expr(
+    table: ir.Table, spec: FunnelSpec, *, end: datetime | None = None, events: ir.Table | None = None
+) -> ir.Table:
+    """The per-entry table (see the module docs).
+
+    ``events``: :func:`funnel_events` of ``table`` computed already (e.g. kept in a temporary table);
+    every step reads it, and an engine that inlines the expression would compute its window once per step.
+    """
+    ev = funnel_events(table, spec) if events is None else events
     if end is not None:
         end_t = _whole_seconds(ibis.literal(end).cast("timestamp"))
     else:

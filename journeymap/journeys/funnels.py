@@ -66,7 +66,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeymap.errors import InputError
-from journeymap.journeys.funnel_chain import entries_expr
+from journeymap.journeys.funnel_chain import entries_expr, funnel_events
 from journeymap.journeys.funnel_steps import (
     DEFAULT_WINDOW,
     Exclusion,
@@ -211,7 +211,12 @@ def funnel(
         unit=unit,
         max_entries=max_entries,
     )
-    wide = run(wide_expr(entries_expr(table, spec, end=end), spec), con)
+    # the funnel's events (one window over the matching touches) computed once: every step reads them,
+    # and inlined the window ran once per step (DuckDB: half the funnel's CPU at 4 steps)
+    from journeymap.engine import materialized
+
+    with materialized(con, funnel_events(table, spec), "the funnel's events") as events:
+        wide = run(wide_expr(entries_expr(table, spec, end=end, events=events), spec), con)
     columns, rows, hist = _rows(wide, spec)
     hist_cols = (["dimension"] if spec.by else []) + ["step", "name", "bin_start_s", "bin_end_s", "reached"]
     meta = _meta(spec, columns, rows)
