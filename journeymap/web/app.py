@@ -8,11 +8,13 @@ owner also manages members (see docs/web.md).
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from journeymap.errors import InputError
@@ -44,6 +47,7 @@ SECURITY_HEADERS = {
 }
 LOGIN_PER_EMAIL = 5  # failed logins per email per minute
 LOGIN_PER_IP = 20  # failed logins per client address per minute (several people may share one)
+LOGIN_HASH_THREADS = 1  # password checks at once (each takes a core for ~0.2 s)
 MAX_COMMENT = 5000
 REVALIDATE = 2.0  # seconds the in-memory latest map is trusted before one cheap check of the newest version id
 GZIP_MIN = 1024  # bytes: smaller bodies go as they are
@@ -317,6 +321,33 @@ class CommentCache:
             return self._body
 
 
+class _SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` (and ``Cache-Control: no-store`` under ``/api/``) to every response that
+    does not set them itself; plain ASGI, so streams (``/api/events``) pass through untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = str(scope.get("path", "")).startswith("/api/")
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                have = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self._extra if k not in have]
+                if api and b"cache-control" not in have:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def run(app: FastAPI, *, host: str, port: int) -> None:
     """Serve ``app`` with uvicorn until Ctrl+C (``journeymap serve``). Open event streams never end on their
     own: the first Ctrl+C (or SIGTERM) closes them at once, so the server stops without waiting on pages."""
@@ -357,14 +388,7 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
     events.hub(app)  # made here, before any thread can race to make it
     per_email, per_ip = RateLimit(LOGIN_PER_EMAIL), RateLimit(LOGIN_PER_IP)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(_SecurityHeaders)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -387,8 +411,22 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     # -- sessions ---------------------------------------------------------------------------------
+    # Password hashes (argon2id, ~0.2 CPU-s each) run on a pool of their own: a burst of logins waits on
+    # itself instead of taking every worker thread that reads the map (measured by benchmarks/web_load.py).
+    hash_pool = ThreadPoolExecutor(max_workers=LOGIN_HASH_THREADS, thread_name_prefix="jm-login")
+    app.state.hash_pool = hash_pool
+
+    def _find_user(email: str) -> User | None:
+        with db.sessions() as s:
+            return s.scalar(select(User).where(User.email == email))
+
+    def _login_audit(email: str, ok: bool, ip: str) -> None:
+        with db.sessions() as s:
+            audit(s, email, "login" if ok else "login.failed", ip=ip)
+            s.commit()
+
     @app.post("/api/login", tags=["session"])
-    def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
+    async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
         """Log in: sets the session cookie; returns the CSRF token for state-changing requests."""
         email, ip = body.email.strip().lower(), auth.client_ip(request)
         wait = max(per_email.retry_after(email), per_ip.retry_after(ip))
@@ -396,16 +434,15 @@ def create_app(workspace: str | Path, *, database: str | None = None) -> FastAPI
             raise HTTPException(
                 429, f"Too many failed logins; try again in {wait} seconds.", headers={"Retry-After": str(wait)}
             )
-        with db.sessions() as s:
-            user = s.scalar(select(User).where(User.email == email))
-            ok = verify_password(user.password_hash if user else None, body.password)
-            audit(s, email, "login" if ok else "login.failed", ip=ip)
-            s.commit()
+        user = await run_in_threadpool(_find_user, email)
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(hash_pool, verify_password, user.password_hash if user else None, body.password)
+        await run_in_threadpool(_login_audit, email, ok, ip)
         if not ok or user is None:
             per_email.hit(email)
             per_ip.hit(ip)
             raise HTTPException(401, "The email or password is wrong.")
-        token, csrf = auth.start_session(db, user)
+        token, csrf = await run_in_threadpool(auth.start_session, db, user)
         response.set_cookie(
             COOKIE,
             token,
