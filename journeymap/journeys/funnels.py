@@ -256,6 +256,7 @@ def funnel_customers_expr(
     step: int | str,
     outcome: str = "reached",
     end: datetime | None = None,
+    events: ir.Table | None = None,
     **options: Any,
 ) -> ir.Table:
     """The ``customer_id`` of the customers behind one step of a funnel (an Ibis expression).
@@ -263,13 +264,13 @@ def funnel_customers_expr(
     ``outcome``: ``reached`` (reached the step), ``converted`` (reached it and
     the last step), ``stopped`` (it was the last step they reached, without
     converting), ``dropped`` / ``in_progress`` (stopped there, and their window
-    ran out / is still open).
+    ran out / is still open). ``events``: the funnel's events computed already (:func:`funnel_customers`).
     """
     if outcome not in OUTCOMES:
         raise InputError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}; pick one of those.")
     spec = _spec(steps, options)
     n = step_ref(step, spec.steps)
-    e = entries_expr(table, spec, end=end)
+    e = entries_expr(table, spec, end=end, events=events)
     e = e.filter(~e._over)
     reached = e[f"_s{n - 1}"].notnull()
     stopped = (e._last == n) & (e._status != "converted")
@@ -300,7 +301,12 @@ def funnel_customers(
     >>> funnel_customers(ev, ["Home", "Buy"], step=1, outcome="dropped", window="1d", end=dt.datetime(2024, 3, 1))
     ['b']
     """
-    df = run(funnel_customers_expr(table, steps, step=step, outcome=outcome, **options), con)
+    from journeymap.engine import materialized
+
+    spec = _spec(steps, {k: v for k, v in options.items() if k != "end"})
+    funnel_customers_expr(table, steps, step=step, outcome=outcome, **options)  # bad input stops before any work
+    with materialized(con, funnel_events(table, spec), "the funnel's events") as events:  # read by every step
+        df = run(funnel_customers_expr(table, steps, step=step, outcome=outcome, events=events, **options), con)
     return [str(v) for v in df["customer_id"]]
 
 
