@@ -155,7 +155,8 @@ class Workspace:
         gitignore = path / ".gitignore"
         if not gitignore.exists():
             gitignore.write_text(
-                f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n*.duckdb.tmp/\n.journeymap-locks/\n{spark.SCRATCH_DIR}/\n",
+                f"{KEY_FILE}\n*.duckdb\n*.duckdb.wal\n*.duckdb.tmp/\n.journeymap-locks/\n{spark.SCRATCH_DIR}/\n"
+                f"{engine.SPARK_DIR}/\n",  # a Spark workspace's tables, like the DuckDB file
                 encoding="utf-8",
             )
         ws = cls(path, settings)
