@@ -213,7 +213,23 @@ def drivers(
     con
         The engine to run on.
     """
-    pop = population_expr(table, steps=steps, end=end, **funnel_options)
+    from journeymap.engine import materialized
+
+    # the population computed once: the totals, the exposures and the attributes all read it (inlined, each
+    # query recomputed it, and with steps= the funnel's window once per step)
+    with materialized(con, population_expr(table, steps=steps, end=end, **funnel_options), "the population") as pop:
+        return _drivers(table, pop, customers, attributes, steps, min_count, con)
+
+
+def _drivers(
+    table: ir.Table,
+    pop: ir.Table,
+    customers: ir.Table | None,
+    attributes: Sequence[str] | None,
+    steps: Sequence[Any] | None,
+    min_count: int,
+    con: BaseBackend | None,
+) -> DriversResult:
     step_tps = _step_touchpoints(steps)
     feats = exposures_expr(table, pop, exclude=step_tps)
     if customers is not None:
