@@ -100,9 +100,9 @@ def test_an_engine_without_a_loader_is_told_in_one_sentence() -> None:
     from journeymap.errors import InputError
 
     class Other:
-        name = "pyspark"
+        name = "postgres"
 
-    with pytest.raises(InputError, match=r"^Ingest into engine 'pyspark' is not supported yet; .*\.$"):
+    with pytest.raises(InputError, match=r"^Ingest into engine 'postgres' is not supported yet; .*\.$"):
         loader_for(Other())
 
 

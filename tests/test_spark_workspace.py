@@ -331,3 +331,14 @@ def test_a_session_without_workspace_leaves_no_scratch(tmp_path):
     assert list(tmp.iterdir()) == []
     for noise in ("WARN", "log4j", "Picked up"):
         assert noise not in done.stderr, done.stderr[:500]
+
+
+def test_ingest_into_a_spark_session_without_workspace_is_told() -> None:
+    from journeymap.engine.loader import loader_for
+    from journeymap.errors import InputError
+
+    class Session:  # a Spark connection made outside a workspace: no warehouse folder to publish into
+        name = "pyspark"
+
+    with pytest.raises(InputError, match=r"^Ingest into Spark needs a Spark workspace \(journeymap init DIR --url"):
+        loader_for(Session())
