@@ -306,34 +306,28 @@ SPARK_CASES = 400
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_transitions_and_paths_equal_pm4py_on_spark(shared_data, spark_con, tmp_path):
-    """The four logs (their first cases) ingested by DuckDB into one workspace, their canonical tables
-    copied into a Spark workspace, and the CLI run there with a breakdown by source file (about 2-3
-    minutes on the shared 2-core machine)."""
-    import ibis
-
-    from journeymap import engine, schema
-
+    """The four logs (their first cases) ingested through the CLI into a DuckDB workspace (for the case
+    check) and into a ``spark://local[2]`` workspace, and the CLI run on the Spark one with a breakdown
+    by source file (about 2-3 minutes on the shared 2-core machine)."""
     duck = workspace(tmp_path, ONE_JOURNEY_PER_CASE, "duck")
+    spark = Workspace.init(tmp_path / "spark", blueprint=duck.blueprint, url="spark://local[2]")
+    spark.close()  # the CLI below opens it, as a user's next command would
     frames = {}
-    for log, rel in PM_LOGS.items():
-        df = read_log(shared_data / rel, SPARK_CASES)
-        target = tmp_path / f"{log}.csv"
-        df.to_csv(target, index=False)
-        ingest(duck, target, *PM_MAPS)
-        frames[str(target)] = (log, df)
+    try:
+        for log, rel in PM_LOGS.items():
+            df = read_log(shared_data / rel, SPARK_CASES)
+            target = tmp_path / f"{log}.csv"
+            df.to_csv(target, index=False)
+            ingest(duck, target, *PM_MAPS)
+            ingest(spark, target, *PM_MAPS)
+            frames[str(target)] = (log, df)
+    finally:
+        duck.close()
     cases = [set(df[CASE]) for _, df in frames.values()]
     assert sum(map(len, cases)) == len(set().union(*cases))  # no case id in two logs: one journey per case
-    spark = Workspace.init(tmp_path / "spark", blueprint=duck.blueprint, url="spark://local[2]")
-    try:
-        for name in schema.TABLES:
-            df = engine.execute(duck.table(name), duck.con)
-            spark.con.create_table(name, obj=ibis.memtable(df, schema=duck.table(name).schema()), overwrite=True)
-        assert engine.backend_name(spark.con) == "pyspark"
-        transitions = cli(spark, "transitions", "--by", "source")
-        paths = cli(spark, "paths", "--by", "source", "--top", "0")
-    finally:
-        spark.close()
-        duck.close()
+    assert spark.settings.url == "spark://local[2]"
+    transitions = cli(spark, "transitions", "--by", "source")
+    paths = cli(spark, "paths", "--by", "source", "--top", "0")
     assert {r["dimension"] for r in transitions} == set(frames)
     for source, (log, df) in frames.items():
         graph, variants = pm4py_figures(df)
