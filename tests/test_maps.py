@@ -17,7 +17,6 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-import ibis
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -657,14 +656,14 @@ def test_spark_map_has_the_same_pain_points_and_reach_as_duckdb(spark_con, tmp_p
     duck_ws = Workspace.init(tmp_path / "duck", blueprint=demo_blueprint())
     spark_ws = Workspace.init(tmp_path / "spark", blueprint=demo_blueprint(), url="spark://local[2]")
     try:
-        duck_ws.ingest_customers(files["customers"])
-        duck_ws.ingest_events(files["events"])
-        duck_ws.ingest_feedback(files["feedback"])
-        # ingest runs on DuckDB only: load the same canonical tables into Spark with the engine's own tools
+        for w in (duck_ws, spark_ws):  # the same files ingested into each workspace, the user's way
+            w.ingest_customers(files["customers"])
+            w.ingest_events(files["events"])
+            w.ingest_feedback(files["feedback"])
         for name in schema.TABLES:
-            # the memtable carries the canonical schema: an all-null column (e.g. `source`) has no type of its own
-            df = engine.execute(duck_ws.table(name), duck_ws.con)
-            spark_ws.con.create_table(name, obj=ibis.memtable(df, schema=duck_ws.table(name).schema()), overwrite=True)
+            assert engine.execute(spark_ws.table(name).count(), spark_ws.con) == engine.execute(
+                duck_ws.table(name).count(), duck_ws.con
+            ), name
         for w in (duck_ws, spark_ws):
             score_missing(w)  # the scoring step (on each engine), then the map
         maps = {

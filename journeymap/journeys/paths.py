@@ -285,7 +285,9 @@ def variants_expr(
     gw = ibis.window(group_by=[by]) if by else ibis.window()
     g = g.mutate(total_journeys=g.journeys.sum().over(gw), n_variants=g.count().over(gw))
     if top is not None:
-        rw = ibis.window(group_by=[by] if by else None, order_by=[ibis.desc(g.journeys), g.h1, g.h2])
+        # ties at the cut broken by the variant's smallest journey id, not by its hash key: the hashes differ
+        # between engines, the journey ids do not (the same top paths on DuckDB and on Spark)
+        rw = ibis.window(group_by=[by] if by else None, order_by=[ibis.desc(g.journeys), g.rep_journey])
         g = g.mutate(_rank=ibis.row_number().over(rw))
         g = g.filter(g._rank < top).drop("_rank")
     return g
@@ -313,7 +315,7 @@ def variants(
         ``top`` then applies within each value.
     top
         How many variants to return (``None``: all). Rows are sorted by journeys, then by
-        path; variants tied at the cut are chosen by their key (stable for one engine).
+        path; variants tied at the cut are chosen by their smallest journey id (the same on every engine).
     con
         The engine to run on (default: the one the table is bound to).
 
