@@ -301,6 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout-per-step", type=float, default=1800, help="seconds one command may take (1800)")
     ap.add_argument("--data-dir", type=Path, help="keep (and reuse) the generated events-N.parquet files here")
     ap.add_argument("--format", choices=["table", "json"], default="table")
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="run nothing: combine earlier --format json outputs into one growth table (sizes not in them projected)",
+    )
     ap.add_argument("--part", choices=["generate"], help=argparse.SUPPRESS)
     ap.add_argument("--events", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -319,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     if not sizes or min(sizes) < 100:
         ap.error("--sizes: give at least 100 events per size")
 
+    if args.merge:
+        return _merged(args.merge, sizes, args.format)
     reaper = _subreaper()
     root = Path(tempfile.mkdtemp(prefix="spark-scale-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
@@ -359,9 +368,51 @@ def main(argv: list[str] | None = None) -> int:
                 data.unlink(missing_ok=True)
     finally:
         _kill_running()
+    doc = summarise(runs, sizes, steps, engines, notes, started)
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        _table(doc)
+    return 0
+
+
+def _merged(files: list[Path], sizes: list[int], fmt: str) -> int:
+    docs = []
+    for f in files:
+        try:
+            docs.append(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise SystemExit(
+                f"--merge {f}: not a JSON output of this benchmark ({e}); run it with --format json."
+            ) from None
+    runs = [r for d in docs for r in d["runs"]]
+    steps = [s for s in STEPS if any(s in d["steps"] for d in docs)]
+    engines = [e for e in ENGINES if any(r["engine"] == e for r in runs)]
+    notes = [n for d in docs for n in d["notes"]]
+    started = {"load_avg_start": docs[0]["load_avg_start"], "started_at": docs[0]["started_at"]}
+    agree = next((d["agreement"] for d in docs if d.get("agreement")), None)
+    doc = summarise(runs, sorted(set(sizes) | {r["events"] for r in runs}), steps, engines, notes, started, agree)
+    doc["load_avg_end"] = docs[-1]["load_avg_end"]
+    doc["merged_from"] = [str(f) for f in files]
+    if fmt == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        _table(doc)
+    return 0
+
+
+def summarise(
+    runs: list[dict[str, Any]],
+    sizes: list[int],
+    steps: list[str],
+    engines: list[str],
+    notes: list[str],
+    started: dict[str, Any],
+    agree: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The document printed: the runs, the growth table, the engines' agreement, projections for sizes not run."""
     rows = growth(runs, steps)
     # the two engines must agree at the smallest size both ran (every transition's count)
-    agree = None
     both = sorted(
         {r["events"] for r in runs if r["engine"] == "duckdb"} & {r["events"] for r in runs if r["engine"] == "spark"}
     )
@@ -398,11 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         "projections": projections,
         "notes": notes,
     }
-    if args.format == "json":
-        print(json.dumps(doc, indent=2))
-    else:
-        _table(doc)
-    return 0
+    return doc
 
 
 def _table(doc: dict[str, Any]) -> None:
