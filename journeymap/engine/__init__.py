@@ -333,7 +333,10 @@ def connect_spark_workspace(
         if not read_only:
             wh.clean()
             wh.ensure_tables()
-        session = spark.connect_session(target) if kind == "connect" else spark.session(target, base)
+        if kind == "connect":
+            session = spark.connect_session(target)
+        else:  # a session of its own on the process's Spark context: its views are this workspace's alone
+            session = spark.session(target, base).newSession()
         spark.register_tables(session, wh.tables())
         con = ibis.pyspark.connect(session)
     except BaseException:
