@@ -270,8 +270,9 @@ def score_feedback(
     counts = engine.execute(
         fb.aggregate(
             with_text=fb.feedback_id.nunique(where=has_text),
-            without_text=(~has_text).sum(),
-            without_id=(has_text & fb.feedback_id.isnull()).sum(),
+            # fill_null: over no feedback a sum is NULL, which Spark's result brings back as NaN (NaN or 0 is NaN)
+            without_text=(~has_text).sum().fill_null(0),
+            without_id=(has_text & fb.feedback_id.isnull()).sum().fill_null(0),
         ),
         con,
     ).iloc[0]
