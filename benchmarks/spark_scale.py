@@ -385,7 +385,15 @@ def _merged(files: list[Path], sizes: list[int], fmt: str) -> int:
             raise SystemExit(
                 f"--merge {f}: not a JSON output of this benchmark ({e}); run it with --format json."
             ) from None
-    runs = [r for d in docs for r in d["runs"]]
+    runs: list[dict[str, Any]] = []
+    for r in (r for d in docs for r in d["runs"]):  # one engine and size in several files: steps combined
+        same = next((x for x in runs if (x["engine"], x["events"]) == (r["engine"], r["events"])), None)
+        if same is None:
+            runs.append(r)
+            continue
+        for step, s in r["steps"].items():
+            if step not in same["steps"] or same["steps"][step].get("failed"):
+                same["steps"][step] = s
     steps = [s for s in STEPS if any(s in d["steps"] for d in docs)]
     engines = [e for e in ENGINES if any(r["engine"] == e for r in runs)]
     notes = [n for d in docs for n in d["notes"]]
