@@ -435,11 +435,11 @@ def summarise(
             }
     projections = []
     for engine in engines:
-        ran = {r["events"] for r in runs if r["engine"] == engine}
+        measured = {(r["step"], r["events"]) for r in rows if r["engine"] == engine}
         for n in sizes:
-            if n in ran:
-                continue
             for step in steps:
+                if (step, n) in measured:
+                    continue
                 p = project(rows, engine, step, n)
                 if p is not None:
                     projections.append({"engine": engine, "step": step, "events": n, "projected_wall_s": round(p, 1)})
