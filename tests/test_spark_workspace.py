@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from journeymap.engine.spark_store import CATALOG, STAGING_PREFIX
+from tests.conftest import _spark_available
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -47,16 +48,6 @@ EXPECTED_BAD = {2: "missing customer id", 3: "unparseable timestamp", 4: "missin
 
 MAP_META = {"generated_at", "engine", "workspace", "build_seconds", "ingest_id", "time"}
 """Map fields that differ by run or by workspace name, not by figures."""
-
-
-def _java() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ModuleNotFoundError:
-        return "pyspark is not installed (pip install 'journeymap[spark]')"
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "no Java runtime (Spark needs Java 17)"
-    return None
 
 
 TMP: list[Path] = []
@@ -142,7 +133,7 @@ def map_diff(a: Any, b: Any, path: str = "") -> list[str]:
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory, request) -> dict[str, Any]:
     """Both workspaces, the same files loaded, the bad file ingested into each (CLI calls only)."""
-    reason = _java()
+    reason = _spark_available()
     if reason:
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("spark_ws")
@@ -295,7 +286,7 @@ def test_spark_connect_url_is_checked(tmp_path):
 
 def test_a_session_without_workspace_leaves_no_scratch(tmp_path):
     """``connect_spark`` (the test suite's and a library user's session) removes its scratch at exit."""
-    reason = _java()
+    reason = _spark_available()
     if reason:
         pytest.skip(reason)
     tmp = tmp_path / "tmp"

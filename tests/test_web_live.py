@@ -75,6 +75,25 @@ def http_login(base: str, email: str, password: str = PASSWORD) -> tuple[httpx.C
     return c, r.json()["csrf"]
 
 
+def serve(ws, port: int, email: str) -> tuple[subprocess.Popen, httpx.Client]:
+    """``journeymap -w WS serve --port PORT`` as a process, and a client logged in as ``email`` once it answers."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return proc, http_login(f"http://127.0.0.1:{port}", email)[0]
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(proc.stderr.read().decode()[-2000:]) from None
+            time.sleep(0.3)
+
+
 class Events:
     """One open ``GET /api/events`` stream read in a thread: ``(seconds since open, event, data)`` as they come."""
 
@@ -222,23 +241,8 @@ def test_journeymap_serve_stops_promptly_with_an_event_stream_open(demo_copy, tm
     ws = demo_copy(tmp_path / "shop", customers=200)
     assert add_user(ws, "v@example.com", "viewer").exit_code == 0
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, client = serve(ws, port, "v@example.com")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client, _ = http_login(base, "v@example.com")
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-2000:]
-                time.sleep(0.3)
         stream = Events(client)
         stream.wait("presence")
         t0 = time.monotonic()
@@ -271,22 +275,9 @@ def served(tmp_path_factory, demo_copy):
     ws = demo_copy(tmp_path_factory.mktemp("web-live-page") / "shop", customers=300)
     users = users_per_role(ws)
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc, c = serve(ws, port, users["viewer"])
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                c, _ = http_login(base, users["viewer"])
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-2000:]
-                time.sleep(0.3)
         assert c.get("/api/map", timeout=120).status_code == 200  # the first map version, built once
         c.close()
         yield base, users
