@@ -144,8 +144,10 @@ def test_page_runs_no_inline_script_and_loads_only_static_files(demo):
     assert all(f.startswith("/static/") and f[8:] in STATIC_FILES for f in files), files
     for src in srcs:
         assert src.split("?v=")[1] == static_file(src.split("?")[0][8:]).hash
-    links = [a["href"] for t, a in page.tags if t == "link"]
+    links = [a["href"] for t, a in page.tags if t == "link" and a.get("rel") != "icon"]
     assert [h.split("?")[0] for h in links] == ["/static/report.css"]
+    # the icon is empty and inline: the browser asks the server for no /favicon.ico (a 404 in the console)
+    assert [a["href"] for t, a in page.tags if t == "link" and a.get("rel") == "icon"] == ["data:,"]
     assert not any(k.startswith("on") for _, a in page.tags for k in a)  # no inline handlers either
     for name in ("echarts.min.js", "report.js", "report.css"):
         path, media = STATIC_FILES[name]
