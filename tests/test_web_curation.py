@@ -22,7 +22,7 @@ pytest.importorskip("sqlalchemy")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from journeymap.cli import main  # noqa: E402
-from tests.test_web_support import add_user, login, users_per_role  # noqa: E402
+from tests.test_web_support import add_user, login, serve_process, users_per_role  # noqa: E402
 
 
 def _version(ws: Path) -> str:
@@ -376,9 +376,6 @@ def _free_port() -> int:
 @pytest.fixture
 def served(tmp_path, demo_copy):
     """``journeymap serve`` on a free port over a fresh demo with two editors; yields (url, workspace)."""
-    import os
-    import subprocess
-    import sys
     import time
 
     import httpx
@@ -388,13 +385,7 @@ def served(tmp_path, demo_copy):
         r = add_user(ws, email, "editor")
         assert r.exit_code == 0, r.output
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = serve_process(ws, port)
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
     try:
         while True:

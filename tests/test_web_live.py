@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +29,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 import httpx  # noqa: E402
 
-from tests.test_web_support import PASSWORD, add_user, users_per_role  # noqa: E402
+from tests.test_web_support import PASSWORD, add_user, serve_process, users_per_role  # noqa: E402
 
 TP = "touchpoint:Size%20guide"
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,12 +75,7 @@ def http_login(base: str, email: str, password: str = PASSWORD) -> tuple[httpx.C
 
 def serve(ws, port: int, email: str) -> tuple[subprocess.Popen, httpx.Client]:
     """``journeymap -w WS serve --port PORT`` as a process, and a client logged in as ``email`` once it answers."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = serve_process(ws, port)
     deadline = time.monotonic() + 60
     while True:
         try:

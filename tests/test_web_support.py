@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -34,3 +37,13 @@ def login(client, email: str, password: str = PASSWORD) -> str:
     r = client.post("/api/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     return r.json()["csrf"]
+
+
+def serve_process(ws: Path, port: int) -> subprocess.Popen:
+    """``journeymap -w WS serve --port PORT`` as a process of this checkout (stderr kept for failures)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

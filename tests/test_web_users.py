@@ -4,10 +4,8 @@ the Alembic migrations (SQLite in the workspace; PostgreSQL in tests/test_web_po
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from click.testing import CliRunner  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from journeymap.cli import main  # noqa: E402
-from tests.test_web_support import PASSWORD, add_user, login  # noqa: E402
+from tests.test_web_support import PASSWORD, add_user, login, serve_process  # noqa: E402
 
 TP = "touchpoint:Size%20guide"
 
@@ -127,20 +125,13 @@ def test_the_database_url_comes_from_journeymap_toml(tmp_path):
 
 def test_journeymap_serve_answers_over_http(demo):
     """``journeymap serve`` as a process on a free port: login and the security headers over real HTTP."""
-    import sys
     import time
 
     import httpx
 
     ws, email, password = demo
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "journeymap", "-w", str(ws), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = serve_process(ws, port)
     try:
         url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
         while True:
